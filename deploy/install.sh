@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# deploy/install.sh — idempotent machine setup for the pbx control plane. Run as root.
+#
+# Installs/starts PostgreSQL and Redis, installs SIPp (sip-tester) and debootstrap, and provides
+# Asterisk >= 20:
+#   * from the distro package when the distro has one of major >= 20 (e.g. Ubuntu 24.04), or
+#   * as a cached Debian sid root at $PBX_ASTERISK_CACHE (default /var/cache/pbx/asterisk-root),
+#     built with debootstrap into a temp dir and renamed into place only once complete.
+# A second run on a ready machine only checks and takes a few seconds.
+#
+# Optional environment:
+#   PBX_ASTERISK_CACHE   where the sid root lives (default /var/cache/pbx/asterisk-root)
+#   PBX_DEBIAN_MIRROR    Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   PBX_INSTALL_FORCE_ROOT=1  use the sid root even if a distro asterisk exists
+set -euo pipefail
+
+log() { printf '[install] %s\n' "$*"; }
+die() { printf '[install] ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+export DEBIAN_FRONTEND=noninteractive
+ASTERISK_CACHE="${PBX_ASTERISK_CACHE:-/var/cache/pbx/asterisk-root}"
+MIRROR="${PBX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+ROOT_MARKER_NAME=".pbx-asterisk-root-complete"
+# Bump when the package set inside the root changes, to force a rebuild.
+ROOT_VERSION="1"
+
+APT_UPDATED=0
+apt_update_once() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+}
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+apt_install() {
+  local missing=() p
+  for p in "$@"; do have_pkg "$p" || missing+=("$p"); done
+  [ "${#missing[@]}" = 0 ] && return 0
+  apt_update_once
+  log "apt-get install ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+  apt_install postgresql
+fi
+if ! pg_ready; then
+  for v in $(ls /etc/postgresql); do
+    if ! pg_lsclusters -h 2>/dev/null | awk -v v="$v" '$1==v && $2=="main"' | grep -q .; then
+      pg_createcluster "$v" main >/dev/null
+    fi
+    log "starting PostgreSQL $v"
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+  done
+  for _ in $(seq 1 30); do pg_ready && break; sleep 0.5; done
+  pg_ready || die "PostgreSQL does not answer on 127.0.0.1:5432"
+fi
+# The daemon and Asterisk connect over TCP as PBX_DB_USER (default: postgres). Make sure that
+# role can log in over 127.0.0.1: if a password is needed and none is set, set one.
+DB_USER="${PBX_DB_USER:-postgres}"
+if ! PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -U "$DB_USER" -d postgres -Atqc 'select 1' </dev/null >/dev/null 2>&1; then
+  if [ -n "${PBX_DB_PASSWORD:-}" ]; then
+    log "setting password for PostgreSQL role $DB_USER"
+    runuser -u postgres -- psql -qAt -v ON_ERROR_STOP=1 -v u="$DB_USER" -v p="$PBX_DB_PASSWORD" <<'SQL' >/dev/null
+SELECT format('CREATE ROLE %I LOGIN SUPERUSER', :'u') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'u') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'u', :'p') \gexec
+SQL
+  else
+    log "WARNING: cannot log in to PostgreSQL as '$DB_USER' over 127.0.0.1 without a password;"
+    log "         set PBX_DB_USER/PBX_DB_PASSWORD and re-run (a password will be set for that role)"
+  fi
+fi
+
+# ---------------------------------------------------------------- Redis
+redis_ready() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+if ! redis_ready; then
+  log "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 20); do redis_ready && break; sleep 0.25; done
+  redis_ready || die "Redis does not answer on 127.0.0.1:6379"
+fi
+
+# ---------------------------------------------------------------- tools
+# sip-tester = SIPp with pcap play (RFC 4733 DTMF pcaps in /usr/share/sip-tester)
+apt_install sip-tester debootstrap netcat-openbsd ca-certificates perl
+
+# ---------------------------------------------------------------- Asterisk
+ast_major() { # $1 = path to asterisk binary (run via chroot if $2 set)
+  local v
+  if [ -n "${2:-}" ]; then v="$(chroot "$2" /usr/sbin/asterisk -V 2>/dev/null || true)"
+  else v="$("$1" -V 2>/dev/null || true)"; fi
+  v="${v#Asterisk }"; v="${v%%.*}"
+  case "$v" in ''|*[!0-9]*) echo 0 ;; *) echo "$v" ;; esac
+}
+
+host_ast_ok() { [ -x /usr/sbin/asterisk ] && [ "$(ast_major /usr/sbin/asterisk)" -ge 20 ]; }
+
+distro_asterisk_major() {
+  local cand
+  cand="$(apt-cache policy asterisk 2>/dev/null | awk '/Candidate:/ {print $2}')"
+  case "$cand" in ''|'(none)') echo 0; return ;; esac
+  cand="${cand#*:}"; cand="${cand%%.*}"
+  case "$cand" in ''|*[!0-9]*) echo 0 ;; *) echo "$cand" ;; esac
+}
+
+if [ "${PBX_INSTALL_FORCE_ROOT:-0}" != 1 ] && host_ast_ok; then
+  log "Asterisk $(/usr/sbin/asterisk -V | sed 's/^Asterisk //') on the host (ASTERISK_ROOT=\"\")"
+  exit 0
+fi
+
+if [ "${PBX_INSTALL_FORCE_ROOT:-0}" != 1 ] && [ ! -f "$ASTERISK_CACHE/$ROOT_MARKER_NAME" ]; then
+  # Only consult apt when we'd otherwise have to build the root.
+  apt_update_once
+  if [ "$(distro_asterisk_major)" -ge 20 ]; then
+    log "installing the distro's Asterisk package"
+    apt_install asterisk asterisk-modules asterisk-core-sounds-en-gsm
+    # res_config_pgsql lives in asterisk-modules on Debian/Ubuntu; older splits had asterisk-config-pgsql
+    if ! ls /usr/lib/*/asterisk/modules/res_config_pgsql.so /usr/lib/asterisk/modules/res_config_pgsql.so >/dev/null 2>&1; then
+      apt-get install -y -qq asterisk-config-pgsql >/dev/null 2>&1 || log "WARNING: res_config_pgsql.so not found"
+    fi
+    apt-get install -y -qq asterisk-moh-opsound-gsm >/dev/null 2>&1 || true
+    # The distro service would grab 5060/8088/5038: pbx runs its own instances.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now asterisk >/dev/null 2>&1 || true; fi
+    /usr/sbin/asterisk -rx 'core stop now' >/dev/null 2>&1 || true
+    host_ast_ok || die "distro Asterisk installed but /usr/sbin/asterisk is not >= 20"
+    log "Asterisk $(/usr/sbin/asterisk -V | sed 's/^Asterisk //') on the host (ASTERISK_ROOT=\"\")"
+    exit 0
+  fi
+fi
+
+root_is_current() {
+  [ -f "$ASTERISK_CACHE/$ROOT_MARKER_NAME" ] && grep -qx "version=$ROOT_VERSION" "$ASTERISK_CACHE/$ROOT_MARKER_NAME"
+}
+
+if root_is_current; then
+  log "Asterisk $(sed -n 's/^asterisk=//p' "$ASTERISK_CACHE/$ROOT_MARKER_NAME") root ready (ASTERISK_ROOT=$ASTERISK_CACHE)"
+  exit 0
+fi
+
+parent="$(dirname "$ASTERISK_CACHE")"
+mkdir -p "$parent"
+# Leftovers from interrupted builds are never reused.
+rm -rf "$parent"/.asterisk-root.build.* 2>/dev/null || true
+tmp="$(mktemp -d "$parent/.asterisk-root.build.XXXXXX")"
+cleanup_tmp() { rm -rf "$tmp"; }
+trap cleanup_tmp EXIT
+
+log "building Asterisk 22 root in $ASTERISK_CACHE (Debian sid via debootstrap; about 1-2 minutes)..."
+start_ts=$(date +%s)
+if ! debootstrap --variant=minbase sid "$tmp" "$MIRROR" >"$tmp.debootstrap.log" 2>&1; then
+  tail -n 20 "$tmp.debootstrap.log" >&2 || true
+  rm -f "$tmp.debootstrap.log"
+  die "debootstrap failed"
+fi
+rm -f "$tmp.debootstrap.log"
+log "base system ready after $(( $(date +%s) - start_ts ))s; installing asterisk packages..."
+
+cat >"$tmp/etc/apt/apt.conf.d/99pbx" <<'APTCONF'
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+APT::Sandbox::User "root";
+// The mirror's sid Release file can look expired when the clock runs ahead of it.
+Acquire::Check-Valid-Until "false";
+APTCONF
+# No daemons may start inside the chroot during package installation.
+printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
+chmod +x "$tmp/usr/sbin/policy-rc.d"
+cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
+
+in_root() { chroot "$tmp" env DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+in_root apt-get update -qq >"$tmp/tmp/apt-update.log" 2>&1 || { cat "$tmp/tmp/apt-update.log" >&2; die "apt-get update in the sid root failed"; }
+rm -f "$tmp/tmp/apt-update.log"
+pkgs="asterisk asterisk-modules asterisk-core-sounds-en-gsm"
+if in_root apt-cache show asterisk-moh-opsound-gsm >/dev/null 2>&1; then
+  pkgs="$pkgs asterisk-moh-opsound-gsm"
+fi
+# shellcheck disable=SC2086
+if ! in_root apt-get install -y -qq $pkgs >"$tmp/tmp/apt-install.log" 2>&1; then
+  tail -n 30 "$tmp/tmp/apt-install.log" >&2 || true
+  die "installing asterisk in the sid root failed"
+fi
+rm -f "$tmp/tmp/apt-install.log"
+in_root apt-get clean >/dev/null 2>&1 || true
+
+modir="$(in_root sh -c 'ls -d /usr/lib/*/asterisk/modules /usr/lib/asterisk/modules 2>/dev/null | head -n1')"
+[ -n "$modir" ] && [ -f "$tmp$modir/res_config_pgsql.so" ] || die "res_config_pgsql.so missing in the sid root"
+astver="$(chroot "$tmp" /usr/sbin/asterisk -V | sed 's/^Asterisk //')"
+case "$astver" in 2[0-9].*|[3-9][0-9].*) ;; *) die "unexpected Asterisk version in root: $astver" ;; esac
+# Asterisk needs these writable even for -rx; instances get their own dirs too.
+mkdir -p "$tmp/var/lib/asterisk" "$tmp/var/spool/asterisk" "$tmp/var/log/asterisk" "$tmp/var/run/asterisk" \
+  "$tmp/var/lib/pbx-instances"
+
+printf 'version=%s\nasterisk=%s\nbuilt=%s\n' "$ROOT_VERSION" "$astver" "$(date -u +%FT%TZ)" >"$tmp/$ROOT_MARKER_NAME"
+
+# Atomic swap: the old root (if any, e.g. older ROOT_VERSION) is moved aside then removed.
+if [ -e "$ASTERISK_CACHE" ]; then
+  old="$parent/.asterisk-root.old.$$"
+  mv "$ASTERISK_CACHE" "$old"
+  mv "$tmp" "$ASTERISK_CACHE"
+  rm -rf "$old"
+else
+  mv "$tmp" "$ASTERISK_CACHE"
+fi
+trap - EXIT
+log "Asterisk $astver root ready after $(( $(date +%s) - start_ts ))s (ASTERISK_ROOT=$ASTERISK_CACHE)"

@@ -1,0 +1,100 @@
+/**
+ * Composition root: the one place where adapters are built and handed to services.
+ * Nothing else constructs a connection.
+ */
+import { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { createDb, createPool, type Db } from './db/database.js';
+import { AriConnection } from './telephony/ari.js';
+import { AmiConnection } from './telephony/ami.js';
+import { CdrWriter } from './calls/cdr-writer.js';
+import { StasisDispatcher } from './calls/dispatcher.js';
+import { AuthService } from './auth/service.js';
+import { buildHttp } from './http/server.js';
+import { VERSION } from './version.js';
+
+export interface App {
+  readonly http: FastifyInstance;
+  readonly db: Db;
+  readonly dispatcher: StasisDispatcher;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const RECONCILE_RETRY_MS = 3_000;
+
+export async function createApp(config: Config, log: Logger): Promise<App> {
+  const pool = createPool(config.db);
+  const db = createDb(pool);
+  const redis = new Redis(config.redis.url, {
+    keyPrefix: `${config.redis.prefix}:`,
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: (times) => Math.min(200 * 2 ** times, config.reconnect.maxMs),
+  });
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
+
+  const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }));
+  let dispatcher: StasisDispatcher | null = null;
+  let reconcileTimer: NodeJS.Timeout | null = null;
+  const reconcile = (): void => {
+    dispatcher?.reconcile().catch((err: Error) => {
+      log.warn({ err: err.message, retryInMs: RECONCILE_RETRY_MS }, 'reconciliation failed; retrying');
+      reconcileTimer = setTimeout(() => {
+        if (ari.isConnected) reconcile();
+      }, RECONCILE_RETRY_MS);
+    });
+  };
+  const ari = new AriConnection(config.ari, config.reconnect, {
+    onConnected: reconcile,
+    onDisconnected: (reason) => log.warn({ reason }, 'ARI disconnected: calls arriving now get the dialplan fallback'),
+    onEvent: (event) => dispatcher?.onEvent(event),
+  }, log.child({ component: 'ari' }));
+  const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
+  dispatcher = new StasisDispatcher({ db, control: ari, cdrWriter, settings: config.callFlow, log: log.child({ component: 'calls' }) });
+
+  const auth = new AuthService(db);
+  const http = await buildHttp({
+    db,
+    auth,
+    log,
+    version: VERSION,
+    readiness: { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) },
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    http,
+    db,
+    dispatcher,
+    async start() {
+      redis.connect().catch((err: Error) => log.warn({ err: err.message }, 'redis not reachable yet; retrying in background'));
+      ari.start();
+      ami.start();
+      dispatcher!.startHeartbeat();
+      await http.listen({ host: config.http.host, port: config.http.port });
+    },
+    stop() {
+      stopping ??= (async () => {
+        log.info('shutting down');
+        await http.close();
+        // Closing the event socket stops new calls reaching us; calls in progress stay in
+        // Stasis with their live_calls rows and are adopted by the next daemon.
+        await ari.stop();
+        dispatcher!.stop();
+        if (reconcileTimer) clearTimeout(reconcileTimer);
+        const flushed = await cdrWriter.flush(config.shutdownGraceMs);
+        if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
+        cdrWriter.stop();
+        await ami.stop();
+        redis.disconnect();
+        await db.destroy();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/database.js';
+import type { AuthService } from '../auth/service.js';
+import { requireRole } from '../http/auth.js';
+import { Timestamp, withErrors } from '../http/schemas.js';
+import { listAudit } from './repository.js';
+
+const Query = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    before: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'return entries with a smaller id' })),
+  },
+  { additionalProperties: false },
+);
+const Entry = Type.Object({
+  id: Type.String(),
+  at: Timestamp,
+  actor: Type.String(),
+  action: Type.String(),
+  entity: Type.String(),
+  entityId: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Unknown(),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+});
+
+export function auditRoutes(deps: { db: Db; auth: AuthService }) {
+  const admin = requireRole(deps.auth, 'admin');
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get<{ Querystring: Static<typeof Query> }>(
+      '/audit',
+      {
+        preHandler: admin,
+        schema: { tags: ['audit'], summary: 'Audit log of changes, newest first', security: [{ bearer: [] }], querystring: Query, response: withErrors({ 200: Type.Object({ items: Type.Array(Entry) }) }) },
+      },
+      async (request) => ({
+        items: (await listAudit(deps.db, request.query.limit, request.query.before)).map((r) => ({
+          id: r.id,
+          at: r.at.toISOString(),
+          actor: r.actor_label,
+          action: r.action,
+          entity: r.entity,
+          entityId: r.entity_id,
+          details: r.details,
+          requestId: r.request_id,
+        })),
+      }),
+    );
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * Routes ARI events to call sessions and keeps the daemon's view of live calls true across
+ * reconnects and restarts. After every (re)connect, reconcile():
+ *   - a live_calls row whose channel is still in our Stasis app  -> the call is adopted again;
+ *   - a live_calls row whose channel is gone                      -> its CDR is closed (reconciled);
+ *   - a session in memory whose channel vanished (Asterisk restart) -> closed the same way;
+ *   - a channel in our app that nobody knows                       -> adopted as a new session.
+ */
+import type { Logger } from '../logger.js';
+import type { AriChannel, AriEvent, CallControl } from '../telephony/ari-types.js';
+import type { Db } from '../db/database.js';
+import type { LiveCallRow } from '../db/tables/calls.js';
+import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
+import type { CdrWriter } from './cdr-writer.js';
+import { CallSession, type LiveCallStore } from './session.js';
+import type { FlowSettings } from './flow.js';
+import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
+
+export interface DispatcherDeps {
+  readonly db: Db;
+  readonly control: CallControl;
+  readonly cdrWriter: CdrWriter;
+  readonly settings: FlowSettings;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+const HEARTBEAT_MS = 15_000;
+
+export class StasisDispatcher {
+  private readonly sessions = new Map<string, CallSession>();
+  private readonly store: LiveCallStore;
+  private readonly now: () => Date;
+  private reconciling: Promise<void> | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.now = deps.now ?? (() => new Date());
+    const { db } = deps;
+    this.store = {
+      insert: (f, channelId, state) =>
+        insertLiveCall(db, {
+          call_id: f.callId,
+          channel_id: channelId,
+          direction: f.direction,
+          caller_number: f.callerNumber,
+          caller_name: f.callerName,
+          dialed_number: f.dialedNumber,
+          state,
+          digits: f.digits,
+          started_at: f.startedAt,
+          answered_at: f.answeredAt,
+        }),
+      update: (callId, patch) => updateLiveCall(db, callId, patch),
+    };
+  }
+
+  get liveCount(): number {
+    return this.sessions.size;
+  }
+
+  liveCalls(): ReturnType<CallSession['snapshot']>[] {
+    return [...this.sessions.values()].map((s) => s.snapshot());
+  }
+
+  startHeartbeat(): void {
+    this.heartbeat ??= setInterval(() => {
+      heartbeatLiveCalls(this.deps.db, [...this.sessions.values()].map((s) => s.callId)).catch((err: Error) =>
+        this.deps.log.warn({ err: err.message }, 'live call heartbeat failed'),
+      );
+    }, HEARTBEAT_MS);
+  }
+
+  /** Shutdown: calls in progress are left in Stasis for the next daemon to adopt. */
+  stop(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const session of this.sessions.values()) session.detach();
+    this.sessions.clear();
+  }
+
+  /** Called for every ARI event, synchronously from the socket: only routing happens here. */
+  onEvent(event: AriEvent): void {
+    switch (event.type) {
+      case 'StasisStart': {
+        if (this.sessions.has(event.channel.id)) return;
+        this.open(event.channel, factsFromChannel(event.channel, new Date(event.timestamp || Date.now()))).enqueue({
+          type: 'stasis-start',
+        });
+        return;
+      }
+      case 'PlaybackStarted':
+        return;
+      case 'PlaybackFinished': {
+        const channelId = event.playback.target_uri.startsWith('channel:') ? event.playback.target_uri.slice(8) : null;
+        if (channelId) void this.sessions.get(channelId)?.enqueue({ type: 'playback-finished', playbackId: event.playback.id });
+        return;
+      }
+      case 'ChannelDtmfReceived':
+        void this.sessions.get(event.channel.id)?.enqueue({ type: 'dtmf', digit: event.digit });
+        return;
+      case 'ChannelHangupRequest':
+        void this.sessions.get(event.channel.id)?.enqueue({ type: 'hangup-request', cause: event.cause ?? null });
+        return;
+      case 'StasisEnd':
+        void this.sessions.get(event.channel.id)?.enqueue({ type: 'stasis-end' });
+        return;
+      case 'ChannelDestroyed':
+        void this.sessions
+          .get(event.channel.id)
+          ?.enqueue({ type: 'destroyed', cause: event.cause ?? null, causeText: event.cause_txt ?? null });
+        return;
+      case 'ChannelStateChange':
+        return;
+    }
+  }
+
+  /** Run after every ARI (re)connect. Concurrent calls share one run. */
+  reconcile(): Promise<void> {
+    this.reconciling ??= this.reconcileOnce().finally(() => {
+      this.reconciling = null;
+    });
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const { control, db, log } = this.deps;
+    const [inApp, channels, rows] = await Promise.all([control.appChannelIds(), control.listChannels(), listLiveCalls(db)]);
+    const alive = new Set(inApp);
+    const byId = new Map(channels.map((c) => [c.id, c]));
+    const rowsById = new Map(rows.map((r) => [r.channel_id, r]));
+    let adopted = 0;
+    let closed = 0;
+
+    for (const session of [...this.sessions.values()]) {
+      if (!alive.has(session.channelId)) {
+        closed++;
+        void session.enqueue({ type: 'lost', lastSeen: this.now() });
+      }
+    }
+    for (const row of rows) {
+      if (this.sessions.has(row.channel_id)) continue;
+      if (alive.has(row.channel_id)) {
+        adopted++;
+        void this.open(row.channel_id, factsFromRow(row)).enqueue({ type: 'adopt' });
+      } else {
+        closed++;
+        // The call ended while nobody was listening: it ended at or after its last heartbeat.
+        this.deps.cdrWriter.write(
+          buildCdr(factsFromRow(row), { endedAt: row.updated_at, cause: null, causeText: null, endedBy: 'unknown', reconciled: true }),
+        );
+      }
+    }
+    for (const channelId of alive) {
+      if (this.sessions.has(channelId) || rowsById.has(channelId)) continue;
+      const channel = byId.get(channelId);
+      if (!channel) continue;
+      adopted++;
+      void this.open(channel, factsFromChannel(channel, new Date(channel.creationtime))).enqueue({ type: 'adopt' });
+    }
+    log.info({ adopted, closed, live: this.sessions.size }, 'reconciled live calls with Asterisk');
+  }
+
+  private open(channelOrId: AriChannel | string, facts: CallFacts): CallSession {
+    const channelId = typeof channelOrId === 'string' ? channelOrId : channelOrId.id;
+    const session = new CallSession(channelId, facts, {
+      control: this.deps.control,
+      store: this.store,
+      writeCdr: (cdr) => this.deps.cdrWriter.write(cdr),
+      settings: this.deps.settings,
+      log: this.deps.log,
+      now: this.now,
+      onEnded: (s) => {
+        if (this.sessions.get(s.channelId) === s) this.sessions.delete(s.channelId);
+      },
+    });
+    this.sessions.set(channelId, session);
+    return session;
+  }
+}
+
+export function factsFromChannel(channel: AriChannel, startedAt: Date): CallFacts {
+  return {
+    callId: channel.id,
+    direction: 'inbound',
+    callerNumber: cleanCallerText(channel.caller?.number),
+    callerName: cleanCallerText(channel.caller?.name),
+    dialedNumber: cleanCallerText(channel.dialplan?.exten),
+    startedAt: Number.isNaN(startedAt.getTime()) ? new Date() : startedAt,
+    answeredAt: null,
+    digits: '',
+  };
+}
+
+function factsFromRow(row: LiveCallRow): CallFacts {
+  return {
+    callId: row.call_id,
+    direction: row.direction as CallFacts['direction'],
+    callerNumber: row.caller_number,
+    callerName: row.caller_name,
+    dialedNumber: row.dialed_number,
+    startedAt: row.started_at,
+    answeredAt: row.answered_at,
+    digits: row.digits,
+  };
+}

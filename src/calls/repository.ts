@@ -1,0 +1,80 @@
+import { sql } from 'kysely';
+import type { Db, DbOrTx } from '../db/database.js';
+import type { LiveCallRow, NewLiveCall } from '../db/tables/calls.js';
+import type { CdrRow, Direction, Disposition, NewCdr } from '../db/tables/cdrs.js';
+
+export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<void> {
+  await db.insertInto('live_calls').values(call).onConflict((oc) => oc.column('call_id').doNothing()).execute();
+}
+
+export async function updateLiveCall(
+  db: DbOrTx,
+  callId: string,
+  patch: { state?: string; digits?: string; answered_at?: Date },
+): Promise<void> {
+  await db
+    .updateTable('live_calls')
+    .set({ ...patch, updated_at: new Date() })
+    .where('call_id', '=', callId)
+    .execute();
+}
+
+/** Mark calls as seen alive now; a reconciled CDR ends at its call's last heartbeat. */
+export async function heartbeatLiveCalls(db: DbOrTx, callIds: readonly string[]): Promise<void> {
+  if (callIds.length === 0) return;
+  await db.updateTable('live_calls').set({ updated_at: new Date() }).where('call_id', 'in', callIds).execute();
+}
+
+export async function listLiveCalls(db: DbOrTx): Promise<LiveCallRow[]> {
+  return db.selectFrom('live_calls').selectAll().orderBy('started_at').execute();
+}
+
+/**
+ * Write the call's one CDR and drop its live row, atomically. Idempotent: a second close of
+ * the same call (a retry, or two daemons reconciling) inserts nothing. Returns true if written.
+ */
+export async function closeCall(db: Db, cdr: NewCdr): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    const inserted = await tx
+      .insertInto('cdrs')
+      .values(cdr)
+      .onConflict((oc) => oc.column('call_id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    await tx.deleteFrom('live_calls').where('call_id', '=', cdr.call_id).execute();
+    return inserted !== undefined;
+  });
+}
+
+export interface CdrQuery {
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly caller?: string;
+  readonly dialed?: string;
+  readonly disposition?: Disposition;
+  readonly direction?: Direction;
+  readonly callId?: string;
+  readonly limit: number;
+  readonly after?: { readonly startedAt: Date; readonly id: string };
+}
+
+/** Newest first, keyset-paginated on (started_at, id). */
+export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<CdrRow[]> {
+  let query = db.selectFrom('cdrs').selectAll();
+  if (q.from) query = query.where('started_at', '>=', q.from);
+  if (q.to) query = query.where('started_at', '<', q.to);
+  if (q.caller) query = query.where('caller_number', '=', q.caller);
+  if (q.dialed) query = query.where('dialed_number', '=', q.dialed);
+  if (q.disposition) query = query.where('disposition', '=', q.disposition);
+  if (q.direction) query = query.where('direction', '=', q.direction);
+  if (q.callId) query = query.where('call_id', '=', q.callId);
+  if (q.after) {
+    const { startedAt, id } = q.after;
+    query = query.where(sql<boolean>`(started_at, id) < (${startedAt}, ${id}::bigint)`);
+  }
+  return query.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+}
+
+export async function getCdr(db: DbOrTx, id: string): Promise<CdrRow | undefined> {
+  return db.selectFrom('cdrs').selectAll().where('id', '=', id).executeTakeFirst();
+}

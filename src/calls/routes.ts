@@ -1,0 +1,138 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/database.js';
+import type { CdrRow } from '../db/tables/cdrs.js';
+import type { LiveCallRow } from '../db/tables/calls.js';
+import type { AuthService } from '../auth/service.js';
+import { requireRole } from '../http/auth.js';
+import { IdParams, withErrors } from '../http/schemas.js';
+import { AppError, notFound } from '../errors.js';
+import { getCdr, listLiveCalls, searchCdrs } from './repository.js';
+import { CdrPage, CdrQuery, LiveCall } from './schemas.js';
+
+export function callRoutes(deps: { db: Db; auth: AuthService }) {
+  const viewer = requireRole(deps.auth, 'viewer');
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get(
+      '/calls/live',
+      {
+        preHandler: viewer,
+        schema: {
+          tags: ['calls'],
+          summary: 'Calls in progress',
+          security: [{ bearer: [] }],
+          response: withErrors({ 200: Type.Object({ items: Type.Array(Type.Ref('LiveCall')) }) }),
+        },
+      },
+      async () => ({ items: (await listLiveCalls(deps.db)).map(liveCallJson) }),
+    );
+
+    app.get<{ Querystring: CdrQuery }>(
+      '/cdrs',
+      {
+        preHandler: viewer,
+        schema: {
+          tags: ['calls'],
+          summary: 'Search call detail records, newest first',
+          security: [{ bearer: [] }],
+          querystring: CdrQuery,
+          response: withErrors({ 200: CdrPage }),
+        },
+      },
+      async (request) => {
+        const q = request.query;
+        const from = q.from ? new Date(q.from) : undefined;
+        const to = q.to ? new Date(q.to) : undefined;
+        if (from && to && from.getTime() >= to.getTime()) {
+          throw new AppError('validation-failed', 400, 'querystring.from must be before querystring.to', { field: 'querystring.from' });
+        }
+        const rows = await searchCdrs(deps.db, {
+          from,
+          to,
+          caller: q.caller,
+          dialed: q.dialed,
+          disposition: q.disposition as CdrRow['disposition'] | undefined,
+          direction: q.direction as CdrRow['direction'] | undefined,
+          callId: q.callId,
+          limit: q.limit + 1,
+          after: q.cursor ? decodeCursor(q.cursor) : undefined,
+        });
+        const page = rows.slice(0, q.limit);
+        const last = page[page.length - 1];
+        return { items: page.map(cdrJson), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/cdrs/:id',
+      {
+        preHandler: viewer,
+        schema: {
+          tags: ['calls'],
+          summary: 'One call detail record',
+          security: [{ bearer: [] }],
+          params: IdParams,
+          response: withErrors({ 200: Type.Ref('Cdr') }),
+        },
+      },
+      async (request) => {
+        const row = await getCdr(deps.db, request.params.id);
+        if (!row) throw notFound('not-found', 'CDR', request.params.id);
+        return cdrJson(row);
+      },
+    );
+  };
+}
+
+function encodeCursor(row: CdrRow): string {
+  return Buffer.from(`${row.started_at.toISOString()}|${row.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { startedAt: Date; id: string } {
+  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const startedAt = new Date(iso ?? '');
+  if (!id || !/^\d{1,18}$/.test(id) || Number.isNaN(startedAt.getTime())) {
+    throw new AppError('validation-failed', 400, 'querystring.cursor is not a cursor this API issued', { field: 'querystring.cursor' });
+  }
+  return { startedAt, id };
+}
+
+export function cdrJson(r: CdrRow) {
+  return {
+    id: r.id,
+    callId: r.call_id,
+    direction: r.direction,
+    callerNumber: r.caller_number,
+    callerName: r.caller_name,
+    dialedNumber: r.dialed_number,
+    startedAt: r.started_at.toISOString(),
+    answeredAt: r.answered_at?.toISOString() ?? null,
+    endedAt: r.ended_at.toISOString(),
+    durationSeconds: r.duration_seconds,
+    billableSeconds: r.billable_seconds,
+    hangupCause: r.hangup_cause,
+    hangupCauseText: r.hangup_cause_text,
+    disposition: r.disposition,
+    endedBy: r.ended_by,
+    digits: r.digits,
+    reconciled: r.reconciled,
+  };
+}
+
+function liveCallJson(r: LiveCallRow) {
+  return {
+    callId: r.call_id,
+    channelId: r.channel_id,
+    direction: r.direction,
+    callerNumber: r.caller_number,
+    callerName: r.caller_name,
+    dialedNumber: r.dialed_number,
+    state: r.state,
+    digits: r.digits,
+    startedAt: r.started_at.toISOString(),
+    answeredAt: r.answered_at?.toISOString() ?? null,
+    lastSeenAt: r.updated_at.toISOString(),
+  };
+}
+
+export { LiveCall };

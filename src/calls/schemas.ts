@@ -1,0 +1,67 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+
+const Disposition = Type.Union(['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED'].map((d) => Type.Literal(d)));
+const Direction = Type.Union(['inbound', 'outbound', 'internal'].map((d) => Type.Literal(d)));
+const PhoneFilter = Type.String({ minLength: 1, maxLength: 80, pattern: '^[0-9A-Za-z+*#_.-]+$' });
+
+export const Cdr = Type.Object(
+  {
+    id: Type.String(),
+    callId: Type.String(),
+    direction: Direction,
+    callerNumber: Type.Union([Type.String(), Type.Null()]),
+    callerName: Type.Union([Type.String(), Type.Null()]),
+    dialedNumber: Type.Union([Type.String(), Type.Null()]),
+    startedAt: Timestamp,
+    answeredAt: NullableTimestamp,
+    endedAt: Timestamp,
+    durationSeconds: Type.Integer(),
+    billableSeconds: Type.Integer(),
+    hangupCause: Type.Union([Type.Integer(), Type.Null()]),
+    hangupCauseText: Type.Union([Type.String(), Type.Null()]),
+    disposition: Disposition,
+    endedBy: Type.String({ description: 'caller | system | unknown' }),
+    digits: Type.String({ description: 'DTMF digits the caller entered' }),
+    reconciled: Type.Boolean({ description: 'the end was inferred after a restart or reconnect' }),
+  },
+  { $id: 'Cdr' },
+);
+
+export const CdrQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'started at or after' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'started before' })),
+    caller: Type.Optional(PhoneFilter),
+    dialed: Type.Optional(PhoneFilter),
+    disposition: Type.Optional(Disposition),
+    direction: Type.Optional(Direction),
+    callId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+export type CdrQuery = Static<typeof CdrQuery>;
+
+export const CdrPage = Type.Object({
+  items: Type.Array(Type.Ref('Cdr')),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const LiveCall = Type.Object(
+  {
+    callId: Type.String(),
+    channelId: Type.String(),
+    direction: Direction,
+    callerNumber: Type.Union([Type.String(), Type.Null()]),
+    callerName: Type.Union([Type.String(), Type.Null()]),
+    dialedNumber: Type.Union([Type.String(), Type.Null()]),
+    state: Type.String(),
+    digits: Type.String(),
+    startedAt: Timestamp,
+    answeredAt: NullableTimestamp,
+    lastSeenAt: Timestamp,
+  },
+  { $id: 'LiveCall' },
+);

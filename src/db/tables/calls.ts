@@ -1,0 +1,18 @@
+import type { ColumnType, Insertable, Selectable } from 'kysely';
+
+/** A call in progress: one row per call the daemon is handling, removed when its CDR is written. */
+export interface LiveCallTable {
+  call_id: string;
+  channel_id: string;
+  direction: string;
+  caller_number: string | null;
+  caller_name: string | null;
+  dialed_number: string | null;
+  state: string;
+  digits: string;
+  started_at: ColumnType<Date, Date | string, Date | string>;
+  answered_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+export type LiveCallRow = Selectable<LiveCallTable>;
+export type NewLiveCall = Insertable<LiveCallTable>;

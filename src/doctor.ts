@@ -1,0 +1,123 @@
+/**
+ * `pbx doctor`: check the configuration and each dependency, and say how to fix what is wrong.
+ */
+import { sql } from 'kysely';
+import { Redis } from 'ioredis';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { createDb, createPool } from './db/database.js';
+import { AmiConnection } from './telephony/ami.js';
+import { createLogger } from './logger.js';
+
+type Out = (line: string) => void;
+
+export async function runDoctor(out: Out, env: Readonly<Record<string, string | undefined>>): Promise<boolean> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+    out('ok    configuration is valid');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) out(`FAIL  config: ${p}`);
+    out('      fix: set the variables in /etc/pbx/pbx.env (written by deploy/install.sh) or the environment; `pbx config` lists them');
+    return false;
+  }
+  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config)]);
+  for (const lines of results) for (const l of lines.lines) out(l);
+  return results.every((r) => r.ok);
+}
+
+interface Outcome {
+  ok: boolean;
+  lines: string[];
+}
+
+async function checkPostgres(c: Config): Promise<Outcome> {
+  const db = createDb(createPool(c.db, 1));
+  const where = `${c.db.user}@${c.db.host}:${c.db.port}/${c.db.name}`;
+  try {
+    await sql`select 1`.execute(db);
+    const lines = [`ok    postgres reachable (${where})`];
+    const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public'`.execute(db);
+    const have = new Set(tables.rows.map((r) => r.name));
+    const missing = ['cdrs', 'users', 'api_tokens', 'ps_endpoints', 'ps_auths', 'ps_aors'].filter((t) => !have.has(t));
+    if (missing.length) {
+      return { ok: false, lines: [...lines, `FAIL  postgres: tables missing: ${missing.join(', ')}`, '      fix: run `pbx migrate`'] };
+    }
+    lines.push('ok    postgres schema migrated (incl. PJSIP realtime tables)');
+    return { ok: true, lines };
+  } catch (err) {
+    const msg = (err as Error).message;
+    const hint = /ECONNREFUSED/.test(msg)
+      ? 'is PostgreSQL running? `deploy/install.sh` installs and starts it'
+      : /does not exist/.test(msg)
+        ? 'create the database and role: `deploy/install.sh` does it'
+        : /password|authentication/.test(msg)
+          ? 'PBX_DB_PASSWORD does not match the role\'s password'
+          : 'check PBX_DB_* variables';
+    return { ok: false, lines: [`FAIL  postgres ${where}: ${msg}`, `      fix: ${hint}`] };
+  } finally {
+    await db.destroy().catch(() => undefined);
+  }
+}
+
+async function checkRedis(c: Config): Promise<Outcome> {
+  const redis = new Redis(c.redis.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+    return { ok: true, lines: [`ok    redis reachable (${c.redis.url}, key prefix "${c.redis.prefix}:")`] };
+  } catch (err) {
+    return { ok: false, lines: [`FAIL  redis ${c.redis.url}: ${(err as Error).message}`, '      fix: start redis-server (deploy/install.sh does) or set PBX_REDIS_URL'] };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkAri(c: Config): Promise<Outcome> {
+  const base = `http://${c.ari.host}:${c.ari.port}/ari`;
+  const auth = `Basic ${Buffer.from(`${c.ari.user}:${c.ari.password}`).toString('base64')}`;
+  try {
+    const res = await fetch(`${base}/asterisk/info`, { headers: { authorization: auth }, signal: AbortSignal.timeout(3_000) });
+    if (res.status === 401) {
+      return { ok: false, lines: [`FAIL  ARI ${base}: credentials refused`, '      fix: PBX_ARI_USER/PBX_ARI_PASSWORD must match asterisk ari.conf; re-render with deploy/asterisk-instance.sh restart'] };
+    }
+    if (!res.ok) return { ok: false, lines: [`FAIL  ARI ${base}: HTTP ${res.status}`, '      fix: check that res_ari is loaded (asterisk modules.conf)'] };
+    const info = (await res.json()) as { system?: { version?: string } };
+    const version = info.system?.version ?? 'unknown';
+    const lines = [`ok    ARI reachable, Asterisk ${version}`];
+    let ok = true;
+    if (!/^2[2-9]\./.test(version)) {
+      lines.push(`WARN  Asterisk ${version}: this product is built and tested on Asterisk 22`);
+    }
+    const mod = await fetch(`${base}/asterisk/modules/res_config_pgsql.so`, { headers: { authorization: auth }, signal: AbortSignal.timeout(3_000) });
+    const modInfo = mod.ok ? ((await mod.json()) as { status?: string }) : null;
+    if (modInfo?.status === 'Running') lines.push('ok    res_config_pgsql running (PJSIP endpoints from Postgres)');
+    else {
+      ok = false;
+      lines.push('FAIL  res_config_pgsql is not running: phones and trunks in Postgres are invisible to Asterisk', '      fix: check asterisk res_pgsql.conf and the Asterisk log');
+    }
+    return { ok, lines };
+  } catch (err) {
+    return {
+      ok: false,
+      lines: [`FAIL  ARI ${base}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`, '      fix: is Asterisk running? `deploy/asterisk-instance.sh start` (or `make run`)'],
+    };
+  }
+}
+
+async function checkAmi(c: Config): Promise<Outcome> {
+  const ami = new AmiConnection(c.ami, { baseMs: 10_000, maxMs: 10_000 }, createLogger('silent'));
+  ami.start();
+  try {
+    const deadline = Date.now() + 3_000;
+    while (!ami.isConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!ami.isConnected) {
+      return { ok: false, lines: [`FAIL  AMI ${c.ami.host}:${c.ami.port}: no login within 3 s`, '      fix: is Asterisk running, and do PBX_AMI_USER/PBX_AMI_PASSWORD match manager.conf?'] };
+    }
+    const res = await ami.action({ action: 'CoreStatus' });
+    return { ok: true, lines: [`ok    AMI logged in (core up since ${res['corestartupdate'] ?? '?'} ${res['corestartuptime'] ?? ''})`.trimEnd()] };
+  } finally {
+    await ami.stop();
+  }
+}

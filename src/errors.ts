@@ -1,0 +1,41 @@
+/**
+ * Application errors carry a stable kebab-case code, an HTTP status and details.
+ * Adapters translate their own failures into these at the boundary; nothing
+ * branches on message text.
+ */
+export type ErrorCode =
+  | 'validation-failed'
+  | 'unauthorized'
+  | 'token-invalid'
+  | 'token-expired'
+  | 'forbidden'
+  | 'route-not-found'
+  | 'not-found'
+  | 'call-not-found'
+  | 'user-not-found'
+  | 'token-not-found'
+  | 'conflict'
+  | 'user-exists'
+  | 'payload-too-large'
+  | 'unsupported-media-type'
+  | 'rate-limited'
+  | 'asterisk-unavailable'
+  | 'service-unavailable'
+  | 'internal-error';
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly status: number,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const notFound = (code: ErrorCode, what: string, id: string | number): AppError =>
+  new AppError(code, 404, `${what} ${id} not found`, { id });
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;

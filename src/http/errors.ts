@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { isAppError, type ErrorCode } from '../errors.js';
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown>; requestId: string };
+}
+
+/** One error handler: stable codes, the field named for bad input, no 5xx internals leaked. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const requestId = String(request.id);
+    const send = (status: number, code: ErrorCode, message: string, details?: Record<string, unknown>) =>
+      reply.status(status).send({ error: { code, message, ...(details ? { details } : {}), requestId } } satisfies ErrorBody);
+
+    if (isAppError(err)) {
+      if (err.status >= 500) request.log.warn({ code: err.code, err: err.message }, 'request failed');
+      return send(err.status, err.code, err.message, err.details);
+    }
+    if (err.validation) {
+      const where = err.validationContext ?? 'request';
+      const problems = err.validation.map((v) => {
+        const missing = (v.params as { missingProperty?: string }).missingProperty;
+        const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+        const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+        const field = [path, missing ?? extra].filter(Boolean).join('.') || null;
+        const message = extra ? `unknown field "${extra}"` : missing ? `"${missing}" is required` : v.message ?? 'is invalid';
+        return { field: field ? `${where}.${field}` : where, message };
+      });
+      const first = problems[0]!;
+      return send(400, 'validation-failed', `${first.field}: ${first.message}`, { problems });
+    }
+    const status = err.statusCode ?? 500;
+    if (status === 413) return send(413, 'payload-too-large', 'request body is too large');
+    if (status === 415) return send(415, 'unsupported-media-type', err.message);
+    if (status === 429) return send(429, 'rate-limited', err.message);
+    if (status >= 400 && status < 500) return send(status, 'validation-failed', err.message);
+    request.log.error({ err }, 'unhandled error');
+    return send(500, 'internal-error', 'internal error; see the daemon log for this request id');
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({
+      error: {
+        code: 'route-not-found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}; see /docs`,
+        requestId: String(request.id),
+      },
+    } satisfies ErrorBody);
+  });
+}

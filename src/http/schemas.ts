@@ -1,0 +1,26 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'stable kebab-case error code' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      requestId: Type.String(),
+    }),
+  },
+  { $id: 'ErrorResponse' },
+);
+
+/** Standard error responses for an authenticated route. */
+export function withErrors(ok: Record<number, TSchema>): Record<number, TSchema> {
+  const err = Type.Ref('ErrorResponse');
+  return { ...ok, 400: err, 401: err, 403: err, 404: err, 500: err, 503: err };
+}
+
+export const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$', description: 'numeric id' }) }, {
+  additionalProperties: false,
+});
+
+export const Timestamp = Type.String({ format: 'date-time' });
+export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);

@@ -1,0 +1,63 @@
+/** The subset of ARI's data model the daemon uses. Shapes follow Asterisk 22's ARI JSON. */
+export interface AriCallerId {
+  readonly name: string;
+  readonly number: string;
+}
+
+export interface AriChannel {
+  readonly id: string;
+  readonly name: string;
+  readonly state: string;
+  readonly caller: AriCallerId;
+  readonly connected: AriCallerId;
+  readonly dialplan: { readonly context: string; readonly exten: string; readonly priority: number };
+  readonly creationtime: string;
+  readonly language?: string;
+}
+
+export interface AriBridge {
+  readonly id: string;
+  readonly bridge_type: string;
+  readonly channels: readonly string[];
+}
+
+export interface AriPlayback {
+  readonly id: string;
+  readonly media_uri: string;
+  readonly target_uri: string;
+  readonly state: string;
+}
+
+export type AriEvent =
+  | { readonly type: 'StasisStart'; readonly channel: AriChannel; readonly args: readonly string[]; readonly timestamp: string }
+  | { readonly type: 'StasisEnd'; readonly channel: AriChannel; readonly timestamp: string }
+  | { readonly type: 'ChannelDtmfReceived'; readonly channel: AriChannel; readonly digit: string; readonly duration_ms: number; readonly timestamp: string }
+  | { readonly type: 'ChannelHangupRequest'; readonly channel: AriChannel; readonly cause?: number; readonly soft?: boolean; readonly timestamp: string }
+  | { readonly type: 'ChannelDestroyed'; readonly channel: AriChannel; readonly cause: number; readonly cause_txt: string; readonly timestamp: string }
+  | { readonly type: 'ChannelStateChange'; readonly channel: AriChannel; readonly timestamp: string }
+  | { readonly type: 'PlaybackStarted' | 'PlaybackFinished'; readonly playback: AriPlayback; readonly timestamp: string };
+
+export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'StasisStart',
+  'StasisEnd',
+  'ChannelDtmfReceived',
+  'ChannelHangupRequest',
+  'ChannelDestroyed',
+  'ChannelStateChange',
+  'PlaybackStarted',
+  'PlaybackFinished',
+]);
+
+/** What the call core needs from Asterisk; implemented by AriConnection, faked in unit tests. */
+export interface CallControl {
+  answer(channelId: string): Promise<void>;
+  play(channelId: string, media: string, playbackId: string): Promise<void>;
+  stopPlayback(playbackId: string): Promise<void>;
+  hangup(channelId: string, reason?: HangupReason): Promise<void>;
+  listChannels(): Promise<AriChannel[]>;
+  listBridges(): Promise<AriBridge[]>;
+  /** Channel ids currently in our Stasis application. */
+  appChannelIds(): Promise<string[]>;
+}
+
+export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer';

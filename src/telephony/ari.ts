@@ -1,0 +1,239 @@
+/**
+ * The only module that imports ari-client. REST calls go through ari-client; the event
+ * WebSocket is ours, so that reconnection (capped exponential backoff with jitter) and
+ * the "connected again, reconcile now" signal are under our control. ari-client's own
+ * reconnect loop cannot be stopped once started and it hides the moment of reconnection.
+ */
+import ariClient from 'ari-client';
+import WebSocket from 'ws';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import {
+  HANDLED_EVENT_TYPES,
+  type AriBridge,
+  type AriChannel,
+  type AriEvent,
+  type CallControl,
+  type HangupReason,
+} from './ari-types.js';
+
+export interface AriSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly app: string;
+}
+
+export interface AriListeners {
+  /** The event socket is open and our Stasis app is registered (first time or after a reconnect). */
+  onConnected(): void;
+  onDisconnected(reason: string): void;
+  onEvent(event: AriEvent): void;
+}
+
+type RestClient = {
+  channels: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
+  bridges: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
+  playbacks: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
+  applications: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
+  asterisk: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
+};
+
+const PING_INTERVAL_MS = 10_000;
+
+export class AriConnection implements CallControl {
+  private rest: RestClient | null = null;
+  private socket: WebSocket | null = null;
+  private attempt = 0;
+  private stopped = true;
+  private connected = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
+
+  constructor(
+    private readonly settings: AriSettings,
+    private readonly backoff: BackoffPolicy,
+    private readonly listeners: AriListeners,
+    private readonly log: Logger,
+  ) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.clearPing();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.close(1000, 'shutdown');
+        setTimeout(resolve, 1000).unref();
+      });
+    }
+    this.connected = false;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const { host, port, user, password, app } = this.settings;
+    try {
+      // Loading the REST model again after every reconnect copes with an Asterisk upgrade.
+      this.rest = (await ariClient.connect(`http://${host}:${port}`, user, password)) as unknown as RestClient;
+    } catch (err) {
+      this.scheduleReconnect(`ARI REST not reachable: ${errorText(err)}`);
+      return;
+    }
+    if (this.stopped) return;
+    const url = `ws://${host}:${port}/ari/events?app=${encodeURIComponent(app)}&api_key=${encodeURIComponent(
+      `${user}:${password}`,
+    )}`;
+    const socket = new WebSocket(url, { handshakeTimeout: 5_000 });
+    this.socket = socket;
+    socket.on('open', () => {
+      this.attempt = 0;
+      this.connected = true;
+      this.startPing(socket);
+      this.log.info({ app }, 'ARI event socket connected');
+      this.listeners.onConnected();
+    });
+    socket.on('message', (data) => this.handleMessage(data));
+    socket.on('pong', () => {
+      this.awaitingPong = false;
+    });
+    socket.on('error', (err) => {
+      this.log.debug({ err: errorText(err) }, 'ARI socket error');
+    });
+    socket.on('close', (code, reason) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.clearPing();
+      const wasConnected = this.connected;
+      this.connected = false;
+      const why = `socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`;
+      if (wasConnected) this.listeners.onDisconnected(why);
+      this.scheduleReconnect(why);
+    });
+  }
+
+  private handleMessage(data: WebSocket.RawData): void {
+    let event: { type?: unknown };
+    try {
+      event = JSON.parse(data.toString()) as { type?: unknown };
+    } catch {
+      this.log.warn('ARI sent a message that is not JSON; ignored');
+      return;
+    }
+    if (typeof event.type === 'string' && HANDLED_EVENT_TYPES.has(event.type)) {
+      this.listeners.onEvent(event as AriEvent);
+    }
+  }
+
+  private scheduleReconnect(reason: string): void {
+    if (this.stopped) return;
+    const delay = backoffDelay(this.attempt++, this.backoff);
+    this.log.warn({ reason, attempt: this.attempt, delayMs: delay }, 'ARI unavailable; reconnecting');
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  /** A half-open TCP connection shows no close event; a missed pong forces a reconnect. */
+  private startPing(socket: WebSocket): void {
+    this.clearPing();
+    this.awaitingPong = false;
+    this.pingTimer = setInterval(() => {
+      if (this.awaitingPong) {
+        this.log.warn('ARI socket missed a pong; dropping it');
+        socket.terminate();
+        return;
+      }
+      this.awaitingPong = true;
+      socket.ping();
+    }, PING_INTERVAL_MS);
+  }
+
+  private clearPing(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  private client(): RestClient {
+    if (!this.rest || !this.connected) throw new AppError('asterisk-unavailable', 503, 'Asterisk ARI is not connected');
+    return this.rest;
+  }
+
+  async answer(channelId: string): Promise<void> {
+    await this.call(() => this.client().channels.answer!({ channelId }));
+  }
+
+  async play(channelId: string, media: string, playbackId: string): Promise<void> {
+    await this.call(() => this.client().channels.play!({ channelId, media, playbackId }));
+  }
+
+  async stopPlayback(playbackId: string): Promise<void> {
+    await this.call(() => this.client().playbacks.stop!({ playbackId }));
+  }
+
+  async hangup(channelId: string, reason: HangupReason = 'normal'): Promise<void> {
+    await this.call(() => this.client().channels.hangup!({ channelId, reason }));
+  }
+
+  async listChannels(): Promise<AriChannel[]> {
+    const list = (await this.call(() => this.client().channels.list!({}))) as unknown[];
+    return list.map(plain<AriChannel>);
+  }
+
+  async listBridges(): Promise<AriBridge[]> {
+    const list = (await this.call(() => this.client().bridges.list!())) as unknown[];
+    return list.map(plain<AriBridge>);
+  }
+
+  async appChannelIds(): Promise<string[]> {
+    const app = (await this.call(() =>
+      this.client().applications.get!({ applicationName: this.settings.app }),
+    )) as { channel_ids?: string[] };
+    return [...(app.channel_ids ?? [])];
+  }
+
+  async asteriskInfo(): Promise<Record<string, unknown>> {
+    return plain(await this.call(() => this.client().asterisk.getInfo!()));
+  }
+
+  /** Translate ari-client failures (which carry only the response body) into AppErrors. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      const body = errorText(err);
+      // ARI's 404 bodies are {"message":"Channel not found"} / "Playback not found" and similar.
+      if (/not found/i.test(body)) throw new AppError('call-not-found', 404, body);
+      throw new AppError('asterisk-unavailable', 503, `ARI request failed: ${body}`);
+    }
+  }
+}
+
+/** ari-client resources carry a back-reference to the client (`_client`); keep the data only. */
+function plain<T>(resource: unknown): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(resource as Record<string, unknown>)) {
+    if (!key.startsWith('_') && typeof value !== 'function') out[key] = value;
+  }
+  return out as T;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
