@@ -103,8 +103,8 @@ class Reader {
     return n;
   }
 
-  port(name: string, fallback: number): number {
-    return this.int(name, fallback, 1, 65535);
+  port(name: string, fallback: number, min = 1): number {
+    return this.int(name, fallback, min, 65535);
   }
 
   pattern(name: string, fallback: string | undefined, re: RegExp, what: string): string {
@@ -134,7 +134,7 @@ export function loadConfig(env: Env): Config {
   if (maxMs < baseMs) r.problems.push('PBX_RECONNECT_MAX_MS must not be below PBX_RECONNECT_BASE_MS');
 
   const config: Config = {
-    http: { host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'), port: r.port('PBX_HTTP_PORT', 8080) },
+    http: { host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'), port: r.port('PBX_HTTP_PORT', 8080, 0) },
     log: { level: r.oneOf('PBX_LOG_LEVEL', 'info', LOG_LEVELS) },
     db: {
       host: r.pattern('PBX_DB_HOST', '127.0.0.1', HOST, 'a host name or address'),

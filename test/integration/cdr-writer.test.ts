@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { sql } from 'kysely';
+import { CdrWriter } from '../../src/calls/cdr-writer.js';
+import { buildCdr } from '../../src/calls/cdr.js';
+import { insertLiveCall } from '../../src/calls/repository.js';
+import { createLogger } from '../../src/logger.js';
+import type { Db } from '../../src/db/database.js';
+import { openDb } from '../support/db.js';
+
+let db: Db;
+beforeAll(() => {
+  db = openDb(inject('db'));
+});
+afterAll(async () => {
+  await db.destroy();
+});
+
+describe('CdrWriter', () => {
+  it('keeps a CDR whose write failed and lands it once Postgres accepts writes again', async () => {
+    const writer = new CdrWriter(db, { baseMs: 50, maxMs: 200 }, createLogger('silent'));
+    const startedAt = new Date();
+    await insertLiveCall(db, {
+      call_id: 'fault-1', channel_id: 'fault-1', direction: 'inbound', caller_number: '1001', caller_name: null,
+      dialed_number: '500', state: 'answered', digits: '', started_at: startedAt, answered_at: startedAt,
+    });
+    // A real Postgres failure: the table is gone while the call ends.
+    await sql`ALTER TABLE cdrs RENAME TO cdrs_away`.execute(db);
+    try {
+      writer.write(
+        buildCdr(
+          { callId: 'fault-1', direction: 'inbound', callerNumber: '1001', callerName: null, dialedNumber: '500', startedAt, answeredAt: startedAt, digits: '' },
+          { endedAt: new Date(startedAt.getTime() + 3000), cause: 16, causeText: null, endedBy: 'caller', reconciled: false },
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(writer.pendingCount).toBe(1);
+    } finally {
+      await sql`ALTER TABLE cdrs_away RENAME TO cdrs`.execute(db);
+    }
+    expect(await writer.flush(5_000)).toBe(true);
+    writer.stop();
+    const rows = await db.selectFrom('cdrs').selectAll().where('call_id', '=', 'fault-1').execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ billable_seconds: 3, disposition: 'ANSWERED' });
+    const live = await db.selectFrom('live_calls').select('call_id').where('call_id', '=', 'fault-1').execute();
+    expect(live).toHaveLength(0);
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * Test settings. The base database settings come from the same env file the daemon uses
+ * (PBX_ENV_FILE, written by deploy/install.sh); each run makes its own database from them.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+
+export const DEFAULT_ENV_FILE = '/etc/pbx/pbx.env';
+
+export function loadTestEnv(): void {
+  const file = process.env['PBX_ENV_FILE'] ?? (existsSync(DEFAULT_ENV_FILE) ? DEFAULT_ENV_FILE : null);
+  if (file) process.loadEnvFile(file);
+}
+
+export interface DbSettings {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  name: string;
+}
+
+export function baseDbSettings(): Omit<DbSettings, 'name'> {
+  loadTestEnv();
+  return {
+    host: process.env['PBX_DB_HOST'] ?? '127.0.0.1',
+    port: Number(process.env['PBX_DB_PORT'] ?? 5432),
+    user: process.env['PBX_DB_USER'] ?? 'postgres',
+    password: process.env['PBX_DB_PASSWORD'] ?? '',
+  };
+}
+
+export function runId(): string {
+  return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export const REDIS_URL = (): string => process.env['PBX_REDIS_URL'] ?? 'redis://127.0.0.1:6379';

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b' };
+
+describe('loadConfig', () => {
+  it('applies defaults and freezes the result', () => {
+    const c = loadConfig(minimal);
+    expect(c.http.port).toBe(8080);
+    expect(c.ari).toMatchObject({ host: '127.0.0.1', port: 8088, app: 'pbx' });
+    expect(c.redis.prefix).toBe('pbx');
+    expect(Object.isFrozen(c.ari)).toBe(true);
+  });
+
+  it('names every missing required variable at once', () => {
+    try {
+      loadConfig({});
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const v of ['PBX_ARI_USER', 'PBX_ARI_PASSWORD', 'PBX_AMI_USER', 'PBX_AMI_PASSWORD']) expect(problems).toContain(v);
+    }
+  });
+
+  it.each([
+    ['PBX_HTTP_PORT', 'eighty', 'whole number'],
+    ['PBX_HTTP_PORT', '70000', 'between 1 and 65535'],
+    ['PBX_LOG_LEVEL', 'loud', 'one of'],
+    ['PBX_REDIS_URL', 'http://x', 'redis:// URL'],
+    ['PBX_ARI_APP', 'my app', 'letters'],
+    ['PBX_GREETING', 'sound:x;rm -rf', 'media URI'],
+    ['PBX_ARI_PASSWORD', 'a\nb', 'single line'],
+  ])('rejects %s=%j naming it', (name, value, words) => {
+    expect(() => loadConfig({ ...minimal, [name]: value })).toThrow(new RegExp(`${name}.*${words}`));
+  });
+
+  it('rejects a reconnect cap below the base delay', () => {
+    expect(() => loadConfig({ ...minimal, PBX_RECONNECT_BASE_MS: '5000', PBX_RECONNECT_MAX_MS: '1000' })).toThrow(/PBX_RECONNECT_MAX_MS/);
+  });
+});
