@@ -13,7 +13,7 @@ export interface FlowState {
   /** Generation of the digit timer; a timeout from an older generation is stale and ignored. */
   readonly timerGen: number;
   readonly playbackId: string | null;
-  readonly hangupCause: 'terminator' | 'max-digits' | 'timeout' | 'error' | null;
+  readonly hangupCause: 'terminator' | 'max-digits' | 'timeout' | 'error' | 'unroutable' | null;
 }
 
 export interface FlowSettings {
@@ -23,7 +23,7 @@ export interface FlowSettings {
 }
 
 export type FlowEvent =
-  | { readonly type: 'start' }
+  | { readonly type: 'start'; readonly dialed: string | null }
   | { readonly type: 'resume' }
   | { readonly type: 'answered' }
   | { readonly type: 'playback-finished'; readonly playbackId: string }
@@ -38,7 +38,7 @@ export type FlowAction =
   | { readonly kind: 'stop-playback'; readonly playbackId: string }
   | { readonly kind: 'start-timer'; readonly ms: number; readonly gen: number }
   | { readonly kind: 'record-digits'; readonly digits: string }
-  | { readonly kind: 'hangup' };
+  | { readonly kind: 'hangup'; readonly reason: 'normal' | 'unallocated' };
 
 export interface FlowStep {
   readonly state: FlowState;
@@ -55,6 +55,8 @@ export const initialFlowState: FlowState = {
 };
 
 const DTMF = /^[0-9*#A-D]$/;
+/** What a caller may dial into the daemon; anything else is refused before answer (SIP 404). */
+export const ROUTABLE_NUMBER = /^\+?[0-9*#]{1,32}$/;
 
 export function transition(state: FlowState, event: FlowEvent, s: FlowSettings, newId: () => string): FlowStep {
   const stay = (rejected?: string): FlowStep => ({ state, actions: [], ...(rejected ? { rejected } : {}) });
@@ -66,6 +68,12 @@ export function transition(state: FlowState, event: FlowEvent, s: FlowSettings, 
   switch (event.type) {
     case 'start':
       if (state.phase !== 'new') return stay('start twice');
+      if (event.dialed === null || !ROUTABLE_NUMBER.test(event.dialed)) {
+        return {
+          state: { ...state, phase: 'hanging-up', hangupCause: 'unroutable' },
+          actions: [{ kind: 'hangup', reason: 'unallocated' }],
+        };
+      }
       return { state: { ...state, phase: 'answering' }, actions: [{ kind: 'answer' }] };
 
     case 'resume': {
@@ -120,6 +128,6 @@ function collect(state: FlowState, s: FlowSettings, before: FlowAction[]): FlowS
 function hangUp(state: FlowState, cause: NonNullable<FlowState['hangupCause']>, before: FlowAction[]): FlowStep {
   return {
     state: { ...state, phase: 'hanging-up', hangupCause: cause, timerGen: state.timerGen + 1 },
-    actions: [...before, { kind: 'hangup' }],
+    actions: [...before, { kind: 'hangup', reason: 'normal' }],
   };
 }

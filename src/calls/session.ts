@@ -84,12 +84,12 @@ export class CallSession {
     switch (event.type) {
       case 'stasis-start':
         await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'new'));
-        return this.step({ type: 'start' });
+        return this.step({ type: 'start', dialed: this.facts.dialedNumber });
       case 'adopt':
         this.log.info({ digits: this.facts.digits }, 'call picked up again after reconnect');
         await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'collecting'));
         // Not answered yet when the daemon went away: start over; otherwise wait for digits.
-        return this.step(this.facts.answeredAt ? { type: 'resume' } : { type: 'start' });
+        return this.step(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
       case 'hangup-request':
         if (!this.systemHangup) this.hangupRequested = { cause: event.cause };
         return;
@@ -148,7 +148,7 @@ export class CallSession {
           this.clearDigitTimer();
           this.systemHangup = !this.hangupRequested;
           this.log.info({ digits: this.facts.digits, why: this.flow.hangupCause }, 'hanging up');
-          return await control.hangup(this.channelId);
+          return await control.hangup(this.channelId, action.reason);
       }
     } catch (err) {
       if (err instanceof AppError && err.code === 'call-not-found') return; // the caller is already gone

@@ -60,4 +60,4 @@ export interface CallControl {
   appChannelIds(): Promise<string[]>;
 }
 
-export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer';
+export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'unallocated';

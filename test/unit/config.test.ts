@@ -25,7 +25,8 @@ describe('loadConfig', () => {
 
   it.each([
     ['PBX_HTTP_PORT', 'eighty', 'whole number'],
-    ['PBX_HTTP_PORT', '70000', 'between 1 and 65535'],
+    ['PBX_HTTP_PORT', '70000', 'between 0 and 65535'],
+    ['PBX_ARI_PORT', '0', 'between 1 and 65535'],
     ['PBX_LOG_LEVEL', 'loud', 'one of'],
     ['PBX_REDIS_URL', 'http://x', 'redis:// URL'],
     ['PBX_ARI_APP', 'my app', 'letters'],
