@@ -1,0 +1,57 @@
+# pbx — one command to set up and run, one to test.
+#   make run    install what is missing (PostgreSQL, Redis, Asterisk 22, SIPp), then run the daemon
+#   make test   the same setup, then unit + integration + end-to-end tests
+#   make check  type-check and lint
+SHELL := /bin/bash
+ENV_FILE ?= /etc/pbx/pbx.env
+export PBX_ENV_FILE := $(ENV_FILE)
+LOAD_ENV := set -a && . $(ENV_FILE) && set +a
+
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench clean
+
+setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
+	@bash deploy/gen-env.sh $(ENV_FILE)
+	@$(LOAD_ENV) && bash deploy/install.sh
+
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+deps: node_modules
+
+build: deps
+	npx tsc -p tsconfig.build.json
+
+migrate: build
+	node dist/src/cli.js migrate
+
+asterisk: setup ## render asterisk/ templates with the env file and start the site's Asterisk
+	@$(LOAD_ENV) && bash deploy/asterisk-instance.sh start
+
+asterisk-stop:
+	@$(LOAD_ENV) && bash deploy/asterisk-instance.sh stop
+
+run: setup build migrate asterisk
+	@echo "[run] pbx daemon on :$$($(LOAD_ENV) && echo $$PBX_HTTP_PORT) (Ctrl-C stops it; Asterisk keeps running: make asterisk-stop)"
+	exec node dist/src/cli.js serve
+
+test: setup build test-unit test-integration test-e2e
+
+test-unit: deps
+	npx vitest run --project unit
+
+test-integration: deps
+	npx vitest run --project integration
+
+test-e2e: build
+	npx vitest run --project e2e --no-file-parallelism
+
+check: deps
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+
+bench: build
+	node --import tsx bench/run.ts
+
+clean:
+	rm -rf dist

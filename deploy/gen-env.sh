@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# deploy/gen-env.sh FILE — write the site's env file once, with fresh random secrets.
+# The daemon (pbx --env-file / PBX_ENV_FILE) and deploy/asterisk-instance.sh both read it, so
+# Asterisk's ari.conf/manager.conf/res_pgsql.conf and the daemon always agree. Never committed.
+# An existing file is kept as it is (secrets are not rotated behind the admin's back).
+set -euo pipefail
+file="${1:-/etc/pbx/pbx.env}"
+if [ -f "$file" ]; then
+  echo "[env] keeping $file"
+  exit 0
+fi
+umask 077
+mkdir -p "$(dirname "$file")"
+rand() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
+cat >"$file" <<ENV
+# pbx site configuration, generated $(date -u +%Y-%m-%dT%H:%M:%SZ) by deploy/gen-env.sh.
+# Read by the daemon and by deploy/asterisk-instance.sh. Keep it secret (mode 600).
+# Every variable is described in README.md, "Configuration".
+PBX_HTTP_HOST=0.0.0.0
+PBX_HTTP_PORT=8080
+PBX_LOG_LEVEL=info
+PBX_DB_HOST=127.0.0.1
+PBX_DB_PORT=5432
+PBX_DB_NAME=pbx
+PBX_DB_USER=pbx
+PBX_DB_PASSWORD=$(rand)
+PBX_REDIS_URL=redis://127.0.0.1:6379
+PBX_REDIS_PREFIX=pbx
+PBX_AST_INSTANCE=main
+PBX_SIP_PORT=5060
+PBX_ARI_HOST=127.0.0.1
+PBX_ARI_PORT=8088
+PBX_ARI_USER=pbx
+PBX_ARI_PASSWORD=$(rand)
+PBX_ARI_APP=pbx
+PBX_AMI_HOST=127.0.0.1
+PBX_AMI_PORT=5038
+PBX_AMI_USER=pbx
+PBX_AMI_PASSWORD=$(rand)
+ENV
+echo "[env] wrote $file with new secrets"

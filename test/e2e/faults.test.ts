@@ -1,0 +1,107 @@
+/**
+ * Faults with real parts: the daemon SIGKILLed mid-call, Asterisk restarted under a running
+ * daemon, and callers arriving while no daemon is connected.
+ */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Daemon, eventually } from '../support/daemon.js';
+import { Api, cliToken, type Cdr } from '../support/api.js';
+import { sippCall } from '../support/sipp.js';
+import { asteriskInstance } from '../support/asterisk.js';
+
+const world = inject('e2e');
+let daemon: Daemon | null = null;
+let api: Api;
+
+const call = (scenario: Parameters<typeof sippCall>[0]['scenario'], dialed: string, set?: Record<string, string>) =>
+  sippCall({ scenario, dialed, sipPort: world.sipPort, user: world.phone.id, password: world.phone.password, set });
+
+async function startDaemon(): Promise<Daemon> {
+  const d = Daemon.start(world.daemonEnv);
+  api ??= Api.for(world.daemonEnv, await cliToken(world.daemonEnv, 'admin'));
+  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  return d;
+}
+
+async function cdrsFor(dialed: string): Promise<Cdr[]> {
+  return api.cdrs(`dialed=${dialed}`);
+}
+
+async function waitLive(dialed: string): Promise<void> {
+  await eventually(async () => {
+    const res = await api.get<{ items: { dialedNumber: string; answeredAt: string | null }[] }>('/api/v1/calls/live');
+    return res.body.items.find((c) => c.dialedNumber === dialed && c.answeredAt) ? true : undefined;
+  }, 15_000, `live call ${dialed}`);
+}
+
+afterAll(async () => {
+  await daemon?.stop();
+});
+
+describe('faults', () => {
+  it('daemon killed mid-call: the next daemon adopts the call, ends it, and writes exactly one CDR', async () => {
+    daemon = await startDaemon();
+    const running = call('uac-long-call', '600');
+    await waitLive('600');
+    await daemon.kill();
+    const killedAt = Date.now();
+
+    daemon = await startDaemon();
+    await daemon.waitForLog((l) => l.msg === 'reconciled live calls with Asterisk' && Number(l['adopted']) >= 1);
+    // The adopted call waits for digits again; with none, the digit timer hangs up and SIPp gets BYE.
+    const sipp = await running;
+    expect(sipp.code, sipp.output).toBe(0);
+    const cdrs = await eventually(async () => ((await cdrsFor('600')).length ? cdrsFor('600') : undefined), 15_000, 'CDR 600');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await cdrsFor('600')).toHaveLength(1);
+    const [cdr] = cdrs;
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', endedBy: 'system', reconciled: false, callerNumber: world.phone.number });
+    expect(Date.parse(cdr!.startedAt)).toBeLessThan(killedAt);
+    expect(cdr!.billableSeconds).toBeGreaterThanOrEqual(3);
+  });
+
+  it('caller hangs up while the daemon is dead: the CDR is reconciled after restart', async () => {
+    const running = call('uac-hangup-first', '601', { hold_ms: '3000' });
+    await waitLive('601');
+    await daemon!.kill();
+    daemon = null;
+    const sipp = await running;
+    expect(sipp.code, sipp.output).toBe(0);
+    expect(await cdrsFor('601').catch(() => [])).toHaveLength(0); // nobody is running to see it
+
+    daemon = await startDaemon();
+    const cdr = await eventually(async () => (await cdrsFor('601'))[0], 15_000, 'CDR 601');
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', reconciled: true, endedBy: 'unknown' });
+  });
+
+  it('while no daemon is connected, callers are answered with the unavailable prompt, not dropped', async () => {
+    expect(await daemon!.stop()).toBe(0); // graceful SIGTERM exits 0
+    daemon = null;
+    // The dialplan fallback answers, plays "all circuits are busy" and hangs up: SIPp gets a BYE.
+    const sipp = await call('uac-dtmf-wait-bye', '602');
+    expect(sipp.code, sipp.output).toBe(0);
+  });
+
+  it('Asterisk restart: ready goes 503, the daemon reconnects, ready is 200 again and calls work', async () => {
+    daemon = await startDaemon();
+    const running = call('uac-long-call', '603');
+    await waitLive('603');
+
+    await asteriskInstance('stop', world.asteriskEnv);
+    await eventually(async () => ((await api.ready()) === 503 ? true : undefined), 10_000, 'ready 503');
+    const during = await api.get<{ checks: { asterisk: { ok: boolean }; postgres: { ok: boolean } } }>('/health/ready');
+    expect(during.body.checks.asterisk.ok).toBe(false);
+    expect(during.body.checks.postgres.ok).toBe(true);
+    await running; // the call died with Asterisk
+
+    await asteriskInstance('start', world.asteriskEnv);
+    await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'ready 200 after restart');
+    // The call that died with Asterisk has its one CDR (from its last events or from reconciliation).
+    await eventually(async () => (await cdrsFor('603'))[0], 15_000, 'CDR 603');
+    expect(await cdrsFor('603')).toHaveLength(1);
+
+    const sipp = await call('uac-dtmf-wait-bye', '604');
+    expect(sipp.code, sipp.output).toBe(0);
+    const cdr = await eventually(async () => (await cdrsFor('604'))[0], 15_000, 'CDR 604');
+    expect(cdr).toMatchObject({ digits: '123', disposition: 'ANSWERED', reconciled: false });
+  });
+});

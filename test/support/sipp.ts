@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { REPO } from './asterisk.js';
+import { freePort } from './ports.js';
+
+export interface SippResult {
+  code: number | null;
+  output: string;
+}
+
+export interface SippCall {
+  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-rejected';
+  sipPort: number;
+  dialed: string;
+  user: string;
+  password: string;
+  set?: Record<string, string>;
+  timeoutS?: number;
+}
+
+/** One real SIP call from SIPp (RFC 4733 DTMF from sip-tester's pcaps). Resolves when SIPp exits. */
+export async function sippCall(call: SippCall): Promise<SippResult> {
+  const [localPort, mediaPort] = [await freePort(true), await freePort(true)];
+  const args = [
+    `127.0.0.1:${call.sipPort}`,
+    '-sf', path.join(REPO, 'test/e2e/sipp', `${call.scenario}.xml`),
+    '-s', call.dialed,
+    '-key', 'caller', call.user,
+    '-au', call.user,
+    '-ap', call.password,
+    '-m', '1', '-l', '1',
+    '-p', String(localPort),
+    '-mp', String(mediaPort),
+    '-i', '127.0.0.1',
+    '-timeout', `${call.timeoutS ?? 60}s`,
+    '-timeout_error',
+    '-nostdin',
+  ];
+  for (const [k, v] of Object.entries(call.set ?? {})) args.push('-set', k, v);
+  return new Promise((resolve) => {
+    const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    proc.once('exit', (code) => resolve({ code, output: output.slice(-4000) }));
+  });
+}
