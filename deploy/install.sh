@@ -9,6 +9,9 @@
 # A second run on a ready machine only checks and takes a few seconds.
 #
 # Optional environment:
+#   PBX_DB_USER / PBX_DB_PASSWORD  role the daemon and Asterisk use over 127.0.0.1 (default postgres);
+#                        created/given that password when it cannot log in yet
+#   PBX_DB_NAME          database to create (owned by PBX_DB_USER) if missing
 #   PBX_ASTERISK_CACHE   where the sid root lives (default /var/cache/pbx/asterisk-root)
 #   PBX_DEBIAN_MIRROR    Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   PBX_INSTALL_FORCE_ROOT=1  use the sid root even if a distro asterisk exists
@@ -50,7 +53,8 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/d
   apt_install postgresql
 fi
 if ! pg_ready; then
-  for v in $(ls /etc/postgresql); do
+  for vdir in /etc/postgresql/*/; do
+    v="$(basename "$vdir")"
     if ! pg_lsclusters -h 2>/dev/null | awk -v v="$v" '$1==v && $2=="main"' | grep -q .; then
       pg_createcluster "$v" main >/dev/null
     fi
@@ -73,6 +77,17 @@ SQL
   else
     log "WARNING: cannot log in to PostgreSQL as '$DB_USER' over 127.0.0.1 without a password;"
     log "         set PBX_DB_USER/PBX_DB_PASSWORD and re-run (a password will be set for that role)"
+  fi
+fi
+
+# Create PBX_DB_NAME (owned by PBX_DB_USER) when given and missing.
+if [ -n "${PBX_DB_NAME:-}" ]; then
+  if ! runuser -u postgres -- psql -qAt -v d="$PBX_DB_NAME" <<'SQL' 2>/dev/null | grep -q 1
+SELECT 1 FROM pg_database WHERE datname = :'d'
+SQL
+  then
+    log "creating database $PBX_DB_NAME"
+    runuser -u postgres -- createdb -O "$DB_USER" "$PBX_DB_NAME" || log "WARNING: could not create database $PBX_DB_NAME"
   fi
 fi
 
@@ -189,7 +204,7 @@ rm -f "$tmp/tmp/apt-install.log"
 in_root apt-get clean >/dev/null 2>&1 || true
 
 modir="$(in_root sh -c 'ls -d /usr/lib/*/asterisk/modules /usr/lib/asterisk/modules 2>/dev/null | head -n1')"
-[ -n "$modir" ] && [ -f "$tmp$modir/res_config_pgsql.so" ] || die "res_config_pgsql.so missing in the sid root"
+if [ -z "$modir" ] || [ ! -f "$tmp$modir/res_config_pgsql.so" ]; then die "res_config_pgsql.so missing in the sid root"; fi
 astver="$(chroot "$tmp" /usr/sbin/asterisk -V | sed 's/^Asterisk //')"
 case "$astver" in 2[0-9].*|[3-9][0-9].*) ;; *) die "unexpected Asterisk version in root: $astver" ;; esac
 # Asterisk needs these writable even for -rx; instances get their own dirs too.

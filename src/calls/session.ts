@@ -83,11 +83,14 @@ export class CallSession {
     if (this.closed) return;
     switch (event.type) {
       case 'stasis-start':
-        await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'new'));
+        await Promise.all([
+          this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'new')),
+          this.follow(),
+        ]);
         return this.step({ type: 'start', dialed: this.facts.dialedNumber });
       case 'adopt':
         this.log.info({ digits: this.facts.digits }, 'call picked up again after reconnect');
-        await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'collecting'));
+        await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'collecting')), this.follow()]);
         // Not answered yet when the daemon went away: start over; otherwise wait for digits.
         return this.step(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
       case 'hangup-request':
@@ -178,6 +181,15 @@ export class CallSession {
   private clearDigitTimer(): void {
     if (this.digitTimer) clearTimeout(this.digitTimer);
     this.digitTimer = null;
+  }
+
+  private async follow(): Promise<void> {
+    try {
+      await this.deps.control.followChannel(this.channelId);
+    } catch (err) {
+      // The call still works; only its hangup cause may be missing from the CDR.
+      this.log.warn({ err: (err as Error).message }, 'could not subscribe to channel events');
+    }
   }
 
   /** Live-call bookkeeping is best effort: a failed write is logged, the call goes on. */

@@ -54,6 +54,11 @@ export interface CallControl {
   play(channelId: string, media: string, playbackId: string): Promise<void>;
   stopPlayback(playbackId: string): Promise<void>;
   hangup(channelId: string, reason?: HangupReason): Promise<void>;
+  /**
+   * Keep receiving the channel's events after it leaves Stasis. Without this, ChannelDestroyed
+   * (the only event carrying the hangup cause of a caller's BYE) never reaches the app.
+   */
+  followChannel(channelId: string): Promise<void>;
   listChannels(): Promise<AriChannel[]>;
   listBridges(): Promise<AriBridge[]>;
   /** Channel ids currently in our Stasis application. */

@@ -136,6 +136,7 @@ export class AriConnection implements CallControl {
       this.log.warn('ARI sent a message that is not JSON; ignored');
       return;
     }
+    if (this.log.isLevelEnabled('trace')) this.log.trace({ event }, 'ARI event');
     if (typeof event.type === 'string' && HANDLED_EVENT_TYPES.has(event.type)) {
       this.listeners.onEvent(event as AriEvent);
     }
@@ -187,6 +188,12 @@ export class AriConnection implements CallControl {
 
   async hangup(channelId: string, reason: HangupReason = 'normal'): Promise<void> {
     await this.call(() => this.client().channels.hangup!({ channelId, reason }));
+  }
+
+  async followChannel(channelId: string): Promise<void> {
+    await this.call(() =>
+      this.client().applications.subscribe!({ applicationName: this.settings.app, eventSource: `channel:${channelId}` }),
+    );
   }
 
   async listChannels(): Promise<AriChannel[]> {

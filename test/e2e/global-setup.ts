@@ -77,7 +77,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     PBX_HTTP_PORT: String(await freePort()),
     PBX_REDIS_URL: REDIS_URL(),
     PBX_REDIS_PREFIX: redisPrefix,
-    PBX_LOG_LEVEL: 'debug',
+    PBX_LOG_LEVEL: process.env['PBX_TEST_DAEMON_LOG_LEVEL'] ?? 'debug',
     PBX_RECONNECT_BASE_MS: '200',
     PBX_RECONNECT_MAX_MS: '2000',
     PBX_DIGIT_TIMEOUT_MS: '3000',
