@@ -64,20 +64,20 @@ if ! pg_ready; then
   for _ in $(seq 1 30); do pg_ready && break; sleep 0.5; done
   pg_ready || die "PostgreSQL does not answer on 127.0.0.1:5432"
 fi
-# The daemon and Asterisk connect over TCP as PBX_DB_USER (default: postgres). Make sure that
-# role can log in over 127.0.0.1: if a password is needed and none is set, set one.
+# The daemon and Asterisk connect over TCP as PBX_DB_USER with PBX_DB_PASSWORD (both from the env
+# file that deploy/gen-env.sh writes). Make sure that role exists, may log in with that password,
+# and may create databases (each test run makes its own). Not a superuser. Idempotent.
 DB_USER="${PBX_DB_USER:-postgres}"
-if ! PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -U "$DB_USER" -d postgres -Atqc 'select 1' </dev/null >/dev/null 2>&1; then
-  if [ -n "${PBX_DB_PASSWORD:-}" ]; then
-    log "setting password for PostgreSQL role $DB_USER"
-    runuser -u postgres -- psql -qAt -v ON_ERROR_STOP=1 -v u="$DB_USER" -v p="$PBX_DB_PASSWORD" <<'SQL' >/dev/null
-SELECT format('CREATE ROLE %I LOGIN SUPERUSER', :'u') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'u') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'u', :'p') \gexec
+if [ "$DB_USER" != postgres ]; then
+  runuser -u postgres -- psql -qAt -v ON_ERROR_STOP=1 -v u="$DB_USER" -v p="${PBX_DB_PASSWORD:-}" <<'SQL' >/dev/null
+SELECT format('CREATE ROLE %I LOGIN', :'u') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'u') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'u', :'p') WHERE :'p' <> '' \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB', :'u') WHERE :'p' = '' \gexec
 SQL
-  else
-    log "WARNING: cannot log in to PostgreSQL as '$DB_USER' over 127.0.0.1 without a password;"
-    log "         set PBX_DB_USER/PBX_DB_PASSWORD and re-run (a password will be set for that role)"
-  fi
+fi
+if ! PGPASSWORD="${PBX_DB_PASSWORD:-}" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -U "$DB_USER" -d postgres -Atqc 'select 1' </dev/null >/dev/null 2>&1; then
+  log "WARNING: cannot log in to PostgreSQL as '$DB_USER' over 127.0.0.1 with PBX_DB_PASSWORD;"
+  log "         check pg_hba.conf allows password (scram-sha-256) or trust logins from 127.0.0.1"
 fi
 
 # Create PBX_DB_NAME (owned by PBX_DB_USER) when given and missing.
