@@ -23,6 +23,7 @@ commands:
       [--user NAME] [--name LABEL] [--ttl-days N | --no-expiry]
   user create NAME --role ROLE   create a user (admin | supervisor | viewer)
   doctor                         check Asterisk, Postgres and Redis and say how to fix problems
+  test-call [--number N]         place a real SIP call (SIPp) through Asterisk and show its CDR
   config                         list every environment variable and its current value
 
 The environment is read from the process; --env-file (or PBX_ENV_FILE) loads a file first.`;
@@ -75,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
       name: { type: 'string' },
       'ttl-days': { type: 'string' },
       'no-expiry': { type: 'boolean' },
+      number: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -131,6 +133,12 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'doctor': {
       const ok = await runDoctor((line) => process.stdout.write(`${line}\n`), process.env);
+      return process.exit(ok ? 0 : 1);
+    }
+    case 'test-call': {
+      const { testCall } = await import('./selftest.js');
+      const cfg = config();
+      const ok = await withDb(cfg, (db) => testCall(cfg, db, values.number ?? '500', (line) => process.stdout.write(`${line}\n`)));
       return process.exit(ok ? 0 : 1);
     }
     case 'config':

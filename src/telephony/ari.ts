@@ -6,6 +6,11 @@
  */
 import ariClient from 'ari-client';
 import WebSocket from 'ws';
+
+// swagger-client (inside ari-client) assigns an implicit global `log` that console.logs a
+// "deprecated Swagger" line on every connect (breaking our JSON log lines) and keeps every
+// message in log.history forever. It looks the global up at call time, so replace it.
+(globalThis as { log?: unknown }).log = () => undefined;
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
