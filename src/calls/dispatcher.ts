@@ -33,6 +33,8 @@ export class StasisDispatcher {
   private readonly now: () => Date;
   private reconciling: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** What Asterisk held at the last reconciliation (channels, bridges, channels in our app). */
+  view: { channels: number; bridges: number; inApp: number; at: Date } | null = null;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -125,7 +127,13 @@ export class StasisDispatcher {
 
   private async reconcileOnce(): Promise<void> {
     const { control, db, log } = this.deps;
-    const [inApp, channels, rows] = await Promise.all([control.appChannelIds(), control.listChannels(), listLiveCalls(db)]);
+    const [inApp, channels, bridges, rows] = await Promise.all([
+      control.appChannelIds(),
+      control.listChannels(),
+      control.listBridges(),
+      listLiveCalls(db),
+    ]);
+    this.view = { channels: channels.length, bridges: bridges.length, inApp: inApp.length, at: this.now() };
     const alive = new Set(inApp);
     const byId = new Map(channels.map((c) => [c.id, c]));
     const rowsById = new Map(rows.map((r) => [r.channel_id, r]));
@@ -158,7 +166,7 @@ export class StasisDispatcher {
       adopted++;
       void this.open(channel, factsFromChannel(channel, new Date(channel.creationtime))).enqueue({ type: 'adopt' });
     }
-    log.info({ adopted, closed, live: this.sessions.size }, 'reconciled live calls with Asterisk');
+    log.info({ adopted, closed, live: this.sessions.size, ...this.view }, 'reconciled live calls with Asterisk');
   }
 
   private open(channelOrId: AriChannel | string, facts: CallFacts): CallSession {
