@@ -40,3 +40,10 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, PBX_RECONNECT_BASE_MS: '5000', PBX_RECONNECT_MAX_MS: '1000' })).toThrow(/PBX_RECONNECT_MAX_MS/);
   });
 });
+
+describe('site settings', () => {
+  it('accepts an IANA time zone and refuses a made-up one', () => {
+    expect(loadConfig({ ...minimal, PBX_TIMEZONE: 'Europe/Berlin' }).site.timezone).toBe('Europe/Berlin');
+    expect(() => loadConfig({ ...minimal, PBX_TIMEZONE: 'Mars/Olympus' })).toThrow(/PBX_TIMEZONE.*IANA/);
+  });
+});
