@@ -14,6 +14,8 @@ import { StasisDispatcher } from './calls/dispatcher.js';
 import { AuthService } from './auth/service.js';
 import { buildHttp } from './http/server.js';
 import { VERSION } from './version.js';
+import { ExtensionService } from './extensions/service.js';
+import { RegistrationTracker } from './extensions/registrations.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -56,10 +58,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
   dispatcher = new StasisDispatcher({ db, control: ari, cdrWriter, settings: config.callFlow, log: log.child({ component: 'calls' }) });
 
+  const registrations = new RegistrationTracker();
+  ami.onEvent((e) => registrations.onAmiEvent(e));
+  const extensions = new ExtensionService(db);
   const auth = new AuthService(db);
   const http = await buildHttp({
     db,
     auth,
+    extensions,
+    registrations,
     log,
     version: VERSION,
     readiness: { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) },

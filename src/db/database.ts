@@ -5,6 +5,7 @@ import type { LiveCallTable } from './tables/calls.js';
 import type { CdrTable } from './tables/cdrs.js';
 import type { ApiTokenTable, UserTable } from './tables/auth.js';
 import type { AuditLogTable } from './tables/audit.js';
+import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from './tables/extensions.js';
 
 export interface Database {
   live_calls: LiveCallTable;
@@ -12,6 +13,11 @@ export interface Database {
   users: UserTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  extensions: ExtensionTable;
+  ps_endpoints: PsEndpointTable;
+  ps_auths: PsAuthTable;
+  ps_aors: PsAorTable;
+  ps_contacts: PsContactTable;
 }
 
 export type Db = Kysely<Database>;

@@ -17,6 +17,10 @@ import { callRoutes } from '../calls/routes.js';
 import { Cdr, LiveCall } from '../calls/schemas.js';
 import { authRoutes } from '../auth/routes.js';
 import { auditRoutes } from '../audit/routes.js';
+import { extensionRoutes } from '../extensions/routes.js';
+import { Extension } from '../extensions/schemas.js';
+import type { ExtensionService } from '../extensions/service.js';
+import type { RegistrationTracker } from '../extensions/registrations.js';
 
 export interface HttpDeps {
   readonly db: Db;
@@ -24,6 +28,8 @@ export interface HttpDeps {
   readonly readiness: ReadinessDeps;
   readonly log: Logger;
   readonly version: string;
+  readonly extensions: ExtensionService;
+  readonly registrations: RegistrationTracker;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -40,7 +46,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null);
   installErrorHandlers(app);
 
-  for (const schema of [ErrorResponse, ReadinessSchema, Cdr, LiveCall]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, ReadinessSchema, Cdr, LiveCall, Extension]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -57,6 +63,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(authRoutes(deps));
       await api.register(callRoutes(deps));
       await api.register(auditRoutes(deps));
+      await api.register(extensionRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

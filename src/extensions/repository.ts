@@ -1,0 +1,119 @@
+import type { DbOrTx } from '../db/database.js';
+import type { ExtensionPatch, ExtensionRow, NewExtension } from '../db/tables/extensions.js';
+import { callerIdString } from './rules.js';
+
+export async function findExtension(db: DbOrTx, number: string): Promise<ExtensionRow | undefined> {
+  return db.selectFrom('extensions').selectAll().where('number', '=', number).executeTakeFirst();
+}
+
+export async function listExtensions(db: DbOrTx): Promise<ExtensionRow[]> {
+  return db.selectFrom('extensions').selectAll().orderBy('number').execute();
+}
+
+export async function insertExtension(db: DbOrTx, row: NewExtension): Promise<ExtensionRow> {
+  return db.insertInto('extensions').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function updateExtension(db: DbOrTx, number: string, patch: ExtensionPatch): Promise<ExtensionRow> {
+  return db
+    .updateTable('extensions')
+    .set({ ...patch, updated_at: new Date() })
+    .where('number', '=', number)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteExtensionRow(db: DbOrTx, number: string): Promise<void> {
+  await db.deleteFrom('extensions').where('number', '=', number).execute();
+}
+
+/** Other extensions whose forwards point at `number`. */
+export async function forwardsTo(db: DbOrTx, number: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('extensions')
+    .select('number')
+    .where((eb) => eb.or([eb('forward_always', '=', number), eb('forward_busy', '=', number), eb('forward_no_answer', '=', number)]))
+    .execute();
+  return rows.map((r) => r.number);
+}
+
+/**
+ * The SIP account of an extension as PJSIP realtime rows (id = extension number). Asterisk reads
+ * them on the next REGISTER or INVITE: no reload.
+ */
+export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: string | null): Promise<void> {
+  const callerid = callerIdString(ext.display_name, ext.caller_id_number ?? ext.number);
+  const endpoint = {
+    id: ext.number,
+    transport: null,
+    aors: ext.number,
+    auth: ext.number,
+    context: 'pbx-inbound',
+    disallow: 'all',
+    allow: 'g722,ulaw,alaw',
+    direct_media: 'no',
+    dtmf_mode: 'rfc4733',
+    force_rport: 'yes',
+    rewrite_contact: 'yes',
+    rtp_symmetric: 'yes',
+    callerid,
+    mailboxes: null,
+    send_pai: 'yes',
+    trust_id_inbound: 'no',
+    device_state_busy_at: 1,
+    allow_subscribe: 'yes',
+    language: null,
+  };
+  await db
+    .insertInto('ps_endpoints')
+    .values(endpoint)
+    .onConflict((oc) => oc.column('id').doUpdateSet({ callerid }))
+    .execute();
+  await db
+    .insertInto('ps_aors')
+    .values({ id: ext.number, max_contacts: 1, remove_existing: 'yes', qualify_frequency: 30, mailboxes: null })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  if (password !== null) {
+    await db
+      .insertInto('ps_auths')
+      .values({ id: ext.number, auth_type: 'userpass', username: ext.number, password })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ password }))
+      .execute();
+  }
+}
+
+export async function deleteSipAccount(db: DbOrTx, number: string): Promise<void> {
+  await db.deleteFrom('ps_endpoints').where('id', '=', number).execute();
+  await db.deleteFrom('ps_auths').where('id', '=', number).execute();
+  await db.deleteFrom('ps_aors').where('id', '=', number).execute();
+  await db.deleteFrom('ps_contacts').where('endpoint', '=', number).execute();
+}
+
+export interface ContactRow {
+  endpoint: string;
+  uri: string | null;
+  userAgent: string | null;
+  viaAddr: string | null;
+  viaPort: number | null;
+  expiresAt: Date | null;
+}
+
+/** Registered contacts, as Asterisk itself writes them to ps_contacts (realtime). */
+export async function contactsByEndpoint(db: DbOrTx, endpoints?: readonly string[]): Promise<Map<string, ContactRow[]>> {
+  let q = db.selectFrom('ps_contacts').select(['endpoint', 'uri', 'user_agent', 'via_addr', 'via_port', 'expiration_time']);
+  if (endpoints) {
+    if (endpoints.length === 0) return new Map();
+    q = q.where('endpoint', 'in', endpoints);
+  }
+  const nowSec = Math.floor(Date.now() / 1000);
+  const out = new Map<string, ContactRow[]>();
+  for (const r of await q.execute()) {
+    const exp = r.expiration_time === null ? null : Number(r.expiration_time);
+    if (exp !== null && exp < nowSec) continue; // expired, not yet pruned
+    const list = out.get(r.endpoint ?? '') ?? [];
+    list.push({ endpoint: r.endpoint ?? '', uri: r.uri, userAgent: r.user_agent, viaAddr: r.via_addr, viaPort: r.via_port, expiresAt: exp === null ? null : new Date(exp * 1000) });
+    out.set(r.endpoint ?? '', list);
+  }
+  return out;
+}

@@ -1,0 +1,151 @@
+/**
+ * Extensions: load -> check preconditions (typed errors) -> write the extension, its PJSIP
+ * realtime rows and an audit row in one transaction. A failure leaves nothing half-created.
+ */
+import type { Db, DbOrTx } from '../db/database.js';
+import type { ExtensionPatch, ExtensionRow, PermissionClass } from '../db/tables/extensions.js';
+import { AppError, notFound } from '../errors.js';
+import { recordAudit, type Actor } from '../audit/repository.js';
+import * as repo from './repository.js';
+import {
+  displayNameProblem, extensionNumberProblem, forwardTargetProblem, generateSipPassword, hashPin, pinProblem,
+} from './rules.js';
+
+export interface CreateExtensionInput {
+  number: string;
+  displayName: string;
+  callerIdNumber?: string;
+  permissionClass?: PermissionClass;
+  ringTimeoutSeconds?: number;
+  voicemailPin?: string;
+}
+
+export interface UpdateExtensionInput {
+  displayName?: string;
+  callerIdNumber?: string | null;
+  permissionClass?: PermissionClass;
+  dnd?: boolean;
+  forwardAlways?: string | null;
+  forwardBusy?: string | null;
+  forwardNoAnswer?: string | null;
+  ringTimeoutSeconds?: number;
+  voicemailEnabled?: boolean;
+  voicemailPin?: string;
+}
+
+/** Something else that refers to an extension (a route, a device...): returns what, or []. */
+export type ExtensionUsage = (db: DbOrTx, number: string) => Promise<string[]>;
+
+const invalid = (field: string, problem: string): AppError =>
+  new AppError('validation-failed', 400, `${field} ${problem}`, { field });
+
+export class ExtensionService {
+  constructor(
+    private readonly db: Db,
+    private readonly usages: readonly ExtensionUsage[] = [],
+  ) {}
+
+  async create(actor: Actor, input: CreateExtensionInput): Promise<{ extension: ExtensionRow; sipPassword: string }> {
+    const numberProblem = extensionNumberProblem(input.number);
+    if (numberProblem) throw invalid('body.number', numberProblem);
+    const nameProblem = displayNameProblem(input.displayName);
+    if (nameProblem) throw invalid('body.displayName', nameProblem);
+    if (input.voicemailPin !== undefined) {
+      const p = pinProblem(input.voicemailPin);
+      if (p) throw invalid('body.voicemailPin', p);
+    }
+    const sipPassword = generateSipPassword();
+    const extension = await this.db.transaction().execute(async (tx) => {
+      if (await repo.findExtension(tx, input.number)) {
+        throw new AppError('extension-exists', 409, `extension ${input.number} already exists`, { field: 'body.number' });
+      }
+      const taken = await tx.selectFrom('ps_endpoints').select('id').where('id', '=', input.number).executeTakeFirst();
+      if (taken) throw new AppError('extension-exists', 409, `SIP endpoint ${input.number} already exists (a trunk or device?)`, { field: 'body.number' });
+      const row = await repo.insertExtension(tx, {
+        number: input.number,
+        display_name: input.displayName,
+        caller_id_number: input.callerIdNumber ?? null,
+        permission_class: input.permissionClass ?? 'national',
+        ring_timeout_seconds: input.ringTimeoutSeconds ?? 20,
+        voicemail_pin_hash: input.voicemailPin ? hashPin(input.voicemailPin) : null,
+      });
+      await repo.writeSipAccount(tx, row, sipPassword);
+      await recordAudit(tx, actor, {
+        action: 'extension.create',
+        entity: 'extension',
+        entityId: row.number,
+        details: { displayName: row.display_name, permissionClass: row.permission_class },
+      });
+      return row;
+    });
+    return { extension, sipPassword };
+  }
+
+  async update(actor: Actor, number: string, input: UpdateExtensionInput): Promise<ExtensionRow> {
+    const patch: ExtensionPatch = {};
+    if (input.displayName !== undefined) {
+      const p = displayNameProblem(input.displayName);
+      if (p) throw invalid('body.displayName', p);
+      patch.display_name = input.displayName;
+    }
+    if (input.callerIdNumber !== undefined) patch.caller_id_number = input.callerIdNumber;
+    if (input.permissionClass !== undefined) patch.permission_class = input.permissionClass;
+    if (input.dnd !== undefined) patch.dnd = input.dnd;
+    if (input.ringTimeoutSeconds !== undefined) patch.ring_timeout_seconds = input.ringTimeoutSeconds;
+    if (input.voicemailEnabled !== undefined) patch.voicemail_enabled = input.voicemailEnabled;
+    if (input.voicemailPin !== undefined) {
+      const p = pinProblem(input.voicemailPin);
+      if (p) throw invalid('body.voicemailPin', p);
+      patch.voicemail_pin_hash = hashPin(input.voicemailPin);
+    }
+    for (const [field, column] of [['forwardAlways', 'forward_always'], ['forwardBusy', 'forward_busy'], ['forwardNoAnswer', 'forward_no_answer']] as const) {
+      const target = input[field];
+      if (target === undefined) continue;
+      if (target !== null) {
+        const p = forwardTargetProblem(target, number);
+        if (p) throw invalid(`body.${field}`, p);
+      }
+      patch[column] = target;
+    }
+    return this.db.transaction().execute(async (tx) => {
+      if (!(await repo.findExtension(tx, number))) throw notFound('extension-not-found', 'extension', number);
+      const row = await repo.updateExtension(tx, number, patch);
+      await repo.writeSipAccount(tx, row, null);
+      const changed = Object.keys(input).filter((k) => k !== 'voicemailPin');
+      await recordAudit(tx, actor, {
+        action: 'extension.update',
+        entity: 'extension',
+        entityId: number,
+        details: { changed: input.voicemailPin !== undefined ? [...changed, 'voicemailPin'] : changed },
+      });
+      return row;
+    });
+  }
+
+  async rotatePassword(actor: Actor, number: string): Promise<string> {
+    const sipPassword = generateSipPassword();
+    await this.db.transaction().execute(async (tx) => {
+      const row = await repo.findExtension(tx, number);
+      if (!row) throw notFound('extension-not-found', 'extension', number);
+      await repo.writeSipAccount(tx, row, sipPassword);
+      await recordAudit(tx, actor, { action: 'extension.rotate-password', entity: 'extension', entityId: number });
+    });
+    return sipPassword;
+  }
+
+  async remove(actor: Actor, number: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      if (!(await repo.findExtension(tx, number))) throw notFound('extension-not-found', 'extension', number);
+      const uses = [
+        ...(await repo.forwardsTo(tx, number)).map((n) => `forward of extension ${n}`),
+        ...(await Promise.all(this.usages.map((u) => u(tx, number)))).flat(),
+      ];
+      if (uses.length > 0) {
+        throw new AppError('extension-in-use', 409, `extension ${number} is in use by: ${uses.join('; ')}`, { usedBy: uses });
+      }
+      await repo.deleteSipAccount(tx, number);
+      await repo.deleteExtensionRow(tx, number);
+      await recordAudit(tx, actor, { action: 'extension.delete', entity: 'extension', entityId: number });
+    });
+  }
+}
