@@ -11,6 +11,7 @@ import { AriConnection } from './telephony/ari.js';
 import { AmiConnection } from './telephony/ami.js';
 import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
+import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
 import { buildHttp } from './http/server.js';
 import { VERSION } from './version.js';
@@ -56,7 +57,16 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     onEvent: (event) => dispatcher?.onEvent(event),
   }, log.child({ component: 'ari' }));
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
-  dispatcher = new StasisDispatcher({ db, control: ari, cdrWriter, settings: config.callFlow, log: log.child({ component: 'calls' }) });
+  const directory = callDirectory(db);
+  dispatcher = new StasisDispatcher({
+    db,
+    control: ari,
+    cdrWriter,
+    settings: config.callFlow,
+    log: log.child({ component: 'calls' }),
+    route: directory.route,
+    lookupTarget: directory.lookupTarget,
+  });
 
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));

@@ -23,7 +23,7 @@ commands:
       [--user NAME] [--name LABEL] [--ttl-days N | --no-expiry]
   user create NAME --role ROLE   create a user (admin | supervisor | viewer)
   doctor                         check Asterisk, Postgres and Redis and say how to fix problems
-  test-call [--number N]         place a real SIP call (SIPp) through Asterisk and show its CDR
+  test-call [--number N]         place a real SIP call (SIPp) to the *99 test service and show its CDR
   config                         list every environment variable and its current value
 
 The environment is read from the process; --env-file (or PBX_ENV_FILE) loads a file first.`;
@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
     case 'test-call': {
       const { testCall } = await import('./selftest.js');
       const cfg = config();
-      const ok = await withDb(cfg, (db) => testCall(cfg, db, values.number ?? '500', (line) => process.stdout.write(`${line}\n`)));
+      const ok = await withDb(cfg, (db) => testCall(cfg, db, values.number ?? '*99', (line) => process.stdout.write(`${line}\n`)));
       return process.exit(ok ? 0 : 1);
     }
     case 'config':

@@ -24,7 +24,16 @@ export type ErrorCode =
   | 'rate-limited'
   | 'asterisk-unavailable'
   | 'service-unavailable'
-  | 'internal-error';
+  | 'internal-error'
+  | 'device-not-found'
+  | 'device-exists'
+  | 'trunk-not-found'
+  | 'trunk-exists'
+  | 'trunk-in-use'
+  | 'outbound-route-not-found'
+  | 'outbound-route-exists'
+  | 'inbound-route-not-found'
+  | 'inbound-route-exists';
 
 export class AppError extends Error {
   constructor(

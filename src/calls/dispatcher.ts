@@ -1,10 +1,11 @@
 /**
  * Routes ARI events to call sessions and keeps the daemon's view of live calls true across
- * reconnects and restarts. After every (re)connect, reconcile():
+ * reconnects and restarts. A call is its caller's channel (leg A); channels we dial for it
+ * (legs B) are mapped to the same session. After every (re)connect, reconcile():
  *   - a live_calls row whose channel is still in our Stasis app  -> the call is adopted again;
  *   - a live_calls row whose channel is gone                      -> its CDR is closed (reconciled);
  *   - a session in memory whose channel vanished (Asterisk restart) -> closed the same way;
- *   - a channel in our app that nobody knows                       -> adopted as a new session.
+ *   - a channel in our app that nobody knows (and is no call's leg) -> adopted as a new session.
  */
 import type { Logger } from '../logger.js';
 import type { AriChannel, AriEvent, CallControl } from '../telephony/ari-types.js';
@@ -12,8 +13,10 @@ import type { Db } from '../db/database.js';
 import type { LiveCallRow } from '../db/tables/calls.js';
 import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
 import type { CdrWriter } from './cdr-writer.js';
-import { CallSession, type LiveCallStore } from './session.js';
+import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';
 import type { FlowSettings } from './flow.js';
+import type { DialTarget } from './dial-flow.js';
+import type { CallRoute } from './router.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
 
 export interface DispatcherDeps {
@@ -22,6 +25,8 @@ export interface DispatcherDeps {
   readonly cdrWriter: CdrWriter;
   readonly settings: FlowSettings;
   readonly log: Logger;
+  readonly route: SessionDeps['route'];
+  readonly lookupTarget: (number: string) => Promise<DialTarget | null>;
   readonly now?: () => Date;
 }
 
@@ -29,6 +34,8 @@ const HEARTBEAT_MS = 15_000;
 
 export class StasisDispatcher {
   private readonly sessions = new Map<string, CallSession>();
+  /** Dialed legs (B) -> the call they belong to. */
+  private readonly legs = new Map<string, CallSession>();
   private readonly store: LiveCallStore;
   private readonly now: () => Date;
   private reconciling: Promise<void> | null = null;
@@ -61,10 +68,6 @@ export class StasisDispatcher {
     return this.sessions.size;
   }
 
-  liveCalls(): ReturnType<CallSession['snapshot']>[] {
-    return [...this.sessions.values()].map((s) => s.snapshot());
-  }
-
   startHeartbeat(): void {
     this.heartbeat ??= setInterval(() => {
       heartbeatLiveCalls(this.deps.db, [...this.sessions.values()].map((s) => s.callId)).catch((err: Error) =>
@@ -79,19 +82,32 @@ export class StasisDispatcher {
     this.heartbeat = null;
     for (const session of this.sessions.values()) session.detach();
     this.sessions.clear();
+    this.legs.clear();
   }
 
   /** Called for every ARI event, synchronously from the socket: only routing happens here. */
   onEvent(event: AriEvent): void {
     switch (event.type) {
       case 'StasisStart': {
+        const [tag, owner] = event.args;
+        if (tag === 'leg') {
+          const session = this.legs.get(event.channel.id);
+          if (session) void session.enqueue({ type: 'b-answered', legId: event.channel.id });
+          else {
+            // A leg whose call is gone (e.g. answered just after the caller hung up).
+            this.deps.log.info({ leg: event.channel.id, owner }, 'orphan leg answered; hanging it up');
+            void this.deps.control.hangup(event.channel.id).catch(() => undefined);
+          }
+          return;
+        }
         if (this.sessions.has(event.channel.id)) return;
-        this.open(event.channel, factsFromChannel(event.channel, new Date(event.timestamp || Date.now()))).enqueue({
+        this.open(event.channel.id, event.channel.name, factsFromChannel(event.channel, new Date(event.timestamp || Date.now()))).enqueue({
           type: 'stasis-start',
         });
         return;
       }
       case 'PlaybackStarted':
+      case 'ChannelStateChange':
         return;
       case 'PlaybackFinished': {
         const channelId = event.playback.target_uri.startsWith('channel:') ? event.playback.target_uri.slice(8) : null;
@@ -101,19 +117,28 @@ export class StasisDispatcher {
       case 'ChannelDtmfReceived':
         void this.sessions.get(event.channel.id)?.enqueue({ type: 'dtmf', digit: event.digit });
         return;
+      case 'ChannelHold':
+      case 'ChannelUnhold': {
+        const session = this.sessions.get(event.channel.id) ?? this.legs.get(event.channel.id);
+        void session?.enqueue({ type: 'hold', channelId: event.channel.id, on: event.type === 'ChannelHold' });
+        return;
+      }
       case 'ChannelHangupRequest':
         void this.sessions.get(event.channel.id)?.enqueue({ type: 'hangup-request', cause: event.cause ?? null });
         return;
       case 'StasisEnd':
         void this.sessions.get(event.channel.id)?.enqueue({ type: 'stasis-end' });
         return;
-      case 'ChannelDestroyed':
-        void this.sessions
-          .get(event.channel.id)
-          ?.enqueue({ type: 'destroyed', cause: event.cause ?? null, causeText: event.cause_txt ?? null });
+      case 'ChannelDestroyed': {
+        const leg = this.legs.get(event.channel.id);
+        if (leg) {
+          this.legs.delete(event.channel.id);
+          void leg.enqueue({ type: 'b-ended', legId: event.channel.id, cause: event.cause ?? null });
+          return;
+        }
+        void this.sessions.get(event.channel.id)?.enqueue({ type: 'destroyed', cause: event.cause ?? null, causeText: event.cause_txt ?? null });
         return;
-      case 'ChannelStateChange':
-        return;
+      }
     }
   }
 
@@ -136,7 +161,7 @@ export class StasisDispatcher {
     this.view = { channels: channels.length, bridges: bridges.length, inApp: inApp.length, at: this.now() };
     const alive = new Set(inApp);
     const byId = new Map(channels.map((c) => [c.id, c]));
-    const rowsById = new Map(rows.map((r) => [r.channel_id, r]));
+    const known = new Set([...rows.map((r) => r.channel_id), ...rows.map((r) => r.peer_channel_id ?? '')]);
     let adopted = 0;
     let closed = 0;
 
@@ -144,15 +169,24 @@ export class StasisDispatcher {
       if (!alive.has(session.channelId)) {
         closed++;
         void session.enqueue({ type: 'lost', lastSeen: this.now() });
+      } else if (session.peerLegId && !byId.has(session.peerLegId)) {
+        void session.enqueue({ type: 'b-ended', legId: session.peerLegId, cause: null });
       }
     }
     for (const row of rows) {
       if (this.sessions.has(row.channel_id)) continue;
       if (alive.has(row.channel_id)) {
         adopted++;
-        void this.open(row.channel_id, factsFromRow(row)).enqueue({ type: 'adopt' });
+        const peer = row.peer_channel_id && byId.has(row.peer_channel_id) ? row.peer_channel_id : null;
+        void this.open(row.channel_id, byId.get(row.channel_id)?.name ?? null, factsFromRow(row)).enqueue({
+          type: 'adopt',
+          mode: row.mode,
+          peer,
+          bridgeId: row.bridge_id,
+        });
       } else {
         closed++;
+        if (row.peer_channel_id && byId.has(row.peer_channel_id)) void control.hangup(row.peer_channel_id).catch(() => undefined);
         // The call ended while nobody was listening: it ended at or after its last heartbeat.
         this.deps.cdrWriter.write(
           buildCdr(factsFromRow(row), { endedAt: row.updated_at, cause: null, causeText: null, endedBy: 'unknown', reconciled: true }),
@@ -160,24 +194,36 @@ export class StasisDispatcher {
       }
     }
     for (const channelId of alive) {
-      if (this.sessions.has(channelId) || rowsById.has(channelId)) continue;
+      if (this.sessions.has(channelId) || this.legs.has(channelId) || known.has(channelId)) continue;
       const channel = byId.get(channelId);
       if (!channel) continue;
       adopted++;
-      void this.open(channel, factsFromChannel(channel, new Date(channel.creationtime))).enqueue({ type: 'adopt' });
+      void this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))).enqueue({
+        type: 'adopt',
+        mode: 'routing',
+        peer: null,
+        bridgeId: null,
+      });
     }
     log.info({ adopted, closed, live: this.sessions.size, ...this.view }, 'reconciled live calls with Asterisk');
   }
 
-  private open(channelOrId: AriChannel | string, facts: CallFacts): CallSession {
-    const channelId = typeof channelOrId === 'string' ? channelOrId : channelOrId.id;
-    const session = new CallSession(channelId, facts, {
+  private open(channelId: string, channelName: string | null, facts: CallFacts): CallSession {
+    const session = new CallSession(channelId, channelName, facts, {
       control: this.deps.control,
       store: this.store,
       writeCdr: (cdr) => this.deps.cdrWriter.write(cdr),
       settings: this.deps.settings,
       log: this.deps.log,
       now: this.now,
+      route: this.deps.route,
+      lookupTarget: this.deps.lookupTarget,
+      legs: {
+        register: (legId, s) => this.legs.set(legId, s),
+        release: (legId) => {
+          if (this.legs.get(legId) === session) this.legs.delete(legId);
+        },
+      },
       onEnded: (s) => {
         if (this.sessions.get(s.channelId) === s) this.sessions.delete(s.channelId);
       },
@@ -212,3 +258,5 @@ function factsFromRow(row: LiveCallRow): CallFacts {
     digits: row.digits,
   };
 }
+
+export type { CallRoute };

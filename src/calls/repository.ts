@@ -10,7 +10,7 @@ export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<voi
 export async function updateLiveCall(
   db: DbOrTx,
   callId: string,
-  patch: { state?: string; digits?: string; answered_at?: Date },
+  patch: { state?: string; mode?: string; digits?: string; answered_at?: Date; peer_channel_id?: string | null; bridge_id?: string | null },
 ): Promise<void> {
   await db
     .updateTable('live_calls')

@@ -1,20 +1,25 @@
 /**
- * One call session per channel in Stasis. Events are queued and handled one at a time, in
- * order; each is turned into flow actions by the pure flow and then carried out over ARI.
- * The session owns the call's facts (times, digits) and hands them to the CDR writer once.
+ * One call session per caller channel (leg A) in Stasis. Events are queued and handled one at a
+ * time, in order. The call is routed once (router.ts), then driven by a pure machine: the test
+ * service (flow.ts) or dialing an extension (dial-flow.ts). Their actions are carried out over
+ * ARI here. The session owns the call's facts and hands exactly one CDR to the writer.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import type { CallControl } from '../telephony/ari-types.js';
+import type { CallControl, HangupReason } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
 import { buildCdr, type CallEnd, type CallFacts } from './cdr.js';
 import { initialFlowState, transition, type FlowAction, type FlowEvent, type FlowSettings, type FlowState } from './flow.js';
+import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
+import type { CallRoute } from './router.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
 
 export type SessionEvent =
   | { readonly type: 'stasis-start' }
-  | { readonly type: 'adopt' }
+  | { readonly type: 'adopt'; readonly mode: string; readonly peer: string | null; readonly bridgeId: string | null }
   | FlowEvent
+  | Exclude<DialEvent, { type: 'a-ended' | 'dial' | 'no-connect' | 'target-missing' }>
+  | { readonly type: 'hold'; readonly channelId: string; readonly on: boolean }
   | { readonly type: 'hangup-request'; readonly cause: number | null }
   | { readonly type: 'stasis-end' }
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }
@@ -22,7 +27,7 @@ export type SessionEvent =
 
 export interface LiveCallStore {
   insert(facts: CallFacts, channelId: string, state: string): Promise<void>;
-  update(callId: string, patch: { state?: string; digits?: string; answered_at?: Date }): Promise<void>;
+  update(callId: string, patch: { state?: string; mode?: string; digits?: string; answered_at?: Date; peer_channel_id?: string | null; bridge_id?: string | null }): Promise<void>;
 }
 
 export interface SessionDeps {
@@ -32,6 +37,9 @@ export interface SessionDeps {
   readonly settings: FlowSettings;
   readonly log: Logger;
   readonly now: () => Date;
+  readonly route: (channelName: string | null, facts: CallFacts) => Promise<CallRoute>;
+  readonly lookupTarget: (number: string) => Promise<DialTarget | null>;
+  readonly legs: { register(legId: string, session: CallSession): void; release(legId: string): void };
   readonly onEnded: (session: CallSession) => void;
 }
 
@@ -39,9 +47,12 @@ export interface SessionDeps {
 const DESTROY_GRACE_MS = 2_000;
 
 export class CallSession {
+  private mode: 'routing' | 'test' | 'dial' | 'refused' = 'routing';
   private flow: FlowState = initialFlowState;
+  private dial: DialState = initialDialState;
+  private bridgeId: string | null = null;
   private queue: Promise<void> = Promise.resolve();
-  private digitTimer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Timeout | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
   private hangupRequested: { cause: number | null } | null = null;
   private systemHangup = false;
@@ -50,6 +61,7 @@ export class CallSession {
 
   constructor(
     readonly channelId: string,
+    private readonly channelName: string | null,
     private facts: CallFacts,
     private readonly deps: SessionDeps,
   ) {
@@ -60,39 +72,33 @@ export class CallSession {
     return this.facts.callId;
   }
 
-  get phase(): FlowState['phase'] {
-    return this.flow.phase;
+  get peerLegId(): string | null {
+    return this.dial.legId;
   }
 
-  snapshot(): CallFacts & { phase: FlowState['phase']; channelId: string } {
-    return { ...this.facts, phase: this.flow.phase, channelId: this.channelId };
+  snapshot(): CallFacts & { mode: string; channelId: string } {
+    return { ...this.facts, mode: this.mode, channelId: this.channelId };
   }
 
   /** Queue an event; it runs after every event queued before it. Never throws. */
   enqueue(event: SessionEvent): Promise<void> {
-    this.queue = this.queue.then(
-      () => this.handle(event),
-      () => this.handle(event),
-    ).catch((err: unknown) => {
-      this.log.error({ err: (err as Error).message, event: event.type }, 'call event handler failed');
-    });
+    this.queue = this.queue
+      .then(() => this.handle(event))
+      .catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message, event: event.type }, 'call event handler failed');
+      });
     return this.queue;
   }
 
   private async handle(event: SessionEvent): Promise<void> {
     if (this.closed) return;
     switch (event.type) {
-      case 'stasis-start':
-        await Promise.all([
-          this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'new')),
-          this.follow(),
-        ]);
-        return this.step({ type: 'start', dialed: this.facts.dialedNumber });
+      case 'stasis-start': {
+        await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'routing')), this.follow(this.channelId)]);
+        return this.startRoute(await this.deps.route(this.channelName, this.facts));
+      }
       case 'adopt':
-        this.log.info({ digits: this.facts.digits }, 'call picked up again after reconnect');
-        await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'collecting')), this.follow()]);
-        // Not answered yet when the daemon went away: start over; otherwise wait for digits.
-        return this.step(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
+        return this.adopt(event);
       case 'hangup-request':
         if (!this.systemHangup) this.hangupRequested = { cause: event.cause };
         return;
@@ -111,84 +117,236 @@ export class CallSession {
         });
       case 'lost':
         return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true });
+      case 'hold':
+        return this.onHold(event.channelId, event.on);
+      case 'b-answered':
+      case 'b-ended':
+      case 'ring-timeout':
+        return this.dialStep(event);
       default:
-        return this.step(event);
+        return this.flowStep(event);
     }
   }
 
-  private async step(event: FlowEvent): Promise<void> {
+  private async startRoute(route: CallRoute): Promise<void> {
+    this.log.info({ route: route.kind, dialed: this.facts.dialedNumber }, 'call routed');
+    switch (route.kind) {
+      case 'test-service':
+        this.mode = 'test';
+        void this.persist(() => this.deps.store.update(this.callId, { mode: 'test' }));
+        return this.flowStep({ type: 'start', dialed: this.facts.dialedNumber });
+      case 'extension': {
+        this.mode = 'dial';
+        const target = await this.deps.lookupTarget(route.number);
+        return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number: route.number });
+      }
+      case 'refuse':
+        this.mode = 'refused';
+        return this.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
+      case 'outbound':
+      case 'inbound':
+        // Trunks and inbound routes are wired in with the routing module; until then: not in service.
+        this.mode = 'refused';
+        return this.hangupCaller('unallocated');
+    }
+  }
+
+  private async adopt(event: Extract<SessionEvent, { type: 'adopt' }>): Promise<void> {
+    this.log.info({ mode: event.mode, peer: event.peer }, 'call picked up again after reconnect');
+    await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'adopted')), this.follow(this.channelId)]);
+    if (event.mode === 'dial' && event.peer) {
+      // Connected when the daemon went away: keep the two legs tied together.
+      this.mode = 'dial';
+      this.bridgeId = event.bridgeId;
+      this.dial = { ...initialDialState, phase: 'bridged', answered: true, legId: event.peer, outcome: 'connected' };
+      this.deps.legs.register(event.peer, this);
+      return this.follow(event.peer);
+    }
+    if (event.mode === 'dial') return this.hangupCaller('normal'); // was still ringing: the dial attempt is gone
+    this.mode = 'test';
+    return this.flowStep(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
+  }
+
+  // ---------------------------------------------------------------- test service (flow.ts)
+
+  private async flowStep(event: FlowEvent): Promise<void> {
+    if (this.mode !== 'test') return;
     const from = this.flow.phase;
     const { state, actions, rejected } = transition(this.flow, event, this.deps.settings, () => `pb-${randomUUID()}`);
     if (rejected) this.log.warn({ phase: from, event: event.type, rejected }, 'event refused by call flow');
     this.flow = state;
     if (state.phase !== from) this.log.debug(`${from} -> ${event.type} -> ${state.phase}`);
-    for (const action of actions) await this.run(action);
+    for (const action of actions) await this.runFlow(action);
   }
 
-  private async run(action: FlowAction): Promise<void> {
+  private async runFlow(action: FlowAction): Promise<void> {
     const { control } = this.deps;
     try {
       switch (action.kind) {
         case 'answer':
-          await control.answer(this.channelId);
-          this.facts = { ...this.facts, answeredAt: this.deps.now() };
-          void this.persist(() => this.deps.store.update(this.callId, { state: 'answered', answered_at: this.facts.answeredAt! }));
-          // Answer completes synchronously in ARI; feed the result back as the next event.
-          return this.step({ type: 'answered' });
+          await this.answerCaller();
+          return this.flowStep({ type: 'answered' });
         case 'play':
           return await control.play(this.channelId, action.media, action.playbackId);
         case 'stop-playback':
           return await control.stopPlayback(action.playbackId).catch(() => undefined); // may have just finished
         case 'start-timer':
-          this.clearDigitTimer();
-          this.digitTimer = setTimeout(() => void this.enqueue({ type: 'digit-timeout', gen: action.gen }), action.ms);
+          this.setTimer(action.ms, { type: 'digit-timeout', gen: action.gen });
           return;
         case 'record-digits':
           this.facts = { ...this.facts, digits: action.digits };
           void this.persist(() => this.deps.store.update(this.callId, { digits: action.digits, state: 'collecting' }));
           return;
         case 'hangup':
-          this.clearDigitTimer();
-          this.systemHangup = !this.hangupRequested;
           this.log.info({ digits: this.facts.digits, why: this.flow.hangupCause }, 'hanging up');
-          return await control.hangup(this.channelId, action.reason);
+          return await this.hangupCaller(action.reason);
       }
     } catch (err) {
       if (err instanceof AppError && err.code === 'call-not-found') return; // the caller is already gone
       this.log.error({ action: action.kind, err: (err as Error).message }, 'call action failed');
-      if (action.kind !== 'hangup') return this.step({ type: 'action-failed', action: action.kind });
+      if (action.kind !== 'hangup') return this.flowStep({ type: 'action-failed', action: action.kind });
     }
+  }
+
+  // ---------------------------------------------------------------- dialing (dial-flow.ts)
+
+  private async dialStep(event: DialEvent): Promise<void> {
+    if (this.mode !== 'dial') return;
+    const from = this.dial.phase;
+    const { state, actions } = dialTransition(this.dial, event, () => `${this.callId}-leg-${randomUUID().slice(0, 8)}`);
+    this.dial = state;
+    if (state.phase !== from) this.log.debug(`dial ${from} -> ${event.type} -> ${state.phase}`);
+    for (const action of actions) await this.runDial(action);
+  }
+
+  private async runDial(action: DialAction): Promise<void> {
+    const { control } = this.deps;
+    try {
+      switch (action.kind) {
+        case 'ring-caller':
+          return await control.ring(this.channelId);
+        case 'originate': {
+          this.deps.legs.register(action.legId, this);
+          const callerId = `"${this.facts.callerName ?? this.facts.callerNumber ?? ''}" <${this.facts.callerNumber ?? ''}>`;
+          this.log.info({ leg: action.legId, to: action.number }, 'ringing extension');
+          // Safety net on top of Asterisk's own originate timeout.
+          this.setTimer((action.timeoutSeconds + 3) * 1000, { type: 'ring-timeout', legId: action.legId });
+          void this.persist(() => this.deps.store.update(this.callId, { state: 'ringing', mode: 'dial', peer_channel_id: action.legId }));
+          return await control.originate({
+            channelId: action.legId,
+            endpoint: `PJSIP/${action.number}`,
+            callerId,
+            timeoutSeconds: action.timeoutSeconds,
+            appArgs: `leg,${this.callId}`,
+          });
+        }
+        case 'lookup': {
+          const target = await this.deps.lookupTarget(action.number);
+          this.log.info({ to: action.number, found: target !== null }, 'following forward');
+          return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number: action.number });
+        }
+        case 'lookup-after-failure': {
+          this.log.info({ extension: action.number, why: action.why }, 'extension did not answer');
+          return this.dialStep({ type: 'no-connect', why: action.why, target: await this.deps.lookupTarget(action.number) });
+        }
+        case 'answer-caller':
+          this.clearTimer();
+          return await this.answerCaller();
+        case 'bridge': {
+          this.bridgeId = `${this.callId}-bridge`;
+          await control.createBridge(this.bridgeId);
+          await control.addToBridge(this.bridgeId, [this.channelId, action.legId]);
+          void this.persist(() => this.deps.store.update(this.callId, { state: 'dial', bridge_id: this.bridgeId }));
+          return await this.follow(action.legId);
+        }
+        case 'hangup-leg':
+          this.clearTimer();
+          this.deps.legs.release(action.legId);
+          return await control.hangup(action.legId).catch(() => undefined);
+        case 'hangup-caller':
+          return await this.hangupCaller(action.reason);
+      }
+    } catch (err) {
+      if (action.kind === 'originate') {
+        // Asterisk could not create the channel (no reachable contact): like an unreachable phone.
+        this.log.warn({ leg: action.legId, err: (err as Error).message }, 'could not ring extension');
+        this.deps.legs.release(action.legId);
+        return this.dialStep({ type: 'b-ended', legId: action.legId, cause: 20 });
+      }
+      if (err instanceof AppError && err.code === 'call-not-found') return;
+      this.log.error({ action: action.kind, err: (err as Error).message }, 'dial action failed');
+      if (action.kind !== 'hangup-caller') await this.hangupCaller('normal');
+    }
+  }
+
+  private async onHold(channelId: string, on: boolean): Promise<void> {
+    // The other party hears music on hold while one side holds.
+    const other = channelId === this.channelId ? this.dial.legId : this.channelId;
+    if (!other || this.dial.phase !== 'bridged') return;
+    await (on ? this.deps.control.startMoh(other) : this.deps.control.stopMoh(other)).catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'music on hold failed'),
+    );
+  }
+
+  // ---------------------------------------------------------------- shared
+
+  private async answerCaller(): Promise<void> {
+    await this.deps.control.answer(this.channelId);
+    this.facts = { ...this.facts, answeredAt: this.deps.now() };
+    void this.persist(() => this.deps.store.update(this.callId, { state: 'answered', answered_at: this.facts.answeredAt! }));
+  }
+
+  private async hangupCaller(reason: HangupReason): Promise<void> {
+    this.clearTimer();
+    this.systemHangup = !this.hangupRequested;
+    await this.deps.control.hangup(this.channelId, reason).catch((err: unknown) => {
+      if (!(err instanceof AppError && err.code === 'call-not-found')) throw err;
+    });
   }
 
   /** Shutdown: stop timers and let go of the call without ending it (the next daemon adopts it). */
   detach(): void {
     this.closed = true;
-    this.clearDigitTimer();
+    this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
   }
 
   private close(end: CallEnd): void {
     if (this.closed) return;
     this.closed = true;
-    this.clearDigitTimer();
+    this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.flow = transition(this.flow, { type: 'channel-gone' }, this.deps.settings, () => '').state;
+    const { state, actions } = dialTransition(this.dial, { type: 'a-ended' }, () => '');
+    this.dial = state;
+    for (const a of actions) {
+      if (a.kind === 'hangup-leg') {
+        this.deps.legs.release(a.legId);
+        void this.deps.control.hangup(a.legId).catch(() => undefined);
+      }
+    }
+    if (this.bridgeId) void this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
     this.deps.writeCdr(buildCdr(this.facts, end));
-    this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled }, 'call ended');
+    this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled, mode: this.mode, outcome: this.dial.outcome }, 'call ended');
     this.deps.onEnded(this);
   }
 
-  private clearDigitTimer(): void {
-    if (this.digitTimer) clearTimeout(this.digitTimer);
-    this.digitTimer = null;
+  private setTimer(ms: number, event: SessionEvent): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => void this.enqueue(event), ms);
   }
 
-  private async follow(): Promise<void> {
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async follow(channelId: string): Promise<void> {
     try {
-      await this.deps.control.followChannel(this.channelId);
+      await this.deps.control.followChannel(channelId);
     } catch (err) {
       // The call still works; only its hangup cause may be missing from the CDR.
-      this.log.warn({ err: (err as Error).message }, 'could not subscribe to channel events');
+      this.log.warn({ err: (err as Error).message, channelId }, 'could not subscribe to channel events');
     }
   }
 

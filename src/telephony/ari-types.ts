@@ -35,7 +35,8 @@ export type AriEvent =
   | { readonly type: 'ChannelHangupRequest'; readonly channel: AriChannel; readonly cause?: number; readonly soft?: boolean; readonly timestamp: string }
   | { readonly type: 'ChannelDestroyed'; readonly channel: AriChannel; readonly cause: number; readonly cause_txt: string; readonly timestamp: string }
   | { readonly type: 'ChannelStateChange'; readonly channel: AriChannel; readonly timestamp: string }
-  | { readonly type: 'PlaybackStarted' | 'PlaybackFinished'; readonly playback: AriPlayback; readonly timestamp: string };
+  | { readonly type: 'PlaybackStarted' | 'PlaybackFinished'; readonly playback: AriPlayback; readonly timestamp: string }
+  | { readonly type: 'ChannelHold' | 'ChannelUnhold'; readonly channel: AriChannel; readonly timestamp: string };
 
 export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'StasisStart',
@@ -46,6 +47,8 @@ export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'ChannelStateChange',
   'PlaybackStarted',
   'PlaybackFinished',
+  'ChannelHold',
+  'ChannelUnhold',
 ]);
 
 /** What the call core needs from Asterisk; implemented by AriConnection, faked in unit tests. */
@@ -59,10 +62,22 @@ export interface CallControl {
    * (the only event carrying the hangup cause of a caller's BYE) never reaches the app.
    */
   followChannel(channelId: string): Promise<void>;
+  /** Ring back to an unanswered caller (SIP 180) while we dial for them. */
+  ring(channelId: string): Promise<void>;
+  /**
+   * Dial an endpoint into our Stasis app. The new channel gets `channelId`, enters the app (with
+   * `appArgs`) only when answered, and its ChannelDestroyed (with the cause) reaches us if not.
+   */
+  originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void>;
+  createBridge(bridgeId: string): Promise<void>;
+  addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void>;
+  destroyBridge(bridgeId: string): Promise<void>;
+  startMoh(channelId: string): Promise<void>;
+  stopMoh(channelId: string): Promise<void>;
   listChannels(): Promise<AriChannel[]>;
   listBridges(): Promise<AriBridge[]>;
   /** Channel ids currently in our Stasis application. */
   appChannelIds(): Promise<string[]>;
 }
 
-export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'unallocated';
+export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'unallocated' | 'rejected';

@@ -195,6 +195,43 @@ export class AriConnection implements CallControl {
     await this.call(() => this.client().channels.hangup!({ channelId, reason }));
   }
 
+  async ring(channelId: string): Promise<void> {
+    await this.call(() => this.client().channels.ring!({ channelId }));
+  }
+
+  async originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void> {
+    await this.call(() =>
+      this.client().channels.originate!({
+        channelId: o.channelId,
+        endpoint: o.endpoint,
+        callerId: o.callerId,
+        timeout: o.timeoutSeconds,
+        app: this.settings.app,
+        appArgs: o.appArgs,
+      }),
+    );
+  }
+
+  async createBridge(bridgeId: string): Promise<void> {
+    await this.call(() => this.client().bridges.create!({ bridgeId, type: 'mixing' }));
+  }
+
+  async addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void> {
+    await this.call(() => this.client().bridges.addChannel!({ bridgeId, channel: channelIds.join(',') }));
+  }
+
+  async destroyBridge(bridgeId: string): Promise<void> {
+    await this.call(() => this.client().bridges.destroy!({ bridgeId }));
+  }
+
+  async startMoh(channelId: string): Promise<void> {
+    await this.call(() => this.client().channels.startMoh!({ channelId }));
+  }
+
+  async stopMoh(channelId: string): Promise<void> {
+    await this.call(() => this.client().channels.stopMoh!({ channelId }));
+  }
+
   async followChannel(channelId: string): Promise<void> {
     await this.call(() =>
       this.client().applications.subscribe!({ applicationName: this.settings.app, eventSource: `channel:${channelId}` }),

@@ -34,13 +34,13 @@ afterAll(async () => {
 
 describe('calls through real Asterisk', () => {
   it('answers, plays the greeting, collects RFC 4733 digits, hangs up on # and writes one CDR', async () => {
-    const sipp = await call('uac-dtmf-wait-bye', '500');
+    const sipp = await call('uac-dtmf-wait-bye', '*99500');
     expect(sipp.code, sipp.output).toBe(0);
-    const cdr = await oneCdr('500');
+    const cdr = await oneCdr('*99500');
     expect(cdr).toMatchObject({
       callerNumber: world.phone.number,
       callerName: world.phone.name,
-      dialedNumber: '500',
+      dialedNumber: '*99500',
       digits: '123',
       disposition: 'ANSWERED',
       endedBy: 'system',
@@ -55,33 +55,33 @@ describe('calls through real Asterisk', () => {
   });
 
   it('writes the CDR when the caller hangs up first', async () => {
-    const sipp = await call('uac-hangup-first', '501', { hold_ms: '1500' });
+    const sipp = await call('uac-hangup-first', '*99501', { hold_ms: '1500' });
     expect(sipp.code, sipp.output).toBe(0);
-    const cdr = await oneCdr('501');
+    const cdr = await oneCdr('*99501');
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller', digits: '', reconciled: false });
     expect(cdr.hangupCause).toBe(16);
   });
 
   it('refuses a number it cannot route before answering (404) and still writes a FAILED CDR', async () => {
-    const sipp = await call('uac-rejected', 'abc');
+    const sipp = await call('uac-refused', 'abc');
     expect(sipp.code, sipp.output).toBe(0);
     const cdr = await oneCdr('abc');
     expect(cdr).toMatchObject({ disposition: 'FAILED', answeredAt: null, billableSeconds: 0, hangupCause: 1, endedBy: 'system' });
   });
 
   it('shows a call in progress under /calls/live, then not after it ends', async () => {
-    const running = call('uac-long-call', '502');
+    const running = call('uac-long-call', '*99502');
     const live = await eventually(async () => {
       const res = await api.get<{ items: { dialedNumber: string; callerNumber: string; state: string }[] }>('/api/v1/calls/live');
-      return res.body.items.find((c) => c.dialedNumber === '502');
+      return res.body.items.find((c) => c.dialedNumber === '*99502');
     }, 15_000, 'live call 502');
     expect(live.callerNumber).toBe(world.phone.number);
     // No digits: the digit timer (3 s in tests) ends the call.
     const sipp = await running;
     expect(sipp.code, sipp.output).toBe(0);
-    const cdr = await oneCdr('502');
+    const cdr = await oneCdr('*99502');
     expect(cdr).toMatchObject({ endedBy: 'system', digits: '', disposition: 'ANSWERED' });
     const after = await api.get<{ items: { dialedNumber: string }[] }>('/api/v1/calls/live');
-    expect(after.body.items.find((c) => c.dialedNumber === '502')).toBeUndefined();
+    expect(after.body.items.find((c) => c.dialedNumber === '*99502')).toBeUndefined();
   });
 });

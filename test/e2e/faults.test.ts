@@ -40,8 +40,8 @@ afterAll(async () => {
 describe('faults', () => {
   it('daemon killed mid-call: the next daemon adopts the call, ends it, and writes exactly one CDR', async () => {
     daemon = await startDaemon();
-    const running = call('uac-long-call', '600');
-    await waitLive('600');
+    const running = call('uac-long-call', '*99600');
+    await waitLive('*99600');
     await daemon.kill();
     const killedAt = Date.now();
 
@@ -50,9 +50,9 @@ describe('faults', () => {
     // The adopted call waits for digits again; with none, the digit timer hangs up and SIPp gets BYE.
     const sipp = await running;
     expect(sipp.code, sipp.output).toBe(0);
-    const cdrs = await eventually(async () => ((await cdrsFor('600')).length ? cdrsFor('600') : undefined), 15_000, 'CDR 600');
+    const cdrs = await eventually(async () => ((await cdrsFor('*99600')).length ? cdrsFor('*99600') : undefined), 15_000, 'CDR *99600');
     await new Promise((r) => setTimeout(r, 1000));
-    expect(await cdrsFor('600')).toHaveLength(1);
+    expect(await cdrsFor('*99600')).toHaveLength(1);
     const [cdr] = cdrs;
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', endedBy: 'system', reconciled: false, callerNumber: world.phone.number });
     expect(Date.parse(cdr!.startedAt)).toBeLessThan(killedAt);
@@ -60,16 +60,16 @@ describe('faults', () => {
   });
 
   it('caller hangs up while the daemon is dead: the CDR is reconciled after restart', async () => {
-    const running = call('uac-hangup-first', '601', { hold_ms: '3000' });
-    await waitLive('601');
+    const running = call('uac-hangup-first', '*99601', { hold_ms: '3000' });
+    await waitLive('*99601');
     await daemon!.kill();
     daemon = null;
     const sipp = await running;
     expect(sipp.code, sipp.output).toBe(0);
-    expect(await cdrsFor('601').catch(() => [])).toHaveLength(0); // nobody is running to see it
+    expect(await cdrsFor('*99601').catch(() => [])).toHaveLength(0); // nobody is running to see it
 
     daemon = await startDaemon();
-    const cdr = await eventually(async () => (await cdrsFor('601'))[0], 15_000, 'CDR 601');
+    const cdr = await eventually(async () => (await cdrsFor('*99601'))[0], 15_000, 'CDR 601');
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', reconciled: true, endedBy: 'unknown' });
   });
 
@@ -77,14 +77,14 @@ describe('faults', () => {
     expect(await daemon!.stop()).toBe(0); // graceful SIGTERM exits 0
     daemon = null;
     // The dialplan fallback answers, plays "all circuits are busy" and hangs up: SIPp gets a BYE.
-    const sipp = await call('uac-dtmf-wait-bye', '602');
+    const sipp = await call('uac-dtmf-wait-bye', '*99602');
     expect(sipp.code, sipp.output).toBe(0);
   });
 
   it('Asterisk restart: ready goes 503, the daemon reconnects, ready is 200 again and calls work', async () => {
     daemon = await startDaemon();
-    const running = call('uac-long-call', '603');
-    await waitLive('603');
+    const running = call('uac-long-call', '*99603');
+    await waitLive('*99603');
 
     await asteriskInstance('stop', world.asteriskEnv);
     await eventually(async () => ((await api.ready()) === 503 ? true : undefined), 10_000, 'ready 503');
@@ -96,12 +96,12 @@ describe('faults', () => {
     await asteriskInstance('start', world.asteriskEnv);
     await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'ready 200 after restart');
     // The call that died with Asterisk has its one CDR (from its last events or from reconciliation).
-    await eventually(async () => (await cdrsFor('603'))[0], 15_000, 'CDR 603');
-    expect(await cdrsFor('603')).toHaveLength(1);
+    await eventually(async () => (await cdrsFor('*99603'))[0], 15_000, 'CDR 603');
+    expect(await cdrsFor('*99603')).toHaveLength(1);
 
-    const sipp = await call('uac-dtmf-wait-bye', '604');
+    const sipp = await call('uac-dtmf-wait-bye', '*99604');
     expect(sipp.code, sipp.output).toBe(0);
-    const cdr = await eventually(async () => (await cdrsFor('604'))[0], 15_000, 'CDR 604');
+    const cdr = await eventually(async () => (await cdrsFor('*99604'))[0], 15_000, 'CDR 604');
     expect(cdr).toMatchObject({ digits: '123', disposition: 'ANSWERED', reconciled: false });
   });
 });

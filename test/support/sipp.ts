@@ -9,7 +9,7 @@ export interface SippResult {
 }
 
 export interface SippCall {
-  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-rejected';
+  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused';
   sipPort: number;
   dialed: string;
   user: string;
@@ -44,4 +44,34 @@ export async function sippCall(call: SippCall): Promise<SippResult> {
     proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
     proc.once('exit', (code) => resolve({ code, output: output.slice(-4000) }));
   });
+}
+
+function runSipp(args: string[]): { done: Promise<SippResult>; kill: () => void } {
+  const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const done = new Promise<SippResult>((resolve) => proc.once('exit', (code) => resolve({ code, output: output.slice(-4000) })));
+  return { done, kill: () => proc.kill('SIGKILL') };
+}
+
+/** A desk phone registers to its extension (REGISTER with digest auth) from `port`. */
+export async function registerPhone(o: { sipPort: number; ext: string; password: string; port: number; expires?: number }): Promise<SippResult> {
+  return runSipp([
+    `127.0.0.1:${o.sipPort}`, '-sf', path.join(REPO, 'test/e2e/sipp/register.xml'),
+    '-key', 'caller', o.ext, '-au', o.ext, '-ap', o.password, '-key', 'expires', String(o.expires ?? 300),
+    '-p', String(o.port), '-m', '1', '-l', '1', '-i', '127.0.0.1', '-timeout', '15s', '-timeout_error', '-nostdin',
+  ]).done;
+}
+
+/** The registered phone waits on `port` for one call and answers, refuses busy, or lets it ring. */
+export async function startPhone(
+  scenario: 'phone-answer' | 'phone-busy' | 'phone-no-answer',
+  port: number,
+  logFile: string,
+): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+  return runSipp([
+    '-sf', path.join(REPO, 'test/e2e/sipp', `${scenario}.xml`), '-p', String(port), '-mp', String(await freePort(true)),
+    '-i', '127.0.0.1', '-m', '1', '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile, '-trace_msg', '-message_file', `${logFile}.msg`, '-trace_err', '-error_file', `${logFile}.err`,
+  ]);
 }

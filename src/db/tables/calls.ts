@@ -10,6 +10,9 @@ export interface LiveCallTable {
   dialed_number: string | null;
   state: string;
   digits: string;
+  mode: ColumnType<string, string | undefined, string>;
+  peer_channel_id: string | null;
+  bridge_id: string | null;
   started_at: ColumnType<Date, Date | string, Date | string>;
   answered_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;

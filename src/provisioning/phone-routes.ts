@@ -1,0 +1,72 @@
+/**
+ * The phone-facing endpoint, at the root (not /api/v1, no bearer token): GET /provision/<file>.
+ *   Yealink      /provision/{mac}.cfg
+ *   Polycom      /provision/000000000000.cfg (public master), /provision/{mac}.cfg, /provision/{mac}-phone.cfg
+ *   Grandstream  /provision/cfg{mac}.xml
+ * Access: the device's IP allowlist or its own HTTP Basic credentials; otherwise 401 with a Basic
+ * challenge. Every request is logged (mac, ip, vendor, result); failed authentications also as the
+ * stable auth-failure line fail2ban reads (security.ts).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { withErrors } from '../http/schemas.js';
+import { parseBasicAuth } from './access.js';
+import { normalizeClientIp } from './networks.js';
+import { ProvisioningService, type ProvisioningSettings } from './provision.js';
+import { logAuthFailure } from './security.js';
+
+const Params = Type.Object({ file: Type.String({ maxLength: 64, description: 'file name the phone asks for' }) }, { additionalProperties: false });
+
+export const PROVISIONING_REALM = 'pbx provisioning';
+
+export interface ProvisioningRouteDeps extends ProvisioningSettings {
+  readonly db: Db;
+  readonly now?: () => Date;
+}
+
+export function provisioningRoutes(deps: ProvisioningRouteDeps) {
+  const service = new ProvisioningService(deps.db, { site: deps.site, sipPort: deps.sipPort }, deps.now);
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get<{ Params: Static<typeof Params> }>(
+      '/provision/:file',
+      {
+        schema: {
+          tags: ['provisioning'],
+          summary: 'Configuration file for a desk phone (HTTP Basic with the device credentials, or an allowed IP)',
+          params: Params,
+          response: withErrors({ 200: Type.String({ description: 'the vendor file (text/plain or XML)' }) }),
+        },
+      },
+      async (request, reply) => {
+        const ip = normalizeClientIp(request.ip);
+        const file = request.params.file;
+        const outcome = await service.fetch(file, ip, parseBasicAuth(request.headers.authorization));
+        const fields = { event: 'provisioning', mac: outcome.mac, ip, file: file.slice(0, 64), result: outcome.result, status: outcome.status };
+
+        switch (outcome.status) {
+          case 200:
+            request.log.info({ ...fields, vendor: outcome.vendor, via: outcome.via }, 'provisioning file served');
+            return reply
+              .header('content-type', outcome.file.contentType)
+              .header('cache-control', 'no-store')
+              .header('x-content-type-options', 'nosniff')
+              .send(outcome.file.body);
+          case 401:
+            if (outcome.failure) logAuthFailure(request.log, ip, 'provisioning', outcome.reason, { mac: outcome.mac });
+            request.log.info({ ...fields, reason: outcome.reason }, outcome.failure ? 'provisioning refused' : 'provisioning challenge');
+            reply.header('www-authenticate', `Basic realm="${PROVISIONING_REALM}", charset="UTF-8"`);
+            throw new AppError('unauthorized', 401, 'send the device provisioning credentials (HTTP Basic) or fetch from an allowed network');
+          case 404:
+            if (outcome.result === 'unknown-device') request.log.warn(fields, 'provisioning request for an unknown device');
+            else request.log.info({ ...fields, vendor: outcome.vendor }, 'provisioning file not found');
+            throw new AppError(outcome.result === 'unknown-device' ? 'device-not-found' : 'not-found', 404, 'no such provisioning file');
+          case 503:
+            request.log.error({ ...fields, vendor: outcome.vendor }, 'device extension has no SIP account (ps_auths row); nothing to provision');
+            throw new AppError('service-unavailable', 503, 'the device extension has no SIP account');
+        }
+      },
+    );
+  };
+}

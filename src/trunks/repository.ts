@@ -1,0 +1,182 @@
+/**
+ * Trunks and routing in Postgres. Plain functions over a connection or transaction. The loaders
+ * at the bottom are what the call core uses to route calls.
+ */
+import type { Db, DbOrTx } from '../db/database.js';
+import type { OutboundRoute } from '../routing/outbound.js';
+import type { InboundRule, Target } from '../routing/inbound.js';
+import { isDialOutNumber } from '../routing/outbound.js';
+import { trunkEndpointId } from './realtime.js';
+import { trunkDb, type InboundRouteRow, type NewTrunk, type OutboundRouteRow, type TrunkDbOrTx, type TrunkRow, type TrunkTable } from './tables.js';
+import type { Updateable } from 'kysely';
+
+// ---------------------------------------------------------------- trunks
+
+export async function listTrunks(db: TrunkDbOrTx): Promise<TrunkRow[]> {
+  return db.selectFrom('trunks').selectAll().orderBy('name').execute();
+}
+
+export async function findTrunk(db: TrunkDbOrTx, id: string, forUpdate = false): Promise<TrunkRow | undefined> {
+  let q = db.selectFrom('trunks').selectAll().where('id', '=', id);
+  if (forUpdate) q = q.forUpdate();
+  return q.executeTakeFirst();
+}
+
+export async function findTrunkByName(db: TrunkDbOrTx, name: string): Promise<TrunkRow | undefined> {
+  return db.selectFrom('trunks').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export async function insertTrunk(db: TrunkDbOrTx, row: NewTrunk): Promise<TrunkRow> {
+  return db.insertInto('trunks').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function updateTrunk(db: TrunkDbOrTx, id: string, patch: Updateable<TrunkTable>): Promise<TrunkRow> {
+  return db.updateTable('trunks').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteTrunk(db: TrunkDbOrTx, id: string): Promise<void> {
+  await db.deleteFrom('trunks').where('id', '=', id).execute();
+}
+
+/** The outbound routes that send calls to a trunk. */
+export async function routesUsingTrunk(db: TrunkDbOrTx, trunkId: string): Promise<{ id: string; name: string }[]> {
+  return db.selectFrom('outbound_routes').select(['id', 'name']).where('trunk_id', '=', trunkId).orderBy('id').execute();
+}
+
+// ---------------------------------------------------------------- outbound routes
+
+export type OutboundRouteWithTrunk = OutboundRouteRow & { trunk_name: string };
+
+const outboundWithTrunk = (db: TrunkDbOrTx) =>
+  db.selectFrom('outbound_routes as r').innerJoin('trunks as t', 't.id', 'r.trunk_id').selectAll('r').select('t.name as trunk_name');
+
+export async function listOutboundRoutes(db: TrunkDbOrTx): Promise<OutboundRouteWithTrunk[]> {
+  return outboundWithTrunk(db).orderBy('r.priority').orderBy('r.id').execute();
+}
+
+export async function findOutboundRoute(db: TrunkDbOrTx, id: string): Promise<OutboundRouteWithTrunk | undefined> {
+  return outboundWithTrunk(db).where('r.id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------- inbound routes
+
+export async function listInboundRoutes(db: TrunkDbOrTx): Promise<InboundRouteRow[]> {
+  return db.selectFrom('inbound_routes').selectAll().orderBy('priority').orderBy('id').execute();
+}
+
+export async function findInboundRoute(db: TrunkDbOrTx, id: string): Promise<InboundRouteRow | undefined> {
+  return db.selectFrom('inbound_routes').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findDefaultInboundRoute(db: TrunkDbOrTx): Promise<InboundRouteRow | undefined> {
+  return db.selectFrom('inbound_routes').selectAll().where('did_pattern', 'is', null).where('caller_pattern', 'is', null).executeTakeFirst();
+}
+
+export async function extensionExists(db: TrunkDbOrTx, number: string): Promise<boolean> {
+  return (await db.selectFrom('extensions').select('id').where('number', '=', number).executeTakeFirst()) !== undefined;
+}
+
+/** Row -> routing Target. One case per target kind. */
+export function targetOf(row: Pick<InboundRouteRow, 'target_kind' | 'target_extension'>): Target {
+  switch (row.target_kind) {
+    case 'extension':
+      return { kind: 'extension', number: row.target_extension ?? '' };
+    case 'hangup':
+      return { kind: 'hangup' };
+    default:
+      throw new Error(`unknown inbound target kind ${row.target_kind}`);
+  }
+}
+
+/** Target -> row columns. One case per target kind. */
+export function targetColumns(t: Target): Pick<InboundRouteRow, 'target_kind' | 'target_extension'> {
+  switch (t.kind) {
+    case 'extension':
+      return { target_kind: 'extension', target_extension: t.number };
+    case 'hangup':
+      return { target_kind: 'hangup', target_extension: null };
+  }
+}
+
+/**
+ * For ExtensionService's `usages`: the inbound routes that send calls to extension `number`, so
+ * deleting it is refused (extension-in-use) instead of hitting the foreign key.
+ */
+export async function inboundRoutesUsingExtension(db: DbOrTx, number: string): Promise<string[]> {
+  const rows = await trunkDb(db).selectFrom('inbound_routes').select('name').where('target_extension', '=', number).orderBy('id').execute();
+  return rows.map((r) => `inbound route ${r.name}`);
+}
+
+// ---------------------------------------------------------------- emergency numbers
+
+export async function listEmergencyNumbers(db: TrunkDbOrTx): Promise<string[]> {
+  return (await db.selectFrom('emergency_numbers').select('number').orderBy('number').execute()).map((r) => r.number);
+}
+
+export async function replaceEmergencyNumbers(db: TrunkDbOrTx, numbers: readonly string[]): Promise<void> {
+  await db.deleteFrom('emergency_numbers').execute();
+  if (numbers.length) await db.insertInto('emergency_numbers').values(numbers.map((number) => ({ number }))).execute();
+}
+
+// ---------------------------------------------------------------- for the call core
+
+export type LoadedOutboundRoute = OutboundRoute & { readonly trunkName: string; readonly maxChannels: number };
+
+/** Outbound routes whose trunk is enabled, as planOutbound takes them (plus the trunk's name). */
+export async function loadOutboundRoutes(db: Db | DbOrTx): Promise<LoadedOutboundRoute[]> {
+  const rows = await trunkDb(db)
+    .selectFrom('outbound_routes as r')
+    .innerJoin('trunks as t', 't.id', 'r.trunk_id')
+    .selectAll('r')
+    .select(['t.name as trunk_name', 't.max_channels'])
+    .where('t.enabled', '=', true)
+    .orderBy('r.priority')
+    .orderBy('r.id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    pattern: r.pattern,
+    strip: r.strip,
+    prepend: r.prepend,
+    trunkId: r.trunk_id,
+    priority: r.priority,
+    requiredClass: r.required_class,
+    trunkName: r.trunk_name,
+    maxChannels: r.max_channels,
+  }));
+}
+
+export async function loadEmergencyNumbers(db: Db | DbOrTx): Promise<string[]> {
+  return listEmergencyNumbers(trunkDb(db));
+}
+
+/** Inbound rules and the default target, as resolveInbound takes them. */
+export async function loadInboundRules(db: Db | DbOrTx): Promise<{ rules: InboundRule[]; defaultTarget: Target | null }> {
+  const rows = await listInboundRoutes(trunkDb(db));
+  const rules: InboundRule[] = [];
+  let defaultTarget: Target | null = null;
+  for (const r of rows) {
+    if (r.did_pattern === null && r.caller_pattern === null) defaultTarget = targetOf(r);
+    else rules.push({ id: r.id, priority: r.priority, didPattern: r.did_pattern, callerPattern: r.caller_pattern, target: targetOf(r) });
+  }
+  return { rules, defaultTarget };
+}
+
+/** An enabled trunk by id (for the dial target of a planned route), or undefined. */
+export async function loadTrunk(db: Db | DbOrTx, id: string): Promise<TrunkRow | undefined> {
+  const t = await findTrunk(trunkDb(db), id);
+  return t?.enabled ? t : undefined;
+}
+
+const TRUNK_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * The ARI endpoint for `number` on a trunk: `PJSIP/<number>@trunk-<name>`. Both parts are checked
+ * again here, because this string is a dial string: anything else throws.
+ */
+export function trunkDialTarget(trunk: { readonly name: string }, number: string): string {
+  if (!TRUNK_NAME.test(trunk.name)) throw new Error(`invalid trunk name ${JSON.stringify(trunk.name)}`);
+  if (!isDialOutNumber(number)) throw new Error(`invalid number for a dial string ${JSON.stringify(number)}`);
+  return `PJSIP/${number}@${trunkEndpointId(trunk.name)}`;
+}

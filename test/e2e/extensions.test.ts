@@ -1,0 +1,162 @@
+/**
+ * Extensions end to end: created through the API, desk phones (SIPp) register with the
+ * generated credentials, and call each other through the real Asterisk and the daemon.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Daemon, eventually } from '../support/daemon.js';
+import { Api, cliToken, type Cdr } from '../support/api.js';
+import { registerPhone, sippCall, startPhone } from '../support/sipp.js';
+import { freePort } from '../support/ports.js';
+import { openDb } from '../support/db.js';
+
+const world = inject('e2e');
+let daemon: Daemon;
+let api: Api;
+let adminToken: string;
+const base = () => `http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}`;
+
+async function admin(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(base() + url, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+const passwords = new Map<string, string>();
+async function createExtension(number: string, displayName: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const res = await admin('POST', '/api/v1/extensions', { number, displayName, ...extra });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  passwords.set(number, res.body.sipPassword);
+  // SIPp phones follow a script: they cannot take the connected-line re-INVITE Asterisk sends
+  // mid-call, nor answer its OPTIONS keep-alives (real desk phones do both). Switch both off
+  // for these scripted phones only.
+  const db = openDb(world.db);
+  await db.updateTable('ps_endpoints').set({ send_connected_line: 'no' } as never).where('id', '=', number).execute();
+  await db.updateTable('ps_aors').set({ qualify_frequency: 0 }).where('id', '=', number).execute();
+  await db.destroy();
+}
+
+/** A desk phone for `ext`: registers, then waits for one call with the given behaviour. */
+const phonePorts = new Map<string, number>();
+async function deskPhone(ext: string, behaviour: 'phone-answer' | 'phone-busy' | 'phone-no-answer') {
+  // Like a real desk phone, each extension's phone keeps its SIP port across calls.
+  const port = phonePorts.get(ext) ?? (await freePort(true));
+  phonePorts.set(ext, port);
+  const reg = await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port });
+  expect(reg.code, reg.output).toBe(0);
+  const logFile = path.join(tmpdir(), `pbx-e2e-phone-${ext}-${port}.log`);
+  const phone = await startPhone(behaviour, port, logFile);
+  return { ...phone, logFile };
+}
+
+function dial(from: string, to: string, scenario: 'uac-hangup-first' | 'uac-refused', set?: Record<string, string>) {
+  callStartedAt = new Date(Date.now() - 50);
+  return sippCall({ scenario, dialed: to, sipPort: world.sipPort, user: from, password: passwords.get(from)!, set });
+}
+
+let callStartedAt = new Date();
+/** The CDR of the call placed by the last dial(). */
+async function lastCdr(from: string, to: string): Promise<Cdr> {
+  const since = encodeURIComponent(callStartedAt.toISOString());
+  return eventually(async () => (await api.cdrs(`caller=${from}&dialed=${to}&from=${since}&limit=1`))[0], 15_000, `CDR ${from}->${to}`);
+}
+
+beforeAll(async () => {
+  daemon = Daemon.start(world.daemonEnv);
+  adminToken = await cliToken(world.daemonEnv, 'admin');
+  api = Api.for(world.daemonEnv, adminToken);
+  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  await createExtension('1001', 'Anna Berg');
+  await createExtension('1002', 'Ben Kohl');
+  await createExtension('1003', 'Cleo Diaz');
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+});
+
+describe('desk phones and internal calls', () => {
+  it('a phone registers with the generated credentials and shows as registered; a wrong password fails', async () => {
+    const port = await freePort(true);
+    phonePorts.set('1003', port);
+    const ok = await registerPhone({ sipPort: world.sipPort, ext: '1003', password: passwords.get('1003')!, port });
+    expect(ok.code, ok.output).toBe(0);
+    const ext = await eventually(async () => {
+      const res = await admin('GET', '/api/v1/extensions/1003');
+      return res.body.registration.registered ? res.body : undefined;
+    }, 10_000, 'registered');
+    expect(ext.registration.contacts[0]).toMatchObject({ userAgent: 'pbx-e2e-deskphone' });
+    const bad = await registerPhone({ sipPort: world.sipPort, ext: '1003', password: 'wrong-password', port: await freePort(true) });
+    expect(bad.code).not.toBe(0);
+  });
+
+  it('extension to extension: rings, answers with caller id, caller hangs up, one CDR', async () => {
+    const phone = await deskPhone('1002', 'phone-answer');
+    const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '2000' });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    expect(await readFile(phone.logFile, 'utf8')).toContain('caller-id name=Anna Berg number=1001');
+    const cdr = await lastCdr('1001', '1002');
+    expect(cdr).toMatchObject({ callerName: 'Anna Berg', disposition: 'ANSWERED', endedBy: 'caller', hangupCause: 16 });
+    expect(cdr.billableSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('busy: the callee refuses with 486; the caller gets busy and a BUSY CDR', async () => {
+    const phone = await deskPhone('1002', 'phone-busy');
+    const caller = await dial('1001', '1002', 'uac-refused');
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'BUSY', answeredAt: null, hangupCause: 17 });
+  });
+
+  it('no answer: after the ring timeout the phone is cancelled and the caller refused', async () => {
+    expect((await admin('PATCH', '/api/v1/extensions/1002', { ringTimeoutSeconds: 5 })).status).toBe(200);
+    const phone = await deskPhone('1002', 'phone-no-answer');
+    const started = Date.now();
+    const caller = await dial('1001', '1002', 'uac-refused');
+    expect(caller.code, caller.output).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
+    expect((await phone.done).code).toBe(0);
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'NO ANSWER', answeredAt: null });
+  });
+
+  it('do-not-disturb refuses as busy without ringing', async () => {
+    await admin('PATCH', '/api/v1/extensions/1002', { dnd: true });
+    const caller = await dial('1001', '1002', 'uac-refused');
+    expect(caller.code, caller.output).toBe(0);
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'BUSY' });
+    await admin('PATCH', '/api/v1/extensions/1002', { dnd: false });
+  });
+
+  it('forward always: a call to 1002 rings 1003', async () => {
+    await admin('PATCH', '/api/v1/extensions/1002', { forwardAlways: '1003' });
+    const phone = await deskPhone('1003', 'phone-answer');
+    const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '1500' });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED' });
+    await admin('PATCH', '/api/v1/extensions/1002', { forwardAlways: null });
+  });
+
+  it('forward on busy: 1002 busy goes to 1003', async () => {
+    await admin('PATCH', '/api/v1/extensions/1002', { forwardBusy: '1003' });
+    const busy = await deskPhone('1002', 'phone-busy');
+    const other = await deskPhone('1003', 'phone-answer');
+    const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '1500' });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await busy.done).code).toBe(0);
+    expect((await other.done).code).toBe(0);
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED' });
+    await admin('PATCH', '/api/v1/extensions/1002', { forwardBusy: null });
+  });
+
+  it('a phone that is not an extension cannot call extensions (no guest calls)', async () => {
+    const res = await sippCall({ scenario: 'uac-refused', dialed: '1002', sipPort: world.sipPort, user: world.phone.id, password: world.phone.password });
+    expect(res.code, res.output).toBe(0);
+  });
+});
