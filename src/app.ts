@@ -17,6 +17,11 @@ import { buildHttp } from './http/server.js';
 import { VERSION } from './version.js';
 import { ExtensionService } from './extensions/service.js';
 import { RegistrationTracker } from './extensions/registrations.js';
+import { TrunkService } from './trunks/service.js';
+import { RouteService } from './trunks/route-service.js';
+import { Registrar } from './trunks/registrar.js';
+import { inboundRoutesUsingExtension } from './trunks/repository.js';
+import { deviceUsages } from './provisioning/usages.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -70,13 +75,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
-  const extensions = new ExtensionService(db);
+  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages]);
+  const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
+  const routing = new RouteService(db);
   const auth = new AuthService(db);
   const http = await buildHttp({
     db,
     auth,
     extensions,
     registrations,
+    trunks,
+    routing,
+    provisioning: { site: config.site, sipPort: config.sip.port },
     log,
     version: VERSION,
     readiness: { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) },

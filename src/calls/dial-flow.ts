@@ -10,6 +10,8 @@
  */
 export interface DialTarget {
   readonly number: string;
+  /** Asterisk endpoint to dial: `PJSIP/1002` for an extension, `PJSIP/<number>@trunk-<name>` outside. */
+  readonly endpoint: string;
   readonly dnd: boolean;
   readonly forwardAlways: string | null;
   readonly forwardBusy: string | null;
@@ -43,7 +45,7 @@ export type DialEvent =
 export type NoConnect = 'busy' | 'no-answer' | 'unreachable';
 
 export type DialAction =
-  | { readonly kind: 'originate'; readonly legId: string; readonly number: string; readonly timeoutSeconds: number }
+  | { readonly kind: 'originate'; readonly legId: string; readonly number: string; readonly endpoint: string; readonly timeoutSeconds: number }
   | { readonly kind: 'ring-caller' }
   | { readonly kind: 'lookup'; readonly number: string }
   | { readonly kind: 'lookup-after-failure'; readonly number: string; readonly why: NoConnect }
@@ -85,7 +87,7 @@ export function dialTransition(state: DialState, event: DialEvent, newLegId: () 
         state: { ...state, phase: 'ringing', tried, current: t.number, legId },
         actions: [
           ...(state.tried.length === 0 ? [{ kind: 'ring-caller' } as const] : []),
-          { kind: 'originate', legId, number: t.number, timeoutSeconds: t.ringTimeoutSeconds },
+          { kind: 'originate', legId, number: t.number, endpoint: t.endpoint, timeoutSeconds: t.ringTimeoutSeconds },
         ],
       };
     }

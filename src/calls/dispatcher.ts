@@ -15,8 +15,6 @@ import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
 import type { CdrWriter } from './cdr-writer.js';
 import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';
 import type { FlowSettings } from './flow.js';
-import type { DialTarget } from './dial-flow.js';
-import type { CallRoute } from './router.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
 
 export interface DispatcherDeps {
@@ -26,7 +24,7 @@ export interface DispatcherDeps {
   readonly settings: FlowSettings;
   readonly log: Logger;
   readonly route: SessionDeps['route'];
-  readonly lookupTarget: (number: string) => Promise<DialTarget | null>;
+  readonly lookupTarget: SessionDeps['lookupTarget'];
   readonly now?: () => Date;
 }
 
@@ -258,5 +256,3 @@ function factsFromRow(row: LiveCallRow): CallFacts {
     digits: row.digits,
   };
 }
-
-export type { CallRoute };

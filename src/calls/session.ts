@@ -11,7 +11,7 @@ import { AppError } from '../errors.js';
 import { buildCdr, type CallEnd, type CallFacts } from './cdr.js';
 import { initialFlowState, transition, type FlowAction, type FlowEvent, type FlowSettings, type FlowState } from './flow.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
-import type { CallRoute } from './router.js';
+import type { CallerContext, RoutedCall } from './directory.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
 
 export type SessionEvent =
@@ -37,8 +37,8 @@ export interface SessionDeps {
   readonly settings: FlowSettings;
   readonly log: Logger;
   readonly now: () => Date;
-  readonly route: (channelName: string | null, facts: CallFacts) => Promise<CallRoute>;
-  readonly lookupTarget: (number: string) => Promise<DialTarget | null>;
+  readonly route: (channelName: string | null, facts: CallFacts) => Promise<RoutedCall>;
+  readonly lookupTarget: (number: string, caller: CallerContext) => Promise<DialTarget | null>;
   readonly legs: { register(legId: string, session: CallSession): void; release(legId: string): void };
   readonly onEnded: (session: CallSession) => void;
 }
@@ -51,6 +51,7 @@ export class CallSession {
   private flow: FlowState = initialFlowState;
   private dial: DialState = initialDialState;
   private bridgeId: string | null = null;
+  private caller: CallerContext = { callerClass: null, callerIdNumber: null };
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
@@ -95,7 +96,10 @@ export class CallSession {
     switch (event.type) {
       case 'stasis-start': {
         await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'routing')), this.follow(this.channelId)]);
-        return this.startRoute(await this.deps.route(this.channelName, this.facts));
+        const routed = await this.deps.route(this.channelName, this.facts);
+        this.caller = routed.caller;
+        this.facts = { ...this.facts, direction: routed.direction };
+        return this.startRoute(routed.route);
       }
       case 'adopt':
         return this.adopt(event);
@@ -128,26 +132,23 @@ export class CallSession {
     }
   }
 
-  private async startRoute(route: CallRoute): Promise<void> {
+  private async startRoute(route: RoutedCall['route']): Promise<void> {
     this.log.info({ route: route.kind, dialed: this.facts.dialedNumber }, 'call routed');
     switch (route.kind) {
       case 'test-service':
         this.mode = 'test';
         void this.persist(() => this.deps.store.update(this.callId, { mode: 'test' }));
         return this.flowStep({ type: 'start', dialed: this.facts.dialedNumber });
-      case 'extension': {
+      case 'extension':
+      case 'outbound': {
         this.mode = 'dial';
-        const target = await this.deps.lookupTarget(route.number);
-        return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number: route.number });
+        const number = route.kind === 'extension' ? route.number : route.dialed;
+        const target = await this.deps.lookupTarget(number, this.caller);
+        return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number });
       }
       case 'refuse':
         this.mode = 'refused';
         return this.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
-      case 'outbound':
-      case 'inbound':
-        // Trunks and inbound routes are wired in with the routing module; until then: not in service.
-        this.mode = 'refused';
-        return this.hangupCaller('unallocated');
     }
   }
 
@@ -227,27 +228,30 @@ export class CallSession {
           return await control.ring(this.channelId);
         case 'originate': {
           this.deps.legs.register(action.legId, this);
-          const callerId = `"${this.facts.callerName ?? this.facts.callerNumber ?? ''}" <${this.facts.callerNumber ?? ''}>`;
-          this.log.info({ leg: action.legId, to: action.number }, 'ringing extension');
+          // Outside calls present the extension's external caller id number when it has one.
+          const external = action.endpoint.includes('@');
+          const number = (external ? this.caller.callerIdNumber : null) ?? this.facts.callerNumber ?? '';
+          const callerId = `"${this.facts.callerName ?? number}" <${number}>`;
+          this.log.info({ leg: action.legId, to: action.number, endpoint: action.endpoint }, 'ringing');
           // Safety net on top of Asterisk's own originate timeout.
           this.setTimer((action.timeoutSeconds + 3) * 1000, { type: 'ring-timeout', legId: action.legId });
           void this.persist(() => this.deps.store.update(this.callId, { state: 'ringing', mode: 'dial', peer_channel_id: action.legId }));
           return await control.originate({
             channelId: action.legId,
-            endpoint: `PJSIP/${action.number}`,
+            endpoint: action.endpoint,
             callerId,
             timeoutSeconds: action.timeoutSeconds,
             appArgs: `leg,${this.callId}`,
           });
         }
         case 'lookup': {
-          const target = await this.deps.lookupTarget(action.number);
+          const target = await this.deps.lookupTarget(action.number, this.caller);
           this.log.info({ to: action.number, found: target !== null }, 'following forward');
           return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number: action.number });
         }
         case 'lookup-after-failure': {
           this.log.info({ extension: action.number, why: action.why }, 'extension did not answer');
-          return this.dialStep({ type: 'no-connect', why: action.why, target: await this.deps.lookupTarget(action.number) });
+          return this.dialStep({ type: 'no-connect', why: action.why, target: await this.deps.lookupTarget(action.number, this.caller) });
         }
         case 'answer-caller':
           this.clearTimer();

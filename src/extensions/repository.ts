@@ -42,7 +42,8 @@ export async function forwardsTo(db: DbOrTx, number: string): Promise<string[]> 
  * them on the next REGISTER or INVITE: no reload.
  */
 export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: string | null): Promise<void> {
-  const callerid = callerIdString(ext.display_name, ext.caller_id_number ?? ext.number);
+  // Inside the PBX an extension shows its own number; caller_id_number is presented on outside calls.
+  const callerid = callerIdString(ext.display_name, ext.number);
   const endpoint = {
     id: ext.number,
     transport: null,

@@ -21,6 +21,11 @@ import { extensionRoutes } from '../extensions/routes.js';
 import { Extension } from '../extensions/schemas.js';
 import type { ExtensionService } from '../extensions/service.js';
 import type { RegistrationTracker } from '../extensions/registrations.js';
+import { trunkRoutes } from '../trunks/routes.js';
+import type { TrunkService } from '../trunks/service.js';
+import type { RouteService } from '../trunks/route-service.js';
+import { deviceRoutes } from '../provisioning/routes.js';
+import { provisioningRoutes, type ProvisioningRouteDeps } from '../provisioning/phone-routes.js';
 
 export interface HttpDeps {
   readonly db: Db;
@@ -30,6 +35,9 @@ export interface HttpDeps {
   readonly version: string;
   readonly extensions: ExtensionService;
   readonly registrations: RegistrationTracker;
+  readonly trunks: TrunkService;
+  readonly routing: RouteService;
+  readonly provisioning: Pick<ProvisioningRouteDeps, 'site' | 'sipPort'>;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -58,12 +66,16 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes(deps.readiness));
+  // Phone-facing (no bearer token: per-device credentials or IP allowlist).
+  await app.register(provisioningRoutes({ db: deps.db, ...deps.provisioning }));
   await app.register(
     async (api) => {
       await api.register(authRoutes(deps));
       await api.register(callRoutes(deps));
       await api.register(auditRoutes(deps));
       await api.register(extensionRoutes(deps));
+      await api.register(trunkRoutes(deps));
+      await api.register(deviceRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

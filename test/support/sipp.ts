@@ -16,6 +16,8 @@ export interface SippCall {
   password: string;
   set?: Record<string, string>;
   timeoutS?: number;
+  /** Source address; 127.0.0.2 plays a carrier's host (IP-identified trunk). */
+  localIp?: string;
 }
 
 /** One real SIP call from SIPp (RFC 4733 DTMF from sip-tester's pcaps). Resolves when SIPp exits. */
@@ -31,7 +33,7 @@ export async function sippCall(call: SippCall): Promise<SippResult> {
     '-m', '1', '-l', '1',
     '-p', String(localPort),
     '-mp', String(mediaPort),
-    '-i', '127.0.0.1',
+    '-i', call.localIp ?? '127.0.0.1',
     '-timeout', `${call.timeoutS ?? 60}s`,
     '-timeout_error',
     '-nostdin',
@@ -73,5 +75,13 @@ export async function startPhone(
   return runSipp([
     '-sf', path.join(REPO, 'test/e2e/sipp', `${scenario}.xml`), '-p', String(port), '-mp', String(await freePort(true)),
     '-i', '127.0.0.1', '-m', '1', '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile, '-trace_msg', '-message_file', `${logFile}.msg`, '-trace_err', '-error_file', `${logFile}.err`,
+  ]);
+}
+
+/** The carrier side of a trunk on `ip:port`: answers one call, logs the dialed number, waits for BYE. */
+export async function startCarrier(ip: string, port: number, logFile: string): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+  return runSipp([
+    '-sf', path.join(REPO, 'test/e2e/sipp/uas-answer.xml'), '-i', ip, '-p', String(port), '-mp', String(await freePort(true)),
+    '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile,
   ]);
 }

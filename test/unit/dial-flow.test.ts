@@ -5,7 +5,7 @@ import { dialTransition, initialDialState, MAX_HOPS, type DialEvent, type DialSt
 let n = 0;
 const leg = () => `leg-${++n}`;
 const ext = (number: string, over: Partial<DialTarget> = {}): DialTarget => ({
-  number, dnd: false, forwardAlways: null, forwardBusy: null, forwardNoAnswer: null, ringTimeoutSeconds: 20, ...over,
+  number, endpoint: `PJSIP/${number}`, dnd: false, forwardAlways: null, forwardBusy: null, forwardNoAnswer: null, ringTimeoutSeconds: 20, ...over,
 });
 
 function run(events: DialEvent[], from: DialState = initialDialState) {
@@ -23,7 +23,7 @@ describe('dial flow', () => {
   it('rings the caller and the extension, then bridges on answer', () => {
     const a = run([{ type: 'dial', target: ext('1002', { ringTimeoutSeconds: 15 }) }]);
     expect(a.state.phase).toBe('ringing');
-    expect(a.actions).toEqual([{ kind: 'ring-caller' }, { kind: 'originate', legId: a.state.legId, number: '1002', timeoutSeconds: 15 }]);
+    expect(a.actions).toEqual([{ kind: 'ring-caller' }, { kind: 'originate', legId: a.state.legId, number: '1002', endpoint: 'PJSIP/1002', timeoutSeconds: 15 }]);
     const b = run([{ type: 'b-answered', legId: a.state.legId! }], a.state);
     expect(b.state).toMatchObject({ phase: 'bridged', answered: true, outcome: 'connected' });
     expect(b.actions).toEqual([{ kind: 'answer-caller' }, { kind: 'bridge', legId: a.state.legId }]);
@@ -57,7 +57,7 @@ describe('dial flow', () => {
     const busy = run([{ type: 'b-ended', legId: ringing.legId!, cause: 17 }, { type: 'no-connect', why: 'busy', target: ext('1002', { forwardBusy: '1003' }) }], ringing);
     expect(busy.actions.at(-1)).toEqual({ kind: 'lookup', number: '1003' });
     const next = run([{ type: 'dial', target: ext('1003') }], busy.state);
-    expect(next.actions).toEqual([{ kind: 'originate', legId: next.state.legId, number: '1003', timeoutSeconds: 20 }]);
+    expect(next.actions).toEqual([{ kind: 'originate', legId: next.state.legId, number: '1003', endpoint: 'PJSIP/1003', timeoutSeconds: 20 }]);
     const timeout = run([{ type: 'ring-timeout', legId: ringing.legId! }], ringing);
     expect(timeout.actions).toEqual([{ kind: 'hangup-leg', legId: ringing.legId }]);
   });

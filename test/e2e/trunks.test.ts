@@ -1,0 +1,111 @@
+/**
+ * Outside calls end to end: a trunk to a carrier (SIPp on 127.0.0.2, IP-identified), outbound
+ * routes with permission classes, and an inbound DID routed to an extension's desk phone.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Daemon, eventually } from '../support/daemon.js';
+import { Api, cliToken, type Cdr } from '../support/api.js';
+import { registerPhone, sippCall, startCarrier, startPhone } from '../support/sipp.js';
+import { freePort } from '../support/ports.js';
+import { openDb } from '../support/db.js';
+
+const world = inject('e2e');
+const CARRIER_IP = '127.0.0.2';
+let daemon: Daemon;
+let api: Api;
+let adminToken: string;
+let carrierPort: number;
+let trunkId: string;
+const passwords = new Map<string, string>();
+
+async function admin(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(`http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+async function cdrSince(since: Date, dialed: string): Promise<Cdr> {
+  const from = encodeURIComponent(since.toISOString());
+  return eventually(async () => (await api.cdrs(`dialed=${encodeURIComponent(dialed)}&from=${from}&limit=1`))[0], 15_000, `CDR ${dialed}`);
+}
+
+const call = (from: string, dialed: string, scenario: 'uac-hangup-first' | 'uac-refused') =>
+  sippCall({ scenario, dialed, sipPort: world.sipPort, user: from, password: passwords.get(from)!, set: scenario === 'uac-hangup-first' ? { hold_ms: '1500' } : undefined });
+
+beforeAll(async () => {
+  daemon = Daemon.start(world.daemonEnv);
+  adminToken = await cliToken(world.daemonEnv, 'admin');
+  api = Api.for(world.daemonEnv, adminToken);
+  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  const db = openDb(world.db);
+  for (const [number, displayName, permissionClass] of [['2001', 'Nat Ional', 'national'], ['2002', 'Lobby Phone', 'internal'], ['2003', 'Reception', 'national']] as const) {
+    const res = await admin('POST', '/api/v1/extensions', { number, displayName, permissionClass, callerIdNumber: '4930555' + number });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    passwords.set(number, res.body.sipPassword);
+    // Scripted SIPp phones: no connected-line re-INVITEs, no OPTIONS keep-alives (see extensions.test.ts).
+    await db.updateTable('ps_endpoints').set({ send_connected_line: 'no' } as never).where('id', '=', number).execute();
+    await db.updateTable('ps_aors').set({ qualify_frequency: 0 }).where('id', '=', number).execute();
+  }
+  await db.destroy();
+  carrierPort = await freePort(true);
+  const trunk = await admin('POST', '/api/v1/trunks', { name: 'carrier', kind: 'ip', host: CARRIER_IP, port: carrierPort, codecs: ['ulaw'] });
+  expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
+  trunkId = trunk.body.trunk.id;
+  const intl = await admin('POST', '/api/v1/outbound-routes', { name: 'international', pattern: '_00X.', trunkId, requiredClass: 'international', priority: 10 });
+  expect(intl.status, JSON.stringify(intl.body)).toBe(201);
+  const national = await admin('POST', '/api/v1/outbound-routes', { name: 'national', pattern: '_0ZX.', trunkId, requiredClass: 'national', priority: 20 });
+  expect(national.status, JSON.stringify(national.body)).toBe(201);
+  const did = await admin('POST', '/api/v1/inbound-routes', { name: 'main number', didPattern: '4930555000', target: { kind: 'extension', number: '2003' } });
+  expect(did.status, JSON.stringify(did.body)).toBe(201);
+});
+
+afterAll(async () => {
+  // Leave no IP-identified trunk behind for other test files.
+  await admin('DELETE', `/api/v1/inbound-routes/${(await admin('GET', '/api/v1/inbound-routes')).body.items?.[0]?.id ?? 0}`).catch(() => undefined);
+  await daemon?.stop();
+});
+
+describe('trunks and outside calls', () => {
+  it('a national call goes out through the trunk to the carrier, with the external caller id', async () => {
+    const logFile = path.join(tmpdir(), `pbx-e2e-carrier-${carrierPort}.log`);
+    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile);
+    await new Promise((r) => setTimeout(r, 300));
+    const since = new Date();
+    const res = await call('2001', '030123456', 'uac-hangup-first');
+    expect(res.code, res.output).toBe(0);
+    expect((await carrier.done).code).toBe(0);
+    expect(await readFile(logFile, 'utf8')).toContain('dialed 030123456 from 49305552001');
+    expect(await cdrSince(since, '030123456')).toMatchObject({ direction: 'outbound', disposition: 'ANSWERED', callerNumber: '2001' });
+  });
+
+  it('an international number is refused for a national extension, and anything outside for an internal one', async () => {
+    const since = new Date();
+    expect((await call('2001', '0044201234567', 'uac-refused')).code).toBe(0);
+    expect(await cdrSince(since, '0044201234567')).toMatchObject({ disposition: 'FAILED', answeredAt: null });
+    expect((await call('2002', '030123456', 'uac-refused')).code).toBe(0);
+  });
+
+  it('an inbound call to the main number (DID) rings the reception desk phone', async () => {
+    const port = await freePort(true);
+    expect((await registerPhone({ sipPort: world.sipPort, ext: '2003', password: passwords.get('2003')!, port })).code).toBe(0);
+    const logFile = path.join(tmpdir(), `pbx-e2e-phone-2003-${port}.log`);
+    const phone = await startPhone('phone-answer', port, logFile);
+    const since = new Date();
+    // The carrier calls in from its own address: no digest, identified by IP as trunk-carrier.
+    const res = await sippCall({ scenario: 'uac-hangup-first', dialed: '4930555000', sipPort: world.sipPort, user: '4930111222', password: 'unused', localIp: CARRIER_IP, set: { hold_ms: '1500' } });
+    expect(res.code, res.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    expect(await cdrSince(since, '4930555000')).toMatchObject({ direction: 'inbound', disposition: 'ANSWERED' });
+  });
+
+  it('a DID nobody routes is refused', async () => {
+    const res = await sippCall({ scenario: 'uac-refused', dialed: '4930555999', sipPort: world.sipPort, user: '4930111222', password: 'unused', localIp: CARRIER_IP });
+    expect(res.code, res.output).toBe(0);
+  });
+});
