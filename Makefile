@@ -13,8 +13,12 @@ setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempot
 	@bash deploy/gen-env.sh $(ENV_FILE)
 	@$(LOAD_ENV) && bash deploy/install.sh
 
-node_modules: package-lock.json
-	npm ci --no-audit --no-fund
+# Not `npm ci`: with npm 11 and `omit-lockfile-registry-resolved` (set on these machines) the lock
+# file npm itself writes lacks versions for other platforms' optional packages, and `npm ci` refuses
+# it ("Missing: @rollup/rollup-android-arm64@ from lock file"). `npm install` still installs the
+# locked versions.
+node_modules: package.json package-lock.json
+	npm install --no-audit --no-fund
 	@touch node_modules
 
 deps: node_modules
