@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -54,6 +54,9 @@ check: deps
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
 
+
+bench: setup build ## call setup latency: pbx over ARI vs Asterisk's own dialplan, same machine
+	npx tsx bench/call-setup.ts $(or $(CALLS),300) $(or $(RATE),15)
 
 clean:
 	rm -rf dist

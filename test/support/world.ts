@@ -1,0 +1,71 @@
+/**
+ * A throwaway world for e2e tests and benchmarks: a fresh database, a unique Redis prefix and
+ * an Asterisk 22 instance of its own (own ports and dirs) reading PJSIP endpoints from that database,
+ * plus the environment a daemon needs to join it. teardown() removes all of it.
+ */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { Redis } from 'ioredis';
+import { baseDbSettings, REDIS_URL, runId, type DbSettings } from './env.js';
+import { createTestDatabase, dropTestDatabase } from './db.js';
+import { asteriskInstance } from './asterisk.js';
+import { freePort } from './ports.js';
+
+export interface World {
+  id: string;
+  db: DbSettings;
+  redisPrefix: string;
+  asteriskEnv: Record<string, string>;
+  daemonEnv: Record<string, string>;
+  sipPort: number;
+}
+
+export const secret = (): string => randomBytes(18).toString('base64url');
+
+export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record<string, string> = {}): Promise<World & { teardown: () => Promise<void> }> {
+  const id = runId();
+  const db: DbSettings = { ...baseDbSettings(), name: `pbx_${kind}_${id}` };
+  const redisPrefix = `pbx-${kind}-${id}`;
+  await createTestDatabase(db);
+  const [sipPort, ariPort, amiPort, httpPort] = [await freePort(true), await freePort(), await freePort(), await freePort()];
+  const common = {
+    PBX_ARI_PORT: String(ariPort),
+    PBX_AMI_PORT: String(amiPort),
+    PBX_ARI_USER: 'pbx',
+    PBX_ARI_PASSWORD: secret(),
+    PBX_AMI_USER: 'pbx',
+    PBX_AMI_PASSWORD: secret(),
+    PBX_ARI_APP: `pbx-${kind}-${id}`,
+    PBX_DB_HOST: db.host,
+    PBX_DB_PORT: String(db.port),
+    PBX_DB_NAME: db.name,
+    PBX_DB_USER: db.user,
+    PBX_DB_PASSWORD: db.password,
+  };
+  const asteriskEnv = { ...common, PBX_AST_INSTANCE: `${kind}-${id}`, PBX_SIP_PORT: String(sipPort), PBX_SIP_BIND: '127.0.0.1' };
+  await asteriskInstance('start', asteriskEnv);
+  const daemonEnv = {
+    ...common,
+    PBX_HTTP_HOST: '127.0.0.1',
+    PBX_HTTP_PORT: String(httpPort),
+    PBX_REDIS_URL: REDIS_URL(),
+    PBX_REDIS_PREFIX: redisPrefix,
+    ...daemonOverrides,
+  };
+
+  const teardown = async (): Promise<void> => {
+    let dir = '';
+    try {
+      dir = (await asteriskInstance('path', asteriskEnv)).trim();
+      await asteriskInstance('stop', asteriskEnv);
+    } finally {
+      if (dir.includes(`pbx-instances/${kind}-`)) await rm(dir, { recursive: true, force: true });
+      await dropTestDatabase(db);
+      const redis = new Redis(REDIS_URL());
+      const keys = await redis.keys(`${redisPrefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+  };
+  return { id, db, redisPrefix, asteriskEnv, daemonEnv, sipPort, teardown };
+}
