@@ -19,7 +19,7 @@ import { ExtensionService } from './extensions/service.js';
 import { RegistrationTracker } from './extensions/registrations.js';
 import { TrunkService } from './trunks/service.js';
 import { RouteService } from './trunks/route-service.js';
-import { Registrar } from './trunks/registrar.js';
+import { Registrar, reloadRegistrations } from './trunks/registrar.js';
 import { inboundRoutesUsingExtension } from './trunks/repository.js';
 import { deviceUsages } from './provisioning/usages.js';
 
@@ -78,6 +78,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
+  // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.
+  ami.onConnected(() => {
+    reloadRegistrations(ami).catch((err: Error) => log.warn({ err: err.message }, 'trunk registrations not reloaded'));
+  });
   const auth = new AuthService(db);
   const http = await buildHttp({
     db,

@@ -37,6 +37,7 @@ export class AmiConnection {
   private loggedIn = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly eventHandlers: ((e: AmiEvent) => void)[] = [];
+  private readonly connectHandlers: (() => void)[] = [];
 
   constructor(
     private readonly settings: AmiSettings,
@@ -50,6 +51,11 @@ export class AmiConnection {
 
   onEvent(handler: (e: AmiEvent) => void): void {
     this.eventHandlers.push(handler);
+  }
+
+  /** Called after every successful login (first connect and each reconnect). */
+  onConnected(handler: () => void): void {
+    this.connectHandlers.push(handler);
   }
 
   start(): void {
@@ -99,6 +105,7 @@ export class AmiConnection {
         this.attempt = 0;
         this.loggedIn = true;
         this.log.info({ host, port }, 'AMI connected');
+        for (const h of this.connectHandlers) h();
       });
     });
   }
