@@ -10,35 +10,16 @@ import { Daemon, eventually } from '../support/daemon.js';
 import { Api, cliToken, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startPhone } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
-import { openDb } from '../support/db.js';
+import { apiClient, createScriptedExtension } from '../support/pbx.js';
 
 const world = inject('e2e');
 let daemon: Daemon;
 let api: Api;
-let adminToken: string;
-const base = () => `http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}`;
-
-async function admin(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(base() + url, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
+let admin: ReturnType<typeof apiClient>;
 
 const passwords = new Map<string, string>();
-async function createExtension(number: string, displayName: string, extra: Record<string, unknown> = {}): Promise<void> {
-  const res = await admin('POST', '/api/v1/extensions', { number, displayName, ...extra });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  passwords.set(number, res.body.sipPassword);
-  // SIPp phones follow a script: they cannot take the connected-line re-INVITE Asterisk sends
-  // mid-call, nor answer its OPTIONS keep-alives (real desk phones do both). Switch both off
-  // for these scripted phones only.
-  const db = openDb(world.db);
-  await db.updateTable('ps_endpoints').set({ send_connected_line: 'no' } as never).where('id', '=', number).execute();
-  await db.updateTable('ps_aors').set({ qualify_frequency: 0 }).where('id', '=', number).execute();
-  await db.destroy();
+async function createExtension(number: string, displayName: string): Promise<void> {
+  passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName }));
 }
 
 /** A desk phone for `ext`: registers, then waits for one call with the given behaviour. */
@@ -68,8 +49,9 @@ async function lastCdr(from: string, to: string): Promise<Cdr> {
 
 beforeAll(async () => {
   daemon = Daemon.start(world.daemonEnv);
-  adminToken = await cliToken(world.daemonEnv, 'admin');
+  const adminToken = await cliToken(world.daemonEnv, 'admin');
   api = Api.for(world.daemonEnv, adminToken);
+  admin = apiClient(world.daemonEnv, adminToken);
   await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
   await createExtension('1001', 'Anna Berg');
   await createExtension('1002', 'Ben Kohl');

@@ -10,25 +10,16 @@ import { Daemon, eventually } from '../support/daemon.js';
 import { Api, cliToken, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startCarrier, startPhone } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
-import { openDb } from '../support/db.js';
+import { apiClient, createScriptedExtension } from '../support/pbx.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.2';
 let daemon: Daemon;
 let api: Api;
-let adminToken: string;
+let admin: ReturnType<typeof apiClient>;
 let carrierPort: number;
 let trunkId: string;
 const passwords = new Map<string, string>();
-
-async function admin(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await fetch(`http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
 
 async function cdrSince(since: Date, dialed: string): Promise<Cdr> {
   const from = encodeURIComponent(since.toISOString());
@@ -40,19 +31,13 @@ const call = (from: string, dialed: string, scenario: 'uac-hangup-first' | 'uac-
 
 beforeAll(async () => {
   daemon = Daemon.start(world.daemonEnv);
-  adminToken = await cliToken(world.daemonEnv, 'admin');
+  const adminToken = await cliToken(world.daemonEnv, 'admin');
   api = Api.for(world.daemonEnv, adminToken);
+  admin = apiClient(world.daemonEnv, adminToken);
   await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
-  const db = openDb(world.db);
   for (const [number, displayName, permissionClass] of [['2001', 'Nat Ional', 'national'], ['2002', 'Lobby Phone', 'internal'], ['2003', 'Reception', 'national']] as const) {
-    const res = await admin('POST', '/api/v1/extensions', { number, displayName, permissionClass, callerIdNumber: '4930555' + number });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    passwords.set(number, res.body.sipPassword);
-    // Scripted SIPp phones: no connected-line re-INVITEs, no OPTIONS keep-alives (see extensions.test.ts).
-    await db.updateTable('ps_endpoints').set({ send_connected_line: 'no' } as never).where('id', '=', number).execute();
-    await db.updateTable('ps_aors').set({ qualify_frequency: 0 }).where('id', '=', number).execute();
+    passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName, permissionClass, callerIdNumber: '4930555' + number }));
   }
-  await db.destroy();
   carrierPort = await freePort(true);
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'carrier', kind: 'ip', host: CARRIER_IP, port: carrierPort, codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
