@@ -22,6 +22,8 @@ import { RouteService } from './trunks/route-service.js';
 import { Registrar, reloadRegistrations } from './trunks/registrar.js';
 import { inboundRoutesUsingExtension } from './trunks/repository.js';
 import { deviceUsages } from './provisioning/usages.js';
+import path from 'node:path';
+import { VoicemailService } from './voicemail/service.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -63,7 +65,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   }, log.child({ component: 'ari' }));
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
   const directory = callDirectory(db);
+  const voicemail = new VoicemailService({
+    db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
+  });
   dispatcher = new StasisDispatcher({
+    voicemail,
     db,
     control: ari,
     cdrWriter,
@@ -90,6 +96,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     registrations,
     trunks,
     routing,
+    voicemail,
     provisioning: { site: config.site, sipPort: config.sip.port },
     log,
     version: VERSION,

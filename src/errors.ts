@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'outbound-route-not-found'
   | 'outbound-route-exists'
   | 'inbound-route-not-found'
-  | 'inbound-route-exists';
+  | 'inbound-route-exists'
+  | 'voicemail-not-found';
 
 export class AppError extends Error {
   constructor(

@@ -4,7 +4,8 @@
  *
  *   routing --ring--> ringing --b-answered--> bridged --(either side hangs up)--> ended
  *                        |  busy / no answer / unreachable
- *                        +--> next hop (forward) or give up (busy tone / hang up)
+ *                        +--> next hop (forward), else voicemail (when the extension's mailbox
+ *                             takes messages), else give up (busy tone / hang up)
  *
  * Forwards are followed at most MAX_HOPS times, and never to an extension already tried (no loops).
  */
@@ -17,9 +18,11 @@ export interface DialTarget {
   readonly forwardBusy: string | null;
   readonly forwardNoAnswer: string | null;
   readonly ringTimeoutSeconds: number;
+  /** The extension's mailbox takes messages: busy, unanswered and unreachable calls go there. */
+  readonly voicemail?: boolean;
 }
 
-export type DialPhase = 'routing' | 'ringing' | 'bridged' | 'hanging-up' | 'ended';
+export type DialPhase = 'routing' | 'ringing' | 'bridged' | 'voicemail' | 'hanging-up' | 'ended';
 
 export interface DialState {
   readonly phase: DialPhase;
@@ -27,7 +30,7 @@ export interface DialState {
   readonly current: string | null;
   readonly legId: string | null;
   readonly answered: boolean;
-  readonly outcome: 'connected' | 'busy' | 'no-answer' | 'unreachable' | 'loop' | null;
+  readonly outcome: 'connected' | 'busy' | 'no-answer' | 'unreachable' | 'loop' | 'voicemail' | null;
 }
 
 export type DialEvent =
@@ -52,6 +55,8 @@ export type DialAction =
   | { readonly kind: 'answer-caller' }
   | { readonly kind: 'bridge'; readonly legId: string }
   | { readonly kind: 'hangup-leg'; readonly legId: string }
+  /** Hand the caller to the mailbox (the session runs the deposit machine from here). */
+  | { readonly kind: 'voicemail'; readonly mailbox: string; readonly why: NoConnect }
   | { readonly kind: 'hangup-caller'; readonly reason: 'normal' | 'busy' | 'no_answer' | 'unallocated' };
 
 export interface DialStep {
@@ -72,7 +77,7 @@ export function dialTransition(state: DialState, event: DialEvent, newLegId: () 
     const actions: DialAction[] = state.legId ? [{ kind: 'hangup-leg', legId: state.legId }] : [];
     return { state: { ...state, phase: 'ended', legId: null }, actions };
   }
-  if (state.phase === 'hanging-up') return stay;
+  if (state.phase === 'hanging-up' || state.phase === 'voicemail') return stay;
 
   switch (event.type) {
     case 'dial': {
@@ -81,7 +86,10 @@ export function dialTransition(state: DialState, event: DialEvent, newLegId: () 
       if (state.tried.includes(t.number) || state.tried.length >= MAX_HOPS) return giveUp(state, 'loop');
       const tried = [...state.tried, t.number];
       if (t.forwardAlways) return follow({ ...state, tried }, t.forwardAlways);
-      if (t.dnd) return t.forwardBusy ? follow({ ...state, tried }, t.forwardBusy) : giveUp({ ...state, tried }, 'busy');
+      if (t.dnd) {
+        if (t.forwardBusy) return follow({ ...state, tried }, t.forwardBusy);
+        return t.voicemail ? voicemail({ ...state, tried }, t.number, 'busy') : giveUp({ ...state, tried }, 'busy');
+      }
       const legId = newLegId();
       return {
         state: { ...state, phase: 'ringing', tried, current: t.number, legId },
@@ -115,13 +123,18 @@ export function dialTransition(state: DialState, event: DialEvent, newLegId: () 
     case 'no-connect': {
       if (state.phase !== 'ringing' || state.legId !== null) return stay;
       const forward = event.target ? (event.why === 'busy' ? event.target.forwardBusy : event.target.forwardNoAnswer) : null;
-      return forward ? follow(state, forward) : giveUp(state, event.why);
+      if (forward) return follow(state, forward);
+      return event.target?.voicemail ? voicemail(state, event.target.number, event.why) : giveUp(state, event.why);
     }
   }
 }
 
 function follow(state: DialState, number: string): DialStep {
   return { state: { ...state, phase: 'routing' }, actions: [{ kind: 'lookup', number }] };
+}
+
+function voicemail(state: DialState, mailbox: string, why: NoConnect): DialStep {
+  return { state: { ...state, phase: 'voicemail', outcome: 'voicemail', legId: null }, actions: [{ kind: 'voicemail', mailbox, why }] };
 }
 
 function giveUp(state: DialState, outcome: NonNullable<DialState['outcome']>): DialStep {

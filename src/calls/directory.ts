@@ -12,6 +12,7 @@ import { resolveInbound } from '../routing/inbound.js';
 import { loadEmergencyNumbers, loadInboundRules, loadOutboundRoutes, trunkDialTarget } from '../trunks/repository.js';
 import type { CallFacts } from './cdr.js';
 import type { DialTarget } from './dial-flow.js';
+import { takesMessages } from '../voicemail/deposit.js';
 import { decideRoute, endpointOfChannel, type CallRoute, type CallSource } from './router.js';
 
 /** What routing needs to know about the caller for the rest of the call (forwards, outside calls). */
@@ -76,6 +77,7 @@ export function callDirectory(db: Db) {
           forwardBusy: ext.forward_busy,
           forwardNoAnswer: ext.forward_no_answer,
           ringTimeoutSeconds: ext.ring_timeout_seconds,
+          voicemail: takesMessages(ext),
         };
       }
       if (caller.callerClass === null) return null;

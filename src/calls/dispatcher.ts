@@ -16,6 +16,7 @@ import type { CdrWriter } from './cdr-writer.js';
 import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';
 import type { FlowSettings } from './flow.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
+import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -26,7 +27,10 @@ export interface DispatcherDeps {
   readonly route: SessionDeps['route'];
   readonly lookupTarget: SessionDeps['lookupTarget'];
   readonly now?: () => Date;
+  /** Voicemail (recordings, mailbox menu, MWI). */
+  readonly voicemail: VoicemailService;
 }
+
 
 const HEARTBEAT_MS = 15_000;
 
@@ -36,6 +40,7 @@ export class StasisDispatcher {
   private readonly legs = new Map<string, CallSession>();
   private readonly store: LiveCallStore;
   private readonly now: () => Date;
+  private readonly voicemail: VoicemailService;
   private reconciling: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   /** What Asterisk held at the last reconciliation (channels, bridges, channels in our app). */
@@ -44,6 +49,7 @@ export class StasisDispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? (() => new Date());
     const { db } = deps;
+    this.voicemail = deps.voicemail;
     this.store = {
       insert: (f, channelId, state) =>
         insertLiveCall(db, {
@@ -106,7 +112,17 @@ export class StasisDispatcher {
       }
       case 'PlaybackStarted':
       case 'ChannelStateChange':
+      case 'RecordingStarted':
         return;
+      case 'RecordingFinished':
+      case 'RecordingFailed': {
+        const { name, target_uri: target } = event.recording;
+        if (VOICEMAIL_RECORDING.test(name)) this.voicemail.recordingEnded(name);
+        if (event.type === 'RecordingFailed') this.deps.log.warn({ recording: name, cause: event.recording.cause }, 'recording failed');
+        const channelId = target.startsWith('channel:') ? target.slice(8) : null;
+        if (channelId) void this.sessions.get(channelId)?.enqueue({ type: 'recording-ended', name, ok: event.type === 'RecordingFinished' });
+        return;
+      }
       case 'PlaybackFinished': {
         const channelId = event.playback.target_uri.startsWith('channel:') ? event.playback.target_uri.slice(8) : null;
         if (channelId) void this.sessions.get(channelId)?.enqueue({ type: 'playback-finished', playbackId: event.playback.id });
@@ -216,6 +232,7 @@ export class StasisDispatcher {
       now: this.now,
       route: this.deps.route,
       lookupTarget: this.deps.lookupTarget,
+      voicemail: this.voicemail,
       legs: {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {

@@ -1,8 +1,9 @@
 /**
  * One call session per caller channel (leg A) in Stasis. Events are queued and handled one at a
  * time, in order. The call is routed once (router.ts), then driven by a pure machine: the test
- * service (flow.ts) or dialing an extension (dial-flow.ts). Their actions are carried out over
- * ARI here. The session owns the call's facts and hands exactly one CDR to the writer.
+ * service (flow.ts), dialing an extension (dial-flow.ts), leaving a voicemail when it does not
+ * connect (voicemail/deposit.ts) or the *97 mailbox menu (voicemail/menu.ts). Their actions are
+ * carried out over ARI here. The session owns the call's facts and hands exactly one CDR to the writer.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -13,6 +14,9 @@ import { initialFlowState, transition, type FlowAction, type FlowEvent, type Flo
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext, RoutedCall } from './directory.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
+import { depositTransition, initialDepositState, type DepositAction, type DepositEvent, type DepositState } from '../voicemail/deposit.js';
+import { initialMenuState, menuTransition, type MenuAction, type MenuEvent, type MenuState } from '../voicemail/menu.js';
+import type { VoicemailService } from '../voicemail/service.js';
 
 export type SessionEvent =
   | { readonly type: 'stasis-start' }
@@ -20,6 +24,8 @@ export type SessionEvent =
   | FlowEvent
   | Exclude<DialEvent, { type: 'a-ended' | 'dial' | 'no-connect' | 'target-missing' }>
   | { readonly type: 'hold'; readonly channelId: string; readonly on: boolean }
+  | { readonly type: 'recording-ended'; readonly name: string; readonly ok: boolean }
+  | { readonly type: 'menu-timeout'; readonly gen: number }
   | { readonly type: 'hangup-request'; readonly cause: number | null }
   | { readonly type: 'stasis-end' }
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }
@@ -41,15 +47,28 @@ export interface SessionDeps {
   readonly lookupTarget: (number: string, caller: CallerContext) => Promise<DialTarget | null>;
   readonly legs: { register(legId: string, session: CallSession): void; release(legId: string): void };
   readonly onEnded: (session: CallSession) => void;
+  readonly voicemail: VoicemailPort;
 }
+
+/** What a call needs from voicemail (VoicemailService). */
+export type VoicemailPort = Pick<
+  VoicemailService,
+  'mailboxFor' | 'checkPin' | 'menuMessages' | 'saveMessage' | 'saveGreeting' | 'removeFromPhone' | 'markHeardFromPhone'
+>;
+
+const DEPOSIT_SETTINGS = { maxMessageSeconds: 180, maxSilenceSeconds: 10 } as const;
+const MENU_LIMITS = { maxPinAttempts: 3, maxGreetingSeconds: 60 } as const;
+const recordingId = () => randomUUID().replace(/-/g, '').slice(0, 20);
 
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
 const DESTROY_GRACE_MS = 2_000;
 
 export class CallSession {
-  private mode: 'routing' | 'test' | 'dial' | 'refused' = 'routing';
+  private mode: 'routing' | 'test' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
   private flow: FlowState = initialFlowState;
   private dial: DialState = initialDialState;
+  private deposit: DepositState = initialDepositState;
+  private menu: MenuState = initialMenuState;
   private bridgeId: string | null = null;
   private caller: CallerContext = { callerClass: null, callerIdNumber: null };
   private queue: Promise<void> = Promise.resolve();
@@ -127,7 +146,14 @@ export class CallSession {
       case 'b-ended':
       case 'ring-timeout':
         return this.dialStep(event);
+      case 'recording-ended':
+        if (this.mode === 'voicemail') return this.depositStep(event);
+        return this.menuStep(event);
+      case 'menu-timeout':
+        return this.menuStep(event);
       default:
+        if (this.mode === 'voicemail' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.depositStep(event);
+        if (this.mode === 'mailbox' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.menuStep(event);
         return this.flowStep(event);
     }
   }
@@ -146,6 +172,10 @@ export class CallSession {
         const target = await this.deps.lookupTarget(number, this.caller);
         return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number });
       }
+      case 'voicemail':
+        this.mode = 'mailbox';
+        void this.persist(() => this.deps.store.update(this.callId, { mode: 'mailbox' }));
+        return this.menuStep({ type: 'start', mailbox: route.mailbox });
       case 'refuse':
         this.mode = 'refused';
         return this.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
@@ -164,6 +194,8 @@ export class CallSession {
       return this.follow(event.peer);
     }
     if (event.mode === 'dial') return this.hangupCaller('normal'); // was still ringing: the dial attempt is gone
+    // A voicemail recording or menu cannot be resumed midway: end the call cleanly.
+    if (event.mode === 'voicemail' || event.mode === 'mailbox') return this.hangupCaller('normal');
     this.mode = 'test';
     return this.flowStep(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
   }
@@ -269,6 +301,8 @@ export class CallSession {
           return await control.hangup(action.legId).catch(() => undefined);
         case 'hangup-caller':
           return await this.hangupCaller(action.reason);
+        case 'voicemail':
+          return await this.startVoicemail(action.mailbox, action.why);
       }
     } catch (err) {
       if (action.kind === 'originate') {
@@ -283,6 +317,121 @@ export class CallSession {
     }
   }
 
+  // ---------------------------------------------------------------- leaving a message (voicemail/deposit.ts)
+
+  private async startVoicemail(mailbox: string, why: string): Promise<void> {
+    this.clearTimer();
+    const box = await this.deps.voicemail.mailboxFor(mailbox);
+    if (!box) return this.hangupCaller(why === 'busy' ? 'busy' : 'no_answer'); // switched off meanwhile
+    this.log.info({ mailbox, why }, 'to voicemail');
+    this.mode = 'voicemail';
+    void this.persist(() => this.deps.store.update(this.callId, { mode: 'voicemail' }));
+    return this.depositStep({ type: 'start', mailbox, greeting: box.greeting });
+  }
+
+  private async depositStep(event: DepositEvent): Promise<void> {
+    if (this.mode !== 'voicemail') return;
+    const from = this.deposit.phase;
+    const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vm-${m}-${recordingId()}` };
+    const { state, actions, rejected } = depositTransition(this.deposit, event, DEPOSIT_SETTINGS, ids);
+    if (rejected) this.log.warn({ phase: from, event: event.type, rejected }, 'event refused by voicemail');
+    this.deposit = state;
+    if (state.phase !== from) this.log.debug(`voicemail ${from} -> ${event.type} -> ${state.phase}`);
+    for (const action of actions) await this.runDeposit(action);
+  }
+
+  private async runDeposit(action: DepositAction): Promise<void> {
+    const { control } = this.deps;
+    try {
+      switch (action.kind) {
+        case 'answer':
+          await this.answerCaller();
+          return this.depositStep({ type: 'answered' });
+        case 'play':
+          return await control.play(this.channelId, action.media, action.playbackId);
+        case 'stop-playback':
+          return await control.stopPlayback(action.playbackId).catch(() => undefined);
+        case 'record':
+          return await control.record(this.channelId, { ...action, format: 'wav' });
+        case 'save-message':
+          return this.saveMessage(action.mailbox, action.name);
+        case 'hangup':
+          return await this.hangupCaller('normal');
+      }
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'call-not-found') return;
+      this.log.error({ action: action.kind, err: (err as Error).message }, 'voicemail action failed');
+      if (action.kind !== 'hangup') return this.depositStep({ type: 'action-failed', action: action.kind });
+    }
+  }
+
+  /** In the background: it may wait for Asterisk to finish the file; the call goes on meanwhile. */
+  private saveMessage(mailbox: string, name: string): void {
+    const meta = { mailbox, callId: this.callId, callerNumber: this.facts.callerNumber, callerName: this.facts.callerName };
+    void this.deps.voicemail.saveMessage(name, meta).catch((err: Error) => this.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
+  }
+
+  // ---------------------------------------------------------------- the *97 mailbox menu (voicemail/menu.ts)
+
+  private async menuStep(event: MenuEvent): Promise<void> {
+    if (this.mode !== 'mailbox') return;
+    const from = this.menu.phase;
+    const settings = { ...MENU_LIMITS, digitTimeoutMs: this.deps.settings.digitTimeoutMs };
+    const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vmg-${m}-${recordingId()}` };
+    const { state, actions, rejected } = menuTransition(this.menu, event, settings, ids);
+    if (rejected) this.log.warn({ phase: from, event: event.type, rejected }, 'event refused by mailbox menu');
+    this.menu = state;
+    if (state.phase !== from) this.log.debug(`mailbox ${from} -> ${event.type} -> ${state.phase}`);
+    for (const action of actions) await this.runMenu(action);
+  }
+
+  private async runMenu(action: MenuAction): Promise<void> {
+    const { control, voicemail } = this.deps;
+    try {
+      switch (action.kind) {
+        case 'answer':
+          await this.answerCaller();
+          return this.menuStep({ type: 'answered' });
+        case 'play':
+          return await control.play(this.channelId, action.media, action.playbackId);
+        case 'stop-playback':
+          return await control.stopPlayback(action.playbackId).catch(() => undefined);
+        case 'start-timer':
+          this.setTimer(action.ms, { type: 'menu-timeout', gen: action.gen });
+          return;
+        case 'check-pin': {
+          this.clearTimer();
+          const ok = await voicemail.checkPin(action.mailbox, action.pin);
+          if (!ok) this.log.warn({ mailbox: action.mailbox, attempt: this.menu.attempts + 1, digits: action.pin.length }, 'wrong voicemail PIN');
+          return this.menuStep({ type: 'pin-checked', ok });
+        }
+        case 'load-messages':
+          return this.menuStep({ type: 'messages', messages: await voicemail.menuMessages(action.mailbox) });
+        case 'mark-heard':
+          return await voicemail.markHeardFromPhone(action.mailbox, action.id, this.callId);
+        case 'delete-message':
+          return await voicemail.removeFromPhone(action.mailbox, action.id, this.callId);
+        case 'record':
+          this.clearTimer();
+          return await control.record(this.channelId, { ...action, format: 'wav' });
+        case 'save-greeting':
+          void voicemail.saveGreeting(action.mailbox, action.name).catch((err: Error) => this.log.error({ err: err.message }, 'greeting not saved'));
+          return;
+        case 'hangup':
+          if (this.menu.hangupCause === 'pin-failed') {
+            this.log.warn({ mailbox: this.menu.mailbox, attempts: this.menu.attempts, caller: this.facts.callerNumber }, 'voicemail PIN wrong too often; hanging up');
+          }
+          return await this.hangupCaller('normal');
+      }
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'call-not-found') return;
+      this.log.error({ action: action.kind, err: (err as Error).message }, 'mailbox action failed');
+      if (action.kind !== 'hangup') return this.menuStep({ type: 'action-failed', action: action.kind });
+    }
+  }
+
+  // ---------------------------------------------------------------- shared
+
   private async onHold(channelId: string, on: boolean): Promise<void> {
     // The other party hears music on hold while one side holds.
     const other = channelId === this.channelId ? this.dial.legId : this.channelId;
@@ -291,8 +440,6 @@ export class CallSession {
       this.log.warn({ err: err.message }, 'music on hold failed'),
     );
   }
-
-  // ---------------------------------------------------------------- shared
 
   private async answerCaller(): Promise<void> {
     await this.deps.control.answer(this.channelId);
@@ -321,6 +468,11 @@ export class CallSession {
     this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.flow = transition(this.flow, { type: 'channel-gone' }, this.deps.settings, () => '').state;
+    this.menu = menuTransition(this.menu, { type: 'channel-gone' }, { ...MENU_LIMITS, digitTimeoutMs: 0 }, { playback: () => '', recording: () => '' }).state;
+    // A caller who hangs up while recording has left a message: Asterisk keeps what was said.
+    const deposit = depositTransition(this.deposit, { type: 'channel-gone' }, DEPOSIT_SETTINGS, { playback: () => '', recording: () => '' });
+    this.deposit = deposit.state;
+    for (const a of deposit.actions) if (a.kind === 'save-message' && this.mode === 'voicemail') this.saveMessage(a.mailbox, a.name);
     const { state, actions } = dialTransition(this.dial, { type: 'a-ended' }, () => '');
     this.dial = state;
     for (const a of actions) {

@@ -26,6 +26,9 @@ import type { TrunkService } from '../trunks/service.js';
 import type { RouteService } from '../trunks/route-service.js';
 import { deviceRoutes } from '../provisioning/routes.js';
 import { provisioningRoutes, type ProvisioningRouteDeps } from '../provisioning/phone-routes.js';
+import { voicemailRoutes } from '../voicemail/routes.js';
+import { VoicemailMessage } from '../voicemail/schemas.js';
+import type { VoicemailService } from '../voicemail/service.js';
 
 export interface HttpDeps {
   readonly db: Db;
@@ -38,6 +41,7 @@ export interface HttpDeps {
   readonly trunks: TrunkService;
   readonly routing: RouteService;
   readonly provisioning: Pick<ProvisioningRouteDeps, 'site' | 'sipPort'>;
+  readonly voicemail: VoicemailService;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -54,7 +58,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.decorateRequest('principal', null);
   installErrorHandlers(app);
 
-  for (const schema of [ErrorResponse, ReadinessSchema, Cdr, LiveCall, Extension]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, ReadinessSchema, Cdr, LiveCall, Extension, VoicemailMessage]) app.addSchema(schema);
 
   await app.register(swagger, {
     openapi: {
@@ -76,6 +80,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       await api.register(extensionRoutes(deps));
       await api.register(trunkRoutes(deps));
       await api.register(deviceRoutes(deps));
+      await api.register(voicemailRoutes(deps));
     },
     { prefix: '/api/v1' },
   );

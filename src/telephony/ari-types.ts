@@ -28,6 +28,15 @@ export interface AriPlayback {
   readonly state: string;
 }
 
+export interface AriLiveRecording {
+  readonly name: string;
+  readonly format: string;
+  readonly state: string;
+  readonly target_uri: string;
+  readonly duration?: number;
+  readonly cause?: string;
+}
+
 export type AriEvent =
   | { readonly type: 'StasisStart'; readonly channel: AriChannel; readonly args: readonly string[]; readonly timestamp: string }
   | { readonly type: 'StasisEnd'; readonly channel: AriChannel; readonly timestamp: string }
@@ -36,7 +45,8 @@ export type AriEvent =
   | { readonly type: 'ChannelDestroyed'; readonly channel: AriChannel; readonly cause: number; readonly cause_txt: string; readonly timestamp: string }
   | { readonly type: 'ChannelStateChange'; readonly channel: AriChannel; readonly timestamp: string }
   | { readonly type: 'PlaybackStarted' | 'PlaybackFinished'; readonly playback: AriPlayback; readonly timestamp: string }
-  | { readonly type: 'ChannelHold' | 'ChannelUnhold'; readonly channel: AriChannel; readonly timestamp: string };
+  | { readonly type: 'ChannelHold' | 'ChannelUnhold'; readonly channel: AriChannel; readonly timestamp: string }
+  | { readonly type: 'RecordingStarted' | 'RecordingFinished' | 'RecordingFailed'; readonly recording: AriLiveRecording; readonly timestamp: string };
 
 export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'StasisStart',
@@ -49,7 +59,20 @@ export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'PlaybackFinished',
   'ChannelHold',
   'ChannelUnhold',
+  'RecordingStarted',
+  'RecordingFinished',
+  'RecordingFailed',
 ]);
+
+export interface RecordOptions {
+  /** Stored recording name (Asterisk's spool `recording/` folder); letters, digits, - and _ only. */
+  readonly name: string;
+  readonly format: 'wav';
+  readonly maxDurationSeconds: number;
+  readonly maxSilenceSeconds: number;
+  readonly beep: boolean;
+  readonly terminateOn: 'none' | 'any' | '*' | '#';
+}
 
 /** What the call core needs from Asterisk; implemented by AriConnection, faked in unit tests. */
 export interface CallControl {
@@ -78,6 +101,12 @@ export interface CallControl {
   listBridges(): Promise<AriBridge[]>;
   /** Channel ids currently in our Stasis application. */
   appChannelIds(): Promise<string[]>;
+  /** Record what the caller says; RecordingFinished (or RecordingFailed) follows. */
+  record(channelId: string, o: RecordOptions): Promise<void>;
+  /** The bytes of a stored recording; null when Asterisk has no such recording. */
+  storedRecordingFile(name: string): Promise<Buffer | null>;
+  /** Remove a stored recording; no error when it is already gone. */
+  deleteStoredRecording(name: string): Promise<void>;
 }
 
 export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'unallocated' | 'rejected';

@@ -21,6 +21,7 @@ import {
   type AriEvent,
   type CallControl,
   type HangupReason,
+  type RecordOptions,
 } from './ari-types.js';
 
 export interface AriSettings {
@@ -44,7 +45,10 @@ type RestClient = {
   playbacks: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
   applications: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
   asterisk: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
+  recordings: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
 };
+
+const RECORDING_NAME = /^[A-Za-z0-9_-]{1,120}$/;
 
 const PING_INTERVAL_MS = 10_000;
 
@@ -253,6 +257,48 @@ export class AriConnection implements CallControl {
       this.client().applications.get!({ applicationName: this.settings.app }),
     )) as { channel_ids?: string[] };
     return [...(app.channel_ids ?? [])];
+  }
+
+  async record(channelId: string, o: RecordOptions): Promise<void> {
+    if (!RECORDING_NAME.test(o.name)) throw new AppError('validation-failed', 400, `bad recording name ${o.name}`);
+    await this.call(() =>
+      this.client().channels.record!({
+        channelId,
+        name: o.name,
+        format: o.format,
+        maxDurationSeconds: o.maxDurationSeconds,
+        maxSilenceSeconds: o.maxSilenceSeconds,
+        beep: o.beep,
+        terminateOn: o.terminateOn,
+        ifExists: 'fail',
+      }),
+    );
+  }
+
+  /** ari-client cannot fetch binary bodies: GET /ari/recordings/stored/{name}/file directly. */
+  async storedRecordingFile(name: string): Promise<Buffer | null> {
+    if (!RECORDING_NAME.test(name)) throw new AppError('validation-failed', 400, `bad recording name ${name}`);
+    if (!this.connected) throw new AppError('asterisk-unavailable', 503, 'Asterisk ARI is not connected');
+    const { host, port, user, password } = this.settings;
+    let res: Response;
+    try {
+      res = await fetch(`http://${host}:${port}/ari/recordings/stored/${name}/file`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new AppError('asterisk-unavailable', 503, `ARI request failed: ${errorText(err)}`);
+    }
+    if (res.status === 404) return null;
+    if (!res.ok) throw new AppError('asterisk-unavailable', 503, `ARI stored recording ${name}: HTTP ${res.status}`);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  async deleteStoredRecording(name: string): Promise<void> {
+    if (!RECORDING_NAME.test(name)) return;
+    await this.call(() => this.client().recordings.deleteStored!({ recordingName: name })).catch((err: unknown) => {
+      if (!(err instanceof AppError && err.code === 'call-not-found')) throw err;
+    });
   }
 
   async asteriskInfo(): Promise<Record<string, unknown>> {

@@ -1,5 +1,8 @@
 import type { TestProject } from 'vitest/node';
 import { Redis } from 'ioredis';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { baseDbSettings, REDIS_URL, runId, type DbSettings } from '../support/env.js';
 import { createTestDatabase, dropTestDatabase } from '../support/db.js';
 
@@ -19,6 +22,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('redisPrefix', redisPrefix);
   return async () => {
     await dropTestDatabase(db);
+    await rm(path.join(tmpdir(), `pbx-it-data-${redisPrefix}`), { recursive: true, force: true });
     const redis = new Redis(REDIS_URL());
     const keys = await redis.keys(`${redisPrefix}:*`);
     if (keys.length) await redis.del(...keys);

@@ -1,4 +1,6 @@
 import { inject } from 'vitest';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/app.js';
@@ -27,6 +29,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PBX_AMI_PASSWORD: 'test',
     PBX_RECONNECT_BASE_MS: '100',
     PBX_RECONNECT_MAX_MS: '1000',
+    PBX_DATA_DIR: path.join(tmpdir(), `pbx-it-data-${inject('redisPrefix')}`),
     ...overrides,
   });
 }

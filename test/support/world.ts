@@ -4,7 +4,9 @@
  * plus the environment a daemon needs to join it. teardown() removes all of it.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { baseDbSettings, REDIS_URL, runId, type DbSettings } from './env.js';
 import { createTestDatabase, dropTestDatabase } from './db.js';
@@ -44,8 +46,10 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
   };
   const asteriskEnv = { ...common, PBX_AST_INSTANCE: `${kind}-${id}`, PBX_SIP_PORT: String(sipPort), PBX_SIP_BIND: '127.0.0.1' };
   await asteriskInstance('start', asteriskEnv);
+  const dataDir = await mkdtemp(path.join(tmpdir(), `pbx-${kind}-data-`));
   const daemonEnv = {
     ...common,
+    PBX_DATA_DIR: dataDir,
     PBX_HTTP_HOST: '127.0.0.1',
     PBX_HTTP_PORT: String(httpPort),
     PBX_REDIS_URL: REDIS_URL(),
@@ -61,6 +65,7 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
     } finally {
       if (dir.includes(`pbx-instances/${kind}-`)) await rm(dir, { recursive: true, force: true });
       await dropTestDatabase(db);
+      await rm(dataDir, { recursive: true, force: true });
       const redis = new Redis(REDIS_URL());
       const keys = await redis.keys(`${redisPrefix}:*`);
       if (keys.length) await redis.del(...keys);

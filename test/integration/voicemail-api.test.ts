@@ -1,0 +1,178 @@
+/**
+ * Voicemail API against real Postgres: list, download, mark heard, delete (row, file, audit, MWI),
+ * 404s and bad input naming the field. Routes are mounted on a bare Fastify like server.ts does.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { App } from '../../src/app.js';
+import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
+import { installErrorHandlers } from '../../src/http/errors.js';
+import { ErrorResponse } from '../../src/http/schemas.js';
+import { createLogger } from '../../src/logger.js';
+import { voicemailRoutes } from '../../src/voicemail/routes.js';
+import { VoicemailService } from '../../src/voicemail/service.js';
+import { silentWav } from '../../src/voicemail/audio.js';
+import { vm } from '../../src/voicemail/table.js';
+import { startTestApp } from '../support/app.js';
+
+let app: App;
+let http: FastifyInstance;
+let adminToken: string;
+let viewerToken: string;
+let dataDir: string;
+const mwi: Record<string, string>[] = [];
+const asteriskCopies = new Map<string, Buffer>();
+let voicemail: VoicemailService;
+
+const req = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown, token = adminToken) =>
+  http.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as object }) });
+
+beforeAll(async () => {
+  app = await startTestApp();
+  const auth = new AuthService(app.db);
+  adminToken = (await auth.createToken(CLI_ACTOR, { username: 'vm-admin', name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;
+  viewerToken = (await auth.createToken(CLI_ACTOR, { username: 'vm-viewer', name: 'it', ttlDays: 1, ensureRole: 'viewer' })).token;
+  dataDir = await mkdtemp(path.join(tmpdir(), 'pbx-it-vm-'));
+  voicemail = new VoicemailService({
+    db: app.db,
+    recordings: {
+      storedRecordingFile: async (name) => asteriskCopies.get(name) ?? null,
+      deleteStoredRecording: async (name) => void asteriskCopies.delete(name),
+    },
+    mwi: { action: async (fields) => (mwi.push(fields), { response: 'Success' }) },
+    dataDir,
+    log: createLogger('silent'),
+  });
+  // The same validation options as src/http/server.ts: unknown fields are refused, not dropped.
+  http = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } } }) as unknown as FastifyInstance;
+  http.decorateRequest('principal', null);
+  installErrorHandlers(http);
+  http.addSchema(ErrorResponse);
+  await http.register(voicemailRoutes({ auth, voicemail }), { prefix: '/api/v1' });
+  await http.ready();
+  for (const [number, pin] of [['3201', '4821'], ['3202', null]] as const) {
+    await app.http.inject({ method: 'POST', url: '/api/v1/extensions', headers: { authorization: `Bearer ${adminToken}` }, payload: { number, displayName: `Box ${number}`, ...(pin ? { voicemailPin: pin } : {}) } });
+  }
+});
+afterAll(async () => {
+  await http?.close();
+  await app?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+async function leave(name: string, ms: number) {
+  asteriskCopies.set(name, silentWav(ms));
+  voicemail.recordingEnded(name);
+  return voicemail.saveMessage(name, { mailbox: '3201', callId: `call-${name}`, callerNumber: '3202', callerName: 'Box 3202' });
+}
+
+describe('voicemail API', () => {
+  let first = '';
+  let second = '';
+
+  it('keeps a message: file in the data folder, row with size, sha256 and duration; MWI on', async () => {
+    const row = await leave('vm-3201-aaaaaaaa', 2_000);
+    expect(row).toMatchObject({ mailbox: '3201', duration_ms: 2_000, size_bytes: 44 + 32_000, heard: false, call_id: 'call-vm-3201-aaaaaaaa' });
+    expect(row!.file_path).toBe(path.join(dataDir, '3201', 'vm-3201-aaaaaaaa.wav'));
+    expect((await stat(row!.file_path)).size).toBe(row!.size_bytes);
+    expect(row!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(mwi.at(-1)).toMatchObject({ Action: 'PJSIPNotify', Endpoint: '3201' });
+    expect(mwi.at(-1)!['Variable']).toContain('Messages-Waiting: yes');
+    first = row!.id;
+    second = (await leave('vm-3201-bbbbbbbb', 1_000))!.id;
+    // saving the same recording again does nothing
+    asteriskCopies.set('vm-3201-bbbbbbbb', silentWav(1_000));
+    expect(await leave('vm-3201-bbbbbbbb', 1_000)).toBeNull();
+  });
+
+  it('discards empty recordings (and Asterisk\'s copy)', async () => {
+    expect(await leave('vm-3201-cccccccc', 100)).toBeNull();
+    expect(asteriskCopies.has('vm-3201-cccccccc')).toBe(false);
+    expect(await voicemail.saveMessage('vm-3201-dddddddd', { mailbox: '3201', callId: 'x', callerNumber: null, callerName: null })).toBeNull();
+  });
+
+  it('lists newest first for viewers', async () => {
+    const res = await req('GET', '/api/v1/extensions/3201/voicemail', undefined, viewerToken);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().items.map((m: { id: string }) => m.id)).toEqual([second, first]);
+    expect(res.json().items[1]).toMatchObject({ callerNumber: '3202', callerName: 'Box 3202', durationMs: 2_000, heard: false, sizeBytes: 32_044 });
+    expect((await req('GET', '/api/v1/extensions/3202/voicemail')).json()).toEqual({ items: [] });
+  });
+
+  it('downloads the WAV with content type and length', async () => {
+    const res = await req('GET', `/api/v1/extensions/3201/voicemail/${first}/audio`, undefined, viewerToken);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('audio/wav');
+    expect(res.headers['content-length']).toBe('32044');
+    expect(res.rawPayload.subarray(0, 4).toString()).toBe('RIFF');
+    expect(res.rawPayload.length).toBe(32_044);
+  });
+
+  it('404s: unknown extension, unknown message, message of another mailbox, missing file', async () => {
+    expect((await req('GET', '/api/v1/extensions/3999/voicemail')).json().error.code).toBe('extension-not-found');
+    expect((await req('GET', '/api/v1/extensions/3201/voicemail/999999/audio')).json().error.code).toBe('voicemail-not-found');
+    expect((await req('GET', `/api/v1/extensions/3202/voicemail/${first}/audio`)).statusCode).toBe(404);
+    const row = await vm(app.db).selectFrom('voicemail_messages').select('file_path').where('id', '=', second).executeTakeFirstOrThrow();
+    await rm(row.file_path);
+    const gone = await req('GET', `/api/v1/extensions/3201/voicemail/${second}/audio`);
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json().error.code).toBe('voicemail-not-found');
+    await writeFile(row.file_path, silentWav(1_000));
+  });
+
+  it('bad input names the field; unknown fields are refused; viewers cannot change', async () => {
+    const bad = await req('GET', '/api/v1/extensions/32x1/voicemail');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toMatch(/number/);
+    const badId = await req('GET', '/api/v1/extensions/3201/voicemail/abc/audio');
+    expect(badId.statusCode).toBe(400);
+    expect(badId.json().error.message).toMatch(/id/);
+    const extra = await req('PATCH', `/api/v1/extensions/3201/voicemail/${first}`, { heard: true, color: 'red' });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().error.code).toBe('validation-failed');
+    const wrongType = await req('PATCH', `/api/v1/extensions/3201/voicemail/${first}`, { heard: 'yes please' });
+    expect(wrongType.statusCode).toBe(400);
+    expect(wrongType.json().error.message).toMatch(/heard/);
+    expect((await req('DELETE', `/api/v1/extensions/3201/voicemail/${first}`, undefined, viewerToken)).statusCode).toBe(403);
+  });
+
+  it('marks heard (audited, lamp follows) and deletes row, file and Asterisk copy', async () => {
+    const heard = await req('PATCH', `/api/v1/extensions/3201/voicemail/${first}`, { heard: true });
+    expect(heard.statusCode).toBe(200);
+    expect(heard.json()).toMatchObject({ id: first, heard: true });
+    expect(mwi.at(-1)!['Variable']).toContain('Voice-Message: 1/1');
+    const row = await vm(app.db).selectFrom('voicemail_messages').selectAll().where('id', '=', first).executeTakeFirstOrThrow();
+    const del = await req('DELETE', `/api/v1/extensions/3201/voicemail/${first}`);
+    expect(del.statusCode).toBe(204);
+    await expect(stat(row.file_path)).rejects.toThrow();
+    expect(asteriskCopies.has(row.recording_name)).toBe(false);
+    expect((await req('DELETE', `/api/v1/extensions/3201/voicemail/${first}`)).statusCode).toBe(404);
+    await req('DELETE', `/api/v1/extensions/3201/voicemail/${second}`);
+    expect(mwi.at(-1)!['Variable']).toContain('Messages-Waiting: no');
+    const audit = await app.db.selectFrom('audit_log').select(['action', 'entity_id']).where('action', 'like', 'voicemail.%').orderBy('id').execute();
+    expect(audit).toEqual([
+      { action: 'voicemail.update', entity_id: first },
+      { action: 'voicemail.delete', entity_id: first },
+      { action: 'voicemail.delete', entity_id: second },
+    ]);
+  });
+
+  it('a mailbox takes messages only with voicemail on and a PIN; greetings replace the old one', async () => {
+    expect(await voicemail.mailboxFor('3201')).toEqual({ greeting: null });
+    expect(await voicemail.mailboxFor('3202')).toBeNull();
+    expect(await voicemail.checkPin('3201', '4821')).toBe(true);
+    expect(await voicemail.checkPin('3201', '1111')).toBe(false);
+    asteriskCopies.set('vmg-3201-gggggggg', silentWav(1_500));
+    voicemail.recordingEnded('vmg-3201-gggggggg');
+    expect(await voicemail.saveGreeting('3201', 'vmg-3201-gggggggg')).toBe(true);
+    expect(await voicemail.mailboxFor('3201')).toEqual({ greeting: 'recording:vmg-3201-gggggggg' });
+    asteriskCopies.set('vmg-3201-hhhhhhhh', silentWav(1_500));
+    voicemail.recordingEnded('vmg-3201-hhhhhhhh');
+    await voicemail.saveGreeting('3201', 'vmg-3201-hhhhhhhh');
+    expect(asteriskCopies.has('vmg-3201-gggggggg')).toBe(false); // the old one is gone
+    expect(await voicemail.mailboxFor('3201')).toEqual({ greeting: 'recording:vmg-3201-hhhhhhhh' });
+  });
+});
