@@ -68,6 +68,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
   });
+  // A phone that (re-)registers gets its mailbox lamp set right away, not only on the next change.
+  ami.onEvent((e) => {
+    const aor = e['aor'];
+    if (e.event === 'ContactStatus' && e['contactstatus'] === 'Created' && aor && /^[0-9]{2,16}$/.test(aor)) void voicemail.updateMwi(aor);
+  });
   dispatcher = new StasisDispatcher({
     voicemail,
     db,

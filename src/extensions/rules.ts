@@ -1,7 +1,11 @@
 /**
  * Pure rules for extensions: number plan, forward targets, secrets. No I/O.
  */
-import { randomInt, scryptSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomInt, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+// Async scrypt: a PIN check (tens of ms of CPU) must not stall the ARI event loop.
+const scryptAsync = promisify(scrypt) as (pin: string, salt: Buffer, len: number) => Promise<Buffer>;
 
 /** Numbers that must always reach emergency services, never an extension. */
 export const RESERVED_NUMBERS: ReadonlySet<string> = new Set(['000', '110', '112', '118', '119', '911', '999']);
@@ -47,16 +51,16 @@ export function pinProblem(pin: string): string | null {
   return null;
 }
 
-export function hashPin(pin: string): string {
+export async function hashPin(pin: string): Promise<string> {
   const salt = randomBytes(16);
-  return `scrypt$${salt.toString('hex')}$${scryptSync(pin, salt, 32).toString('hex')}`;
+  return `scrypt$${salt.toString('hex')}$${(await scryptAsync(pin, salt, 32)).toString('hex')}`;
 }
 
-export function verifyPin(pin: string, stored: string | null): boolean {
+export async function verifyPin(pin: string, stored: string | null): Promise<boolean> {
   if (!stored) return false;
   const [scheme, saltHex, hashHex] = stored.split('$');
   if (scheme !== 'scrypt' || !saltHex || !hashHex) return false;
   const want = Buffer.from(hashHex, 'hex');
-  const got = scryptSync(pin, Buffer.from(saltHex, 'hex'), want.length);
-  return timingSafeEqual(want, got);
+  const got = await scryptAsync(pin, Buffer.from(saltHex, 'hex'), want.length);
+  return got.length === want.length && timingSafeEqual(want, got);
 }

@@ -55,6 +55,7 @@ export class ExtensionService {
       if (p) throw invalid('body.voicemailPin', p);
     }
     const sipPassword = generateSipPassword();
+    const pinHash = input.voicemailPin ? await hashPin(input.voicemailPin) : null;
     const extension = await this.db.transaction().execute(async (tx) => {
       if (await repo.findExtension(tx, input.number)) {
         throw new AppError('extension-exists', 409, `extension ${input.number} already exists`, { field: 'body.number' });
@@ -67,7 +68,7 @@ export class ExtensionService {
         caller_id_number: input.callerIdNumber ?? null,
         permission_class: input.permissionClass ?? 'national',
         ring_timeout_seconds: input.ringTimeoutSeconds ?? 20,
-        voicemail_pin_hash: input.voicemailPin ? hashPin(input.voicemailPin) : null,
+        voicemail_pin_hash: pinHash,
       });
       await repo.writeSipAccount(tx, row, sipPassword);
       await recordAudit(tx, actor, {
@@ -96,7 +97,7 @@ export class ExtensionService {
     if (input.voicemailPin !== undefined) {
       const p = pinProblem(input.voicemailPin);
       if (p) throw invalid('body.voicemailPin', p);
-      patch.voicemail_pin_hash = hashPin(input.voicemailPin);
+      patch.voicemail_pin_hash = await hashPin(input.voicemailPin);
     }
     for (const [field, column] of [['forwardAlways', 'forward_always'], ['forwardBusy', 'forward_busy'], ['forwardNoAnswer', 'forward_no_answer']] as const) {
       const target = input[field];

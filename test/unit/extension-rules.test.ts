@@ -39,15 +39,16 @@ describe('extension rules', () => {
     for (const p of seen) expect(p).toMatch(/^[A-Za-z2-9]{24}$/);
   });
 
-  it('PINs: digits, not trivial, stored hashed', () => {
+  it('PINs: digits, not trivial, stored hashed', async () => {
     expect(pinProblem('4821')).toBeNull();
     expect(pinProblem('1111')).toContain('guess');
     expect(pinProblem('1234')).toContain('guess');
     expect(pinProblem('12a4')).toContain('digits');
-    const h = hashPin('4821');
+    const h = await hashPin('4821');
     expect(h).not.toContain('4821');
-    expect(verifyPin('4821', h)).toBe(true);
-    expect(verifyPin('4822', h)).toBe(false);
-    expect(verifyPin('4821', null)).toBe(false);
+    expect(await verifyPin('4821', h)).toBe(true);
+    expect(await verifyPin('4822', h)).toBe(false);
+    expect(await verifyPin('4821', null)).toBe(false);
+    expect(await verifyPin('4821', 'scrypt$00$00')).toBe(false);
   });
 });
