@@ -14,13 +14,16 @@ export interface CallFacts {
   readonly startedAt: Date;
   readonly answeredAt: Date | null;
   readonly digits: string;
+  /** The first part's callId when this call is the part after a transfer; absent: the call itself. */
+  readonly linkedId?: string;
 }
 
 export interface CallEnd {
   readonly endedAt: Date;
   readonly cause: number | null;
   readonly causeText: string | null;
-  readonly endedBy: 'caller' | 'system' | 'unknown';
+  /** transfer: this part of the call ended when one side transferred the other away. */
+  readonly endedBy: 'caller' | 'system' | 'transfer' | 'unknown';
   /** True when the end was inferred after a restart or reconnect instead of observed. */
   readonly reconciled: boolean;
 }
@@ -55,6 +58,7 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     ended_by: end.endedBy,
     digits: call.digits,
     reconciled: end.reconciled,
+    linked_id: call.linkedId ?? call.callId,
   };
 }
 

@@ -33,6 +33,7 @@ export interface DispatcherDeps {
 
 
 const HEARTBEAT_MS = 15_000;
+const TRANSFER_STATES: ReadonlySet<string> = new Set(['channel_progress', 'channel_answered', 'channel_unavailable', 'channel_declined']);
 
 export class StasisDispatcher {
   private readonly sessions = new Map<string, CallSession>();
@@ -135,6 +136,21 @@ export class StasisDispatcher {
       case 'ChannelUnhold': {
         const session = this.sessions.get(event.channel.id) ?? this.legs.get(event.channel.id);
         void session?.enqueue({ type: 'hold', channelId: event.channel.id, on: event.type === 'ChannelHold' });
+        return;
+      }
+      case 'ChannelTransfer': {
+        // A phone sent REFER (its channel has PJSIP_TRANSFER_HANDLING()=ari-only): the call it is on does it.
+        const source = event.referred_by.source_channel.id;
+        const wanted = event.refer_to.requested_destination;
+        // Asterisk echoes every transfer_progress we send as a ChannelTransfer with that state.
+        if (event.state && TRANSFER_STATES.has(event.state)) return;
+        const session = this.legs.get(source) ?? this.sessions.get(source);
+        this.deps.log.info({ channel: source, destination: wanted.destination, attended: Boolean(wanted.protocol_id), state: event.state }, 'transfer requested');
+        if (session) {
+          void session.enqueue({ type: 'transfer', channelId: source, destination: wanted.destination ?? null, replaces: wanted.protocol_id ?? null });
+        } else {
+          void this.deps.control.transferProgress(source, 'channel_declined').catch(() => undefined);
+        }
         return;
       }
       case 'ChannelHangupRequest':

@@ -116,6 +116,7 @@ export function cdrJson(r: CdrRow) {
     endedBy: r.ended_by,
     digits: r.digits,
     reconciled: r.reconciled,
+    linkedId: r.linked_id,
   };
 }
 

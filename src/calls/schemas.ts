@@ -21,9 +21,12 @@ export const Cdr = Type.Object(
     hangupCause: Type.Union([Type.Integer(), Type.Null()]),
     hangupCauseText: Type.Union([Type.String(), Type.Null()]),
     disposition: Disposition,
-    endedBy: Type.String({ description: 'caller | system | unknown' }),
+    endedBy: Type.String({ description: 'caller | system | transfer | unknown' }),
     digits: Type.String({ description: 'DTMF digits the caller entered' }),
     reconciled: Type.Boolean({ description: 'the end was inferred after a restart or reconnect' }),
+    linkedId: Type.Union([Type.String(), Type.Null()], {
+      description: 'callId of the first part of a transferred call; the parts of one call share it (a call never transferred: its own callId)',
+    }),
   },
   { $id: 'Cdr' },
 );

@@ -1,22 +1,28 @@
 /**
  * One call session per caller channel (leg A) in Stasis. Events are queued and handled one at a
  * time, in order. The call is routed once (router.ts), then driven by a pure machine: the test
- * service (flow.ts), dialing an extension (dial-flow.ts), leaving a voicemail when it does not
- * connect (voicemail/deposit.ts) or the *97 mailbox menu (voicemail/menu.ts). Their actions are
- * carried out over ARI here. The session owns the call's facts and hands exactly one CDR to the writer.
+ * service (flow.ts, run by test-service-call.ts), dialing an extension (dial-flow.ts, run here),
+ * leaving a voicemail when it does not connect (voicemail/deposit.ts) or the *97 mailbox menu
+ * (voicemail/menu.ts), both run by voicemail-call.ts. A connected call may be blind-transferred by
+ * the dialed phone (transfer.ts): the call then goes on as a new part with its own CDR, linked to
+ * the first. The session owns the call's facts and hands exactly one CDR per part to the writer.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import type { CallControl, HangupReason } from '../telephony/ari-types.js';
+import type { CallControl, HangupReason, TransferProgress } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
 import { buildCdr, type CallEnd, type CallFacts } from './cdr.js';
-import { initialFlowState, transition, type FlowAction, type FlowEvent, type FlowSettings, type FlowState } from './flow.js';
+import type { FlowEvent, FlowSettings } from './flow.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext, RoutedCall } from './directory.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
-import { depositTransition, initialDepositState, type DepositAction, type DepositEvent, type DepositState } from '../voicemail/deposit.js';
-import { initialMenuState, menuTransition, type MenuAction, type MenuEvent, type MenuState } from '../voicemail/menu.js';
-import type { VoicemailService } from '../voicemail/service.js';
+import type { DepositEvent } from '../voicemail/deposit.js';
+import type { MenuEvent } from '../voicemail/menu.js';
+import { decideTransfer, failureProgress, nextPartFacts, transferDialState, type TransferRequest } from './transfer.js';
+import { DepositRunner, MenuRunner, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
+import { TestServiceRunner } from './test-service-call.js';
+
+export type { VoicemailPort } from './voicemail-call.js';
 
 export type SessionEvent =
   | { readonly type: 'stasis-start' }
@@ -24,6 +30,7 @@ export type SessionEvent =
   | FlowEvent
   | Exclude<DialEvent, { type: 'a-ended' | 'dial' | 'no-connect' | 'target-missing' }>
   | { readonly type: 'hold'; readonly channelId: string; readonly on: boolean }
+  | ({ readonly type: 'transfer' } & TransferRequest)
   | { readonly type: 'recording-ended'; readonly name: string; readonly ok: boolean }
   | { readonly type: 'menu-timeout'; readonly gen: number }
   | { readonly type: 'hangup-request'; readonly cause: number | null }
@@ -50,25 +57,17 @@ export interface SessionDeps {
   readonly voicemail: VoicemailPort;
 }
 
-/** What a call needs from voicemail (VoicemailService). */
-export type VoicemailPort = Pick<
-  VoicemailService,
-  'mailboxFor' | 'checkPin' | 'menuMessages' | 'saveMessage' | 'saveGreeting' | 'removeFromPhone' | 'markHeardFromPhone'
->;
-
-const DEPOSIT_SETTINGS = { maxMessageSeconds: 180, maxSilenceSeconds: 10 } as const;
-const MENU_LIMITS = { maxPinAttempts: 3, maxGreetingSeconds: 60 } as const;
-const recordingId = () => randomUUID().replace(/-/g, '').slice(0, 20);
-
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
 const DESTROY_GRACE_MS = 2_000;
+/** After its phone is told how the transfer went, the transferring leg is hung up unless it left already. */
+const TRANSFERER_GRACE_MS = 3_000;
 
 export class CallSession {
   private mode: 'routing' | 'test' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
-  private flow: FlowState = initialFlowState;
+  private readonly testService: TestServiceRunner;
   private dial: DialState = initialDialState;
-  private deposit: DepositState = initialDepositState;
-  private menu: MenuState = initialMenuState;
+  private readonly deposit: DepositRunner;
+  private readonly menu: MenuRunner;
   private bridgeId: string | null = null;
   private caller: CallerContext = { callerClass: null, callerIdNumber: null };
   private queue: Promise<void> = Promise.resolve();
@@ -77,6 +76,10 @@ export class CallSession {
   private hangupRequested: { cause: number | null } | null = null;
   private systemHangup = false;
   private closed = false;
+  /** Parts of the call after transfers (0: never transferred). */
+  private part = 0;
+  /** The leg whose phone asked for a blind transfer still in progress (told the outcome when known). */
+  private transferer: string | null = null;
   readonly log: Logger;
 
   constructor(
@@ -86,6 +89,28 @@ export class CallSession {
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.log.child({ callId: facts.callId });
+    const host: VoicemailHost = {
+      channelId,
+      log: this.log,
+      control: deps.control,
+      voicemail: deps.voicemail,
+      digitTimeoutMs: deps.settings.digitTimeoutMs,
+      facts: () => this.facts,
+      answerCaller: () => this.answerCaller(),
+      hangupCaller: (reason) => this.hangupCaller(reason),
+      setTimer: (ms, event) => this.setTimer(ms, event),
+      clearTimer: () => this.clearTimer(),
+    };
+    this.deposit = new DepositRunner(host);
+    this.menu = new MenuRunner(host);
+    this.testService = new TestServiceRunner({
+      ...host,
+      settings: deps.settings,
+      recordDigits: (digits) => {
+        this.facts = { ...this.facts, digits };
+        void this.persist(() => this.deps.store.update(this.callId, { digits, state: 'collecting' }));
+      },
+    });
   }
 
   get callId(): string {
@@ -142,6 +167,8 @@ export class CallSession {
         return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true });
       case 'hold':
         return this.onHold(event.channelId, event.on);
+      case 'transfer':
+        return this.onTransfer(event);
       case 'b-answered':
       case 'b-ended':
       case 'ring-timeout':
@@ -200,45 +227,10 @@ export class CallSession {
     return this.flowStep(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
   }
 
-  // ---------------------------------------------------------------- test service (flow.ts)
+  // ---------------------------------------------------------------- test service (test-service-call.ts)
 
   private async flowStep(event: FlowEvent): Promise<void> {
-    if (this.mode !== 'test') return;
-    const from = this.flow.phase;
-    const { state, actions, rejected } = transition(this.flow, event, this.deps.settings, () => `pb-${randomUUID()}`);
-    if (rejected) this.log.warn({ phase: from, event: event.type, rejected }, 'event refused by call flow');
-    this.flow = state;
-    if (state.phase !== from) this.log.debug(`${from} -> ${event.type} -> ${state.phase}`);
-    for (const action of actions) await this.runFlow(action);
-  }
-
-  private async runFlow(action: FlowAction): Promise<void> {
-    const { control } = this.deps;
-    try {
-      switch (action.kind) {
-        case 'answer':
-          await this.answerCaller();
-          return this.flowStep({ type: 'answered' });
-        case 'play':
-          return await control.play(this.channelId, action.media, action.playbackId);
-        case 'stop-playback':
-          return await control.stopPlayback(action.playbackId).catch(() => undefined); // may have just finished
-        case 'start-timer':
-          this.setTimer(action.ms, { type: 'digit-timeout', gen: action.gen });
-          return;
-        case 'record-digits':
-          this.facts = { ...this.facts, digits: action.digits };
-          void this.persist(() => this.deps.store.update(this.callId, { digits: action.digits, state: 'collecting' }));
-          return;
-        case 'hangup':
-          this.log.info({ digits: this.facts.digits, why: this.flow.hangupCause }, 'hanging up');
-          return await this.hangupCaller(action.reason);
-      }
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'call-not-found') return; // the caller is already gone
-      this.log.error({ action: action.kind, err: (err as Error).message }, 'call action failed');
-      if (action.kind !== 'hangup') return this.flowStep({ type: 'action-failed', action: action.kind });
-    }
+    if (this.mode === 'test') await this.testService.step(event);
   }
 
   // ---------------------------------------------------------------- dialing (dial-flow.ts)
@@ -289,10 +281,12 @@ export class CallSession {
           this.clearTimer();
           return await this.answerCaller();
         case 'bridge': {
+          if (this.transferer) await control.stopMoh(this.channelId).catch(() => undefined);
           this.bridgeId = `${this.callId}-bridge`;
           await control.createBridge(this.bridgeId);
           await control.addToBridge(this.bridgeId, [this.channelId, action.legId]);
           void this.persist(() => this.deps.store.update(this.callId, { state: 'dial', bridge_id: this.bridgeId }));
+          this.finishTransfer('channel_answered');
           return await this.follow(action.legId);
         }
         case 'hangup-leg':
@@ -300,8 +294,11 @@ export class CallSession {
           this.deps.legs.release(action.legId);
           return await control.hangup(action.legId).catch(() => undefined);
         case 'hangup-caller':
+          this.finishTransfer(failureProgress(action.reason));
           return await this.hangupCaller(action.reason);
         case 'voicemail':
+          if (this.transferer) await control.stopMoh(this.channelId).catch(() => undefined);
+          this.finishTransfer('channel_answered'); // the transfer reached the target's mailbox
           return await this.startVoicemail(action.mailbox, action.why);
       }
     } catch (err) {
@@ -317,7 +314,65 @@ export class CallSession {
     }
   }
 
-  // ---------------------------------------------------------------- leaving a message (voicemail/deposit.ts)
+  // ---------------------------------------------------------------- blind transfer (transfer.ts)
+
+  private async onTransfer(req: TransferRequest): Promise<void> {
+    const { control } = this.deps;
+    if (req.channelId === this.transferer) return; // the same REFER reported again
+    const decline = async (why: string): Promise<void> => {
+      this.log.info({ from: req.channelId, to: req.destination, why }, 'transfer refused');
+      await control.transferProgress(req.channelId, 'channel_declined').catch(() => undefined);
+    };
+    const decision = this.mode === 'dial' ? decideTransfer(this.dial, this.channelId, req) : ({ kind: 'decline', why: 'not-connected' } as const);
+    if (decision.kind === 'decline') return decline(decision.why);
+    const target = await this.deps.lookupTarget(decision.destination, this.caller);
+    if (!target) return decline('unknown-destination');
+    // Outside numbers would be dialed with the caller's permission class, not the transferer's.
+    if (target.endpoint.includes('@')) return decline('outside-number');
+
+    // The transferring leg leaves; its part of the call ends here. It stays mapped to this session
+    // until it is gone, but its end no longer matters: the dial flow only follows the current leg.
+    this.clearTimer();
+    this.transferer = decision.transfererLeg;
+    // "100 Trying" to the phone now (Asterisk sends it only with the first progress report).
+    void control.transferProgress(decision.transfererLeg, 'channel_progress').catch(() => undefined);
+    const now = this.deps.now();
+    if (this.bridgeId) await control.destroyBridge(this.bridgeId).catch(() => undefined);
+    this.bridgeId = null;
+    await control.startMoh(this.channelId).catch((err: Error) => this.log.warn({ err: err.message }, 'music on hold failed'));
+    this.deps.writeCdr(buildCdr(this.facts, { endedAt: now, cause: 16, causeText: 'Normal Clearing', endedBy: 'transfer', reconciled: false }));
+    this.part += 1;
+    const previous = this.callId;
+    this.facts = nextPartFacts(this.facts, this.part, decision.destination, now);
+    this.log.info({ from: previous, to: decision.destination, part: this.callId, transferer: decision.transfererLeg }, 'blind transfer');
+    await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'transferring'));
+    void this.persist(() => this.deps.store.update(this.callId, { mode: 'dial' }));
+    this.dial = transferDialState(this.dial);
+    return this.dialStep({ type: 'dial', target });
+  }
+
+  /** Tell the transferring phone the outcome (a NOTIFY), then make sure its leg goes. */
+  private finishTransfer(progress: TransferProgress): void {
+    const leg = this.transferer;
+    if (!leg) return;
+    this.transferer = null;
+    const { control } = this.deps;
+    this.log.info({ transferer: leg, progress }, 'transfer finished');
+    void control
+      .transferProgress(leg, progress)
+      .catch((err: Error) => this.log.debug({ err: err.message }, 'transfer progress not delivered (transferer gone)'))
+      .then(() => setTimeout(() => void control.hangup(leg).catch(() => undefined), TRANSFERER_GRACE_MS).unref());
+  }
+
+  // ---------------------------------------------------------------- voicemail (voicemail-call.ts)
+
+  private async depositStep(event: DepositEvent): Promise<void> {
+    if (this.mode === 'voicemail') await this.deposit.step(event);
+  }
+
+  private async menuStep(event: MenuEvent): Promise<void> {
+    if (this.mode === 'mailbox') await this.menu.step(event);
+  }
 
   private async startVoicemail(mailbox: string, why: string): Promise<void> {
     this.clearTimer();
@@ -326,114 +381,14 @@ export class CallSession {
     this.log.info({ mailbox, why }, 'to voicemail');
     this.mode = 'voicemail';
     void this.persist(() => this.deps.store.update(this.callId, { mode: 'voicemail' }));
-    return this.depositStep({ type: 'start', mailbox, greeting: box.greeting });
-  }
-
-  private async depositStep(event: DepositEvent): Promise<void> {
-    if (this.mode !== 'voicemail') return;
-    const from = this.deposit.phase;
-    const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vm-${m}-${recordingId()}` };
-    const { state, actions, rejected } = depositTransition(this.deposit, event, DEPOSIT_SETTINGS, ids);
-    if (rejected) this.log.warn({ phase: from, event: event.type, rejected }, 'event refused by voicemail');
-    this.deposit = state;
-    if (state.phase !== from) this.log.debug(`voicemail ${from} -> ${event.type} -> ${state.phase}`);
-    for (const action of actions) await this.runDeposit(action);
-  }
-
-  private async runDeposit(action: DepositAction): Promise<void> {
-    const { control } = this.deps;
-    try {
-      switch (action.kind) {
-        case 'answer':
-          await this.answerCaller();
-          return this.depositStep({ type: 'answered' });
-        case 'play':
-          return await control.play(this.channelId, action.media, action.playbackId);
-        case 'stop-playback':
-          return await control.stopPlayback(action.playbackId).catch(() => undefined);
-        case 'record':
-          return await control.record(this.channelId, { ...action, format: 'wav' });
-        case 'save-message':
-          return this.saveMessage(action.mailbox, action.name);
-        case 'hangup':
-          return await this.hangupCaller('normal');
-      }
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'call-not-found') return;
-      this.log.error({ action: action.kind, err: (err as Error).message }, 'voicemail action failed');
-      if (action.kind !== 'hangup') return this.depositStep({ type: 'action-failed', action: action.kind });
-    }
-  }
-
-  /** In the background: it may wait for Asterisk to finish the file; the call goes on meanwhile. */
-  private saveMessage(mailbox: string, name: string): void {
-    const meta = { mailbox, callId: this.callId, callerNumber: this.facts.callerNumber, callerName: this.facts.callerName };
-    void this.deps.voicemail.saveMessage(name, meta).catch((err: Error) => this.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
-  }
-
-  // ---------------------------------------------------------------- the *97 mailbox menu (voicemail/menu.ts)
-
-  private async menuStep(event: MenuEvent): Promise<void> {
-    if (this.mode !== 'mailbox') return;
-    const from = this.menu.phase;
-    const settings = { ...MENU_LIMITS, digitTimeoutMs: this.deps.settings.digitTimeoutMs };
-    const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vmg-${m}-${recordingId()}` };
-    const { state, actions, rejected } = menuTransition(this.menu, event, settings, ids);
-    if (rejected) this.log.warn({ phase: from, event: event.type, rejected }, 'event refused by mailbox menu');
-    this.menu = state;
-    if (state.phase !== from) this.log.debug(`mailbox ${from} -> ${event.type} -> ${state.phase}`);
-    for (const action of actions) await this.runMenu(action);
-  }
-
-  private async runMenu(action: MenuAction): Promise<void> {
-    const { control, voicemail } = this.deps;
-    try {
-      switch (action.kind) {
-        case 'answer':
-          await this.answerCaller();
-          return this.menuStep({ type: 'answered' });
-        case 'play':
-          return await control.play(this.channelId, action.media, action.playbackId);
-        case 'stop-playback':
-          return await control.stopPlayback(action.playbackId).catch(() => undefined);
-        case 'start-timer':
-          this.setTimer(action.ms, { type: 'menu-timeout', gen: action.gen });
-          return;
-        case 'check-pin': {
-          this.clearTimer();
-          const ok = await voicemail.checkPin(action.mailbox, action.pin);
-          if (!ok) this.log.warn({ mailbox: action.mailbox, attempt: this.menu.attempts + 1, digits: action.pin.length }, 'wrong voicemail PIN');
-          return this.menuStep({ type: 'pin-checked', ok });
-        }
-        case 'load-messages':
-          return this.menuStep({ type: 'messages', messages: await voicemail.menuMessages(action.mailbox) });
-        case 'mark-heard':
-          return await voicemail.markHeardFromPhone(action.mailbox, action.id, this.callId);
-        case 'delete-message':
-          return await voicemail.removeFromPhone(action.mailbox, action.id, this.callId);
-        case 'record':
-          this.clearTimer();
-          return await control.record(this.channelId, { ...action, format: 'wav' });
-        case 'save-greeting':
-          void voicemail.saveGreeting(action.mailbox, action.name).catch((err: Error) => this.log.error({ err: err.message }, 'greeting not saved'));
-          return;
-        case 'hangup':
-          if (this.menu.hangupCause === 'pin-failed') {
-            this.log.warn({ mailbox: this.menu.mailbox, attempts: this.menu.attempts, caller: this.facts.callerNumber }, 'voicemail PIN wrong too often; hanging up');
-          }
-          return await this.hangupCaller('normal');
-      }
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'call-not-found') return;
-      this.log.error({ action: action.kind, err: (err as Error).message }, 'mailbox action failed');
-      if (action.kind !== 'hangup') return this.menuStep({ type: 'action-failed', action: action.kind });
-    }
+    return this.deposit.step({ type: 'start', mailbox, greeting: box.greeting });
   }
 
   // ---------------------------------------------------------------- shared
 
   private async onHold(channelId: string, on: boolean): Promise<void> {
     // The other party hears music on hold while one side holds.
+    if (channelId !== this.channelId && channelId !== this.dial.legId) return; // e.g. a leg that transferred away
     const other = channelId === this.channelId ? this.dial.legId : this.channelId;
     if (!other || this.dial.phase !== 'bridged') return;
     await (on ? this.deps.control.startMoh(other) : this.deps.control.stopMoh(other)).catch((err: Error) =>
@@ -442,7 +397,8 @@ export class CallSession {
   }
 
   private async answerCaller(): Promise<void> {
-    await this.deps.control.answer(this.channelId);
+    // After a transfer the caller is up already; the new part is answered when its target answers.
+    if (this.part === 0) await this.deps.control.answer(this.channelId);
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
     void this.persist(() => this.deps.store.update(this.callId, { state: 'answered', answered_at: this.facts.answeredAt! }));
   }
@@ -467,12 +423,10 @@ export class CallSession {
     this.closed = true;
     this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
-    this.flow = transition(this.flow, { type: 'channel-gone' }, this.deps.settings, () => '').state;
-    this.menu = menuTransition(this.menu, { type: 'channel-gone' }, { ...MENU_LIMITS, digitTimeoutMs: 0 }, { playback: () => '', recording: () => '' }).state;
-    // A caller who hangs up while recording has left a message: Asterisk keeps what was said.
-    const deposit = depositTransition(this.deposit, { type: 'channel-gone' }, DEPOSIT_SETTINGS, { playback: () => '', recording: () => '' });
-    this.deposit = deposit.state;
-    for (const a of deposit.actions) if (a.kind === 'save-message' && this.mode === 'voicemail') this.saveMessage(a.mailbox, a.name);
+    this.testService.channelGone();
+    this.finishTransfer('channel_unavailable');
+    this.menu.channelGone();
+    this.deposit.channelGone(this.mode === 'voicemail');
     const { state, actions } = dialTransition(this.dial, { type: 'a-ended' }, () => '');
     this.dial = state;
     for (const a of actions) {

@@ -29,6 +29,7 @@ interface Manager {
 }
 
 const ACTION_TIMEOUT_MS = 5_000;
+const LOGIN_TIMEOUT_MS = 5_000;
 
 export class AmiConnection {
   private manager: Manager | null = null;
@@ -81,6 +82,7 @@ export class AmiConnection {
     this.manager = m;
     let failed = false;
     const fail = (why: string): void => {
+      clearTimeout(loginTimer);
       if (failed || this.manager !== m) return;
       failed = true;
       const was = this.loggedIn;
@@ -95,9 +97,14 @@ export class AmiConnection {
     m.on('managerevent', (e) => {
       for (const h of this.eventHandlers) h(e as AmiEvent);
     });
+    // A half-booted Asterisk can accept TCP and never answer the login: give up and retry.
+    const loginTimer = setTimeout(() => {
+      if (!this.loggedIn) fail(`no login answer within ${LOGIN_TIMEOUT_MS} ms`);
+    }, LOGIN_TIMEOUT_MS);
     m.connect(port, host, (err) => {
       if (err) return fail(`connect: ${err.message}`);
       m.login((loginErr) => {
+        clearTimeout(loginTimer);
         if (loginErr) {
           const msg = (loginErr as { message?: string }).message ?? 'authentication failed';
           return fail(`login rejected: ${msg}`);

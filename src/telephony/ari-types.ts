@@ -46,7 +46,39 @@ export type AriEvent =
   | { readonly type: 'ChannelStateChange'; readonly channel: AriChannel; readonly timestamp: string }
   | { readonly type: 'PlaybackStarted' | 'PlaybackFinished'; readonly playback: AriPlayback; readonly timestamp: string }
   | { readonly type: 'ChannelHold' | 'ChannelUnhold'; readonly channel: AriChannel; readonly timestamp: string }
-  | { readonly type: 'RecordingStarted' | 'RecordingFinished' | 'RecordingFailed'; readonly recording: AriLiveRecording; readonly timestamp: string };
+  | { readonly type: 'RecordingStarted' | 'RecordingFinished' | 'RecordingFailed'; readonly recording: AriLiveRecording; readonly timestamp: string }
+  | ({ readonly type: 'ChannelTransfer'; readonly timestamp: string } & AriChannelTransfer);
+
+/**
+ * A phone asked for a transfer (SIP REFER) on a channel whose transfers are left to ARI
+ * (PJSIP_TRANSFER_HANDLING()=ari-only). Asterisk has answered 202 and NOTIFY "100 Trying";
+ * the app does the transfer and reports the outcome with transferProgress().
+ */
+export interface AriChannelTransfer {
+  readonly state?: string;
+  readonly refer_to: {
+    readonly requested_destination: {
+      /** Blind transfer: the user part of the Refer-To URI. */
+      readonly destination?: string;
+      /** Attended transfer (Refer-To with Replaces): the SIP Call-ID of the call to replace. */
+      readonly protocol_id?: string;
+      readonly additional_protocol_params?: readonly { readonly parameter_name: string; readonly parameter_value: string }[];
+    };
+    /** Attended: the channel of the replaced call, its peer and their bridge, when Asterisk found them. */
+    readonly destination_channel?: AriChannel;
+    readonly connected_channel?: AriChannel;
+    readonly bridge?: AriBridge;
+  };
+  readonly referred_by: {
+    /** The channel the REFER came in on: the transferring phone's channel. */
+    readonly source_channel: AriChannel;
+    readonly connected_channel?: AriChannel;
+    readonly bridge?: AriBridge;
+  };
+}
+
+/** transfer_progress states; each becomes a NOTIFY (sipfrag) to the transferring phone. */
+export type TransferProgress = 'channel_progress' | 'channel_answered' | 'channel_unavailable' | 'channel_declined';
 
 export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'StasisStart',
@@ -62,6 +94,7 @@ export const HANDLED_EVENT_TYPES: ReadonlySet<string> = new Set([
   'RecordingStarted',
   'RecordingFinished',
   'RecordingFailed',
+  'ChannelTransfer',
 ]);
 
 export interface RecordOptions {
@@ -92,6 +125,8 @@ export interface CallControl {
    * `appArgs`) only when answered, and its ChannelDestroyed (with the cause) reaches us if not.
    */
   originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void>;
+  /** Tell the transferring phone how its transfer (REFER) went: a NOTIFY with the matching sipfrag. */
+  transferProgress(channelId: string, state: TransferProgress): Promise<void>;
   createBridge(bridgeId: string): Promise<void>;
   addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void>;
   destroyBridge(bridgeId: string): Promise<void>;

@@ -22,6 +22,7 @@ import {
   type CallControl,
   type HangupReason,
   type RecordOptions,
+  type TransferProgress,
 } from './ari-types.js';
 
 export interface AriSettings {
@@ -51,6 +52,17 @@ type RestClient = {
 const RECORDING_NAME = /^[A-Za-z0-9_-]{1,120}$/;
 
 const PING_INTERVAL_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 export class AriConnection implements CallControl {
   private rest: RestClient | null = null;
@@ -100,7 +112,8 @@ export class AriConnection implements CallControl {
     const { host, port, user, password, app } = this.settings;
     try {
       // Loading the REST model again after every reconnect copes with an Asterisk upgrade.
-      this.rest = (await ariClient.connect(`http://${host}:${port}`, user, password)) as unknown as RestClient;
+      // A half-booted Asterisk can accept the connection and never answer: never wait forever.
+      this.rest = (await withDeadline(ariClient.connect(`http://${host}:${port}`, user, password), CONNECT_TIMEOUT_MS, 'ARI REST model load')) as unknown as RestClient;
     } catch (err) {
       this.scheduleReconnect(`ARI REST not reachable: ${errorText(err)}`);
       return;
@@ -212,8 +225,32 @@ export class AriConnection implements CallControl {
         timeout: o.timeoutSeconds,
         app: this.settings.app,
         appArgs: o.appArgs,
+        // A REFER from the dialed phone raises ChannelTransfer for us instead of a core transfer.
+        variables: { 'PJSIP_TRANSFER_HANDLING()': 'ari-only' },
       }),
     );
+  }
+
+  /** POST /channels/{id}/transfer_progress (Asterisk 22.3+); straight over HTTP when ari-client lacks it. */
+  async transferProgress(channelId: string, state: TransferProgress): Promise<void> {
+    const op = this.client().channels.transfer_progress;
+    if (op) {
+      await this.call(() => op({ channelId, states: state }));
+      return;
+    }
+    const { host, port, user, password } = this.settings;
+    let res: Response;
+    try {
+      res = await fetch(`http://${host}:${port}/ari/channels/${encodeURIComponent(channelId)}/transfer_progress?states=${state}`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw new AppError('asterisk-unavailable', 503, `ARI request failed: ${errorText(err)}`);
+    }
+    if (res.status === 404) throw new AppError('call-not-found', 404, 'Channel not found');
+    if (!res.ok) throw new AppError('asterisk-unavailable', 503, `ARI transfer_progress ${channelId}: HTTP ${res.status}`);
   }
 
   async createBridge(bridgeId: string): Promise<void> {

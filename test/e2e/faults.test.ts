@@ -94,7 +94,14 @@ describe('faults', () => {
     await running; // the call died with Asterisk
 
     await asteriskInstance('start', world.asteriskEnv);
-    await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'ready 200 after restart');
+    try {
+      await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'ready 200 after restart');
+    } catch (err) {
+      // Say why: the readiness report and what the daemon logged while reconnecting.
+      const ready = await api.get('/health/ready').catch((e: Error) => ({ status: 0, body: e.message }));
+      const tail = daemon!.logs.slice(-25).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${(err as Error).message}\nready: ${JSON.stringify(ready)}\ndaemon log tail:\n${tail}`);
+    }
     // The call that died with Asterisk has its one CDR (from its last events or from reconciliation).
     await eventually(async () => (await cdrsFor('*99603'))[0], 15_000, 'CDR 603');
     expect(await cdrsFor('*99603')).toHaveLength(1);

@@ -57,4 +57,5 @@ export interface Cdr {
   endedBy: string;
   digits: string;
   reconciled: boolean;
+  linkedId: string | null;
 }

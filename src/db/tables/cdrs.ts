@@ -3,7 +3,7 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 export type Disposition = 'ANSWERED' | 'NO ANSWER' | 'BUSY' | 'FAILED';
 export type Direction = 'inbound' | 'outbound' | 'internal';
 
-/** Call detail record: exactly one per call (unique call_id). */
+/** Call detail record: exactly one per call part (unique call_id); a transfer starts a new part, linked by linked_id. */
 export interface CdrTable {
   id: Generated<string>;
   call_id: string;
@@ -22,6 +22,8 @@ export interface CdrTable {
   ended_by: string;
   digits: string;
   reconciled: boolean;
+  /** The call_id of the first part of a transferred call; a call never transferred links to itself. */
+  linked_id: string | null;
   created_at: Generated<Date>;
 }
 export type CdrRow = Selectable<CdrTable>;

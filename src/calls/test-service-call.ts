@@ -1,0 +1,62 @@
+/**
+ * The *99 test service side of a call session (flow.ts): it owns the machine's state and carries
+ * out its actions over ARI for the session (the host), which owns the channel, the timer and the facts.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { initialFlowState, transition, type FlowAction, type FlowEvent, type FlowSettings, type FlowState } from './flow.js';
+import type { CallHost } from './voicemail-call.js';
+
+export interface TestServiceHost extends CallHost {
+  readonly settings: FlowSettings;
+  /** The digits the caller entered so far (kept in the call's facts and live row). */
+  recordDigits(digits: string): void;
+}
+
+export class TestServiceRunner {
+  private state: FlowState = initialFlowState;
+
+  constructor(private readonly host: TestServiceHost) {}
+
+  async step(event: FlowEvent): Promise<void> {
+    const { log } = this.host;
+    const from = this.state.phase;
+    const { state, actions, rejected } = transition(this.state, event, this.host.settings, () => `pb-${randomUUID()}`);
+    if (rejected) log.warn({ phase: from, event: event.type, rejected }, 'event refused by call flow');
+    this.state = state;
+    if (state.phase !== from) log.debug(`${from} -> ${event.type} -> ${state.phase}`);
+    for (const action of actions) await this.run(action);
+  }
+
+  channelGone(): void {
+    this.state = transition(this.state, { type: 'channel-gone' }, this.host.settings, () => '').state;
+  }
+
+  private async run(action: FlowAction): Promise<void> {
+    const { control, channelId, log } = this.host;
+    try {
+      switch (action.kind) {
+        case 'answer':
+          await this.host.answerCaller();
+          return this.step({ type: 'answered' });
+        case 'play':
+          return await control.play(channelId, action.media, action.playbackId);
+        case 'stop-playback':
+          return await control.stopPlayback(action.playbackId).catch(() => undefined); // may have just finished
+        case 'start-timer':
+          this.host.setTimer(action.ms, { type: 'digit-timeout', gen: action.gen });
+          return;
+        case 'record-digits':
+          this.host.recordDigits(action.digits);
+          return;
+        case 'hangup':
+          log.info({ digits: this.host.facts().digits, why: this.state.hangupCause }, 'hanging up');
+          return await this.host.hangupCaller(action.reason);
+      }
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'call-not-found') return; // the caller is already gone
+      log.error({ action: action.kind, err: (err as Error).message }, 'call action failed');
+      if (action.kind !== 'hangup') return this.step({ type: 'action-failed', action: action.kind });
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The voicemail side of a call session: leaving a message (voicemail/deposit.ts) and the *97
+ * mailbox menu (voicemail/menu.ts). Each runner owns its machine's state and carries out its
+ * actions over ARI for the session (the host), which owns the channel, the timer and the call's facts.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { CallControl, HangupReason } from '../telephony/ari-types.js';
+import { AppError } from '../errors.js';
+import type { CallFacts } from './cdr.js';
+import { depositTransition, initialDepositState, type DepositAction, type DepositEvent, type DepositState } from '../voicemail/deposit.js';
+import { initialMenuState, menuTransition, type MenuAction, type MenuEvent, type MenuState } from '../voicemail/menu.js';
+import type { VoicemailService } from '../voicemail/service.js';
+
+/** What a call needs from voicemail (VoicemailService). */
+export type VoicemailPort = Pick<
+  VoicemailService,
+  'mailboxFor' | 'checkPin' | 'menuMessages' | 'saveMessage' | 'saveGreeting' | 'removeFromPhone' | 'markHeardFromPhone'
+>;
+
+/** What a runner (voicemail, test service) uses of its call session. */
+export interface CallHost {
+  readonly channelId: string;
+  readonly log: Logger;
+  readonly control: CallControl;
+  /** The call's facts now (its callId changes when the call is transferred). */
+  facts(): CallFacts;
+  answerCaller(): Promise<void>;
+  hangupCaller(reason: HangupReason): Promise<void>;
+  /** The session's one timer: the event is queued to the session when it fires. */
+  setTimer(ms: number, event: { readonly type: 'menu-timeout' | 'digit-timeout'; readonly gen: number }): void;
+  clearTimer(): void;
+}
+
+export interface VoicemailHost extends CallHost {
+  readonly voicemail: VoicemailPort;
+  readonly digitTimeoutMs: number;
+}
+
+const DEPOSIT_SETTINGS = { maxMessageSeconds: 180, maxSilenceSeconds: 10 } as const;
+const MENU_LIMITS = { maxPinAttempts: 3, maxGreetingSeconds: 60 } as const;
+const recordingId = () => randomUUID().replace(/-/g, '').slice(0, 20);
+
+// ---------------------------------------------------------------- leaving a message (voicemail/deposit.ts)
+
+export class DepositRunner {
+  private state: DepositState = initialDepositState;
+
+  constructor(private readonly host: VoicemailHost) {}
+
+  async step(event: DepositEvent): Promise<void> {
+    const { log } = this.host;
+    const from = this.state.phase;
+    const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vm-${m}-${recordingId()}` };
+    const { state, actions, rejected } = depositTransition(this.state, event, DEPOSIT_SETTINGS, ids);
+    if (rejected) log.warn({ phase: from, event: event.type, rejected }, 'event refused by voicemail');
+    this.state = state;
+    if (state.phase !== from) log.debug(`voicemail ${from} -> ${event.type} -> ${state.phase}`);
+    for (const action of actions) await this.run(action);
+  }
+
+  /**
+   * The caller's channel is gone. A caller who hangs up while recording has left a message:
+   * Asterisk keeps what was said, so it is saved when `active` (the call was in voicemail).
+   */
+  channelGone(active: boolean): void {
+    const deposit = depositTransition(this.state, { type: 'channel-gone' }, DEPOSIT_SETTINGS, { playback: () => '', recording: () => '' });
+    this.state = deposit.state;
+    for (const a of deposit.actions) if (a.kind === 'save-message' && active) this.saveMessage(a.mailbox, a.name);
+  }
+
+  private async run(action: DepositAction): Promise<void> {
+    const { control, channelId } = this.host;
+    try {
+      switch (action.kind) {
+        case 'answer':
+          await this.host.answerCaller();
+          return this.step({ type: 'answered' });
+        case 'play':
+          return await control.play(channelId, action.media, action.playbackId);
+        case 'stop-playback':
+          return await control.stopPlayback(action.playbackId).catch(() => undefined);
+        case 'record':
+          return await control.record(channelId, { ...action, format: 'wav' });
+        case 'save-message':
+          return this.saveMessage(action.mailbox, action.name);
+        case 'hangup':
+          return await this.host.hangupCaller('normal');
+      }
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'call-not-found') return;
+      this.host.log.error({ action: action.kind, err: (err as Error).message }, 'voicemail action failed');
+      if (action.kind !== 'hangup') return this.step({ type: 'action-failed', action: action.kind });
+    }
+  }
+
+  /** In the background: it may wait for Asterisk to finish the file; the call goes on meanwhile. */
+  private saveMessage(mailbox: string, name: string): void {
+    const facts = this.host.facts();
+    const meta = { mailbox, callId: facts.callId, callerNumber: facts.callerNumber, callerName: facts.callerName };
+    void this.host.voicemail
+      .saveMessage(name, meta)
+      .catch((err: Error) => this.host.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
+  }
+}
+
+// ---------------------------------------------------------------- the *97 mailbox menu (voicemail/menu.ts)
+
+export class MenuRunner {
+  private state: MenuState = initialMenuState;
+
+  constructor(private readonly host: VoicemailHost) {}
+
+  async step(event: MenuEvent): Promise<void> {
+    const { log } = this.host;
+    const from = this.state.phase;
+    const settings = { ...MENU_LIMITS, digitTimeoutMs: this.host.digitTimeoutMs };
+    const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vmg-${m}-${recordingId()}` };
+    const { state, actions, rejected } = menuTransition(this.state, event, settings, ids);
+    if (rejected) log.warn({ phase: from, event: event.type, rejected }, 'event refused by mailbox menu');
+    this.state = state;
+    if (state.phase !== from) log.debug(`mailbox ${from} -> ${event.type} -> ${state.phase}`);
+    for (const action of actions) await this.run(action);
+  }
+
+  channelGone(): void {
+    this.state = menuTransition(this.state, { type: 'channel-gone' }, { ...MENU_LIMITS, digitTimeoutMs: 0 }, { playback: () => '', recording: () => '' }).state;
+  }
+
+  private async run(action: MenuAction): Promise<void> {
+    const { control, voicemail, channelId, log } = this.host;
+    try {
+      switch (action.kind) {
+        case 'answer':
+          await this.host.answerCaller();
+          return this.step({ type: 'answered' });
+        case 'play':
+          return await control.play(channelId, action.media, action.playbackId);
+        case 'stop-playback':
+          return await control.stopPlayback(action.playbackId).catch(() => undefined);
+        case 'start-timer':
+          this.host.setTimer(action.ms, { type: 'menu-timeout', gen: action.gen });
+          return;
+        case 'check-pin': {
+          this.host.clearTimer();
+          const ok = await voicemail.checkPin(action.mailbox, action.pin);
+          if (!ok) log.warn({ mailbox: action.mailbox, attempt: this.state.attempts + 1, digits: action.pin.length }, 'wrong voicemail PIN');
+          return this.step({ type: 'pin-checked', ok });
+        }
+        case 'load-messages':
+          return this.step({ type: 'messages', messages: await voicemail.menuMessages(action.mailbox) });
+        case 'mark-heard':
+          return await voicemail.markHeardFromPhone(action.mailbox, action.id, this.host.facts().callId);
+        case 'delete-message':
+          return await voicemail.removeFromPhone(action.mailbox, action.id, this.host.facts().callId);
+        case 'record':
+          this.host.clearTimer();
+          return await control.record(channelId, { ...action, format: 'wav' });
+        case 'save-greeting':
+          void voicemail.saveGreeting(action.mailbox, action.name).catch((err: Error) => log.error({ err: err.message }, 'greeting not saved'));
+          return;
+        case 'hangup':
+          if (this.state.hangupCause === 'pin-failed') {
+            log.warn({ mailbox: this.state.mailbox, attempts: this.state.attempts, caller: this.host.facts().callerNumber }, 'voicemail PIN wrong too often; hanging up');
+          }
+          return await this.host.hangupCaller('normal');
+      }
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'call-not-found') return;
+      log.error({ action: action.kind, err: (err as Error).message }, 'mailbox action failed');
+      if (action.kind !== 'hangup') return this.step({ type: 'action-failed', action: action.kind });
+    }
+  }
+}
