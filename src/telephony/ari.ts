@@ -111,6 +111,15 @@ export class AriConnection implements CallControl {
     if (this.stopped) return;
     const { host, port, user, password, app } = this.settings;
     try {
+      // While Asterisk boots, its HTTP server answers before res_ari is loaded; ari-client would then
+      // build its REST model from an error page (swagger-client can throw from a callback there).
+      // Hand over only once ARI itself answers.
+      const probe = await fetch(`http://${host}:${port}/ari/asterisk/info`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+        signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
+      });
+      await probe.arrayBuffer();
+      if (!probe.ok) throw new Error(`ARI answered HTTP ${probe.status}${probe.status === 401 ? ' (check PBX_ARI_USER/PBX_ARI_PASSWORD)' : ''}`);
       // Loading the REST model again after every reconnect copes with an Asterisk upgrade.
       // A half-booted Asterisk can accept the connection and never answer: never wait forever.
       this.rest = (await withDeadline(ariClient.connect(`http://${host}:${port}`, user, password), CONNECT_TIMEOUT_MS, 'ARI REST model load')) as unknown as RestClient;
