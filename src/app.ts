@@ -64,7 +64,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     onEvent: (event) => dispatcher?.onEvent(event),
   }, log.child({ component: 'ari' }));
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
-  const directory = callDirectory(db);
+  const directory = callDirectory(db, async (trunk) =>
+    (await ari.listChannels()).filter((c) => c.name.startsWith(`PJSIP/trunk-${trunk}-`)).length,
+  );
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
   });

@@ -32,7 +32,10 @@ export interface RoutedCall {
 /** How long an outside number may ring before the caller is told there is no answer. */
 const OUTSIDE_RING_SECONDS = 60;
 
-export function callDirectory(db: Db) {
+/** How many channels Asterisk has up on a trunk right now (both directions, every daemon). */
+export type TrunkLoad = (trunkName: string) => Promise<number>;
+
+export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
   async function sourceOf(channelName: string | null): Promise<{ source: CallSource; caller: CallerContext }> {
     const endpoint = channelName ? endpointOfChannel(channelName) : null;
     const nobody: CallerContext = { callerClass: null, callerIdNumber: null };
@@ -86,6 +89,9 @@ export function callDirectory(db: Db) {
       if (plan.kind !== 'route') return null;
       const route = routes.find((r) => r.id === plan.routeId);
       if (!route) return null;
+      // The carrier's channel limit: a trunk that is full refuses the call (emergency calls too
+      // would need a free channel; a site sizes maxChannels with that in mind).
+      if ((await trunkLoad(route.trunkName)) >= route.maxChannels) return null;
       return {
         number: plan.number,
         endpoint: trunkDialTarget({ name: route.trunkName }, plan.number),

@@ -76,6 +76,28 @@ describe('trunks and outside calls', () => {
     expect((await call('2002', '030123456', 'uac-refused')).code).toBe(0);
   });
 
+  it('a trunk at its channel limit refuses the next outside call', async () => {
+    expect((await admin('PATCH', `/api/v1/trunks/${trunkId}`, { maxChannels: 1 })).status).toBe(200);
+    const logFile = path.join(tmpdir(), `pbx-e2e-carrier-limit-${carrierPort}.log`);
+    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile);
+    await new Promise((r) => setTimeout(r, 300));
+    const first = sippCall({ scenario: 'uac-hangup-first', dialed: '030111111', sipPort: world.sipPort, user: '2001', password: passwords.get('2001')!, set: { hold_ms: '4000' } });
+    await eventually(async () => {
+      const live = await api.get<{ items: { dialedNumber: string; answeredAt: string | null }[] }>('/api/v1/calls/live');
+      return live.body.items.find((c) => c.dialedNumber === '030111111' && c.answeredAt) ? true : undefined;
+    }, 10_000, 'first outside call up');
+    const since = new Date();
+    expect((await call('2001', '030222222', 'uac-refused')).code).toBe(0);
+    expect(await cdrSince(since, '030222222')).toMatchObject({ disposition: 'FAILED', answeredAt: null });
+    expect((await first).code).toBe(0);
+    expect((await carrier.done).code).toBe(0);
+    // Refused by the daemon, not by the carrier: the second number never reached it.
+    const carrierLog = await readFile(logFile, 'utf8');
+    expect(carrierLog).toContain('dialed 030111111');
+    expect(carrierLog).not.toContain('030222222');
+    expect((await admin('PATCH', `/api/v1/trunks/${trunkId}`, { maxChannels: 10 })).status).toBe(200);
+  });
+
   it('an inbound call to the main number (DID) rings the reception desk phone', async () => {
     const port = await freePort(true);
     expect((await registerPhone({ sipPort: world.sipPort, ext: '2003', password: passwords.get('2003')!, port })).code).toBe(0);
