@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
+import { isMediaAction, runMediaAction } from './media-actions.js';
 import { initialFlowState, transition, type FlowAction, type FlowEvent, type FlowSettings, type FlowState } from './flow.js';
 import type { CallHost } from './voicemail-call.js';
 
@@ -33,17 +34,13 @@ export class TestServiceRunner {
   }
 
   private async run(action: FlowAction): Promise<void> {
-    const { control, channelId, log } = this.host;
+    const { log } = this.host;
     try {
-      switch (action.kind) {
-        case 'answer':
-          await this.host.answerCaller();
-          return this.step({ type: 'answered' });
-        case 'play':
-          return await control.play(channelId, action.media, action.playbackId);
-        case 'stop-playback':
-          return await control.stopPlayback(action.playbackId).catch(() => undefined); // may have just finished
-        case 'start-timer':
+      if (isMediaAction(action)) {
+        await runMediaAction(this.host, action);
+        return action.kind === 'answer' ? this.step({ type: 'answered' }) : undefined;
+      }
+      switch (action.kind) {        case 'start-timer':
           this.host.setTimer(action.ms, { type: 'digit-timeout', gen: action.gen });
           return;
         case 'record-digits':

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { CallControl, HangupReason } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
+import { isMediaAction, runMediaAction } from './media-actions.js';
 import type { CallFacts } from './cdr.js';
 import { depositTransition, initialDepositState, type DepositAction, type DepositEvent, type DepositState } from '../voicemail/deposit.js';
 import { initialMenuState, menuTransition, type MenuAction, type MenuEvent, type MenuState } from '../voicemail/menu.js';
@@ -72,14 +73,11 @@ export class DepositRunner {
   private async run(action: DepositAction): Promise<void> {
     const { control, channelId } = this.host;
     try {
+      if (isMediaAction(action)) {
+        await runMediaAction(this.host, action);
+        return action.kind === 'answer' ? this.step({ type: 'answered' }) : undefined;
+      }
       switch (action.kind) {
-        case 'answer':
-          await this.host.answerCaller();
-          return this.step({ type: 'answered' });
-        case 'play':
-          return await control.play(channelId, action.media, action.playbackId);
-        case 'stop-playback':
-          return await control.stopPlayback(action.playbackId).catch(() => undefined);
         case 'record':
           return await control.record(channelId, { ...action, format: 'wav' });
         case 'save-message':
@@ -130,14 +128,11 @@ export class MenuRunner {
   private async run(action: MenuAction): Promise<void> {
     const { control, voicemail, channelId, log } = this.host;
     try {
+      if (isMediaAction(action)) {
+        await runMediaAction(this.host, action);
+        return action.kind === 'answer' ? this.step({ type: 'answered' }) : undefined;
+      }
       switch (action.kind) {
-        case 'answer':
-          await this.host.answerCaller();
-          return this.step({ type: 'answered' });
-        case 'play':
-          return await control.play(channelId, action.media, action.playbackId);
-        case 'stop-playback':
-          return await control.stopPlayback(action.playbackId).catch(() => undefined);
         case 'start-timer':
           this.host.setTimer(action.ms, { type: 'menu-timeout', gen: action.gen });
           return;
