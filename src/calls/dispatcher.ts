@@ -17,6 +17,7 @@ import { CallSession, type LiveCallStore, type SessionDeps } from './session.js'
 import type { FlowSettings } from './flow.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
 import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
+import { planAttendedTransfer } from './transfer.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -33,6 +34,8 @@ export interface DispatcherDeps {
 
 
 const HEARTBEAT_MS = 15_000;
+/** After its phone is told an attended transfer succeeded, its line that REFERed is hung up unless it left. */
+const TRANSFERER_GRACE_MS = 3_000;
 const TRANSFER_STATES: ReadonlySet<string> = new Set(['channel_progress', 'channel_answered', 'channel_unavailable', 'channel_declined']);
 
 export class StasisDispatcher {
@@ -145,9 +148,21 @@ export class StasisDispatcher {
         // Asterisk echoes every transfer_progress we send as a ChannelTransfer with that state.
         if (event.state && TRANSFER_STATES.has(event.state)) return;
         const session = this.legs.get(source) ?? this.sessions.get(source);
-        this.deps.log.info({ channel: source, destination: wanted.destination, attended: Boolean(wanted.protocol_id), state: event.state }, 'transfer requested');
-        if (session) {
-          void session.enqueue({ type: 'transfer', channelId: source, destination: wanted.destination ?? null, replaces: wanted.protocol_id ?? null });
+        this.deps.log.info(
+          {
+            channel: source,
+            destination: wanted.destination,
+            replaces: wanted.protocol_id,
+            replacedChannel: event.refer_to.destination_channel?.id,
+            replacedPeer: event.refer_to.connected_channel?.id,
+            state: event.state,
+          },
+          'transfer requested',
+        );
+        if (wanted.protocol_id) {
+          void this.attendedTransfer(source, event.refer_to.destination_channel?.id ?? null);
+        } else if (session) {
+          void session.enqueue({ type: 'transfer', channelId: source, destination: wanted.destination ?? null, replaces: null });
         } else {
           void this.deps.control.transferProgress(source, 'channel_declined').catch(() => undefined);
         }
@@ -170,6 +185,41 @@ export class StasisDispatcher {
         return;
       }
     }
+  }
+
+  /**
+   * Attended transfer: the phone on `source` asks to join the party of its call with the party of
+   * its other call (`replaced`, which Asterisk found from the REFER's Replaces). One call hands its
+   * remaining party over and ends, the other takes it in (transfer.ts decides which); the phone is
+   * told "200 OK" and both of its lines are hung up.
+   */
+  private async attendedTransfer(source: string, replaced: string | null): Promise<void> {
+    const { control, log } = this.deps;
+    const decline = async (why: string): Promise<void> => {
+      log.info({ channel: source, replaced, why }, 'attended transfer refused');
+      await control.transferProgress(source, 'channel_declined').catch(() => undefined);
+    };
+    const referrer = this.legs.get(source) ?? this.sessions.get(source);
+    const other = replaced ? (this.legs.get(replaced) ?? this.sessions.get(replaced)) : undefined;
+    if (!referrer || !other || !replaced) return decline('unknown-call');
+    if (referrer === other) return decline('same-call');
+    const sides = await Promise.all([referrer.transferSide(source), other.transferSide(replaced)]);
+    const plan = planAttendedTransfer(...sides);
+    if (plan.kind === 'decline') return decline(plan.why);
+    const [survivor, ending] = plan.survivor === 'referrer' ? [referrer, other] : [other, referrer];
+    const [keptSide, endingSide] = plan.survivor === 'referrer' ? [sides[0]!, sides[1]!] : [sides[1]!, sides[0]!];
+    const joined = await ending.handOver(endingSide.leaving, keptSide.linkedId);
+    if (!joined) return decline('call-changed');
+    if (!(await survivor.takeOver(keptSide.leaving, joined))) {
+      // The surviving call ended meanwhile: nobody is left for the handed-over party.
+      void control.hangup(joined.remaining).catch(() => undefined);
+      return decline('call-changed');
+    }
+    await control.transferProgress(source, 'channel_answered').catch((err: Error) => log.debug({ err: err.message }, 'transfer progress not delivered'));
+    // The phone hangs up its lines itself once told; we make sure, giving the NOTIFY time to arrive.
+    const lines = [keptSide.leaving, endingSide.leaving];
+    void control.hangup(lines.find((c) => c !== source)!).catch(() => undefined);
+    setTimeout(() => void control.hangup(source).catch(() => undefined), TRANSFERER_GRACE_MS).unref();
   }
 
   /** Run after every ARI (re)connect. Concurrent calls share one run. */
@@ -253,6 +303,10 @@ export class StasisDispatcher {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {
           if (this.legs.get(legId) === session) this.legs.delete(legId);
+        },
+        reanchor: (from, to, s) => {
+          if (this.sessions.get(from) === s) this.sessions.delete(from);
+          this.sessions.set(to, s);
         },
       },
       onEnded: (s) => {

@@ -5,7 +5,9 @@
  * leaving a voicemail when it does not connect (voicemail/deposit.ts) or the *97 mailbox menu
  * (voicemail/menu.ts), both run by voicemail-call.ts. A connected call may be blind-transferred by
  * the dialed phone (transfer.ts): the call then goes on as a new part with its own CDR, linked to
- * the first. The session owns the call's facts and hands exactly one CDR per part to the writer.
+ * the first. In an attended transfer two sessions take part (the dispatcher coordinates): one
+ * hands its remaining party over and ends, the other takes it in as its new leg. The session owns
+ * the call's facts and hands exactly one CDR per part to the writer.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -18,7 +20,15 @@ import type { CallerContext, RoutedCall } from './directory.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
 import type { DepositEvent } from '../voicemail/deposit.js';
 import type { MenuEvent } from '../voicemail/menu.js';
-import { decideTransfer, failureProgress, nextPartFacts, transferDialState, type TransferRequest } from './transfer.js';
+import {
+  decideTransfer,
+  failureProgress,
+  joinedPartFacts,
+  nextPartFacts,
+  transferDialState,
+  type TransferRequest,
+  type TransferSide,
+} from './transfer.js';
 import { DepositRunner, MenuRunner, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
 import { TestServiceRunner } from './test-service-call.js';
 
@@ -52,7 +62,12 @@ export interface SessionDeps {
   readonly now: () => Date;
   readonly route: (channelName: string | null, facts: CallFacts) => Promise<RoutedCall>;
   readonly lookupTarget: (number: string, caller: CallerContext) => Promise<DialTarget | null>;
-  readonly legs: { register(legId: string, session: CallSession): void; release(legId: string): void };
+  readonly legs: {
+    register(legId: string, session: CallSession): void;
+    release(legId: string): void;
+    /** The call's caller channel changes (attended transfer): events of `to` now reach this session as its caller's. */
+    reanchor(from: string, to: string, session: CallSession): void;
+  };
   readonly onEnded: (session: CallSession) => void;
   readonly voicemail: VoicemailPort;
 }
@@ -83,14 +98,17 @@ export class CallSession {
   readonly log: Logger;
 
   constructor(
-    readonly channelId: string,
+    private anchor: string,
     private readonly channelName: string | null,
     private facts: CallFacts,
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.log.child({ callId: facts.callId });
+    const session = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the host reads the current caller channel
     const host: VoicemailHost = {
-      channelId,
+      get channelId() {
+        return session.anchor;
+      },
       log: this.log,
       control: deps.control,
       voicemail: deps.voicemail,
@@ -117,6 +135,11 @@ export class CallSession {
     return this.facts.callId;
   }
 
+  /** The caller's channel (leg A): the call's anchor in Stasis. Changes only in an attended transfer. */
+  get channelId(): string {
+    return this.anchor;
+  }
+
   get peerLegId(): string | null {
     return this.dial.legId;
   }
@@ -133,6 +156,19 @@ export class CallSession {
         this.log.error({ err: (err as Error).message, event: event.type }, 'call event handler failed');
       });
     return this.queue;
+  }
+
+  /** Run `task` in the event queue (after every event queued before it); `fallback` if the call is over or it fails. */
+  private run<T>(what: string, fallback: T, task: () => Promise<T>): Promise<T> {
+    let result = fallback;
+    this.queue = this.queue
+      .then(async () => {
+        if (!this.closed) result = await task();
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err: (err as Error).message, task: what }, 'call task failed');
+      });
+    return this.queue.then(() => result);
   }
 
   private async handle(event: SessionEvent): Promise<void> {
@@ -351,6 +387,86 @@ export class CallSession {
     return this.dialStep({ type: 'dial', target });
   }
 
+  // ---------------------------------------------------------------- attended transfer (transfer.ts, dispatcher)
+
+  /** This call as seen from `channelId`, the transferring phone's channel on it; null unless connected. */
+  transferSide(channelId: string): Promise<TransferSide | null> {
+    return this.run('transfer-side', null, async () => this.sideOf(channelId));
+  }
+
+  private sideOf(channelId: string): TransferSide | null {
+    const leg = this.dial.legId;
+    if (this.mode !== 'dial' || this.dial.phase !== 'bridged' || !leg || this.transferer) return null;
+    const linkedId = this.facts.linkedId ?? this.callId;
+    if (channelId === leg) {
+      return { leaving: leg, remaining: this.anchor, remainingIsCaller: true, number: this.facts.callerNumber, name: this.facts.callerName, linkedId };
+    }
+    if (channelId === this.anchor) {
+      return { leaving: this.anchor, remaining: leg, remainingIsCaller: false, number: this.dial.current ?? this.facts.dialedNumber, name: null, linkedId };
+    }
+    return null;
+  }
+
+  /**
+   * The other call of an attended transfer survives: this call ends here (its CDR, linked to the
+   * survivor's), lets go of both its channels without hanging them up (the dispatcher hangs up the
+   * transferring phone's), and returns its remaining party for the survivor to take in.
+   */
+  handOver(leaving: string, linkedId: string): Promise<TransferSide | null> {
+    return this.run('hand-over', null, async () => {
+      const side = this.sideOf(leaving);
+      if (!side) return null;
+      this.closed = true;
+      this.clearTimer();
+      if (this.destroyTimer) clearTimeout(this.destroyTimer);
+      this.deps.legs.release(this.dial.legId!);
+      this.dial = { ...this.dial, phase: 'ended', legId: null };
+      if (this.bridgeId) await this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
+      this.facts = { ...this.facts, linkedId };
+      this.deps.writeCdr(buildCdr(this.facts, { endedAt: this.deps.now(), cause: 16, causeText: 'Normal Clearing', endedBy: 'transfer', reconciled: false }));
+      this.log.info({ leaving, handedOver: side.remaining, linkedId }, 'attended transfer: call handed over');
+      this.deps.onEnded(this);
+      return side;
+    });
+  }
+
+  /**
+   * This call survives an attended transfer: its part with the transferring phone ends (CDR), and
+   * its remaining party is bridged with `joined` (the other call's remaining party) in a new part.
+   */
+  takeOver(leaving: string, joined: TransferSide): Promise<boolean> {
+    return this.run('take-over', false, async () => {
+      const kept = this.sideOf(leaving);
+      if (!kept) return false;
+      const { control } = this.deps;
+      const now = this.deps.now();
+      this.clearTimer();
+      this.deps.writeCdr(buildCdr(this.facts, { endedAt: now, cause: 16, causeText: 'Normal Clearing', endedBy: 'transfer', reconciled: false }));
+      if (this.bridgeId) await control.destroyBridge(this.bridgeId).catch(() => undefined);
+      if (kept.remainingIsCaller) this.deps.legs.release(leaving);
+      else {
+        // The transferring phone placed this call: the party it called becomes the caller.
+        this.deps.legs.release(kept.remaining);
+        this.deps.legs.reanchor(this.anchor, kept.remaining, this);
+        this.anchor = kept.remaining;
+      }
+      this.part += 1;
+      const previous = this.callId;
+      this.facts = joinedPartFacts(this.facts, this.part, kept, joined, now);
+      this.dial = { ...initialDialState, phase: 'bridged', answered: true, current: joined.number, legId: joined.remaining, outcome: 'connected' };
+      this.deps.legs.register(joined.remaining, this);
+      this.bridgeId = `${this.callId}-bridge`;
+      await control.createBridge(this.bridgeId);
+      await control.addToBridge(this.bridgeId, [this.anchor, joined.remaining]);
+      await Promise.all([this.anchor, joined.remaining].map((c) => control.stopMoh(c).catch(() => undefined)));
+      this.log.info({ from: previous, part: this.callId, caller: this.anchor, joined: joined.remaining }, 'attended transfer: parties joined');
+      await this.persist(() => this.deps.store.insert(this.facts, this.anchor, 'dial'));
+      void this.persist(() => this.deps.store.update(this.callId, { mode: 'dial', peer_channel_id: joined.remaining, bridge_id: this.bridgeId }));
+      await this.follow(joined.remaining);
+      return true;
+    });
+  }
+
   /** Tell the transferring phone the outcome (a NOTIFY), then make sure its leg goes. */
   private finishTransfer(progress: TransferProgress): void {
     const leg = this.transferer;
@@ -388,7 +504,7 @@ export class CallSession {
 
   private async onHold(channelId: string, on: boolean): Promise<void> {
     // The other party hears music on hold while one side holds.
-    if (channelId !== this.channelId && channelId !== this.dial.legId) return; // e.g. a leg that transferred away
+    if (channelId !== this.anchor && channelId !== this.dial.legId) return; // e.g. a leg that transferred away
     const other = channelId === this.channelId ? this.dial.legId : this.channelId;
     if (!other || this.dial.phase !== 'bridged') return;
     await (on ? this.deps.control.startMoh(other) : this.deps.control.stopMoh(other)).catch((err: Error) =>

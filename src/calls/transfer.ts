@@ -1,13 +1,21 @@
 /**
- * Blind transfer by the dialed phone (SIP REFER, handled by us through ARI: ChannelTransfer).
- * Pure: what to do with a transfer request, and the facts of the call's next part.
+ * Transfers by a desk phone (SIP REFER, handled by us through ARI: ChannelTransfer). Pure: what to
+ * do with a transfer request, and the facts of the call's next part.
  *
+ * Blind (Refer-To names a number):
  *   A --bridge-- B   B sends REFER to C   ->  B leaves (its part's CDR is written), A waits with music
  *   on hold while C rings (the dial flow: forwards, busy, voicemail as for any call to C), C answers
  *   -> A --bridge-- C, B's phone is told "200 OK" (NOTIFY) and hangs up.
  *
- * Each part of a transferred call has its own CDR (its own call id); all parts share linkedId,
- * the first part's call id.
+ * Attended (Refer-To carries Replaces naming B's other call, the consultation):
+ *   A --call 1-- B(line 1)    B(line 2) --call 2-- C    B sends REFER on one line replacing the other
+ *   -> both of B's lines leave; A and C are joined in one of the two calls (the survivor), the other
+ *   call ends with its CDR. The survivor is the call whose remaining party is its caller (so the
+ *   caller stays the caller); when B placed both calls, the REFER's call survives and its remaining
+ *   party becomes the caller of the joined part.
+ *
+ * Each part of a transferred call has its own CDR (its own call id); all parts, and a consultation
+ * call joined into it, share linkedId: the first part's call id.
  */
 import type { CallFacts } from './cdr.js';
 import { initialDialState, type DialState, type NoConnect } from './dial-flow.js';
@@ -65,6 +73,55 @@ export function nextPartFacts(current: CallFacts, part: number, destination: str
  */
 export function transferDialState(previous: DialState): DialState {
   return { ...initialDialState, tried: previous.current ? [previous.current] : [] };
+}
+
+/** One call as seen from the transferring phone's channel on it (for an attended transfer). */
+export interface TransferSide {
+  /** The transferring phone's channel on this call: it leaves. */
+  readonly leaving: string;
+  /** The other party of this call, who stays. */
+  readonly remaining: string;
+  /** Whether `remaining` is the call's caller channel (leg A) rather than a leg we dialed. */
+  readonly remainingIsCaller: boolean;
+  /** Who `remaining` is: their number and name as this call knows them. */
+  readonly number: string | null;
+  readonly name: string | null;
+  /** The linked id of this call's parts. */
+  readonly linkedId: string;
+}
+
+export type AttendedPlan =
+  | { readonly kind: 'join'; readonly survivor: 'referrer' | 'replaced' }
+  | { readonly kind: 'decline'; readonly why: 'referrer-not-connected' | 'replaced-not-connected' | 'same-call' };
+
+/**
+ * Which of the two calls carries on with A and C joined. `referrer` is the call the REFER came in
+ * on, `replaced` the one its Replaces names; null when that call is not connected (still ringing,
+ * unknown, in voicemail...).
+ */
+export function planAttendedTransfer(referrer: TransferSide | null, replaced: TransferSide | null): AttendedPlan {
+  if (!referrer) return { kind: 'decline', why: 'referrer-not-connected' };
+  if (!replaced) return { kind: 'decline', why: 'replaced-not-connected' };
+  if (referrer.remaining === replaced.leaving || referrer.leaving === replaced.leaving) return { kind: 'decline', why: 'same-call' };
+  if (referrer.remainingIsCaller) return { kind: 'join', survivor: 'referrer' };
+  if (replaced.remainingIsCaller) return { kind: 'join', survivor: 'replaced' };
+  return { kind: 'join', survivor: 'referrer' };
+}
+
+/** The surviving call's next part: its remaining party (now the caller) talking to the joined one. */
+export function joinedPartFacts(current: CallFacts, part: number, kept: TransferSide, joined: TransferSide, now: Date): CallFacts {
+  const linkedId = current.linkedId ?? current.callId;
+  return {
+    callId: `${linkedId}-t${part}`,
+    linkedId,
+    direction: current.direction,
+    callerNumber: kept.remainingIsCaller ? current.callerNumber : kept.number,
+    callerName: kept.remainingIsCaller ? current.callerName : kept.name,
+    dialedNumber: joined.number,
+    startedAt: now,
+    answeredAt: now,
+    digits: '',
+  };
 }
 
 /** What the transferring phone is told when the target does not connect. */

@@ -34,13 +34,13 @@ async function register(ext: string): Promise<number> {
   return port;
 }
 
-/** B's phone: answers, then transfers the caller to `target` (xfer-blind.xml). */
-async function transferringPhone(ext: string, target: string) {
+/** B's phone: answers, then transfers the caller to `target` (xfer-blind.xml, or xfer-attended.xml with `replaces`). */
+async function transferringPhone(ext: string, target: string, replaces?: string) {
   const port = await register(ext);
   const logFile = path.join(tmpdir(), `pbx-e2e-xfer-${ext}-${port}.log`);
   const args = [
-    '-sf', path.join(REPO, 'test/e2e/sipp/xfer-blind.xml'), '-p', String(port), '-mp', String(await freePort(true)),
-    '-i', '127.0.0.1', '-m', '1', '-key', 'target', target, '-timeout', '60s', '-timeout_error', '-nostdin',
+    '-sf', path.join(REPO, `test/e2e/sipp/${replaces ? 'xfer-attended' : 'xfer-blind'}.xml`), '-p', String(port), '-mp', String(await freePort(true)),
+    '-i', '127.0.0.1', '-m', '1', '-key', 'target', target, ...(replaces ? ['-key', 'replaces', replaces] : []), '-timeout', '60s', '-timeout_error', '-nostdin',
     '-trace_logs', '-log_file', logFile, '-trace_msg', '-message_file', `${logFile}.msg`, '-trace_err', '-error_file', `${logFile}.err`,
   ];
   const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -114,5 +114,38 @@ describe('blind transfer (SIP REFER)', () => {
     expect(bDone.code).not.toBe(0); // the phone was told the transfer failed
     expect(await readFile(b.logFile, 'utf8')).toMatch(/transfer progress SIP\/2\.0 6\d\d/);
     expect(await cdrOf(A, B, since)).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller' });
+  });
+});
+
+describe('attended transfer (SIP REFER with Replaces)', () => {
+  it('B consults C on a second line, then joins A and C: both of B\'s lines go, three CDRs share one linked id', async () => {
+    const c = await answeringPhone(C);
+    const since = new Date(Date.now() - 50);
+    // B's second line calls C first (the consultation); its dialog identifiers become the Replaces value.
+    const consultLog = path.join(tmpdir(), `pbx-e2e-xfer-consult-${Date.now()}.log`);
+    const consult = sippCall({ scenario: 'xfer-consult', dialed: C, sipPort: world.sipPort, user: B, password: passwords.get(B)!, logFile: consultLog });
+    const ids = await eventually(async () => {
+      const m = /consult-dialog call-id=(\S+) from-tag=(\S+) to-tag=(\S+)/.exec(await readFile(consultLog, 'utf8').catch(() => ''));
+      return m ? { callId: m[1]!, fromTag: m[2]!, toTag: m[3]! } : undefined;
+    }, 15_000, 'consultation call answered');
+    const replaces = encodeURIComponent(`${ids.callId};to-tag=${ids.toTag};from-tag=${ids.fromTag}`);
+    const b = await transferringPhone(B, C, replaces);
+    // A calls B (B answers, talks ~1 s, then REFERs A's call to the consultation); A stays 6 s in all.
+    const a = await sippCall({ scenario: 'uac-hangup-first', dialed: B, sipPort: world.sipPort, user: A, password: passwords.get(A)!, set: { hold_ms: '6000' } });
+    const [bDone, cDone, consultDone] = await Promise.all([b.done, c.done, consult]);
+    expect(a.code, a.output).toBe(0); // A was connected to C and hung up itself
+    expect(bDone.code, `${bDone.output}\n${await readFile(b.logFile, 'utf8').catch(() => '')}`).toBe(0);
+    expect(await readFile(b.logFile, 'utf8')).toMatch(/transfer progress SIP\/2\.0 200/);
+    expect(consultDone.code, consultDone.output).toBe(0); // the PBX hung the consultation line up
+    expect(cDone.code, cDone.output).toBe(0); // C's one call went on with A and ended with A's BYE
+
+    const first = await cdrOf(A, B, since);
+    const consultation = await cdrOf(B, C, since);
+    const joined = await cdrOf(A, C, since);
+    expect(first).toMatchObject({ disposition: 'ANSWERED', endedBy: 'transfer', linkedId: first.callId });
+    expect(consultation).toMatchObject({ disposition: 'ANSWERED', endedBy: 'transfer', linkedId: first.callId });
+    expect(joined).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller', linkedId: first.callId, callerName: 'Anna Berg' });
+    expect(joined.billableSeconds).toBeGreaterThanOrEqual(2);
+    await eventually(async () => ((await admin('GET', '/api/v1/calls/live')).body.items.length === 0 ? true : undefined), 10_000, 'no live calls');
   });
 });

@@ -9,7 +9,7 @@ export interface SippResult {
 }
 
 export interface SippCall {
-  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused';
+  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused' | 'xfer-consult';
   sipPort: number;
   dialed: string;
   user: string;
@@ -18,6 +18,8 @@ export interface SippCall {
   timeoutS?: number;
   /** Source address; 127.0.0.2 plays a carrier's host (IP-identified trunk). */
   localIp?: string;
+  /** Keep SIPp's <log> lines (and errors) in this file. */
+  logFile?: string;
 }
 
 /** One real SIP call from SIPp (RFC 4733 DTMF from sip-tester's pcaps). Resolves when SIPp exits. */
@@ -39,6 +41,7 @@ export async function sippCall(call: SippCall): Promise<SippResult> {
     '-nostdin',
   ];
   for (const [k, v] of Object.entries(call.set ?? {})) args.push('-set', k, v);
+  if (call.logFile) args.push('-trace_logs', '-log_file', call.logFile, '-trace_err', '-error_file', `${call.logFile}.err`);
   return new Promise((resolve) => {
     const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

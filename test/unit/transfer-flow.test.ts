@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { decideTransfer, failureProgress, nextPartFacts, transferDialState } from '../../src/calls/transfer.js';
+import {
+  decideTransfer,
+  failureProgress,
+  joinedPartFacts,
+  nextPartFacts,
+  planAttendedTransfer,
+  transferDialState,
+  type TransferSide,
+} from '../../src/calls/transfer.js';
 import { dialTransition, initialDialState, type DialState } from '../../src/calls/dial-flow.js';
 import type { CallFacts } from '../../src/calls/cdr.js';
 
@@ -27,18 +35,18 @@ describe('decideTransfer', () => {
   });
 });
 
-describe('the call after a transfer', () => {
-  const first: CallFacts = {
-    callId: '1700000000.1',
-    direction: 'internal',
-    callerNumber: '1001',
-    callerName: 'Anna Berg',
-    dialedNumber: '1002',
-    startedAt: new Date('2026-01-01T10:00:00Z'),
-    answeredAt: new Date('2026-01-01T10:00:02Z'),
-    digits: '',
-  };
+const first: CallFacts = {
+  callId: '1700000000.1',
+  direction: 'internal',
+  callerNumber: '1001',
+  callerName: 'Anna Berg',
+  dialedNumber: '1002',
+  startedAt: new Date('2026-01-01T10:00:00Z'),
+  answeredAt: new Date('2026-01-01T10:00:02Z'),
+  digits: '',
+};
 
+describe('the call after a transfer', () => {
   it('is a new part with its own id, the same caller, linked to the first part', () => {
     const at = new Date('2026-01-01T10:01:00Z');
     const second = nextPartFacts(first, 1, '1003', at);
@@ -61,5 +69,47 @@ describe('the call after a transfer', () => {
     expect(failureProgress('busy')).toBe('channel_declined');
     expect(failureProgress('no_answer')).toBe('channel_unavailable');
     expect(failureProgress('unallocated')).toBe('channel_unavailable');
+  });
+});
+
+describe('planAttendedTransfer', () => {
+  const side = (leaving: string, remaining: string, remainingIsCaller: boolean): TransferSide => ({
+    leaving,
+    remaining,
+    remainingIsCaller,
+    number: remaining.toUpperCase(),
+    name: null,
+    linkedId: `${leaving}-call`,
+  });
+
+  it('keeps the call whose remaining party is its caller, preferring the REFER\'s own call', () => {
+    expect(planAttendedTransfer(side('b1', 'a', true), side('b2', 'c', false))).toEqual({ kind: 'join', survivor: 'referrer' });
+    expect(planAttendedTransfer(side('b1', 'a', false), side('b2', 'c', true))).toEqual({ kind: 'join', survivor: 'replaced' });
+    expect(planAttendedTransfer(side('b1', 'a', true), side('b2', 'c', true))).toEqual({ kind: 'join', survivor: 'referrer' });
+    // B placed both calls: the REFER's call survives (its remaining party becomes the caller).
+    expect(planAttendedTransfer(side('b1', 'a', false), side('b2', 'c', false))).toEqual({ kind: 'join', survivor: 'referrer' });
+  });
+
+  it('declines when either call is not connected or both are the same call', () => {
+    expect(planAttendedTransfer(null, side('b2', 'c', false))).toEqual({ kind: 'decline', why: 'referrer-not-connected' });
+    expect(planAttendedTransfer(side('b1', 'a', true), null)).toEqual({ kind: 'decline', why: 'replaced-not-connected' });
+    expect(planAttendedTransfer(side('b1', 'a', true), side('b1', 'a', true))).toEqual({ kind: 'decline', why: 'same-call' });
+  });
+
+  it('the joined part: answered now, linked to the first part, the joined party as dialed number', () => {
+    const now = new Date('2026-01-01T10:05:00Z');
+    const current: CallFacts = { ...first, callId: 'call-1-t1', linkedId: 'call-1' };
+    const kept = side('b1', 'a', true);
+    const joined = side('b2', 'c', false);
+    expect(joinedPartFacts(current, 2, kept, joined, now)).toMatchObject({
+      callId: 'call-1-t2',
+      linkedId: 'call-1',
+      callerNumber: current.callerNumber,
+      dialedNumber: 'C',
+      answeredAt: now,
+      startedAt: now,
+    });
+    // The transferring phone was the caller: the party it had called is the caller now.
+    expect(joinedPartFacts(current, 2, side('b1', 'a', false), joined, now)).toMatchObject({ callerNumber: 'A', callerName: null, dialedNumber: 'C' });
   });
 });

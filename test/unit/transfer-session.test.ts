@@ -16,17 +16,23 @@ const target = (number: string): DialTarget => ({
   ringTimeoutSeconds: 20,
 });
 
-function setup() {
-  const calls: string[] = [];
+interface Shared {
+  calls: string[];
+  cdrs: NewCdr[];
+  legs: Map<string, CallSession>;
+  anchors: Map<string, CallSession>;
+  rows: string[];
+}
+
+function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared } = {}) {
+  const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
+  const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
     (name: string) =>
     async (...args: unknown[]): Promise<void> => {
       calls.push(`${name} ${args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a))).join(' ')}`);
     };
   const control = new Proxy({} as CallControl, { get: (_t, name: string) => record(name) });
-  const cdrs: NewCdr[] = [];
-  const legs = new Map<string, CallSession>();
-  const rows: string[] = [];
   let t = Date.parse('2026-01-01T10:00:00Z');
   let leg = 0;
   const deps: SessionDeps = {
@@ -36,24 +42,35 @@ function setup() {
     settings: { greeting: 'hello', digitTimeoutMs: 5000, maxDigits: 10 },
     log: pino({ level: 'silent' }),
     now: () => new Date(t),
-    route: async () => ({ route: { kind: 'extension', number: '1002' }, caller: { callerClass: null, callerIdNumber: null }, direction: 'internal' }),
+    route: async () => ({ route: { kind: 'extension', number: o.dialed ?? '1002' }, caller: { callerClass: null, callerIdNumber: null }, direction: 'internal' }),
     lookupTarget: async (n) => (n.startsWith('10') ? target(n) : n.startsWith('0') ? { ...target(n), endpoint: `PJSIP/${n}@trunk-main` } : null),
-    legs: { register: (id, s) => legs.set(id, s), release: (id) => legs.delete(id) },
-    onEnded: () => undefined,
+    legs: {
+      register: (id, s) => legs.set(id, s),
+      release: (id) => legs.delete(id),
+      reanchor: (from, to, s) => {
+        anchors.delete(from);
+        anchors.set(to, s);
+      },
+    },
+    onEnded: (s) => anchors.delete(s.channelId),
     voicemail: {} as SessionDeps['voicemail'],
   };
+  const [callerNumber, callerName] = o.caller ?? ['1001', 'Anna Berg'];
+  const anchor = o.anchor ?? 'chan-a';
   const session = new CallSession(
-    'chan-a',
-    'PJSIP/1001-00000001',
-    { callId: 'call-1', direction: 'inbound', callerNumber: '1001', callerName: 'Anna Berg', dialedNumber: '1002', startedAt: new Date(t), answeredAt: null, digits: '' },
+    anchor,
+    `PJSIP/${callerNumber}-00000001`,
+    { callId: o.callId ?? 'call-1', direction: 'inbound', callerNumber, callerName, dialedNumber: o.dialed ?? '1002', startedAt: new Date(t), answeredAt: null, digits: '' },
     deps,
   );
-  const nextLeg = () => [...legs.keys()][leg++]!;
-  return { session, calls, cdrs, legs, rows, advance: (ms: number) => (t += ms), nextLeg };
+  anchors.set(anchor, session);
+  const known = legs.size;
+  const nextLeg = () => [...legs.keys()][known + leg++]!;
+  return { session, calls, cdrs, legs, anchors, rows, advance: (ms: number) => (t += ms), nextLeg };
 }
 
-async function connected() {
-  const s = setup();
+async function connected(o: Parameters<typeof setup>[0] = {}) {
+  const s = setup(o);
   await s.session.enqueue({ type: 'stasis-start' });
   const legB = s.nextLeg();
   s.advance(2000);
@@ -143,5 +160,85 @@ describe('blind transfer in a call session', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('attended transfer between two call sessions', () => {
+  // Call 1: A (1001, chan-a) called B (leg B1). Call 2: B (1002, chan-b2) called C (leg C).
+  async function twoCalls() {
+    const one = await connected();
+    const two = await connected({ anchor: 'chan-b2', callId: 'call-2', caller: ['1002', 'Ben Kohl'], dialed: '1003', shared: one });
+    return { one, two, legB1: one.legB, legC: two.legB };
+  }
+
+  it("B's REFER on call 1 replacing call 2: call 1 survives with A and C, call 2 ends, three linked CDRs", async () => {
+    const { one, two, legB1, legC } = await twoCalls();
+    const referrer = await one.session.transferSide(legB1);
+    const replaced = await two.session.transferSide('chan-b2');
+    expect(referrer).toMatchObject({ leaving: legB1, remaining: 'chan-a', remainingIsCaller: true, number: '1001', linkedId: 'call-1' });
+    expect(replaced).toMatchObject({ leaving: 'chan-b2', remaining: legC, remainingIsCaller: false, number: '1003', linkedId: 'call-2' });
+    one.calls.length = 0;
+    const joined = await two.session.handOver('chan-b2', 'call-1');
+    expect(joined).toEqual(replaced);
+    expect(one.anchors.has('chan-b2')).toBe(false); // call 2 is gone from the dispatcher
+    expect(one.legs.has(legC)).toBe(false);
+    expect(one.cdrs.at(-1)).toMatchObject({ call_id: 'call-2', linked_id: 'call-1', caller_number: '1002', dialed_number: '1003', ended_by: 'transfer', disposition: 'ANSWERED' });
+    expect(one.calls.filter((c) => c.startsWith('hangup'))).toEqual([]); // nobody is hung up by the hand-over
+
+    expect(await one.session.takeOver(legB1, joined!)).toBe(true);
+    expect(one.cdrs.map((c) => [c.call_id, c.linked_id, c.ended_by])).toEqual([
+      ['call-2', 'call-1', 'transfer'],
+      ['call-1', 'call-1', 'transfer'],
+    ]);
+    expect(one.session.callId).toBe('call-1-t1');
+    expect(one.session.channelId).toBe('chan-a');
+    expect(one.legs.get(legC)).toBe(one.session);
+    expect(one.legs.has(legB1)).toBe(false);
+    expect(one.calls).toEqual(
+      expect.arrayContaining(['destroyBridge call-2-bridge', 'destroyBridge call-1-bridge', 'createBridge call-1-t1-bridge', `addToBridge call-1-t1-bridge ["chan-a","${legC}"]`, 'stopMoh chan-a']),
+    );
+    expect(one.calls.filter((c) => c.startsWith('hangup'))).toEqual([]);
+
+    // A hangs up: the joined part ends, C's leg is hung up, the CDR says A talked to C.
+    one.advance(7000);
+    one.calls.length = 0;
+    await one.session.enqueue({ type: 'hangup-request', cause: 16 });
+    await one.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    expect(one.calls).toContain(`hangup ${legC}`);
+    expect(one.cdrs.at(-1)).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', caller_number: '1001', caller_name: 'Anna Berg', dialed_number: '1003', ended_by: 'caller', billable_seconds: 7 });
+  });
+
+  it('when B placed both calls, the survivor\'s remaining party becomes its caller', async () => {
+    // Call 1: B (chan-b1) called A (leg A); call 2: B (chan-b2) called C (leg C). B REFERs on call 1.
+    const one = await connected({ anchor: 'chan-b1', callId: 'call-1', caller: ['1002', 'Ben Kohl'], dialed: '1001' });
+    const two = await connected({ anchor: 'chan-b2', callId: 'call-2', caller: ['1002', 'Ben Kohl'], dialed: '1003', shared: one });
+    const [legA, legC] = [one.legB, two.legB];
+    const kept = await one.session.transferSide('chan-b1');
+    expect(kept).toMatchObject({ remaining: legA, remainingIsCaller: false, number: '1001' });
+    const joined = await two.session.handOver('chan-b2', 'call-1');
+    expect(await one.session.takeOver('chan-b1', joined!)).toBe(true);
+    expect(one.session.channelId).toBe(legA);
+    expect(one.anchors.get(legA)).toBe(one.session);
+    expect(one.anchors.has('chan-b1')).toBe(false);
+    expect(one.legs.has(legA)).toBe(false);
+    expect(one.legs.get(legC)).toBe(one.session);
+    one.advance(5000);
+    // C hangs up: the call ends by hanging up its new caller (A).
+    one.calls.length = 0;
+    await one.session.enqueue({ type: 'b-ended', legId: legC, cause: 16 });
+    expect(one.calls).toContain(`hangup ${legA} normal`);
+    await one.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    expect(one.cdrs.at(-1)).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', caller_number: '1001', dialed_number: '1003', disposition: 'ANSWERED' });
+  });
+
+  it('a call that is not connected takes no part: no side, no hand-over', async () => {
+    const s = setup();
+    await s.session.enqueue({ type: 'stasis-start' }); // still ringing B
+    const leg = s.nextLeg();
+    expect(await s.session.transferSide(leg)).toBeNull();
+    expect(await s.session.handOver(leg, 'x')).toBeNull();
+    expect(s.cdrs).toHaveLength(0);
+    const c = await connected();
+    expect(await c.session.transferSide('some-other-channel')).toBeNull();
   });
 });
