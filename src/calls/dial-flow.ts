@@ -9,6 +9,8 @@
  *
  * Forwards are followed at most MAX_HOPS times, and never to an extension already tried (no loops).
  */
+import type { PermissionClass } from '../db/tables/extensions.js';
+
 export interface DialTarget {
   readonly number: string;
   /** Asterisk endpoint to dial: `PJSIP/1002` for an extension, `PJSIP/<number>@trunk-<name>` outside. */
@@ -20,6 +22,11 @@ export interface DialTarget {
   readonly ringTimeoutSeconds: number;
   /** The extension's mailbox takes messages: busy, unanswered and unreachable calls go there. */
   readonly voicemail?: boolean;
+  /**
+   * For an extension: its own permission class and outside caller id. Its forwards and the
+   * transfers it makes are dialed with these (the owner set them up), not with the caller's.
+   */
+  readonly owner?: { readonly callerClass: PermissionClass | null; readonly callerIdNumber: string | null };
 }
 
 export type DialPhase = 'routing' | 'ringing' | 'bridged' | 'voicemail' | 'hanging-up' | 'ended';

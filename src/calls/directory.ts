@@ -81,6 +81,7 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
           forwardNoAnswer: ext.forward_no_answer,
           ringTimeoutSeconds: ext.ring_timeout_seconds,
           voicemail: takesMessages(ext),
+          owner: { callerClass: ext.permission_class, callerIdNumber: ext.caller_id_number },
         };
       }
       if (caller.callerClass === null) return null;

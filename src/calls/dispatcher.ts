@@ -18,6 +18,7 @@ import type { FlowSettings } from './flow.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
 import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
 import { planAttendedTransfer } from './transfer.js';
+import { MESSAGE_RECORDING } from './voicemail-call.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -67,6 +68,7 @@ export class StasisDispatcher {
           digits: f.digits,
           started_at: f.startedAt,
           answered_at: f.answeredAt,
+          linked_id: f.linkedId ?? null,
         }),
       update: (callId, patch) => updateLiveCall(db, callId, patch),
     };
@@ -263,10 +265,12 @@ export class StasisDispatcher {
           mode: row.mode,
           peer,
           bridgeId: row.bridge_id,
+          recording: row.recording_name,
         });
       } else {
         closed++;
         if (row.peer_channel_id && byId.has(row.peer_channel_id)) void control.hangup(row.peer_channel_id).catch(() => undefined);
+        this.keepMessage(row);
         // The call ended while nobody was listening: it ended at or after its last heartbeat.
         this.deps.cdrWriter.write(
           buildCdr(factsFromRow(row), { endedAt: row.updated_at, cause: null, causeText: null, endedBy: 'unknown', reconciled: true }),
@@ -283,9 +287,21 @@ export class StasisDispatcher {
         mode: 'routing',
         peer: null,
         bridgeId: null,
+        recording: null,
       });
     }
     log.info({ adopted, closed, live: this.sessions.size, ...this.view }, 'reconciled live calls with Asterisk');
+  }
+
+  /** A caller who hung up while leaving a message with no daemon listening has still left it. */
+  private keepMessage(row: LiveCallRow): void {
+    const mailbox = row.mode === 'voicemail' && row.recording_name ? MESSAGE_RECORDING.exec(row.recording_name)?.[1] : undefined;
+    if (!mailbox || !row.recording_name) return;
+    const meta = { mailbox, callId: row.call_id, callerNumber: row.caller_number, callerName: row.caller_name };
+    this.voicemail
+      .saveMessage(row.recording_name, meta)
+      .then((saved) => this.deps.log.info({ recording: row.recording_name, kept: Boolean(saved) }, 'voicemail message of an ended call recovered'))
+      .catch((err: Error) => this.deps.log.error({ err: err.message, recording: row.recording_name }, 'voicemail message not saved'));
   }
 
   private open(channelId: string, channelName: string | null, facts: CallFacts): CallSession {
@@ -341,5 +357,6 @@ function factsFromRow(row: LiveCallRow): CallFacts {
     startedAt: row.started_at,
     answeredAt: row.answered_at,
     digits: row.digits,
+    ...(row.linked_id ? { linkedId: row.linked_id } : {}),
   };
 }

@@ -7,10 +7,20 @@ export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<voi
   await db.insertInto('live_calls').values(call).onConflict((oc) => oc.column('call_id').doNothing()).execute();
 }
 
+export interface LiveCallPatch {
+  state?: string;
+  mode?: string;
+  digits?: string;
+  answered_at?: Date;
+  peer_channel_id?: string | null;
+  bridge_id?: string | null;
+  recording_name?: string | null;
+}
+
 export async function updateLiveCall(
   db: DbOrTx,
   callId: string,
-  patch: { state?: string; mode?: string; digits?: string; answered_at?: Date; peer_channel_id?: string | null; bridge_id?: string | null },
+  patch: LiveCallPatch,
 ): Promise<void> {
   await db
     .updateTable('live_calls')

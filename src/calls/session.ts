@@ -18,6 +18,7 @@ import type { FlowEvent, FlowSettings } from './flow.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext, RoutedCall } from './directory.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
+import type { LiveCallPatch } from './repository.js';
 import type { DepositEvent } from '../voicemail/deposit.js';
 import type { MenuEvent } from '../voicemail/menu.js';
 import {
@@ -36,7 +37,7 @@ export type { VoicemailPort } from './voicemail-call.js';
 
 export type SessionEvent =
   | { readonly type: 'stasis-start' }
-  | { readonly type: 'adopt'; readonly mode: string; readonly peer: string | null; readonly bridgeId: string | null }
+  | { readonly type: 'adopt'; readonly mode: string; readonly peer: string | null; readonly bridgeId: string | null; readonly recording: string | null }
   | FlowEvent
   | Exclude<DialEvent, { type: 'a-ended' | 'dial' | 'no-connect' | 'target-missing' }>
   | { readonly type: 'hold'; readonly channelId: string; readonly on: boolean }
@@ -50,7 +51,7 @@ export type SessionEvent =
 
 export interface LiveCallStore {
   insert(facts: CallFacts, channelId: string, state: string): Promise<void>;
-  update(callId: string, patch: { state?: string; mode?: string; digits?: string; answered_at?: Date; peer_channel_id?: string | null; bridge_id?: string | null }): Promise<void>;
+  update(callId: string, patch: LiveCallPatch): Promise<void>;
 }
 
 export interface SessionDeps {
@@ -85,6 +86,8 @@ export class CallSession {
   private readonly menu: MenuRunner;
   private bridgeId: string | null = null;
   private caller: CallerContext = { callerClass: null, callerIdNumber: null };
+  /** The extension last dialed: its forwards are followed with its own permission class. */
+  private forwarder: CallerContext | null = null;
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
@@ -118,6 +121,7 @@ export class CallSession {
       hangupCaller: (reason) => this.hangupCaller(reason),
       setTimer: (ms, event) => this.setTimer(ms, event),
       clearTimer: () => this.clearTimer(),
+      noteRecording: (name) => void this.persist(() => this.deps.store.update(this.callId, { recording_name: name })),
     };
     this.deposit = new DepositRunner(host);
     this.menu = new MenuRunner(host);
@@ -257,8 +261,14 @@ export class CallSession {
       return this.follow(event.peer);
     }
     if (event.mode === 'dial') return this.hangupCaller('normal'); // was still ringing: the dial attempt is gone
-    // A voicemail recording or menu cannot be resumed midway: end the call cleanly.
-    if (event.mode === 'voicemail' || event.mode === 'mailbox') return this.hangupCaller('normal');
+    // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the
+    // message said so far (it is saved once Asterisk has closed the file).
+    if (event.mode === 'voicemail' || event.mode === 'mailbox') {
+      if (event.mode === 'voicemail' && event.recording && this.deposit.recover(event.recording)) {
+        this.log.info({ recording: event.recording }, 'voicemail message recorded before the restart is kept');
+      }
+      return this.hangupCaller('normal');
+    }
     this.mode = 'test';
     return this.flowStep(this.facts.answeredAt ? { type: 'resume' } : { type: 'start', dialed: this.facts.dialedNumber });
   }
@@ -273,6 +283,8 @@ export class CallSession {
 
   private async dialStep(event: DialEvent): Promise<void> {
     if (this.mode !== 'dial') return;
+    const target = event.type === 'dial' || event.type === 'no-connect' ? event.target : null;
+    if (target?.owner) this.forwarder = target.owner;
     const from = this.dial.phase;
     const { state, actions } = dialTransition(this.dial, event, () => `${this.callId}-leg-${randomUUID().slice(0, 8)}`);
     this.dial = state;
@@ -305,7 +317,8 @@ export class CallSession {
           });
         }
         case 'lookup': {
-          const target = await this.deps.lookupTarget(action.number, this.caller);
+          // A forward is the forwarding extension's choice: an outside number is checked against its class.
+          const target = await this.deps.lookupTarget(action.number, this.forwarder ?? this.caller);
           this.log.info({ to: action.number, found: target !== null }, 'following forward');
           return this.dialStep(target ? { type: 'dial', target } : { type: 'target-missing', number: action.number });
         }
@@ -361,10 +374,10 @@ export class CallSession {
     };
     const decision = this.mode === 'dial' ? decideTransfer(this.dial, this.channelId, req) : ({ kind: 'decline', why: 'not-connected' } as const);
     if (decision.kind === 'decline') return decline(decision.why);
-    const target = await this.deps.lookupTarget(decision.destination, this.caller);
+    // The transferring extension's choice: an outside number is checked against its permission class.
+    const transferer = this.dial.current ? (await this.deps.lookupTarget(this.dial.current, this.caller))?.owner : undefined;
+    const target = await this.deps.lookupTarget(decision.destination, transferer ?? { callerClass: null, callerIdNumber: null });
     if (!target) return decline('unknown-destination');
-    // Outside numbers would be dialed with the caller's permission class, not the transferer's.
-    if (target.endpoint.includes('@')) return decline('outside-number');
 
     // The transferring leg leaves; its part of the call ends here. It stays mapped to this session
     // until it is gone, but its end no longer matters: the dial flow only follows the current leg.

@@ -36,7 +36,12 @@ export interface CallHost {
 export interface VoicemailHost extends CallHost {
   readonly voicemail: VoicemailPort;
   readonly digitTimeoutMs: number;
+  /** A message recording started: kept with the live call so a restarted daemon still saves it. */
+  readonly noteRecording: (name: string) => void;
 }
+
+/** The mailbox a message recording belongs to (its name is `vm-<mailbox>-<id>`). */
+export const MESSAGE_RECORDING = /^vm-([0-9]{2,16})-[0-9a-f]{20}$/;
 
 const DEPOSIT_SETTINGS = { maxMessageSeconds: 180, maxSilenceSeconds: 10 } as const;
 const MENU_LIMITS = { maxPinAttempts: 3, maxGreetingSeconds: 60 } as const;
@@ -79,6 +84,7 @@ export class DepositRunner {
       }
       switch (action.kind) {
         case 'record':
+          this.host.noteRecording(action.name);
           return await control.record(channelId, { ...action, format: 'wav' });
         case 'save-message':
           return this.saveMessage(action.mailbox, action.name);
@@ -90,6 +96,17 @@ export class DepositRunner {
       this.host.log.error({ action: action.kind, err: (err as Error).message }, 'voicemail action failed');
       if (action.kind !== 'hangup') return this.step({ type: 'action-failed', action: action.kind });
     }
+  }
+
+  /**
+   * A daemon restarted while this call was recording a message: the recording cannot be resumed,
+   * but what the caller said so far is a message. Asterisk finishes the file when the call ends.
+   */
+  recover(name: string): boolean {
+    const mailbox = MESSAGE_RECORDING.exec(name)?.[1];
+    if (!mailbox) return false;
+    this.saveMessage(mailbox, name);
+    return true;
   }
 
   /** In the background: it may wait for Asterisk to finish the file; the call goes on meanwhile. */

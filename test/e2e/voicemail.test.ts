@@ -5,7 +5,9 @@
  *   - the mailbox's registered phone gets the message-summary NOTIFY (lamp on), and again (off)
  *     when the message is deleted;
  *   - *97 with the PIN (RFC 4733 digits) reaches the messages (9 marks one heard); a wrong PIN
- *     three times is hung up and logged.
+ *     three times is hung up and logged;
+ *   - the daemon killed while a caller is recording: the message is kept, whether the caller hangs
+ *     up while no daemon runs or the restarted daemon ends the call.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -23,6 +25,7 @@ import { vm } from '../../src/voicemail/table.js';
 const world = inject('e2e');
 const CALLER = '4101';
 const MAILBOX = '4102';
+const OFFLINE = '4103'; // a mailbox whose phone is never registered: callers go straight to voicemail
 const PIN = '1357'; // the digits vm-uac-mailbox.xml sends (ascending: see its header)
 let daemon: Daemon;
 let api: Api;
@@ -62,9 +65,10 @@ function sipp(args: string[]): { done: Promise<SippResult> } {
 }
 
 /** A call from `from` with one of the vm-uac-*.xml scenarios. */
-async function call(from: string, to: string, scenario: 'vm-uac-leave-message' | 'vm-uac-mailbox' | 'vm-uac-wrong-pin'): Promise<SippResult> {
+async function call(from: string, to: string, scenario: 'vm-uac-leave-message' | 'vm-uac-mailbox' | 'vm-uac-wrong-pin', set: Record<string, string> = {}): Promise<SippResult> {
   const [localPort, mediaPort] = [await freePort(true), await freePort(true)];
   return sipp([
+    ...Object.entries(set).flatMap(([k, v]) => ['-set', k, v]),
     `127.0.0.1:${world.sipPort}`, '-sf', path.join(REPO, 'test/e2e/sipp', `${scenario}.xml`), '-s', to,
     '-key', 'caller', from, '-au', from, '-ap', passwords.get(from)!, '-m', '1', '-l', '1',
     '-p', String(localPort), '-mp', String(mediaPort), '-i', '127.0.0.1', '-timeout', '60s', '-timeout_error', '-nostdin',
@@ -92,6 +96,7 @@ beforeAll(async () => {
   await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
   await createExtension(CALLER, 'Vera Caller');
   await createExtension(MAILBOX, 'Max Mailbox', { voicemailPin: PIN, ringTimeoutSeconds: 5 });
+  await createExtension(OFFLINE, 'Olga Offline', { voicemailPin: PIN });
   phonePort = await freePort(true);
   const reg = await registerPhone({ sipPort: world.sipPort, ext: MAILBOX, password: passwords.get(MAILBOX)!, port: phonePort });
   expect(reg.code, reg.output).toBe(0);
@@ -178,5 +183,53 @@ describe('voicemail', () => {
     expect(await off.messages()).toContain('Messages-Waiting: no');
     expect((await admin('GET', `/api/v1/extensions/${MAILBOX}/voicemail/${messageId}/audio`)).status).toBe(404);
     expect((await admin('GET', `/api/v1/extensions/${MAILBOX}/voicemail`)).body.items).toEqual([]);
+  });
+
+  describe('the daemon dies while a caller is recording a message', () => {
+    /** Starts a caller leaving a message for OFFLINE; resolves once Asterisk is recording it. */
+    async function recordingCall(talkMs: number): Promise<{ caller: Promise<SippResult>; recording: string }> {
+      const caller = call(CALLER, OFFLINE, 'vm-uac-leave-message', { talk_ms: String(talkMs) });
+      const db = openDb(world.db);
+      try {
+        const recording = await eventually(async () => {
+          const row = await db.selectFrom('live_calls').select('recording_name').where('dialed_number', '=', OFFLINE).executeTakeFirst();
+          return row?.recording_name ?? undefined;
+        }, 20_000, 'recording started');
+        await new Promise((r) => setTimeout(r, 1500)); // the caller talks a little
+        return { caller, recording };
+      } finally {
+        await db.destroy();
+      }
+    }
+
+    async function messageOf(recording: string): Promise<{ durationMs: number; callerNumber: string }> {
+      return eventually(async () => {
+        const r = await admin('GET', `/api/v1/extensions/${OFFLINE}/voicemail`);
+        const db = openDb(world.db);
+        const row = await vm(db).selectFrom('voicemail_messages').select(['id', 'recording_name']).where('recording_name', '=', recording).executeTakeFirst();
+        await db.destroy();
+        return row ? r.body.items.find((m: { id: string }) => m.id === row.id) : undefined;
+      }, 20_000, `message ${recording} saved`);
+    }
+
+    it('the caller hangs up while no daemon runs: the next daemon keeps the message', async () => {
+      const { caller, recording } = await recordingCall(5000);
+      await daemon.kill();
+      expect((await caller).code).toBe(0); // talked 5 s and hung up, as scripted
+      daemon = Daemon.start({ ...world.daemonEnv, PBX_DATA_DIR: dataDir });
+      const msg = await messageOf(recording);
+      expect(msg).toMatchObject({ callerNumber: CALLER });
+      expect(msg.durationMs).toBeGreaterThan(3_000);
+    });
+
+    it('the caller is still talking when the daemon is back: it ends the call and keeps the message', async () => {
+      const { caller, recording } = await recordingCall(20_000); // talks on until the daemon hangs up
+      await daemon.kill();
+      daemon = Daemon.start({ ...world.daemonEnv, PBX_DATA_DIR: dataDir });
+      const msg = await messageOf(recording);
+      expect(msg).toMatchObject({ callerNumber: CALLER });
+      expect(msg.durationMs).toBeGreaterThan(1_000);
+      await caller; // hung up by the daemon (SIPp wanted to hang up itself: its exit code does not matter)
+    });
   });
 });

@@ -43,7 +43,18 @@ function setup(o: { anchor?: string; callId?: string; caller?: [string, string];
     log: pino({ level: 'silent' }),
     now: () => new Date(t),
     route: async () => ({ route: { kind: 'extension', number: o.dialed ?? '1002' }, caller: { callerClass: null, callerIdNumber: null }, direction: 'internal' }),
-    lookupTarget: async (n) => (n.startsWith('10') ? target(n) : n.startsWith('0') ? { ...target(n), endpoint: `PJSIP/${n}@trunk-main` } : null),
+    // Extensions: 1002 may call national numbers, the others only internal ones. Outside numbers
+    // (0...) are found only for a national caller context.
+    lookupTarget: async (n, ctx) =>
+      n.startsWith('10')
+        ? {
+            ...target(n),
+            forwardAlways: n === '1005' || n === '1006' ? '0301234567' : null,
+            owner: { callerClass: n === '1002' || n === '1005' ? 'national' : 'internal', callerIdNumber: null },
+          }
+        : n.startsWith('0') && ctx.callerClass === 'national'
+          ? { ...target(n), endpoint: `PJSIP/${n}@trunk-main` }
+          : null,
     legs: {
       register: (id, s) => legs.set(id, s),
       release: (id) => legs.delete(id),
@@ -130,11 +141,17 @@ describe('blind transfer in a call session', () => {
     expect(s.session.callId).toBe('call-1');
   });
 
-  it('a transfer to an outside number is declined (it would use the caller\'s permission class)', async () => {
+  it("a transfer to an outside number is checked against the transferring extension's class, not the caller's", async () => {
+    // The caller (an outside line here: no class) reached 1002, which may call national numbers.
     const s = await connected();
     s.calls.length = 0;
     await s.session.enqueue({ type: 'transfer', channelId: s.legB, destination: '0301234567', replaces: null });
-    expect(s.calls).toEqual([`transferProgress ${s.legB} channel_declined`]);
+    expect(s.calls.find((c) => c.startsWith('originate'))).toContain('"endpoint":"PJSIP/0301234567@trunk-main"');
+    // 1004 may only call internally: its transfer out is declined.
+    const t = await connected({ dialed: '1004' });
+    t.calls.length = 0;
+    await t.session.enqueue({ type: 'transfer', channelId: t.legB, destination: '0301234567', replaces: null });
+    expect(t.calls).toEqual([`transferProgress ${t.legB} channel_declined`]);
   });
 
   it('attended transfers and transfers by the caller are declined', async () => {
@@ -160,6 +177,18 @@ describe('blind transfer in a call session', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('forward to an outside number', () => {
+  it("is dialed with the forwarding extension's permission class, not the caller's", async () => {
+    const s = setup({ dialed: '1005' }); // 1005 forwards always to 0301234567 and may call national numbers
+    await s.session.enqueue({ type: 'stasis-start' });
+    expect(s.calls.find((c) => c.startsWith('originate'))).toContain('"endpoint":"PJSIP/0301234567@trunk-main"');
+    const t = setup({ dialed: '1006' }); // the same forward, but 1006 may only call internally
+    await t.session.enqueue({ type: 'stasis-start' });
+    expect(t.calls.some((c) => c.startsWith('originate'))).toBe(false);
+    expect(t.calls.some((c) => c.startsWith('hangup chan-a'))).toBe(true);
   });
 });
 

@@ -13,6 +13,10 @@ export interface LiveCallTable {
   mode: ColumnType<string, string | undefined, string>;
   peer_channel_id: string | null;
   bridge_id: string | null;
+  /** The first part's call id when this call is a later part of a transferred call. */
+  linked_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The voicemail message being recorded (a restarted daemon keeps it). */
+  recording_name: ColumnType<string | null, string | null | undefined, string | null>;
   started_at: ColumnType<Date, Date | string, Date | string>;
   answered_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
