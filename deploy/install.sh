@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deploy/install.sh — idempotent machine setup for the pbx control plane. Run as root.
 #
-# Installs/starts PostgreSQL and Redis, installs SIPp (sip-tester) and debootstrap, and provides
+# Installs/starts PostgreSQL and Redis, installs SIPp (sip-tester), debootstrap and the prompt tools
+# (sox, libsox-fmt-mp3, espeak-ng), and provides
 # Asterisk >= 20:
 #   * from the distro package when the distro has one of major >= 20 (e.g. Ubuntu 24.04), or
 #   * as a cached Debian sid root at $PBX_ASTERISK_CACHE (default /var/cache/pbx/asterisk-root),
@@ -107,6 +108,8 @@ apt_install sip-tester debootstrap netcat-openbsd ca-certificates perl
 # fail2ban: the site bans SIP and API brute force with the filters in deploy/fail2ban (enabling the
 # jail is a site decision, see deploy/README-site.md); the tests check those filters with fail2ban-regex.
 apt_install fail2ban
+# IVR prompts: sox converts uploads (libsox-fmt-mp3 reads MP3) to 8/16 kHz; espeak-ng speaks text offline.
+apt_install sox libsox-fmt-mp3 espeak-ng
 
 # ---------------------------------------------------------------- Asterisk
 ast_major() { # $1 = path to asterisk binary (run via chroot if $2 set)

@@ -24,6 +24,8 @@ import { inboundRoutesUsingExtension } from './trunks/repository.js';
 import { deviceUsages } from './provisioning/usages.js';
 import path from 'node:path';
 import { VoicemailService } from './voicemail/service.js';
+import { PromptService } from './prompts/service.js';
+import { promptRoutes } from './prompts/routes.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -109,6 +111,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     version: VERSION,
     readiness: { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) },
   });
+  // IVR prompts (src/prompts): uploads and text-to-speech converted for Asterisk; API under /api/v1/prompts.
+  const prompts = new PromptService({
+    db, settings: config.prompts, log: log.child({ component: 'prompts' }),
+    usage: async () => [], // TODO(ivr): flows
+  });
+  await http.register(promptRoutes({ auth, prompts, maxBytes: config.prompts.maxBytes }), { prefix: '/api/v1' });
 
   let stopping: Promise<void> | null = null;
   return {

@@ -35,6 +35,15 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** The daemon's own files (voicemail audio...). */
   readonly dataDir: string;
+  /** IVR prompts: converted audio files, and the limits for uploads. */
+  readonly prompts: {
+    /** Where the daemon writes <id>.wav and <id>.sln16 (host path). */
+    readonly dir: string;
+    /** The same folder as Asterisk sees it (Asterisk may run chrooted); media URI sound:<asteriskDir>/<id>. */
+    readonly asteriskDir: string;
+    readonly maxSeconds: number;
+    readonly maxBytes: number;
+  };
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -72,6 +81,10 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_SIP_PORT', required: false, fallback: '5060', about: 'SIP port of Asterisk (UDP and TCP); used by doctor' },
   { name: 'PBX_SITE_ADDRESS', required: false, fallback: '127.0.0.1', about: 'address desk phones use to reach this server (written into provisioning files)' },
   { name: 'PBX_DATA_DIR', required: false, fallback: '/var/lib/pbx', about: 'folder for the daemon\'s files: voicemail audio under voicemail/' },
+  { name: 'PBX_PROMPTS_DIR', required: false, fallback: '$PBX_DATA_DIR/prompts', about: 'folder the daemon writes IVR prompt audio to (<id>.wav 8 kHz, <id>.sln16 16 kHz)' },
+  { name: 'PBX_PROMPTS_DIR_ASTERISK', required: false, fallback: '$PBX_PROMPTS_DIR', about: 'the same folder as Asterisk sees it (differs when Asterisk runs chrooted); prompts play as sound:<this>/<id>' },
+  { name: 'PBX_PROMPT_MAX_SECONDS', required: false, fallback: '300', about: 'longest prompt accepted (upload or text-to-speech), in seconds' },
+  { name: 'PBX_PROMPT_MAX_BYTES', required: false, fallback: '20971520', about: 'largest prompt upload accepted (20 MB), in bytes' },
   { name: 'PBX_TIMEZONE', required: false, fallback: 'UTC', about: 'IANA time zone of the site, e.g. Europe/Berlin (phones, schedules)' },
   { name: 'PBX_RECONNECT_BASE_MS', required: false, fallback: '500', about: 'first reconnect delay to ARI/AMI' },
   { name: 'PBX_RECONNECT_MAX_MS', required: false, fallback: '30000', about: 'cap of the reconnect delay' },
@@ -141,6 +154,8 @@ class Reader {
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,63}$/;
+/** A folder that may appear in an ARI media URI (no spaces or commas: ARI splits media lists at commas). */
+const MEDIA_DIR = /^\/[A-Za-z0-9_/.-]*$/;
 const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
 
 export function loadConfig(env: Env): Config {
@@ -149,6 +164,9 @@ export function loadConfig(env: Env): Config {
   const baseMs = r.int('PBX_RECONNECT_BASE_MS', 500, 10, 60_000);
   const maxMs = r.int('PBX_RECONNECT_MAX_MS', 30_000, 100, 600_000);
   if (maxMs < baseMs) r.problems.push('PBX_RECONNECT_MAX_MS must not be below PBX_RECONNECT_BASE_MS');
+
+  const dataDir = r.pattern('PBX_DATA_DIR', '/var/lib/pbx', /^\/[^\0]*$/, 'an absolute path');
+  const promptsDir = trimSlash(r.pattern('PBX_PROMPTS_DIR', `${trimSlash(dataDir)}/prompts`, /^\/[^\0]*$/, 'an absolute path'));
 
   const config: Config = {
     http: { host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'), port: r.port('PBX_HTTP_PORT', 8080, 0) },
@@ -186,10 +204,23 @@ export function loadConfig(env: Env): Config {
       maxDigits: r.int('PBX_MAX_DIGITS', 10, 1, 64),
     },
     shutdownGraceMs: r.int('PBX_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    dataDir: r.pattern('PBX_DATA_DIR', '/var/lib/pbx', /^\/[^\0]*$/, 'an absolute path'),
+    dataDir,
+    prompts: {
+      dir: promptsDir,
+      asteriskDir: trimSlash(
+        r.pattern('PBX_PROMPTS_DIR_ASTERISK', promptsDir, MEDIA_DIR, 'an absolute path of letters, digits, _ . / - (it goes into ARI media URIs)'),
+      ),
+      maxSeconds: r.int('PBX_PROMPT_MAX_SECONDS', 300, 1, 3_600),
+      maxBytes: r.int('PBX_PROMPT_MAX_BYTES', 20 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+/** "/a/b/" -> "/a/b"; "/" stays. */
+function trimSlash(dir: string): string {
+  return dir.length > 1 ? dir.replace(/\/+$/, '') || '/' : dir;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, type Config } from './config.js';
 import { createDb, createPool } from './db/database.js';
 import { AmiConnection } from './telephony/ami.js';
 import { createLogger } from './logger.js';
+import { promptToolVersions } from './prompts/media.js';
 
 type Out = (line: string) => void;
 
@@ -21,7 +22,7 @@ export async function runDoctor(out: Out, env: Readonly<Record<string, string | 
     out('      fix: set the variables in /etc/pbx/pbx.env (written by deploy/install.sh) or the environment; `pbx config` lists them');
     return false;
   }
-  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config)]);
+  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config), checkPromptTools()]);
   for (const lines of results) for (const l of lines.lines) out(l);
   return results.every((r) => r.ok);
 }
@@ -103,6 +104,24 @@ async function checkAri(c: Config): Promise<Outcome> {
       ok: false,
       lines: [`FAIL  ARI ${base}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`, '      fix: is Asterisk running? `deploy/asterisk-instance.sh start` (or `make run`)'],
     };
+  }
+}
+
+/** sox (with MP3) converts uploaded prompts; espeak-ng speaks text-to-speech prompts. */
+async function checkPromptTools(): Promise<Outcome> {
+  const fix = '      fix: deploy/install.sh installs sox, libsox-fmt-mp3 and espeak-ng (apt-get install sox libsox-fmt-mp3 espeak-ng)';
+  try {
+    const v = await promptToolVersions();
+    const lines: string[] = [];
+    if (v.sox === null) lines.push('FAIL  sox not found: prompt uploads cannot be converted');
+    else if (!v.soxMp3) lines.push(`FAIL  ${v.sox.replace(/^sox:\s*/, '')} cannot read MP3: MP3 prompt uploads are refused`);
+    else lines.push(`ok    ${v.sox.replace(/^sox:\s*/, '')} with MP3 (prompt uploads)`);
+    if (v.espeak === null) lines.push('FAIL  espeak-ng not found: text-to-speech prompts cannot be made');
+    else lines.push(`ok    ${v.espeak.replace(/\s+Data at:.*$/, '')} (text-to-speech prompts)`);
+    const ok = lines.every((l) => l.startsWith('ok'));
+    return { ok, lines: ok ? lines : [...lines, fix] };
+  } catch (err) {
+    return { ok: false, lines: [`FAIL  prompt tools: ${(err as Error).message}`, fix] };
   }
 }
 

@@ -34,7 +34,15 @@ export type ErrorCode =
   | 'outbound-route-exists'
   | 'inbound-route-not-found'
   | 'inbound-route-exists'
-  | 'voicemail-not-found';
+  | 'voicemail-not-found'
+  | 'prompt-not-found'
+  | 'prompt-exists'
+  | 'prompt-in-use'
+  | 'prompt-not-audio'
+  | 'prompt-too-long'
+  | 'prompt-empty'
+  | 'prompt-language-unknown'
+  | 'prompt-voice-unknown';
 
 export class AppError extends Error {
   constructor(
