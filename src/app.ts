@@ -90,7 +90,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
-  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages]);
+  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
   // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.

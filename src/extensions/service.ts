@@ -35,6 +35,11 @@ export interface UpdateExtensionInput {
 
 /** Something else that refers to an extension (a route, a device...): returns what, or []. */
 export type ExtensionUsage = (db: DbOrTx, number: string) => Promise<string[]>;
+/**
+ * Something kept for an extension outside its rows (files, Asterisk recordings): called inside the
+ * delete's transaction to note what to remove; the returned cleanup runs once the delete committed.
+ */
+export type ExtensionRemoval = (db: DbOrTx, number: string) => Promise<() => Promise<void>>;
 
 const invalid = (field: string, problem: string): AppError =>
   new AppError('validation-failed', 400, `${field} ${problem}`, { field });
@@ -43,6 +48,7 @@ export class ExtensionService {
   constructor(
     private readonly db: Db,
     private readonly usages: readonly ExtensionUsage[] = [],
+    private readonly removals: readonly ExtensionRemoval[] = [],
   ) {}
 
   async create(actor: Actor, input: CreateExtensionInput): Promise<{ extension: ExtensionRow; sipPassword: string }> {
@@ -135,7 +141,7 @@ export class ExtensionService {
   }
 
   async remove(actor: Actor, number: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    const cleanups = await this.db.transaction().execute(async (tx) => {
       if (!(await repo.findExtension(tx, number))) throw notFound('extension-not-found', 'extension', number);
       const uses = [
         ...(await repo.forwardsTo(tx, number)).map((n) => `forward of extension ${n}`),
@@ -144,9 +150,12 @@ export class ExtensionService {
       if (uses.length > 0) {
         throw new AppError('extension-in-use', 409, `extension ${number} is in use by: ${uses.join('; ')}`, { usedBy: uses });
       }
+      const after = await Promise.all(this.removals.map((r) => r(tx, number)));
       await repo.deleteSipAccount(tx, number);
       await repo.deleteExtensionRow(tx, number);
       await recordAudit(tx, actor, { action: 'extension.delete', entity: 'extension', entityId: number });
+      return after;
     });
+    for (const cleanup of cleanups) await cleanup();
   }
 }

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Db } from '../db/database.js';
+import type { Db, DbOrTx } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { CallControl } from '../telephony/ari-types.js';
 import { AppError, notFound } from '../errors.js';
@@ -228,6 +228,20 @@ export class VoicemailService {
     await writeFile(`${file}.part`, audio, { mode: 0o640 });
     await rename(`${file}.part`, file);
     return { path: file, sha256: createHash('sha256').update(audio).digest('hex') };
+  }
+
+  /**
+   * The mailbox's extension is being deleted (inside that transaction): its rows go with it
+   * (foreign keys cascade); the returned cleanup removes the audio files and Asterisk's copies.
+   */
+  async forgetMailbox(tx: DbOrTx, mailbox: string): Promise<() => Promise<void>> {
+    const [messages, greeting] = await Promise.all([repo.listMessages(tx, mailbox), repo.findGreeting(tx, mailbox)]);
+    const audio = [...messages, ...(greeting ? [greeting] : [])];
+    return async () => {
+      for (const a of audio) await this.dropAudio(a.recording_name, a.file_path);
+      await rm(path.join(this.deps.dataDir, mailbox), { recursive: true, force: true }).catch(() => undefined);
+      if (audio.length > 0) this.deps.log.info({ mailbox, files: audio.length }, 'voicemail of a deleted extension removed');
+    };
   }
 
   private async dropAudio(recordingName: string, filePath: string): Promise<void> {

@@ -17,6 +17,7 @@ import { VoicemailService } from '../../src/voicemail/service.js';
 import { silentWav } from '../../src/voicemail/audio.js';
 import { vm } from '../../src/voicemail/table.js';
 import { startTestApp } from '../support/app.js';
+import { ExtensionService } from '../../src/extensions/service.js';
 
 let app: App;
 let http: FastifyInstance;
@@ -174,5 +175,18 @@ describe('voicemail API', () => {
     await voicemail.saveGreeting('3201', 'vmg-3201-hhhhhhhh');
     expect(asteriskCopies.has('vmg-3201-gggggggg')).toBe(false); // the old one is gone
     expect(await voicemail.mailboxFor('3201')).toEqual({ greeting: 'recording:vmg-3201-hhhhhhhh' });
+  });
+
+  it('deleting the extension removes its messages, greeting, files and Asterisk copies', async () => {
+    const msg = await leave('vm-3201-eeeeeeee', 1_500);
+    const greeting = await vm(app.db).selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', '3201').executeTakeFirstOrThrow();
+    const extensions = new ExtensionService(app.db, [], [(tx, n) => voicemail.forgetMailbox(tx, n)]);
+    await extensions.remove(CLI_ACTOR, '3201');
+    await expect(stat(msg!.file_path)).rejects.toThrow();
+    await expect(stat(greeting.file_path)).rejects.toThrow();
+    await expect(stat(path.join(dataDir, '3201'))).rejects.toThrow();
+    expect(asteriskCopies.has('vm-3201-eeeeeeee')).toBe(false);
+    expect(asteriskCopies.has(greeting.recording_name)).toBe(false);
+    expect(await vm(app.db).selectFrom('voicemail_messages').select('id').where('mailbox', '=', '3201').execute()).toEqual([]);
   });
 });
