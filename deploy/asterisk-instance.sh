@@ -26,6 +26,9 @@
 # stop:    `core stop now`, waits for the process to exit (kill -9 after ~10 s). No-op if stopped.
 # status:  exit 0 if running and answering the CLI, 1 otherwise.
 # path:    print the instance dir (host path).
+# env:     print the daemon settings that depend on where this instance lives: the IVR prompts
+#          folder as the host sees it (PBX_PROMPTS_DIR) and as Asterisk sees it (…_ASTERISK; they
+#          differ when Asterisk runs chrooted). deploy/install.sh adds them to the env file.
 # rx:      run one CLI command, print its output.
 set -euo pipefail
 
@@ -35,8 +38,8 @@ say() { printf '[%s] %s\n' "$me" "$*"; }
 
 cmd="${1:-}"
 case "$cmd" in
-  start|stop|restart|status|path|rx) ;;
-  *) die "usage: $0 start|stop|restart|status|path|rx \"<cli command>\"" ;;
+  start|stop|restart|status|path|rx|env) ;;
+  *) die "usage: $0 start|stop|restart|status|path|env|rx \"<cli command>\"" ;;
 esac
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -250,6 +253,10 @@ case "$cmd" in
     if pid="$(pid_of_instance)" && cli_ok; then say "instance $PBX_AST_INSTANCE running (pid $pid)"; exit 0; fi
     say "instance $PBX_AST_INSTANCE not running"; exit 1 ;;
   path) echo "$inst" ;;
+  env)
+    mkdir -p "$inst/lib/prompts" && chmod 755 "$inst/lib/prompts"
+    echo "PBX_PROMPTS_DIR=$inst/lib/prompts"
+    echo "PBX_PROMPTS_DIR_ASTERISK=$inst_in/lib/prompts" ;;
   rx)
     [ -n "${2:-}" ] || die "usage: $0 rx \"<cli command>\""
     pid_of_instance >/dev/null || die "instance $PBX_AST_INSTANCE is not running"

@@ -25,7 +25,12 @@ import { deviceUsages } from './provisioning/usages.js';
 import path from 'node:path';
 import { VoicemailService } from './voicemail/service.js';
 import { PromptService } from './prompts/service.js';
+import { findPrompt } from './prompts/repository.js';
+import { httpLookup } from './ivr/http-lookup.js';
 import { promptRoutes } from './prompts/routes.js';
+import { FlowService } from './flows/service.js';
+import { flowRoutes } from './flows/routes.js';
+import { flowsUsingPrompt, loadPublishedFlow } from './flows/repository.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -86,6 +91,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     log: log.child({ component: 'calls' }),
     route: directory.route,
     lookupTarget: directory.lookupTarget,
+    // IVR flows at call time (src/calls/ivr-call.ts): published versions, prompts, HTTP lookups.
+    ivr: {
+      siteTimezone: config.site.timezone,
+      loadFlow: (name) => loadPublishedFlow(db, name),
+      promptMedia: async (id) => ((await findPrompt(db, id).catch(() => undefined)) ? prompts.mediaUri(id) : null),
+      speak: (text, language, voice) => prompts.speak(text, language, voice),
+      lookup: httpLookup,
+    },
   });
 
   const registrations = new RegistrationTracker();
@@ -114,9 +127,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // IVR prompts (src/prompts): uploads and text-to-speech converted for Asterisk; API under /api/v1/prompts.
   const prompts = new PromptService({
     db, settings: config.prompts, log: log.child({ component: 'prompts' }),
-    usage: async () => [], // TODO(ivr): flows
+    usage: (promptId) => flowsUsingPrompt(db, promptId),
   });
   await http.register(promptRoutes({ auth, prompts, maxBytes: config.prompts.maxBytes }), { prefix: '/api/v1' });
+  // IVR flows (src/flows): versioned definitions, draft -> publish -> rollback; API under /api/v1/flows.
+  const flows = new FlowService(db);
+  await http.register(flowRoutes({ auth, flows }), { prefix: '/api/v1' });
 
   let stopping: Promise<void> | null = null;
   return {

@@ -42,7 +42,13 @@ export type ErrorCode =
   | 'prompt-too-long'
   | 'prompt-empty'
   | 'prompt-language-unknown'
-  | 'prompt-voice-unknown';
+  | 'prompt-voice-unknown'
+  | 'flow-not-found'
+  | 'flow-version-not-found'
+  | 'flow-exists'
+  | 'flow-invalid'
+  | 'flow-no-draft'
+  | 'flow-in-use';
 
 export class AppError extends Error {
   constructor(

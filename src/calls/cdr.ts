@@ -4,6 +4,7 @@
  * busy (17) -> BUSY, no answer / caller abandoned (16, 18, 19) or unknown -> NO ANSWER, anything else FAILED.
  */
 import type { Direction, Disposition, NewCdr } from '../db/tables/cdrs.js';
+import type { IvrRecord } from './ivr-call.js';
 
 export interface CallFacts {
   readonly callId: string;
@@ -16,6 +17,8 @@ export interface CallFacts {
   readonly digits: string;
   /** The first part's callId when this call is the part after a transfer; absent: the call itself. */
   readonly linkedId?: string;
+  /** The IVR flows the caller went through and their path (nodes, digits, lookups). */
+  readonly ivr?: IvrRecord;
 }
 
 export interface CallEnd {
@@ -59,6 +62,7 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     digits: call.digits,
     reconciled: end.reconciled,
     linked_id: call.linkedId ?? call.callId,
+    ivr_path: call.ivr ? JSON.stringify(call.ivr) : null,
   };
 }
 

@@ -58,11 +58,13 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
       if (route.kind === 'inbound') {
         const { rules, defaultTarget } = await loadInboundRules(db);
         const target = resolveInbound(route.did, facts.callerNumber, rules, defaultTarget);
-        return {
-          route: target?.kind === 'extension' ? { kind: 'extension', number: target.number } : { kind: 'refuse', reason: 'unallocated' },
-          caller,
-          direction: 'inbound',
-        };
+        const routeTo: RoutedCall['route'] =
+          target?.kind === 'extension'
+            ? { kind: 'extension', number: target.number }
+            : target?.kind === 'flow'
+              ? { kind: 'flow', flow: target.flow }
+              : { kind: 'refuse', reason: 'unallocated' };
+        return { route: routeTo, caller, direction: 'inbound' };
       }
       const direction: Direction = source.kind === 'extension' ? (route.kind === 'outbound' ? 'outbound' : 'internal') : 'inbound';
       return { route, caller, direction };

@@ -19,6 +19,7 @@ import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } fro
 import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
 import { planAttendedTransfer } from './transfer.js';
 import { MESSAGE_RECORDING } from './voicemail-call.js';
+import type { IvrPort } from './ivr-call.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -31,6 +32,8 @@ export interface DispatcherDeps {
   readonly now?: () => Date;
   /** Voicemail (recordings, mailbox menu, MWI). */
   readonly voicemail: VoicemailService;
+  /** IVR flows (published versions, prompts, lookups). */
+  readonly ivr: IvrPort;
 }
 
 
@@ -315,6 +318,7 @@ export class StasisDispatcher {
       route: this.deps.route,
       lookupTarget: this.deps.lookupTarget,
       voicemail: this.voicemail,
+      ivr: this.deps.ivr,
       legs: {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {

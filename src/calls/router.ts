@@ -21,6 +21,8 @@ export type CallRoute =
   | { readonly kind: 'extension'; readonly number: string }
   | { readonly kind: 'outbound'; readonly dialed: string }
   | { readonly kind: 'inbound'; readonly did: string }
+  /** An IVR flow (by name): from an inbound route's target. */
+  | { readonly kind: 'flow'; readonly flow: string }
   | { readonly kind: 'refuse'; readonly reason: 'unallocated' | 'not-permitted' };
 
 export const TEST_SERVICE = /^\*99[0-9]{0,16}$/;

@@ -117,6 +117,7 @@ export function cdrJson(r: CdrRow) {
     digits: r.digits,
     reconciled: r.reconciled,
     linkedId: r.linked_id,
+    ivrPath: (r.ivr_path ?? null) as never,
   };
 }
 

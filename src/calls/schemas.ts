@@ -27,6 +27,18 @@ export const Cdr = Type.Object(
     linkedId: Type.Union([Type.String(), Type.Null()], {
       description: 'callId of the first part of a transferred call; the parts of one call share it (a call never transferred: its own callId)',
     }),
+    ivrPath: Type.Union(
+      [
+        Type.Object({
+          flows: Type.Array(Type.Object({ name: Type.String(), version: Type.Integer() })),
+          path: Type.Array(Type.Object({}, { additionalProperties: true }), {
+            description: 'one entry per node entered: at, node, kind, digits, lookup {url, ok, ms, error, status}, outcome (the edge taken)',
+          }),
+        }),
+        Type.Null(),
+      ],
+      { description: 'the IVR flows (name, version) the caller went through and the path taken; null when no flow ran' },
+    ),
   },
   { $id: 'Cdr' },
 );

@@ -32,6 +32,8 @@ import {
 } from './transfer.js';
 import { DepositRunner, MenuRunner, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
 import { TestServiceRunner } from './test-service-call.js';
+import { IvrRunner, type IvrEvent, type IvrPort } from './ivr-call.js';
+import type { TransferTarget } from '../ivr/model.js';
 
 export type { VoicemailPort } from './voicemail-call.js';
 
@@ -44,6 +46,7 @@ export type SessionEvent =
   | ({ readonly type: 'transfer' } & TransferRequest)
   | { readonly type: 'recording-ended'; readonly name: string; readonly ok: boolean }
   | { readonly type: 'menu-timeout'; readonly gen: number }
+  | Extract<IvrEvent, { type: 'ivr-timeout' | 'ivr-lookup' }>
   | { readonly type: 'hangup-request'; readonly cause: number | null }
   | { readonly type: 'stasis-end' }
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }
@@ -71,7 +74,11 @@ export interface SessionDeps {
   };
   readonly onEnded: (session: CallSession) => void;
   readonly voicemail: VoicemailPort;
+  readonly ivr: IvrPort;
 }
+
+/** An IVR target of an outside number was set up by an admin: it may reach any outbound route. */
+const IVR_CALLER_CONTEXT: CallerContext = { callerClass: 'international', callerIdNumber: null };
 
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
 const DESTROY_GRACE_MS = 2_000;
@@ -79,7 +86,8 @@ const DESTROY_GRACE_MS = 2_000;
 const TRANSFERER_GRACE_MS = 3_000;
 
 export class CallSession {
-  private mode: 'routing' | 'test' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
+  private mode: 'routing' | 'test' | 'ivr' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
+  private readonly ivr: IvrRunner;
   private readonly testService: TestServiceRunner;
   private dial: DialState = initialDialState;
   private readonly deposit: DepositRunner;
@@ -124,6 +132,19 @@ export class CallSession {
       noteRecording: (name) => void this.persist(() => this.deps.store.update(this.callId, { recording_name: name })),
     };
     this.deposit = new DepositRunner(host);
+    this.ivr = new IvrRunner({
+      ...host,
+      get channelId() {
+        return session.anchor;
+      },
+      ivr: deps.ivr,
+      transfer: (target) => this.ivrTransfer(target),
+      record: (record) => {
+        this.facts = { ...this.facts, ivr: record };
+      },
+      setIvrTimer: (ms, gen) => this.setTimer(ms, { type: 'ivr-timeout', gen }),
+      deliver: (event) => void this.enqueue(event),
+    });
     this.menu = new MenuRunner(host);
     this.testService = new TestServiceRunner({
       ...host,
@@ -218,7 +239,12 @@ export class CallSession {
         return this.menuStep(event);
       case 'menu-timeout':
         return this.menuStep(event);
+      case 'ivr-timeout':
+      case 'ivr-lookup':
+        if (this.mode === 'ivr') await this.ivr.step(event);
+        return;
       default:
+        if (this.mode === 'ivr' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.ivr.step(event);
         if (this.mode === 'voicemail' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.depositStep(event);
         if (this.mode === 'mailbox' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.menuStep(event);
         return this.flowStep(event);
@@ -243,6 +269,8 @@ export class CallSession {
         this.mode = 'mailbox';
         void this.persist(() => this.deps.store.update(this.callId, { mode: 'mailbox' }));
         return this.menuStep({ type: 'start', mailbox: route.mailbox });
+      case 'flow':
+        return this.startIvr(route.flow);
       case 'refuse':
         this.mode = 'refused';
         return this.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
@@ -261,6 +289,8 @@ export class CallSession {
       return this.follow(event.peer);
     }
     if (event.mode === 'dial') return this.hangupCaller('normal'); // was still ringing: the dial attempt is gone
+    // A caller in a flow starts that flow over (its published version now).
+    if (event.mode.startsWith('ivr:')) return this.startIvr(event.mode.slice(4));
     // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the
     // message said so far (it is saved once Asterisk has closed the file).
     if (event.mode === 'voicemail' || event.mode === 'mailbox') {
@@ -493,6 +523,34 @@ export class CallSession {
       .then(() => setTimeout(() => void control.hangup(leg).catch(() => undefined), TRANSFERER_GRACE_MS).unref());
   }
 
+  // ---------------------------------------------------------------- IVR flows (ivr-call.ts)
+
+  private async startIvr(flow: string): Promise<void> {
+    this.mode = 'ivr';
+    void this.persist(() => this.deps.store.update(this.callId, { mode: `ivr:${flow}` }));
+    return this.ivr.start(flow, this.deps.now);
+  }
+
+  /** A flow ended on a target: ring the extension or outside number, or take a message. */
+  private async ivrTransfer(target: Exclude<TransferTarget, { kind: 'flow' }>): Promise<void> {
+    this.clearTimer();
+    switch (target.kind) {
+      case 'extension':
+      case 'external': {
+        this.mode = 'dial';
+        void this.persist(() => this.deps.store.update(this.callId, { mode: 'dial' }));
+        const context = target.kind === 'extension' ? this.caller : IVR_CALLER_CONTEXT;
+        const found = await this.deps.lookupTarget(target.number, context);
+        return this.dialStep(found ? { type: 'dial', target: found } : { type: 'target-missing', number: target.number });
+      }
+      case 'voicemail':
+        return this.startVoicemail(target.mailbox, 'ivr');
+      case 'queue':
+        this.log.warn({ queue: target.queue }, 'queues are not available yet; hanging up');
+        return this.hangupCaller('normal');
+    }
+  }
+
   // ---------------------------------------------------------------- voicemail (voicemail-call.ts)
 
   private async depositStep(event: DepositEvent): Promise<void> {
@@ -526,6 +584,8 @@ export class CallSession {
   }
 
   private async answerCaller(): Promise<void> {
+    // Answered already (a flow answered, then rang an extension): the call's answer time stays.
+    if (this.facts.answeredAt) return;
     // After a transfer the caller is up already; the new part is answered when its target answers.
     if (this.part === 0) await this.deps.control.answer(this.channelId);
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
@@ -553,6 +613,7 @@ export class CallSession {
     this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.testService.channelGone();
+    if (this.mode === 'ivr') this.ivr.channelGone();
     this.finishTransfer('channel_unavailable');
     this.menu.channelGone();
     this.deposit.channelGone(this.mode === 'voicemail');

@@ -11,7 +11,7 @@
  *   play      plays its prompts, then `next` (digits are ignored while it plays).
  *   menu      plays its prompt; a digit during the prompt stops it (barge-in) and counts. After the
  *             prompt a timer runs. A listed digit goes to its option; any other digit plays
- *             invalidPrompt (or the sound 'option-is-invalid'), silence plays timeoutPrompt (if
+ *             invalidPrompt (or the sound 'invalid': "that's not valid", in every Asterisk sound set), silence plays timeoutPrompt (if
  *             any); then the menu starts over. After maxRetries such retries, the next failure
  *             goes to `fallback`.
  *   gather    plays its optional prompt (the first digit stops it and is kept), then collects
@@ -44,7 +44,7 @@ export const MAX_PATH = 200;
 export const MAX_VAR_LENGTH = 256;
 /** Digits kept per path entry. */
 export const MAX_PATH_DIGITS = 32;
-export const INVALID_OPTION_SOUND = 'option-is-invalid';
+export const INVALID_OPTION_SOUND = 'invalid';
 
 export interface FlowContext {
   readonly callerNumber: string;

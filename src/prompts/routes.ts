@@ -1,6 +1,6 @@
 /**
  * Prompts API under /api/v1: upload WAV/MP3 as the raw body or render text with espeak-ng (admin,
- * audited), list / get / download the 8 kHz WAV (viewer), delete unless a published flow uses it (admin).
+ * audited), list / get / download the 8 kHz WAV (viewer), delete unless a flow's published version or draft plays it (admin).
  */
 import { Type } from '@sinclair/typebox';
 import { createReadStream } from 'node:fs';
@@ -140,7 +140,7 @@ export function promptRoutes(deps: PromptRouteDeps) {
       '/prompts/:id',
       {
         preHandler: admin,
-        schema: { tags, summary: 'Delete a prompt (row and files); refused while a published flow uses it', security: sec, params: PromptParams, response: withErrors({ 204: Type.Null(), 409: err }) },
+        schema: { tags, summary: 'Delete a prompt (row and files); refused while the published version or draft of a flow plays it', security: sec, params: PromptParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {
         await deps.prompts.remove(actorFor(request), request.params.id);

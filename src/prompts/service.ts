@@ -7,7 +7,7 @@
  * Text-to-speech is cached by the sha256 of text, language and voice: the same request again returns
  * the prompt already rendered. A prompt a published flow plays cannot be deleted.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -24,11 +24,12 @@ import {
   soxConvertArgs, soxReason, ToolError, ttsKey, uploadFormat, type EspeakCatalogue,
 } from './media.js';
 
-/** Names of the published flows that play a prompt ([] when none). */
+/** Names of the flows whose published or draft version plays a prompt ([] when none). */
 export type PromptUsage = (promptId: string) => Promise<string[]>;
 
 export const PROMPT_NAME = /^[A-Za-z0-9 _.-]{1,64}$/;
 export const TTS_MAX_CHARS = 500;
+const IVR_ACTOR: Actor = { userId: null, tokenId: null, label: 'ivr', requestId: null };
 
 export interface PromptDeps {
   readonly db: Db;
@@ -169,12 +170,22 @@ export class PromptService {
     }
   }
 
+  /**
+   * Text an IVR flow speaks (a `say` prompt): rendered once by espeak-ng like a TTS prompt (named
+   * `tts-<hash>`), then reused by every call; returns the media URI.
+   */
+  async speak(text: string, language: string, voice: string | undefined): Promise<string> {
+    const name = `tts-${createHash('sha256').update(`${language}\n${voice ?? ''}\n${text}`).digest('hex').slice(0, 16)}`;
+    const { prompt } = await this.tts(IVR_ACTOR, { name, text, language, voice });
+    return this.mediaUri(prompt.id);
+  }
+
   /** Delete row (audited) and files; refused while a published flow plays the prompt. */
   async remove(actor: Actor, id: string): Promise<void> {
     const row = await this.get(id);
     const flows = await this.deps.usage(id);
     if (flows.length > 0) {
-      throw new AppError('prompt-in-use', 409, `prompt "${row.name}" is played by published flow(s) ${flows.join(', ')}; take it out of them first`, { id, flows });
+      throw new AppError('prompt-in-use', 409, `prompt "${row.name}" is played by flow(s) (published or draft) ${flows.join(', ')}; take it out of them first`, { id, flows });
     }
     await this.deps.db.transaction().execute(async (tx) => {
       const deleted = await repo.deletePromptRow(tx, id);

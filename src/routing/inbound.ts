@@ -16,12 +16,13 @@ import { compilePattern, compareSpecificity, type DialPattern } from './pattern.
 import { compareIds, isDialable } from './outbound.js';
 
 /**
- * Where a call goes. A new kind is one more member here (e.g. `{ kind: 'flow'; flowId: string }`);
- * resolution never looks inside a target.
+ * Where a call goes. A new kind is one more member here; resolution never looks inside a target.
+ * `flow` names an IVR flow (src/flows) by its name; the call runs its published version.
  */
 export type Target =
   | { readonly kind: 'extension'; readonly number: string }
-  | { readonly kind: 'hangup' };
+  | { readonly kind: 'hangup' }
+  | { readonly kind: 'flow'; readonly flow: string };
 
 export type TargetKind = Target['kind'];
 

@@ -110,7 +110,8 @@ export interface RecordOptions {
 /** What the call core needs from Asterisk; implemented by AriConnection, faked in unit tests. */
 export interface CallControl {
   answer(channelId: string): Promise<void>;
-  play(channelId: string, media: string, playbackId: string): Promise<void>;
+  /** Play one media URI or a list (one playback; PlaybackFinished after the last); `lang` for sound: URIs. */
+  play(channelId: string, media: string | readonly string[], playbackId: string, lang?: string): Promise<void>;
   stopPlayback(playbackId: string): Promise<void>;
   hangup(channelId: string, reason?: HangupReason): Promise<void>;
   /**

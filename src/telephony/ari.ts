@@ -209,8 +209,10 @@ export class AriConnection implements CallControl {
     await this.call(() => this.client().channels.answer!({ channelId }));
   }
 
-  async play(channelId: string, media: string, playbackId: string): Promise<void> {
-    await this.call(() => this.client().channels.play!({ channelId, media, playbackId }));
+  async play(channelId: string, media: string | readonly string[], playbackId: string, lang?: string): Promise<void> {
+    // A list goes as one comma-separated value (ARI's allowMultiple); our URIs never hold a comma.
+    const list = typeof media === 'string' ? media : media.join(',');
+    await this.call(() => this.client().channels.play!({ channelId, media: list, playbackId, ...(lang ? { lang } : {}) }));
   }
 
   async stopPlayback(playbackId: string): Promise<void> {

@@ -7,7 +7,7 @@ import type { OutboundRoute } from '../routing/outbound.js';
 import type { InboundRule, Target } from '../routing/inbound.js';
 import { isDialOutNumber } from '../routing/outbound.js';
 import { trunkEndpointId } from './realtime.js';
-import { trunkDb, type InboundRouteRow, type NewTrunk, type OutboundRouteRow, type TrunkDbOrTx, type TrunkRow, type TrunkTable } from './tables.js';
+import { trunkDb, type InboundRouteRow, type InboundRouteView, type NewTrunk, type OutboundRouteRow, type TrunkDbOrTx, type TrunkRow, type TrunkTable } from './tables.js';
 import type { Updateable } from 'kysely';
 
 // ---------------------------------------------------------------- trunks
@@ -60,41 +60,63 @@ export async function findOutboundRoute(db: TrunkDbOrTx, id: string): Promise<Ou
 
 // ---------------------------------------------------------------- inbound routes
 
-export async function listInboundRoutes(db: TrunkDbOrTx): Promise<InboundRouteRow[]> {
-  return db.selectFrom('inbound_routes').selectAll().orderBy('priority').orderBy('id').execute();
+/** Inbound routes with the name of their target flow (the row holds its id). */
+const inboundWithFlow = (db: TrunkDbOrTx) =>
+  db.selectFrom('inbound_routes as r').leftJoin('flows as f', 'f.id', 'r.target_flow').selectAll('r').select('f.name as target_flow_name');
+
+export async function listInboundRoutes(db: TrunkDbOrTx): Promise<InboundRouteView[]> {
+  return inboundWithFlow(db).orderBy('r.priority').orderBy('r.id').execute();
 }
 
-export async function findInboundRoute(db: TrunkDbOrTx, id: string): Promise<InboundRouteRow | undefined> {
-  return db.selectFrom('inbound_routes').selectAll().where('id', '=', id).executeTakeFirst();
+export async function findInboundRoute(db: TrunkDbOrTx, id: string): Promise<InboundRouteView | undefined> {
+  return inboundWithFlow(db).where('r.id', '=', id).executeTakeFirst();
 }
 
-export async function findDefaultInboundRoute(db: TrunkDbOrTx): Promise<InboundRouteRow | undefined> {
-  return db.selectFrom('inbound_routes').selectAll().where('did_pattern', 'is', null).where('caller_pattern', 'is', null).executeTakeFirst();
+export async function findDefaultInboundRoute(db: TrunkDbOrTx): Promise<InboundRouteView | undefined> {
+  return inboundWithFlow(db).where('r.did_pattern', 'is', null).where('r.caller_pattern', 'is', null).executeTakeFirst();
 }
 
 export async function extensionExists(db: TrunkDbOrTx, number: string): Promise<boolean> {
   return (await db.selectFrom('extensions').select('id').where('number', '=', number).executeTakeFirst()) !== undefined;
 }
 
+/** A flow by name, as an inbound route target needs it (id, and whether it has a published version). */
+export async function findFlowForRoute(db: TrunkDbOrTx, name: string, forShare = false): Promise<{ id: string; published_version: number | null } | undefined> {
+  let q = db.selectFrom('flows').select(['id', 'published_version']).where('name', '=', name);
+  // Held until the route is written, so the flow cannot be deleted in between.
+  if (forShare) q = q.forShare();
+  return q.executeTakeFirst();
+}
+
+type TargetRow = Pick<InboundRouteView, 'target_kind' | 'target_extension' | 'target_flow_name'>;
+
 /** Row -> routing Target. One case per target kind. */
-export function targetOf(row: Pick<InboundRouteRow, 'target_kind' | 'target_extension'>): Target {
+export function targetOf(row: TargetRow): Target {
   switch (row.target_kind) {
     case 'extension':
       return { kind: 'extension', number: row.target_extension ?? '' };
     case 'hangup':
       return { kind: 'hangup' };
+    case 'flow':
+      return { kind: 'flow', flow: row.target_flow_name ?? '' };
     default:
       throw new Error(`unknown inbound target kind ${row.target_kind}`);
   }
 }
 
-/** Target -> row columns. One case per target kind. */
-export function targetColumns(t: Target): Pick<InboundRouteRow, 'target_kind' | 'target_extension'> {
+/**
+ * Target -> row columns. One case per target kind. A flow target is stored by id: `flowId` is the
+ * id of the flow the target names (looked up by the caller).
+ */
+export function targetColumns(t: Target, flowId: string | null = null): Pick<InboundRouteRow, 'target_kind' | 'target_extension' | 'target_flow'> {
   switch (t.kind) {
     case 'extension':
-      return { target_kind: 'extension', target_extension: t.number };
+      return { target_kind: 'extension', target_extension: t.number, target_flow: null };
     case 'hangup':
-      return { target_kind: 'hangup', target_extension: null };
+      return { target_kind: 'hangup', target_extension: null, target_flow: null };
+    case 'flow':
+      if (flowId === null) throw new Error(`flow target ${t.flow} without its id`);
+      return { target_kind: 'flow', target_extension: null, target_flow: flowId };
   }
 }
 

@@ -1,13 +1,14 @@
 /**
  * Outbound routes, inbound routes and emergency numbers: validate (dial patterns compile, the
- * trunk and the target extension exist) -> write + audit row in one transaction.
+ * trunk and the target extension exist, a target flow exists and is published) -> write + audit
+ * row in one transaction.
  */
 import type { Db } from '../db/database.js';
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import type { Target } from '../routing/inbound.js';
 import { checkPattern, FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from './errors.js';
-import { sharedDb, trunkDb, type InboundRouteRow, type TrunkDb, type TrunkDbOrTx } from './tables.js';
+import { sharedDb, trunkDb, type InboundRouteView, type TrunkDb, type TrunkDbOrTx } from './tables.js';
 import type {
   CreateInboundRouteBody, CreateOutboundRouteBody, UpdateInboundRouteBody, UpdateOutboundRouteBody,
 } from './schemas.js';
@@ -105,7 +106,7 @@ export class RouteService {
 
   // ---------------------------------------------------------------- inbound
 
-  async createInbound(actor: Actor, b: CreateInboundRouteBody): Promise<InboundRouteRow> {
+  async createInbound(actor: Actor, b: CreateInboundRouteBody): Promise<InboundRouteView> {
     return this.writeInbound(actor, null, {
       name: b.name,
       did_pattern: b.didPattern ?? null,
@@ -115,7 +116,7 @@ export class RouteService {
     });
   }
 
-  async updateInbound(actor: Actor, id: string, b: UpdateInboundRouteBody): Promise<InboundRouteRow> {
+  async updateInbound(actor: Actor, id: string, b: UpdateInboundRouteBody): Promise<InboundRouteView> {
     const old = await repo.findInboundRoute(this.db, id);
     if (!old) throw notFound('inbound-route-not-found', 'inbound route', id);
     return this.writeInbound(actor, id, {
@@ -127,32 +128,41 @@ export class RouteService {
     });
   }
 
-  private async writeInbound(actor: Actor, id: string | null, v: InboundValues): Promise<InboundRouteRow> {
+  private async writeInbound(actor: Actor, id: string | null, v: InboundValues): Promise<InboundRouteView> {
     if (v.did_pattern !== null) checkPattern('body.didPattern', v.did_pattern);
     if (v.caller_pattern !== null) checkPattern('body.callerPattern', v.caller_pattern);
     const isDefault = v.did_pattern === null && v.caller_pattern === null;
     const { target, ...rest } = v;
-    const row = { ...rest, ...repo.targetColumns(target) };
     return this.db
       .transaction()
       .execute(async (tx) => {
         if (target.kind === 'extension' && !(await repo.extensionExists(tx, target.number))) throw noExtension(target.number);
+        let flowId: string | null = null;
+        if (target.kind === 'flow') {
+          const flow = await repo.findFlowForRoute(tx, target.flow, true);
+          if (!flow) throw noFlow(target.flow);
+          if (flow.published_version === null) throw unpublishedFlow(target.flow);
+          flowId = flow.id;
+        }
+        const row = { ...rest, ...repo.targetColumns(target, flowId) };
         if (isDefault) {
           const current = await repo.findDefaultInboundRoute(tx);
           if (current && current.id !== id) throw defaultExists(current);
         }
-        let saved: InboundRouteRow | undefined;
+        let savedId: string;
         if (id === null) {
-          saved = await tx.insertInto('inbound_routes').values(row).returningAll().executeTakeFirstOrThrow();
+          savedId = (await tx.insertInto('inbound_routes').values(row).returning('id').executeTakeFirstOrThrow()).id;
         } else {
-          saved = await tx.updateTable('inbound_routes').set({ ...row, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
+          const saved = await tx.updateTable('inbound_routes').set({ ...row, updated_at: new Date() }).where('id', '=', id).returning('id').executeTakeFirst();
           if (!saved) throw notFound('inbound-route-not-found', 'inbound route', id);
+          savedId = saved.id;
         }
-        await audit(tx, actor, id === null ? 'inbound-route.create' : 'inbound-route.update', 'inbound_route', saved.id, { ...rest, target });
-        return saved;
+        await audit(tx, actor, id === null ? 'inbound-route.create' : 'inbound-route.update', 'inbound_route', savedId, { ...rest, target });
+        return (await repo.findInboundRoute(tx, savedId))!;
       })
       .catch(async (err: unknown) => {
         if (pgCode(err) === FOREIGN_KEY_VIOLATION && target.kind === 'extension') throw noExtension(target.number);
+        if (pgCode(err) === FOREIGN_KEY_VIOLATION && target.kind === 'flow') throw noFlow(target.flow);
         if (pgCode(err) === UNIQUE_VIOLATION) {
           const current = isDefault ? await repo.findDefaultInboundRoute(this.db) : undefined;
           if (current && current.id !== id) throw defaultExists(current);
@@ -186,7 +196,9 @@ export class RouteService {
 
 const noTrunk = (id: string) => invalid('body.trunkId', `trunk ${id} does not exist`);
 const noExtension = (n: string) => invalid('body.target.number', `extension ${n} does not exist`);
-const defaultExists = (r: InboundRouteRow) =>
+const noFlow = (name: string) => invalid('body.target.flow', `flow ${name} does not exist`);
+const unpublishedFlow = (name: string) => invalid('body.target.flow', `flow ${name} has no published version; publish it first`);
+const defaultExists = (r: InboundRouteView) =>
   new AppError('inbound-route-exists', 409, `the default inbound route already exists: ${r.name} (id ${r.id}); give this one a didPattern or callerPattern, or change that one`, {
     field: 'body.didPattern',
     id: r.id,

@@ -11,7 +11,7 @@ import { withErrors } from '../http/schemas.js';
 import { notFound } from '../errors.js';
 import type { TrunkService } from './service.js';
 import type { RouteService } from './route-service.js';
-import { trunkDb, type InboundRouteRow, type TrunkRow } from './tables.js';
+import { trunkDb, type InboundRouteView, type TrunkRow } from './tables.js';
 import { trunkEndpointId } from './realtime.js';
 import * as repo from './repository.js';
 import {
@@ -63,7 +63,7 @@ const outboundJson = (r: repo.OutboundRouteWithTrunk) => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
-const inboundJson = (r: InboundRouteRow) => ({
+const inboundJson = (r: InboundRouteView) => ({
   id: r.id,
   name: r.name,
   didPattern: r.did_pattern,

@@ -118,6 +118,10 @@ export const OutboundRoute = Type.Object(
 export const TargetSchema = Type.Union([
   Type.Object({ kind: Type.Literal('extension'), number: Type.String({ pattern: '^[0-9]{2,16}$' }) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('hangup') }, { additionalProperties: false }),
+  Type.Object(
+    { kind: Type.Literal('flow'), flow: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'the name of an IVR flow with a published version' }) },
+    { additionalProperties: false },
+  ),
 ]);
 
 const inboundFields = {

@@ -55,10 +55,14 @@ export interface InboundRouteTable {
   priority: number;
   target_kind: string;
   target_extension: string | null;
+  /** flows.id for target_kind 'flow' (the API speaks flow names). */
+  target_flow: string | null;
   created_at: Generated<Date>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 export type InboundRouteRow = Selectable<InboundRouteTable>;
+/** A route as read: with the name of its target flow (null unless target_kind is 'flow'). */
+export type InboundRouteView = InboundRouteRow & { target_flow_name: string | null };
 
 export interface EmergencyNumberTable {
   number: string;
@@ -109,6 +113,7 @@ export interface TrunkDatabase {
   inbound_routes: InboundRouteTable;
   emergency_numbers: EmergencyNumberTable;
   extensions: { id: Generated<string>; number: string };
+  flows: { id: Generated<string>; name: string; published_version: number | null };
   audit_log: AuditLogTable;
   ps_endpoints: PsEndpoint;
   ps_aors: PsAor;

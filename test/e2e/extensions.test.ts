@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
-import { Api, cliToken, type Cdr } from '../support/api.js';
+import { Api, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startPhone } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
-import { apiClient, createScriptedExtension } from '../support/pbx.js';
+import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 
 const world = inject('e2e');
 let daemon: Daemon;
@@ -48,11 +48,7 @@ async function lastCdr(from: string, to: string): Promise<Cdr> {
 }
 
 beforeAll(async () => {
-  daemon = Daemon.start(world.daemonEnv);
-  const adminToken = await cliToken(world.daemonEnv, 'admin');
-  api = Api.for(world.daemonEnv, adminToken);
-  admin = apiClient(world.daemonEnv, adminToken);
-  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  ({ daemon, api, admin } = await startReadyDaemon(world.daemonEnv));
   await createExtension('1001', 'Anna Berg');
   await createExtension('1002', 'Ben Kohl');
   await createExtension('1003', 'Cleo Diaz');

@@ -8,11 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
-import { Api, cliToken, type Cdr } from '../support/api.js';
+import { Api, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
 import { REPO } from '../support/asterisk.js';
 import { freePort } from '../support/ports.js';
-import { apiClient, createScriptedExtension } from '../support/pbx.js';
+import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 
 const world = inject('e2e');
 let daemon: Daemon;
@@ -64,11 +64,7 @@ async function cdrOf(from: string, to: string, since: Date): Promise<LinkedCdr> 
 }
 
 beforeAll(async () => {
-  daemon = Daemon.start(world.daemonEnv);
-  const adminToken = await cliToken(world.daemonEnv, 'admin');
-  api = Api.for(world.daemonEnv, adminToken);
-  admin = apiClient(world.daemonEnv, adminToken);
-  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  ({ daemon, api, admin } = await startReadyDaemon(world.daemonEnv));
   for (const [number, displayName] of [[A, 'Anna Berg'], [B, 'Ben Kohl'], [C, 'Cleo Diaz']] as const) {
     passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName }));
   }

@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
-import { Api, cliToken, type Cdr } from '../support/api.js';
+import { Api, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startCarrier, startPhone } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
-import { apiClient, createScriptedExtension } from '../support/pbx.js';
+import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.2';
@@ -30,11 +30,7 @@ const call = (from: string, dialed: string, scenario: 'uac-hangup-first' | 'uac-
   sippCall({ scenario, dialed, sipPort: world.sipPort, user: from, password: passwords.get(from)!, set: scenario === 'uac-hangup-first' ? { hold_ms: '1500' } : undefined });
 
 beforeAll(async () => {
-  daemon = Daemon.start(world.daemonEnv);
-  const adminToken = await cliToken(world.daemonEnv, 'admin');
-  api = Api.for(world.daemonEnv, adminToken);
-  admin = apiClient(world.daemonEnv, adminToken);
-  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  ({ daemon, api, admin } = await startReadyDaemon(world.daemonEnv));
   for (const [number, displayName, permissionClass] of [['2001', 'Nat Ional', 'national'], ['2002', 'Lobby Phone', 'internal'], ['2003', 'Reception', 'national']] as const) {
     passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName, permissionClass, callerIdNumber: '4930555' + number }));
   }

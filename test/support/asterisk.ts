@@ -7,7 +7,7 @@ export const REPO = path.resolve(import.meta.dirname, '../..');
 
 /** Drive deploy/asterisk-instance.sh, the same script `make run` uses. */
 export async function asteriskInstance(
-  command: 'start' | 'stop' | 'restart' | 'status' | 'path' | 'rx',
+  command: 'start' | 'stop' | 'restart' | 'status' | 'path' | 'rx' | 'env',
   env: Record<string, string>,
   arg?: string,
 ): Promise<string> {

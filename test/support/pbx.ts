@@ -1,6 +1,8 @@
 /**
  * The pbx API as an e2e test uses it, plus extensions for scripted SIPp desk phones.
  */
+import { Daemon, eventually } from './daemon.js';
+import { Api, cliToken } from './api.js';
 import { openDb } from './db.js';
 import type { DbSettings } from './env.js';
 
@@ -38,4 +40,13 @@ export async function createScriptedExtension(
     await conn.destroy();
   }
   return res.body.sipPassword as string;
+}
+
+/** Start the built daemon for an e2e file and wait until it is ready; an admin API client for it. */
+export async function startReadyDaemon(env: Record<string, string>): Promise<{ daemon: Daemon; api: Api; admin: ReturnType<typeof apiClient> }> {
+  const daemon = Daemon.start(env);
+  const adminToken = await cliToken(env, 'admin');
+  const api = Api.for(env, adminToken);
+  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+  return { daemon, api, admin: apiClient(env, adminToken) };
 }

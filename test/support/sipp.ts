@@ -20,6 +20,8 @@ export interface SippCall {
   localIp?: string;
   /** Keep SIPp's <log> lines (and errors) in this file. */
   logFile?: string;
+  /** A scenario file of its own (e.g. from dtmfScenario()) instead of `scenario`. */
+  scenarioFile?: string;
 }
 
 /** One real SIP call from SIPp (RFC 4733 DTMF from sip-tester's pcaps). Resolves when SIPp exits. */
@@ -27,7 +29,7 @@ export async function sippCall(call: SippCall): Promise<SippResult> {
   const [localPort, mediaPort] = [await freePort(true), await freePort(true)];
   const args = [
     `127.0.0.1:${call.sipPort}`,
-    '-sf', path.join(REPO, 'test/e2e/sipp', `${call.scenario}.xml`),
+    '-sf', call.scenarioFile ?? path.join(REPO, 'test/e2e/sipp', `${call.scenario}.xml`),
     '-s', call.dialed,
     '-key', 'caller', call.user,
     '-au', call.user,

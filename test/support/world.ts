@@ -46,6 +46,14 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
   };
   const asteriskEnv = { ...common, PBX_AST_INSTANCE: `${kind}-${id}`, PBX_SIP_PORT: String(sipPort), PBX_SIP_BIND: '127.0.0.1' };
   await asteriskInstance('start', asteriskEnv);
+  // Where prompts go so that this (possibly chrooted) Asterisk plays them: PBX_PROMPTS_DIR{,_ASTERISK}.
+  const instanceEnv = Object.fromEntries(
+    (await asteriskInstance('env', asteriskEnv))
+      .split('\n')
+      .map((line) => /^(PBX_[A-Z_]+)=(.*)$/.exec(line.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
   const dataDir = await mkdtemp(path.join(tmpdir(), `pbx-${kind}-data-`));
   const daemonEnv = {
     ...common,
@@ -54,6 +62,7 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
     PBX_HTTP_PORT: String(httpPort),
     PBX_REDIS_URL: REDIS_URL(),
     PBX_REDIS_PREFIX: redisPrefix,
+    ...instanceEnv,
     ...daemonOverrides,
   };
 

@@ -101,7 +101,7 @@ describe('menu', () => {
     const r = run(startFlow(menu(), ctx), [done('pb-1'), dtmf('9'), done('pb-2'), done('pb-3'), timeout(2), done('pb-4'), dtmf('*')]);
     expect(r.steps).toEqual([
       [{ kind: 'start-timer', gen: 1, ms: 4000 }],
-      [{ kind: 'cancel-timer' }, { kind: 'play', playbackId: 'pb-2', media: [snd('option-is-invalid')] }],
+      [{ kind: 'cancel-timer' }, { kind: 'play', playbackId: 'pb-2', media: [snd('invalid')] }],
       [{ kind: 'play', playbackId: 'pb-3', media: [snd('menu')] }],
       [{ kind: 'start-timer', gen: 2, ms: 4000 }],
       [{ kind: 'play', playbackId: 'pb-4', media: [snd('menu')] }], // no timeoutPrompt: straight back to the menu

@@ -24,6 +24,8 @@ export interface CdrTable {
   reconciled: boolean;
   /** The call_id of the first part of a transferred call; a call never transferred links to itself. */
   linked_id: string | null;
+  /** IVR flows (name, version) the caller went through and the path taken (JSON). */
+  ivr_path: ColumnType<unknown, string | null | undefined, never>;
   created_at: Generated<Date>;
 }
 export type CdrRow = Selectable<CdrTable>;

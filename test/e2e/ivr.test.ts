@@ -1,0 +1,259 @@
+/**
+ * IVR flows end to end: a carrier (SIPp on 127.0.0.3, an IP-identified trunk) calls DIDs routed to
+ * flows built through the API; the caller presses RFC 4733 digits; the daemon runs the published
+ * version over ARI; the caller's path is read back from the CDR. Covers: menu to an extension,
+ * invalid digits then fallback, timeout, out of hours and holiday (schedules built around now in
+ * the site's time zone), an HTTP lookup against a local server (fast, slow, failing), a version
+ * published while a call is in the old one, and a text-to-speech prompt played in a call.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { Daemon, eventually } from '../support/daemon.js';
+import { Api, type Cdr } from '../support/api.js';
+import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
+import { freePort } from '../support/ports.js';
+import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
+
+const world = inject('e2e');
+const CARRIER_IP = '127.0.0.3';
+const AGENT = '5101';
+let daemon: Daemon;
+let api: Api;
+let admin: ReturnType<typeof apiClient>;
+let agentPassword = '';
+let crm: Server;
+let crmUrl = '';
+const crmRequests: URLSearchParams[] = [];
+let didSeq = 0;
+
+interface PathEntry {
+  at: string;
+  node: string;
+  kind: string;
+  digits?: string;
+  outcome?: string;
+  lookup?: { ok: boolean; error?: string; status?: number };
+}
+type IvrCdr = Cdr & { ivrPath: { flows: { name: string; version: number }[]; path: PathEntry[] } | null };
+
+/** A flow published under `name` and a DID routed to it; returns the DID. */
+async function flowOnDid(name: string, definition: unknown): Promise<string> {
+  const created = await admin('POST', '/api/v1/flows', { name, definition });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const published = await admin('POST', `/api/v1/flows/${name}/publish`);
+  expect(published.status, JSON.stringify(published.body)).toBe(200);
+  const did = `4930123${String(++didSeq).padStart(3, '0')}`;
+  const route = await admin('POST', '/api/v1/inbound-routes', { name: `ivr ${name}`, didPattern: did, target: { kind: 'flow', flow: name } });
+  expect(route.status, JSON.stringify(route.body)).toBe(201);
+  return did;
+}
+
+async function carrierCall(did: string, steps: CallerStep[], end: CallerEnd): Promise<SippResult> {
+  const scenarioFile = await dtmfScenario(steps, end);
+  return sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: did, sipPort: world.sipPort, user: '4930999888', password: 'unused', localIp: CARRIER_IP, timeoutS: 90 });
+}
+
+async function cdrOf(did: string, since: Date): Promise<IvrCdr> {
+  const q = `dialed=${did}&from=${encodeURIComponent(since.toISOString())}&limit=1`;
+  return eventually(async () => (await api.cdrs(q))[0] as IvrCdr | undefined, 15_000, `CDR ${did}`);
+}
+
+const nodes = (cdr: IvrCdr) => cdr.ivrPath!.path.map((p) => p.node);
+const entry = (cdr: IvrCdr, node: string) => cdr.ivrPath!.path.find((p) => p.node === node)!;
+
+async function agentPhone() {
+  const port = await freePort(true);
+  expect((await registerPhone({ sipPort: world.sipPort, ext: AGENT, password: agentPassword, port })).code).toBe(0);
+  const logFile = path.join(tmpdir(), `pbx-e2e-ivr-agent-${port}.log`);
+  return { ...(await startPhone('phone-answer', port, logFile)), logFile };
+}
+
+/** Today in UTC (the e2e daemon's site time zone): weekday key and date. */
+function today(): { day: string; other: string; date: string } {
+  const now = new Date();
+  const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+  return { day: days[now.getUTCDay()]!, other: days[(now.getUTCDay() + 3) % 7]!, date: now.toISOString().slice(0, 10) };
+}
+
+const menuTo = (options: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+  kind: 'menu',
+  prompt: { sound: 'hello-world' },
+  options,
+  timeoutMs: 3000,
+  maxRetries: 1,
+  fallback: 'bye',
+  ...extra,
+});
+const toAgent = { kind: 'transfer', target: { kind: 'extension', number: AGENT } };
+const bye = { kind: 'play', prompt: { sound: 'vm-goodbye' }, next: 'end' };
+const end = { kind: 'hangup' };
+
+beforeAll(async () => {
+  ({ daemon, api, admin } = await startReadyDaemon(world.daemonEnv));
+  agentPassword = await createScriptedExtension(admin, world.db, { number: AGENT, displayName: 'Ivy Agent' });
+  const trunk = await admin('POST', '/api/v1/trunks', { name: 'ivr-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
+  expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
+  // The CRM the lookups ask: the dialed DID decides how it behaves.
+  crm = createServer((req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    crmRequests.push(q);
+    const mode = q.get('mode');
+    if (mode === 'fail') return void res.writeHead(500).end('{"error":"down"}');
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ customer: { tier: 'gold', name: 'Ada' } }));
+    if (mode === 'slow') setTimeout(answer, 3000);
+    else answer();
+  });
+  await new Promise<void>((resolve) => crm.listen(0, '127.0.0.1', resolve));
+  crmUrl = `http://127.0.0.1:${(crm.address() as AddressInfo).port}/crm`;
+});
+
+afterAll(async () => {
+  for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
+  await daemon?.stop();
+  crm?.close();
+});
+
+describe('IVR flows', () => {
+  it('a caller hears the menu, presses 1 and reaches the agent\'s phone; the CDR has the path', async () => {
+    const did = await flowOnDid('sales-menu', { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'agent' }), agent: toAgent, bye, end } });
+    const phone = await agentPhone();
+    const since = new Date();
+    const caller = await carrierCall(did, [{ pause: 700 }, { digit: '1' }], { hangUpAfter: 4000 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    expect(await readFile(phone.logFile, 'utf8')).toContain('number=4930999888');
+    const cdr = await cdrOf(did, since);
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', direction: 'inbound' });
+    expect(cdr.ivrPath!.flows).toEqual([{ name: 'sales-menu', version: 1 }]);
+    expect(entry(cdr, 'menu')).toMatchObject({ digits: '1', outcome: 'options.1' });
+    expect(nodes(cdr)).toEqual(['menu', 'agent']);
+  });
+
+  it('invalid digits: the menu is replayed, then the fallback says goodbye and hangs up', async () => {
+    const did = await flowOnDid('retry-menu', { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'agent' }), agent: toAgent, bye, end } });
+    const since = new Date();
+    const caller = await carrierCall(did, [{ pause: 500 }, { digit: '7' }, { pause: 2500 }, { digit: '8' }], { waitForBye: true });
+    expect(caller.code, caller.output).toBe(0);
+    const cdr = await cdrOf(did, since);
+    expect(entry(cdr, 'menu')).toMatchObject({ digits: '78', outcome: 'fallback' });
+    expect(nodes(cdr)).toEqual(['menu', 'bye', 'end']);
+  });
+
+  it('no digit: the menu times out to its fallback', async () => {
+    const did = await flowOnDid('quiet-menu', { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'agent' }, { timeoutMs: 1000, maxRetries: 0 }), agent: toAgent, bye, end } });
+    const since = new Date();
+    const caller = await carrierCall(did, [], { waitForBye: true });
+    expect(caller.code, caller.output).toBe(0);
+    const cdr = await cdrOf(did, since);
+    expect(entry(cdr, 'menu')).toMatchObject({ outcome: 'fallback' });
+    expect(entry(cdr, 'menu').digits ?? '').toBe('');
+    expect(nodes(cdr)).toEqual(['menu', 'bye', 'end']);
+  });
+
+  it('business hours: open, closed and holiday take their own branches', async () => {
+    const t = today();
+    const schedule = (hours: Record<string, unknown>, holidays: unknown[]) => ({
+      language: 'en',
+      start: 'hours',
+      nodes: {
+        hours: { kind: 'schedule', hours, holidays, open: 'open', closed: 'closed', holiday: 'holiday' },
+        open: { kind: 'play', prompt: { sound: 'beep' }, next: 'end' },
+        closed: { kind: 'play', prompt: { sound: 'beep' }, next: 'end' },
+        holiday: { kind: 'play', prompt: { sound: 'beep' }, next: 'end' },
+        end,
+      },
+    });
+    const allDay = [{ from: '00:00', to: '24:00' }];
+    const cases = [
+      ['hours-open', schedule({ [t.day]: allDay }, []), 'open'],
+      ['hours-closed', schedule({ [t.other]: allDay }, []), 'closed'],
+      ['hours-holiday', schedule({ [t.day]: allDay }, [{ date: t.date, name: 'Test day' }]), 'holiday'],
+    ] as const;
+    for (const [name, def, branch] of cases) {
+      const did = await flowOnDid(name, def);
+      const since = new Date();
+      const caller = await carrierCall(did, [], { waitForBye: true });
+      expect(caller.code, caller.output).toBe(0);
+      const cdr = await cdrOf(did, since);
+      expect(entry(cdr, 'hours').outcome, name).toBe(branch);
+      expect(nodes(cdr)).toEqual(['hours', branch, 'end']);
+    }
+  });
+
+  it('an HTTP lookup: a fast answer routes by its data; a slow or failing one takes the error edge', async () => {
+    const flow = (mode: string) => ({
+      language: 'en',
+      start: 'crm',
+      nodes: {
+        crm: { kind: 'lookup', url: crmUrl, timeoutMs: 1000, params: { mode }, map: { tier: 'customer.tier' }, next: 'vip', error: 'bye' },
+        vip: { kind: 'branch', on: { variable: 'tier' }, cases: [{ equals: 'gold', next: 'agent' }], default: 'bye' },
+        agent: toAgent,
+        bye,
+        end,
+      },
+    });
+    const fast = await flowOnDid('crm-fast', flow('fast'));
+    const phone = await agentPhone();
+    let since = new Date();
+    const caller = await carrierCall(fast, [], { hangUpAfter: 3000 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    const hit = await cdrOf(fast, since);
+    expect(entry(hit, 'crm')).toMatchObject({ outcome: 'next', lookup: { ok: true } });
+    expect(nodes(hit)).toEqual(['crm', 'vip', 'agent']);
+    expect(crmRequests.at(-1)?.get('caller')).toBe('4930999888');
+    expect(crmRequests.at(-1)?.get('dialed')).toBe(fast);
+
+    for (const [mode, error] of [['slow', 'timeout'], ['fail', 'http-error']] as const) {
+      const did = await flowOnDid(`crm-${mode}`, flow(mode));
+      since = new Date();
+      const res = await carrierCall(did, [], { waitForBye: true });
+      expect(res.code, res.output).toBe(0);
+      const cdr = await cdrOf(did, since);
+      expect(entry(cdr, 'crm'), mode).toMatchObject({ outcome: 'error', lookup: { ok: false, error } });
+      expect(nodes(cdr)).toEqual(['crm', 'bye', 'end']);
+    }
+  });
+
+  it('a version published while a call is in the flow: that call finishes on its version, the next call gets the new one', async () => {
+    const did = await flowOnDid('versions', { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'agent' }, { timeoutMs: 8000 }), agent: toAgent, bye, end } });
+    const phone = await agentPhone();
+    const since = new Date();
+    const inV1 = carrierCall(did, [{ pause: 3000 }, { digit: '1' }], { hangUpAfter: 3000 });
+    await new Promise((r) => setTimeout(r, 1200)); // the caller is in the menu now
+    const draft = await admin('PUT', '/api/v1/flows/versions/draft', { definition: { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'bye' }, { timeoutMs: 8000 }), bye, end } } });
+    expect(draft.status, JSON.stringify(draft.body)).toBeLessThan(300);
+    expect((await admin('POST', '/api/v1/flows/versions/publish')).status).toBe(200);
+    expect((await inV1).code).toBe(0);
+    expect((await phone.done).code).toBe(0); // v1's option 1: the agent
+    const first = await cdrOf(did, since);
+    expect(first.ivrPath!.flows).toEqual([{ name: 'versions', version: 1 }]);
+
+    const later = new Date();
+    const inV2 = await carrierCall(did, [{ pause: 500 }, { digit: '1' }], { waitForBye: true });
+    expect(inV2.code, inV2.output).toBe(0);
+    const second = await cdrOf(did, later);
+    expect(second.ivrPath!.flows).toEqual([{ name: 'versions', version: 2 }]);
+    expect(nodes(second)).toEqual(['menu', 'bye', 'end']);
+  });
+
+  it('a text-to-speech prompt is rendered and played in the call', async () => {
+    const text = 'Welcome to the test company. All our agents are busy.';
+    const did = await flowOnDid('spoken', { language: 'en', start: 'hello', nodes: { hello: { kind: 'play', prompt: { say: text }, next: 'end' }, end } });
+    const since = new Date();
+    const caller = await carrierCall(did, [], { waitForBye: true });
+    expect(caller.code, caller.output).toBe(0);
+    const cdr = await cdrOf(did, since);
+    expect(nodes(cdr)).toEqual(['hello', 'end']);
+    // It really played: the flow left the prompt only when Asterisk finished it (espeak-ng speaks it in ~3 s).
+    const played = Date.parse(entry(cdr, 'end').at) - Date.parse(entry(cdr, 'hello').at);
+    expect(played).toBeGreaterThan(2000);
+    const prompts = (await admin('GET', '/api/v1/prompts')).body.items as { source: string; text: string | null; durationMs: number }[];
+    expect(prompts.find((p) => p.source === 'tts' && p.text === text)?.durationMs).toBeGreaterThan(2000);
+  });
+});

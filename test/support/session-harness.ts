@@ -1,0 +1,98 @@
+/**
+ * A call session against a fake Asterisk (CallControl): every ARI call is recorded as a line
+ * ("originate {...}", "hangup chan-a busy"), CDRs and live rows are collected, time is manual.
+ * Extensions 10xx exist (1002 and 1005 may call national numbers; 1005 and 1006 forward always to
+ * 0301234567); outside numbers (0...) are found only for a national caller context.
+ */
+import { pino } from 'pino';
+import { CallSession, type SessionDeps } from '../../src/calls/session.js';
+import type { CallControl } from '../../src/telephony/ari-types.js';
+import type { DialTarget } from '../../src/calls/dial-flow.js';
+import type { NewCdr } from '../../src/db/tables/cdrs.js';
+import type { RoutedCall } from '../../src/calls/directory.js';
+import type { IvrPort } from '../../src/calls/ivr-call.js';
+
+export const target = (number: string): DialTarget => ({
+  number,
+  endpoint: `PJSIP/${number}`,
+  dnd: false,
+  forwardAlways: null,
+  forwardBusy: null,
+  forwardNoAnswer: null,
+  ringTimeoutSeconds: 20,
+});
+
+export interface Shared {
+  calls: string[];
+  cdrs: NewCdr[];
+  legs: Map<string, CallSession>;
+  anchors: Map<string, CallSession>;
+  rows: string[];
+}
+
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort } = {}) {
+  const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
+  const { calls, cdrs, legs, anchors, rows } = shared;
+  const record =
+    (name: string) =>
+    async (...args: unknown[]): Promise<void> => {
+      calls.push(`${name} ${args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a))).join(' ')}`);
+    };
+  const control = new Proxy({} as CallControl, { get: (_t, name: string) => record(name) });
+  let t = Date.parse('2026-01-01T10:00:00Z');
+  let leg = 0;
+  const deps: SessionDeps = {
+    control,
+    store: { insert: async (f) => void rows.push(f.callId), update: async () => undefined },
+    writeCdr: (cdr) => cdrs.push(cdr),
+    settings: { greeting: 'hello', digitTimeoutMs: 5000, maxDigits: 10 },
+    log: pino({ level: 'silent' }),
+    now: () => new Date(t),
+    route: async () => ({ route: o.route ?? { kind: 'extension', number: o.dialed ?? '1002' }, caller: { callerClass: null, callerIdNumber: null }, direction: 'internal' }),
+    // Extensions: 1002 may call national numbers, the others only internal ones. Outside numbers
+    // (0...) are found only for a national caller context.
+    lookupTarget: async (n, ctx) =>
+      n.startsWith('10')
+        ? {
+            ...target(n),
+            forwardAlways: n === '1005' || n === '1006' ? '0301234567' : null,
+            owner: { callerClass: n === '1002' || n === '1005' ? 'national' : 'internal', callerIdNumber: null },
+          }
+        : n.startsWith('0') && ctx.callerClass === 'national'
+          ? { ...target(n), endpoint: `PJSIP/${n}@trunk-main` }
+          : null,
+    legs: {
+      register: (id, s) => legs.set(id, s),
+      release: (id) => legs.delete(id),
+      reanchor: (from, to, s) => {
+        anchors.delete(from);
+        anchors.set(to, s);
+      },
+    },
+    onEnded: (s) => anchors.delete(s.channelId),
+    voicemail: { mailboxFor: async () => null } as unknown as SessionDeps['voicemail'],
+    ivr: o.ivr ?? ({} as IvrPort),
+  };
+  const [callerNumber, callerName] = o.caller ?? ['1001', 'Anna Berg'];
+  const anchor = o.anchor ?? 'chan-a';
+  const session = new CallSession(
+    anchor,
+    `PJSIP/${callerNumber}-00000001`,
+    { callId: o.callId ?? 'call-1', direction: 'inbound', callerNumber, callerName, dialedNumber: o.dialed ?? '1002', startedAt: new Date(t), answeredAt: null, digits: '' },
+    deps,
+  );
+  anchors.set(anchor, session);
+  const known = legs.size;
+  const nextLeg = () => [...legs.keys()][known + leg++]!;
+  return { session, calls, cdrs, legs, anchors, rows, advance: (ms: number) => (t += ms), nextLeg };
+}
+
+export async function connected(o: Parameters<typeof setup>[0] = {}) {
+  const s = setup(o);
+  await s.session.enqueue({ type: 'stasis-start' });
+  const legB = s.nextLeg();
+  s.advance(2000);
+  await s.session.enqueue({ type: 'b-answered', legId: legB });
+  s.advance(10_000);
+  return { ...s, legB };
+}

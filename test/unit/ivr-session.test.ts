@@ -1,0 +1,109 @@
+/** A call session running an IVR flow (ivr-call.ts), against a fake Asterisk. */
+import { describe, expect, it } from 'vitest';
+import { setup } from '../support/session-harness.js';
+import type { FlowDefinition } from '../../src/ivr/model.js';
+import type { IvrPort, LookupResult } from '../../src/calls/ivr-call.js';
+
+const main: FlowDefinition = {
+  language: 'fr',
+  start: 'menu',
+  nodes: {
+    menu: { kind: 'menu', prompt: [{ sound: 'welcome' }, { say: 'Bonjour' }], options: { '1': 'sales', '2': 'crm', '3': 'other' }, timeoutMs: 3000, maxRetries: 1, fallback: 'bye' },
+    sales: { kind: 'transfer', target: { kind: 'extension', number: '1002' } },
+    crm: { kind: 'lookup', url: 'http://crm.example/caller', timeoutMs: 1000, map: { tier: 'customer.tier' }, next: 'vip', error: 'bye' },
+    vip: { kind: 'branch', on: { variable: 'tier' }, cases: [{ equals: 'gold', next: 'sales' }], default: 'bye' },
+    other: { kind: 'transfer', target: { kind: 'flow', flow: 'second' } },
+    bye: { kind: 'hangup' },
+  },
+};
+const second: FlowDefinition = { language: 'en', start: 'box', nodes: { box: { kind: 'transfer', target: { kind: 'voicemail', mailbox: '1003' } } } };
+
+function ivrPort(lookup: LookupResult = { ok: true, body: { customer: { tier: 'gold' } } }) {
+  const lookups: string[] = [];
+  const port: IvrPort = {
+    siteTimezone: 'Europe/Paris',
+    loadFlow: async (name) => (name === 'main' ? { name, version: 3, definition: main } : name === 'second' ? { name, version: 1, definition: second } : null),
+    promptMedia: async (id) => `sound:/prompts/${id}`,
+    speak: async (text, language) => `sound:/prompts/tts-${language}-${text.length}`,
+    lookup: async (url, _params, _ms, call) => {
+      lookups.push(`${url} caller=${call.callerNumber}`);
+      return lookup;
+    },
+  };
+  return { port, lookups };
+}
+
+async function inFlow(o: { lookup?: LookupResult; flow?: string } = {}) {
+  const { port, lookups } = ivrPort(o.lookup);
+  const s = setup({ route: { kind: 'flow', flow: o.flow ?? 'main' }, ivr: port });
+  await s.session.enqueue({ type: 'stasis-start' });
+  const playbackOf = () => /^play chan-a (\S+) (\S+)/.exec(s.calls.filter((c) => c.startsWith('play ')).at(-1) ?? '')?.[2] ?? '';
+  return { ...s, lookups, playbackOf };
+}
+
+describe('an IVR flow in a call session', () => {
+  it('answers, plays the menu in the flow language, and a digit reaches the extension; the CDR keeps the path', async () => {
+    const s = await inFlow();
+    expect(s.calls.slice(0, 2)).toEqual(['followChannel chan-a', 'answer chan-a']);
+    expect(s.calls).toContain('play chan-a ["sound:welcome","sound:/prompts/tts-fr-7"] call-1-ivr1-pb-1 fr');
+    await s.session.enqueue({ type: 'dtmf', digit: '1' }); // barge-in
+    expect(s.calls).toContain('stopPlayback call-1-ivr1-pb-1');
+    const originate = s.calls.find((c) => c.startsWith('originate'));
+    expect(originate).toContain('"endpoint":"PJSIP/1002"');
+    expect(s.calls.filter((c) => c.startsWith('answer'))).toHaveLength(1); // answered once, by the flow
+    const leg = s.nextLeg();
+    s.advance(4000);
+    await s.session.enqueue({ type: 'b-answered', legId: leg });
+    s.advance(6000);
+    await s.session.enqueue({ type: 'hangup-request', cause: 16 });
+    await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    const cdr = s.cdrs.at(-1)!;
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', billable_seconds: 10 });
+    const ivr = JSON.parse(cdr.ivr_path as string);
+    expect(ivr.flows).toEqual([{ name: 'main', version: 3 }]);
+    expect(ivr.path.map((p: { node: string; digits?: string; outcome?: string }) => [p.node, p.digits ?? null, p.outcome ?? null])).toEqual([
+      ['menu', '1', 'options.1'],
+      ['sales', null, 'transfer'],
+    ]);
+  });
+
+  it('an HTTP lookup answered in the background decides the branch', async () => {
+    const s = await inFlow();
+    s.calls.length = 0;
+    await s.session.enqueue({ type: 'playback-finished', playbackId: s.playbackOf() });
+    await s.session.enqueue({ type: 'dtmf', digit: '2' });
+    await new Promise((r) => setTimeout(r, 10)); // the lookup resolves and is queued to the session
+    await s.session.enqueue({ type: 'stasis-end' }).catch(() => undefined);
+    expect(s.lookups).toEqual(['http://crm.example/caller caller=1001']);
+    expect(s.calls.find((c) => c.startsWith('originate'))).toContain('"endpoint":"PJSIP/1002"');
+  });
+
+  it('a failed lookup takes the error edge: the caller is hung up', async () => {
+    const s = await inFlow({ lookup: { ok: false, error: 'timeout' } });
+    await s.session.enqueue({ type: 'dtmf', digit: '2' });
+    await new Promise((r) => setTimeout(r, 10));
+    await s.session.enqueue({ type: 'ivr-timeout', gen: -1 }); // a stale timer: ignored, but waits for the queue
+    expect(s.calls.some((c) => c.startsWith('originate'))).toBe(false);
+    expect(s.calls).toContain('hangup chan-a normal');
+  });
+
+  it('a flow hands the caller to another flow, which ends in voicemail; both flows are in the record', async () => {
+    const s = await inFlow();
+    await s.session.enqueue({ type: 'dtmf', digit: '3' });
+    // The second flow's target is voicemail 1003; the harness has no mailboxes, so the caller is let go.
+    expect(s.calls).toContain('hangup chan-a no_answer');
+    await s.session.enqueue({ type: 'hangup-request', cause: 16 });
+    await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    const ivr = JSON.parse(s.cdrs.at(-1)!.ivr_path as string);
+    expect(ivr.flows).toEqual([
+      { name: 'main', version: 3 },
+      { name: 'second', version: 1 },
+    ]);
+    expect(ivr.path.map((p: { node: string }) => p.node)).toEqual(['menu', 'other', 'box']);
+  });
+
+  it('a flow with no published version refuses the call', async () => {
+    const s = await inFlow({ flow: 'nope' });
+    expect(s.calls).toEqual(['followChannel chan-a', 'hangup chan-a unallocated']);
+  });
+});
