@@ -28,7 +28,7 @@ ASTERISK_CACHE="${PBX_ASTERISK_CACHE:-/var/cache/pbx/asterisk-root}"
 MIRROR="${PBX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 ROOT_MARKER_NAME=".pbx-asterisk-root-complete"
 # Bump when the package set inside the root changes, to force a rebuild.
-ROOT_VERSION="1"
+ROOT_VERSION="3"
 
 APT_UPDATED=0
 apt_update_once() {
@@ -197,7 +197,12 @@ cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
 in_root() { chroot "$tmp" env DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
 in_root apt-get update -qq >"$tmp/tmp/apt-update.log" 2>&1 || { cat "$tmp/tmp/apt-update.log" >&2; die "apt-get update in the sid root failed"; }
 rm -f "$tmp/tmp/apt-update.log"
+# Core sounds in English plus French, Spanish and Italian (about 4 MB each): an IVR flow's
+# built-in prompts play in its language when the set exists, in English otherwise.
 pkgs="asterisk asterisk-modules asterisk-core-sounds-en-gsm"
+for lang in fr es it; do
+  if in_root apt-cache show "asterisk-core-sounds-$lang-gsm" >/dev/null 2>&1; then pkgs="$pkgs asterisk-core-sounds-$lang-gsm"; fi
+done
 if in_root apt-cache show asterisk-moh-opsound-gsm >/dev/null 2>&1; then
   pkgs="$pkgs asterisk-moh-opsound-gsm"
 fi
@@ -208,6 +213,13 @@ if ! in_root apt-get install -y -qq $pkgs >"$tmp/tmp/apt-install.log" 2>&1; then
 fi
 rm -f "$tmp/tmp/apt-install.log"
 in_root apt-get clean >/dev/null 2>&1 || true
+# Asterisk looks for sounds in sounds/<language>/; only English gets that link from the packages.
+for d in "$tmp"/usr/share/asterisk/sounds/[a-z][a-z]_*; do
+  [ -d "$d" ] || continue
+  lang="$(basename "$d")"; lang="${lang%%_*}"
+  link="$tmp/usr/share/asterisk/sounds/$lang"
+  [ -e "$link" ] || [ -L "$link" ] || ln -s "$(basename "$d")" "$link"
+done
 
 modir="$(in_root sh -c 'ls -d /usr/lib/*/asterisk/modules /usr/lib/asterisk/modules 2>/dev/null | head -n1')"
 if [ -z "$modir" ] || [ ! -f "$tmp$modir/res_config_pgsql.so" ]; then die "res_config_pgsql.so missing in the sid root"; fi

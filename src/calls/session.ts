@@ -578,9 +578,12 @@ export class CallSession {
     if (channelId !== this.anchor && channelId !== this.dial.legId) return; // e.g. a leg that transferred away
     const other = channelId === this.channelId ? this.dial.legId : this.channelId;
     if (!other || this.dial.phase !== 'bridged') return;
-    await (on ? this.deps.control.startMoh(other) : this.deps.control.stopMoh(other)).catch((err: Error) =>
-      this.log.warn({ err: err.message }, 'music on hold failed'),
-    );
+    try {
+      await (on ? this.deps.control.startMoh(other) : this.deps.control.stopMoh(other));
+      this.log.info({ holder: channelId, other }, on ? 'on hold: music for the other party' : 'off hold: music stopped');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'music on hold failed');
+    }
   }
 
   private async answerCaller(): Promise<void> {

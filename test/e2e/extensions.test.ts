@@ -24,7 +24,7 @@ async function createExtension(number: string, displayName: string): Promise<voi
 
 /** A desk phone for `ext`: registers, then waits for one call with the given behaviour. */
 const phonePorts = new Map<string, number>();
-async function deskPhone(ext: string, behaviour: 'phone-answer' | 'phone-busy' | 'phone-no-answer') {
+async function deskPhone(ext: string, behaviour: 'phone-answer' | 'phone-busy' | 'phone-no-answer' | 'phone-hold') {
   // Like a real desk phone, each extension's phone keeps its SIP port across calls.
   const port = phonePorts.get(ext) ?? (await freePort(true));
   phonePorts.set(ext, port);
@@ -109,6 +109,19 @@ describe('desk phones and internal calls', () => {
     expect(caller.code, caller.output).toBe(0);
     expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'BUSY' });
     await admin('PATCH', '/api/v1/extensions/1002', { dnd: false });
+  });
+
+  it('hold: the caller hears music on hold while the phone holds, and not after it resumes', async () => {
+    const phone = await deskPhone('1002', 'phone-hold');
+    const mark = daemon.logs.length;
+    const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '5000' });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0); // held (sendonly), resumed (sendrecv), then got BYE
+    const lines = daemon.logs.slice(mark).map((l) => String(l.msg));
+    // Asterisk accepted music on hold for the caller when the phone held, and stopped it on resume.
+    expect(lines.filter((m) => m.startsWith('on hold') || m.startsWith('off hold'))).toEqual(['on hold: music for the other party', 'off hold: music stopped']);
+    expect(lines).not.toContain('music on hold failed');
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED' });
   });
 
   it('forward always: a call to 1002 rings 1003', async () => {

@@ -53,8 +53,8 @@ async function flowOnDid(name: string, definition: unknown): Promise<string> {
   return did;
 }
 
-async function carrierCall(did: string, steps: CallerStep[], end: CallerEnd): Promise<SippResult> {
-  const scenarioFile = await dtmfScenario(steps, end);
+async function carrierCall(did: string, steps: CallerStep[], end: CallerEnd, displayName?: string): Promise<SippResult> {
+  const scenarioFile = await dtmfScenario(steps, end, displayName === undefined ? {} : { displayName });
   return sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: did, sipPort: world.sipPort, user: '4930999888', password: 'unused', localIp: CARRIER_IP, timeoutS: 90 });
 }
 
@@ -255,5 +255,39 @@ describe('IVR flows', () => {
     expect(played).toBeGreaterThan(2000);
     const prompts = (await admin('GET', '/api/v1/prompts')).body.items as { source: string; text: string | null; durationMs: number }[];
     expect(prompts.find((p) => p.source === 'tts' && p.text === text)?.durationMs).toBeGreaterThan(2000);
+  });
+
+  it('a DTMF storm and a 10 kB caller name do not break the call or the daemon', async () => {
+    const did = await flowOnDid('storm', {
+      language: 'en',
+      start: 'collect',
+      nodes: {
+        collect: { kind: 'gather', prompt: { sound: 'hello-world' }, variable: 'code', minDigits: 1, maxDigits: 32, timeoutMs: 2000, next: 'end', timeout: 'end' },
+        end,
+      },
+    });
+    // Every digit pcap back to back, during the prompt (barge-in) and after it.
+    const storm: CallerStep[] = [...'0123456789*#'].map((digit) => ({ digit }));
+    const since = new Date();
+    const caller = await carrierCall(did, [{ pause: 300 }, ...storm], { waitForBye: true }, 'A'.repeat(10_000));
+    expect(caller.code, caller.output).toBe(0);
+    const cdr = await cdrOf(did, since);
+    expect(cdr.callerName?.length ?? 0).toBeLessThanOrEqual(80); // stored capped, never interpreted
+    expect(entry(cdr, 'collect').digits).toMatch(/^[0-9]{1,32}$/);
+    expect(nodes(cdr)).toEqual(['collect', 'end']);
+    expect(await api.ready()).toBe(200);
+  });
+
+  it("built-in prompts play in the flow's language (Spanish here, where Asterisk's sound set exists)", async () => {
+    // queue-thankyou lasts 2.4 s in Spanish and 1.6 s in English (GSM, 33 bytes per 20 ms).
+    const twice = [{ sound: 'queue-thankyou' }, { sound: 'queue-thankyou' }];
+    const did = await flowOnDid('espanol', { language: 'es', start: 'hello', nodes: { hello: { kind: 'play', prompt: twice, next: 'end' }, end } });
+    const since = new Date();
+    const caller = await carrierCall(did, [], { waitForBye: true });
+    expect(caller.code, caller.output).toBe(0);
+    const cdr = await cdrOf(did, since);
+    const played = Date.parse(entry(cdr, 'end').at) - Date.parse(entry(cdr, 'hello').at);
+    expect(played).toBeGreaterThan(4_300); // English would be done after 3.2 s
+    expect(played).toBeLessThan(7_000);
   });
 });

@@ -17,7 +17,8 @@ export type CallerEnd = { readonly waitForBye: true } | { readonly hangUpAfter: 
 const PCAP: Record<string, string> = { '*': 'star', '#': 'pound' };
 let serial = 0;
 
-export async function dtmfScenario(steps: readonly CallerStep[], end: CallerEnd): Promise<string> {
+/** `displayName`: a caller name to send in From (e.g. 10 kB of it, to show it does no harm). */
+export async function dtmfScenario(steps: readonly CallerStep[], end: CallerEnd, o: { displayName?: string } = {}): Promise<string> {
   const base = await readFile(path.join(REPO, 'test/e2e/sipp/uac-long-call.xml'), 'utf8');
   const cut = base.indexOf("<!-- ============ wait for the server's BYE");
   if (cut < 0) throw new Error('uac-long-call.xml changed: no BYE marker');
@@ -62,7 +63,9 @@ export async function dtmfScenario(steps: readonly CallerStep[], end: CallerEnd)
   <recv response="200" crlf="true"/>
 </scenario>
 `;
-  const xml = base.slice(0, cut).replace('name="uac-long-call.xml"', 'name="uac-ivr-generated"') + body.join('\n') + '\n' + tail;
+  let head = base.slice(0, cut).replace('name="uac-long-call.xml"', 'name="uac-ivr-generated"');
+  if (o.displayName !== undefined) head = head.replaceAll('From: <sip:[caller]', `From: "${o.displayName.replace(/["\\\r\n<>&]/g, '')}" <sip:[caller]`);
+  const xml = head + body.join('\n') + '\n' + tail;
   const file = path.join(tmpdir(), `pbx-e2e-ivr-${process.pid}-${++serial}.xml`);
   await writeFile(file, xml);
   return file;
