@@ -30,7 +30,7 @@ import { httpLookup } from './ivr/http-lookup.js';
 import { promptRoutes } from './prompts/routes.js';
 import { FlowService } from './flows/service.js';
 import { flowRoutes } from './flows/routes.js';
-import { flowsUsingPrompt, loadPublishedFlow } from './flows/repository.js';
+import { flowsUsingExtension, flowsUsingPrompt, loadPublishedFlow } from './flows/repository.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -103,7 +103,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
-  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
+  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
   // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.

@@ -203,3 +203,22 @@ export async function flowsUsingPrompt(db: Db | DbOrTx, promptId: string): Promi
     .execute();
   return rows.map((r) => r.name);
 }
+
+/**
+ * For ExtensionService's "in use" check: flows whose published version or draft sends callers to
+ * extension `number` (as an extension or its mailbox), as "IVR flow <name>".
+ */
+export async function flowsUsingExtension(db: DbOrTx, number: string): Promise<string[]> {
+  const rows = await fdb(db)
+    .selectFrom('flows as f')
+    .innerJoin('flow_versions as v', 'v.flow_id', 'f.id')
+    .select('f.name')
+    .distinct()
+    .where('v.state', 'in', ['published', 'draft'] satisfies FlowVersionState[])
+    .where(
+      sql<boolean>`jsonb_path_exists(v.definition, 'lax $.nodes.*.target ? ((@.kind == "extension" && @.number == $n) || (@.kind == "voicemail" && @.mailbox == $n))', jsonb_build_object('n', ${number}::text))`,
+    )
+    .orderBy('f.name')
+    .execute();
+  return rows.map((r) => `IVR flow ${r.name}`);
+}

@@ -238,6 +238,14 @@ describe('flows: inbound routes and deleting', () => {
     expect(badName.json().error.message).toMatch(/^body\.target/);
   });
 
+  it('refuses to delete an extension a flow sends callers to, naming the flow', async () => {
+    const res = await req('DELETE', `/extensions/${EXT}`);
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.code).toBe('extension-in-use');
+    expect(res.json().error.message).toContain('IVR flow it-main');
+    expect((await req('DELETE', `/extensions/${EXT_NO_VM}`)).statusCode).toBe(204); // no flow uses it
+  });
+
   it('refuses to delete a flow a route or another published flow uses, naming them', async () => {
     const byRoute = await req('DELETE', '/flows/it-main');
     expect(byRoute.statusCode).toBe(409);
