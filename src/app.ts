@@ -31,6 +31,11 @@ import { promptRoutes } from './prompts/routes.js';
 import { FlowService } from './flows/service.js';
 import { flowRoutes } from './flows/routes.js';
 import { flowsUsingExtension, flowsUsingPrompt, loadPublishedFlow } from './flows/repository.js';
+import { AcdService } from './acd/service.js';
+import { AcdEngine } from './acd/engine.js';
+import { PgAcdStore } from './acd/store.js';
+import { acdRoutes } from './acd/routes.js';
+import { queuesUsingExtension } from './acd/repository.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -82,7 +87,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const aor = e['aor'];
     if (e.event === 'ContactStatus' && e['contactstatus'] === 'Created' && aor && /^[0-9]{2,16}$/.test(aor)) void voicemail.updateMwi(aor);
   });
+  // The ACD at call time (src/acd/engine.ts): queues' callers, offers to agents, feature codes.
+  const acdEngine = new AcdEngine({ store: new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }) }), log: log.child({ component: 'acd' }) });
   dispatcher = new StasisDispatcher({
+    acd: acdEngine,
     voicemail,
     db,
     control: ari,
@@ -103,7 +111,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
-  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
+  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
   // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.
@@ -133,6 +141,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // IVR flows (src/flows): versioned definitions, draft -> publish -> rollback; API under /api/v1/flows.
   const flows = new FlowService(db);
   await http.register(flowRoutes({ auth, flows }), { prefix: '/api/v1' });
+  // ACD (src/acd, issue #5): agents, queues and members, pause reasons, a supervisor forcing an
+  // agent's state, state log, live views; API under /api/v1/agents, /queues, /pause-reasons.
+  // States forced through the API reach the call runtime via acd.onAgentChange((change) => ...)
+  // (change.effects: withdraw a ringing offer, cancel a wrap-up timer).
+  const acd = new AcdService(db, { timezone: config.site.timezone });
+  acd.onAgentChange((change) => void acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }));
+  await http.register(acdRoutes({ auth, acd }), { prefix: '/api/v1' });
 
   let stopping: Promise<void> | null = null;
   return {
@@ -144,6 +159,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ari.start();
       ami.start();
       dispatcher!.startHeartbeat();
+      acdEngine.start();
       await http.listen({ host: config.http.host, port: config.http.port });
     },
     stop() {
@@ -154,6 +170,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         // Stasis with their live_calls rows and are adopted by the next daemon.
         await ari.stop();
         dispatcher!.stop();
+        acdEngine.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');

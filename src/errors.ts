@@ -48,7 +48,17 @@ export type ErrorCode =
   | 'flow-exists'
   | 'flow-invalid'
   | 'flow-no-draft'
-  | 'flow-in-use';
+  | 'flow-in-use'
+  | 'agent-not-found'
+  | 'agent-exists'
+  | 'agent-busy'
+  | 'queue-not-found'
+  | 'queue-exists'
+  | 'queue-in-use'
+  | 'invalid-agent-transition'
+  | 'pause-reason-not-found'
+  | 'pause-reason-exists'
+  | 'pause-reason-in-use';
 
 export class AppError extends Error {
   constructor(

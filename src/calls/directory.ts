@@ -63,7 +63,9 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
             ? { kind: 'extension', number: target.number }
             : target?.kind === 'flow'
               ? { kind: 'flow', flow: target.flow }
-              : { kind: 'refuse', reason: 'unallocated' };
+              : target?.kind === 'queue'
+                ? { kind: 'queue', queue: target.queue }
+                : { kind: 'refuse', reason: 'unallocated' };
         return { route: routeTo, caller, direction: 'inbound' };
       }
       const direction: Direction = source.kind === 'extension' ? (route.kind === 'outbound' ? 'outbound' : 'internal') : 'inbound';

@@ -20,6 +20,7 @@ import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service
 import { planAttendedTransfer } from './transfer.js';
 import { MESSAGE_RECORDING } from './voicemail-call.js';
 import type { IvrPort } from './ivr-call.js';
+import type { AcdEngine } from '../acd/engine.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -34,6 +35,8 @@ export interface DispatcherDeps {
   readonly voicemail: VoicemailService;
   /** IVR flows (published versions, prompts, lookups). */
   readonly ivr: IvrPort;
+  /** The ACD: queues, agents, feature codes. */
+  readonly acd: AcdEngine;
 }
 
 
@@ -319,6 +322,7 @@ export class StasisDispatcher {
       lookupTarget: this.deps.lookupTarget,
       voicemail: this.voicemail,
       ivr: this.deps.ivr,
+      acd: this.deps.acd,
       legs: {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {

@@ -3,6 +3,8 @@
  *   - a number that is not +, digits, * or # (1-32)   -> refused before answer (404)
  *   - *99 followed by digits                           -> the test service (greeting, collect digits)
  *   - *97 from an extension                            -> its own mailbox (PIN, messages, greeting)
+ *   - agent feature codes from an extension: *91 login (agent number and PIN by DTMF), *92 logout,
+ *     *93<code> pause with a reason code (*93 alone: code 1), *94 unpause
  *   - from a trunk                                     -> inbound: the DID is routed by inbound rules
  *   - from an extension, to an extension               -> ring it
  *   - from an extension, anything else                 -> outbound routing (trunks, permission class)
@@ -23,7 +25,15 @@ export type CallRoute =
   | { readonly kind: 'inbound'; readonly did: string }
   /** An IVR flow (by name): from an inbound route's target. */
   | { readonly kind: 'flow'; readonly flow: string }
+  /** An ACD queue (by name): from an inbound route's target. */
+  | { readonly kind: 'queue'; readonly queue: string }
+  /** An agent feature code dialed at the desk phone `extension`. */
+  | { readonly kind: 'agent'; readonly action: AgentAction; readonly code: number | null; readonly extension: string }
   | { readonly kind: 'refuse'; readonly reason: 'unallocated' | 'not-permitted' };
+
+export type AgentAction = 'login' | 'logout' | 'pause' | 'unpause';
+const AGENT_CODES: Readonly<Record<string, AgentAction>> = { '*91': 'login', '*92': 'logout', '*93': 'pause', '*94': 'unpause' };
+const PAUSE_CODE = /^\*93([0-9]{1,2})$/;
 
 export const TEST_SERVICE = /^\*99[0-9]{0,16}$/;
 export const VOICEMAIL_CODE = '*97';
@@ -34,6 +44,10 @@ export function decideRoute(source: CallSource, dialed: string | null, isExtensi
   if (TEST_SERVICE.test(dialed)) return { kind: 'test-service' };
   if (dialed === VOICEMAIL_CODE) return source.kind === 'extension' ? { kind: 'voicemail', mailbox: source.number } : { kind: 'refuse', reason: 'not-permitted' };
   if (source.kind === 'other') return { kind: 'refuse', reason: 'not-permitted' };
+  const agent = AGENT_CODES[dialed];
+  if (agent && source.kind === 'extension') return { kind: 'agent', action: agent, code: agent === 'pause' ? 1 : null, extension: source.number };
+  const pause = PAUSE_CODE.exec(dialed);
+  if (pause && source.kind === 'extension') return { kind: 'agent', action: 'pause', code: Number(pause[1]), extension: source.number };
   if (isExtension(dialed)) return dialed === source.number ? { kind: 'refuse', reason: 'unallocated' } : { kind: 'extension', number: dialed };
   return { kind: 'outbound', dialed };
 }

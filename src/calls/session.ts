@@ -33,6 +33,9 @@ import {
 import { DepositRunner, MenuRunner, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
 import { TestServiceRunner } from './test-service-call.js';
 import { IvrRunner, type IvrEvent, type IvrPort } from './ivr-call.js';
+import { QueueRunner, type QueueEvent } from './queue-call.js';
+import { AgentCodeRunner } from './agent-call.js';
+import type { AcdEngine } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
 
 export type { VoicemailPort } from './voicemail-call.js';
@@ -47,6 +50,8 @@ export type SessionEvent =
   | { readonly type: 'recording-ended'; readonly name: string; readonly ok: boolean }
   | { readonly type: 'menu-timeout'; readonly gen: number }
   | Extract<IvrEvent, { type: 'ivr-timeout' | 'ivr-lookup' }>
+  | QueueEvent
+  | { readonly type: 'agent-timeout'; readonly gen: number }
   | { readonly type: 'hangup-request'; readonly cause: number | null }
   | { readonly type: 'stasis-end' }
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }
@@ -75,6 +80,7 @@ export interface SessionDeps {
   readonly onEnded: (session: CallSession) => void;
   readonly voicemail: VoicemailPort;
   readonly ivr: IvrPort;
+  readonly acd: AcdEngine;
 }
 
 /** An IVR target of an outside number was set up by an admin: it may reach any outbound route. */
@@ -86,8 +92,11 @@ const DESTROY_GRACE_MS = 2_000;
 const TRANSFERER_GRACE_MS = 3_000;
 
 export class CallSession {
-  private mode: 'routing' | 'test' | 'ivr' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
+  private mode: 'routing' | 'test' | 'ivr' | 'queue' | 'agent' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
   private readonly ivr: IvrRunner;
+  private readonly queueRunner: QueueRunner;
+  private agentRunner: AgentCodeRunner | null = null;
+  private readonly host: VoicemailHost;
   private readonly testService: TestServiceRunner;
   private dial: DialState = initialDialState;
   private readonly deposit: DepositRunner;
@@ -138,12 +147,28 @@ export class CallSession {
         return session.anchor;
       },
       ivr: deps.ivr,
-      transfer: (target) => this.ivrTransfer(target),
+      transfer: (target) => this.toTarget(target),
       record: (record) => {
         this.facts = { ...this.facts, ivr: record };
       },
       setIvrTimer: (ms, gen) => this.setTimer(ms, { type: 'ivr-timeout', gen }),
       deliver: (event) => void this.enqueue(event),
+    });
+    this.host = host;
+    this.queueRunner = new QueueRunner({
+      ...host,
+      get channelId() {
+        return session.anchor;
+      },
+      acd: deps.acd,
+      deliver: (event) => void this.enqueue(event),
+      registerLeg: (legId) => this.deps.legs.register(legId, this),
+      releaseLeg: (legId) => this.deps.legs.release(legId),
+      leaveTo: (target) => (target ? this.toTarget(target) : this.hangupCaller('normal')),
+      connected: (legId, bridgeId) => {
+        this.bridgeId = bridgeId;
+        void this.persist(() => this.deps.store.update(this.callId, { state: 'dial', peer_channel_id: legId, bridge_id: bridgeId }));
+      },
     });
     this.menu = new MenuRunner(host);
     this.testService = new TestServiceRunner({
@@ -231,9 +256,22 @@ export class CallSession {
       case 'transfer':
         return this.onTransfer(event);
       case 'b-answered':
+        if (this.mode === 'queue') return this.queueRunner.legAnswered(event.legId);
+        return this.dialStep(event);
       case 'b-ended':
+        if (this.mode === 'queue') return this.queueRunner.legEnded(event.legId, event.cause);
+        return this.dialStep(event);
       case 'ring-timeout':
         return this.dialStep(event);
+      case 'queue-offer':
+      case 'queue-withdraw':
+      case 'queue-leave':
+      case 'queue-announce':
+        if (this.mode === 'queue') await this.queueRunner.step(event);
+        return;
+      case 'agent-timeout':
+        if (this.mode === 'agent') await this.agentRunner?.step(event);
+        return;
       case 'recording-ended':
         if (this.mode === 'voicemail') return this.depositStep(event);
         return this.menuStep(event);
@@ -245,6 +283,9 @@ export class CallSession {
         return;
       default:
         if (this.mode === 'ivr' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.ivr.step(event);
+        if (this.mode === 'agent' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.agentRunner?.step(event);
+        if (this.mode === 'queue' && event.type === 'playback-finished') return this.queueRunner.playbackFinished(event.playbackId);
+        if (this.mode === 'queue') return; // digits while waiting are ignored
         if (this.mode === 'voicemail' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.depositStep(event);
         if (this.mode === 'mailbox' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.menuStep(event);
         return this.flowStep(event);
@@ -271,6 +312,16 @@ export class CallSession {
         return this.menuStep({ type: 'start', mailbox: route.mailbox });
       case 'flow':
         return this.startIvr(route.flow);
+      case 'queue':
+        return this.startQueue(route.queue);
+      case 'agent':
+        this.mode = 'agent';
+        void this.persist(() => this.deps.store.update(this.callId, { mode: 'agent' }));
+        this.agentRunner = new AgentCodeRunner(
+          { ...this.host, acd: this.deps.acd, digitTimeoutMs: this.deps.settings.digitTimeoutMs, setAgentTimer: (ms, gen) => this.setTimer(ms, { type: 'agent-timeout', gen }) },
+          route.extension,
+        );
+        return this.agentRunner.start(route.action, route.code);
       case 'refuse':
         this.mode = 'refused';
         return this.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
@@ -291,6 +342,15 @@ export class CallSession {
     if (event.mode === 'dial') return this.hangupCaller('normal'); // was still ringing: the dial attempt is gone
     // A caller in a flow starts that flow over (its published version now).
     if (event.mode.startsWith('ivr:')) return this.startIvr(event.mode.slice(4));
+    // A caller waiting in a queue waits on at their place; one talking to an agent talks on.
+    if (event.mode.startsWith('queue:')) {
+      this.mode = 'queue';
+      if (!event.peer) return this.queueRunner.start(event.mode.slice(6));
+      this.bridgeId = event.bridgeId;
+      await this.follow(event.peer);
+      return this.queueRunner.adoptConnected(event.peer, event.bridgeId);
+    }
+    if (event.mode === 'agent') return this.hangupCaller('normal'); // a feature code call: done or to be dialed again
     // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the
     // message said so far (it is saved once Asterisk has closed the file).
     if (event.mode === 'voicemail' || event.mode === 'mailbox') {
@@ -531,10 +591,18 @@ export class CallSession {
     return this.ivr.start(flow, this.deps.now);
   }
 
-  /** A flow ended on a target: ring the extension or outside number, or take a message. */
-  private async ivrTransfer(target: Exclude<TransferTarget, { kind: 'flow' }>): Promise<void> {
+  private async startQueue(queue: string): Promise<void> {
+    this.mode = 'queue';
+    void this.persist(() => this.deps.store.update(this.callId, { mode: `queue:${queue}` }));
+    return this.queueRunner.start(queue);
+  }
+
+  /** A flow or a queue's overflow sends the caller on: an extension, outside number, mailbox, flow or queue. */
+  private async toTarget(target: TransferTarget): Promise<void> {
     this.clearTimer();
     switch (target.kind) {
+      case 'flow':
+        return this.startIvr(target.flow);
       case 'extension':
       case 'external': {
         this.mode = 'dial';
@@ -546,8 +614,7 @@ export class CallSession {
       case 'voicemail':
         return this.startVoicemail(target.mailbox, 'ivr');
       case 'queue':
-        this.log.warn({ queue: target.queue }, 'queues are not available yet; hanging up');
-        return this.hangupCaller('normal');
+        return this.startQueue(target.queue);
     }
   }
 
@@ -617,6 +684,8 @@ export class CallSession {
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.testService.channelGone();
     if (this.mode === 'ivr') this.ivr.channelGone();
+    if (this.mode === 'queue') this.queueRunner.channelGone();
+    this.agentRunner?.channelGone();
     this.finishTransfer('channel_unavailable');
     this.menu.channelGone();
     this.deposit.channelGone(this.mode === 'voicemail');

@@ -7,7 +7,8 @@
  *   publish      the draft is checked again (extensions, prompts... may be gone) and becomes the
  *                published version; the one published before is retired
  *   rollback     an earlier version is checked again and published again; the draft stays
- *   delete       refused while an inbound route or another flow's published version uses it
+ *   delete       refused while an inbound route, another flow's published version or an ACD
+ *                queue's overflow uses it
  *
  * A definition with problems is refused with 422 flow-invalid, details.problems naming node and
  * field of each. Every change holds the flow's row lock for its transaction and writes an audit
@@ -19,6 +20,7 @@ import { recordAudit, type Actor } from '../audit/repository.js';
 import { checkFlow, type FlowCatalog, type Problem } from '../ivr/validate.js';
 import { planOutbound } from '../routing/outbound.js';
 import { loadEmergencyNumbers, loadOutboundRoutes } from '../trunks/repository.js';
+import { queueNames, queuesOverflowingTo } from '../acd/repository.js';
 import { FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from '../trunks/errors.js';
 import * as repo from './repository.js';
 import type { FlowRow, FlowVersionRow } from './table.js';
@@ -68,17 +70,17 @@ export class FlowService {
 
   /**
    * What a definition is checked against, as the database is now: extensions, mailboxes that take
-   * messages, the other flows with a published version, uploaded prompts, no queues (no ACD yet),
+   * messages, the other flows with a published version, uploaded prompts, the ACD's queues,
    * external numbers an outbound route would carry for an international caller.
    */
   async catalog(db: DbOrTx, self: string): Promise<FlowCatalog> {
-    const [data, routes, emergencyNumbers] = await Promise.all([repo.loadCatalogData(db), loadOutboundRoutes(db), loadEmergencyNumbers(db)]);
+    const [data, routes, emergencyNumbers, queues] = await Promise.all([repo.loadCatalogData(db), loadOutboundRoutes(db), loadEmergencyNumbers(db), queueNames(db)]);
     return {
       extensions: new Set(data.extensions),
       mailboxes: new Set(data.mailboxes),
       flows: new Set(data.publishedFlows.filter((f) => f !== self)),
       prompts: new Set(data.prompts),
-      queues: null,
+      queues: new Set(queues),
       externalAllowed: (number) => planOutbound({ dialed: number, callerClass: 'international', routes, emergencyNumbers }).kind === 'route',
       self,
     };
@@ -156,14 +158,16 @@ export class FlowService {
     });
   }
 
-  /** Delete the flow and its versions; refused (flow-in-use) while a route or another published flow uses it. */
+  /** Delete the flow and its versions; refused (flow-in-use) while a route, another published flow or a queue's overflow uses it. */
   async remove(actor: Actor, name: string): Promise<void> {
     await this.db
       .transaction()
       .execute(async (tx) => {
         const flow = await this.lock(tx, name);
-        const [inboundRoutes, flows] = await Promise.all([repo.inboundRoutesUsingFlow(tx, flow.id), repo.flowsTransferringTo(tx, name)]);
-        if (inboundRoutes.length > 0 || flows.length > 0) throw inUse(name, inboundRoutes, flows);
+        const [inboundRoutes, flows, queues] = await Promise.all([
+          repo.inboundRoutesUsingFlow(tx, flow.id), repo.flowsTransferringTo(tx, name), queuesOverflowingTo(tx, { kind: 'flow', flow: name }),
+        ]);
+        if (inboundRoutes.length > 0 || flows.length > 0 || queues.length > 0) throw inUse(name, inboundRoutes, flows, queues);
         await repo.deleteFlowRow(tx, flow.id);
         await audit(tx, actor, 'flow.delete', flow, { name, publishedVersion: flow.published_version });
       })
@@ -219,12 +223,13 @@ const flowExists = (name: string): AppError => new AppError('flow-exists', 409, 
 const noVersion = (name: string, version: number): AppError =>
   new AppError('flow-version-not-found', 404, `flow ${name} has no version ${version}`, { name, version });
 
-function inUse(name: string, inboundRoutes: string[], flows: string[]): AppError {
+function inUse(name: string, inboundRoutes: string[], flows: string[], queues: string[] = []): AppError {
   const users = [
     ...(inboundRoutes.length ? [`inbound route(s) ${inboundRoutes.join(', ')}`] : []),
     ...(flows.length ? [`the published version of flow(s) ${flows.join(', ')}`] : []),
+    ...(queues.length ? [`the overflow of queue(s) ${queues.join(', ')}`] : []),
   ];
-  return new AppError('flow-in-use', 409, `flow ${name} is used by ${users.join(' and ')}; point them elsewhere first`, { name, inboundRoutes, flows });
+  return new AppError('flow-in-use', 409, `flow ${name} is used by ${users.join(' and ')}; point them elsewhere first`, { name, inboundRoutes, flows, queues });
 }
 
 async function audit(tx: DbOrTx, actor: Actor, action: string, flow: FlowRow, details: Record<string, unknown>): Promise<void> {

@@ -18,11 +18,13 @@ import { compareIds, isDialable } from './outbound.js';
 /**
  * Where a call goes. A new kind is one more member here; resolution never looks inside a target.
  * `flow` names an IVR flow (src/flows) by its name; the call runs its published version.
+ * `queue` names an ACD queue (src/acd) by its name.
  */
 export type Target =
   | { readonly kind: 'extension'; readonly number: string }
   | { readonly kind: 'hangup' }
-  | { readonly kind: 'flow'; readonly flow: string };
+  | { readonly kind: 'flow'; readonly flow: string }
+  | { readonly kind: 'queue'; readonly queue: string };
 
 export type TargetKind = Target['kind'];
 

@@ -60,9 +60,14 @@ export async function findOutboundRoute(db: TrunkDbOrTx, id: string): Promise<Ou
 
 // ---------------------------------------------------------------- inbound routes
 
-/** Inbound routes with the name of their target flow (the row holds its id). */
+/** Inbound routes with the name of their target flow or queue (the row holds its id). */
 const inboundWithFlow = (db: TrunkDbOrTx) =>
-  db.selectFrom('inbound_routes as r').leftJoin('flows as f', 'f.id', 'r.target_flow').selectAll('r').select('f.name as target_flow_name');
+  db
+    .selectFrom('inbound_routes as r')
+    .leftJoin('flows as f', 'f.id', 'r.target_flow')
+    .leftJoin('queues as q', 'q.id', 'r.target_queue')
+    .selectAll('r')
+    .select(['f.name as target_flow_name', 'q.name as target_queue_name']);
 
 export async function listInboundRoutes(db: TrunkDbOrTx): Promise<InboundRouteView[]> {
   return inboundWithFlow(db).orderBy('r.priority').orderBy('r.id').execute();
@@ -88,7 +93,15 @@ export async function findFlowForRoute(db: TrunkDbOrTx, name: string, forShare =
   return q.executeTakeFirst();
 }
 
-type TargetRow = Pick<InboundRouteView, 'target_kind' | 'target_extension' | 'target_flow_name'>;
+/** A queue by name, as an inbound route target needs it (its id). */
+export async function findQueueForRoute(db: TrunkDbOrTx, name: string, forShare = false): Promise<{ id: string } | undefined> {
+  let q = db.selectFrom('queues').select(['id']).where('name', '=', name);
+  // Held until the route is written, so the queue cannot be deleted in between.
+  if (forShare) q = q.forShare();
+  return q.executeTakeFirst();
+}
+
+type TargetRow = Pick<InboundRouteView, 'target_kind' | 'target_extension' | 'target_flow_name' | 'target_queue_name'>;
 
 /** Row -> routing Target. One case per target kind. */
 export function targetOf(row: TargetRow): Target {
@@ -99,24 +112,30 @@ export function targetOf(row: TargetRow): Target {
       return { kind: 'hangup' };
     case 'flow':
       return { kind: 'flow', flow: row.target_flow_name ?? '' };
+    case 'queue':
+      return { kind: 'queue', queue: row.target_queue_name ?? '' };
     default:
       throw new Error(`unknown inbound target kind ${row.target_kind}`);
   }
 }
 
 /**
- * Target -> row columns. One case per target kind. A flow target is stored by id: `flowId` is the
- * id of the flow the target names (looked up by the caller).
+ * Target -> row columns. One case per target kind. Flow and queue targets are stored by id:
+ * `refId` is the id of the flow / queue the target names (looked up by the caller).
  */
-export function targetColumns(t: Target, flowId: string | null = null): Pick<InboundRouteRow, 'target_kind' | 'target_extension' | 'target_flow'> {
+export function targetColumns(t: Target, refId: string | null = null): Pick<InboundRouteRow, 'target_kind' | 'target_extension' | 'target_flow' | 'target_queue'> {
+  const none = { target_extension: null, target_flow: null, target_queue: null };
   switch (t.kind) {
     case 'extension':
-      return { target_kind: 'extension', target_extension: t.number, target_flow: null };
+      return { ...none, target_kind: 'extension', target_extension: t.number };
     case 'hangup':
-      return { target_kind: 'hangup', target_extension: null, target_flow: null };
+      return { ...none, target_kind: 'hangup' };
     case 'flow':
-      if (flowId === null) throw new Error(`flow target ${t.flow} without its id`);
-      return { target_kind: 'flow', target_extension: null, target_flow: flowId };
+      if (refId === null) throw new Error(`flow target ${t.flow} without its id`);
+      return { ...none, target_kind: 'flow', target_flow: refId };
+    case 'queue':
+      if (refId === null) throw new Error(`queue target ${t.queue} without its id`);
+      return { ...none, target_kind: 'queue', target_queue: refId };
   }
 }
 

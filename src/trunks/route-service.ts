@@ -1,7 +1,7 @@
 /**
  * Outbound routes, inbound routes and emergency numbers: validate (dial patterns compile, the
- * trunk and the target extension exist, a target flow exists and is published) -> write + audit
- * row in one transaction.
+ * trunk and the target extension exist, a target flow exists and is published, a target queue
+ * exists) -> write + audit row in one transaction.
  */
 import type { Db } from '../db/database.js';
 import { AppError, notFound } from '../errors.js';
@@ -137,14 +137,19 @@ export class RouteService {
       .transaction()
       .execute(async (tx) => {
         if (target.kind === 'extension' && !(await repo.extensionExists(tx, target.number))) throw noExtension(target.number);
-        let flowId: string | null = null;
+        let refId: string | null = null;
         if (target.kind === 'flow') {
           const flow = await repo.findFlowForRoute(tx, target.flow, true);
           if (!flow) throw noFlow(target.flow);
           if (flow.published_version === null) throw unpublishedFlow(target.flow);
-          flowId = flow.id;
+          refId = flow.id;
         }
-        const row = { ...rest, ...repo.targetColumns(target, flowId) };
+        if (target.kind === 'queue') {
+          const queue = await repo.findQueueForRoute(tx, target.queue, true);
+          if (!queue) throw noQueue(target.queue);
+          refId = queue.id;
+        }
+        const row = { ...rest, ...repo.targetColumns(target, refId) };
         if (isDefault) {
           const current = await repo.findDefaultInboundRoute(tx);
           if (current && current.id !== id) throw defaultExists(current);
@@ -163,6 +168,7 @@ export class RouteService {
       .catch(async (err: unknown) => {
         if (pgCode(err) === FOREIGN_KEY_VIOLATION && target.kind === 'extension') throw noExtension(target.number);
         if (pgCode(err) === FOREIGN_KEY_VIOLATION && target.kind === 'flow') throw noFlow(target.flow);
+        if (pgCode(err) === FOREIGN_KEY_VIOLATION && target.kind === 'queue') throw noQueue(target.queue);
         if (pgCode(err) === UNIQUE_VIOLATION) {
           const current = isDefault ? await repo.findDefaultInboundRoute(this.db) : undefined;
           if (current && current.id !== id) throw defaultExists(current);
@@ -197,6 +203,7 @@ export class RouteService {
 const noTrunk = (id: string) => invalid('body.trunkId', `trunk ${id} does not exist`);
 const noExtension = (n: string) => invalid('body.target.number', `extension ${n} does not exist`);
 const noFlow = (name: string) => invalid('body.target.flow', `flow ${name} does not exist`);
+const noQueue = (name: string) => invalid('body.target.queue', `queue ${name} does not exist`);
 const unpublishedFlow = (name: string) => invalid('body.target.flow', `flow ${name} has no published version; publish it first`);
 const defaultExists = (r: InboundRouteView) =>
   new AppError('inbound-route-exists', 409, `the default inbound route already exists: ${r.name} (id ${r.id}); give this one a didPattern or callerPattern, or change that one`, {

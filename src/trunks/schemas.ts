@@ -122,6 +122,10 @@ export const TargetSchema = Type.Union([
     { kind: Type.Literal('flow'), flow: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'the name of an IVR flow with a published version' }) },
     { additionalProperties: false },
   ),
+  Type.Object(
+    { kind: Type.Literal('queue'), queue: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'the name of an ACD queue' }) },
+    { additionalProperties: false },
+  ),
 ]);
 
 const inboundFields = {

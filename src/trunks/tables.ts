@@ -57,12 +57,14 @@ export interface InboundRouteTable {
   target_extension: string | null;
   /** flows.id for target_kind 'flow' (the API speaks flow names). */
   target_flow: string | null;
+  /** queues.id for target_kind 'queue' (the API speaks queue names). */
+  target_queue: string | null;
   created_at: Generated<Date>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 export type InboundRouteRow = Selectable<InboundRouteTable>;
-/** A route as read: with the name of its target flow (null unless target_kind is 'flow'). */
-export type InboundRouteView = InboundRouteRow & { target_flow_name: string | null };
+/** A route as read: with the name of its target flow / queue (null unless target_kind is 'flow' / 'queue'). */
+export type InboundRouteView = InboundRouteRow & { target_flow_name: string | null; target_queue_name: string | null };
 
 export interface EmergencyNumberTable {
   number: string;
@@ -114,6 +116,7 @@ export interface TrunkDatabase {
   emergency_numbers: EmergencyNumberTable;
   extensions: { id: Generated<string>; number: string };
   flows: { id: Generated<string>; name: string; published_version: number | null };
+  queues: { id: Generated<string>; name: string };
   audit_log: AuditLogTable;
   ps_endpoints: PsEndpoint;
   ps_aors: PsAor;

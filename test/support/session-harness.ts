@@ -11,6 +11,7 @@ import type { DialTarget } from '../../src/calls/dial-flow.js';
 import type { NewCdr } from '../../src/db/tables/cdrs.js';
 import type { RoutedCall } from '../../src/calls/directory.js';
 import type { IvrPort } from '../../src/calls/ivr-call.js';
+import type { AcdEngine } from '../../src/acd/engine.js';
 
 export const target = (number: string): DialTarget => ({
   number,
@@ -30,7 +31,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -72,6 +73,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
     onEnded: (s) => anchors.delete(s.channelId),
     voicemail: { mailboxFor: async () => null } as unknown as SessionDeps['voicemail'],
     ivr: o.ivr ?? ({} as IvrPort),
+    acd: o.acd ?? ({} as AcdEngine),
   };
   const [callerNumber, callerName] = o.caller ?? ['1001', 'Anna Berg'];
   const anchor = o.anchor ?? 'chan-a';

@@ -1,0 +1,458 @@
+/**
+ * The ACD at run time: callers waiting in queues (this daemon's calls), agents (shared by every
+ * daemon through PostgreSQL), and the loop that matches them.
+ *
+ *   join(call, port)            a caller reaches a queue: joins, or is told where to go instead
+ *                               (join-empty rule, max length)
+ *   decide()                    routes the waiting calls (router.ts) over a fresh snapshot of the
+ *                               agents; each chosen agent is claimed with the 'offer' event under
+ *                               the agent's row lock (store.apply): a claim that loses (another
+ *                               daemon, a supervisor) is skipped. The call's session rings the
+ *                               claimed agents' phones (port.offer).
+ *   offerAnswered / offerFailed / callerLeft / callEnded
+ *                               the call's session reports; each becomes an agent event
+ *                               (agent-state.ts) applied under the row lock; effects (wrap-up timer,
+ *                               withdrawing a ringing offer) are carried out here
+ *   tick (every second)         max wait (overflow), position announcements, skill widening
+ *                               (decide again), agents left in wrap-up by a restart
+ *   feature codes               login (number + PIN), logout, pause with a reason code, unpause
+ *
+ * The engine keeps no agent state of its own: every change goes through the store, so two
+ * daemons (or a supervisor) never disagree about who is ready. Only the waiting list is local.
+ */
+import type { Logger } from '../logger.js';
+import type { TransferTarget } from '../ivr/model.js';
+import type { AgentEvent, AgentState, AgentStep, PauseReason } from './agent-state.js';
+import { initialRouterState, routeCalls, type RouterState, type RoutableAgent, type SkillRequirement, type WaitingCall, type WideningStep, type Strategy } from './router.js';
+import { addWaitingCall, noWaitingCalls, removeWaitingCall, type WaitingCalls } from './waiting-calls.js';
+import { estimatedWaitSeconds } from './estimate.js';
+
+export interface QueueSettings {
+  readonly id: string;
+  readonly name: string;
+  readonly strategy: Strategy;
+  readonly ringTimeoutSeconds: number;
+  readonly wrapUpSeconds: number;
+  readonly maxWaitSeconds: number | null;
+  readonly maxLength: number | null;
+  readonly overflow: TransferTarget | null;
+  readonly joinEmpty: boolean;
+  readonly leaveWhenEmpty: boolean;
+  readonly announceSeconds: number;
+  readonly missedOffersPause: number;
+  readonly requiredSkills: readonly SkillRequirement[];
+  readonly widening: readonly WideningStep[];
+  readonly musicClass: string;
+}
+
+export interface AgentRecord extends RoutableAgent {
+  readonly number: string;
+  readonly extension: string | null;
+  readonly machine: AgentState;
+}
+
+export type LoginCheck = { readonly outcome: 'ok'; readonly agentId: string } | { readonly outcome: 'wrong' | 'locked' };
+
+export interface AcdStore {
+  queues(): Promise<QueueSettings[]>;
+  agents(): Promise<AgentRecord[]>;
+  /** Apply one event to an agent under its row lock; the accepted step is stored with its log row. */
+  apply(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep>;
+  checkLogin(number: string, pin: string): Promise<LoginCheck>;
+  agentAtExtension(extension: string): Promise<string | null>;
+  pauseReason(code: number): Promise<PauseReason | null>;
+  /** Waiting-call bookkeeping (live views, restart recovery) and the queue's call log. */
+  callJoined(call: QueueCall): Promise<void>;
+  callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void>;
+  /** Handle times of recent answered calls in this queue (seconds), newest first. */
+  recentHandleSeconds(queueId: string): Promise<number[]>;
+  /** When a call still listed as waiting (a restart) joined its queue. */
+  queuedSince(callId: string): Promise<number | null>;
+}
+
+export interface QueueCall {
+  readonly callId: string;
+  readonly queueId: string;
+  readonly channelId: string;
+  readonly callerNumber: string | null;
+  readonly callerName: string | null;
+  readonly priority: number;
+  readonly requiredSkills: readonly SkillRequirement[] | null;
+  readonly enqueuedAt: number;
+}
+
+/** What the engine asks of the caller's session. */
+export interface QueueCallPort {
+  /** Ring these agents' phones (one, or several for ring-all); the session reports each outcome. */
+  offer(agents: readonly { readonly id: string; readonly number: string; readonly extension: string }[], ringTimeoutSeconds: number): void;
+  /** Stop ringing this agent (another one answered a ring-all offer). */
+  withdraw(agentId: string): void;
+  /** Leave the queue: to the overflow target, or (null) hang up. */
+  leave(target: TransferTarget | null, why: 'max-wait' | 'no-agents'): void;
+  announce(position: number, waitSeconds: number | null): void;
+}
+
+export type JoinResult =
+  | { readonly kind: 'joined'; readonly queue: QueueSettings }
+  | { readonly kind: 'unknown-queue' }
+  | { readonly kind: 'not-joined'; readonly queue: QueueSettings; readonly why: 'no-agents' | 'full' };
+
+export type DeviceStateSink = (agentNumber: string, status: AgentState['status']) => void;
+
+interface Waiting {
+  readonly call: QueueCall;
+  readonly port: QueueCallPort;
+  queue: QueueSettings;
+  /** Agents ringing for this call now. */
+  offered: Set<string>;
+  answeredBy: string | null;
+  lastAnnouncedAt: number;
+}
+
+const TICK_MS = 1_000;
+/** Longer than any queue's ring timeout (max 120 s): an offer this old belonged to a daemon that is gone. */
+const STALE_OFFER_MS = 150_000;
+/** Handle time assumed for a queue without history (an estimate, said to callers). */
+const DEFAULT_HANDLE_SECONDS = 180;
+
+export class AcdEngine {
+  private readonly calls = new Map<string, Waiting>();
+  private index: WaitingCalls = noWaitingCalls;
+  private routerState: RouterState = initialRouterState;
+  private deciding: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly wrapUps = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly deps: {
+      readonly store: AcdStore;
+      readonly log: Logger;
+      readonly now?: () => number;
+      readonly rng?: () => number;
+      readonly deviceState?: DeviceStateSink;
+    },
+  ) {}
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+    void this.releaseStaleWrapUps();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const t of this.wrapUps.values()) clearTimeout(t);
+    this.wrapUps.clear();
+  }
+
+  get waitingCount(): number {
+    return this.calls.size;
+  }
+
+  // ---------------------------------------------------------------- callers
+
+  async join(call: Omit<QueueCall, 'queueId' | 'enqueuedAt'> & { readonly queueName: string }, port: QueueCallPort): Promise<JoinResult> {
+    const queue = (await this.deps.store.queues()).find((q) => q.name === call.queueName);
+    if (!queue) return { kind: 'unknown-queue' };
+    const inQueue = [...this.calls.values()].filter((w) => w.queue.id === queue.id).length;
+    if (queue.maxLength !== null && inQueue >= queue.maxLength) return { kind: 'not-joined', queue, why: 'full' };
+    if (!queue.joinEmpty && !(await this.staffed(queue.id))) return { kind: 'not-joined', queue, why: 'no-agents' };
+    const { queueName: _name, ...rest } = call;
+    // A caller picked up again after a restart keeps their place.
+    const since = await this.deps.store.queuedSince(call.callId).catch(() => null);
+    const entry: QueueCall = { ...rest, queueId: queue.id, enqueuedAt: since ?? this.now() };
+    this.calls.set(call.callId, { call: entry, port, queue, offered: new Set(), answeredBy: null, lastAnnouncedAt: this.now() });
+    this.index = addWaitingCall(this.index, toWaiting(entry));
+    await this.deps.store.callJoined(entry).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
+    this.deps.log.info({ callId: call.callId, queue: queue.name, waiting: inQueue + 1 }, 'caller joined queue');
+    this.decide();
+    return { kind: 'joined', queue };
+  }
+
+  /** The agent's phone answered: the call is theirs; other ringing agents are let go. */
+  async offerAnswered(callId: string, agentId: string): Promise<boolean> {
+    const w = this.calls.get(callId);
+    if (!w || w.answeredBy) return false;
+    const step = await this.apply(agentId, { type: 'answer', callId });
+    if (!step.ok) return false;
+    w.answeredBy = agentId;
+    w.offered.delete(agentId);
+    for (const other of w.offered) {
+      w.port.withdraw(other);
+      void this.apply(other, { type: 'call-ended', callId, wrapUpSeconds: 0 });
+    }
+    w.offered.clear();
+    this.index = removeWaitingCall(this.index, w.queue.id, callId);
+    void this.deps.store.callLeft(w.call, 'answered', new Date(this.now()), agentId).catch(() => undefined);
+    return true;
+  }
+
+  /** An offer that did not connect: busy (the agent declined) or no answer in time. */
+  async offerFailed(callId: string, agentId: string, why: 'busy' | 'no-answer'): Promise<void> {
+    const w = this.calls.get(callId);
+    const queue = w?.queue;
+    w?.offered.delete(agentId);
+    await this.apply(agentId, {
+      type: why === 'busy' ? 'reject' : 'ring-timeout',
+      callId,
+      maxMissedOffers: queue?.missedOffersPause ?? 0,
+    });
+    if (w && !w.answeredBy && w.offered.size === 0) this.decide(); // back at its place in the queue
+  }
+
+  /** The caller hung up (or left) before being connected. */
+  async callerLeft(callId: string, outcome: 'abandoned' | 'overflow' | 'timeout' = 'abandoned'): Promise<void> {
+    const w = this.calls.get(callId);
+    if (!w) return;
+    this.calls.delete(callId);
+    this.index = removeWaitingCall(this.index, w.queue.id, callId);
+    for (const agentId of w.offered) {
+      w.port.withdraw(agentId);
+      await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: 0 });
+    }
+    if (!w.answeredBy) await this.deps.store.callLeft(w.call, outcome, new Date(this.now()), null).catch(() => undefined);
+    this.deps.log.info({ callId, queue: w.queue.name, outcome }, 'caller left queue');
+  }
+
+  /** A restarted daemon picked up a call that was connected to an agent: end it properly later. */
+  async adoptConnected(callId: string, port: QueueCallPort): Promise<void> {
+    const agent = (await this.deps.store.agents()).find((a) => a.machine.status === 'on-call' && a.machine.call?.callId === callId);
+    const queue = agent && (await this.deps.store.queues()).find((q) => q.id === agent.machine.call?.queueId);
+    if (!agent || !queue) return;
+    const call: QueueCall = { callId, queueId: queue.id, channelId: '', callerNumber: null, callerName: null, priority: 0, requiredSkills: null, enqueuedAt: this.now() };
+    this.calls.set(callId, { call, port, queue, offered: new Set(), answeredBy: agent.id, lastAnnouncedAt: this.now() });
+  }
+
+  /** A connected call is over (either side hung up): the agent goes to wrap-up. */
+  async callEnded(callId: string): Promise<void> {
+    const w = this.calls.get(callId);
+    if (!w) return;
+    this.calls.delete(callId);
+    if (w.answeredBy) await this.apply(w.answeredBy, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds });
+  }
+
+  // ---------------------------------------------------------------- agents at desk phones
+
+  async login(extension: string, number: string, pin: string): Promise<'ok' | 'wrong' | 'locked'> {
+    const check = await this.deps.store.checkLogin(number, pin);
+    if (check.outcome !== 'ok') return check.outcome;
+    const step = await this.apply(check.agentId, { type: 'login' }, { extension });
+    // Logged in already (at this or another phone): the agent is where they logged in last.
+    if (!step.ok) await this.deps.store.apply(check.agentId, { type: 'unpause' }, { extension }).catch(() => undefined);
+    this.decide();
+    return 'ok';
+  }
+
+  async logout(extension: string): Promise<boolean> {
+    const agentId = await this.deps.store.agentAtExtension(extension);
+    return agentId ? (await this.apply(agentId, { type: 'logout' })).ok : false;
+  }
+
+  /** 'unknown-reason' when the code is not a pause reason (the phone hears an error). */
+  async pause(extension: string, code: number): Promise<'ok' | 'not-logged-in' | 'unknown-reason'> {
+    const agentId = await this.deps.store.agentAtExtension(extension);
+    if (!agentId) return 'not-logged-in';
+    const reason = code >= 1 ? await this.deps.store.pauseReason(code) : null;
+    if (!reason) return 'unknown-reason';
+    return (await this.apply(agentId, { type: 'pause', reason })).ok ? 'ok' : 'not-logged-in';
+  }
+
+  async unpause(extension: string): Promise<boolean> {
+    const agentId = await this.deps.store.agentAtExtension(extension);
+    if (!agentId) return false;
+    const ok = (await this.apply(agentId, { type: 'unpause' })).ok;
+    if (ok) this.decide();
+    return ok;
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  /** Route now (or right after the decision running now). Never throws. */
+  decide(): void {
+    if (this.deciding) {
+      this.again = true;
+      return;
+    }
+    this.deciding = this.decideOnce()
+      .catch((err: Error) => this.deps.log.error({ err: err.message }, 'routing decision failed'))
+      .finally(() => {
+        this.deciding = null;
+        if (this.again) {
+          this.again = false;
+          this.decide();
+        }
+      });
+  }
+
+  /** Resolves when no decision is running (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.deciding) await this.deciding;
+  }
+
+  private async decideOnce(): Promise<void> {
+    const pending = [...this.calls.values()].filter((w) => !w.answeredBy && w.offered.size === 0);
+    if (pending.length === 0) return;
+    const [queues, agents] = await Promise.all([this.deps.store.queues(), this.deps.store.agents()]);
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    for (const w of this.calls.values()) w.queue = queues.find((q) => q.id === w.queue.id) ?? w.queue;
+    // Only calls that are not ringing anyone take part; agents without a phone cannot be offered.
+    let waiting = this.index;
+    for (const w of this.calls.values()) if (w.offered.size > 0 || w.answeredBy) waiting = removeWaitingCall(waiting, w.queue.id, w.call.callId);
+    const decision = routeCalls(
+      {
+        queues: queues.map((q) => ({ id: q.id, strategy: q.strategy, requiredSkills: q.requiredSkills, widening: q.widening })),
+        waiting,
+        agents: agents.filter((a) => a.extension !== null),
+        now: this.now(),
+        rng: this.deps.rng ?? Math.random,
+      },
+      this.routerState,
+    );
+    this.routerState = decision.state;
+    for (const a of decision.assignments) {
+      const w = this.calls.get(a.callId);
+      if (!w || w.offered.size > 0 || w.answeredBy) continue;
+      const claimed: { id: string; number: string; extension: string }[] = [];
+      for (const agentId of a.agentIds) {
+        const agent = byId.get(agentId);
+        if (!agent?.extension) continue;
+        const step = await this.apply(agentId, { type: 'offer', callId: a.callId, queueId: a.queueId });
+        if (step.ok) claimed.push({ id: agentId, number: agent.number, extension: agent.extension });
+      }
+      if (claimed.length === 0) {
+        this.again = true; // lost every claim: look again with fresh states
+        continue;
+      }
+      for (const c of claimed) w.offered.add(c.id);
+      this.deps.log.info({ callId: a.callId, queue: w.queue.name, agents: claimed.map((c) => c.number) }, 'offering call to agent');
+      w.port.offer(claimed, w.queue.ringTimeoutSeconds);
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const now = this.now();
+    let widen = false;
+    const positions = new Map<string, number>();
+    for (const w of [...this.calls.values()].sort((a, b) => a.call.enqueuedAt - b.call.enqueuedAt)) {
+      if (w.answeredBy) continue;
+      const position = (positions.get(w.queue.id) ?? 0) + 1;
+      positions.set(w.queue.id, position);
+      const waited = (now - w.call.enqueuedAt) / 1000;
+      if (w.queue.maxWaitSeconds !== null && waited >= w.queue.maxWaitSeconds && w.offered.size === 0) {
+        await this.callerLeft(w.call.callId, 'timeout');
+        w.port.leave(w.queue.overflow, 'max-wait');
+        continue;
+      }
+      if (w.queue.announceSeconds > 0 && w.offered.size === 0 && now - w.lastAnnouncedAt >= w.queue.announceSeconds * 1000) {
+        w.lastAnnouncedAt = now;
+        const ewt = await this.estimate(w.queue, position).catch(() => null);
+        w.port.announce(position, ewt);
+      }
+      if (w.queue.widening.length > 0 || w.offered.size === 0) widen = true;
+    }
+    if (widen) this.decide();
+  }
+
+  private async estimate(queue: QueueSettings, position: number): Promise<number | null> {
+    const [samples, agents] = await Promise.all([this.deps.store.recentHandleSeconds(queue.id), this.deps.store.agents()]);
+    const members = agents.filter((a) => a.memberships.some((m) => m.queueId === queue.id));
+    return estimatedWaitSeconds({
+      position,
+      agentsStaffed: members.filter((a) => a.state !== 'logged-out' && a.state !== 'paused').length,
+      agentsReady: members.filter((a) => a.state === 'ready').length,
+      recentHandleSeconds: samples,
+      defaultHandleSeconds: DEFAULT_HANDLE_SECONDS,
+    });
+  }
+
+  private async staffed(queueId: string): Promise<boolean> {
+    return (await this.deps.store.agents()).some((a) => a.state !== 'logged-out' && a.memberships.some((m) => m.queueId === queueId));
+  }
+
+  /**
+   * After a restart nobody runs the wrap-up timers of the agents left in wrap-up: end them now. An
+   * agent left reserved for longer than any ring timeout lost its offer with the old daemon.
+   */
+  private async releaseStaleWrapUps(): Promise<void> {
+    try {
+      for (const a of await this.deps.store.agents()) {
+        if (a.machine.status === 'wrap-up' && !this.wrapUps.has(a.id)) await this.apply(a.id, { type: 'wrap-up-done' });
+        const call = a.machine.call;
+        if (a.machine.status === 'reserved' && call && !this.calls.has(call.callId) && this.now() - a.machine.since > STALE_OFFER_MS) {
+          await this.apply(a.id, { type: 'call-ended', callId: call.callId, wrapUpSeconds: 0 });
+        }
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'agents in wrap-up not released');
+    }
+  }
+
+  /** One agent event through the store, then its effects. Never throws (a refused step is returned). */
+  private async apply(agentId: string, event: AgentEvent, extra?: { extension?: string | null; actor?: string }): Promise<AgentStep> {
+    let step: AgentStep;
+    try {
+      step = await this.deps.store.apply(agentId, event, extra);
+    } catch (err) {
+      this.deps.log.error({ agentId, event: event.type, err: (err as Error).message }, 'agent event not stored');
+      return { ok: false, code: 'invalid-event', from: 'logged-out', event: event.type };
+    }
+    if (!step.ok) {
+      this.deps.log.debug({ agentId, event: event.type, code: step.code, from: step.from }, 'agent event refused');
+      return step;
+    }
+    this.deps.log.info({ agentId, from: step.record.from, to: step.record.to, cause: step.record.cause.kind }, 'agent state');
+    await this.carryOut(agentId, step);
+    return step;
+  }
+
+  /** A change made elsewhere (a supervisor through the API) reached this daemon: its effects. */
+  async agentChanged(agentId: string, step: Extract<AgentStep, { ok: true }>): Promise<void> {
+    await this.carryOut(agentId, step);
+  }
+
+  private async carryOut(agentId: string, step: Extract<AgentStep, { ok: true }>): Promise<void> {
+    for (const effect of step.effects) {
+      switch (effect.kind) {
+        case 'start-wrap-up-timer': {
+          const t = setTimeout(() => {
+            this.wrapUps.delete(agentId);
+            void this.apply(agentId, { type: 'wrap-up-done', callId: effect.callId }).then(() => this.decide());
+          }, effect.seconds * 1000);
+          this.wrapUps.set(agentId, t);
+          break;
+        }
+        case 'cancel-wrap-up-timer': {
+          const t = this.wrapUps.get(agentId);
+          if (t) clearTimeout(t);
+          this.wrapUps.delete(agentId);
+          break;
+        }
+        case 'withdraw-offer': {
+          const w = this.calls.get(effect.callId);
+          if (w?.offered.delete(agentId)) w.port.withdraw(agentId);
+          if (effect.requeue) this.decide();
+          break;
+        }
+      }
+    }
+    if (step.state.status === 'ready') this.decide();
+    const number = await this.numberOf(agentId);
+    if (number) this.deps.deviceState?.(number, step.state.status);
+  }
+
+  private numbers = new Map<string, string>();
+  private async numberOf(agentId: string): Promise<string | null> {
+    if (!this.numbers.has(agentId)) for (const a of await this.deps.store.agents().catch(() => [])) this.numbers.set(a.id, a.number);
+    return this.numbers.get(agentId) ?? null;
+  }
+}
+
+function toWaiting(c: QueueCall): WaitingCall {
+  return { id: c.callId, queueId: c.queueId, priority: c.priority, enqueuedAt: c.enqueuedAt, requiredSkills: c.requiredSkills };
+}

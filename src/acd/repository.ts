@@ -1,0 +1,820 @@
+/**
+ * The ACD in Postgres: plain functions over a connection or transaction (Db | DbOrTx). Besides
+ * what the admin API needs, this is the call runtime's data layer (src/acd/engine.ts):
+ *
+ *   claimAgent            ready -> reserved for one call, atomically (one offer per agent, also
+ *                         with several daemons), with its state log row
+ *   transitionAgent       generic compare-and-set of an agent's state + state log row
+ *   applyAgentEvent       load -> agentTransition (agent-state.ts) -> store + state log row, in one
+ *                         transaction under the agent's row lock
+ *   loadRoutingSnapshot   agents and queues as routeCalls (router.ts) takes them
+ *   findAgentByNumber / findAgentByExtension, checkAgentPin, recordPinFailure / resetPinFailures
+ *   listQueueCalls / upsertQueueCall / deleteQueueCall / waitingCallOf, logQueueCall,
+ *   listPauseReasons
+ *
+ * A function given a transaction runs inside it; given the pool, those that write several rows
+ * open their own.
+ */
+import { sql } from 'kysely';
+import type { Db, DbOrTx } from '../db/database.js';
+import { verifyPin } from '../extensions/rules.js';
+import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
+import type { QueueConfig, RoutableAgent, SkillRequirement, WaitingCall, WideningStep } from './router.js';
+import {
+  adb, type AcdDb, type AgentRow, type AgentStateLogRow, type AgentUpdate, type NewAgent, type NewQueue, type OverflowTarget,
+  type PauseReasonRow, type QueueCallLogRow, type QueueCallOutcome, type QueueCallRow, type QueueCallState, type QueueRow, type QueueUpdate,
+} from './tables.js';
+
+/** The shared handle or a transaction (also one already viewed as AcdDb). */
+export type AnyDb = Db | DbOrTx | AcdDb;
+
+/** Run `fn` in the transaction given, or in a new one. */
+async function inTx<T>(db: AnyDb, fn: (tx: AcdDb) => Promise<T>): Promise<T> {
+  const d = adb(db);
+  if (d.isTransaction) return fn(d);
+  return d.transaction().execute((tx) => fn(tx));
+}
+
+const BUSY: readonly AgentStatus[] = ['reserved', 'on-call', 'wrap-up'];
+
+// ================================================================ agents
+
+/** An agent row with the names of its pause reason and parked pause reason. */
+export type AgentView = AgentRow & { pause_name: string | null; pending_pause_name: string | null };
+
+const agentView = (db: AnyDb) =>
+  adb(db)
+    .selectFrom('agents as a')
+    .leftJoin('pause_reasons as p', 'p.code', 'a.pause_code')
+    .leftJoin('pause_reasons as pp', 'pp.code', 'a.pending_pause_code')
+    .selectAll('a')
+    .select(['p.name as pause_name', 'pp.name as pending_pause_name']);
+
+export async function listAgents(db: AnyDb): Promise<AgentView[]> {
+  return agentView(db).orderBy('a.number').execute();
+}
+
+export async function findAgentById(db: AnyDb, id: string): Promise<AgentView | undefined> {
+  if (!/^[0-9]{1,18}$/.test(id)) return undefined;
+  return agentView(db).where('a.id', '=', id).executeTakeFirst();
+}
+
+/** The agent with login number `number` (digits), or undefined. */
+export async function findAgentByNumber(db: AnyDb, number: string): Promise<AgentView | undefined> {
+  return agentView(db).where('a.number', '=', number).executeTakeFirst();
+}
+
+/** The agent logged in at extension `extension` (at most one in practice), or undefined. */
+export async function findAgentByExtension(db: AnyDb, extension: string): Promise<AgentView | undefined> {
+  return agentView(db).where('a.extension', '=', extension).orderBy('a.id').executeTakeFirst();
+}
+
+/** Lock the agent's row until the transaction ends; undefined when there is no such agent. */
+export async function lockAgent(tx: AnyDb, id: string): Promise<AgentView | undefined> {
+  const locked = await adb(tx).selectFrom('agents').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+  return locked ? findAgentById(tx, id) : undefined;
+}
+
+export async function lockAgentByNumber(tx: AnyDb, number: string): Promise<AgentView | undefined> {
+  const locked = await adb(tx).selectFrom('agents').select('id').where('number', '=', number).forUpdate().executeTakeFirst();
+  return locked ? findAgentById(tx, locked.id) : undefined;
+}
+
+export async function insertAgent(db: AnyDb, row: NewAgent): Promise<AgentRow> {
+  return adb(db).insertInto('agents').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function updateAgentRow(db: AnyDb, id: string, patch: AgentUpdate): Promise<void> {
+  await adb(db).updateTable('agents').set({ ...patch, updated_at: new Date() }).where('id', '=', id).execute();
+}
+
+export async function deleteAgentRow(db: AnyDb, id: string): Promise<void> {
+  await adb(db).deleteFrom('agents').where('id', '=', id).execute();
+}
+
+/** Skills of the agents given (all agents when `agentIds` is omitted): agent id -> {skill: level}. */
+export async function agentSkills(db: AnyDb, agentIds?: readonly string[]): Promise<Map<string, Record<string, number>>> {
+  const out = new Map<string, Record<string, number>>();
+  if (agentIds && agentIds.length === 0) return out;
+  let q = adb(db).selectFrom('agent_skills').selectAll().orderBy('skill');
+  if (agentIds) q = q.where('agent_id', 'in', agentIds);
+  for (const r of await q.execute()) {
+    let s = out.get(r.agent_id);
+    if (!s) out.set(r.agent_id, (s = {}));
+    s[r.skill] = r.level;
+  }
+  return out;
+}
+
+export async function replaceAgentSkills(db: AnyDb, agentId: string, skills: Readonly<Record<string, number>>): Promise<void> {
+  await adb(db).deleteFrom('agent_skills').where('agent_id', '=', agentId).execute();
+  const rows = Object.entries(skills).map(([skill, level]) => ({ agent_id: agentId, skill, level }));
+  if (rows.length) await adb(db).insertInto('agent_skills').values(rows).execute();
+}
+
+export interface AgentMembership {
+  readonly queue_id: string;
+  readonly queue: string;
+  readonly penalty: number;
+}
+
+/** Queue memberships of the agents given (all when omitted): agent id -> memberships by queue name. */
+export async function agentMemberships(db: AnyDb, agentIds?: readonly string[]): Promise<Map<string, AgentMembership[]>> {
+  const out = new Map<string, AgentMembership[]>();
+  if (agentIds && agentIds.length === 0) return out;
+  let q = adb(db)
+    .selectFrom('queue_members as m')
+    .innerJoin('queues as q', 'q.id', 'm.queue_id')
+    .select(['m.agent_id', 'm.queue_id', 'q.name as queue', 'm.penalty'])
+    .orderBy('q.name');
+  if (agentIds) q = q.where('m.agent_id', 'in', agentIds);
+  for (const r of await q.execute()) {
+    let list = out.get(r.agent_id);
+    if (!list) out.set(r.agent_id, (list = []));
+    list.push({ queue_id: r.queue_id, queue: r.queue, penalty: r.penalty });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- PIN
+
+/** Wrong PINs in a row that lock an agent, and for how long. */
+export const PIN_MAX_FAILURES = 5;
+export const PIN_LOCK_SECONDS = 300;
+
+export const isAgentLocked = (agent: Pick<AgentRow, 'locked_until'>, now = new Date()): boolean =>
+  agent.locked_until !== null && agent.locked_until.getTime() > now.getTime();
+
+/**
+ * One more wrong PIN. The fifth in a row locks the agent for 5 minutes (and starts the count
+ * over). Returns the count now and the lock, if any.
+ */
+export async function recordPinFailure(db: AnyDb, agentId: string): Promise<{ failures: number; lockedUntil: Date | null }> {
+  const row = await adb(db)
+    .updateTable('agents')
+    .set({
+      pin_failures: sql<number>`case when pin_failures + 1 >= ${PIN_MAX_FAILURES} then 0 else pin_failures + 1 end`,
+      locked_until: sql<Date | null>`case when pin_failures + 1 >= ${PIN_MAX_FAILURES} then now() + make_interval(secs => ${PIN_LOCK_SECONDS}) else locked_until end`,
+    })
+    .where('id', '=', agentId)
+    .returning(['pin_failures', 'locked_until'])
+    .executeTakeFirst();
+  return row ? { failures: row.pin_failures, lockedUntil: row.locked_until } : { failures: 0, lockedUntil: null };
+}
+
+/** A right PIN: the count of wrong ones starts over and a lock that ran out is cleared. */
+export async function resetPinFailures(db: AnyDb, agentId: string): Promise<void> {
+  await adb(db).updateTable('agents').set({ pin_failures: 0, locked_until: null }).where('id', '=', agentId).execute();
+}
+
+export type PinCheck =
+  | { readonly ok: true; readonly agent: AgentView }
+  | { readonly ok: false; readonly reason: 'unknown-agent' | 'wrong-pin'; readonly failures?: number }
+  | { readonly ok: false; readonly reason: 'locked'; readonly lockedUntil: Date };
+
+/**
+ * An agent logging in at a phone: number + PIN. Locked agents are refused without looking at the
+ * PIN; a wrong PIN counts (recordPinFailure); a right one resets the count.
+ */
+export async function checkAgentPin(db: AnyDb, number: string, pin: string): Promise<PinCheck> {
+  const agent = /^[0-9]{2,16}$/.test(number) ? await findAgentByNumber(db, number) : undefined;
+  if (!agent) return { ok: false, reason: 'unknown-agent' };
+  if (isAgentLocked(agent)) return { ok: false, reason: 'locked', lockedUntil: agent.locked_until! };
+  if (!(await verifyPin(pin, agent.pin_hash))) {
+    const r = await recordPinFailure(db, agent.id);
+    return r.lockedUntil && isAgentLocked({ locked_until: r.lockedUntil }) ? { ok: false, reason: 'locked', lockedUntil: r.lockedUntil } : { ok: false, reason: 'wrong-pin', failures: r.failures };
+  }
+  if (agent.pin_failures > 0 || agent.locked_until !== null) await resetPinFailures(db, agent.id);
+  return { ok: true, agent: { ...agent, pin_failures: 0, locked_until: null } };
+}
+
+// ---------------------------------------------------------------- state changes
+
+export interface StateLogEntry {
+  /** 'feature-code', 'supervisor', 'offer', 'answer', 'reject', 'ring-timeout', 'call-ended', 'wrap-up-done', 'missed-offers', ... */
+  readonly cause: string;
+  /** Defaults to the agent's pause code after the change. */
+  readonly pauseCode?: number | null;
+  /** Defaults to the agent's call after the change, else before it. */
+  readonly callId?: string | null;
+  readonly queueId?: string | null;
+  readonly byActor?: string | null;
+  readonly details?: Record<string, unknown> | null;
+}
+
+async function insertStateLog(db: AcdDb, agentId: string, from: AgentStatus, to: AgentStatus, e: StateLogEntry, at?: Date): Promise<void> {
+  await db
+    .insertInto('agent_state_log')
+    .values({
+      agent_id: agentId,
+      from_state: from,
+      to_state: to,
+      pause_code: e.pauseCode ?? null,
+      cause: e.cause.slice(0, 40),
+      call_id: e.callId ?? null,
+      queue_id: e.queueId ?? null,
+      by_actor: e.byActor ?? null,
+      details: e.details ? JSON.stringify(e.details) : null,
+      ...(at ? { at } : {}),
+    })
+    .execute();
+}
+
+/**
+ * Offer call `callId` of queue `queueId` to the agent: ready -> reserved in one UPDATE guarded by
+ * `state = 'ready'`, plus the state log row (cause 'offer'), in one transaction. Concurrent claims
+ * (other calls, other daemons) wait for the row and then find it no longer ready: exactly one
+ * wins. False when the agent was not ready (someone else got it, or it paused / logged out).
+ */
+export async function claimAgent(db: AnyDb, agentId: string, callId: string, queueId: string): Promise<boolean> {
+  return inTx(db, async (tx) => {
+    const row = await tx
+      .updateTable('agents')
+      .set({
+        state: 'reserved',
+        call_id: callId,
+        queue_id: queueId,
+        state_since: sql<Date>`now()`,
+        last_offered_at: sql<Date>`now()`,
+        wrap_up_until: null,
+        pending: null,
+        pending_pause_code: null,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('id', '=', agentId)
+      .where('state', '=', 'ready')
+      .returning(['id'])
+      .executeTakeFirst();
+    if (!row) return false;
+    await insertStateLog(tx, agentId, 'ready', 'reserved', { cause: 'offer', callId, queueId, details: { kind: 'offer', callId, queueId } });
+    return true;
+  });
+}
+
+/**
+ * Compare-and-set: when the agent is in one of `expectedFrom`, move it to `to` with `fields`
+ * changed and write the state log row, in one transaction under the row lock. Null when there is
+ * no such agent or it is in another state (nothing written).
+ *
+ * Unless `fields` says otherwise: state_since becomes now when the state changes; idle_since
+ * becomes now when entering ready; leaving the busy states (reserved, on-call, wrap-up) clears
+ * call_id, queue_id, wrap_up_until and a parked request (pending); leaving paused clears
+ * pause_code; logging out clears the extension.
+ */
+export async function transitionAgent(
+  db: AnyDb,
+  agentId: string,
+  expectedFrom: readonly AgentStatus[],
+  to: AgentStatus,
+  fields: AgentUpdate,
+  logEntry: StateLogEntry,
+): Promise<AgentRow | null> {
+  return inTx(db, async (tx) => {
+    const old = await tx.selectFrom('agents').selectAll().where('id', '=', agentId).forUpdate().executeTakeFirst();
+    if (!old || !expectedFrom.includes(old.state)) return null;
+    const now = new Date();
+    const defaults: AgentUpdate = {};
+    if (to !== old.state) defaults.state_since = now;
+    if (to === 'ready' && old.state !== 'ready') defaults.idle_since = now;
+    if (!BUSY.includes(to)) Object.assign(defaults, { call_id: null, queue_id: null, wrap_up_until: null, pending: null, pending_pause_code: null });
+    if (to !== 'paused') defaults.pause_code = null;
+    if (to === 'logged-out') defaults.extension = null;
+    const row = await tx
+      .updateTable('agents')
+      .set({ ...defaults, ...fields, state: to, updated_at: now })
+      .where('id', '=', agentId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await insertStateLog(tx, agentId, old.state, to, {
+      ...logEntry,
+      pauseCode: logEntry.pauseCode !== undefined ? logEntry.pauseCode : row.pause_code,
+      callId: logEntry.callId !== undefined ? logEntry.callId : (row.call_id ?? old.call_id),
+      queueId: logEntry.queueId !== undefined ? logEntry.queueId : (row.queue_id ?? old.queue_id),
+    }, now);
+    return row;
+  });
+}
+
+/** The state machine's view of a stored agent (agent-state.ts AgentState). */
+export function agentStateOf(a: AgentView): AgentState {
+  const reason = (code: number | null, name: string | null) => (code === null ? null : { code, name: name ?? String(code) });
+  const pendingReason = reason(a.pending_pause_code, a.pending_pause_name);
+  const pending: PendingChange | null =
+    a.pending === 'logout' ? { kind: 'logout' } : a.pending === 'pause' && pendingReason ? { kind: 'pause', reason: pendingReason } : null;
+  return {
+    status: a.state,
+    since: a.state_since.getTime(),
+    pause: reason(a.pause_code, a.pause_name),
+    call: a.call_id === null ? null : { callId: a.call_id, queueId: a.queue_id ?? '' },
+    wrapUpUntil: a.wrap_up_until?.getTime() ?? null,
+    missedOffers: a.missed_offers,
+    pending,
+  };
+}
+
+/** The columns that store a state machine AgentState (the inverse of agentStateOf). */
+export function agentStateColumns(s: AgentState): AgentUpdate {
+  return {
+    state: s.status,
+    state_since: new Date(s.since),
+    pause_code: s.status === 'paused' ? (s.pause?.code ?? null) : null,
+    call_id: s.call?.callId ?? null,
+    queue_id: s.call && /^[0-9]{1,18}$/.test(s.call.queueId) ? s.call.queueId : null,
+    wrap_up_until: s.wrapUpUntil === null ? null : new Date(s.wrapUpUntil),
+    missed_offers: s.missedOffers,
+    pending: s.pending?.kind ?? null,
+    pending_pause_code: s.pending?.kind === 'pause' ? s.pending.reason.code : null,
+  };
+}
+
+/** The state log cause of a transition record: 'supervisor' for force, 'missed-offers' for the automatic pause, ... */
+export function causeOf(record: TransitionRecord): string {
+  const k = record.cause.kind;
+  if (k === 'force') return 'supervisor';
+  if ((k === 'reject' || k === 'ring-timeout') && record.to === 'paused' && record.cause.reason?.code === 0) return 'missed-offers';
+  if (k === 'login' || k === 'logout' || k === 'pause' || k === 'unpause') return 'feature-code';
+  return k;
+}
+
+export interface ApplyOptions {
+  /** State log cause; default causeOf(record). */
+  readonly cause?: string;
+  /** Who made the change (state log by_actor), e.g. the supervisor's label. */
+  readonly byActor?: string | null;
+  /** More columns to write with the new state, e.g. {extension} at login. */
+  readonly fields?: AgentUpdate;
+  /** The event's time (epoch ms); default now. */
+  readonly at?: number;
+}
+
+export type AppliedAgentEvent =
+  | { readonly ok: true; readonly agent: AgentView; readonly step: Extract<AgentStep, { ok: true }> }
+  | { readonly ok: false; readonly agent: AgentView; readonly step: Extract<AgentStep, { ok: false }> };
+
+/**
+ * Run one state machine event for the agent: under its row lock, read the stored state, ask
+ * agentTransition, store the new state and one state log row (in one transaction). A refused
+ * event writes nothing. Undefined when there is no such agent. The effects in `step` (wrap-up
+ * timers, withdrawing an offer) are for the caller to carry out.
+ */
+export async function applyAgentEvent(db: AnyDb, agentId: string, event: AgentEvent, options: ApplyOptions = {}): Promise<AppliedAgentEvent | undefined> {
+  return inTx(db, async (tx) => {
+    const agent = await lockAgent(tx, agentId);
+    if (!agent) return undefined;
+    const at = options.at ?? Date.now();
+    const step = agentTransition(agentStateOf(agent), event, at);
+    if (!step.ok) return { ok: false, agent, step };
+    const s = step.state;
+    const cols: AgentUpdate = { ...agentStateColumns(s), ...(options.fields ?? {}) };
+    if (s.status === 'ready' && (agent.state !== 'ready' || agent.idle_since === null)) cols.idle_since = new Date(s.since);
+    if (s.status === 'logged-out' && options.fields?.extension === undefined) cols.extension = null;
+    if (step.record.cause.kind === 'offer') cols.last_offered_at = new Date(at);
+    await tx.updateTable('agents').set({ ...cols, updated_at: new Date(at) }).where('id', '=', agentId).execute();
+    const c = step.record.cause;
+    await insertStateLog(tx, agentId, step.record.from, step.record.to, {
+      cause: options.cause ?? causeOf(step.record),
+      pauseCode: s.status === 'paused' ? (s.pause?.code ?? null) : (c.reason?.code ?? null),
+      callId: c.callId ?? s.call?.callId ?? null,
+      queueId: toId(c.queueId ?? s.call?.queueId),
+      byActor: options.byActor ?? c.by ?? null,
+      details: { ...c },
+    }, new Date(at));
+    return { ok: true, agent: (await findAgentById(tx, agentId))!, step };
+  });
+}
+
+const toId = (v: string | undefined | null): string | null => (v && /^[0-9]{1,18}$/.test(v) ? v : null);
+
+export interface StateLogQuery {
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Newest first; default 100. */
+  readonly limit?: number;
+}
+
+export async function listAgentStateLog(db: AnyDb, agentId: string, q: StateLogQuery = {}): Promise<(AgentStateLogRow & { queue_name: string | null; pause_name: string | null })[]> {
+  let query = adb(db)
+    .selectFrom('agent_state_log as l')
+    .leftJoin('queues as q', 'q.id', 'l.queue_id')
+    .leftJoin('pause_reasons as p', 'p.code', 'l.pause_code')
+    .selectAll('l')
+    .select(['q.name as queue_name', 'p.name as pause_name'])
+    .where('l.agent_id', '=', agentId);
+  if (q.from) query = query.where('l.at', '>=', q.from);
+  if (q.to) query = query.where('l.at', '<', q.to);
+  return query.orderBy('l.at', 'desc').orderBy('l.id', 'desc').limit(q.limit ?? 100).execute();
+}
+
+// ================================================================ pause reasons
+
+export async function listPauseReasons(db: AnyDb): Promise<PauseReasonRow[]> {
+  return adb(db).selectFrom('pause_reasons').selectAll().orderBy('code').execute();
+}
+
+export async function findPauseReason(db: AnyDb, code: number): Promise<PauseReasonRow | undefined> {
+  return adb(db).selectFrom('pause_reasons').selectAll().where('code', '=', code).executeTakeFirst();
+}
+
+export async function insertPauseReason(db: AnyDb, code: number, name: string): Promise<PauseReasonRow> {
+  return adb(db).insertInto('pause_reasons').values({ code, name, system: false }).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deletePauseReason(db: AnyDb, code: number): Promise<void> {
+  await adb(db).deleteFrom('pause_reasons').where('code', '=', code).execute();
+}
+
+/** Numbers of the agents paused with `code` now, or with a pause to `code` parked. */
+export async function agentsUsingPauseReason(db: AnyDb, code: number): Promise<string[]> {
+  const rows = await adb(db)
+    .selectFrom('agents')
+    .select('number')
+    .where((eb) => eb.or([eb('pause_code', '=', code), eb('pending_pause_code', '=', code)]))
+    .orderBy('number')
+    .execute();
+  return rows.map((r) => r.number);
+}
+
+// ================================================================ queues
+
+export async function listQueues(db: AnyDb): Promise<QueueRow[]> {
+  return adb(db).selectFrom('queues').selectAll().orderBy('name').execute();
+}
+
+export async function findQueueByName(db: AnyDb, name: string): Promise<QueueRow | undefined> {
+  return adb(db).selectFrom('queues').selectAll().where('name', '=', name).executeTakeFirst();
+}
+
+export async function findQueueById(db: AnyDb, id: string): Promise<QueueRow | undefined> {
+  if (!/^[0-9]{1,18}$/.test(id)) return undefined;
+  return adb(db).selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The queue row, locked until the transaction ends. */
+export async function lockQueue(tx: AnyDb, name: string): Promise<QueueRow | undefined> {
+  return adb(tx).selectFrom('queues').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
+}
+
+export async function insertQueue(db: AnyDb, row: NewQueue): Promise<QueueRow> {
+  return adb(db).insertInto('queues').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function updateQueueRow(db: AnyDb, id: string, patch: QueueUpdate): Promise<QueueRow> {
+  return adb(db).updateTable('queues').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteQueueRow(db: AnyDb, id: string): Promise<void> {
+  await adb(db).deleteFrom('queues').where('id', '=', id).execute();
+}
+
+/** Names of all queues (the IVR flow validator's catalog). */
+export async function queueNames(db: AnyDb): Promise<string[]> {
+  return (await adb(db).selectFrom('queues').select('name').orderBy('name').execute()).map((r) => r.name);
+}
+
+export interface QueueMemberView {
+  readonly agent_id: string;
+  readonly number: string;
+  readonly name: string;
+  readonly state: AgentStatus;
+  readonly penalty: number;
+}
+
+export async function queueMembers(db: AnyDb, queueId: string): Promise<QueueMemberView[]> {
+  return adb(db)
+    .selectFrom('queue_members as m')
+    .innerJoin('agents as a', 'a.id', 'm.agent_id')
+    .select(['m.agent_id', 'a.number', 'a.name', 'a.state', 'm.penalty'])
+    .where('m.queue_id', '=', queueId)
+    .orderBy('m.penalty')
+    .orderBy('a.number')
+    .execute();
+}
+
+export async function findQueueMember(db: AnyDb, queueId: string, agentId: string): Promise<{ penalty: number } | undefined> {
+  return adb(db).selectFrom('queue_members').select('penalty').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
+}
+
+export async function setQueueMember(db: AnyDb, queueId: string, agentId: string, penalty: number): Promise<void> {
+  await adb(db)
+    .insertInto('queue_members')
+    .values({ queue_id: queueId, agent_id: agentId, penalty })
+    .onConflict((oc) => oc.columns(['queue_id', 'agent_id']).doUpdateSet({ penalty }))
+    .execute();
+}
+
+export async function removeQueueMember(db: AnyDb, queueId: string, agentId: string): Promise<boolean> {
+  const r = await adb(db).deleteFrom('queue_members').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
+  return r.numDeletedRows > 0n;
+}
+
+// ---------------------------------------------------------------- what uses a queue (or is a queue's overflow)
+
+export async function inboundRoutesUsingQueue(db: AnyDb, queueId: string): Promise<string[]> {
+  const rows = await adb(db).selectFrom('inbound_routes').select('name').where('target_queue', '=', queueId).orderBy('id').execute();
+  return rows.map((r) => r.name);
+}
+
+/** Flows whose published version transfers to queue `name` (lax path search over the nodes' targets). */
+export async function flowsUsingQueue(db: AnyDb, name: string): Promise<string[]> {
+  const rows = await adb(db)
+    .selectFrom('flows as f')
+    .innerJoin('flow_versions as v', (j) => j.onRef('v.flow_id', '=', 'f.id').on('v.state', '=', 'published'))
+    .select('f.name')
+    .where(sql<boolean>`jsonb_path_exists(v.definition::jsonb, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $q)', jsonb_build_object('q', ${name}::text))`)
+    .orderBy('f.name')
+    .execute();
+  return rows.map((r) => r.name);
+}
+
+/** Queues (other than `except`) whose overflow is `target` (compared as JSON). */
+export async function queuesOverflowingTo(db: AnyDb, target: OverflowTarget, except?: string): Promise<string[]> {
+  let q = adb(db).selectFrom('queues').select('name').where(sql<boolean>`overflow @> ${JSON.stringify(target)}::jsonb`);
+  if (except !== undefined) q = q.where('id', '<>', except);
+  return (await q.orderBy('name').execute()).map((r) => r.name);
+}
+
+/** For ExtensionService's "in use" check: queues that overflow to extension / mailbox `number`. */
+export async function queuesUsingExtension(db: DbOrTx, number: string): Promise<string[]> {
+  const [ext, vm] = await Promise.all([
+    queuesOverflowingTo(db, { kind: 'extension', number }),
+    queuesOverflowingTo(db, { kind: 'voicemail', mailbox: number }),
+  ]);
+  return [...new Set([...ext, ...vm])].sort().map((q) => `queue ${q} (overflow)`);
+}
+
+/** Callers in the queue now: waiting, being offered, connected, or waiting for a callback. */
+export async function callersInQueue(db: AnyDb, queueId: string): Promise<{ calls: number; callbacks: number }> {
+  const [calls, callbacks] = await Promise.all([
+    adb(db).selectFrom('queue_calls').select((eb) => eb.fn.countAll<string>().as('n')).where('queue_id', '=', queueId).executeTakeFirstOrThrow(),
+    adb(db)
+      .selectFrom('callbacks')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('queue_id', '=', queueId)
+      .where('state', 'in', ['waiting', 'dialing', 'connected'])
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { calls: Number(calls.n), callbacks: Number(callbacks.n) };
+}
+
+// ================================================================ queue calls (waiting callers)
+
+export interface QueueCallInput {
+  readonly callId: string;
+  readonly queueId: string;
+  readonly channelId?: string | null;
+  readonly callerNumber?: string | null;
+  readonly callerName?: string | null;
+  readonly priority?: number;
+  /** null / omitted: the queue's own required skills. */
+  readonly skills?: readonly SkillRequirement[] | null;
+  /** Default now (on insert); kept on update unless given. */
+  readonly enqueuedAt?: Date;
+  readonly state?: QueueCallState;
+  readonly agentId?: string | null;
+}
+
+/** Calls in the queues (one queue when `queueId` is given), in service order. */
+export async function listQueueCalls(db: AnyDb, queueId?: string): Promise<QueueCallRow[]> {
+  let q = adb(db).selectFrom('queue_calls').selectAll();
+  if (queueId !== undefined) q = q.where('queue_id', '=', queueId);
+  return q.orderBy('priority', 'desc').orderBy('enqueued_at').orderBy('call_id').execute();
+}
+
+/** Insert the call, or update the fields given (a call moving queue, being offered, connected...). */
+export async function upsertQueueCall(db: AnyDb, c: QueueCallInput): Promise<QueueCallRow> {
+  const cap = (s: string | null | undefined, n: number) => (s == null ? null : s.slice(0, n));
+  const insert = {
+    call_id: c.callId,
+    queue_id: c.queueId,
+    channel_id: cap(c.channelId, 64),
+    caller_number: cap(c.callerNumber, 32),
+    caller_name: cap(c.callerName, 80),
+    priority: c.priority ?? 0,
+    skills: c.skills == null ? null : JSON.stringify(c.skills),
+    ...(c.enqueuedAt ? { enqueued_at: c.enqueuedAt } : {}),
+    state: c.state ?? 'waiting',
+    agent_id: c.agentId ?? null,
+  };
+  const update = {
+    queue_id: c.queueId,
+    ...(c.channelId !== undefined ? { channel_id: insert.channel_id } : {}),
+    ...(c.callerNumber !== undefined ? { caller_number: insert.caller_number } : {}),
+    ...(c.callerName !== undefined ? { caller_name: insert.caller_name } : {}),
+    ...(c.priority !== undefined ? { priority: c.priority } : {}),
+    ...(c.skills !== undefined ? { skills: insert.skills } : {}),
+    ...(c.enqueuedAt ? { enqueued_at: c.enqueuedAt } : {}),
+    ...(c.state !== undefined ? { state: c.state } : {}),
+    ...(c.agentId !== undefined ? { agent_id: c.agentId } : {}),
+    updated_at: new Date(),
+  };
+  return adb(db)
+    .insertInto('queue_calls')
+    .values(insert)
+    .onConflict((oc) => oc.column('call_id').doUpdateSet(update))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteQueueCall(db: AnyDb, callId: string): Promise<boolean> {
+  const r = await adb(db).deleteFrom('queue_calls').where('call_id', '=', callId).executeTakeFirst();
+  return r.numDeletedRows > 0n;
+}
+
+/** A stored queue call as the router takes it. */
+export function waitingCallOf(row: QueueCallRow): WaitingCall {
+  return {
+    id: row.call_id,
+    queueId: row.queue_id,
+    priority: row.priority,
+    enqueuedAt: row.enqueued_at.getTime(),
+    ...(row.skills ? { requiredSkills: row.skills } : {}),
+  };
+}
+
+export interface QueueCallLogInput {
+  readonly queueId: string;
+  readonly callId: string;
+  readonly enqueuedAt: Date;
+  readonly answeredAt?: Date | null;
+  /** Default now. */
+  readonly endedAt?: Date;
+  readonly outcome: QueueCallOutcome;
+  /** Default: from enqueuedAt to answeredAt (answered) or endedAt, in whole seconds. */
+  readonly waitSeconds?: number;
+  readonly talkSeconds?: number | null;
+  readonly agentId?: string | null;
+}
+
+/** One row per queued call once it left the queue (service level, handle times, calls per agent). */
+export async function logQueueCall(db: AnyDb, e: QueueCallLogInput): Promise<QueueCallLogRow> {
+  const endedAt = e.endedAt ?? new Date();
+  const waitEnd = e.answeredAt ?? endedAt;
+  const wait = e.waitSeconds ?? Math.max(0, Math.round((waitEnd.getTime() - e.enqueuedAt.getTime()) / 1000));
+  return adb(db)
+    .insertInto('queue_call_log')
+    .values({
+      queue_id: e.queueId,
+      call_id: e.callId,
+      enqueued_at: e.enqueuedAt,
+      answered_at: e.answeredAt ?? null,
+      ended_at: endedAt,
+      outcome: e.outcome,
+      wait_seconds: Math.max(0, Math.round(wait)),
+      talk_seconds: e.talkSeconds == null ? null : Math.max(0, Math.round(e.talkSeconds)),
+      agent_id: e.agentId ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+// ================================================================ today's figures, routing snapshot
+
+/** Local midnight of today in time zone `tz` (IANA), as a SQL expression. */
+const startOfToday = (tz: string) => sql<Date>`(date_trunc('day', now() at time zone ${tz}) at time zone ${tz})`;
+
+/** Per agent since local midnight: calls answered and talk seconds (from queue_call_log). */
+export async function agentTodayStats(db: AnyDb, timezone = 'UTC'): Promise<Map<string, { calls: number; talkSeconds: number }>> {
+  const rows = await adb(db)
+    .selectFrom('queue_call_log')
+    .select((eb) => ['agent_id', eb.fn.countAll<string>().as('calls'), eb.fn.coalesce(eb.fn.sum<string | null>('talk_seconds'), sql<string>`0`).as('talk')])
+    .where('outcome', '=', 'answered')
+    .where('agent_id', 'is not', null)
+    .where('ended_at', '>=', startOfToday(timezone))
+    .groupBy('agent_id')
+    .execute();
+  return new Map(rows.map((r) => [r.agent_id!, { calls: Number(r.calls), talkSeconds: Number(r.talk) }]));
+}
+
+/** A queue's calls that left it since local midnight (service level, answered, abandoned). */
+export async function queueCallsToday(db: AnyDb, queueId: string, timezone = 'UTC'): Promise<QueueCallLogRow[]> {
+  return adb(db).selectFrom('queue_call_log').selectAll().where('queue_id', '=', queueId).where('ended_at', '>=', startOfToday(timezone)).orderBy('ended_at').execute();
+}
+
+/** Handle times (talk + the queue's wrap-up) of a queue's latest answered calls, for wait estimates. */
+export async function recentHandleSeconds(db: AnyDb, queueId: string, limit = 50): Promise<number[]> {
+  const rows = await adb(db)
+    .selectFrom('queue_call_log as l')
+    .innerJoin('queues as q', 'q.id', 'l.queue_id')
+    .select(sql<number>`coalesce(l.talk_seconds, 0) + q.wrap_up_seconds`.as('handle'))
+    .where('l.queue_id', '=', queueId)
+    .where('l.outcome', '=', 'answered')
+    .orderBy('l.ended_at', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => Number(r.handle));
+}
+
+/** A queue's settings, camelCase; also a router QueueConfig. */
+export interface QueueSettings extends QueueConfig {
+  readonly id: string;
+  readonly name: string;
+  readonly requiredSkills: readonly SkillRequirement[];
+  readonly widening: readonly WideningStep[];
+  readonly ringTimeoutSeconds: number;
+  readonly wrapUpSeconds: number;
+  readonly maxWaitSeconds: number | null;
+  readonly maxLength: number | null;
+  readonly overflow: OverflowTarget | null;
+  readonly joinEmpty: boolean;
+  readonly leaveWhenEmpty: boolean;
+  readonly slSeconds: number;
+  readonly slPercent: number;
+  readonly announceSeconds: number;
+  readonly missedOffersPause: number;
+  readonly callbackAfterSeconds: number | null;
+  readonly callbackRetries: number;
+  readonly musicClass: string;
+}
+
+export function queueSettingsOf(q: QueueRow): QueueSettings {
+  return {
+    id: q.id,
+    name: q.name,
+    strategy: q.strategy,
+    requiredSkills: q.required_skills,
+    widening: q.widening,
+    ringTimeoutSeconds: q.ring_timeout_seconds,
+    wrapUpSeconds: q.wrap_up_seconds,
+    maxWaitSeconds: q.max_wait_seconds,
+    maxLength: q.max_length,
+    overflow: q.overflow,
+    joinEmpty: q.join_empty,
+    leaveWhenEmpty: q.leave_when_empty,
+    slSeconds: q.sl_seconds,
+    slPercent: q.sl_percent,
+    announceSeconds: q.announce_seconds,
+    missedOffersPause: q.missed_offers_pause,
+    callbackAfterSeconds: q.callback_after_seconds,
+    callbackRetries: q.callback_retries,
+    musicClass: q.music_class,
+  };
+}
+
+/** An agent as routeCalls takes it, plus what the runtime needs to ring and track it. */
+export interface SnapshotAgent extends RoutableAgent {
+  readonly number: string;
+  readonly name: string;
+  readonly extension: string | null;
+  readonly callId: string | null;
+  readonly callQueueId: string | null;
+  readonly pauseCode: number | null;
+  readonly missedOffers: number;
+  readonly stateSince: number;
+  /** The state machine's view (agent-state.ts). */
+  readonly agentState: AgentState;
+}
+
+export interface RoutingSnapshot {
+  readonly agents: SnapshotAgent[];
+  readonly queues: QueueSettings[];
+  /** When it was read (epoch ms). */
+  readonly at: number;
+}
+
+/**
+ * Everything routeCalls needs besides the waiting calls (listQueueCalls + waitingCallOf): agents
+ * with state, memberships, skills, idle since, last offer, calls and talk seconds today (since
+ * local midnight in `timezone`), and the queues with their settings. Logged-out agents are left
+ * out unless `includeLoggedOut`.
+ */
+export async function loadRoutingSnapshot(db: AnyDb, options: { timezone?: string; includeLoggedOut?: boolean } = {}): Promise<RoutingSnapshot> {
+  const at = Date.now();
+  let agentsQ = agentView(db).orderBy('a.id');
+  if (!options.includeLoggedOut) agentsQ = agentsQ.where('a.state', '<>', 'logged-out');
+  const [agents, queues, members, skills, today] = await Promise.all([
+    agentsQ.execute(),
+    listQueues(db),
+    adb(db).selectFrom('queue_members').selectAll().execute(),
+    agentSkills(db),
+    agentTodayStats(db, options.timezone),
+  ]);
+  const byAgent = new Map<string, { queueId: string; penalty: number }[]>();
+  for (const m of members) {
+    let list = byAgent.get(m.agent_id);
+    if (!list) byAgent.set(m.agent_id, (list = []));
+    list.push({ queueId: m.queue_id, penalty: m.penalty });
+  }
+  return {
+    at,
+    queues: queues.map(queueSettingsOf),
+    agents: agents.map((a) => ({
+      id: a.id,
+      number: a.number,
+      name: a.name,
+      state: a.state,
+      memberships: byAgent.get(a.id) ?? [],
+      skills: skills.get(a.id) ?? {},
+      idleSince: (a.idle_since ?? a.state_since).getTime(),
+      callsHandled: today.get(a.id)?.calls ?? 0,
+      talkSeconds: today.get(a.id)?.talkSeconds ?? 0,
+      lastOfferedAt: a.last_offered_at?.getTime() ?? null,
+      extension: a.extension,
+      callId: a.call_id,
+      callQueueId: a.queue_id,
+      pauseCode: a.pause_code,
+      missedOffers: a.missed_offers,
+      stateSince: a.state_since.getTime(),
+      agentState: agentStateOf(a),
+    })),
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * Request and response schemas of /agents, /queues, /pause-reasons. Ranges are here (400 naming
+ * the field); what depends on several fields or on other rows is checked by AcdService (also 400
+ * naming the field).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { STRATEGIES } from './router.js';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Int = (minimum: number, maximum: number, description?: string) => Type.Integer({ minimum, maximum, ...(description ? { description } : {}) });
+/**
+ * A whole number in range, or null, as one schema: with Ajv's type coercion a union [integer, null]
+ * would turn an out-of-range 0 into null ("no limit") instead of refusing it.
+ */
+const NullableInt = (minimum: number, maximum: number, description?: string) =>
+  Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum, maximum, ...(description ? { description } : {}) });
+
+const AgentNumber = Type.String({ pattern: '^[0-9]{2,16}$', description: 'digits, 2-16: what the agent types at a phone to log in' });
+const AgentName = Type.String({ minLength: 1, maxLength: 80 });
+const Pin = Type.String({ pattern: '^[0-9]{4,8}$', description: '4-8 digits, not too easy to guess; never returned' });
+const SkillName = Type.String({ minLength: 1, maxLength: 40, description: 'a lower-case letter, then lower-case letters, digits, _ or -' });
+const Skills = Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 5 }), { description: '{ skill: level 1-5 }', maxProperties: 50 });
+const QueueName = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'lower-case letters, digits and -, up to 64' });
+const AgentStatus = Type.Union(['logged-out', 'ready', 'reserved', 'on-call', 'wrap-up', 'paused'].map((s) => Type.Literal(s)));
+const PauseCode = Int(0, 99);
+
+// ------------------------------------------------------------------ agents
+
+export const AgentParams = Type.Object({ number: AgentNumber }, { additionalProperties: false });
+export type AgentParams = Static<typeof AgentParams>;
+
+export const CreateAgent = Type.Object(
+  { number: AgentNumber, name: AgentName, pin: Pin, skills: Type.Optional(Skills) },
+  { additionalProperties: false },
+);
+export type CreateAgentBody = Static<typeof CreateAgent>;
+
+export const UpdateAgent = Type.Object(
+  { name: Type.Optional(AgentName), pin: Type.Optional(Pin), skills: Type.Optional({ ...Skills, description: 'replaces all skills' }) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateAgentBody = Static<typeof UpdateAgent>;
+
+export const ForceState = Type.Object(
+  {
+    state: Type.Union([Type.Literal('ready'), Type.Literal('paused'), Type.Literal('logged-out')]),
+    pauseCode: Type.Optional(Int(1, 99, 'required for paused: a pause reason code')),
+  },
+  { additionalProperties: false, description: "a supervisor's override, through the agent state machine" },
+);
+export type ForceStateBody = Static<typeof ForceState>;
+
+export const LogQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time' })),
+    to: Type.Optional(Type.String({ format: 'date-time' })),
+    limit: Type.Optional(Int(1, 1000, 'default 100')),
+  },
+  { additionalProperties: false },
+);
+export type LogQuery = Static<typeof LogQuery>;
+
+export const Agent = Type.Object(
+  {
+    number: Type.String(),
+    name: Type.String(),
+    skills: Type.Record(Type.String(), Type.Integer()),
+    queues: Type.Array(Type.Object({ queue: Type.String(), penalty: Type.Integer() })),
+    state: AgentStatus,
+    stateSince: Timestamp,
+    pauseCode: Nullable(Type.Integer()),
+    pauseReason: Nullable(Type.String()),
+    pending: Nullable(
+      Type.Object({ kind: Type.Union([Type.Literal('pause'), Type.Literal('logout')]), pauseCode: Nullable(Type.Integer()), pauseReason: Nullable(Type.String()) }, {
+        description: 'a pause or logout asked for during a call, carried out when it is over',
+      }),
+    ),
+    extension: Nullable(Type.String({ description: 'the phone the agent is logged in at' })),
+    callId: Nullable(Type.String()),
+    missedOffers: Type.Integer(),
+    locked: Type.Boolean({ description: 'too many wrong PINs: logins refused until lockedUntil' }),
+    lockedUntil: NullableTimestamp,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { description: 'a contact-center agent (the PIN is never returned)' },
+);
+
+export const StateLogEntry = Type.Object({
+  at: Timestamp,
+  from: AgentStatus,
+  to: AgentStatus,
+  cause: Type.String(),
+  pauseCode: Nullable(Type.Integer()),
+  pauseReason: Nullable(Type.String()),
+  callId: Nullable(Type.String()),
+  queue: Nullable(Type.String()),
+  by: Nullable(Type.String()),
+  details: Nullable(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const AgentLive = Type.Object({
+  number: Type.String(),
+  name: Type.String(),
+  state: AgentStatus,
+  pauseCode: Nullable(Type.Integer()),
+  pauseReason: Nullable(Type.String()),
+  secondsInState: Type.Integer(),
+  extension: Nullable(Type.String()),
+  callId: Nullable(Type.String()),
+  callsHandledToday: Type.Integer(),
+  talkSecondsToday: Type.Integer(),
+});
+
+// ------------------------------------------------------------------ queues
+
+export const QueueParams = Type.Object({ name: QueueName }, { additionalProperties: false });
+export type QueueParams = Static<typeof QueueParams>;
+export const MemberParams = Type.Object({ name: QueueName, agent: AgentNumber }, { additionalProperties: false });
+export type MemberParams = Static<typeof MemberParams>;
+
+const strict = { additionalProperties: false } as const;
+/** Where callers go when the queue gives up on them (max wait, max length, no agents). */
+export const OverflowTarget = Type.Union(
+  [
+    Type.Object({ kind: Type.Literal('queue'), queue: QueueName }, strict),
+    Type.Object({ kind: Type.Literal('flow'), flow: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'an IVR flow with a published version' }) }, strict),
+    Type.Object({ kind: Type.Literal('voicemail'), mailbox: Type.String({ pattern: '^[0-9]{2,16}$', description: 'an extension whose mailbox takes messages' }) }, strict),
+    Type.Object({ kind: Type.Literal('extension'), number: Type.String({ pattern: '^[0-9]{2,16}$' }) }, strict),
+  ],
+  { description: '{kind: queue, queue} | {kind: flow, flow} | {kind: voicemail, mailbox} | {kind: extension, number}' },
+);
+
+const SkillRequirement = Type.Object({ skill: SkillName, minLevel: Int(1, 5) }, strict);
+const WideningStep = Type.Object(
+  {
+    afterSeconds: Int(1, 7200, 'applies once the caller has waited this long'),
+    lowerBy: Type.Union([Int(1, 4), Type.Literal('any')], { description: 'levels below each required minimum accepted now; "any": any level (the skill stays required)' }),
+  },
+  strict,
+);
+
+const queueFields = {
+  strategy: Type.Union(STRATEGIES.map((s) => Type.Literal(s))),
+  ringTimeoutSeconds: Int(5, 120, 'how long an agent rings (default 15)'),
+  wrapUpSeconds: Int(0, 600, 'after-call time before the next offer (default 10)'),
+  maxWaitSeconds: NullableInt(10, 7200, 'then the overflow; null: no limit'),
+  maxLength: NullableInt(1, 1000, 'callers beyond go to the overflow; null: no limit'),
+  overflow: Nullable(OverflowTarget),
+  joinEmpty: Type.Boolean({ description: 'callers may join while no agent is logged in (default false)' }),
+  leaveWhenEmpty: Type.Boolean({ description: 'callers leave to the overflow when the last agent logs out (default true)' }),
+  slSeconds: Int(1, 3600, 'service level target: answered within (default 20)'),
+  slPercent: Int(1, 100, 'service level target: share of calls (default 80)'),
+  announceSeconds: Int(0, 600, 'position announcements every N seconds (10-600); 0: none (default 30)'),
+  missedOffersPause: Int(1, 10, 'missed offers in a row that pause the agent (reason 0 missed; default 3)'),
+  requiredSkills: Type.Array(SkillRequirement, { maxItems: 20 }),
+  widening: Type.Array(WideningStep, { maxItems: 10, description: 'steps in time order, each accepting lower levels than the one before' }),
+  callbackAfterSeconds: NullableInt(10, 7200, 'offer a callback after waiting this long; null: never'),
+  callbackRetries: Int(0, 5, 'default 2'),
+  musicClass: Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$', description: 'Asterisk music on hold class' }),
+};
+
+export const CreateQueue = Type.Object({ name: QueueName, ...Type.Partial(Type.Object(queueFields)).properties }, strict);
+export type CreateQueueBody = Static<typeof CreateQueue>;
+
+/** The name is what routes, flows and overflows refer to: it cannot change. */
+export const UpdateQueue = Type.Partial(Type.Object(queueFields), { ...strict, minProperties: 1 });
+export type UpdateQueueBody = Static<typeof UpdateQueue>;
+
+export const Queue = Type.Object({ id: Type.String(), name: Type.String(), ...queueFields, createdAt: Timestamp, updatedAt: Timestamp }, { description: 'an ACD queue' });
+
+export const SetMember = Type.Object({ agent: AgentNumber, penalty: Type.Optional(Int(0, 100, 'lower is offered first (default 0)')) }, strict);
+export type SetMemberBody = Static<typeof SetMember>;
+
+export const Member = Type.Object({ agent: Type.String(), name: Type.String(), penalty: Type.Integer(), state: AgentStatus });
+
+export const QueueLive = Type.Object({
+  queue: Type.String(),
+  waiting: Type.Array(
+    Type.Object({
+      callId: Type.String(),
+      callerNumber: Nullable(Type.String()),
+      callerName: Nullable(Type.String()),
+      waitingSeconds: Type.Integer(),
+      priority: Type.Integer(),
+      state: Type.String({ description: 'waiting, or offered (an agent rings)' }),
+    }),
+  ),
+  longestWaitSeconds: Type.Integer(),
+  callbacksWaiting: Type.Integer(),
+  agents: Type.Object({
+    ready: Type.Integer(), reserved: Type.Integer(), onCall: Type.Integer(), wrapUp: Type.Integer(), paused: Type.Integer(), loggedOut: Type.Integer(),
+  }, { description: 'the members by state' }),
+  today: Type.Object({
+    offered: Type.Integer({ description: 'calls that left the queue since local midnight' }),
+    answered: Type.Integer(),
+    abandoned: Type.Integer(),
+    answeredWithinSl: Type.Integer(),
+    serviceLevelPercent: Nullable(Type.Number({ description: 'answered within slSeconds / offered, 0-100; null before the first call' })),
+    slSeconds: Type.Integer(),
+    slPercentTarget: Type.Integer(),
+  }),
+});
+
+// ------------------------------------------------------------------ pause reasons
+
+export const PauseReason = Type.Object({ code: Type.Integer(), name: Type.String(), system: Type.Boolean({ description: 'built in, cannot be deleted' }) });
+export const CreatePauseReason = Type.Object(
+  { code: Int(1, 99, '0 is the system\'s "missed"'), name: Type.String({ minLength: 1, maxLength: 40 }) },
+  strict,
+);
+export type CreatePauseReasonBody = Static<typeof CreatePauseReason>;
+export const PauseReasonParams = Type.Object({ code: PauseCode }, strict);
+export type PauseReasonParams = Static<typeof PauseReasonParams>;

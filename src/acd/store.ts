@@ -1,0 +1,110 @@
+/**
+ * The ACD engine's store over PostgreSQL (repository.ts): agents and queues as the engine and the
+ * router read them, agent events applied under the agent's row lock (so two daemons never offer
+ * one agent two calls), logins with PIN lockout, and the waiting-call bookkeeping.
+ */
+import type { Db } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
+import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
+import * as repo from './repository.js';
+
+/** A snapshot is reused for this long by the calls of one routing round. */
+const SNAPSHOT_MS = 200;
+
+export class PgAcdStore implements AcdStore {
+  private snapshot: { at: number; value: Promise<repo.RoutingSnapshot> } | null = null;
+  private readonly enqueued = new Map<string, Date>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { readonly timezone: string; readonly log: Logger; readonly onChange?: (agentNumber: string, step: Extract<AgentStep, { ok: true }>) => void },
+  ) {}
+
+  private load(): Promise<repo.RoutingSnapshot> {
+    const now = Date.now();
+    if (!this.snapshot || now - this.snapshot.at > SNAPSHOT_MS) {
+      this.snapshot = { at: now, value: repo.loadRoutingSnapshot(this.db, { timezone: this.opts.timezone, includeLoggedOut: true }) };
+      this.snapshot.value.catch(() => (this.snapshot = null));
+    }
+    return this.snapshot.value;
+  }
+
+  async queues(): Promise<QueueSettings[]> {
+    return (await this.load()).queues;
+  }
+
+  async agents(): Promise<AgentRecord[]> {
+    return (await this.load()).agents.map((a) => ({ ...a, machine: a.agentState }));
+  }
+
+  async apply(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep> {
+    const fields = extra?.extension !== undefined ? { extension: extra.extension } : undefined;
+    const applied = await repo.applyAgentEvent(this.db, agentId, event, { ...(fields ? { fields } : {}), byActor: extra?.actor ?? null });
+    this.snapshot = null;
+    if (!applied) return { ok: false, code: 'invalid-event', from: 'logged-out', event: event.type };
+    if (!applied.ok) {
+      // Logging in again at another phone while logged in: the agent moves to that phone.
+      if (event.type === 'login' && fields && applied.agent.state !== 'logged-out') await repo.updateAgentRow(this.db, agentId, fields);
+      return applied.step;
+    }
+    this.opts.onChange?.(applied.agent.number, applied.step);
+    return applied.step;
+  }
+
+  async checkLogin(number: string, pin: string): Promise<LoginCheck> {
+    const check = await repo.checkAgentPin(this.db, number, pin);
+    if (check.ok) return { outcome: 'ok', agentId: check.agent.id };
+    if (check.reason === 'locked') this.opts.log.warn({ agent: number }, 'agent login refused: locked after repeated wrong PINs');
+    return { outcome: check.reason === 'locked' ? 'locked' : 'wrong' };
+  }
+
+  async agentAtExtension(extension: string): Promise<string | null> {
+    const agent = await repo.findAgentByExtension(this.db, extension);
+    return agent && agent.state !== 'logged-out' ? agent.id : null;
+  }
+
+  async pauseReason(code: number): Promise<PauseReason | null> {
+    const r = await repo.findPauseReason(this.db, code);
+    return r && !r.system ? { code: r.code, name: r.name } : null;
+  }
+
+  async callJoined(call: QueueCall): Promise<void> {
+    const enqueuedAt = new Date(call.enqueuedAt);
+    this.enqueued.set(call.callId, enqueuedAt);
+    await repo.upsertQueueCall(this.db, {
+      callId: call.callId,
+      queueId: call.queueId,
+      channelId: call.channelId,
+      callerNumber: call.callerNumber,
+      callerName: call.callerName,
+      priority: call.priority,
+      skills: call.requiredSkills,
+      enqueuedAt,
+      state: 'waiting',
+    });
+  }
+
+  async callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void> {
+    this.enqueued.delete(call.callId);
+    await repo.deleteQueueCall(this.db, call.callId);
+    await repo.logQueueCall(this.db, {
+      queueId: call.queueId,
+      callId: call.callId,
+      enqueuedAt: new Date(call.enqueuedAt),
+      answeredAt: outcome === 'answered' ? at : null,
+      endedAt: at,
+      outcome,
+      agentId,
+    });
+  }
+
+  async queuedSince(callId: string): Promise<number | null> {
+    const row = (await repo.listQueueCalls(this.db)).find((c) => c.call_id === callId);
+    return row ? row.enqueued_at.getTime() : null;
+  }
+
+  async recentHandleSeconds(queueId: string): Promise<number[]> {
+    return repo.recentHandleSeconds(this.db, queueId);
+  }
+}

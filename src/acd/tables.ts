@@ -1,0 +1,205 @@
+/**
+ * Table types of the ACD (migration 2026-11-24T02-00-00_acd). Like the other features, a database
+ * of its own (AcdDatabase = the shared tables plus these and the few others the ACD reads);
+ * `adb` views the shared handle through it (same pool, same transactions).
+ */
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { Database, Db, DbOrTx } from '../db/database.js';
+import type { AgentStatus } from './agent-state.js';
+import type { SkillRequirement, Strategy, WideningStep } from './router.js';
+
+/** Written as JSON text (a JS array would go to pg as a Postgres array), read back parsed. */
+type Json<T> = ColumnType<T, string, string>;
+type NullableJson<T> = ColumnType<T | null, string | null, string | null>;
+type Updated = ColumnType<Date, Date | undefined, Date>;
+
+export interface PauseReasonTable {
+  code: number;
+  name: string;
+  system: ColumnType<boolean, boolean | undefined, boolean>;
+}
+export type PauseReasonRow = Selectable<PauseReasonTable>;
+
+export type PendingKind = 'pause' | 'logout';
+
+export interface AgentTable {
+  id: Generated<string>;
+  /** Digits, 2-16: what the agent types at a phone to log in. */
+  number: string;
+  name: string;
+  pin_hash: string;
+  pin_failures: ColumnType<number, number | undefined, number>;
+  locked_until: Date | null;
+  state: ColumnType<AgentStatus, AgentStatus | undefined, AgentStatus>;
+  pause_code: number | null;
+  state_since: ColumnType<Date, Date | undefined, Date>;
+  /** The phone the agent is logged in at. */
+  extension: string | null;
+  /** The call offered (reserved), talked on (on-call) or wrapped up (wrap-up). */
+  call_id: string | null;
+  /** The queue of call_id. */
+  queue_id: string | null;
+  /** When wrap-up ends by itself. */
+  wrap_up_until: Date | null;
+  missed_offers: ColumnType<number, number | undefined, number>;
+  /** Set when the agent becomes ready. */
+  idle_since: Date | null;
+  last_offered_at: Date | null;
+  /** A pause or logout asked for during a call, carried out when it is over. */
+  pending: PendingKind | null;
+  pending_pause_code: number | null;
+  created_at: Generated<Date>;
+  updated_at: Updated;
+}
+export type AgentRow = Selectable<AgentTable>;
+export type NewAgent = Insertable<AgentTable>;
+export type AgentUpdate = Updateable<AgentTable>;
+
+export interface AgentSkillTable {
+  agent_id: string;
+  skill: string;
+  level: number;
+}
+
+/** Where callers go when the queue gives up on them (the API's shape, stored as is). */
+export type OverflowTarget =
+  | { readonly kind: 'queue'; readonly queue: string }
+  | { readonly kind: 'flow'; readonly flow: string }
+  | { readonly kind: 'voicemail'; readonly mailbox: string }
+  | { readonly kind: 'extension'; readonly number: string };
+
+export interface QueueTable {
+  id: Generated<string>;
+  name: string;
+  strategy: ColumnType<Strategy, Strategy | undefined, Strategy>;
+  ring_timeout_seconds: ColumnType<number, number | undefined, number>;
+  wrap_up_seconds: ColumnType<number, number | undefined, number>;
+  max_wait_seconds: number | null;
+  max_length: number | null;
+  overflow: NullableJson<OverflowTarget>;
+  join_empty: ColumnType<boolean, boolean | undefined, boolean>;
+  leave_when_empty: ColumnType<boolean, boolean | undefined, boolean>;
+  sl_seconds: ColumnType<number, number | undefined, number>;
+  sl_percent: ColumnType<number, number | undefined, number>;
+  announce_seconds: ColumnType<number, number | undefined, number>;
+  missed_offers_pause: ColumnType<number, number | undefined, number>;
+  required_skills: Json<SkillRequirement[]>;
+  widening: Json<WideningStep[]>;
+  callback_after_seconds: number | null;
+  callback_retries: ColumnType<number, number | undefined, number>;
+  music_class: ColumnType<string, string | undefined, string>;
+  created_at: Generated<Date>;
+  updated_at: Updated;
+}
+export type QueueRow = Selectable<QueueTable>;
+export type NewQueue = Insertable<QueueTable>;
+export type QueueUpdate = Updateable<QueueTable>;
+
+export interface QueueMemberTable {
+  queue_id: string;
+  agent_id: string;
+  penalty: ColumnType<number, number | undefined, number>;
+}
+
+export interface AgentStateLogTable {
+  id: Generated<string>;
+  agent_id: string;
+  from_state: AgentStatus;
+  to_state: AgentStatus;
+  pause_code: number | null;
+  cause: string;
+  call_id: string | null;
+  queue_id: string | null;
+  by_actor: string | null;
+  details: NullableJson<Record<string, unknown>>;
+  at: ColumnType<Date, Date | undefined, never>;
+}
+export type AgentStateLogRow = Selectable<AgentStateLogTable>;
+
+export type QueueCallState = 'waiting' | 'offered' | 'connected' | 'callback';
+
+export interface QueueCallTable {
+  call_id: string;
+  queue_id: string;
+  channel_id: string | null;
+  caller_number: string | null;
+  caller_name: string | null;
+  priority: ColumnType<number, number | undefined, number>;
+  /** null: the queue's own required skills; a list replaces them. */
+  skills: NullableJson<SkillRequirement[]>;
+  enqueued_at: ColumnType<Date, Date | undefined, Date>;
+  state: ColumnType<QueueCallState, QueueCallState | undefined, QueueCallState>;
+  agent_id: string | null;
+  updated_at: Updated;
+}
+export type QueueCallRow = Selectable<QueueCallTable>;
+
+export type CallbackState = 'waiting' | 'dialing' | 'connected' | 'done' | 'failed';
+
+export interface CallbackTable {
+  id: Generated<string>;
+  queue_id: string;
+  call_id: string;
+  caller_number: string;
+  /** When the caller first joined the queue: keeps their place. */
+  enqueued_at: Date;
+  requested_at: ColumnType<Date, Date | undefined, Date>;
+  state: ColumnType<CallbackState, CallbackState | undefined, CallbackState>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Date | null;
+  last_result: string | null;
+  agent_id: string | null;
+}
+export type CallbackRow = Selectable<CallbackTable>;
+
+export type QueueCallOutcome = 'answered' | 'abandoned' | 'overflow' | 'callback' | 'timeout';
+
+export interface QueueCallLogTable {
+  id: Generated<string>;
+  queue_id: string;
+  call_id: string;
+  enqueued_at: Date;
+  answered_at: Date | null;
+  ended_at: ColumnType<Date, Date | undefined, Date>;
+  outcome: QueueCallOutcome;
+  wait_seconds: number;
+  talk_seconds: number | null;
+  agent_id: string | null;
+}
+export type QueueCallLogRow = Selectable<QueueCallLogTable>;
+
+/** The columns of other features the ACD reads (inbound routes, flows) or writes (target_queue). */
+interface InboundRoutesView {
+  id: Generated<string>;
+  name: string;
+  target_kind: string;
+  target_queue: string | null;
+}
+interface FlowsView {
+  id: Generated<string>;
+  name: string;
+  published_version: number | null;
+}
+interface FlowVersionsView {
+  flow_id: string;
+  version: number;
+  definition: unknown;
+  state: string;
+}
+
+export type AcdDatabase = Database & {
+  pause_reasons: PauseReasonTable;
+  agents: AgentTable;
+  agent_skills: AgentSkillTable;
+  queues: QueueTable;
+  queue_members: QueueMemberTable;
+  agent_state_log: AgentStateLogTable;
+  queue_calls: QueueCallTable;
+  callbacks: CallbackTable;
+  queue_call_log: QueueCallLogTable;
+  inbound_routes: InboundRoutesView;
+  flows: FlowsView;
+  flow_versions: FlowVersionsView;
+};
+export type AcdDb = Kysely<AcdDatabase> | Transaction<AcdDatabase>;
+export const adb = (db: Db | DbOrTx | AcdDb): AcdDb => db as unknown as AcdDb;

@@ -1,0 +1,218 @@
+/**
+ * A caller in an ACD queue, the call side: joins the queue through the engine (acd/engine.ts),
+ * hears music on hold and, every so often, their position and the estimated wait; the engine
+ * picks agents and asks this runner to ring their desk phones (one, or several for ring-all).
+ * The first phone to answer is bridged with the caller; a phone that is busy or rings out is
+ * reported (the engine counts the miss and tries the next agent). Either side hanging up ends
+ * the call; the agent goes to wrap-up.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AcdEngine, QueueCallPort } from '../acd/engine.js';
+import type { TransferTarget } from '../ivr/model.js';
+import { AppError } from '../errors.js';
+import type { CallHost } from './voicemail-call.js';
+
+export type QueueEvent =
+  | { readonly type: 'queue-offer'; readonly agents: readonly { readonly id: string; readonly number: string; readonly extension: string }[]; readonly ringTimeoutSeconds: number }
+  | { readonly type: 'queue-withdraw'; readonly agentId: string }
+  | { readonly type: 'queue-leave'; readonly target: TransferTarget | null }
+  | { readonly type: 'queue-announce'; readonly position: number; readonly waitSeconds: number | null };
+
+export interface QueueHost extends CallHost {
+  readonly acd: AcdEngine;
+  /** Queue an event to the session (the engine calls from outside the session's queue). */
+  deliver(event: QueueEvent): void;
+  /** Our leg ids must reach this session: b-answered / b-ended. */
+  registerLeg(legId: string): void;
+  releaseLeg(legId: string): void;
+  /** Leave the queue for a target (overflow): the session takes it from here. */
+  leaveTo(target: TransferTarget | null): Promise<void>;
+  /** The caller and the agent are connected: live-call bookkeeping. */
+  connected(legId: string, bridgeId: string): void;
+}
+
+/** Hangup causes that mean the phone declined (busy, rejected) rather than rang out. */
+const BUSY_CAUSES = new Set([17, 21]);
+
+export class QueueRunner {
+  /** Ringing legs -> agent id. */
+  private readonly ringing = new Map<string, string>();
+  private connectedLeg: string | null = null;
+  private agentOf: string | null = null;
+  private bridgeId: string | null = null;
+  private announcement: string | null = null;
+  private joined = false;
+
+  constructor(private readonly host: QueueHost) {}
+
+  get active(): boolean {
+    return this.joined;
+  }
+
+  async start(queueName: string): Promise<void> {
+    const { acd, log, control, channelId } = this.host;
+    if (!this.host.facts().answeredAt) await this.host.answerCaller();
+    const facts = this.host.facts();
+    const port: QueueCallPort = {
+      offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds }),
+      withdraw: (agentId) => this.host.deliver({ type: 'queue-withdraw', agentId }),
+      leave: (target) => this.host.deliver({ type: 'queue-leave', target }),
+      announce: (position, waitSeconds) => this.host.deliver({ type: 'queue-announce', position, waitSeconds }),
+    };
+    const result = await acd.join(
+      { callId: facts.callId, queueName, channelId, callerNumber: facts.callerNumber, callerName: facts.callerName, priority: 0, requiredSkills: null },
+      port,
+    );
+    if (result.kind === 'unknown-queue') {
+      log.warn({ queue: queueName }, 'no such queue; hanging up');
+      return this.host.hangupCaller('normal');
+    }
+    if (result.kind === 'not-joined') {
+      log.info({ queue: queueName, why: result.why, overflow: result.queue.overflow }, 'caller not let into the queue');
+      return this.host.leaveTo(result.queue.overflow);
+    }
+    this.joined = true;
+    await control.startMoh(channelId).catch((err: Error) => log.warn({ err: err.message }, 'music on hold failed'));
+  }
+
+  async step(event: QueueEvent): Promise<void> {
+    switch (event.type) {
+      case 'queue-offer':
+        for (const agent of event.agents) await this.ring(agent, event.ringTimeoutSeconds);
+        return;
+      case 'queue-withdraw':
+        for (const [legId, agentId] of this.ringing) {
+          if (agentId !== event.agentId) continue;
+          this.ringing.delete(legId);
+          this.host.releaseLeg(legId);
+          await this.host.control.hangup(legId).catch(() => undefined);
+        }
+        return;
+      case 'queue-leave':
+        this.joined = false;
+        await this.host.control.stopMoh(this.host.channelId).catch(() => undefined);
+        return this.host.leaveTo(event.target);
+      case 'queue-announce':
+        return this.announce(event.position, event.waitSeconds);
+    }
+  }
+
+  /** A restarted daemon picked up this call connected to an agent (leg `legId`). */
+  async adoptConnected(legId: string, bridgeId: string | null): Promise<void> {
+    this.connectedLeg = legId;
+    this.bridgeId = bridgeId;
+    this.host.registerLeg(legId);
+    await this.host.acd.adoptConnected(this.host.facts().callId, {
+      offer: () => undefined,
+      withdraw: () => undefined,
+      leave: () => undefined,
+      announce: () => undefined,
+    });
+  }
+
+  /** The agent's phone answered. */
+  async legAnswered(legId: string): Promise<void> {
+    const agentId = this.ringing.get(legId);
+    if (!agentId) return;
+    this.ringing.delete(legId);
+    const { acd, control, channelId, log } = this.host;
+    if (this.connectedLeg || !(await acd.offerAnswered(this.host.facts().callId, agentId))) {
+      // Someone else answered first (ring-all) or the offer was taken back meanwhile.
+      this.host.releaseLeg(legId);
+      await control.hangup(legId).catch(() => undefined);
+      return;
+    }
+    this.joined = false;
+    this.connectedLeg = legId;
+    this.agentOf = agentId;
+    if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
+    await control.stopMoh(channelId).catch(() => undefined);
+    this.bridgeId = `${this.host.facts().callId}-bridge`;
+    await control.createBridge(this.bridgeId);
+    await control.addToBridge(this.bridgeId, [channelId, legId]);
+    this.host.connected(legId, this.bridgeId);
+    log.info({ agent: agentId, leg: legId }, 'caller connected to agent');
+  }
+
+  /** A leg is gone: an offer that failed, or the agent hanging up the connected call. */
+  async legEnded(legId: string, cause: number | null): Promise<void> {
+    const { acd } = this.host;
+    if (legId === this.connectedLeg) {
+      this.connectedLeg = null;
+      this.host.releaseLeg(legId);
+      await acd.callEnded(this.host.facts().callId);
+      return this.host.hangupCaller('normal');
+    }
+    const agentId = this.ringing.get(legId);
+    if (!agentId) return;
+    this.ringing.delete(legId);
+    this.host.releaseLeg(legId);
+    await acd.offerFailed(this.host.facts().callId, agentId, cause !== null && BUSY_CAUSES.has(cause) ? 'busy' : 'no-answer');
+  }
+
+  async playbackFinished(playbackId: string): Promise<void> {
+    if (playbackId !== this.announcement) return;
+    this.announcement = null;
+    if (this.joined && !this.connectedLeg) await this.host.control.startMoh(this.host.channelId).catch(() => undefined);
+  }
+
+  /** The caller is gone: leave the queue, or end the connected call (agent to wrap-up). */
+  channelGone(): void {
+    const { acd, control } = this.host;
+    const callId = this.host.facts().callId;
+    for (const legId of this.ringing.keys()) {
+      this.host.releaseLeg(legId);
+      void control.hangup(legId).catch(() => undefined);
+    }
+    this.ringing.clear();
+    if (this.connectedLeg) {
+      const leg = this.connectedLeg;
+      this.connectedLeg = null;
+      this.host.releaseLeg(leg);
+      void control.hangup(leg).catch(() => undefined);
+      void acd.callEnded(callId);
+    } else if (this.joined) {
+      void acd.callerLeft(callId, 'abandoned');
+    }
+    if (this.bridgeId) void control.destroyBridge(this.bridgeId).catch(() => undefined);
+    this.joined = false;
+  }
+
+  get agent(): string | null {
+    return this.agentOf;
+  }
+
+  private async ring(agent: { id: string; number: string; extension: string }, ringTimeoutSeconds: number): Promise<void> {
+    const { control, log } = this.host;
+    const facts = this.host.facts();
+    const legId = `${facts.callId}-agent-${randomUUID().slice(0, 8)}`;
+    this.ringing.set(legId, agent.id);
+    this.host.registerLeg(legId);
+    const number = facts.callerNumber ?? '';
+    try {
+      await control.originate({
+        channelId: legId,
+        endpoint: `PJSIP/${agent.extension}`,
+        callerId: `"${facts.callerName ?? number}" <${number}>`,
+        timeoutSeconds: ringTimeoutSeconds,
+        appArgs: `leg,${facts.callId}`,
+      });
+      log.info({ agent: agent.number, extension: agent.extension, leg: legId }, 'ringing agent');
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'call-not-found') log.warn({ agent: agent.number, err: (err as Error).message }, 'could not ring agent');
+      await this.legEnded(legId, 20); // unreachable phone: a missed offer
+    }
+  }
+
+  private async announce(position: number, waitSeconds: number | null): Promise<void> {
+    if (!this.joined || this.connectedLeg || this.ringing.size > 0 || this.announcement) return;
+    const { control, channelId } = this.host;
+    const media = position <= 1 ? ['sound:queue-youarenext'] : ['sound:queue-thereare', `number:${position - 1}`, 'sound:queue-callswaiting'];
+    if (waitSeconds !== null && waitSeconds >= 60) media.push('sound:queue-holdtime', `number:${Math.round(waitSeconds / 60)}`, 'sound:queue-minutes');
+    this.announcement = `${this.host.facts().callId}-announce-${randomUUID().slice(0, 8)}`;
+    await control.stopMoh(channelId).catch(() => undefined);
+    await control.play(channelId, media, this.announcement).catch(() => {
+      this.announcement = null;
+    });
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The ACD end to end: agents on SIPp desk phones log in by feature code and PIN (RFC 4733 digits),
+ * a carrier (SIPp on 127.0.0.4) calls a DID routed to a queue, the daemon offers the call to an
+ * agent's phone, and the agent state machine's trail is read back through the API.
+ *
+ * Digits within one call must go in ascending pcap order (see test/support/sipp-dtmf.ts), so the
+ * agent numbers and PINs here are chosen for it: number "23" (ended by silence), PIN "4579#".
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Daemon, eventually } from '../support/daemon.js';
+import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
+import { freePort } from '../support/ports.js';
+import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
+
+const world = inject('e2e');
+const CARRIER_IP = '127.0.0.4';
+const DID = '4930777000';
+const PHONE_1 = '6101';
+const PHONE_2 = '6102';
+let daemon: Daemon;
+let admin: ReturnType<typeof apiClient>;
+const passwords = new Map<string, string>();
+const ports = new Map<string, number>();
+
+/** The agent's desk phone waits for one call: answers, or lets it ring. */
+async function agentPhone(ext: string, behaviour: 'phone-answer' | 'phone-no-answer') {
+  const port = ports.get(ext) ?? (await freePort(true));
+  ports.set(ext, port);
+  expect((await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port })).code).toBe(0);
+  return startPhone(behaviour, port, path.join(tmpdir(), `pbx-e2e-acd-${ext}-${port}.log`));
+}
+
+/** A call from the desk phone `ext` (feature codes), with digits. */
+async function fromPhone(ext: string, dialed: string, steps: CallerStep[], end: CallerEnd): Promise<SippResult> {
+  const scenarioFile = await dtmfScenario(steps, end);
+  return sippCall({ scenario: 'uac-long-call', scenarioFile, dialed, sipPort: world.sipPort, user: ext, password: passwords.get(ext)!, timeoutS: 60 });
+}
+
+/** A caller from outside, through the carrier, to the queue's DID. */
+async function customer(end: CallerEnd): Promise<SippResult> {
+  const scenarioFile = await dtmfScenario([], end);
+  return sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: DID, sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 90 });
+}
+
+/** *91 at the phone: agent number (ended by silence), PIN and '#'; the daemon says "logged in" and hangs up. */
+async function login(ext: string, number: string, pin: string): Promise<void> {
+  const steps: CallerStep[] = [{ pause: 800 }, ...[...number].map((digit) => ({ digit })), { pause: 3500 }, { pause: 800 }, ...[...`${pin}#`].map((digit) => ({ digit }))];
+  const res = await fromPhone(ext, '*91', steps, { waitForBye: true });
+  expect(res.code, res.output).toBe(0);
+}
+
+async function agent(number: string): Promise<{ state: string; extension: string | null; pauseCode: number | null; pauseReason: string | null }> {
+  const res = await admin('GET', `/api/v1/agents/${number}`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+const stateOf = async (number: string) => (await agent(number)).state;
+const waitState = (number: string, state: string, ms = 15_000) =>
+  eventually(async () => ((await stateOf(number)) === state ? true : undefined), ms, `agent ${number} ${state}`);
+
+async function trail(number: string, since: Date): Promise<string[]> {
+  const res = await admin('GET', `/api/v1/agents/${number}/log?from=${encodeURIComponent(since.toISOString())}`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  // Newest first from the API: oldest first here.
+  return (res.body.items as { from: string; to: string }[]).map((e) => `${e.from}->${e.to}`).reverse();
+}
+
+beforeAll(async () => {
+  ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+  for (const [number, name] of [[PHONE_1, 'Desk One'], [PHONE_2, 'Desk Two']] as const) {
+    passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName: name }));
+  }
+  expect((await admin('POST', '/api/v1/trunks', { name: 'acd-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] })).status).toBe(201);
+  const q = await admin('POST', '/api/v1/queues', { name: 'support', strategy: 'longest-idle', ringTimeoutSeconds: 5, wrapUpSeconds: 2, missedOffersPause: 1, announceSeconds: 0 });
+  expect(q.status, JSON.stringify(q.body)).toBe(201);
+  for (const [number, name, pin] of [['23', 'Ada Agent', '4579'], ['24', 'Bo Agent', '5689']] as const) {
+    const a = await admin('POST', '/api/v1/agents', { number, name, pin });
+    expect(a.status, JSON.stringify(a.body)).toBe(201);
+    expect((await admin('PUT', '/api/v1/queues/support/members', { agent: number, penalty: 0 })).status).toBeLessThan(300);
+  }
+  const route = await admin('POST', '/api/v1/inbound-routes', { name: 'support line', didPattern: DID, target: { kind: 'queue', queue: 'support' } });
+  expect(route.status, JSON.stringify(route.body)).toBe(201);
+});
+
+afterAll(async () => {
+  for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
+  await daemon?.stop();
+  // For a failed run: what the daemon said.
+  await writeFile(path.join(tmpdir(), 'pbx-e2e-acd-daemon.log'), (daemon?.logs ?? []).map((l) => JSON.stringify(l)).join('\n')).catch(() => undefined);
+});
+
+describe('ACD: agents on desk phones', () => {
+  it('an agent logs in by *91, agent number and PIN; a wrong PIN is refused', async () => {
+    const wrong = await fromPhone(PHONE_1, '*91', [{ pause: 800 }, { digit: '2' }, { digit: '3' }, { pause: 3500 }, { digit: '8' }, { digit: '9' }, { digit: '#' }], { hangUpAfter: 1500 });
+    expect(wrong.code, wrong.output).toBe(0);
+    expect(await agent('23')).toMatchObject({ state: 'logged-out' });
+    await login(PHONE_1, '23', '4579');
+    expect(await agent('23')).toMatchObject({ state: 'ready', extension: PHONE_1 });
+  });
+
+  it('a caller is routed to the ready agent; after the call the agent wraps up, then is ready again', async () => {
+    const phone = await agentPhone(PHONE_1, 'phone-answer');
+    const since = new Date(Date.now() - 100);
+    const caller = await customer({ hangUpAfter: 3000 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    await waitState('23', 'wrap-up', 5_000);
+    await waitState('23', 'ready', 10_000);
+    expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->wrap-up', 'wrap-up->ready']);
+  });
+
+  it('pause with a reason code (*932), an unknown code is refused by voice, unpause (*94)', async () => {
+    const unknown = await fromPhone(PHONE_1, '*939', [], { waitForBye: true });
+    expect(unknown.code, unknown.output).toBe(0);
+    expect(await agent('23')).toMatchObject({ state: 'ready' });
+    expect((await fromPhone(PHONE_1, '*932', [], { waitForBye: true })).code).toBe(0);
+    expect(await agent('23')).toMatchObject({ state: 'paused', pauseCode: 2 });
+    // A caller now waits: the only agent is paused.
+    const phone = await agentPhone(PHONE_1, 'phone-answer');
+    const caller = customer({ hangUpAfter: 9000 }); // the queue answers at once; the caller stays 9 s
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await stateOf('23')).toBe('paused');
+    expect((await fromPhone(PHONE_1, '*94', [], { waitForBye: true })).code).toBe(0);
+    expect((await caller).code).toBe(0); // offered once the agent was back, answered, talked 2 s
+    expect((await phone.done).code).toBe(0);
+  });
+
+  it('an unanswered offer goes to the next agent; the agent who missed it is paused (missed)', async () => {
+    await waitState('23', 'ready');
+    await login(PHONE_2, '24', '5689'); // logs in after 23: 23 has been idle longer and is offered first
+    const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
+    const answering = await agentPhone(PHONE_2, 'phone-answer');
+    const caller = await customer({ hangUpAfter: 8000 }); // 5 s ringing agent 23, then agent 24
+    expect(caller.code, caller.output).toBe(0);
+    expect((await ringing.done).code).toBe(0); // rang 5 s, cancelled
+    expect((await answering.done).code).toBe(0);
+    expect(await agent('23')).toMatchObject({ state: 'paused', pauseCode: 0, pauseReason: 'missed' });
+    await admin('POST', '/api/v1/agents/23/state', { state: 'ready' });
+  });
+
+  it('two calls and one agent: the second caller waits until the agent is free', async () => {
+    await admin('POST', '/api/v1/agents/24/state', { state: 'logged-out' });
+    await waitState('23', 'ready');
+    const first = await agentPhone(PHONE_1, 'phone-answer');
+    const one = customer({ hangUpAfter: 3000 });
+    await eventually(async () => ((await stateOf('23')) === 'on-call' ? true : undefined), 10_000, 'first call connected');
+    const two = customer({ hangUpAfter: 8000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const live = await admin('GET', '/api/v1/queues/support/live');
+    expect(live.body.waiting.length).toBe(1); // the second one waits; nobody rings twice
+    expect((await one).code).toBe(0);
+    expect((await first.done).code).toBe(0);
+    const second = await agentPhone(PHONE_1, 'phone-answer'); // the same desk phone, next call
+    expect((await two).code).toBe(0);
+    expect((await second.done).code).toBe(0);
+  });
+});

@@ -1,0 +1,176 @@
+/** The ACD engine's loop against an in-memory store that applies the real agent state machine. */
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { AcdEngine, type AcdStore, type AgentRecord, type QueueCallPort, type QueueSettings } from '../../src/acd/engine.js';
+import { agentTransition, initialAgentState, type AgentEvent, type AgentState, type PauseReason } from '../../src/acd/agent-state.js';
+
+const queue = (o: Partial<QueueSettings> = {}): QueueSettings => ({
+  id: 'q1', name: 'sales', strategy: 'longest-idle', ringTimeoutSeconds: 15, wrapUpSeconds: 0, maxWaitSeconds: null, maxLength: null,
+  overflow: null, joinEmpty: false, leaveWhenEmpty: true, announceSeconds: 0, missedOffersPause: 2, requiredSkills: [], widening: [], musicClass: 'default',
+  ...o,
+});
+
+class MemoryStore implements AcdStore {
+  readonly agents_ = new Map<string, { number: string; pin: string; extension: string | null; machine: AgentState }>();
+  readonly log: string[] = [];
+  readonly left: string[] = [];
+  queues_: QueueSettings[] = [queue()];
+  now = 1_000_000;
+
+  add(id: string, number: string, pin: string) {
+    this.agents_.set(id, { number, pin, extension: null, machine: { ...initialAgentState } });
+  }
+  async queues() {
+    return this.queues_;
+  }
+  async agents(): Promise<AgentRecord[]> {
+    return [...this.agents_].map(([id, a]) => ({
+      id, number: a.number, extension: a.extension, machine: a.machine, state: a.machine.status, memberships: [{ queueId: 'q1', penalty: 0 }],
+      skills: {}, idleSince: a.machine.since, callsHandled: 0, talkSeconds: 0, lastOfferedAt: null,
+    }));
+  }
+  async apply(agentId: string, event: AgentEvent, extra?: { extension?: string | null }) {
+    const a = this.agents_.get(agentId)!;
+    const step = agentTransition(a.machine, event, this.now++);
+    if (step.ok) {
+      a.machine = step.state;
+      if (extra?.extension !== undefined) a.extension = extra.extension;
+      this.log.push(`${a.number} ${step.record.from}->${step.record.to} (${event.type})`);
+    }
+    return step;
+  }
+  async checkLogin(number: string, pin: string) {
+    const hit = [...this.agents_].find(([, a]) => a.number === number);
+    return hit && hit[1].pin === pin ? ({ outcome: 'ok', agentId: hit[0] } as const) : ({ outcome: 'wrong' } as const);
+  }
+  async agentAtExtension(extension: string) {
+    return [...this.agents_].find(([, a]) => a.extension === extension && a.machine.status !== 'logged-out')?.[0] ?? null;
+  }
+  async pauseReason(code: number): Promise<PauseReason | null> {
+    return code === 2 ? { code: 2, name: 'lunch' } : null;
+  }
+  async callJoined() {}
+  async callLeft(call: { callId: string }, outcome: string) {
+    this.left.push(`${call.callId} ${outcome}`);
+  }
+  async recentHandleSeconds() {
+    return [];
+  }
+  async queuedSince() {
+    return null;
+  }
+}
+
+function port() {
+  const said: string[] = [];
+  const p: QueueCallPort = {
+    offer: (agents) => said.push(`offer ${agents.map((a) => a.number).join(',')}`),
+    withdraw: (id) => said.push(`withdraw ${id}`),
+    leave: (target) => said.push(`leave ${JSON.stringify(target)}`),
+    announce: (position) => said.push(`announce ${position}`),
+  };
+  return { p, said };
+}
+
+async function setup() {
+  const store = new MemoryStore();
+  store.add('a1', '2001', '4711');
+  store.add('a2', '2002', '4712');
+  const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now });
+  return { store, engine };
+}
+const caller = (callId: string) => ({ callId, queueName: 'sales', channelId: `ch-${callId}`, callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null });
+
+describe('ACD engine', () => {
+  it('agents log in by number and PIN at a phone; a wrong PIN is refused', async () => {
+    const { engine, store } = await setup();
+    expect(await engine.login('1001', '2001', '0000')).toBe('wrong');
+    expect(await engine.login('1001', '2001', '4711')).toBe('ok');
+    expect(store.agents_.get('a1')).toMatchObject({ extension: '1001', machine: { status: 'ready' } });
+  });
+
+  it('a caller joins only when an agent is logged in (join-empty off), then is offered to the agent', async () => {
+    const { engine, store } = await setup();
+    const { p, said } = port();
+    expect(await engine.join(caller('c1'), p)).toMatchObject({ kind: 'not-joined', why: 'no-agents' });
+    await engine.login('1001', '2001', '4711');
+    expect(await engine.join(caller('c1'), p)).toMatchObject({ kind: 'joined' });
+    await engine.settled();
+    expect(said).toEqual(['offer 2001']);
+    expect(store.agents_.get('a1')!.machine.status).toBe('reserved');
+    expect(await engine.offerAnswered('c1', 'a1')).toBe(true);
+    expect(store.agents_.get('a1')!.machine.status).toBe('on-call');
+    await engine.callEnded('c1');
+    expect(store.agents_.get('a1')!.machine.status).toBe('ready'); // no wrap-up in this queue
+    expect(store.left).toEqual(['c1 answered']);
+  });
+
+  it('two calls and one agent: the second waits until the agent is free again', async () => {
+    const { engine, store } = await setup();
+    await engine.login('1001', '2001', '4711');
+    const one = port();
+    const two = port();
+    await engine.join(caller('c1'), one.p);
+    await engine.join(caller('c2'), two.p);
+    await engine.settled();
+    expect(one.said).toEqual(['offer 2001']);
+    expect(two.said).toEqual([]); // never two offers to one agent
+    await engine.offerAnswered('c1', 'a1');
+    await engine.callEnded('c1');
+    await engine.settled();
+    expect(two.said).toEqual(['offer 2001']);
+    expect(store.log.filter((l) => l.includes('(offer)'))).toHaveLength(2);
+  });
+
+  it('a missed offer goes to the next agent; two misses in a row pause the agent (missed)', async () => {
+    const { engine, store } = await setup();
+    await engine.login('1001', '2001', '4711');
+    store.now += 10; // a2 logs in later: a1 has been idle longest
+    await engine.login('1002', '2002', '4712');
+    const { p, said } = port();
+    await engine.join(caller('c1'), p);
+    await engine.settled();
+    expect(said).toEqual(['offer 2001']);
+    await engine.offerFailed('c1', 'a1', 'no-answer');
+    await engine.settled();
+    expect(said).toEqual(['offer 2001', 'offer 2002']);
+    await engine.offerFailed('c1', 'a2', 'no-answer');
+    await engine.settled();
+    // a1 is ready again (one miss) and gets it; it misses again: paused with reason 'missed'.
+    expect(said.at(-1)).toBe('offer 2001');
+    await engine.offerFailed('c1', 'a1', 'busy');
+    expect(store.agents_.get('a1')!.machine).toMatchObject({ status: 'paused', pause: { code: 0, name: 'missed' } });
+  });
+
+  it('pause with a reason code, unknown codes refused, unpause, logout', async () => {
+    const { engine, store } = await setup();
+    expect(await engine.pause('1001', 2)).toBe('not-logged-in');
+    await engine.login('1001', '2001', '4711');
+    expect(await engine.pause('1001', 9)).toBe('unknown-reason');
+    expect(await engine.pause('1001', 2)).toBe('ok');
+    expect(store.agents_.get('a1')!.machine).toMatchObject({ status: 'paused', pause: { code: 2 } });
+    expect(await engine.unpause('1001')).toBe(true);
+    expect(store.agents_.get('a1')!.machine.status).toBe('ready');
+    expect(await engine.logout('1001')).toBe(true);
+    expect(store.agents_.get('a1')!.machine.status).toBe('logged-out');
+  });
+
+  it('a caller hanging up while the agent rings: the offer is withdrawn, no miss is counted', async () => {
+    const { engine, store } = await setup();
+    await engine.login('1001', '2001', '4711');
+    const { p, said } = port();
+    await engine.join(caller('c1'), p);
+    await engine.settled();
+    await engine.callerLeft('c1');
+    expect(said).toEqual(['offer 2001', 'withdraw a1']);
+    expect(store.agents_.get('a1')!.machine).toMatchObject({ status: 'ready', missedOffers: 0 });
+    expect(store.left).toEqual(['c1 abandoned']);
+  });
+
+  it('a full queue turns the caller away to its overflow', async () => {
+    const { engine, store } = await setup();
+    store.queues_ = [queue({ maxLength: 1, joinEmpty: true, overflow: { kind: 'voicemail', mailbox: '1002' } })];
+    expect(await engine.join(caller('c1'), port().p)).toMatchObject({ kind: 'joined' });
+    expect(await engine.join(caller('c2'), port().p)).toMatchObject({ kind: 'not-joined', why: 'full', queue: { overflow: { kind: 'voicemail', mailbox: '1002' } } });
+  });
+});
