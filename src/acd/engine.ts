@@ -339,11 +339,19 @@ export class AcdEngine {
     const now = this.now();
     let widen = false;
     const positions = new Map<string, number>();
-    for (const w of [...this.calls.values()].sort((a, b) => a.call.enqueuedAt - b.call.enqueuedAt)) {
-      if (w.answeredBy) continue;
+    const waiting = [...this.calls.values()].filter((w) => !w.answeredBy);
+    // Leave when empty: the last agent of the queue logged out; its callers go to the overflow.
+    const agents = waiting.some((w) => w.queue.leaveWhenEmpty) ? await this.deps.store.agents().catch(() => null) : null;
+    const staffed = (queueId: string) => agents === null || agents.some((a) => a.state !== 'logged-out' && a.memberships.some((m) => m.queueId === queueId));
+    for (const w of waiting.sort((a, b) => a.call.enqueuedAt - b.call.enqueuedAt)) {
       const position = (positions.get(w.queue.id) ?? 0) + 1;
       positions.set(w.queue.id, position);
       const waited = (now - w.call.enqueuedAt) / 1000;
+      if (w.queue.leaveWhenEmpty && w.offered.size === 0 && !staffed(w.queue.id)) {
+        await this.callerLeft(w.call.callId, 'overflow');
+        w.port.leave(w.queue.overflow, 'no-agents');
+        continue;
+      }
       if (w.queue.maxWaitSeconds !== null && waited >= w.queue.maxWaitSeconds && w.offered.size === 0) {
         await this.callerLeft(w.call.callId, 'timeout');
         w.port.leave(w.queue.overflow, 'max-wait');

@@ -210,6 +210,7 @@ export class QueueRunner {
     const media = position <= 1 ? ['sound:queue-youarenext'] : ['sound:queue-thereare', `number:${position - 1}`, 'sound:queue-callswaiting'];
     if (waitSeconds !== null && waitSeconds >= 60) media.push('sound:queue-holdtime', `number:${Math.round(waitSeconds / 60)}`, 'sound:queue-minutes');
     this.announcement = `${this.host.facts().callId}-announce-${randomUUID().slice(0, 8)}`;
+    this.host.log.info({ position, waitSeconds }, 'position announced');
     await control.stopMoh(channelId).catch(() => undefined);
     await control.play(channelId, media, this.announcement).catch(() => {
       this.announcement = null;

@@ -159,4 +159,40 @@ describe('ACD: agents on desk phones', () => {
     expect((await two).code).toBe(0);
     expect((await second.done).code).toBe(0);
   });
+
+  it('max wait: the caller hears the position announcement, then goes to the overflow (an extension)', async () => {
+    const q = await admin('POST', '/api/v1/queues', {
+      name: 'overflowing', strategy: 'longest-idle', slSeconds: 10, joinEmpty: true, leaveWhenEmpty: false, maxWaitSeconds: 14, announceSeconds: 10,
+      overflow: { kind: 'extension', number: PHONE_2 },
+    });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    const route = await admin('POST', '/api/v1/inbound-routes', { name: 'overflow line', didPattern: '4930777001', target: { kind: 'queue', queue: 'overflowing' } });
+    expect(route.status, JSON.stringify(route.body)).toBe(201);
+    const overflow = await agentPhone(PHONE_2, 'phone-answer');
+    const mark = daemon.logs.length;
+    const scenarioFile = await dtmfScenario([], { hangUpAfter: 18_000 });
+    const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777001', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await overflow.done).code).toBe(0); // rang and answered after 14 s in the queue
+    const said = daemon.logs.slice(mark);
+    expect(said.find((l) => l.msg === 'position announced')).toMatchObject({ position: 1 });
+    expect(said.some((l) => l.msg === 'caller left queue' && l['outcome'] === 'timeout')).toBe(true);
+  });
+
+  it('a daemon restart with a caller waiting: the caller keeps their place and is served after', async () => {
+    await admin('POST', '/api/v1/agents/23/state', { state: 'paused', pauseCode: 1 });
+    const phone = await agentPhone(PHONE_1, 'phone-answer');
+    const caller = customer({ hangUpAfter: 25_000 });
+    const joined = Date.now();
+    await eventually(async () => ((await admin('GET', '/api/v1/queues/support/live')).body.waiting.length === 1 ? true : undefined), 10_000, 'caller waiting');
+    await daemon.kill();
+    ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+    await daemon.waitForLog((l) => l.msg === 'caller joined queue', 15_000);
+    const live = await admin('GET', '/api/v1/queues/support/live');
+    expect(live.body.waiting).toHaveLength(1);
+    expect(live.body.waiting[0].waitingSeconds).toBeGreaterThanOrEqual(Math.floor((Date.now() - joined) / 1000) - 1); // its place kept
+    expect((await admin('POST', '/api/v1/agents/23/state', { state: 'ready' })).status).toBe(200);
+    expect((await phone.done).code).toBe(0); // offered by the new daemon, answered
+    expect((await caller).code).toBe(0);
+  });
 });

@@ -174,3 +174,27 @@ describe('ACD engine', () => {
     expect(await engine.join(caller('c2'), port().p)).toMatchObject({ kind: 'not-joined', why: 'full', queue: { overflow: { kind: 'voicemail', mailbox: '1002' } } });
   });
 });
+
+describe('ACD engine: leaving the queue', () => {
+  it('max wait sends the caller to the overflow; leave-when-empty when the last agent logs out', async () => {
+    const { engine, store } = await setup();
+    store.queues_ = [queue({ joinEmpty: true, leaveWhenEmpty: false, maxWaitSeconds: 30, overflow: { kind: 'extension', number: '1003' } })];
+    const { p, said } = port();
+    await engine.join(caller('c1'), p);
+    store.now += 31_000;
+    await (engine as unknown as { tick(): Promise<void> }).tick();
+    expect(said).toEqual(['leave {"kind":"extension","number":"1003"}']);
+    expect(store.left).toEqual(['c1 timeout']);
+
+    store.queues_ = [queue({ joinEmpty: false, leaveWhenEmpty: true, overflow: null })];
+    await engine.login('1001', '2001', '4711');
+    await engine.pause('1001', 2); // logged in (paused): the caller may join and wait
+    const two = port();
+    expect(await engine.join(caller('c2'), two.p)).toMatchObject({ kind: 'joined' });
+    await (engine as unknown as { tick(): Promise<void> }).tick();
+    expect(two.said).toEqual([]);
+    await engine.logout('1001');
+    await (engine as unknown as { tick(): Promise<void> }).tick();
+    expect(two.said).toEqual(['leave null']);
+  });
+});
