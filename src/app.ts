@@ -34,6 +34,7 @@ import { flowsUsingExtension, flowsUsingPrompt, loadPublishedFlow } from './flow
 import { AcdService } from './acd/service.js';
 import { AcdEngine } from './acd/engine.js';
 import { PgAcdStore } from './acd/store.js';
+import { AgentLamps } from './acd/lamps.js';
 import { acdRoutes } from './acd/routes.js';
 import { queuesUsingExtension } from './acd/repository.js';
 
@@ -88,7 +89,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     if (e.event === 'ContactStatus' && e['contactstatus'] === 'Created' && aor && /^[0-9]{2,16}$/.test(aor)) void voicemail.updateMwi(aor);
   });
   // The ACD at call time (src/acd/engine.ts): queues' callers, offers to agents, feature codes.
-  const acdEngine = new AcdEngine({ store: new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }) }), log: log.child({ component: 'acd' }) });
+  const acdStore = new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }) });
+  // BLF lamps: *80<agent number> on a team lead's phone follows the agent's state (src/acd/lamps.ts).
+  const lamps = new AgentLamps({ ami, control: ari, context: 'pbx-inbound', log: log.child({ component: 'acd' }) });
+  const acdEngine = new AcdEngine({ store: acdStore, log: log.child({ component: 'acd' }), deviceState: (number, status) => void lamps.show(number, status) });
+  const syncLamps = (): void => {
+    lamps.forgetHints();
+    acdStore.agents().then((agents) => lamps.showAll(agents)).catch((err: Error) => log.warn({ err: err.message }, 'agent lamps not synced'));
+  };
+  ami.onConnected(syncLamps);
   dispatcher = new StasisDispatcher({
     acd: acdEngine,
     voicemail,

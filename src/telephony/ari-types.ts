@@ -132,6 +132,8 @@ export interface CallControl {
   addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void>;
   destroyBridge(bridgeId: string): Promise<void>;
   startMoh(channelId: string): Promise<void>;
+  /** Set a device state the app controls (`Stasis:<name>`): what hints and BLF lamps show. */
+  setDeviceState(name: string, state: DeviceStateValue): Promise<void>;
   stopMoh(channelId: string): Promise<void>;
   listChannels(): Promise<AriChannel[]>;
   listBridges(): Promise<AriBridge[]>;
@@ -146,3 +148,6 @@ export interface CallControl {
 }
 
 export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'unallocated' | 'rejected';
+
+/** ARI device states (PUT /deviceStates/Stasis:<name>). */
+export type DeviceStateValue = 'NOT_INUSE' | 'INUSE' | 'BUSY' | 'INVALID' | 'UNAVAILABLE' | 'RINGING' | 'RINGINUSE' | 'ONHOLD';

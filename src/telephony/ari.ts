@@ -23,6 +23,7 @@ import {
   type HangupReason,
   type RecordOptions,
   type TransferProgress,
+  type DeviceStateValue,
 } from './ari-types.js';
 
 export interface AriSettings {
@@ -44,6 +45,7 @@ type RestClient = {
   channels: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
   bridges: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
   playbacks: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
+  deviceStates: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
   applications: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
   asterisk: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
   recordings: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
@@ -274,6 +276,10 @@ export class AriConnection implements CallControl {
 
   async destroyBridge(bridgeId: string): Promise<void> {
     await this.call(() => this.client().bridges.destroy!({ bridgeId }));
+  }
+
+  async setDeviceState(name: string, state: DeviceStateValue): Promise<void> {
+    await this.call(() => this.client().deviceStates.update!({ deviceName: `Stasis:${name}`, deviceState: state }));
   }
 
   async startMoh(channelId: string): Promise<void> {

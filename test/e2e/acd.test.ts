@@ -15,6 +15,7 @@ import { registerPhone, sippCall, startPhone, type SippResult } from '../support
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
+import { asteriskInstance } from '../support/asterisk.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.4';
@@ -60,6 +61,15 @@ async function agent(number: string): Promise<{ state: string; extension: string
 }
 
 const stateOf = async (number: string) => (await agent(number)).state;
+
+/** The BLF lamp of agent `number` as Asterisk shows it: the hint *80<number>'s extension state. */
+async function lamp(number: string): Promise<string> {
+  const out = await asteriskInstance('rx', world.asteriskEnv, 'core show hints');
+  const line = out.split('\n').find((l) => l.includes(`*80${number}@pbx-inbound`)) ?? '';
+  return /State:(\S+)/.exec(line)?.[1] ?? 'no hint';
+}
+const waitLamp = (number: string, state: string) =>
+  eventually(async () => ((await lamp(number)) === state ? true : undefined), 10_000, `lamp of agent ${number}: ${state}`);
 const waitState = (number: string, state: string, ms = 15_000) =>
   eventually(async () => ((await stateOf(number)) === state ? true : undefined), ms, `agent ${number} ${state}`);
 
@@ -101,6 +111,7 @@ describe('ACD: agents on desk phones', () => {
     expect(await agent('23')).toMatchObject({ state: 'logged-out' });
     await login(PHONE_1, '23', '4579');
     expect(await agent('23')).toMatchObject({ state: 'ready', extension: PHONE_1 });
+    await waitLamp('23', 'Idle'); // a BLF key on *8023 shows the agent free
   });
 
   it('a caller is routed to the ready agent; after the call the agent wraps up, then is ready again', async () => {
@@ -120,6 +131,7 @@ describe('ACD: agents on desk phones', () => {
     expect(await agent('23')).toMatchObject({ state: 'ready' });
     expect((await fromPhone(PHONE_1, '*932', [], { waitForBye: true })).code).toBe(0);
     expect(await agent('23')).toMatchObject({ state: 'paused', pauseCode: 2 });
+    await waitLamp('23', 'Hold');
     // A caller now waits: the only agent is paused.
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = customer({ hangUpAfter: 9000 }); // the queue answers at once; the caller stays 9 s
@@ -145,6 +157,7 @@ describe('ACD: agents on desk phones', () => {
 
   it('two calls and one agent: the second caller waits until the agent is free', async () => {
     await admin('POST', '/api/v1/agents/24/state', { state: 'logged-out' });
+    await waitLamp('24', 'Unavailable'); // a supervisor's change reaches the lamp too
     await waitState('23', 'ready');
     const first = await agentPhone(PHONE_1, 'phone-answer');
     const one = customer({ hangUpAfter: 3000 });
