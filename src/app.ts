@@ -118,6 +118,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
   });
 
+  const calls = dispatcher;
+  acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds) => calls.ringCallback(id, agent, customer, seconds) });
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
   const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);

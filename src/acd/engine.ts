@@ -16,6 +16,11 @@
  *   tick (every second)         max wait (overflow), position announcements, skill widening
  *                               (decide again), agents left in wrap-up by a restart
  *   feature codes               login (number + PIN), logout, pause with a reason code, unpause
+ *   callbacks                   a caller who asked to be called back leaves the call but keeps
+ *                               their place; at their turn the chosen agent is rung first
+ *                               (deps.callbacks.ring), then the customer is dialed; a failed
+ *                               callback comes back after CALLBACK_RETRY_MS, up to the queue's
+ *                               callbackRetries
  *
  * The engine keeps no agent state of its own: every change goes through the store, so two
  * daemons (or a supervisor) never disagree about who is ready. Only the waiting list is local.
@@ -43,6 +48,14 @@ export interface QueueSettings {
   readonly requiredSkills: readonly SkillRequirement[];
   readonly widening: readonly WideningStep[];
   readonly musicClass: string;
+  /** After this long in the queue a caller may ask to be called back (null: never). */
+  readonly callbackAfterSeconds: number | null;
+  readonly callbackRetries: number;
+}
+
+/** Rings the agent for a callback; the agent's answer and the customer's come back as events. */
+export interface CallbackDialer {
+  ring(callbackId: string, agent: { readonly id: string; readonly number: string; readonly extension: string }, customer: string, ringTimeoutSeconds: number): void;
 }
 
 export interface AgentRecord extends RoutableAgent {
@@ -68,6 +81,8 @@ export interface AcdStore {
   recentHandleSeconds(queueId: string): Promise<number[]>;
   /** When a call still listed as waiting (a restart) joined its queue. */
   queuedSince(callId: string): Promise<number | null>;
+  /** Callback bookkeeping (visible in the API): requested, retried, done or failed. */
+  callbackSaved(cb: { readonly id: string; readonly call: QueueCall; readonly attempts: number; readonly state: 'waiting' | 'dialing' | 'connected' | 'done' | 'failed'; readonly result: string | null }): Promise<void>;
 }
 
 export interface QueueCall {
@@ -107,9 +122,13 @@ interface Waiting {
   offered: Set<string>;
   answeredBy: string | null;
   lastAnnouncedAt: number;
+  /** A callback: the customer's number, attempts so far, not offered before this time. */
+  callback?: { readonly customer: string; attempts: number; notBefore: number };
 }
 
 const TICK_MS = 1_000;
+/** A callback that did not reach the customer is tried again after this long. */
+const CALLBACK_RETRY_MS = 30_000;
 /** Longer than any queue's ring timeout (max 120 s): an offer this old belonged to a daemon that is gone. */
 const STALE_OFFER_MS = 150_000;
 /** Handle time assumed for a queue without history (an estimate, said to callers). */
@@ -123,6 +142,7 @@ export class AcdEngine {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly wrapUps = new Map<string, NodeJS.Timeout>();
+  private dialer: CallbackDialer | null;
 
   constructor(
     private readonly deps: {
@@ -131,8 +151,16 @@ export class AcdEngine {
       readonly now?: () => number;
       readonly rng?: () => number;
       readonly deviceState?: DeviceStateSink;
+      readonly callbacks?: CallbackDialer;
     },
-  ) {}
+  ) {
+    this.dialer = deps.callbacks ?? null;
+  }
+
+  /** The callback dialer (the call dispatcher), set once it exists. */
+  useCallbackDialer(dialer: CallbackDialer): void {
+    this.dialer = dialer;
+  }
 
   private now(): number {
     return this.deps.now?.() ?? Date.now();
@@ -220,6 +248,64 @@ export class AcdEngine {
     this.deps.log.info({ callId, queue: w.queue.name, outcome }, 'caller left queue');
   }
 
+  /** May this caller ask for a callback now (the queue offers it and they waited long enough)? */
+  callbackOffered(callId: string): boolean {
+    const w = this.calls.get(callId);
+    const after = w?.queue.callbackAfterSeconds;
+    return Boolean(w && !w.answeredBy && w.offered.size === 0 && after != null && this.now() - w.call.enqueuedAt >= after * 1000 && this.dialer);
+  }
+
+  /**
+   * The caller pressed the callback key: they hang up and keep their place. Returns the callback
+   * id, or null when a callback is not possible (no number to call back, not offered).
+   */
+  async requestCallback(callId: string): Promise<string | null> {
+    const w = this.calls.get(callId);
+    const customer = w?.call.callerNumber;
+    if (!w || !customer || !/^\+?[0-9]{3,20}$/.test(customer) || !this.callbackOffered(callId)) return null;
+    const id = `${callId}-cb`;
+    this.calls.delete(callId);
+    this.index = removeWaitingCall(this.index, w.queue.id, callId);
+    const call: QueueCall = { ...w.call, callId: id };
+    const dialer = this.dialer!;
+    const port: QueueCallPort = {
+      offer: (agents, ringTimeoutSeconds) => dialer.ring(id, agents[0]!, customer, ringTimeoutSeconds),
+      withdraw: () => undefined,
+      leave: () => undefined,
+      announce: () => undefined,
+    };
+    this.calls.set(id, { ...w, call, port, offered: new Set(), answeredBy: null, callback: { customer, attempts: 0, notBefore: 0 } });
+    this.index = addWaitingCall(this.index, toWaiting(call));
+    await this.deps.store.callbackSaved({ id, call, attempts: 0, state: 'waiting', result: null }).catch(() => undefined);
+    this.deps.log.info({ callId, callback: id, queue: w.queue.name }, 'callback requested; the caller keeps their place');
+    return id;
+  }
+
+  /** The callback's customer answered (connected) or could not be reached (failed). */
+  async callbackResult(callbackId: string, reached: boolean): Promise<void> {
+    const w = this.calls.get(callbackId);
+    if (!w?.callback) return;
+    const cb = w.callback;
+    cb.attempts += 1;
+    if (reached) {
+      await this.deps.store.callbackSaved({ id: callbackId, call: w.call, attempts: cb.attempts, state: 'connected', result: 'answered' }).catch(() => undefined);
+      return;
+    }
+    // The agent's part ends here (wrap-up); the callback goes back to its place for another try.
+    const agentId = w.answeredBy;
+    this.calls.delete(callbackId);
+    if (agentId) await this.apply(agentId, { type: 'call-ended', callId: callbackId, wrapUpSeconds: w.queue.wrapUpSeconds });
+    if (cb.attempts > w.queue.callbackRetries) {
+      await this.deps.store.callbackSaved({ id: callbackId, call: w.call, attempts: cb.attempts, state: 'failed', result: 'not reached' }).catch(() => undefined);
+      this.deps.log.info({ callback: callbackId, attempts: cb.attempts }, 'callback failed: customer not reached');
+      return;
+    }
+    cb.notBefore = this.now() + CALLBACK_RETRY_MS;
+    this.calls.set(callbackId, { ...w, offered: new Set(), answeredBy: null });
+    this.index = addWaitingCall(this.index, toWaiting(w.call));
+    await this.deps.store.callbackSaved({ id: callbackId, call: w.call, attempts: cb.attempts, state: 'waiting', result: 'not reached' }).catch(() => undefined);
+  }
+
   /** A restarted daemon picked up a call that was connected to an agent: end it properly later. */
   async adoptConnected(callId: string, port: QueueCallPort): Promise<void> {
     const agent = (await this.deps.store.agents()).find((a) => a.machine.status === 'on-call' && a.machine.call?.callId === callId);
@@ -232,7 +318,10 @@ export class AcdEngine {
   /** A connected call is over (either side hung up): the agent goes to wrap-up. */
   async callEnded(callId: string): Promise<void> {
     const w = this.calls.get(callId);
-    if (!w) return;
+    if (!w || (w.callback && !w.answeredBy)) return; // a callback waiting for its next try stays
+    if (w.callback) {
+      await this.deps.store.callbackSaved({ id: callId, call: w.call, attempts: w.callback.attempts, state: 'done', result: 'answered' }).catch(() => undefined);
+    }
     this.calls.delete(callId);
     if (w.answeredBy) await this.apply(w.answeredBy, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds });
   }
@@ -301,9 +390,12 @@ export class AcdEngine {
     const [queues, agents] = await Promise.all([this.deps.store.queues(), this.deps.store.agents()]);
     const byId = new Map(agents.map((a) => [a.id, a]));
     for (const w of this.calls.values()) w.queue = queues.find((q) => q.id === w.queue.id) ?? w.queue;
-    // Only calls that are not ringing anyone take part; agents without a phone cannot be offered.
+    // Only calls that are not ringing anyone take part (and callbacks due); agents without a phone cannot be offered.
     let waiting = this.index;
-    for (const w of this.calls.values()) if (w.offered.size > 0 || w.answeredBy) waiting = removeWaitingCall(waiting, w.queue.id, w.call.callId);
+    const now = this.now();
+    for (const w of this.calls.values()) {
+      if (w.offered.size > 0 || w.answeredBy || (w.callback && w.callback.notBefore > now)) waiting = removeWaitingCall(waiting, w.queue.id, w.call.callId);
+    }
     const decision = routeCalls(
       {
         queues: queues.map((q) => ({ id: q.id, strategy: q.strategy, requiredSkills: q.requiredSkills, widening: q.widening })),
@@ -346,6 +438,7 @@ export class AcdEngine {
     for (const w of waiting.sort((a, b) => a.call.enqueuedAt - b.call.enqueuedAt)) {
       const position = (positions.get(w.queue.id) ?? 0) + 1;
       positions.set(w.queue.id, position);
+      if (w.callback) continue; // holds its place; nobody is on the line to announce to or time out
       const waited = (now - w.call.enqueuedAt) / 1000;
       if (w.queue.leaveWhenEmpty && w.offered.size === 0 && !staffed(w.queue.id)) {
         await this.callerLeft(w.call.callId, 'overflow');

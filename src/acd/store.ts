@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
 import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
 import * as repo from './repository.js';
+import { adb } from './tables.js';
 
 /** A snapshot is reused for this long by the calls of one routing round. */
 const SNAPSHOT_MS = 200;
@@ -102,6 +103,25 @@ export class PgAcdStore implements AcdStore {
   async queuedSince(callId: string): Promise<number | null> {
     const row = (await repo.listQueueCalls(this.db)).find((c) => c.call_id === callId);
     return row ? row.enqueued_at.getTime() : null;
+  }
+
+  async callbackSaved(cb: Parameters<AcdStore['callbackSaved']>[0]): Promise<void> {
+    const row = {
+      queue_id: cb.call.queueId,
+      call_id: cb.id,
+      caller_number: (cb.call.callerNumber ?? '').slice(0, 32),
+      enqueued_at: new Date(cb.call.enqueuedAt),
+      state: cb.state,
+      attempts: cb.attempts,
+      last_result: cb.result,
+    };
+    const db = adb(this.db);
+    const updated = await db.updateTable('callbacks').set(row).where('call_id', '=', cb.id).executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) await db.insertInto('callbacks').values(row).execute();
+    if (cb.state === 'waiting' && cb.attempts === 0) {
+      // The caller left the queue by asking for a callback: counted in the queue's call log.
+      await repo.logQueueCall(this.db, { queueId: cb.call.queueId, callId: cb.call.callId.replace(/-cb$/, ''), enqueuedAt: new Date(cb.call.enqueuedAt), outcome: 'callback' });
+    }
   }
 
   async recentHandleSeconds(queueId: string): Promise<number[]> {

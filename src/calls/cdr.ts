@@ -26,7 +26,8 @@ export interface CallEnd {
   readonly cause: number | null;
   readonly causeText: string | null;
   /** transfer: this part of the call ended when one side transferred the other away. */
-  readonly endedBy: 'caller' | 'system' | 'transfer' | 'unknown';
+  /** callback: the caller left the queue asking to be called back (the callback is its own CDR, linked). */
+  readonly endedBy: 'caller' | 'system' | 'transfer' | 'callback' | 'unknown';
   /** True when the end was inferred after a restart or reconnect instead of observed. */
   readonly reconciled: boolean;
 }

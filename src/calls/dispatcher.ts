@@ -7,6 +7,7 @@
  *   - a session in memory whose channel vanished (Asterisk restart) -> closed the same way;
  *   - a channel in our app that nobody knows (and is no call's leg) -> adopted as a new session.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { AriChannel, AriEvent, CallControl } from '../telephony/ari-types.js';
 import type { Db } from '../db/database.js';
@@ -49,6 +50,8 @@ export class StasisDispatcher {
   private readonly sessions = new Map<string, CallSession>();
   /** Dialed legs (B) -> the call they belong to. */
   private readonly legs = new Map<string, CallSession>();
+  /** Agents' phones rung for a callback, until they answer. */
+  private readonly callbackLegs = new Map<string, { callbackId: string; agentId: string; customer: string }>();
   private readonly store: LiveCallStore;
   private readonly now: () => Date;
   private readonly voicemail: VoicemailService;
@@ -106,6 +109,25 @@ export class StasisDispatcher {
     switch (event.type) {
       case 'StasisStart': {
         const [tag, owner] = event.args;
+        if (tag === 'callback') {
+          // The agent answered a callback: the call to the customer starts from the agent's channel.
+          const pending = this.callbackLegs.get(event.channel.id);
+          this.callbackLegs.delete(event.channel.id);
+          if (!pending) {
+            void this.deps.control.hangup(event.channel.id).catch(() => undefined);
+            return;
+          }
+          const facts: CallFacts = {
+            ...factsFromChannel(event.channel, new Date(event.timestamp || Date.now())),
+            direction: 'outbound',
+            callerNumber: null,
+            callerName: null,
+            dialedNumber: pending.customer,
+            linkedId: pending.callbackId.replace(/-cb$/, ''),
+          };
+          void this.open(event.channel.id, event.channel.name, facts).enqueue({ type: 'callback-start', callbackId: pending.callbackId, agentId: pending.agentId, customer: pending.customer });
+          return;
+        }
         if (tag === 'leg') {
           const session = this.legs.get(event.channel.id);
           if (session) void session.enqueue({ type: 'b-answered', legId: event.channel.id });
@@ -183,6 +205,13 @@ export class StasisDispatcher {
         void this.sessions.get(event.channel.id)?.enqueue({ type: 'stasis-end' });
         return;
       case 'ChannelDestroyed': {
+        const callback = this.callbackLegs.get(event.channel.id);
+        if (callback) {
+          // The agent's phone did not answer the callback: a missed offer; the callback keeps its place.
+          this.callbackLegs.delete(event.channel.id);
+          void this.deps.acd.offerFailed(callback.callbackId, callback.agentId, event.cause === 17 || event.cause === 21 ? 'busy' : 'no-answer');
+          return;
+        }
         const leg = this.legs.get(event.channel.id);
         if (leg) {
           this.legs.delete(event.channel.id);
@@ -228,6 +257,20 @@ export class StasisDispatcher {
     const lines = [keptSide.leaving, endingSide.leaving];
     void control.hangup(lines.find((c) => c !== source)!).catch(() => undefined);
     setTimeout(() => void control.hangup(source).catch(() => undefined), TRANSFERER_GRACE_MS).unref();
+  }
+
+  /** The ACD's callback dialer: ring the agent's phone first; its answer starts the call to the customer. */
+  ringCallback(callbackId: string, agent: { id: string; number: string; extension: string }, customer: string, ringTimeoutSeconds: number): void {
+    const legId = `${callbackId}-${randomUUID().slice(0, 8)}`;
+    this.callbackLegs.set(legId, { callbackId, agentId: agent.id, customer });
+    this.deps.log.info({ callback: callbackId, agent: agent.number, customer }, 'callback: ringing the agent first');
+    this.deps.control
+      .originate({ channelId: legId, endpoint: `PJSIP/${agent.extension}`, callerId: `"Callback" <${customer}>`, timeoutSeconds: ringTimeoutSeconds, appArgs: `callback,${callbackId}` })
+      .catch((err: Error) => {
+        this.deps.log.warn({ callback: callbackId, err: err.message }, 'callback: could not ring the agent');
+        this.callbackLegs.delete(legId);
+        void this.deps.acd.offerFailed(callbackId, agent.id, 'no-answer');
+      });
   }
 
   /** Run after every ARI (re)connect. Concurrent calls share one run. */

@@ -16,7 +16,13 @@ export type QueueEvent =
   | { readonly type: 'queue-offer'; readonly agents: readonly { readonly id: string; readonly number: string; readonly extension: string }[]; readonly ringTimeoutSeconds: number }
   | { readonly type: 'queue-withdraw'; readonly agentId: string }
   | { readonly type: 'queue-leave'; readonly target: TransferTarget | null }
-  | { readonly type: 'queue-announce'; readonly position: number; readonly waitSeconds: number | null };
+  | { readonly type: 'queue-announce'; readonly position: number; readonly waitSeconds: number | null }
+  /** The caller has waited long enough to be offered a callback. */
+  | { readonly type: 'queue-callback-offer' };
+
+/** What a caller hears when a callback becomes possible (spoken by espeak-ng, cached). */
+export const CALLBACK_OFFER_TEXT = 'To keep your place in the queue and be called back, press star.';
+const CALLBACK_KEY = '*';
 
 export interface QueueHost extends CallHost {
   readonly acd: AcdEngine;
@@ -29,6 +35,12 @@ export interface QueueHost extends CallHost {
   leaveTo(target: TransferTarget | null): Promise<void>;
   /** The caller and the agent are connected: live-call bookkeeping. */
   connected(legId: string, bridgeId: string): void;
+  /** The session's timer: 'queue-callback-offer' after `ms`. */
+  setQueueTimer(ms: number): void;
+  /** Media URI of text spoken by espeak-ng (English). */
+  speak(text: string): Promise<string>;
+  /** The caller left asking for a callback: their CDR says so. */
+  markCallback(): void;
 }
 
 /** Hangup causes that mean the phone declined (busy, rejected) rather than rang out. */
@@ -73,6 +85,25 @@ export class QueueRunner {
     }
     this.joined = true;
     await control.startMoh(channelId).catch((err: Error) => log.warn({ err: err.message }, 'music on hold failed'));
+    if (result.queue.callbackAfterSeconds !== null) this.host.setQueueTimer(result.queue.callbackAfterSeconds * 1000);
+  }
+
+  /** A digit while waiting: the callback key, once a callback is offered. */
+  async dtmf(digit: string): Promise<void> {
+    if (digit !== CALLBACK_KEY || !this.joined || this.connectedLeg) return;
+    const { acd, control, channelId, log } = this.host;
+    const callbackId = await acd.requestCallback(this.host.facts().callId);
+    if (!callbackId) return;
+    this.joined = false; // the callback holds the place now; this call ends
+    for (const legId of this.ringing.keys()) this.host.releaseLeg(legId);
+    this.ringing.clear();
+    if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
+    await control.stopMoh(channelId).catch(() => undefined);
+    this.announcement = `${this.host.facts().callId}-callback-confirm`;
+    this.callbackConfirm = this.announcement;
+    log.info({ callback: callbackId }, 'caller asked to be called back');
+    this.host.markCallback();
+    await control.play(channelId, ['sound:auth-thankyou', 'sound:vm-goodbye'], this.announcement).catch(() => this.host.hangupCaller('normal'));
   }
 
   async step(event: QueueEvent): Promise<void> {
@@ -94,6 +125,8 @@ export class QueueRunner {
         return this.host.leaveTo(event.target);
       case 'queue-announce':
         return this.announce(event.position, event.waitSeconds);
+      case 'queue-callback-offer':
+        return this.offerCallback();
     }
   }
 
@@ -153,6 +186,7 @@ export class QueueRunner {
   async playbackFinished(playbackId: string): Promise<void> {
     if (playbackId !== this.announcement) return;
     this.announcement = null;
+    if (playbackId === this.callbackConfirm) return this.host.hangupCaller('normal');
     if (this.joined && !this.connectedLeg) await this.host.control.startMoh(this.host.channelId).catch(() => undefined);
   }
 
@@ -202,6 +236,24 @@ export class QueueRunner {
       if (!(err instanceof AppError) || err.code !== 'call-not-found') log.warn({ agent: agent.number, err: (err as Error).message }, 'could not ring agent');
       await this.legEnded(legId, 20); // unreachable phone: a missed offer
     }
+  }
+
+  private callbackConfirm: string | null = null;
+
+  private async offerCallback(): Promise<void> {
+    const { acd, control, channelId, log } = this.host;
+    if (!this.joined || this.connectedLeg || this.announcement || !acd.callbackOffered(this.host.facts().callId)) return;
+    const media = await this.host.speak(CALLBACK_OFFER_TEXT).catch((err: Error) => {
+      log.warn({ err: err.message }, 'callback offer not spoken');
+      return null;
+    });
+    if (!media) return;
+    this.announcement = `${this.host.facts().callId}-callback-offer`;
+    await control.stopMoh(channelId).catch(() => undefined);
+    log.info('callback offered');
+    await control.play(channelId, media, this.announcement).catch(() => {
+      this.announcement = null;
+    });
   }
 
   private async announce(position: number, waitSeconds: number | null): Promise<void> {

@@ -52,6 +52,8 @@ export type SessionEvent =
   | Extract<IvrEvent, { type: 'ivr-timeout' | 'ivr-lookup' }>
   | QueueEvent
   | { readonly type: 'agent-timeout'; readonly gen: number }
+  /** The agent answered a callback (this session's channel is the agent's): call the customer. */
+  | { readonly type: 'callback-start'; readonly callbackId: string; readonly agentId: string; readonly customer: string }
   | { readonly type: 'hangup-request'; readonly cause: number | null }
   | { readonly type: 'stasis-end' }
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }
@@ -93,6 +95,10 @@ const TRANSFERER_GRACE_MS = 3_000;
 
 export class CallSession {
   private mode: 'routing' | 'test' | 'ivr' | 'queue' | 'agent' | 'dial' | 'refused' | 'voicemail' | 'mailbox' = 'routing';
+  /** This call is a queue callback (the agent's side): its outcome goes back to the ACD. */
+  private callbackId: string | null = null;
+  /** The caller left the queue asking for a callback. */
+  private leftForCallback = false;
   private readonly ivr: IvrRunner;
   private readonly queueRunner: QueueRunner;
   private agentRunner: AgentCodeRunner | null = null;
@@ -165,6 +171,11 @@ export class CallSession {
       registerLeg: (legId) => this.deps.legs.register(legId, this),
       releaseLeg: (legId) => this.deps.legs.release(legId),
       leaveTo: (target) => (target ? this.toTarget(target) : this.hangupCaller('normal')),
+      setQueueTimer: (ms) => this.setTimer(ms, { type: 'queue-callback-offer' }),
+      speak: (text) => deps.ivr.speak(text, 'en', undefined),
+      markCallback: () => {
+        this.leftForCallback = true;
+      },
       connected: (legId, bridgeId) => {
         this.bridgeId = bridgeId;
         void this.persist(() => this.deps.store.update(this.callId, { state: 'dial', peer_channel_id: legId, bridge_id: bridgeId }));
@@ -233,6 +244,8 @@ export class CallSession {
       }
       case 'adopt':
         return this.adopt(event);
+      case 'callback-start':
+        return this.startCallback(event);
       case 'hangup-request':
         if (!this.systemHangup) this.hangupRequested = { cause: event.cause };
         return;
@@ -246,7 +259,7 @@ export class CallSession {
           endedAt: this.deps.now(),
           cause: event.cause,
           causeText: event.causeText,
-          endedBy: this.systemHangup ? 'system' : this.hangupRequested ? 'caller' : 'unknown',
+          endedBy: this.leftForCallback ? 'callback' : this.systemHangup ? 'system' : this.hangupRequested ? 'caller' : 'unknown',
           reconciled: false,
         });
       case 'lost':
@@ -267,6 +280,7 @@ export class CallSession {
       case 'queue-withdraw':
       case 'queue-leave':
       case 'queue-announce':
+      case 'queue-callback-offer':
         if (this.mode === 'queue') await this.queueRunner.step(event);
         return;
       case 'agent-timeout':
@@ -285,7 +299,8 @@ export class CallSession {
         if (this.mode === 'ivr' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.ivr.step(event);
         if (this.mode === 'agent' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.agentRunner?.step(event);
         if (this.mode === 'queue' && event.type === 'playback-finished') return this.queueRunner.playbackFinished(event.playbackId);
-        if (this.mode === 'queue') return; // digits while waiting are ignored
+        if (this.mode === 'queue' && event.type === 'dtmf') return this.queueRunner.dtmf(event.digit);
+        if (this.mode === 'queue') return;
         if (this.mode === 'voicemail' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.depositStep(event);
         if (this.mode === 'mailbox' && (event.type === 'dtmf' || event.type === 'playback-finished')) return this.menuStep(event);
         return this.flowStep(event);
@@ -426,6 +441,7 @@ export class CallSession {
           await control.addToBridge(this.bridgeId, [this.channelId, action.legId]);
           void this.persist(() => this.deps.store.update(this.callId, { state: 'dial', bridge_id: this.bridgeId }));
           this.finishTransfer('channel_answered');
+          if (this.callbackId) void this.deps.acd.callbackResult(this.callbackId, true);
           return await this.follow(action.legId);
         }
         case 'hangup-leg':
@@ -434,6 +450,7 @@ export class CallSession {
           return await control.hangup(action.legId).catch(() => undefined);
         case 'hangup-caller':
           this.finishTransfer(failureProgress(action.reason));
+          if (this.callbackId) await this.deps.acd.callbackResult(this.callbackId, false);
           return await this.hangupCaller(action.reason);
         case 'voicemail':
           if (this.transferer) await control.stopMoh(this.channelId).catch(() => undefined);
@@ -591,6 +608,16 @@ export class CallSession {
     return this.ivr.start(flow, this.deps.now);
   }
 
+  private async startCallback(event: Extract<SessionEvent, { type: 'callback-start' }>): Promise<void> {
+    await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback')), this.follow(this.channelId)]);
+    if (!(await this.deps.acd.offerAnswered(event.callbackId, event.agentId))) return this.hangupCaller('normal');
+    this.callbackId = event.callbackId;
+    this.facts = { ...this.facts, answeredAt: this.deps.now() };
+    this.caller = IVR_CALLER_CONTEXT;
+    this.log.info({ callback: event.callbackId, customer: event.customer }, 'callback: agent answered; calling the customer');
+    return this.toTarget({ kind: 'external', number: event.customer });
+  }
+
   private async startQueue(queue: string): Promise<void> {
     this.mode = 'queue';
     void this.persist(() => this.deps.store.update(this.callId, { mode: `queue:${queue}` }));
@@ -685,6 +712,7 @@ export class CallSession {
     this.testService.channelGone();
     if (this.mode === 'ivr') this.ivr.channelGone();
     if (this.mode === 'queue') this.queueRunner.channelGone();
+    if (this.callbackId) void this.deps.acd.callEnded(this.callbackId);
     this.agentRunner?.channelGone();
     this.finishTransfer('channel_unavailable');
     this.menu.channelGone();

@@ -11,11 +11,14 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
-import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
+import { registerPhone, sippCall, startCarrier, startPhone, type SippResult } from '../support/sipp.js';
+import { readFile } from 'node:fs/promises';
+import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
 import { asteriskInstance } from '../support/asterisk.js';
+import { sql } from 'kysely';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.4';
@@ -25,10 +28,11 @@ const PHONE_2 = '6102';
 let daemon: Daemon;
 let admin: ReturnType<typeof apiClient>;
 const passwords = new Map<string, string>();
+let carrierPort = 0;
 const ports = new Map<string, number>();
 
 /** The agent's desk phone waits for one call: answers, or lets it ring. */
-async function agentPhone(ext: string, behaviour: 'phone-answer' | 'phone-no-answer') {
+async function agentPhone(ext: string, behaviour: 'phone-answer' | 'phone-no-answer' | 'phone-answer-hangup') {
   const port = ports.get(ext) ?? (await freePort(true));
   ports.set(ext, port);
   expect((await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port })).code).toBe(0);
@@ -85,7 +89,12 @@ beforeAll(async () => {
   for (const [number, name] of [[PHONE_1, 'Desk One'], [PHONE_2, 'Desk Two']] as const) {
     passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName: name }));
   }
-  expect((await admin('POST', '/api/v1/trunks', { name: 'acd-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] })).status).toBe(201);
+  carrierPort = await freePort(true);
+  const trunk = await admin('POST', '/api/v1/trunks', { name: 'acd-carrier', kind: 'ip', host: CARRIER_IP, port: carrierPort, codecs: ['ulaw'] });
+  expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
+  // Callbacks go out through this carrier: numbers like the callers' (49...).
+  const out = await admin('POST', '/api/v1/outbound-routes', { name: 'acd callbacks', pattern: '_49X.', trunkId: trunk.body.trunk.id, requiredClass: 'national', priority: 30 });
+  expect(out.status, JSON.stringify(out.body)).toBe(201);
   const q = await admin('POST', '/api/v1/queues', { name: 'support', strategy: 'longest-idle', ringTimeoutSeconds: 5, wrapUpSeconds: 2, missedOffersPause: 1, announceSeconds: 0 });
   expect(q.status, JSON.stringify(q.body)).toBe(201);
   for (const [number, name, pin] of [['23', 'Ada Agent', '4579'], ['24', 'Bo Agent', '5689']] as const) {
@@ -207,5 +216,37 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/agents/23/state', { state: 'ready' })).status).toBe(200);
     expect((await phone.done).code).toBe(0); // offered by the new daemon, answered
     expect((await caller).code).toBe(0);
+  });
+
+  it('callback: after 10 s the caller presses * and hangs up keeping their place; the agent is rung first, then the caller is called back', async () => {
+    const q = await admin('POST', '/api/v1/queues', { name: 'callbacks', strategy: 'longest-idle', callbackAfterSeconds: 10, callbackRetries: 1, announceSeconds: 0, wrapUpSeconds: 0 });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    expect((await admin('PUT', '/api/v1/queues/callbacks/members', { agent: '23', penalty: 0 })).status).toBeLessThan(300);
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'callback line', didPattern: '4930777002', target: { kind: 'queue', queue: 'callbacks' } })).status).toBe(201);
+    await admin('POST', '/api/v1/agents/23/state', { state: 'paused', pauseCode: 1 }); // busy elsewhere: the caller waits
+    const since = new Date(Date.now() - 100);
+    const scenarioFile = await dtmfScenario([{ pause: 11_500 }, { digit: '*' }], { waitForBye: true });
+    const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777002', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    expect(caller.code, caller.output).toBe(0); // thanked and hung up by the PBX
+
+    const carrierLog = path.join(tmpdir(), `pbx-e2e-acd-carrier-${carrierPort}.log`);
+    const customer = await startCarrier(CARRIER_IP, carrierPort, carrierLog);
+    const phone = await agentPhone(PHONE_1, 'phone-answer-hangup');
+    expect((await admin('POST', '/api/v1/agents/23/state', { state: 'ready' })).status).toBe(200);
+    expect((await phone.done).code).toBe(0); // rang first, talked, hung up
+    expect((await customer.done).code).toBe(0); // called back through the carrier
+    expect(await readFile(carrierLog, 'utf8')).toContain('4930222333');
+
+    const db = openDb(world.db);
+    const cb = await eventually(async () => {
+      const rows = await sql<{ state: string; attempts: number; call_id: string }>`select state, attempts, call_id from callbacks order by id desc limit 1`.execute(db);
+      return rows.rows[0]?.state === 'done' ? rows.rows[0] : undefined;
+    }, 15_000, 'callback done');
+    await db.destroy();
+    expect(cb.attempts).toBe(1);
+    const original = cb.call_id.replace(/-cb$/, '');
+    const cdrs = (await admin('GET', `/api/v1/cdrs?from=${encodeURIComponent(since.toISOString())}&limit=20`)).body.items as { callId: string; linkedId: string; endedBy: string; dialedNumber: string; disposition: string }[];
+    expect(cdrs.find((c) => c.callId === original)).toMatchObject({ endedBy: 'callback' });
+    expect(cdrs.find((c) => c.callId !== original && c.linkedId === original)).toMatchObject({ dialedNumber: '4930222333', disposition: 'ANSWERED' });
   });
 });

@@ -73,7 +73,7 @@ export async function registerPhone(o: { sipPort: number; ext: string; password:
 
 /** The registered phone waits on `port` for one call and answers, refuses busy, or lets it ring. */
 export async function startPhone(
-  scenario: 'phone-answer' | 'phone-busy' | 'phone-no-answer' | 'phone-hold',
+  scenario: 'phone-answer' | 'phone-busy' | 'phone-no-answer' | 'phone-hold' | 'phone-answer-hangup',
   port: number,
   logFile: string,
 ): Promise<{ done: Promise<SippResult>; kill: () => void }> {

@@ -7,6 +7,7 @@ import { agentTransition, initialAgentState, type AgentEvent, type AgentState, t
 const queue = (o: Partial<QueueSettings> = {}): QueueSettings => ({
   id: 'q1', name: 'sales', strategy: 'longest-idle', ringTimeoutSeconds: 15, wrapUpSeconds: 0, maxWaitSeconds: null, maxLength: null,
   overflow: null, joinEmpty: false, leaveWhenEmpty: true, announceSeconds: 0, missedOffersPause: 2, requiredSkills: [], widening: [], musicClass: 'default',
+  callbackAfterSeconds: null, callbackRetries: 1,
   ...o,
 });
 
@@ -58,6 +59,10 @@ class MemoryStore implements AcdStore {
   }
   async queuedSince() {
     return null;
+  }
+  readonly callbacks: string[] = [];
+  async callbackSaved(cb: { id: string; attempts: number; state: string }) {
+    this.callbacks.push(`${cb.id} ${cb.state} ${cb.attempts}`);
   }
 }
 
@@ -196,5 +201,51 @@ describe('ACD engine: leaving the queue', () => {
     await engine.logout('1001');
     await (engine as unknown as { tick(): Promise<void> }).tick();
     expect(two.said).toEqual(['leave null']);
+  });
+});
+
+describe('ACD engine: callbacks', () => {
+  it('a caller asks for a callback after the offer time: keeps the place, the agent is rung first, a failure retries', async () => {
+    const { store } = await setup();
+    const rung: string[] = [];
+    const engine = new AcdEngine({
+      store,
+      log: pino({ level: 'silent' }),
+      now: () => store.now,
+      callbacks: { ring: (id, agent, customer) => rung.push(`${id} ${agent.number} ${customer}`) },
+    });
+    store.queues_ = [queue({ joinEmpty: true, callbackAfterSeconds: 10, callbackRetries: 1 })];
+    const { p } = port();
+    await engine.join({ ...caller('c1'), callerNumber: '4930222333' }, p);
+    expect(engine.callbackOffered('c1')).toBe(false); // not yet: offered after 10 s
+    store.now += 10_000;
+    expect(engine.callbackOffered('c1')).toBe(true);
+    expect(await engine.requestCallback('c1')).toBe('c1-cb');
+    expect(store.callbacks).toEqual(['c1-cb waiting 0']);
+    await engine.login('1001', '2001', '4711');
+    await engine.settled();
+    expect(rung).toEqual(['c1-cb 2001 4930222333']);
+    expect(await engine.offerAnswered('c1-cb', 'a1')).toBe(true); // the agent answered: now the customer is dialed
+    await engine.callbackResult('c1-cb', false); // the customer did not answer
+    expect(store.agents_.get('a1')!.machine.status).toBe('ready');
+    await engine.settled();
+    expect(rung).toHaveLength(1); // waits CALLBACK_RETRY_MS before the next try
+    store.now += 31_000;
+    engine.decide();
+    await engine.settled();
+    expect(rung).toHaveLength(2);
+    await engine.offerAnswered('c1-cb', 'a1');
+    await engine.callbackResult('c1-cb', true);
+    await engine.callEnded('c1-cb');
+    expect(store.callbacks.at(-1)).toBe('c1-cb done 2');
+  });
+
+  it('no callback without a number to call back', async () => {
+    const { store } = await setup();
+    const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: () => undefined } });
+    store.queues_ = [queue({ joinEmpty: true, callbackAfterSeconds: 10 })];
+    await engine.join({ ...caller('c1'), callerNumber: null }, port().p);
+    store.now += 20_000;
+    expect(await engine.requestCallback('c1')).toBeNull();
   });
 });
