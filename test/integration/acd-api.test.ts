@@ -445,6 +445,16 @@ describe('agent state: supervisor, state machine, claims', () => {
         { from_state: 'on-call', to_state: 'ready', call_id: winner },
         { from_state: 'reserved', to_state: 'on-call', call_id: winner },
       ]);
+
+      // The engine's own path (src/acd/store.ts): the state machine's 'offer' event under the row
+      // lock, 20 at once on separate connections, as several daemons would: one offer only.
+      const offers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => applyAgentEvent(db, id, { type: 'offer', callId: `it-acd-offer-${i}`, queueId: qid })),
+      );
+      expect(offers.filter((r) => r?.ok)).toHaveLength(1);
+      expect(offers.filter((r) => r && !r.ok).map((r) => r!.step.ok === false && r!.step.code)).toEqual(Array(19).fill('invalid-transition'));
+      const offered = offers.find((r) => r?.ok)!;
+      expect((await applyAgentEvent(db, id, { type: 'call-ended', callId: offered.agent.call_id!, wrapUpSeconds: 0 }))?.ok).toBe(true); // back to ready
     } finally {
       await db.destroy();
     }
