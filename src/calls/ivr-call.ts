@@ -75,6 +75,11 @@ export class IvrRunner {
 
   constructor(private readonly host: IvrHost) {}
 
+  /** The flow's variables so far (a queue target reads queue_priority and queue_skills). */
+  get vars(): Readonly<Record<string, string>> {
+    return this.state?.vars ?? {};
+  }
+
   get active(): boolean {
     return this.state !== null && this.state.phase !== 'ended';
   }

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AcdEngine, QueueCallPort } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
+import type { SkillRequirement } from '../acd/router.js';
 import { AppError } from '../errors.js';
 import type { CallHost } from './voicemail-call.js';
 
@@ -43,6 +44,30 @@ export interface QueueHost extends CallHost {
   markCallback(): void;
 }
 
+export interface QueueRouting {
+  readonly priority: number;
+  readonly requiredSkills: readonly SkillRequirement[] | null;
+}
+
+/**
+ * What an IVR flow's variables say about a caller it sends to a queue: `queue_priority` (an
+ * integer, higher first; 0-100) and `queue_skills` ("billing:3,german:2": skill and minimum level
+ * 1-5, replacing the queue's own). Anything malformed is ignored (the queue's defaults apply).
+ */
+export function routingFromVars(vars: Readonly<Record<string, string>>): QueueRouting {
+  const p = Number(vars['queue_priority']);
+  const priority = Number.isInteger(p) && p >= 0 && p <= 100 ? p : 0;
+  const raw = vars['queue_skills']?.trim();
+  if (!raw) return { priority, requiredSkills: null };
+  const skills: SkillRequirement[] = [];
+  for (const part of raw.split(',')) {
+    const m = /^\s*([a-z][a-z0-9_-]{0,39})\s*:\s*([1-5])\s*$/.exec(part);
+    if (!m) return { priority, requiredSkills: null };
+    skills.push({ skill: m[1]!, minLevel: Number(m[2]) });
+  }
+  return { priority, requiredSkills: skills.slice(0, 10) };
+}
+
 /** Hangup causes that mean the phone declined (busy, rejected) rather than rang out. */
 const BUSY_CAUSES = new Set([17, 21]);
 
@@ -61,7 +86,8 @@ export class QueueRunner {
     return this.joined;
   }
 
-  async start(queueName: string): Promise<void> {
+  /** `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's. */
+  async start(queueName: string, routing: QueueRouting = { priority: 0, requiredSkills: null }): Promise<void> {
     const { acd, log, control, channelId } = this.host;
     if (!this.host.facts().answeredAt) await this.host.answerCaller();
     const facts = this.host.facts();
@@ -72,7 +98,7 @@ export class QueueRunner {
       announce: (position, waitSeconds) => this.host.deliver({ type: 'queue-announce', position, waitSeconds }),
     };
     const result = await acd.join(
-      { callId: facts.callId, queueName, channelId, callerNumber: facts.callerNumber, callerName: facts.callerName, priority: 0, requiredSkills: null },
+      { callId: facts.callId, queueName, channelId, callerNumber: facts.callerNumber, callerName: facts.callerName, ...routing },
       port,
     );
     if (result.kind === 'unknown-queue') {

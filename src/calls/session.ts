@@ -33,7 +33,7 @@ import {
 import { DepositRunner, MenuRunner, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
 import { TestServiceRunner } from './test-service-call.js';
 import { IvrRunner, type IvrEvent, type IvrPort } from './ivr-call.js';
-import { QueueRunner, type QueueEvent } from './queue-call.js';
+import { QueueRunner, routingFromVars, type QueueEvent, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner } from './agent-call.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
@@ -618,10 +618,10 @@ export class CallSession {
     return this.toTarget({ kind: 'external', number: event.customer });
   }
 
-  private async startQueue(queue: string): Promise<void> {
+  private async startQueue(queue: string, routing?: QueueRouting): Promise<void> {
     this.mode = 'queue';
     void this.persist(() => this.deps.store.update(this.callId, { mode: `queue:${queue}` }));
-    return this.queueRunner.start(queue);
+    return this.queueRunner.start(queue, routing);
   }
 
   /** A flow or a queue's overflow sends the caller on: an extension, outside number, mailbox, flow or queue. */
@@ -641,7 +641,8 @@ export class CallSession {
       case 'voicemail':
         return this.startVoicemail(target.mailbox, 'ivr');
       case 'queue':
-        return this.startQueue(target.queue);
+        // From a flow: its variables may set the caller's priority and required skills.
+        return this.startQueue(target.queue, this.mode === 'ivr' ? routingFromVars(this.ivr.vars) : undefined);
     }
   }
 
