@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -62,6 +62,9 @@ bench: setup build ## call setup latency: pbx over ARI vs Asterisk's own dialpla
 
 bench-acd: deps ## ACD routing decision time, 1,000 agents / 10,000 waiting calls / 50 queues, vs a naive router (CPU only)
 	npx tsx bench/acd-routing.ts $(or $(DECISIONS),20000) $(or $(NAIVE_DECISIONS),100)
+
+bench-queue: setup build ## queue -> agent phone ringing: pbx ACD vs Asterisk's app_queue, same Asterisk
+	npx tsx bench/acd-vs-app-queue.ts $(or $(CALLS),50) $(or $(AGENTS),2)
 
 clean:
 	rm -rf dist

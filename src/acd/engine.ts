@@ -122,6 +122,8 @@ interface Waiting {
   offered: Set<string>;
   answeredBy: string | null;
   lastAnnouncedAt: number;
+  /** The waiting-call row is written (callLeft waits for it). */
+  saved?: Promise<void>;
   /** A callback: the customer's number, attempts so far, not offered before this time. */
   callback?: { readonly customer: string; attempts: number; notBefore: number };
 }
@@ -185,7 +187,8 @@ export class AcdEngine {
 
   // ---------------------------------------------------------------- callers
 
-  async join(call: Omit<QueueCall, 'queueId' | 'enqueuedAt'> & { readonly queueName: string }, port: QueueCallPort): Promise<JoinResult> {
+  /** `rejoin`: a caller picked up again after a restart (looks up their earlier place). */
+  async join(call: Omit<QueueCall, 'queueId' | 'enqueuedAt'> & { readonly queueName: string }, port: QueueCallPort, rejoin = false): Promise<JoinResult> {
     const queue = (await this.deps.store.queues()).find((q) => q.name === call.queueName);
     if (!queue) return { kind: 'unknown-queue' };
     const inQueue = [...this.calls.values()].filter((w) => w.queue.id === queue.id).length;
@@ -193,13 +196,15 @@ export class AcdEngine {
     if (!queue.joinEmpty && !(await this.staffed(queue.id))) return { kind: 'not-joined', queue, why: 'no-agents' };
     const { queueName: _name, ...rest } = call;
     // A caller picked up again after a restart keeps their place.
-    const since = await this.deps.store.queuedSince(call.callId).catch(() => null);
+    const since = rejoin ? await this.deps.store.queuedSince(call.callId).catch(() => null) : null;
     const entry: QueueCall = { ...rest, queueId: queue.id, enqueuedAt: since ?? this.now() };
-    this.calls.set(call.callId, { call: entry, port, queue, offered: new Set(), answeredBy: null, lastAnnouncedAt: this.now() });
+    // Routing first; the row (live views, restart recovery) is written meanwhile, and whatever
+    // happens to the call next waits for it (saved), so a quick answer never overtakes the insert.
+    const saved = this.deps.store.callJoined(entry).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
+    this.calls.set(call.callId, { call: entry, port, queue, offered: new Set(), answeredBy: null, lastAnnouncedAt: this.now(), saved });
     this.index = addWaitingCall(this.index, toWaiting(entry));
-    await this.deps.store.callJoined(entry).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
-    this.deps.log.info({ callId: call.callId, queue: queue.name, waiting: inQueue + 1 }, 'caller joined queue');
     this.decide();
+    this.deps.log.info({ callId: call.callId, queue: queue.name, waiting: inQueue + 1 }, 'caller joined queue');
     return { kind: 'joined', queue };
   }
 
@@ -217,7 +222,8 @@ export class AcdEngine {
     }
     w.offered.clear();
     this.index = removeWaitingCall(this.index, w.queue.id, callId);
-    void this.deps.store.callLeft(w.call, 'answered', new Date(this.now()), agentId).catch(() => undefined);
+    const at = new Date(this.now());
+    void Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, 'answered', at, agentId)).catch(() => undefined);
     return true;
   }
 
@@ -244,7 +250,10 @@ export class AcdEngine {
       w.port.withdraw(agentId);
       await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: 0 });
     }
-    if (!w.answeredBy) await this.deps.store.callLeft(w.call, outcome, new Date(this.now()), null).catch(() => undefined);
+    if (!w.answeredBy) {
+      const at = new Date(this.now());
+      await Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, outcome, at, null)).catch(() => undefined);
+    }
     this.deps.log.info({ callId, queue: w.queue.name, outcome }, 'caller left queue');
   }
 

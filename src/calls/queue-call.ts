@@ -87,7 +87,7 @@ export class QueueRunner {
   }
 
   /** `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's. */
-  async start(queueName: string, routing: QueueRouting = { priority: 0, requiredSkills: null }): Promise<void> {
+  async start(queueName: string, routing: QueueRouting = { priority: 0, requiredSkills: null }, rejoin = false): Promise<void> {
     const { acd, log, control, channelId } = this.host;
     if (!this.host.facts().answeredAt) await this.host.answerCaller();
     const facts = this.host.facts();
@@ -97,10 +97,17 @@ export class QueueRunner {
       leave: (target) => this.host.deliver({ type: 'queue-leave', target }),
       announce: (position, waitSeconds) => this.host.deliver({ type: 'queue-announce', position, waitSeconds }),
     };
+    // Music on hold starts while the caller joins (in parallel: the first offer waits for neither).
+    const moh = control.startMoh(channelId).then(
+      () => true,
+      (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false),
+    );
     const result = await acd.join(
       { callId: facts.callId, queueName, channelId, callerNumber: facts.callerNumber, callerName: facts.callerName, ...routing },
       port,
+      rejoin,
     );
+    if (result.kind !== 'joined' && (await moh)) await control.stopMoh(channelId).catch(() => undefined);
     if (result.kind === 'unknown-queue') {
       log.warn({ queue: queueName }, 'no such queue; hanging up');
       return this.host.hangupCaller('normal');
@@ -110,7 +117,7 @@ export class QueueRunner {
       return this.host.leaveTo(result.queue.overflow);
     }
     this.joined = true;
-    await control.startMoh(channelId).catch((err: Error) => log.warn({ err: err.message }, 'music on hold failed'));
+    await moh;
     if (result.queue.callbackAfterSeconds !== null) this.host.setQueueTimer(result.queue.callbackAfterSeconds * 1000);
   }
 

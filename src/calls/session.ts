@@ -360,7 +360,7 @@ export class CallSession {
     // A caller waiting in a queue waits on at their place; one talking to an agent talks on.
     if (event.mode.startsWith('queue:')) {
       this.mode = 'queue';
-      if (!event.peer) return this.queueRunner.start(event.mode.slice(6));
+      if (!event.peer) return this.queueRunner.start(event.mode.slice(6), undefined, true);
       this.bridgeId = event.bridgeId;
       await this.follow(event.peer);
       return this.queueRunner.adoptConnected(event.peer, event.bridgeId);

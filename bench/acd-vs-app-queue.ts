@@ -1,0 +1,297 @@
+/**
+ * Queue to agent latency: the time from a caller joining a queue to the chosen agent's phone
+ * receiving the INVITE, for the daemon's ACD (src/acd/) against Asterisk's own app_queue on the
+ * same Asterisk instance, same machine, same desk phones.
+ *
+ *   app_queue (baseline)  a carrier trunk on 127.0.0.6 whose endpoint context is [pbx-bench-queue]
+ *                         (asterisk/extensions.conf): Answer(), Queue(pbx-bench-queue)
+ *                         (asterisk/queues.conf: leastrecent, ringinuse=no, wrapuptime=0); the
+ *                         phones are added as members at run time (`queue add member`).
+ *   ours                  a carrier trunk on 127.0.0.5 (context pbx-inbound, as made by the API),
+ *                         a DID routed to a queue made through the API (longest-idle, wrap-up 0,
+ *                         no announcements), its agents logged in at the same phones.
+ *
+ * Calls go one at a time; before each, every agent/member must be idle again. The caller
+ * (bench/sipp/queue-caller.xml) logs the wall-clock time its 200 OK arrived (= in the queue), sends
+ * RTP at once (a pcap written here: the dialplan's Answer() waits up to 500 ms for the caller's
+ * first media frame before Queue() runs; ARI's answer does not wait), stays HOLD_MS and hangs up;
+ * the phones (bench/sipp/queue-agent.xml) log the wall-clock time each INVITE arrives and answer
+ * after ANSWER_MS. All SIPps run on this machine, so the two clocks are one; the pair is matched by
+ * the caller number (unique per call) in the phone's INVITE. The first WARMUP calls of each side
+ * are not counted. For ours, the daemon's own log (level info,
+ * its default) splits the time: answered -> joined, joined -> offer claimed, offer -> originate
+ * returned.
+ *
+ *   make bench-queue   (or: npx tsc -p tsconfig.build.json && npx tsx bench/acd-vs-app-queue.ts [calls] [agents])
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { openDb } from '../test/support/db.js';
+import { REPO, asteriskInstance } from '../test/support/asterisk.js';
+import { freePort } from '../test/support/ports.js';
+import { createWorld } from '../test/support/world.js';
+import { eventually, type LogLine } from '../test/support/daemon.js';
+import { registerPhone } from '../test/support/sipp.js';
+import { createScriptedExtension, startReadyDaemon } from '../test/support/pbx.js';
+import { applyAgentEvent, findAgentByNumber } from '../src/acd/repository.js';
+
+const CALLS = Number(process.argv[2] ?? 50);
+const AGENTS = Number(process.argv[3] ?? 2);
+const WARMUP = 3;
+const HOLD_MS = 500;
+const ANSWER_MS = 50;
+const DID = '4930555100';
+const OURS_IP = '127.0.0.5';
+const BASE_IP = '127.0.0.6';
+const QUEUE = 'pbx-bench-queue';
+
+interface Stats { n: number; failed: number; p50: number; p95: number; p99: number; max: number; mean: number }
+
+/** One bench call: wall-clock ms when the caller got its 200 OK and when a phone got the INVITE. */
+interface Call { num: string; counted: boolean; answered: number | undefined; invite: number | undefined }
+
+const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+
+function stats(calls: Call[]): Stats {
+  const counted = calls.filter((c) => c.counted);
+  const s = counted.flatMap((c) => (c.answered !== undefined && c.invite !== undefined ? [c.invite - c.answered] : [])).sort((a, b) => a - b);
+  const q = (p: number) => quantile(s, p);
+  return { n: s.length, failed: counted.length - s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+/**
+ * A pcap of `packets` RTP packets, 20 ms of mu-law silence each (PT 0), for SIPp's play_pcap_audio:
+ * it sends them from the caller's media port (the address in its SDP), the first one at once.
+ */
+function ulawPcap(packets: number): Buffer {
+  const parts: Buffer[] = [];
+  const global = Buffer.alloc(24);
+  global.writeUInt32LE(0xa1b2c3d4, 0);
+  global.writeUInt16LE(2, 4);
+  global.writeUInt16LE(4, 6);
+  global.writeUInt32LE(65535, 16);
+  global.writeUInt32LE(1, 20); // Ethernet
+  parts.push(global);
+  for (let i = 0; i < packets; i++) {
+    const rtp = Buffer.alloc(12 + 160, 0xff);
+    rtp.writeUInt8(0x80, 0);
+    rtp.writeUInt8(i === 0 ? 0x80 : 0x00, 1); // marker on the first packet, PT 0 (PCMU)
+    rtp.writeUInt16BE(i, 2);
+    rtp.writeUInt32BE(i * 160, 4);
+    rtp.writeUInt32BE(0x62656e63, 8);
+    const udp = Buffer.alloc(8);
+    udp.writeUInt16BE(6000, 0);
+    udp.writeUInt16BE(6000, 2);
+    udp.writeUInt16BE(8 + rtp.length, 4);
+    const ip = Buffer.from([0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+    ip.writeUInt16BE(20 + 8 + rtp.length, 2);
+    const eth = Buffer.from([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0x08, 0x00]);
+    const frame = Buffer.concat([eth, ip, udp, rtp]);
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(Math.floor(i / 50), 0);
+    rec.writeUInt32LE((i % 50) * 20_000, 4);
+    rec.writeUInt32LE(frame.length, 8);
+    rec.writeUInt32LE(frame.length, 12);
+    parts.push(rec, frame);
+  }
+  return Buffer.concat(parts);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** "<word> <number> <seconds> <microseconds>" lines of a SIPp log: number -> epoch ms. */
+async function stamps(file: string, word: string): Promise<Map<string, number>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^${word} (\\S+) ([0-9.]+) ([0-9.]+)\\s*$`, 'gm'))) {
+    out.set(m[1]!, Number(m[2]) * 1000 + Number(m[3]) / 1000);
+  }
+  return out;
+}
+
+function sipp(args: string[], cwd: string): { done: Promise<number | null>; kill: () => void } {
+  const proc = spawn('sipp', args, { cwd, stdio: 'ignore' });
+  const done = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { done, kill: () => proc.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const world = await createWorld('bench', { PBX_LOG_LEVEL: 'info' });
+  const work = await mkdtemp(path.join(tmpdir(), 'pbx-bench-queue-'));
+  const conn = openDb(world.db);
+  const phones: { kill: () => void }[] = [];
+  let daemon: Awaited<ReturnType<typeof startReadyDaemon>>['daemon'] | undefined;
+  try {
+    const started = await startReadyDaemon(world.daemonEnv);
+    daemon = started.daemon;
+    const admin = started.admin;
+    const ok = async (method: string, url: string, body?: unknown) => {
+      const res = await admin(method, url, body);
+      if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    };
+    const rx = (cmd: string) => asteriskInstance('rx', world.asteriskEnv, cmd);
+    if (!/app_queue\.so\s.*Running/.test(await rx('module show like app_queue'))) throw new Error('app_queue.so is not running in this Asterisk (asterisk/modules.conf)');
+
+    // The caller's scenario with its RTP next to it (SIPp looks for pcap files beside the scenario).
+    const callerXml = path.join(work, 'queue-caller.xml');
+    await copyFile(path.join(REPO, 'bench/sipp/queue-caller.xml'), callerXml);
+    await writeFile(path.join(work, 'caller.pcap'), ulawPcap(100));
+
+    // The desk phones: extensions through the API, registered, waiting for call after call.
+    const exts = Array.from({ length: AGENTS }, (_, i) => String(6201 + i));
+    for (const ext of exts) {
+      const password = await createScriptedExtension(admin, world.db, { number: ext, displayName: `Bench Desk ${ext}` });
+      const port = await freePort(true);
+      const reg = await registerPhone({ sipPort: world.sipPort, ext, password, port, expires: 3600 });
+      if (reg.code !== 0) throw new Error(`phone ${ext} did not register: ${reg.output}`);
+      phones.push(sipp([
+        '-sf', path.join(REPO, 'bench/sipp/queue-agent.xml'), '-p', String(port), '-mp', String(await freePort(true)), '-i', '127.0.0.1',
+        '-m', '100000', '-set', 'answer_ms', String(ANSWER_MS), '-nostdin', '-trace_logs', '-log_file', path.join(work, `phone-${ext}.log`),
+        '-trace_err', '-error_file', path.join(work, `phone-${ext}.err`),
+      ], work));
+    }
+
+    // Two carriers, the same trunk rows; the baseline's endpoint goes to [pbx-bench-queue] instead.
+    for (const [name, host] of [['bench-ours', OURS_IP], ['bench-app-queue', BASE_IP]] as const) {
+      await ok('POST', '/api/v1/trunks', { name, kind: 'ip', host, port: await freePort(true), codecs: ['ulaw'] });
+      await sql`update ps_aors set qualify_frequency = 0 where id = ${`trunk-${name}`}`.execute(conn);
+    }
+    await sql`update ps_endpoints set context = 'pbx-bench-queue' where id = 'trunk-bench-app-queue'`.execute(conn);
+
+    // app_queue: the phones as members. app_queue skips members whose device state is Unavailable,
+    // and a PJSIP endpoint read from realtime after start-up stays Unavailable (its contacts are not
+    // tracked) until res_pjsip is reloaded; the daemon does not depend on device states.
+    for (const ext of exts) await rx(`queue add member PJSIP/${ext} to ${QUEUE}`);
+    await rx('module reload res_pjsip.so');
+
+    // Ours: queue, agents, route. Agents log in after the baseline has run.
+    await ok('POST', '/api/v1/queues', { name: 'bench', strategy: 'longest-idle', ringTimeoutSeconds: 15, wrapUpSeconds: 0, announceSeconds: 0, joinEmpty: true, leaveWhenEmpty: false });
+    const agents = exts.map((ext, i) => ({ ext, number: String(31 + i) }));
+    for (const a of agents) {
+      await ok('POST', '/api/v1/agents', { number: a.number, name: `Bench Agent ${a.number}`, pin: '4816' });
+      await ok('PUT', '/api/v1/queues/bench/members', { agent: a.number, penalty: 0 });
+    }
+    await ok('POST', '/api/v1/inbound-routes', { name: 'bench line', didPattern: DID, target: { kind: 'queue', queue: 'bench' } });
+
+    const appQueueIdle = async () => {
+      const out = (await rx(`queue show ${QUEUE}`)).replace(/\x1b\[[0-9;]*m/g, ''); // eslint-disable-line no-control-regex
+      const members = out.split('\n').filter((l) => l.includes('PJSIP/'));
+      return members.length === AGENTS && members.every((l) => l.includes('(Not in use)')) && /has 0 calls/.test(out) ? true : undefined;
+    };
+    const oursIdle = async () => {
+      const { rows } = await sql<{ ready: number }>`select count(*)::int as ready from agents where state = 'ready'`.execute(conn);
+      return rows[0]?.ready === AGENTS ? true : undefined;
+    };
+
+    let serial = 0;
+    /** WARMUP + CALLS sequential calls from `ip`, each once every agent is idle: when each was answered and rang a phone. */
+    const run = async (label: string, ip: string, idle: () => Promise<true | undefined>): Promise<Call[]> => {
+      const calls: { num: string; counted: boolean }[] = [];
+      let failedCalls = 0;
+      for (let i = 0; i < WARMUP + CALLS; i++) {
+        await eventually(idle, 20_000, `${label}: agents idle before call ${i + 1}`);
+        const num = `4930222${String(++serial).padStart(4, '0')}`;
+        const code = await sipp([
+          `127.0.0.1:${world.sipPort}`, '-sf', callerXml, '-s', DID, '-key', 'num', num,
+          '-set', 'hold_ms', String(HOLD_MS), '-i', ip, '-p', String(await freePort(true)), '-mp', String(await freePort(true)),
+          '-m', '1', '-l', '1', '-timeout', '30s', '-timeout_error', '-nostdin',
+          '-trace_logs', '-log_file', path.join(work, `caller-${num}.log`), '-trace_err', '-error_file', path.join(work, `caller-${num}.err`),
+        ], work).done;
+        if (code !== 0) failedCalls++;
+        calls.push({ num, counted: i >= WARMUP });
+        await sleep(100);
+      }
+      const invites = new Map<string, number>();
+      for (const ext of exts) for (const [n, t] of await stamps(path.join(work, `phone-${ext}.log`), 'invite')) invites.set(n, t);
+      const out: Call[] = [];
+      for (const c of calls) out.push({ ...c, answered: (await stamps(path.join(work, `caller-${c.num}.log`), 'answered')).get(c.num), invite: invites.get(c.num) });
+      const paired = out.filter((c) => c.counted && c.answered !== undefined && c.invite !== undefined).length;
+      process.stderr.write(`[bench] ${label}: ${paired}/${CALLS} calls paired, ${failedCalls} SIPp caller failures (incl. warm-up)\n`);
+      return out;
+    };
+
+    process.stderr.write(`[bench] ${CALLS} calls each (+${WARMUP} warm-up), ${AGENTS} agents; app_queue first\n`);
+    const baseCalls = await run('app_queue', BASE_IP, appQueueIdle);
+
+    // The state machine's login event at the agent's phone, as the *91 dialogue stores it (no PIN
+    // dialogue; the API refuses to make a logged-out agent ready). The daemon reads agents from the
+    // database at each decision.
+    for (const a of agents) {
+      const agent = await findAgentByNumber(conn, a.number);
+      if (!agent) throw new Error(`agent ${a.number} missing`);
+      const applied = await applyAgentEvent(conn, agent.id, { type: 'login' }, { fields: { extension: a.ext } });
+      if (!applied?.ok) throw new Error(`agent ${a.number} not logged in`);
+    }
+    const mark = daemon.logs.length;
+    const ourCalls = await run('pbx ACD', OURS_IP, oursIdle);
+    const [base, ours] = [stats(baseCalls), stats(ourCalls)];
+
+    const row = (name: string, s: Stats) =>
+      `| ${name} | ${s.n} | ${s.failed} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.max.toFixed(1)} | ${s.mean.toFixed(1)} |`;
+    console.log(`\nQueue -> agent phone: caller's 200 OK -> agent phone's INVITE (ms), ${CALLS} sequential calls each, ${AGENTS} agents, ${new Date().toISOString()}\n`);
+    console.log('| queue | calls | failed | p50 | p95 | p99 | max | mean |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    console.log(row('Asterisk app_queue (baseline)', base));
+    console.log(row('pbx ACD over ARI', ours));
+    console.log(`\nratio pbx/app_queue: p50 ${(ours.p50 / base.p50).toFixed(2)}x, p95 ${(ours.p95 / base.p95).toFixed(2)}x, p99 ${(ours.p99 / base.p99).toFixed(2)}x\n`);
+    console.log(breakdown(ourCalls, daemon.logs.slice(mark)));
+  } finally {
+    for (const p of phones) p.kill();
+    await daemon?.stop().catch(() => undefined);
+    if (process.env['PBX_BENCH_KEEP']) {
+      await writeFile(path.join(work, 'daemon.log'), (daemon?.logs ?? []).map((l) => JSON.stringify(l)).join('\n')).catch(() => undefined);
+      process.stderr.write(`[bench] kept ${work}\n`);
+    }
+    await conn.destroy();
+    await world.teardown();
+    if (!process.env['PBX_BENCH_KEEP']) await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Where the daemon's time goes, per counted call (the daemon's log has ms resolution; its calls
+ * are in the same order as ours, one at a time): medians, ms.
+ */
+function breakdown(calls: Call[], logs: LogLine[]): string {
+  const at = (l: LogLine) => Date.parse(String(l['time']));
+  const order: string[] = [];
+  const byCall = new Map<string, { joined?: number; offered?: number; ringing?: number }>();
+  for (const l of logs) {
+    const callId = typeof l['callId'] === 'string' ? l['callId'] : null;
+    if (!callId) continue;
+    if (l.msg === 'call routed') {
+      order.push(callId);
+      byCall.set(callId, {});
+    }
+    const e = byCall.get(callId);
+    if (!e) continue;
+    if (l.msg === 'caller joined queue') e.joined = at(l);
+    if (l.msg === 'offering call to agent') e.offered ??= at(l);
+    if (l.msg === 'ringing agent') e.ringing ??= at(l);
+  }
+  if (order.length !== calls.length) return `(daemon log: ${order.length} calls routed for ${calls.length} placed; no breakdown)\n`;
+  const parts = { answered_joined: [] as number[], joined_offered: [] as number[], offered_originated: [] as number[], originated_invite: [] as number[] };
+  calls.forEach((c, i) => {
+    const d = byCall.get(order[i]!)!;
+    if (!c.counted || c.answered === undefined || c.invite === undefined || d.joined === undefined || d.offered === undefined || d.ringing === undefined) return;
+    parts.answered_joined.push(d.joined - c.answered);
+    parts.joined_offered.push(d.offered - d.joined);
+    parts.offered_originated.push(d.ringing - d.offered);
+    parts.originated_invite.push(c.invite - d.ringing);
+  });
+  const med = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5).toFixed(1);
+  return `pbx ACD, split by the daemon's log (ms, medians of ${parts.answered_joined.length} calls; log times are whole ms):\n` +
+    `  caller's 200 OK -> "caller joined queue"        ${med(parts.answered_joined)}   (rest of the ARI answer, queue settings, waiting-call row)\n` +
+    `  joined -> "offering call to agent"             ${med(parts.joined_offered)}   (routing snapshot, agent claimed under its row lock)\n` +
+    `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (session queue, ARI originate)\n` +
+    `  originate returned -> phone's INVITE           ${med(parts.originated_invite)}\n`;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
