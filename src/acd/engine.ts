@@ -81,6 +81,8 @@ export interface AcdStore {
   recentHandleSeconds(queueId: string): Promise<number[]>;
   /** When a call still listed as waiting (a restart) joined its queue. */
   queuedSince(callId: string): Promise<number | null>;
+  /** Callbacks left waiting (a restart): the call (id = the callback id), number, attempts. */
+  pendingCallbacks(): Promise<{ readonly call: QueueCall; readonly customer: string; readonly attempts: number }[]>;
   /** Callback bookkeeping (visible in the API): requested, retried, done or failed. */
   callbackSaved(cb: { readonly id: string; readonly call: QueueCall; readonly attempts: number; readonly state: 'waiting' | 'dialing' | 'connected' | 'done' | 'failed'; readonly result: string | null }): Promise<void>;
 }
@@ -172,6 +174,38 @@ export class AcdEngine {
     this.timer ??= setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
     void this.releaseStaleWrapUps();
+    void this.restoreCallbacks();
+  }
+
+  /** Callbacks still waiting when the daemon stopped are taken up again, at their place. */
+  private async restoreCallbacks(): Promise<void> {
+    try {
+      const [pending, queues] = await Promise.all([this.deps.store.pendingCallbacks(), this.deps.store.queues()]);
+      for (const cb of pending) {
+        const queue = queues.find((q) => q.id === cb.call.queueId);
+        if (!queue || this.calls.has(cb.call.callId)) continue;
+        this.calls.set(cb.call.callId, {
+          call: cb.call, port: this.callbackPort(cb.call.callId, cb.customer), queue, offered: new Set(), answeredBy: null,
+          lastAnnouncedAt: this.now(), callback: { customer: cb.customer, attempts: cb.attempts, notBefore: 0 },
+        });
+        this.index = addWaitingCall(this.index, toWaiting(cb.call));
+      }
+      if (pending.length > 0) {
+        this.deps.log.info({ callbacks: pending.length }, 'callbacks waiting from before the restart taken up again');
+        this.decide();
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'waiting callbacks not restored');
+    }
+  }
+
+  private callbackPort(id: string, customer: string): QueueCallPort {
+    return {
+      offer: (agents, ringTimeoutSeconds) => this.dialer?.ring(id, agents[0]!, customer, ringTimeoutSeconds),
+      withdraw: () => undefined,
+      leave: () => undefined,
+      announce: () => undefined,
+    };
   }
 
   stop(): void {
@@ -276,13 +310,7 @@ export class AcdEngine {
     this.calls.delete(callId);
     this.index = removeWaitingCall(this.index, w.queue.id, callId);
     const call: QueueCall = { ...w.call, callId: id };
-    const dialer = this.dialer!;
-    const port: QueueCallPort = {
-      offer: (agents, ringTimeoutSeconds) => dialer.ring(id, agents[0]!, customer, ringTimeoutSeconds),
-      withdraw: () => undefined,
-      leave: () => undefined,
-      announce: () => undefined,
-    };
+    const port = this.callbackPort(id, customer);
     this.calls.set(id, { ...w, call, port, offered: new Set(), answeredBy: null, callback: { customer, attempts: 0, notBefore: 0 } });
     this.index = addWaitingCall(this.index, toWaiting(call));
     await this.deps.store.callbackSaved({ id, call, attempts: 0, state: 'waiting', result: null }).catch(() => undefined);

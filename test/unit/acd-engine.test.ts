@@ -61,6 +61,10 @@ class MemoryStore implements AcdStore {
     return null;
   }
   readonly callbacks: string[] = [];
+  pending: { call: { callId: string; queueId: string; channelId: string; callerNumber: string | null; callerName: null; priority: number; requiredSkills: null; enqueuedAt: number }; customer: string; attempts: number }[] = [];
+  async pendingCallbacks() {
+    return this.pending;
+  }
   async callbackSaved(cb: { id: string; attempts: number; state: string }) {
     this.callbacks.push(`${cb.id} ${cb.state} ${cb.attempts}`);
   }
@@ -247,5 +251,18 @@ describe('ACD engine: callbacks', () => {
     await engine.join({ ...caller('c1'), callerNumber: null }, port().p);
     store.now += 20_000;
     expect(await engine.requestCallback('c1')).toBeNull();
+  });
+
+  it('callbacks waiting when the daemon stopped are taken up again at start', async () => {
+    const { store } = await setup();
+    store.pending = [{ call: { callId: 'old-cb', queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt: 1 }, customer: '4930', attempts: 1 }];
+    const rung: string[] = [];
+    const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: (id, agent) => rung.push(`${id} ${agent.number}`) } });
+    await engine.login('1001', '2001', '4711');
+    engine.start();
+    await new Promise((r) => setTimeout(r, 20));
+    await engine.settled();
+    engine.stop();
+    expect(rung).toEqual(['old-cb 2001']);
   });
 });
