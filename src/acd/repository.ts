@@ -18,6 +18,7 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTx } from '../db/database.js';
 import { verifyPin } from '../extensions/rules.js';
+import { flowsWhoseDefinition } from '../flows/repository.js';
 import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
 import type { QueueConfig, RoutableAgent, SkillRequirement, WaitingCall, WideningStep } from './router.js';
 import {
@@ -515,15 +516,8 @@ export async function inboundRoutesUsingQueue(db: AnyDb, queueId: string): Promi
 }
 
 /** Flows whose published version transfers to queue `name` (lax path search over the nodes' targets). */
-export async function flowsUsingQueue(db: AnyDb, name: string): Promise<string[]> {
-  const rows = await adb(db)
-    .selectFrom('flows as f')
-    .innerJoin('flow_versions as v', (j) => j.onRef('v.flow_id', '=', 'f.id').on('v.state', '=', 'published'))
-    .select('f.name')
-    .where(sql<boolean>`jsonb_path_exists(v.definition::jsonb, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $q)', jsonb_build_object('q', ${name}::text))`)
-    .orderBy('f.name')
-    .execute();
-  return rows.map((r) => r.name);
+export function flowsUsingQueue(db: AnyDb, name: string): Promise<string[]> {
+  return flowsWhoseDefinition(db as unknown as DbOrTx, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $v)', name, ['published']);
 }
 
 /** Queues (other than `except`) whose overflow is `target` (compared as JSON). */

@@ -15,11 +15,10 @@ const SNAPSHOT_MS = 200;
 
 export class PgAcdStore implements AcdStore {
   private snapshot: { at: number; value: Promise<repo.RoutingSnapshot> } | null = null;
-  private readonly enqueued = new Map<string, Date>();
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { readonly timezone: string; readonly log: Logger; readonly onChange?: (agentNumber: string, step: Extract<AgentStep, { ok: true }>) => void },
+    private readonly opts: { readonly timezone: string; readonly log: Logger },
   ) {}
 
   private load(): Promise<repo.RoutingSnapshot> {
@@ -49,7 +48,6 @@ export class PgAcdStore implements AcdStore {
       if (event.type === 'login' && fields && applied.agent.state !== 'logged-out') await repo.updateAgentRow(this.db, agentId, fields);
       return applied.step;
     }
-    this.opts.onChange?.(applied.agent.number, applied.step);
     return applied.step;
   }
 
@@ -72,7 +70,6 @@ export class PgAcdStore implements AcdStore {
 
   async callJoined(call: QueueCall): Promise<void> {
     const enqueuedAt = new Date(call.enqueuedAt);
-    this.enqueued.set(call.callId, enqueuedAt);
     await repo.upsertQueueCall(this.db, {
       callId: call.callId,
       queueId: call.queueId,
@@ -87,7 +84,6 @@ export class PgAcdStore implements AcdStore {
   }
 
   async callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void> {
-    this.enqueued.delete(call.callId);
     await repo.deleteQueueCall(this.db, call.callId);
     await repo.logQueueCall(this.db, {
       queueId: call.queueId,
@@ -101,7 +97,7 @@ export class PgAcdStore implements AcdStore {
   }
 
   async queuedSince(callId: string): Promise<number | null> {
-    const row = (await repo.listQueueCalls(this.db)).find((c) => c.call_id === callId);
+    const row = await adb(this.db).selectFrom('queue_calls').select('enqueued_at').where('call_id', '=', callId).executeTakeFirst();
     return row ? row.enqueued_at.getTime() : null;
   }
 

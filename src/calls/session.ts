@@ -30,10 +30,10 @@ import {
   type TransferRequest,
   type TransferSide,
 } from './transfer.js';
-import { DepositRunner, MenuRunner, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
+import { DepositRunner, MenuRunner, type CallHost, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
 import { TestServiceRunner } from './test-service-call.js';
-import { IvrRunner, type IvrEvent, type IvrPort } from './ivr-call.js';
-import { QueueRunner, routingFromVars, type QueueEvent, type QueueRouting } from './queue-call.js';
+import { IvrRunner, type IvrEvent, type IvrHost, type IvrPort } from './ivr-call.js';
+import { QueueRunner, routingFromVars, type QueueEvent, type QueueHost, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner } from './agent-call.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
@@ -146,12 +146,10 @@ export class CallSession {
       clearTimer: () => this.clearTimer(),
       noteRecording: (name) => void this.persist(() => this.deps.store.update(this.callId, { recording_name: name })),
     };
+    this.host = host;
     this.deposit = new DepositRunner(host);
-    this.ivr = new IvrRunner({
-      ...host,
-      get channelId() {
-        return session.anchor;
-      },
+    this.ivr = new IvrRunner(
+      this.hostWith<Omit<IvrHost, keyof CallHost>>({
       ivr: deps.ivr,
       transfer: (target) => this.toTarget(target),
       record: (record) => {
@@ -159,13 +157,10 @@ export class CallSession {
       },
       setIvrTimer: (ms, gen) => this.setTimer(ms, { type: 'ivr-timeout', gen }),
       deliver: (event) => void this.enqueue(event),
-    });
-    this.host = host;
-    this.queueRunner = new QueueRunner({
-      ...host,
-      get channelId() {
-        return session.anchor;
-      },
+      }),
+    );
+    this.queueRunner = new QueueRunner(
+      this.hostWith<Omit<QueueHost, keyof CallHost>>({
       acd: deps.acd,
       deliver: (event) => void this.enqueue(event),
       registerLeg: (legId) => this.deps.legs.register(legId, this),
@@ -180,16 +175,26 @@ export class CallSession {
         this.bridgeId = bridgeId;
         void this.persist(() => this.deps.store.update(this.callId, { state: 'dial', peer_channel_id: legId, bridge_id: bridgeId }));
       },
-    });
+      }),
+    );
     this.menu = new MenuRunner(host);
-    this.testService = new TestServiceRunner({
-      ...host,
-      settings: deps.settings,
-      recordDigits: (digits) => {
-        this.facts = { ...this.facts, digits };
-        void this.persist(() => this.deps.store.update(this.callId, { digits, state: 'collecting' }));
-      },
-    });
+    this.testService = new TestServiceRunner(
+      this.hostWith({
+        settings: deps.settings,
+        recordDigits: (digits: string) => {
+          this.facts = { ...this.facts, digits };
+          void this.persist(() => this.deps.store.update(this.callId, { digits, state: 'collecting' }));
+        },
+      }),
+    );
+  }
+
+  /**
+   * The shared host plus what one runner needs. The host is the prototype, not copied, so its
+   * channelId getter keeps following the caller's channel (it changes in an attended transfer).
+   */
+  private hostWith<T extends object>(extra: T): VoicemailHost & T {
+    return Object.assign(Object.create(this.host) as VoicemailHost, extra);
   }
 
   get callId(): string {
@@ -333,7 +338,11 @@ export class CallSession {
         this.mode = 'agent';
         void this.persist(() => this.deps.store.update(this.callId, { mode: 'agent' }));
         this.agentRunner = new AgentCodeRunner(
-          { ...this.host, acd: this.deps.acd, digitTimeoutMs: this.deps.settings.digitTimeoutMs, setAgentTimer: (ms, gen) => this.setTimer(ms, { type: 'agent-timeout', gen }) },
+          this.hostWith({
+            acd: this.deps.acd,
+            digitTimeoutMs: this.deps.settings.digitTimeoutMs,
+            setAgentTimer: (ms: number, gen: number) => this.setTimer(ms, { type: 'agent-timeout', gen }),
+          }),
           route.extension,
         );
         return this.agentRunner.start(route.action, route.code);

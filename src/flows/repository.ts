@@ -188,20 +188,30 @@ export async function flowNameById(db: Db | DbOrTx, id: string): Promise<string 
 }
 
 /**
- * Names of the flows whose published or draft definition plays prompt `promptId` (an object
- * `{prompt: id}` anywhere in it), for PromptService's `usage`: such a prompt cannot be deleted.
+ * Names of the flows whose version in one of `states` matches a SQL/JSON path (with `$v` bound to
+ * `value`): the "in use" checks before a prompt, an extension or a queue is deleted.
  */
-export async function flowsUsingPrompt(db: Db | DbOrTx, promptId: string): Promise<string[]> {
+export async function flowsWhoseDefinition(
+  db: Db | DbOrTx,
+  jsonPath: string,
+  value: string,
+  states: readonly FlowVersionState[] = ['published', 'draft'],
+): Promise<string[]> {
   const rows = await fdb(db)
     .selectFrom('flows as f')
     .innerJoin('flow_versions as v', 'v.flow_id', 'f.id')
     .select('f.name')
     .distinct()
-    .where('v.state', 'in', ['published', 'draft'] satisfies FlowVersionState[])
-    .where(sql<boolean>`jsonb_path_exists(v.definition, 'strict $.** ? (@.type() == "object" && @.prompt == $id)', jsonb_build_object('id', ${promptId}::text))`)
+    .where('v.state', 'in', states)
+    .where(sql<boolean>`jsonb_path_exists(v.definition, ${jsonPath}::jsonpath, jsonb_build_object('v', ${value}::text))`)
     .orderBy('f.name')
     .execute();
   return rows.map((r) => r.name);
+}
+
+/** Flows that play prompt `promptId` (an object `{prompt: id}` anywhere): the prompt cannot be deleted. */
+export function flowsUsingPrompt(db: Db | DbOrTx, promptId: string): Promise<string[]> {
+  return flowsWhoseDefinition(db, 'strict $.** ? (@.type() == "object" && @.prompt == $v)', promptId);
 }
 
 /**
@@ -209,16 +219,6 @@ export async function flowsUsingPrompt(db: Db | DbOrTx, promptId: string): Promi
  * extension `number` (as an extension or its mailbox), as "IVR flow <name>".
  */
 export async function flowsUsingExtension(db: DbOrTx, number: string): Promise<string[]> {
-  const rows = await fdb(db)
-    .selectFrom('flows as f')
-    .innerJoin('flow_versions as v', 'v.flow_id', 'f.id')
-    .select('f.name')
-    .distinct()
-    .where('v.state', 'in', ['published', 'draft'] satisfies FlowVersionState[])
-    .where(
-      sql<boolean>`jsonb_path_exists(v.definition, 'lax $.nodes.*.target ? ((@.kind == "extension" && @.number == $n) || (@.kind == "voicemail" && @.mailbox == $n))', jsonb_build_object('n', ${number}::text))`,
-    )
-    .orderBy('f.name')
-    .execute();
-  return rows.map((r) => `IVR flow ${r.name}`);
+  const names = await flowsWhoseDefinition(db, 'lax $.nodes.*.target ? ((@.kind == "extension" && @.number == $v) || (@.kind == "voicemail" && @.mailbox == $v))', number);
+  return names.map((name) => `IVR flow ${name}`);
 }

@@ -8,21 +8,14 @@ import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import type { Target } from '../routing/inbound.js';
 import { checkPattern, FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from './errors.js';
-import { sharedDb, trunkDb, type InboundRouteView, type TrunkDb, type TrunkDbOrTx } from './tables.js';
+import { sharedDb, trunkDb, type InboundRouteView, type OutboundRouteTable, type TrunkDb, type TrunkDbOrTx } from './tables.js';
 import type {
   CreateInboundRouteBody, CreateOutboundRouteBody, UpdateInboundRouteBody, UpdateOutboundRouteBody,
 } from './schemas.js';
 import * as repo from './repository.js';
 
-interface OutboundValues {
-  name: string;
-  pattern: string;
-  strip: number;
-  prepend: string;
-  trunk_id: string;
-  priority: number;
-  required_class: 'national' | 'international';
-}
+/** The columns a route write sets (the table's, without id and timestamps). */
+type OutboundValues = Omit<OutboundRouteTable, 'id' | 'created_at' | 'updated_at'>;
 
 interface InboundValues {
   name: string;

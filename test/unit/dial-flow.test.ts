@@ -1,23 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { dialTransition, initialDialState, MAX_HOPS, type DialEvent, type DialState, type DialTarget } from '../../src/calls/dial-flow.js';
+import { dialTransition, initialDialState, MAX_HOPS } from '../../src/calls/dial-flow.js';
 
-let n = 0;
-const leg = () => `leg-${++n}`;
-const ext = (number: string, over: Partial<DialTarget> = {}): DialTarget => ({
-  number, endpoint: `PJSIP/${number}`, dnd: false, forwardAlways: null, forwardBusy: null, forwardNoAnswer: null, ringTimeoutSeconds: 20, ...over,
-});
-
-function run(events: DialEvent[], from: DialState = initialDialState) {
-  let state = from;
-  const actions = [];
-  for (const e of events) {
-    const step = dialTransition(state, e, leg);
-    state = step.state;
-    actions.push(...step.actions);
-  }
-  return { state, actions };
-}
+import { ext, leg, run } from '../support/dial-harness.js';
 
 describe('dial flow', () => {
   it('rings the caller and the extension, then bridges on answer', () => {

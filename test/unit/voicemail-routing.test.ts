@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { dialTransition, initialDialState, type DialEvent, type DialState, type DialTarget } from '../../src/calls/dial-flow.js';
+import type { DialTarget } from '../../src/calls/dial-flow.js';
 import { decideRoute } from '../../src/calls/router.js';
 
-let n = 0;
-const leg = () => `leg-${++n}`;
-const ext = (number: string, over: Partial<DialTarget> = {}): DialTarget => ({
-  number, endpoint: `PJSIP/${number}`, dnd: false, forwardAlways: null, forwardBusy: null, forwardNoAnswer: null, ringTimeoutSeconds: 20, voicemail: true, ...over,
-});
-function run(events: DialEvent[], from: DialState = initialDialState) {
-  let state = from;
-  const actions = [];
-  for (const e of events) {
-    const step = dialTransition(state, e, leg);
-    state = step.state;
-    actions.push(...step.actions);
-  }
-  return { state, actions };
-}
+import { ext as plainExt, run } from '../support/dial-harness.js';
+
+/** Extensions here take messages unless a test says otherwise. */
+const ext = (number: string, over: Partial<DialTarget> = {}): DialTarget => plainExt(number, { voicemail: true, ...over });
 
 describe('dial flow: voicemail when the call does not connect', () => {
   it.each([
