@@ -89,7 +89,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     if (e.event === 'ContactStatus' && e['contactstatus'] === 'Created' && aor && /^[0-9]{2,16}$/.test(aor)) void voicemail.updateMwi(aor);
   });
   // The ACD at call time (src/acd/engine.ts): queues' callers, offers to agents, feature codes.
-  const acdStore = new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }) });
+  // Its routing view is kept warm in memory; changes by other daemons and the API arrive by LISTEN.
+  const acdStore = new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }), listen: { db: config.db, backoff: config.reconnect } });
   // BLF lamps: *80<agent number> on a team lead's phone follows the agent's state (src/acd/lamps.ts).
   const lamps = new AgentLamps({ ami, control: ari, context: 'pbx-inbound', log: log.child({ component: 'acd' }) });
   const acdEngine = new AcdEngine({ store: acdStore, log: log.child({ component: 'acd' }), deviceState: (number, status) => void lamps.show(number, status) });
@@ -170,6 +171,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ari.start();
       ami.start();
       dispatcher!.startHeartbeat();
+      acdStore.start();
       acdEngine.start();
       await http.listen({ host: config.http.host, port: config.http.port });
     },
@@ -182,6 +184,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await ari.stop();
         dispatcher!.stop();
         acdEngine.stop();
+        await acdStore.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');

@@ -77,6 +77,10 @@ export interface AcdStore {
   /** Waiting-call bookkeeping (live views, restart recovery) and the queue's call log. */
   callJoined(call: QueueCall): Promise<void>;
   callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void>;
+  /** An answered call is over: its talk time counts (least talk time, handle-time estimates). */
+  talkEnded(callId: string, agentId: string, at: Date): Promise<void>;
+  /** Run `fn` when agents or queues changed outside this engine (another daemon, the API). */
+  onChange?(fn: () => void): void;
   /** Handle times of recent answered calls in this queue (seconds), newest first. */
   recentHandleSeconds(queueId: string): Promise<number[]>;
   /** When a call still listed as waiting (a restart) joined its queue. */
@@ -126,6 +130,8 @@ interface Waiting {
   lastAnnouncedAt: number;
   /** The waiting-call row is written (callLeft waits for it). */
   saved?: Promise<void>;
+  /** The answered call's log row is written (talkEnded waits for it). */
+  left?: Promise<void>;
   /** A callback: the customer's number, attempts so far, not offered before this time. */
   callback?: { readonly customer: string; attempts: number; notBefore: number };
 }
@@ -159,6 +165,7 @@ export class AcdEngine {
     },
   ) {
     this.dialer = deps.callbacks ?? null;
+    deps.store.onChange?.(() => this.decide());
   }
 
   /** The callback dialer (the call dispatcher), set once it exists. */
@@ -232,12 +239,16 @@ export class AcdEngine {
     // A caller picked up again after a restart keeps their place.
     const since = rejoin ? await this.deps.store.queuedSince(call.callId).catch(() => null) : null;
     const entry: QueueCall = { ...rest, queueId: queue.id, enqueuedAt: since ?? this.now() };
-    // Routing first; the row (live views, restart recovery) is written meanwhile, and whatever
-    // happens to the call next waits for it (saved), so a quick answer never overtakes the insert.
-    const saved = this.deps.store.callJoined(entry).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
-    this.calls.set(call.callId, { call: entry, port, queue, offered: new Set(), answeredBy: null, lastAnnouncedAt: this.now(), saved });
+    // Routing first; the row (live views, restart recovery) is written once this decision is
+    // through (its offer claim does not queue behind the insert), and whatever happens to the call
+    // next waits for it (saved), so a quick answer never overtakes the insert.
+    const waiting: Waiting = { call: entry, port, queue, offered: new Set(), answeredBy: null, lastAnnouncedAt: this.now() };
+    this.calls.set(call.callId, waiting);
     this.index = addWaitingCall(this.index, toWaiting(entry));
     this.decide();
+    waiting.saved = Promise.resolve(this.deciding)
+      .then(() => this.deps.store.callJoined(entry))
+      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
     this.deps.log.info({ callId: call.callId, queue: queue.name, waiting: inQueue + 1 }, 'caller joined queue');
     return { kind: 'joined', queue };
   }
@@ -257,7 +268,7 @@ export class AcdEngine {
     w.offered.clear();
     this.index = removeWaitingCall(this.index, w.queue.id, callId);
     const at = new Date(this.now());
-    void Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, 'answered', at, agentId)).catch(() => undefined);
+    w.left = Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, 'answered', at, agentId)).catch(() => undefined);
     return true;
   }
 
@@ -360,7 +371,11 @@ export class AcdEngine {
       await this.deps.store.callbackSaved({ id: callId, call: w.call, attempts: w.callback.attempts, state: 'done', result: 'answered' }).catch(() => undefined);
     }
     this.calls.delete(callId);
-    if (w.answeredBy) await this.apply(w.answeredBy, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds });
+    const agentId = w.answeredBy;
+    if (!agentId) return;
+    const at = new Date(this.now());
+    void Promise.resolve(w.left).then(() => this.deps.store.talkEnded(callId, agentId, at)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'talk time not recorded'));
+    await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds });
   }
 
   // ---------------------------------------------------------------- agents at desk phones

@@ -2,12 +2,12 @@
  * The ACD in Postgres: plain functions over a connection or transaction (Db | DbOrTx). Besides
  * what the admin API needs, this is the call runtime's data layer (src/acd/engine.ts):
  *
- *   claimAgent            ready -> reserved for one call, atomically (one offer per agent, also
- *                         with several daemons), with its state log row
- *   transitionAgent       generic compare-and-set of an agent's state + state log row
  *   applyAgentEvent       load -> agentTransition (agent-state.ts) -> store + state log row, in one
  *                         transaction under the agent's row lock
- *   loadRoutingSnapshot   agents and queues as routeCalls (router.ts) takes them
+ *   applyAgentEventAt     the same in one statement from a row held in memory, written only if the
+ *                         row is still at that version (optimistic; the warm routing view)
+ *   loadRoutingSnapshot   agents and queues as routeCalls (router.ts) takes them (also per agent:
+ *                         loadSnapshotAgents)
  *   findAgentByNumber / findAgentByExtension, checkAgentPin, recordPinFailure / resetPinFailures
  *   listQueueCalls / upsertQueueCall / deleteQueueCall / waitingCallOf, logQueueCall,
  *   listPauseReasons
@@ -35,8 +35,6 @@ async function inTx<T>(db: AnyDb, fn: (tx: AcdDb) => Promise<T>): Promise<T> {
   if (d.isTransaction) return fn(d);
   return d.transaction().execute((tx) => fn(tx));
 }
-
-const BUSY: readonly AgentStatus[] = ['reserved', 'on-call', 'wrap-up'];
 
 // ================================================================ agents
 
@@ -203,97 +201,25 @@ export interface StateLogEntry {
   readonly details?: Record<string, unknown> | null;
 }
 
+/** The agent_state_log row of one change. */
+function stateLogValues(agentId: string, from: AgentStatus, to: AgentStatus, e: StateLogEntry, at: Date) {
+  return {
+    agent_id: agentId,
+    from_state: from,
+    to_state: to,
+    pause_code: e.pauseCode ?? null,
+    cause: e.cause.slice(0, 40),
+    call_id: e.callId ?? null,
+    queue_id: e.queueId ?? null,
+    by_actor: e.byActor ?? null,
+    details: e.details ? JSON.stringify(e.details) : null,
+    at,
+  };
+}
+
 async function insertStateLog(db: AcdDb, agentId: string, from: AgentStatus, to: AgentStatus, e: StateLogEntry, at?: Date): Promise<void> {
-  await db
-    .insertInto('agent_state_log')
-    .values({
-      agent_id: agentId,
-      from_state: from,
-      to_state: to,
-      pause_code: e.pauseCode ?? null,
-      cause: e.cause.slice(0, 40),
-      call_id: e.callId ?? null,
-      queue_id: e.queueId ?? null,
-      by_actor: e.byActor ?? null,
-      details: e.details ? JSON.stringify(e.details) : null,
-      ...(at ? { at } : {}),
-    })
-    .execute();
-}
-
-/**
- * Offer call `callId` of queue `queueId` to the agent: ready -> reserved in one UPDATE guarded by
- * `state = 'ready'`, plus the state log row (cause 'offer'), in one transaction. Concurrent claims
- * (other calls, other daemons) wait for the row and then find it no longer ready: exactly one
- * wins. False when the agent was not ready (someone else got it, or it paused / logged out).
- */
-export async function claimAgent(db: AnyDb, agentId: string, callId: string, queueId: string): Promise<boolean> {
-  return inTx(db, async (tx) => {
-    const row = await tx
-      .updateTable('agents')
-      .set({
-        state: 'reserved',
-        call_id: callId,
-        queue_id: queueId,
-        state_since: sql<Date>`now()`,
-        last_offered_at: sql<Date>`now()`,
-        wrap_up_until: null,
-        pending: null,
-        pending_pause_code: null,
-        updated_at: sql<Date>`now()`,
-      })
-      .where('id', '=', agentId)
-      .where('state', '=', 'ready')
-      .returning(['id'])
-      .executeTakeFirst();
-    if (!row) return false;
-    await insertStateLog(tx, agentId, 'ready', 'reserved', { cause: 'offer', callId, queueId, details: { kind: 'offer', callId, queueId } });
-    return true;
-  });
-}
-
-/**
- * Compare-and-set: when the agent is in one of `expectedFrom`, move it to `to` with `fields`
- * changed and write the state log row, in one transaction under the row lock. Null when there is
- * no such agent or it is in another state (nothing written).
- *
- * Unless `fields` says otherwise: state_since becomes now when the state changes; idle_since
- * becomes now when entering ready; leaving the busy states (reserved, on-call, wrap-up) clears
- * call_id, queue_id, wrap_up_until and a parked request (pending); leaving paused clears
- * pause_code; logging out clears the extension.
- */
-export async function transitionAgent(
-  db: AnyDb,
-  agentId: string,
-  expectedFrom: readonly AgentStatus[],
-  to: AgentStatus,
-  fields: AgentUpdate,
-  logEntry: StateLogEntry,
-): Promise<AgentRow | null> {
-  return inTx(db, async (tx) => {
-    const old = await tx.selectFrom('agents').selectAll().where('id', '=', agentId).forUpdate().executeTakeFirst();
-    if (!old || !expectedFrom.includes(old.state)) return null;
-    const now = new Date();
-    const defaults: AgentUpdate = {};
-    if (to !== old.state) defaults.state_since = now;
-    if (to === 'ready' && old.state !== 'ready') defaults.idle_since = now;
-    if (!BUSY.includes(to)) Object.assign(defaults, { call_id: null, queue_id: null, wrap_up_until: null, pending: null, pending_pause_code: null });
-    if (to !== 'paused') defaults.pause_code = null;
-    if (to === 'logged-out') defaults.extension = null;
-    const row = await tx
-      .updateTable('agents')
-      .set({ ...defaults, ...fields, state: to, updated_at: now })
-      .where('id', '=', agentId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await insertStateLog(tx, agentId, old.state, to, {
-      ...logEntry,
-      pauseCode: logEntry.pauseCode !== undefined ? logEntry.pauseCode : row.pause_code,
-      callId: logEntry.callId !== undefined ? logEntry.callId : (row.call_id ?? old.call_id),
-      queueId: logEntry.queueId !== undefined ? logEntry.queueId : (row.queue_id ?? old.queue_id),
-    }, now);
-    return row;
-  });
+  const { at: _at, ...values } = stateLogValues(agentId, from, to, e, at ?? new Date());
+  await db.insertInto('agent_state_log').values({ ...values, ...(at ? { at } : {}) }).execute();
 }
 
 /** The state machine's view of a stored agent (agent-state.ts AgentState). */
@@ -352,6 +278,43 @@ export type AppliedAgentEvent =
   | { readonly ok: true; readonly agent: AgentView; readonly step: Extract<AgentStep, { ok: true }> }
   | { readonly ok: false; readonly agent: AgentView; readonly step: Extract<AgentStep, { ok: false }> };
 
+/** What one accepted event writes: the agent's new columns and its state log row. */
+interface PlannedEvent {
+  readonly step: Extract<AgentStep, { ok: true }>;
+  readonly cols: AgentUpdate;
+  readonly log: StateLogEntry;
+  readonly at: Date;
+}
+
+/** The state machine's answer for `event` on the stored row `agent`, and what to write if accepted. */
+function planAgentEvent(agent: AgentView, event: AgentEvent, options: ApplyOptions): PlannedEvent | Extract<AgentStep, { ok: false }> {
+  const at = options.at ?? Date.now();
+  const step = agentTransition(agentStateOf(agent), event, at);
+  if (!step.ok) return step;
+  const s = step.state;
+  const cols: AgentUpdate = { ...agentStateColumns(s), ...(options.fields ?? {}) };
+  if (s.status === 'ready' && (agent.state !== 'ready' || agent.idle_since === null)) cols.idle_since = new Date(s.since);
+  if (s.status === 'logged-out' && options.fields?.extension === undefined) cols.extension = null;
+  if (step.record.cause.kind === 'offer') cols.last_offered_at = new Date(at);
+  cols.updated_at = new Date(at);
+  const c = step.record.cause;
+  const log: StateLogEntry = {
+    cause: options.cause ?? causeOf(step.record),
+    pauseCode: s.status === 'paused' ? (s.pause?.code ?? null) : (c.reason?.code ?? null),
+    callId: c.callId ?? s.call?.callId ?? null,
+    queueId: toId(c.queueId ?? s.call?.queueId),
+    byActor: options.byActor ?? c.by ?? null,
+    details: { ...c },
+  };
+  return { step, cols, log, at: new Date(at) };
+}
+
+/** The row as agentView reads it after `plan` was written over `agent` (pause names from the state machine). */
+function viewAfter(row: AgentRow, plan: PlannedEvent): AgentView {
+  const s = plan.step.state;
+  return { ...row, pause_name: s.pause?.name ?? null, pending_pause_name: s.pending?.kind === 'pause' ? s.pending.reason.name : null };
+}
+
 /**
  * Run one state machine event for the agent: under its row lock, read the stored state, ask
  * agentTransition, store the new state and one state log row (in one transaction). A refused
@@ -362,26 +325,51 @@ export async function applyAgentEvent(db: AnyDb, agentId: string, event: AgentEv
   return inTx(db, async (tx) => {
     const agent = await lockAgent(tx, agentId);
     if (!agent) return undefined;
-    const at = options.at ?? Date.now();
-    const step = agentTransition(agentStateOf(agent), event, at);
-    if (!step.ok) return { ok: false, agent, step };
-    const s = step.state;
-    const cols: AgentUpdate = { ...agentStateColumns(s), ...(options.fields ?? {}) };
-    if (s.status === 'ready' && (agent.state !== 'ready' || agent.idle_since === null)) cols.idle_since = new Date(s.since);
-    if (s.status === 'logged-out' && options.fields?.extension === undefined) cols.extension = null;
-    if (step.record.cause.kind === 'offer') cols.last_offered_at = new Date(at);
-    await tx.updateTable('agents').set({ ...cols, updated_at: new Date(at) }).where('id', '=', agentId).execute();
-    const c = step.record.cause;
-    await insertStateLog(tx, agentId, step.record.from, step.record.to, {
-      cause: options.cause ?? causeOf(step.record),
-      pauseCode: s.status === 'paused' ? (s.pause?.code ?? null) : (c.reason?.code ?? null),
-      callId: c.callId ?? s.call?.callId ?? null,
-      queueId: toId(c.queueId ?? s.call?.queueId),
-      byActor: options.byActor ?? c.by ?? null,
-      details: { ...c },
-    }, new Date(at));
-    return { ok: true, agent: (await findAgentById(tx, agentId))!, step };
+    const plan = planAgentEvent(agent, event, options);
+    if (!('cols' in plan)) return { ok: false, agent, step: plan };
+    await tx.updateTable('agents').set(plan.cols).where('id', '=', agentId).execute();
+    await insertStateLog(tx, agentId, plan.step.record.from, plan.step.record.to, plan.log, plan.at);
+    return { ok: true, agent: (await findAgentById(tx, agentId))!, step: plan.step };
   });
+}
+
+/**
+ * applyAgentEvent in one statement (one round trip, one commit), for a caller that holds the agent's
+ * row as of some version (the warm routing snapshot): the transition is computed from `known`, and
+ * the row is written, with its state log row, only if it is still at `known.version`. 'stale' when
+ * it is not, or when the event is refused for `known` (the caller then runs applyAgentEvent, which
+ * locks the row and reads it).
+ */
+export async function applyAgentEventAt(db: AnyDb, known: AgentView, event: AgentEvent, options: ApplyOptions = {}): Promise<Extract<AppliedAgentEvent, { ok: true }> | 'stale'> {
+  const plan = planAgentEvent(known, event, options);
+  if (!('cols' in plan)) return 'stale';
+  const { from, to } = plan.step.record;
+  const log = stateLogValues(known.id, from, to, plan.log, plan.at);
+  const row = await adb(db)
+    .with('moved', (qc) => qc.updateTable('agents').set(plan.cols).where('id', '=', known.id).where('version', '=', known.version).returningAll())
+    .with('logged', (qc) =>
+      qc
+        .insertInto('agent_state_log')
+        .columns(['agent_id', 'from_state', 'to_state', 'pause_code', 'cause', 'call_id', 'queue_id', 'by_actor', 'details', 'at'])
+        .expression((eb) =>
+          eb.selectFrom('moved').select([
+            'moved.id as agent_id',
+            sql<string>`${log.from_state}::varchar`.as('from_state'),
+            sql<string>`${log.to_state}::varchar`.as('to_state'),
+            sql<number | null>`${log.pause_code}::integer`.as('pause_code'),
+            sql<string>`${log.cause}::varchar`.as('cause'),
+            sql<string | null>`${log.call_id}::varchar`.as('call_id'),
+            sql<string | null>`${log.queue_id}::bigint`.as('queue_id'),
+            sql<string | null>`${log.by_actor}::varchar`.as('by_actor'),
+            sql<string | null>`${log.details}::jsonb`.as('details'),
+            sql<Date>`${log.at}::timestamptz`.as('at'),
+          ]),
+        ),
+    )
+    .selectFrom('moved')
+    .selectAll()
+    .executeTakeFirst();
+  return row ? { ok: true, agent: viewAfter(row as AgentRow, plan), step: plan.step } : 'stale';
 }
 
 const toId = (v: string | undefined | null): string | null => (v && /^[0-9]{1,18}$/.test(v) ? v : null);
@@ -661,21 +649,34 @@ export async function logQueueCall(db: AnyDb, e: QueueCallLogInput): Promise<Que
     .executeTakeFirstOrThrow();
 }
 
+/** An answered call is over: its talk time (answer to `endedAt`) goes into its queue_call_log row. */
+export async function recordTalkTime(db: AnyDb, callId: string, endedAt: Date): Promise<void> {
+  await adb(db)
+    .updateTable('queue_call_log')
+    .set({ talk_seconds: sql<number>`greatest(0, round(extract(epoch from (${endedAt}::timestamptz - answered_at))))::integer` })
+    .where('call_id', '=', callId)
+    .where('outcome', '=', 'answered')
+    .where('talk_seconds', 'is', null)
+    .execute();
+}
+
 // ================================================================ today's figures, routing snapshot
 
 /** Local midnight of today in time zone `tz` (IANA), as a SQL expression. */
 const startOfToday = (tz: string) => sql<Date>`(date_trunc('day', now() at time zone ${tz}) at time zone ${tz})`;
 
 /** Per agent since local midnight: calls answered and talk seconds (from queue_call_log). */
-export async function agentTodayStats(db: AnyDb, timezone = 'UTC'): Promise<Map<string, { calls: number; talkSeconds: number }>> {
-  const rows = await adb(db)
+export async function agentTodayStats(db: AnyDb, timezone = 'UTC', agentIds?: readonly string[]): Promise<Map<string, { calls: number; talkSeconds: number }>> {
+  if (agentIds && agentIds.length === 0) return new Map();
+  let q = adb(db)
     .selectFrom('queue_call_log')
     .select((eb) => ['agent_id', eb.fn.countAll<string>().as('calls'), eb.fn.coalesce(eb.fn.sum<string | null>('talk_seconds'), sql<string>`0`).as('talk')])
     .where('outcome', '=', 'answered')
     .where('agent_id', 'is not', null)
     .where('ended_at', '>=', startOfToday(timezone))
-    .groupBy('agent_id')
-    .execute();
+    .groupBy('agent_id');
+  if (agentIds) q = q.where('agent_id', 'in', agentIds);
+  const rows = await q.execute();
   return new Map(rows.map((r) => [r.agent_id!, { calls: Number(r.calls), talkSeconds: Number(r.talk) }]));
 }
 
@@ -756,6 +757,8 @@ export interface SnapshotAgent extends RoutableAgent {
   readonly stateSince: number;
   /** The state machine's view (agent-state.ts). */
   readonly agentState: AgentState;
+  /** The stored row this was made from (its version: applyAgentEventAt). */
+  readonly row: AgentView;
 }
 
 export interface RoutingSnapshot {
@@ -765,50 +768,78 @@ export interface RoutingSnapshot {
   readonly at: number;
 }
 
+export interface AgentFigures {
+  readonly memberships: readonly { readonly queueId: string; readonly penalty: number }[];
+  readonly skills: Readonly<Record<string, number>>;
+  readonly callsHandled: number;
+  readonly talkSeconds: number;
+}
+
+/** A stored agent (with its memberships, skills and today's figures) as the router and the runtime take it. */
+export function snapshotAgentOf(a: AgentView, f: AgentFigures): SnapshotAgent {
+  return {
+    id: a.id,
+    number: a.number,
+    name: a.name,
+    state: a.state,
+    memberships: f.memberships,
+    skills: f.skills,
+    idleSince: (a.idle_since ?? a.state_since).getTime(),
+    callsHandled: f.callsHandled,
+    talkSeconds: f.talkSeconds,
+    lastOfferedAt: a.last_offered_at?.getTime() ?? null,
+    extension: a.extension,
+    callId: a.call_id,
+    callQueueId: a.queue_id,
+    pauseCode: a.pause_code,
+    missedOffers: a.missed_offers,
+    stateSince: a.state_since.getTime(),
+    agentState: agentStateOf(a),
+    row: a,
+  };
+}
+
 /**
- * Everything routeCalls needs besides the waiting calls (listQueueCalls + waitingCallOf): agents
- * with state, memberships, skills, idle since, last offer, calls and talk seconds today (since
- * local midnight in `timezone`), and the queues with their settings. Logged-out agents are left
- * out unless `includeLoggedOut`.
+ * Agents as the router takes them: state, memberships, skills, idle since, last offer, calls and
+ * talk seconds today (since local midnight in `timezone`). Only the agents `ids` when given;
+ * logged-out agents are left out unless `includeLoggedOut`.
  */
-export async function loadRoutingSnapshot(db: AnyDb, options: { timezone?: string; includeLoggedOut?: boolean } = {}): Promise<RoutingSnapshot> {
-  const at = Date.now();
+export async function loadSnapshotAgents(db: AnyDb, options: { timezone?: string; includeLoggedOut?: boolean; ids?: readonly string[] } = {}): Promise<SnapshotAgent[]> {
+  const ids = options.ids;
+  if (ids && ids.length === 0) return [];
   let agentsQ = agentView(db).orderBy('a.id');
   if (!options.includeLoggedOut) agentsQ = agentsQ.where('a.state', '<>', 'logged-out');
-  const [agents, queues, members, skills, today] = await Promise.all([
-    agentsQ.execute(),
-    listQueues(db),
-    adb(db).selectFrom('queue_members').selectAll().execute(),
-    agentSkills(db),
-    agentTodayStats(db, options.timezone),
-  ]);
+  if (ids) agentsQ = agentsQ.where('a.id', 'in', ids);
+  let membersQ = adb(db).selectFrom('queue_members').selectAll();
+  if (ids) membersQ = membersQ.where('agent_id', 'in', ids);
+  const [agents, members, skills, today] = await Promise.all([agentsQ.execute(), membersQ.execute(), agentSkills(db, ids), agentTodayStats(db, options.timezone, ids)]);
   const byAgent = new Map<string, { queueId: string; penalty: number }[]>();
   for (const m of members) {
     let list = byAgent.get(m.agent_id);
     if (!list) byAgent.set(m.agent_id, (list = []));
     list.push({ queueId: m.queue_id, penalty: m.penalty });
   }
-  return {
-    at,
-    queues: queues.map(queueSettingsOf),
-    agents: agents.map((a) => ({
-      id: a.id,
-      number: a.number,
-      name: a.name,
-      state: a.state,
+  return agents.map((a) =>
+    snapshotAgentOf(a, {
       memberships: byAgent.get(a.id) ?? [],
       skills: skills.get(a.id) ?? {},
-      idleSince: (a.idle_since ?? a.state_since).getTime(),
       callsHandled: today.get(a.id)?.calls ?? 0,
       talkSeconds: today.get(a.id)?.talkSeconds ?? 0,
-      lastOfferedAt: a.last_offered_at?.getTime() ?? null,
-      extension: a.extension,
-      callId: a.call_id,
-      callQueueId: a.queue_id,
-      pauseCode: a.pause_code,
-      missedOffers: a.missed_offers,
-      stateSince: a.state_since.getTime(),
-      agentState: agentStateOf(a),
-    })),
-  };
+    }),
+  );
+}
+
+/** The queues' settings, as the runtime takes them. */
+export async function loadQueueSettings(db: AnyDb): Promise<QueueSettings[]> {
+  return (await listQueues(db)).map(queueSettingsOf);
+}
+
+/**
+ * Everything routeCalls needs besides the waiting calls (listQueueCalls + waitingCallOf): the
+ * agents (loadSnapshotAgents) and the queues with their settings.
+ */
+export async function loadRoutingSnapshot(db: AnyDb, options: { timezone?: string; includeLoggedOut?: boolean } = {}): Promise<RoutingSnapshot> {
+  const at = Date.now();
+  const [agents, queues] = await Promise.all([loadSnapshotAgents(db, options), loadQueueSettings(db)]);
+  return { at, queues, agents };
 }

@@ -1,48 +1,160 @@
 /**
  * The ACD engine's store over PostgreSQL (repository.ts): agents and queues as the engine and the
- * router read them, agent events applied under the agent's row lock (so two daemons never offer
- * one agent two calls), logins with PIN lockout, and the waiting-call bookkeeping.
+ * router read them, agent events applied atomically (so two daemons never offer one agent two
+ * calls), logins with PIN lockout, and the waiting-call bookkeeping.
+ *
+ * The routing view is kept warm in memory (routing-cache.ts), so a caller joining a queue and a
+ * routing decision read nothing from Postgres:
+ *   - an agent event is written in one statement guarded by the row's version as held here
+ *     (repository.applyAgentEventAt); when another daemon or the API changed the agent meanwhile,
+ *     the write misses and the event goes through the row lock instead (applyAgentEvent), which
+ *     reads the row as it is. Either way the written row is taken into the cache.
+ *   - changes made elsewhere arrive by LISTEN pbx_acd (triggers on agents, queues, members,
+ *     skills, pause reasons: migrations/2026-11-25T00-00-00_acd_versions.ts); the agent or the
+ *     whole view is reloaded, then onChange listeners run (the engine decides again).
+ *   - a full reload every REFRESH_MS besides (today's figures of calls handled by other daemons;
+ *     anything a lost notification missed), and after the LISTEN connection comes back.
  */
+import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
+import { PgListener } from '../db/listener.js';
 import type { Logger } from '../logger.js';
+import type { BackoffPolicy } from '../telephony/backoff.js';
 import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
 import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
 import * as repo from './repository.js';
+import { RoutingCache } from './routing-cache.js';
 import { adb } from './tables.js';
 
-/** A snapshot is reused for this long by the calls of one routing round. */
-const SNAPSHOT_MS = 200;
+const REFRESH_MS = 3_000;
+export const ACD_CHANNEL = 'pbx_acd';
 
 export class PgAcdStore implements AcdStore {
-  private snapshot: { at: number; value: Promise<repo.RoutingSnapshot> } | null = null;
+  private readonly cache = new RoutingCache();
+  private fullLoad: Promise<void> | null = null;
+  private fullLoadAgain = false;
+  private readonly agentsToLoad = new Set<string>();
+  private agentLoad: Promise<void> | null = null;
+  private readonly listeners: (() => void)[] = [];
+  private readonly listener: PgListener | null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { readonly timezone: string; readonly log: Logger },
-  ) {}
+    private readonly opts: {
+      readonly timezone: string;
+      readonly log: Logger;
+      /** Where to LISTEN for changes made by other daemons and the API (none: reloads only). */
+      readonly listen?: { readonly db: Config['db']; readonly backoff: BackoffPolicy };
+    },
+  ) {
+    this.listener = opts.listen
+      ? new PgListener(opts.listen.db, ACD_CHANNEL, opts.listen.backoff, {
+          onNotification: (payload) => this.notified(payload),
+          onConnected: () => void this.reloadAll().then(() => this.changed(), () => undefined),
+        }, opts.log)
+      : null;
+  }
 
-  private load(): Promise<repo.RoutingSnapshot> {
-    const now = Date.now();
-    if (!this.snapshot || now - this.snapshot.at > SNAPSHOT_MS) {
-      this.snapshot = { at: now, value: repo.loadRoutingSnapshot(this.db, { timezone: this.opts.timezone, includeLoggedOut: true }) };
-      this.snapshot.value.catch(() => (this.snapshot = null));
+  start(): void {
+    this.listener?.start();
+    this.timer ??= setInterval(() => void this.reloadAll().catch(() => undefined), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.listener?.stop();
+  }
+
+  /** Run `fn` when agents or queues changed elsewhere (another daemon, the API). */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  /** 'agent:<id>:<version>' or 'config:<table>' (the triggers' payloads). */
+  private notified(payload: string): void {
+    const agent = /^agent:([0-9]{1,18}):(-?[0-9]{1,19})$/.exec(payload);
+    if (agent) {
+      const version = BigInt(agent[2]!);
+      if (version >= 0n && !this.cache.isBehind(agent[1]!, version)) return; // our own write, already taken in
+      void this.reloadAgent(agent[1]!).then(() => this.changed(), () => undefined);
+      return;
     }
-    return this.snapshot.value;
+    if (payload.startsWith('config:')) void this.reloadAll().then(() => this.changed(), () => undefined);
+  }
+
+  /** Load everything again (one load at a time; a request during a load runs one more after it). */
+  private reloadAll(): Promise<void> {
+    if (this.fullLoad) {
+      this.fullLoadAgain = true;
+      return this.fullLoad;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.fullLoadAgain = false;
+        const [agents, queues] = await Promise.all([
+          repo.loadSnapshotAgents(this.db, { timezone: this.opts.timezone, includeLoggedOut: true }),
+          repo.loadQueueSettings(this.db),
+        ]);
+        this.cache.takeAll(agents, queues);
+      } while (this.fullLoadAgain);
+    };
+    this.fullLoad = run().finally(() => (this.fullLoad = null));
+    this.fullLoad.catch((err: Error) => this.opts.log.warn({ err: err.message }, 'ACD routing view not reloaded'));
+    return this.fullLoad;
+  }
+
+  /** Load these agents again (their row, memberships, skills, today's figures), batched. */
+  private reloadAgent(id: string): Promise<void> {
+    this.agentsToLoad.add(id);
+    this.agentLoad ??= (async () => {
+      try {
+        while (this.agentsToLoad.size > 0) {
+          const ids = [...this.agentsToLoad];
+          this.agentsToLoad.clear();
+          this.cache.takeAgents(ids, await repo.loadSnapshotAgents(this.db, { timezone: this.opts.timezone, includeLoggedOut: true, ids }));
+        }
+      } finally {
+        this.agentLoad = null;
+      }
+    })();
+    this.agentLoad.catch((err: Error) => this.opts.log.warn({ err: err.message }, 'ACD agent not reloaded'));
+    return this.agentLoad;
+  }
+
+  private async current(): Promise<RoutingCache> {
+    if (!this.cache.loaded) await this.reloadAll();
+    return this.cache;
   }
 
   async queues(): Promise<QueueSettings[]> {
-    return (await this.load()).queues;
+    return (await this.current()).queues();
   }
 
   async agents(): Promise<AgentRecord[]> {
-    return (await this.load()).agents.map((a) => ({ ...a, machine: a.agentState }));
+    return (await this.current()).agents();
   }
 
   async apply(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep> {
     const fields = extra?.extension !== undefined ? { extension: extra.extension } : undefined;
-    const applied = await repo.applyAgentEvent(this.db, agentId, event, { ...(fields ? { fields } : {}), byActor: extra?.actor ?? null });
-    this.snapshot = null;
+    const options = { ...(fields ? { fields } : {}), byActor: extra?.actor ?? null };
+    const held = this.cache.agent(agentId);
+    if (held) {
+      const fast = await repo.applyAgentEventAt(this.db, held.row, event, options);
+      if (fast !== 'stale') {
+        this.cache.takeRow(fast.agent);
+        return fast.step;
+      }
+    }
+    const applied = await repo.applyAgentEvent(this.db, agentId, event, options);
     if (!applied) return { ok: false, code: 'invalid-event', from: 'logged-out', event: event.type };
+    this.cache.takeRow(applied.agent); // read under the lock: as it is now, accepted or not
     if (!applied.ok) {
       // Logging in again at another phone while logged in: the agent moves to that phone.
       if (event.type === 'login' && fields && applied.agent.state !== 'logged-out') await repo.updateAgentRow(this.db, agentId, fields);
@@ -94,6 +206,12 @@ export class PgAcdStore implements AcdStore {
       outcome,
       agentId,
     });
+    if (agentId) void this.reloadAgent(agentId).catch(() => undefined); // calls handled today
+  }
+
+  async talkEnded(callId: string, agentId: string, at: Date): Promise<void> {
+    await repo.recordTalkTime(this.db, callId, at);
+    void this.reloadAgent(agentId).catch(() => undefined); // talk time today
   }
 
   async queuedSince(callId: string): Promise<number | null> {

@@ -50,6 +50,8 @@ export interface AgentTable {
   pending_pause_code: number | null;
   created_at: Generated<Date>;
   updated_at: Updated;
+  /** Bumped by a trigger on every update (optimistic writes from the warm routing snapshot). */
+  version: ColumnType<string, never, never>;
 }
 export type AgentRow = Selectable<AgentTable>;
 export type NewAgent = Insertable<AgentTable>;

@@ -79,8 +79,16 @@ export class QueueRunner {
   private bridgeId: string | null = null;
   private announcement: string | null = null;
   private joined = false;
+  /** Music on hold being started (not awaited by start(): the first offer must not wait for it). */
+  private mohStarting: Promise<boolean> = Promise.resolve(false);
 
   constructor(private readonly host: QueueHost) {}
+
+  /** Stop music on hold, once its start (if any) is through: a late start must not follow the stop. */
+  private async stopMoh(): Promise<void> {
+    await this.mohStarting;
+    await this.host.control.stopMoh(this.host.channelId).catch(() => undefined);
+  }
 
   get active(): boolean {
     return this.joined;
@@ -92,7 +100,7 @@ export class QueueRunner {
     if (!this.host.facts().answeredAt) await this.host.answerCaller();
     const facts = this.host.facts();
     const port: QueueCallPort = {
-      offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds }),
+      offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds}),
       withdraw: (agentId) => this.host.deliver({ type: 'queue-withdraw', agentId }),
       leave: (target) => this.host.deliver({ type: 'queue-leave', target }),
       announce: (position, waitSeconds) => this.host.deliver({ type: 'queue-announce', position, waitSeconds }),
@@ -102,12 +110,13 @@ export class QueueRunner {
       () => true,
       (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false),
     );
+    this.mohStarting = moh;
     const result = await acd.join(
       { callId: facts.callId, queueName, channelId, callerNumber: facts.callerNumber, callerName: facts.callerName, ...routing },
       port,
       rejoin,
     );
-    if (result.kind !== 'joined' && (await moh)) await control.stopMoh(channelId).catch(() => undefined);
+    if (result.kind !== 'joined' && (await moh)) await this.stopMoh();
     if (result.kind === 'unknown-queue') {
       log.warn({ queue: queueName }, 'no such queue; hanging up');
       return this.host.hangupCaller('normal');
@@ -117,7 +126,6 @@ export class QueueRunner {
       return this.host.leaveTo(result.queue.overflow);
     }
     this.joined = true;
-    await moh;
     if (result.queue.callbackAfterSeconds !== null) this.host.setQueueTimer(result.queue.callbackAfterSeconds * 1000);
   }
 
@@ -131,7 +139,7 @@ export class QueueRunner {
     for (const legId of this.ringing.keys()) this.host.releaseLeg(legId);
     this.ringing.clear();
     if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
-    await control.stopMoh(channelId).catch(() => undefined);
+    await this.stopMoh();
     this.announcement = `${this.host.facts().callId}-callback-confirm`;
     this.callbackConfirm = this.announcement;
     log.info({ callback: callbackId }, 'caller asked to be called back');
@@ -154,7 +162,7 @@ export class QueueRunner {
         return;
       case 'queue-leave':
         this.joined = false;
-        await this.host.control.stopMoh(this.host.channelId).catch(() => undefined);
+        await this.stopMoh();
         return this.host.leaveTo(event.target);
       case 'queue-announce':
         return this.announce(event.position, event.waitSeconds);
@@ -192,7 +200,7 @@ export class QueueRunner {
     this.connectedLeg = legId;
     this.agentOf = agentId;
     if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
-    await control.stopMoh(channelId).catch(() => undefined);
+    await this.stopMoh();
     this.bridgeId = `${this.host.facts().callId}-bridge`;
     await control.createBridge(this.bridgeId);
     await control.addToBridge(this.bridgeId, [channelId, legId]);
@@ -220,7 +228,10 @@ export class QueueRunner {
     if (playbackId !== this.announcement) return;
     this.announcement = null;
     if (playbackId === this.callbackConfirm) return this.host.hangupCaller('normal');
-    if (this.joined && !this.connectedLeg) await this.host.control.startMoh(this.host.channelId).catch(() => undefined);
+    if (this.joined && !this.connectedLeg) {
+      this.mohStarting = this.host.control.startMoh(this.host.channelId).then(() => true, () => false);
+      await this.mohStarting;
+    }
   }
 
   /** The caller is gone: leave the queue, or end the connected call (agent to wrap-up). */
@@ -264,7 +275,7 @@ export class QueueRunner {
         timeoutSeconds: ringTimeoutSeconds,
         appArgs: `leg,${facts.callId}`,
       });
-      log.info({ agent: agent.number, extension: agent.extension, leg: legId }, 'ringing agent');
+      log.info({ agent: agent.number, extension: agent.extension, leg: legId}, 'ringing agent');
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'call-not-found') log.warn({ agent: agent.number, err: (err as Error).message }, 'could not ring agent');
       await this.legEnded(legId, 20); // unreachable phone: a missed offer
@@ -282,7 +293,7 @@ export class QueueRunner {
     });
     if (!media) return;
     this.announcement = `${this.host.facts().callId}-callback-offer`;
-    await control.stopMoh(channelId).catch(() => undefined);
+    await this.stopMoh();
     log.info('callback offered');
     await control.play(channelId, media, this.announcement).catch(() => {
       this.announcement = null;
@@ -296,7 +307,7 @@ export class QueueRunner {
     if (waitSeconds !== null && waitSeconds >= 60) media.push('sound:queue-holdtime', `number:${Math.round(waitSeconds / 60)}`, 'sound:queue-minutes');
     this.announcement = `${this.host.facts().callId}-announce-${randomUUID().slice(0, 8)}`;
     this.host.log.info({ position, waitSeconds }, 'position announced');
-    await control.stopMoh(channelId).catch(() => undefined);
+    await this.stopMoh();
     await control.play(channelId, media, this.announcement).catch(() => {
       this.announcement = null;
     });

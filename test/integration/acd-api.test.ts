@@ -3,7 +3,7 @@
  * (PIN never returned, skills), queues (impossible settings refused naming the field, overflow
  * targets checked), membership, pause reasons, inbound routes and IVR flows to queues and the
  * refusals to delete what is in use, a supervisor forcing states (also refused ones), the state
- * log, claimAgent under 20 concurrent claims on separate connections, PIN lockout, live views,
+ * log, offers under the row lock (20 concurrent on separate connections), PIN lockout, live views,
  * and the routing snapshot fed to the pure router.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +13,8 @@ import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { createDb, createPool, type Db } from '../../src/db/database.js';
 import {
-  applyAgentEvent, checkAgentPin, claimAgent, deleteQueueCall, findAgentByExtension, findAgentByNumber, listPauseReasons, listQueueCalls,
-  loadRoutingSnapshot, logQueueCall, transitionAgent, upsertQueueCall, waitingCallOf,
+  applyAgentEvent, checkAgentPin, deleteQueueCall, findAgentByExtension, findAgentByNumber, listPauseReasons, listQueueCalls,
+  loadRoutingSnapshot, logQueueCall, upsertQueueCall, waitingCallOf,
 } from '../../src/acd/repository.js';
 import { AcdService, type AgentChange } from '../../src/acd/service.js';
 import { adb } from '../../src/acd/tables.js';
@@ -329,8 +329,8 @@ describe('agent state: supervisor, state machine, claims', () => {
   it('never cuts a call: forcing ready while on-call is refused; a pause is parked, and can be taken back', async () => {
     const id = await agentId(A1);
     const qid = await queueId(Q);
-    expect(await claimAgent(app.db, id, 'it-acd-call-1', qid)).toBe(true);
-    expect(await claimAgent(app.db, id, 'it-acd-call-2', qid)).toBe(false);
+    expect((await applyAgentEvent(app.db, id, { type: 'offer', callId: 'it-acd-call-1', queueId: qid }))?.ok).toBe(true);
+    expect((await applyAgentEvent(app.db, id, { type: 'offer', callId: 'it-acd-call-2', queueId: qid }))?.ok).toBe(false);
     const answered = await applyAgentEvent(app.db, id, { type: 'answer', callId: 'it-acd-call-1' });
     expect(answered).toMatchObject({ ok: true, agent: { state: 'on-call', call_id: 'it-acd-call-1', queue_id: qid } });
 
@@ -392,7 +392,7 @@ describe('agent state: supervisor, state machine, claims', () => {
     const changes: AgentChange[] = [];
     const off = acd.onAgentChange((c) => changes.push(c));
     const id = await agentId(A1);
-    expect(await claimAgent(app.db, id, 'it-acd-call-3', await queueId(Q))).toBe(true);
+    expect((await applyAgentEvent(app.db, id, { type: 'offer', callId: 'it-acd-call-3', queueId: await queueId(Q) }))?.ok).toBe(true);
     const forced = await acd.forceState(CLI_ACTOR, A1, { state: 'paused', pauseCode: 3 });
     expect(forced.agent).toMatchObject({ state: 'paused', pause_name: 'meeting', call_id: null });
     expect(changes).toEqual([
@@ -406,12 +406,12 @@ describe('agent state: supervisor, state machine, claims', () => {
     expect(changes).toHaveLength(1);
   });
 
-  it('claimAgent: 20 concurrent claims on separate connections, exactly one wins', async () => {
+  it('offers under the row lock: 20 concurrent offers on separate connections, exactly one wins', async () => {
     const settings = inject('db');
     const pool = createPool({ host: settings.host, port: settings.port, user: settings.user, password: settings.password, name: settings.name }, 20);
     const db: Db = createDb(pool);
     try {
-      // Open all 20 connections first, so the claims really run side by side.
+      // Open all 20 connections first, so the offers really run side by side.
       const clients = await Promise.all(Array.from({ length: 20 }, () => pool.connect()));
       clients.forEach((c) => c.release());
       expect(pool.totalCount).toBe(20);
@@ -419,41 +419,19 @@ describe('agent state: supervisor, state machine, claims', () => {
       const id = await agentId(A2);
       const qid = await queueId(Q);
       expect((await applyAgentEvent(db, id, { type: 'login' }, { fields: { extension: EXT_NO_VM } }))?.ok).toBe(true);
-      const callIds = Array.from({ length: 20 }, (_, i) => `it-acd-race-${i}`);
-      const results = await Promise.all(callIds.map((c) => claimAgent(db, id, c, qid)));
-      expect(results.filter(Boolean)).toHaveLength(1);
-      const winner = callIds[results.indexOf(true)]!;
-      const agent = await findAgentByNumber(app.db, A2);
-      expect(agent).toMatchObject({ state: 'reserved', call_id: winner, queue_id: qid });
-      expect(agent!.last_offered_at).toBeInstanceOf(Date);
-      const logs = await sql<{ call_id: string; cause: string; from_state: string; to_state: string }>`
-        select call_id, cause, from_state, to_state from agent_state_log where agent_id = ${id} and call_id like 'it-acd-race-%'`.execute(app.db);
-      expect(logs.rows).toEqual([{ call_id: winner, cause: 'offer', from_state: 'ready', to_state: 'reserved' }]);
-
-      // transitionAgent is a compare-and-set too: 10 concurrent answers, one moves the agent.
-      const answers = await Promise.all(
-        Array.from({ length: 10 }, () => transitionAgent(db, id, ['reserved'], 'on-call', {}, { cause: 'answer' })),
-      );
-      expect(answers.filter((r) => r !== null)).toHaveLength(1);
-      expect(answers.find((r) => r !== null)).toMatchObject({ state: 'on-call', call_id: winner });
-      const done = await transitionAgent(db, id, ['on-call'], 'ready', {}, { cause: 'call-ended' });
-      expect(done).toMatchObject({ state: 'ready', call_id: null, queue_id: null });
-      expect(await transitionAgent(db, id, ['on-call'], 'wrap-up', {}, { cause: 'call-ended' })).toBeNull();
-      const last = await sql<{ from_state: string; to_state: string; call_id: string | null }>`
-        select from_state, to_state, call_id from agent_state_log where agent_id = ${id} order by id desc limit 2`.execute(app.db);
-      expect(last.rows).toEqual([
-        { from_state: 'on-call', to_state: 'ready', call_id: winner },
-        { from_state: 'reserved', to_state: 'on-call', call_id: winner },
-      ]);
-
-      // The engine's own path (src/acd/store.ts): the state machine's 'offer' event under the row
-      // lock, 20 at once on separate connections, as several daemons would: one offer only.
+      // The engine's path when its row is stale (src/acd/store.ts; the one-statement path is in
+      // acd-store.test.ts): the state machine's 'offer' event under the row lock, 20 at once on
+      // separate connections, as several daemons would: one offer only.
       const offers = await Promise.all(
         Array.from({ length: 20 }, (_, i) => applyAgentEvent(db, id, { type: 'offer', callId: `it-acd-offer-${i}`, queueId: qid })),
       );
       expect(offers.filter((r) => r?.ok)).toHaveLength(1);
       expect(offers.filter((r) => r && !r.ok).map((r) => r!.step.ok === false && r!.step.code)).toEqual(Array(19).fill('invalid-transition'));
       const offered = offers.find((r) => r?.ok)!;
+      expect(await findAgentByNumber(app.db, A2)).toMatchObject({ state: 'reserved', call_id: offered.agent.call_id, queue_id: qid });
+      const logs = await sql<{ call_id: string; cause: string; from_state: string; to_state: string }>`
+        select call_id, cause, from_state, to_state from agent_state_log where agent_id = ${id} and call_id like 'it-acd-offer-%'`.execute(app.db);
+      expect(logs.rows).toEqual([{ call_id: offered.agent.call_id, cause: 'offer', from_state: 'ready', to_state: 'reserved' }]);
       expect((await applyAgentEvent(db, id, { type: 'call-ended', callId: offered.agent.call_id!, wrapUpSeconds: 0 }))?.ok).toBe(true); // back to ready
     } finally {
       await db.destroy();

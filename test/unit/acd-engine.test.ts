@@ -54,6 +54,10 @@ class MemoryStore implements AcdStore {
   async callLeft(call: { callId: string }, outcome: string) {
     this.left.push(`${call.callId} ${outcome}`);
   }
+  readonly talks: string[] = [];
+  async talkEnded(callId: string, agentId: string) {
+    this.talks.push(`${callId} ${agentId}`);
+  }
   async recentHandleSeconds() {
     return [];
   }
@@ -112,6 +116,7 @@ describe('ACD engine', () => {
     await engine.callEnded('c1');
     expect(store.agents_.get('a1')!.machine.status).toBe('ready'); // no wrap-up in this queue
     expect(store.left).toEqual(['c1 answered']);
+    expect(store.talks).toEqual(['c1 a1']); // after the answered row: its talk time counts
   });
 
   it('two calls and one agent: the second waits until the agent is free again', async () => {

@@ -1,0 +1,80 @@
+/**
+ * The routing view a daemon keeps warm in memory: queues' settings and every agent with its state,
+ * memberships, skills and today's figures. Loads (all, or some agents) and the rows this daemon
+ * wrote itself arrive in any order; an agent's row is only ever replaced by one with a version at
+ * least as new (agents.version, bumped by Postgres on every update), so a slow reload never takes
+ * back a change already seen. Memberships, skills and figures come from the latest load.
+ *
+ * Pure: no I/O. The store (store.ts) feeds it from Postgres and LISTEN/NOTIFY.
+ */
+import type { AgentRecord, QueueSettings } from './engine.js';
+import { snapshotAgentOf, type AgentView, type SnapshotAgent } from './repository.js';
+
+const versionOf = (a: SnapshotAgent): bigint => BigInt(a.row.version);
+
+export class RoutingCache {
+  private byId = new Map<string, SnapshotAgent>();
+  private queueList: QueueSettings[] = [];
+  private records: AgentRecord[] | null = null;
+  private loadedOnce = false;
+
+  /** A full load has been taken in (until then the cache knows nothing). */
+  get loaded(): boolean {
+    return this.loadedOnce;
+  }
+
+  queues(): QueueSettings[] {
+    return this.queueList;
+  }
+
+  agent(id: string): SnapshotAgent | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Every agent (logged out too), as the engine takes them; the same array until something changes. */
+  agents(): AgentRecord[] {
+    this.records ??= [...this.byId.values()].map((a) => ({ ...a, machine: a.agentState }));
+    return this.records;
+  }
+
+  /** A version of this agent's row newer than the one held is known to exist. */
+  isBehind(id: string, version: bigint): boolean {
+    const held = this.byId.get(id);
+    return held === undefined ? version >= 0n : versionOf(held) < version;
+  }
+
+  /** A full load: all agents and queues. Agents missing from it were deleted. */
+  takeAll(agents: readonly SnapshotAgent[], queues: readonly QueueSettings[]): void {
+    const next = new Map<string, SnapshotAgent>();
+    for (const a of agents) next.set(a.id, this.merge(a));
+    this.byId = next;
+    this.queueList = [...queues];
+    this.records = null;
+    this.loadedOnce = true;
+  }
+
+  /** A load of the agents `ids`: those missing from `agents` were deleted. */
+  takeAgents(ids: readonly string[], agents: readonly SnapshotAgent[]): void {
+    const found = new Set<string>();
+    for (const a of agents) {
+      found.add(a.id);
+      this.byId.set(a.id, this.merge(a));
+    }
+    for (const id of ids) if (!found.has(id)) this.byId.delete(id);
+    this.records = null;
+  }
+
+  /** A row this daemon just wrote (its memberships, skills and figures are unchanged). */
+  takeRow(row: AgentView): void {
+    const held = this.byId.get(row.id);
+    if (!held || BigInt(row.version) < versionOf(held)) return;
+    this.byId.set(row.id, snapshotAgentOf(row, held));
+    this.records = null;
+  }
+
+  /** The loaded agent, but keeping the row held when that one is newer. */
+  private merge(loaded: SnapshotAgent): SnapshotAgent {
+    const held = this.byId.get(loaded.id);
+    return held && versionOf(held) > versionOf(loaded) ? snapshotAgentOf(held.row, loaded) : loaded;
+  }
+}

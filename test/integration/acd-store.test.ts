@@ -1,0 +1,168 @@
+/**
+ * The ACD's warm routing view against real Postgres: agent events written in one statement guarded
+ * by the row's version (repository.applyAgentEventAt), exactly one of 20 concurrent optimistic
+ * offers winning on separate connections, the store falling back to the row lock when its row is
+ * stale, changes made elsewhere (another connection: another daemon or the API) reaching the store
+ * by LISTEN/NOTIFY (also after its listening connection was killed), and talk time recorded when
+ * an answered call ends.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import type { App } from '../../src/app.js';
+import { createDb, createPool, type Db } from '../../src/db/database.js';
+import {
+  agentTodayStats, applyAgentEvent, applyAgentEventAt, findAgentById, insertAgent, insertQueue, logQueueCall, recordTalkTime, setQueueMember,
+} from '../../src/acd/repository.js';
+import { PgAcdStore } from '../../src/acd/store.js';
+import { eventually } from '../support/daemon.js';
+import { startTestApp } from '../support/app.js';
+
+let app: App;
+// Numbers and names no other integration file uses (they share the run's database).
+const EXT = '5711';
+let queueId: string;
+
+const dbSettings = () => {
+  const s = inject('db');
+  return { host: s.host, port: s.port, user: s.user, password: s.password, name: s.name };
+};
+
+async function newAgent(number: string): Promise<string> {
+  const a = await insertAgent(app.db, { number, name: `Agent ${number}`, pin_hash: 'x' });
+  await setQueueMember(app.db, queueId, a.id, 0);
+  return a.id;
+}
+
+const logRows = async (agentId: string) =>
+  Number((await sql<{ n: string }>`select count(*) as n from agent_state_log where agent_id = ${agentId}`.execute(app.db)).rows[0]!.n);
+
+beforeAll(async () => {
+  app = await startTestApp();
+  const ext = await app.http.inject({ method: 'GET', url: '/health/live' });
+  expect(ext.statusCode).toBe(200);
+  await sql`insert into extensions (number, display_name) values (${EXT}, 'Store Desk') on conflict do nothing`.execute(app.db).catch(() => undefined);
+  queueId = (await insertQueue(app.db, { name: 'it-store-q', required_skills: JSON.stringify([]), widening: JSON.stringify([]) })).id;
+});
+
+afterAll(async () => {
+  await app?.stop();
+});
+
+describe('applyAgentEventAt (one statement, guarded by the version held)', () => {
+  it('writes the event and its log row when the row is as held; leaves a row that moved on alone', async () => {
+    const id = await newAgent('7101');
+    const login = await applyAgentEvent(app.db, id, { type: 'login' });
+    expect(login?.ok).toBe(true);
+    const held = login!.agent;
+    const before = await logRows(id);
+
+    const offered = await applyAgentEventAt(app.db, held, { type: 'offer', callId: 'it-store-c1', queueId });
+    expect(offered).not.toBe('stale');
+    if (offered === 'stale') return;
+    expect(offered.step.state.status).toBe('reserved');
+    expect(BigInt(offered.agent.version)).toBe(BigInt(held.version) + 1n);
+    expect(await findAgentById(app.db, id)).toMatchObject({ state: 'reserved', call_id: 'it-store-c1', queue_id: queueId, version: offered.agent.version });
+    const log = await sql<{ from_state: string; to_state: string; cause: string; call_id: string; queue_id: string }>`
+      select from_state, to_state, cause, call_id, queue_id from agent_state_log where agent_id = ${id} order by id desc limit 1`.execute(app.db);
+    expect(log.rows).toEqual([{ from_state: 'ready', to_state: 'reserved', cause: 'offer', call_id: 'it-store-c1', queue_id: queueId }]);
+    expect(await logRows(id)).toBe(before + 1);
+
+    // The held row is now stale: nothing is written, whatever the event.
+    expect(await applyAgentEventAt(app.db, held, { type: 'offer', callId: 'it-store-c2', queueId })).toBe('stale');
+    expect(await applyAgentEventAt(app.db, held, { type: 'logout' })).toBe('stale');
+    expect(await findAgentById(app.db, id)).toMatchObject({ state: 'reserved', call_id: 'it-store-c1', version: offered.agent.version });
+    expect(await logRows(id)).toBe(before + 1);
+  });
+
+  it('20 concurrent offers from the same held row on separate connections: exactly one wins', async () => {
+    const pool = createPool(dbSettings(), 20);
+    const db: Db = createDb(pool);
+    try {
+      const clients = await Promise.all(Array.from({ length: 20 }, () => pool.connect()));
+      clients.forEach((c) => c.release());
+      const id = await newAgent('7102');
+      const held = (await applyAgentEvent(db, id, { type: 'login' }))!.agent;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => applyAgentEventAt(db, held, { type: 'offer', callId: `it-store-race-${i}`, queueId })),
+      );
+      const won = results.filter((r) => r !== 'stale');
+      expect(won).toHaveLength(1);
+      const winner = won[0]!;
+      expect(winner.agent.call_id).toMatch(/^it-store-race-/);
+      const offers = await sql<{ call_id: string }>`select call_id from agent_state_log where agent_id = ${id} and cause = 'offer'`.execute(app.db);
+      expect(offers.rows).toEqual([{ call_id: winner.agent.call_id }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('PgAcdStore', () => {
+  const log = pino({ level: 'silent' });
+
+  it('an event on a stale row goes through the row lock and the view catches up', async () => {
+    const id = await newAgent('7103');
+    const store = new PgAcdStore(app.db, { timezone: 'UTC', log }); // no LISTEN: only what it loads and writes
+    expect((await store.agents()).find((a) => a.id === id)?.state).toBe('logged-out');
+    // Another daemon logs the agent in and pauses them; this store does not know.
+    await applyAgentEvent(app.db, id, { type: 'login' }, { fields: { extension: EXT } });
+    await applyAgentEvent(app.db, id, { type: 'pause', reason: { code: 1, name: 'break' } });
+    expect((await store.agents()).find((a) => a.id === id)?.state).toBe('logged-out');
+    const step = await store.apply(id, { type: 'unpause' });
+    expect(step.ok).toBe(true);
+    expect((await store.agents()).find((a) => a.id === id)).toMatchObject({ state: 'ready', extension: EXT });
+    // Now the row is as held: the next event takes the one-statement path and is stored the same.
+    const offer = await store.apply(id, { type: 'offer', callId: 'it-store-c3', queueId });
+    expect(offer.ok).toBe(true);
+    expect(await findAgentById(app.db, id)).toMatchObject({ state: 'reserved', call_id: 'it-store-c3' });
+    expect((await store.agents()).find((a) => a.id === id)?.state).toBe('reserved');
+    // A refused event (an offer to a reserved agent) is refused, and writes nothing.
+    const before = await logRows(id);
+    expect((await store.apply(id, { type: 'offer', callId: 'it-store-c4', queueId })).ok).toBe(false);
+    expect(await logRows(id)).toBe(before);
+  });
+
+  it('changes made elsewhere arrive by NOTIFY, also after the listening connection is killed', async () => {
+    const id = await newAgent('7104');
+    const store = new PgAcdStore(app.db, { timezone: 'UTC', log, listen: { db: dbSettings(), backoff: { baseMs: 50, maxMs: 500 } } });
+    let changes = 0;
+    store.onChange(() => changes++);
+    store.start();
+    try {
+      await store.agents();
+      await eventually(async () => (changes > 0 ? true : undefined), 10_000, 'LISTEN connection (reloads once connected)');
+      const seen = changes;
+      await applyAgentEvent(app.db, id, { type: 'login' }, { fields: { extension: EXT } });
+      await eventually(async () => ((await store.agents()).find((a) => a.id === id)?.state === 'ready' && changes > seen ? true : undefined), 10_000, 'agent ready in the view');
+
+      // A queue created elsewhere: the whole view is reloaded.
+      await insertQueue(app.db, { name: 'it-store-q2', required_skills: JSON.stringify([]), widening: JSON.stringify([]) });
+      await eventually(async () => ((await store.queues()).some((q) => q.name === 'it-store-q2') ? true : undefined), 10_000, 'new queue in the view');
+
+      // Postgres drops the listening connection (a restart, a network cut): it comes back by itself.
+      // (Other daemons of this run listening on this database reconnect too.)
+      const before = changes;
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pbx-listen' and datname = current_database()`.execute(app.db);
+      await eventually(async () => (changes > before ? true : undefined), 10_000, 'LISTEN connection again (reloads once connected)');
+      const again = changes;
+      await applyAgentEvent(app.db, id, { type: 'pause', reason: { code: 2, name: 'lunch' } });
+      await eventually(async () => ((await store.agents()).find((a) => a.id === id)?.state === 'paused' && changes > again ? true : undefined), 10_000, 'agent paused in the view');
+    } finally {
+      await store.stop();
+    }
+  });
+
+  it('an answered call that ends gets its talk time, and the agent\'s figures for today follow', async () => {
+    const id = await newAgent('7105');
+    const answeredAt = new Date(Date.now() - 42_000);
+    await logQueueCall(app.db, { queueId, callId: 'it-store-talk', enqueuedAt: new Date(answeredAt.getTime() - 5_000), answeredAt, endedAt: answeredAt, outcome: 'answered', agentId: id });
+    expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 0 });
+    await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 42_000));
+    expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 42 });
+    // Recorded once: a second end (a retry) does not change it.
+    await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 99_000));
+    expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 42 });
+  });
+});
