@@ -33,8 +33,15 @@ export const lampExtension = (number: string): string => `*80${number}`;
 const device = (number: string): string => `agent-${number}`;
 const AGENT_NUMBER = /^[0-9]{2,16}$/;
 
+/** How long a lamp waits for the agent's state to settle before it is set. */
+export const LAMP_SETTLE_MS = 30;
+
 export class AgentLamps {
   private readonly hinted = new Set<string>();
+  /** Agents whose lamp is due: the latest state wins. */
+  private readonly due = new Map<string, AgentStatus>();
+  /** Per agent, the lamp update in flight (updates go out one after the other). */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -50,7 +57,28 @@ export class AgentLamps {
     this.hinted.clear();
   }
 
-  /** Set one agent's lamp; never throws (a lamp is not worth failing a call for). */
+  /**
+   * The agent's state changed: their lamp follows LAMP_SETTLE_MS later. A quick run of changes
+   * (offered, then answered) costs one update, none of them competes with ringing the agent's
+   * phone, and updates for one agent go out in order.
+   */
+  follow(number: string, status: AgentStatus): void {
+    const scheduled = this.due.has(number);
+    this.due.set(number, status);
+    if (scheduled) return;
+    setTimeout(() => {
+      const latest = this.due.get(number);
+      this.due.delete(number);
+      if (!latest) return;
+      const next = (this.inFlight.get(number) ?? Promise.resolve()).then(() => this.show(number, latest));
+      this.inFlight.set(number, next);
+      void next.then(() => {
+        if (this.inFlight.get(number) === next) this.inFlight.delete(number);
+      });
+    }, LAMP_SETTLE_MS).unref();
+  }
+
+  /** Set one agent's lamp now; never throws (a lamp is not worth failing a call for). */
   async show(number: string, status: AgentStatus): Promise<void> {
     if (!AGENT_NUMBER.test(number)) return;
     try {

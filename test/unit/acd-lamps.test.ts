@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
-import { AgentLamps, LAMP_OF, lampExtension } from '../../src/acd/lamps.js';
+import { AgentLamps, LAMP_OF, LAMP_SETTLE_MS, lampExtension } from '../../src/acd/lamps.js';
 
 function setup(amiAnswer: Record<string, string> = { response: 'Success' }) {
   const ami: Record<string, string>[] = [];
@@ -33,5 +33,23 @@ describe('agent BLF lamps', () => {
     await lamps.show('2001', 'ready');
     await lamps.show('12;x', 'ready');
     expect(states).toEqual([]);
+  });
+
+  it('follows state changes once they settle: a quick run of changes is one update, the latest', async () => {
+    vi.useFakeTimers();
+    try {
+      const { lamps, states } = setup();
+      lamps.follow('2001', 'reserved');
+      lamps.follow('2001', 'on-call');
+      lamps.follow('2002', 'paused');
+      expect(states).toEqual([]);
+      await vi.advanceTimersByTimeAsync(LAMP_SETTLE_MS);
+      expect(states).toEqual(['agent-2001=INUSE', 'agent-2002=ONHOLD']);
+      lamps.follow('2001', 'wrap-up');
+      await vi.advanceTimersByTimeAsync(LAMP_SETTLE_MS);
+      expect(states).toEqual(['agent-2001=INUSE', 'agent-2002=ONHOLD', 'agent-2001=BUSY']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
