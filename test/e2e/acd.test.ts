@@ -249,4 +249,60 @@ describe('ACD: agents on desk phones', () => {
     expect(cdrs.find((c) => c.callId === original)).toMatchObject({ endedBy: 'callback' });
     expect(cdrs.find((c) => c.callId !== original && c.linkedId === original)).toMatchObject({ dialedNumber: '4930222333', disposition: 'ANSWERED' });
   });
+  it('skills: an IVR flow asks for French; the agent who speaks it gets the call though the other has been idle longer', async () => {
+    await waitState('23', 'ready');
+    await login(PHONE_2, '24', '5689'); // 23 has been idle longer: longest-idle would pick 23
+    // Skills changed through the API reach the running ACD (its routing view listens for changes).
+    expect((await admin('PATCH', '/api/v1/agents/23', { skills: { french: 1 } })).status).toBe(200);
+    expect((await admin('PATCH', '/api/v1/agents/24', { skills: { french: 4 } })).status).toBe(200);
+    const q = await admin('POST', '/api/v1/queues', { name: 'skilled', strategy: 'skills', ringTimeoutSeconds: 10, wrapUpSeconds: 0, announceSeconds: 0 });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    for (const number of ['23', '24']) expect((await admin('PUT', '/api/v1/queues/skilled/members', { agent: number, penalty: 0 })).status).toBeLessThan(300);
+    const flow = await admin('POST', '/api/v1/flows', {
+      name: 'french-line',
+      definition: {
+        language: 'en',
+        start: 'french',
+        nodes: {
+          french: { kind: 'set', variable: 'queue_skills', value: 'french:3', next: 'queue' },
+          queue: { kind: 'transfer', target: { kind: 'queue', queue: 'skilled' } },
+        },
+      },
+    });
+    expect(flow.status, JSON.stringify(flow.body)).toBe(201);
+    expect((await admin('POST', '/api/v1/flows/french-line/publish')).status).toBe(200);
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'french line', didPattern: '4930777003', target: { kind: 'flow', flow: 'french-line' } })).status).toBe(201);
+
+    const since = new Date(Date.now() - 100);
+    const phone = await agentPhone(PHONE_2, 'phone-answer');
+    const scenarioFile = await dtmfScenario([], { hangUpAfter: 4000 });
+    const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777003', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    await waitState('24', 'ready');
+    expect(await trail('24', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->ready']);
+    expect(await trail('23', since)).toEqual([]); // never offered: French 1 is below the 3 asked for
+  });
+
+  it('ring-all: both agents\' phones ring, the first to answer gets the call, the other stops ringing and stays ready', async () => {
+    const q = await admin('POST', '/api/v1/queues', { name: 'everyone', strategy: 'ring-all', ringTimeoutSeconds: 10, wrapUpSeconds: 0, announceSeconds: 0 });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    for (const number of ['23', '24']) expect((await admin('PUT', '/api/v1/queues/everyone/members', { agent: number, penalty: 0 })).status).toBeLessThan(300);
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'everyone line', didPattern: '4930777004', target: { kind: 'queue', queue: 'everyone' } })).status).toBe(201);
+    await waitState('23', 'ready');
+    await waitState('24', 'ready');
+    const since = new Date(Date.now() - 100);
+    const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
+    const answering = await agentPhone(PHONE_2, 'phone-answer');
+    const scenarioFile = await dtmfScenario([], { hangUpAfter: 4000 });
+    const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777004', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await answering.done).code).toBe(0);
+    expect((await ringing.done).code).toBe(0); // its INVITE came, then the CANCEL once 24 answered
+    await waitState('24', 'ready');
+    expect(await trail('24', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->ready']);
+    // Let go without a missed offer (no pause): ready again for the next call.
+    expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->ready']);
+    expect(await agent('23')).toMatchObject({ state: 'ready' });
+  });
 });
