@@ -285,8 +285,8 @@ function breakdown(calls: Call[], logs: LogLine[]): string {
   });
   const med = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5).toFixed(1);
   return `pbx ACD, split by the daemon's log (ms, medians of ${parts.answered_joined.length} calls; log times are whole ms):\n` +
-    `  caller's 200 OK -> "caller joined queue"        ${med(parts.answered_joined)}   (rest of the ARI answer, queue settings, waiting-call row)\n` +
-    `  joined -> "offering call to agent"             ${med(parts.joined_offered)}   (routing snapshot, agent claimed under its row lock)\n` +
+    `  caller's 200 OK -> "caller joined queue"        ${med(parts.answered_joined)}   (rest of the ARI answer; queue settings from memory)\n` +
+    `  joined -> "offering call to agent"             ${med(parts.joined_offered)}   (routing decision in memory; the claim: one statement)\n` +
     `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (session queue, ARI originate)\n` +
     `  originate returned -> phone's INVITE           ${med(parts.originated_invite)}\n`;
 }
