@@ -305,4 +305,29 @@ describe('ACD: agents on desk phones', () => {
     expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->ready']);
     expect(await agent('23')).toMatchObject({ state: 'ready' });
   });
+  it('a callback waiting when the daemon restarts is taken up by the new daemon at its place', async () => {
+    await admin('POST', '/api/v1/agents/23/state', { state: 'paused', pauseCode: 1 }); // busy: the callback waits
+    const scenarioFile = await dtmfScenario([{ pause: 11_500 }, { digit: '*' }], { waitForBye: true });
+    const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777002', sipPort: world.sipPort, user: '4930222444', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    expect(caller.code, caller.output).toBe(0);
+    const db = openDb(world.db);
+    try {
+      const newest = async () => (await sql<{ id: string; state: string; attempts: number }>`select id, state, attempts from callbacks where caller_number = '4930222444' order by id desc limit 1`.execute(db)).rows[0];
+      expect(await newest()).toMatchObject({ state: 'waiting', attempts: 0 });
+      await daemon.kill();
+      ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+      await daemon.waitForLog((l) => l.msg === 'callbacks waiting from before the restart taken up again', 15_000);
+
+      const carrierLog = path.join(tmpdir(), `pbx-e2e-acd-carrier-restart-${carrierPort}.log`);
+      const customerLeg = await startCarrier(CARRIER_IP, carrierPort, carrierLog);
+      const phone = await agentPhone(PHONE_1, 'phone-answer-hangup');
+      expect((await admin('POST', '/api/v1/agents/23/state', { state: 'ready' })).status).toBe(200);
+      expect((await phone.done).code).toBe(0); // the new daemon rang the agent first
+      expect((await customerLeg.done).code).toBe(0); // then called the customer back
+      expect(await readFile(carrierLog, 'utf8')).toContain('4930222444');
+      await eventually(async () => ((await newest())?.state === 'done' ? true : undefined), 15_000, 'callback done');
+    } finally {
+      await db.destroy();
+    }
+  });
 });
