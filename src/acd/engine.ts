@@ -595,14 +595,8 @@ export class AcdEngine {
       }
     }
     if (step.state.status === 'ready') this.decide();
-    const number = await this.numberOf(agentId);
-    if (number) this.deps.deviceState?.(number, step.state.status);
-  }
-
-  private numbers = new Map<string, string>();
-  private async numberOf(agentId: string): Promise<string | null> {
-    if (!this.numbers.has(agentId)) for (const a of await this.deps.store.agents().catch(() => [])) this.numbers.set(a.id, a.number);
-    return this.numbers.get(agentId) ?? null;
+    const agent = (await this.deps.store.agents().catch(() => [])).find((a) => a.id === agentId);
+    if (agent) this.deps.deviceState?.(agent.number, step.state.status);
   }
 }
 

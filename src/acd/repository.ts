@@ -6,8 +6,8 @@
  *                         transaction under the agent's row lock
  *   applyAgentEventAt     the same in one statement from a row held in memory, written only if the
  *                         row is still at that version (optimistic; the warm routing view)
- *   loadRoutingSnapshot   agents and queues as routeCalls (router.ts) takes them (also per agent:
- *                         loadSnapshotAgents)
+ *   loadSnapshotAgents / loadQueueSettings
+ *                         agents and queues as routeCalls (router.ts) takes them (all agents, or some)
  *   findAgentByNumber / findAgentByExtension, checkAgentPin, recordPinFailure / resetPinFailures
  *   listQueueCalls / upsertQueueCall / deleteQueueCall / waitingCallOf, logQueueCall,
  *   listPauseReasons
@@ -761,13 +761,6 @@ export interface SnapshotAgent extends RoutableAgent {
   readonly row: AgentView;
 }
 
-export interface RoutingSnapshot {
-  readonly agents: SnapshotAgent[];
-  readonly queues: QueueSettings[];
-  /** When it was read (epoch ms). */
-  readonly at: number;
-}
-
 export interface AgentFigures {
   readonly memberships: readonly { readonly queueId: string; readonly penalty: number }[];
   readonly skills: Readonly<Record<string, number>>;
@@ -832,14 +825,4 @@ export async function loadSnapshotAgents(db: AnyDb, options: { timezone?: string
 /** The queues' settings, as the runtime takes them. */
 export async function loadQueueSettings(db: AnyDb): Promise<QueueSettings[]> {
   return (await listQueues(db)).map(queueSettingsOf);
-}
-
-/**
- * Everything routeCalls needs besides the waiting calls (listQueueCalls + waitingCallOf): the
- * agents (loadSnapshotAgents) and the queues with their settings.
- */
-export async function loadRoutingSnapshot(db: AnyDb, options: { timezone?: string; includeLoggedOut?: boolean } = {}): Promise<RoutingSnapshot> {
-  const at = Date.now();
-  const [agents, queues] = await Promise.all([loadSnapshotAgents(db, options), loadQueueSettings(db)]);
-  return { at, queues, agents };
 }

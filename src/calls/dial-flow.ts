@@ -73,6 +73,8 @@ export interface DialStep {
 
 export const MAX_HOPS = 3;
 const BUSY_CAUSES = new Set([17, 21]);
+/** A hangup cause that means the phone declined (busy, rejected) rather than rang out. */
+export const isBusyCause = (cause: number | null | undefined): boolean => BUSY_CAUSES.has(cause ?? -1);
 const UNREACHABLE_CAUSES = new Set([1, 3, 20, 27, 38]);
 
 export const initialDialState: DialState = { phase: 'routing', tried: [], current: null, legId: null, answered: false, outcome: null };
@@ -124,7 +126,7 @@ export function dialTransition(state: DialState, event: DialEvent, newLegId: () 
         return { state: { ...state, phase: 'hanging-up', legId: null }, actions: [{ kind: 'hangup-caller', reason: 'normal' }] };
       }
       if (state.phase !== 'ringing') return stay;
-      const why: NoConnect = BUSY_CAUSES.has(event.cause ?? -1) ? 'busy' : UNREACHABLE_CAUSES.has(event.cause ?? -1) ? 'unreachable' : 'no-answer';
+      const why: NoConnect = isBusyCause(event.cause) ? 'busy' : UNREACHABLE_CAUSES.has(event.cause ?? -1) ? 'unreachable' : 'no-answer';
       return { state: { ...state, legId: null }, actions: [{ kind: 'lookup-after-failure', number: state.current ?? '', why }] };
     }
     case 'no-connect': {

@@ -16,6 +16,7 @@ import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
 import type { CdrWriter } from './cdr-writer.js';
 import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';
 import type { FlowSettings } from './flow.js';
+import { isBusyCause } from './dial-flow.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
 import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
 import { planAttendedTransfer } from './transfer.js';
@@ -209,7 +210,7 @@ export class StasisDispatcher {
         if (callback) {
           // The agent's phone did not answer the callback: a missed offer; the callback keeps its place.
           this.callbackLegs.delete(event.channel.id);
-          void this.deps.acd.offerFailed(callback.callbackId, callback.agentId, event.cause === 17 || event.cause === 21 ? 'busy' : 'no-answer');
+          void this.deps.acd.offerFailed(callback.callbackId, callback.agentId, isBusyCause(event.cause) ? 'busy' : 'no-answer');
           return;
         }
         const leg = this.legs.get(event.channel.id);

@@ -12,6 +12,7 @@ import type { TransferTarget } from '../ivr/model.js';
 import type { SkillRequirement } from '../acd/router.js';
 import { AppError } from '../errors.js';
 import type { CallHost } from './voicemail-call.js';
+import { isBusyCause } from './dial-flow.js';
 
 export type QueueEvent =
   | { readonly type: 'queue-offer'; readonly agents: readonly { readonly id: string; readonly number: string; readonly extension: string }[]; readonly ringTimeoutSeconds: number }
@@ -68,9 +69,6 @@ export function routingFromVars(vars: Readonly<Record<string, string>>): QueueRo
   return { priority, requiredSkills: skills.slice(0, 10) };
 }
 
-/** Hangup causes that mean the phone declined (busy, rejected) rather than rang out. */
-const BUSY_CAUSES = new Set([17, 21]);
-
 export class QueueRunner {
   /** Ringing legs -> agent id. */
   private readonly ringing = new Map<string, string>();
@@ -100,7 +98,7 @@ export class QueueRunner {
     if (!this.host.facts().answeredAt) await this.host.answerCaller();
     const facts = this.host.facts();
     const port: QueueCallPort = {
-      offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds}),
+      offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds }),
       withdraw: (agentId) => this.host.deliver({ type: 'queue-withdraw', agentId }),
       leave: (target) => this.host.deliver({ type: 'queue-leave', target }),
       announce: (position, waitSeconds) => this.host.deliver({ type: 'queue-announce', position, waitSeconds }),
@@ -221,7 +219,7 @@ export class QueueRunner {
     if (!agentId) return;
     this.ringing.delete(legId);
     this.host.releaseLeg(legId);
-    await acd.offerFailed(this.host.facts().callId, agentId, cause !== null && BUSY_CAUSES.has(cause) ? 'busy' : 'no-answer');
+    await acd.offerFailed(this.host.facts().callId, agentId, isBusyCause(cause) ? 'busy' : 'no-answer');
   }
 
   async playbackFinished(playbackId: string): Promise<void> {
@@ -275,7 +273,7 @@ export class QueueRunner {
         timeoutSeconds: ringTimeoutSeconds,
         appArgs: `leg,${facts.callId}`,
       });
-      log.info({ agent: agent.number, extension: agent.extension, leg: legId}, 'ringing agent');
+      log.info({ agent: agent.number, extension: agent.extension, leg: legId }, 'ringing agent');
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'call-not-found') log.warn({ agent: agent.number, err: (err as Error).message }, 'could not ring agent');
       await this.legEnded(legId, 20); // unreachable phone: a missed offer

@@ -14,7 +14,7 @@ import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { createDb, createPool, type Db } from '../../src/db/database.js';
 import {
   applyAgentEvent, checkAgentPin, deleteQueueCall, findAgentByExtension, findAgentByNumber, listPauseReasons, listQueueCalls,
-  loadRoutingSnapshot, logQueueCall, upsertQueueCall, waitingCallOf,
+  loadQueueSettings, loadSnapshotAgents, logQueueCall, upsertQueueCall, waitingCallOf,
 } from '../../src/acd/repository.js';
 import { AcdService, type AgentChange } from '../../src/acd/service.js';
 import { adb } from '../../src/acd/tables.js';
@@ -512,8 +512,9 @@ describe('live views and the routing snapshot', () => {
     expect(byNumber[A3]).toMatchObject({ state: 'logged-out', extension: null, callsHandledToday: 0 });
   });
 
-  it('loadRoutingSnapshot gives the router what it needs', async () => {
-    const snap = await loadRoutingSnapshot(app.db);
+  it('loadSnapshotAgents and loadQueueSettings give the router what it needs', async () => {
+    const at = Date.now();
+    const snap = { agents: await loadSnapshotAgents(app.db), queues: await loadQueueSettings(app.db), at };
     const a1 = snap.agents.find((a) => a.number === A1)!;
     const a2 = snap.agents.find((a) => a.number === A2)!;
     expect(snap.agents.find((a) => a.number === A3)).toBeUndefined(); // logged out
