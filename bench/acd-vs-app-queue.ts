@@ -12,15 +12,17 @@
  *                         no announcements), its agents logged in at the same phones.
  *
  * Calls go one at a time; before each, every agent/member must be idle again. The caller
- * (bench/sipp/queue-caller.xml) logs the wall-clock time its 200 OK arrived (= in the queue), sends
+ * (bench/sipp/queue-caller.xml) logs the wall-clock times its INVITE went out and its 200 OK arrived, sends
  * RTP at once (a pcap written here: the dialplan's Answer() waits up to 500 ms for the caller's
  * first media frame before Queue() runs; ARI's answer does not wait), stays HOLD_MS and hangs up;
  * the phones (bench/sipp/queue-agent.xml) log the wall-clock time each INVITE arrives and answer
  * after ANSWER_MS. All SIPps run on this machine, so the two clocks are one; the pair is matched by
- * the caller number (unique per call) in the phone's INVITE. The first WARMUP calls of each side
- * are not counted. For ours, the daemon's own log (level info,
- * its default) splits the time: answered -> joined, joined -> offer claimed, offer -> originate
- * returned.
+ * the caller number (unique per call) in the phone's INVITE. Two figures: from the caller's 200 OK
+ * (in the queue) and from the caller's INVITE (end to end: what a caller waits for in all). Our
+ * daemon answers the caller while it picks and claims an agent, so its 200 OK can come later in
+ * that span than app_queue's (whose Queue() starts after Answer()); the end-to-end figure does not
+ * depend on that order. The first WARMUP calls of each side are not counted. For ours, the
+ * daemon's own log (level info, its default) splits the end-to-end time.
  *
  *   make bench-queue   (or: npx tsc -p tsconfig.build.json && npx tsx bench/acd-vs-app-queue.ts [calls] [agents])
  */
@@ -50,14 +52,15 @@ const QUEUE = 'pbx-bench-queue';
 
 interface Stats { n: number; failed: number; p50: number; p95: number; p99: number; max: number; mean: number }
 
-/** One bench call: wall-clock ms when the caller got its 200 OK and when a phone got the INVITE. */
-interface Call { num: string; counted: boolean; answered: number | undefined; invite: number | undefined }
+/** One bench call: wall-clock ms when the caller sent its INVITE, got its 200 OK, and when a phone got the INVITE. */
+interface Call { num: string; counted: boolean; invited: number | undefined; answered: number | undefined; invite: number | undefined }
 
 const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 
-function stats(calls: Call[]): Stats {
+/** `from`: the caller's 200 OK (answered, in the queue) or its own INVITE (dialed: end to end). */
+function stats(calls: Call[], from: 'answered' | 'invited'): Stats {
   const counted = calls.filter((c) => c.counted);
-  const s = counted.flatMap((c) => (c.answered !== undefined && c.invite !== undefined ? [c.invite - c.answered] : [])).sort((a, b) => a - b);
+  const s = counted.flatMap((c) => (c[from] !== undefined && c.invite !== undefined ? [c.invite - c[from]] : [])).sort((a, b) => a - b);
   const q = (p: number) => quantile(s, p);
   return { n: s.length, failed: counted.length - s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
@@ -208,7 +211,10 @@ async function main(): Promise<void> {
       const invites = new Map<string, number>();
       for (const ext of exts) for (const [n, t] of await stamps(path.join(work, `phone-${ext}.log`), 'invite')) invites.set(n, t);
       const out: Call[] = [];
-      for (const c of calls) out.push({ ...c, answered: (await stamps(path.join(work, `caller-${c.num}.log`), 'answered')).get(c.num), invite: invites.get(c.num) });
+      for (const c of calls) {
+        const log = path.join(work, `caller-${c.num}.log`);
+        out.push({ ...c, invited: (await stamps(log, 'invited')).get(c.num), answered: (await stamps(log, 'answered')).get(c.num), invite: invites.get(c.num) });
+      }
       const paired = out.filter((c) => c.counted && c.answered !== undefined && c.invite !== undefined).length;
       process.stderr.write(`[bench] ${label}: ${paired}/${CALLS} calls paired, ${failedCalls} SIPp caller failures (incl. warm-up)\n`);
       return out;
@@ -228,16 +234,20 @@ async function main(): Promise<void> {
     }
     const mark = daemon.logs.length;
     const ourCalls = await run('pbx ACD', OURS_IP, oursIdle);
-    const [base, ours] = [stats(baseCalls), stats(ourCalls)];
-
     const row = (name: string, s: Stats) =>
       `| ${name} | ${s.n} | ${s.failed} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.max.toFixed(1)} | ${s.mean.toFixed(1)} |`;
-    console.log(`\nQueue -> agent phone: caller's 200 OK -> agent phone's INVITE (ms), ${CALLS} sequential calls each, ${AGENTS} agents, ${new Date().toISOString()}\n`);
-    console.log('| queue | calls | failed | p50 | p95 | p99 | max | mean |');
-    console.log('|---|---|---|---|---|---|---|---|');
-    console.log(row('Asterisk app_queue (baseline)', base));
-    console.log(row('pbx ACD over ARI', ours));
-    console.log(`\nratio pbx/app_queue: p50 ${(ours.p50 / base.p50).toFixed(2)}x, p95 ${(ours.p95 / base.p95).toFixed(2)}x, p99 ${(ours.p99 / base.p99).toFixed(2)}x\n`);
+    const table = (title: string, from: 'answered' | 'invited') => {
+      const [base, ours] = [stats(baseCalls, from), stats(ourCalls, from)];
+      console.log(`\n${title} (ms), ${CALLS} sequential calls each, ${AGENTS} agents, ${new Date().toISOString()}\n`);
+      console.log('| queue | calls | failed | p50 | p95 | p99 | max | mean |');
+      console.log('|---|---|---|---|---|---|---|---|');
+      console.log(row('Asterisk app_queue (baseline)', base));
+      console.log(row('pbx ACD over ARI', ours));
+      console.log(`\nratio pbx/app_queue: p50 ${(ours.p50 / base.p50).toFixed(2)}x, p95 ${(ours.p95 / base.p95).toFixed(2)}x, p99 ${(ours.p99 / base.p99).toFixed(2)}x`);
+    };
+    table("In the queue -> agent phone ringing: caller's 200 OK -> agent phone's INVITE", 'answered');
+    table("End to end: caller's INVITE -> agent phone's INVITE", 'invited');
+    console.log('');
     console.log(breakdown(ourCalls, daemon.logs.slice(mark)));
   } finally {
     for (const p of phones) p.kill();
@@ -259,13 +269,13 @@ async function main(): Promise<void> {
 function breakdown(calls: Call[], logs: LogLine[]): string {
   const at = (l: LogLine) => Date.parse(String(l['time']));
   const order: string[] = [];
-  const byCall = new Map<string, { joined?: number; offered?: number; ringing?: number }>();
+  const byCall = new Map<string, { routed?: number; joined?: number; offered?: number; ringing?: number }>();
   for (const l of logs) {
     const callId = typeof l['callId'] === 'string' ? l['callId'] : null;
     if (!callId) continue;
     if (l.msg === 'call routed') {
       order.push(callId);
-      byCall.set(callId, {});
+      byCall.set(callId, { routed: at(l) });
     }
     const e = byCall.get(callId);
     if (!e) continue;
@@ -274,20 +284,22 @@ function breakdown(calls: Call[], logs: LogLine[]): string {
     if (l.msg === 'ringing agent') e.ringing ??= at(l);
   }
   if (order.length !== calls.length) return `(daemon log: ${order.length} calls routed for ${calls.length} placed; no breakdown)\n`;
-  const parts = { answered_joined: [] as number[], joined_offered: [] as number[], offered_originated: [] as number[], originated_invite: [] as number[] };
+  const parts = { invited_routed: [] as number[], routed_joined: [] as number[], joined_offered: [] as number[], offered_originated: [] as number[], originated_invite: [] as number[] };
   calls.forEach((c, i) => {
     const d = byCall.get(order[i]!)!;
-    if (!c.counted || c.answered === undefined || c.invite === undefined || d.joined === undefined || d.offered === undefined || d.ringing === undefined) return;
-    parts.answered_joined.push(d.joined - c.answered);
+    if (!c.counted || c.invited === undefined || c.invite === undefined || d.routed === undefined || d.joined === undefined || d.offered === undefined || d.ringing === undefined) return;
+    parts.invited_routed.push(d.routed - c.invited);
+    parts.routed_joined.push(d.joined - d.routed);
     parts.joined_offered.push(d.offered - d.joined);
     parts.offered_originated.push(d.ringing - d.offered);
     parts.originated_invite.push(c.invite - d.ringing);
   });
   const med = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5).toFixed(1);
-  return `pbx ACD, split by the daemon's log (ms, medians of ${parts.answered_joined.length} calls; log times are whole ms):\n` +
-    `  caller's 200 OK -> "caller joined queue"        ${med(parts.answered_joined)}   (rest of the ARI answer; queue settings from memory)\n` +
+  return `pbx ACD, end to end split by the daemon's log (ms, medians of ${parts.invited_routed.length} calls; log times are whole ms):\n` +
+    `  caller's INVITE -> "call routed"                ${med(parts.invited_routed)}   (Asterisk: trunk, channel, Stasis; the daemon: the DID rule)\n` +
+    `  routed -> "caller joined queue"                ${med(parts.routed_joined)}   (queue settings from memory; the answer goes on meanwhile)\n` +
     `  joined -> "offering call to agent"             ${med(parts.joined_offered)}   (routing decision in memory; the claim: one statement)\n` +
-    `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (session queue, ARI originate)\n` +
+    `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (after the answer: session queue, ARI originate)\n` +
     `  originate returned -> phone's INVITE           ${med(parts.originated_invite)}\n`;
 }
 

@@ -102,10 +102,17 @@ export interface QueueCall {
   readonly enqueuedAt: number;
 }
 
+/** An agent whose phone an offer rings. */
+export interface OfferedAgent {
+  readonly id: string;
+  readonly number: string;
+  readonly extension: string;
+}
+
 /** What the engine asks of the caller's session. */
 export interface QueueCallPort {
   /** Ring these agents' phones (one, or several for ring-all); the session reports each outcome. */
-  offer(agents: readonly { readonly id: string; readonly number: string; readonly extension: string }[], ringTimeoutSeconds: number): void;
+  offer(agents: readonly OfferedAgent[], ringTimeoutSeconds: number): void;
   /** Stop ringing this agent (another one answered a ring-all offer). */
   withdraw(agentId: string): void;
   /** Leave the queue: to the overflow target, or (null) hang up. */
@@ -462,7 +469,7 @@ export class AcdEngine {
     for (const a of decision.assignments) {
       const w = this.calls.get(a.callId);
       if (!w || w.offered.size > 0 || w.answeredBy) continue;
-      const claimed: { id: string; number: string; extension: string }[] = [];
+      const claimed: OfferedAgent[] = [];
       for (const agentId of a.agentIds) {
         const agent = byId.get(agentId);
         if (!agent?.extension) continue;

@@ -36,6 +36,8 @@ export class PgAcdStore implements AcdStore {
   private readonly agentsToLoad = new Set<string>();
   private agentLoad: Promise<void> | null = null;
   private readonly listeners: (() => void)[] = [];
+  /** Agent events being written by this store, by agent id. */
+  private readonly writing = new Map<string, Promise<AgentStep>>();
   private readonly listener: PgListener | null;
   private timer: NodeJS.Timeout | null = null;
 
@@ -82,6 +84,12 @@ export class PgAcdStore implements AcdStore {
     const agent = /^agent:([0-9]{1,18}):(-?[0-9]{1,19})$/.exec(payload);
     if (agent) {
       const version = BigInt(agent[2]!);
+      // The notice of our own write can come before the write's answer: look once that is in.
+      const writing = this.writing.get(agent[1]!);
+      if (writing) {
+        void writing.then(() => this.notified(payload), () => this.notified(payload));
+        return;
+      }
       if (version >= 0n && !this.cache.isBehind(agent[1]!, version)) return; // our own write, already taken in
       void this.reloadAgent(agent[1]!).then(() => this.changed(), () => undefined);
       return;
@@ -142,6 +150,16 @@ export class PgAcdStore implements AcdStore {
   }
 
   async apply(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep> {
+    const write = this.applyNow(agentId, event, extra);
+    this.writing.set(agentId, write);
+    try {
+      return await write;
+    } finally {
+      if (this.writing.get(agentId) === write) this.writing.delete(agentId);
+    }
+  }
+
+  private async applyNow(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep> {
     const fields = extra?.extension !== undefined ? { extension: extra.extension } : undefined;
     const options = { ...(fields ? { fields } : {}), byActor: extra?.actor ?? null };
     const held = this.cache.agent(agentId);

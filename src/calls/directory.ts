@@ -53,7 +53,8 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
     async route(channelName: string | null, facts: CallFacts): Promise<RoutedCall> {
       const { source, caller } = await sourceOf(channelName);
       const dialed = facts.dialedNumber;
-      const dialedExt = dialed && /^[0-9]{2,16}$/.test(dialed) ? await findExtension(db, dialed) : undefined;
+      // A call from a trunk is routed by the DID rules alone (decideRoute): no extension lookup.
+      const dialedExt = source.kind !== 'trunk' && dialed && /^[0-9]{2,16}$/.test(dialed) ? await findExtension(db, dialed) : undefined;
       const route = decideRoute(source, dialed, (n) => dialedExt?.number === n);
       if (route.kind === 'inbound') {
         const { rules, defaultTarget } = await loadInboundRules(db);

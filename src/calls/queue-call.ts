@@ -7,7 +7,7 @@
  * the call; the agent goes to wrap-up.
  */
 import { randomUUID } from 'node:crypto';
-import type { AcdEngine, QueueCallPort } from '../acd/engine.js';
+import type { AcdEngine, OfferedAgent, QueueCallPort } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
 import type { SkillRequirement } from '../acd/router.js';
 import { AppError } from '../errors.js';
@@ -15,7 +15,7 @@ import type { CallHost } from './voicemail-call.js';
 import { isBusyCause } from './dial-flow.js';
 
 export type QueueEvent =
-  | { readonly type: 'queue-offer'; readonly agents: readonly { readonly id: string; readonly number: string; readonly extension: string }[]; readonly ringTimeoutSeconds: number }
+  | { readonly type: 'queue-offer'; readonly agents: readonly OfferedAgent[]; readonly ringTimeoutSeconds: number }
   | { readonly type: 'queue-withdraw'; readonly agentId: string }
   | { readonly type: 'queue-leave'; readonly target: TransferTarget | null }
   | { readonly type: 'queue-announce'; readonly position: number; readonly waitSeconds: number | null }
@@ -95,7 +95,10 @@ export class QueueRunner {
   /** `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's. */
   async start(queueName: string, routing: QueueRouting = { priority: 0, requiredSkills: null }, rejoin = false): Promise<void> {
     const { acd, log, control, channelId } = this.host;
-    if (!this.host.facts().answeredAt) await this.host.answerCaller();
+    // The caller is answered while they join: the routing decision and the agent's claim do not
+    // wait for the answer (an offer is carried out by this session after it, see step()).
+    const answering = this.host.facts().answeredAt ? Promise.resolve() : this.host.answerCaller();
+    answering.catch(() => undefined); // awaited below; a caller gone meanwhile is handled there
     const facts = this.host.facts();
     const port: QueueCallPort = {
       offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds }),
@@ -103,10 +106,10 @@ export class QueueRunner {
       leave: (target) => this.host.deliver({ type: 'queue-leave', target }),
       announce: (position, waitSeconds) => this.host.deliver({ type: 'queue-announce', position, waitSeconds }),
     };
-    // Music on hold starts while the caller joins (in parallel: the first offer waits for neither).
-    const moh = control.startMoh(channelId).then(
-      () => true,
-      (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false),
+    // Music on hold once answered, while the caller waits (the first offer does not wait for it).
+    const moh = answering.then(
+      () => control.startMoh(channelId).then(() => true, (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false)),
+      () => false,
     );
     this.mohStarting = moh;
     const result = await acd.join(
@@ -114,6 +117,13 @@ export class QueueRunner {
       port,
       rejoin,
     );
+    try {
+      await answering;
+    } catch (err) {
+      // The caller went away before the answer: out of the queue again (their offer is taken back).
+      if (result.kind === 'joined') await acd.callerLeft(facts.callId, 'abandoned');
+      throw err;
+    }
     if (result.kind !== 'joined' && (await moh)) await this.stopMoh();
     if (result.kind === 'unknown-queue') {
       log.warn({ queue: queueName }, 'no such queue; hanging up');
@@ -258,7 +268,7 @@ export class QueueRunner {
     return this.agentOf;
   }
 
-  private async ring(agent: { id: string; number: string; extension: string }, ringTimeoutSeconds: number): Promise<void> {
+  private async ring(agent: OfferedAgent, ringTimeoutSeconds: number): Promise<void> {
     const { control, log } = this.host;
     const facts = this.host.facts();
     const legId = `${facts.callId}-agent-${randomUUID().slice(0, 8)}`;

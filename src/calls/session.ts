@@ -112,6 +112,8 @@ export class CallSession {
   /** The extension last dialed: its forwards are followed with its own permission class. */
   private forwarder: CallerContext | null = null;
   private queue: Promise<void> = Promise.resolve();
+  /** The live row's first insert: updates and the CDR (which drops the row) go after it. */
+  private inserted: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
   private hangupRequested: { cause: number | null } | null = null;
@@ -241,7 +243,10 @@ export class CallSession {
     if (this.closed) return;
     switch (event.type) {
       case 'stasis-start': {
-        await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'routing')), this.follow(this.channelId)]);
+        // The live row, the channel's events and the route at once: routing waits for neither the
+        // insert nor the subscription (later writes to the row, and the CDR, wait for the insert).
+        this.inserted = this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'routing'));
+        void this.follow(this.channelId);
         const routed = await this.deps.route(this.channelName, this.facts);
         this.caller = routed.caller;
         this.facts = { ...this.facts, direction: routed.direction };
@@ -736,7 +741,8 @@ export class CallSession {
       }
     }
     if (this.bridgeId) void this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
-    this.deps.writeCdr(buildCdr(this.facts, end));
+    const cdr = buildCdr(this.facts, end);
+    void this.inserted.then(() => this.deps.writeCdr(cdr));
     this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled, mode: this.mode, outcome: this.dial.outcome }, 'call ended');
     this.deps.onEnded(this);
   }
@@ -763,6 +769,7 @@ export class CallSession {
   /** Live-call bookkeeping is best effort: a failed write is logged, the call goes on. */
   private async persist(write: () => Promise<void>): Promise<void> {
     try {
+      await this.inserted;
       await write();
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'live call state not saved');

@@ -3,15 +3,16 @@
  * by the row's version (repository.applyAgentEventAt), exactly one of 20 concurrent optimistic
  * offers winning on separate connections, the store falling back to the row lock when its row is
  * stale, changes made elsewhere (another connection: another daemon or the API) reaching the store
- * by LISTEN/NOTIFY (also after its listening connection was killed), and talk time recorded when
- * an answered call ends.
+ * by LISTEN/NOTIFY (also after its listening connection was killed), the store's own writes not
+ * coming back to it as reloads, and talk time recorded when an answered call ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { pino } from 'pino';
 import type { App } from '../../src/app.js';
-import { createDb, createPool, type Db } from '../../src/db/database.js';
+import { createDb, createPool, type Database, type Db } from '../../src/db/database.js';
+import type { AgentEvent } from '../../src/acd/agent-state.js';
 import {
   agentTodayStats, applyAgentEvent, applyAgentEventAt, findAgentById, insertAgent, insertQueue, logQueueCall, recordTalkTime, setQueueMember,
 } from '../../src/acd/repository.js';
@@ -151,6 +152,59 @@ describe('PgAcdStore', () => {
       await eventually(async () => ((await store.agents()).find((a) => a.id === id)?.state === 'paused' && changes > again ? true : undefined), 10_000, 'agent paused in the view');
     } finally {
       await store.stop();
+    }
+  });
+
+  it('its own agent events do not come back as reloads, though their notices can arrive before the answers', async () => {
+    const id = await newAgent('7106');
+    // The store's own connections, counting the per-agent reloads of this agent (its skills query)
+    // and answering 50 ms late, so the notice of each write reaches the store before its answer
+    // (as it does in a busy daemon).
+    const pool = createPool(dbSettings(), 3);
+    const late = {
+      connect: async () => {
+        const client = await pool.connect();
+        return new Proxy(client, {
+          get: (target, key) => {
+            if (key === 'query') {
+              return async (...args: Parameters<typeof target.query>) => {
+                const result = await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
+                await new Promise((r) => setTimeout(r, 50));
+                return result;
+              };
+            }
+            const value = Reflect.get(target, key) as unknown;
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+      },
+      end: () => pool.end(),
+    };
+    let reloads = 0;
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: late as unknown as typeof pool }),
+      log: (e) => {
+        if (e.level === 'query' && /from "agent_skills" where "agent_id" in/.test(e.query.sql) && e.query.parameters.includes(id)) reloads++;
+      },
+    });
+    const store = new PgAcdStore(db, { timezone: 'UTC', log, listen: { db: dbSettings(), backoff: { baseMs: 50, maxMs: 500 } } });
+    let changes = 0;
+    store.onChange(() => changes++);
+    store.start();
+    try {
+      await eventually(async () => (changes > 0 ? true : undefined), 10_000, 'LISTEN connection (reloads once connected)');
+      await store.agents();
+      const pause: AgentEvent = { type: 'pause', reason: { code: 2, name: 'lunch' } };
+      const events: AgentEvent[] = [{ type: 'login' }, pause, { type: 'unpause' }, pause, { type: 'unpause' }];
+      for (const [i, event] of events.entries()) expect((await store.apply(id, event, i === 0 ? { extension: EXT } : undefined)).ok).toBe(true);
+      // The same agent changed elsewhere is reloaded: the notices do arrive, and in order.
+      await applyAgentEvent(app.db, id, { type: 'logout' });
+      await eventually(async () => ((await store.agents()).find((a) => a.id === id)?.state === 'logged-out' ? true : undefined), 10_000, 'logout made elsewhere in the view');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(reloads).toBe(1);
+    } finally {
+      await store.stop();
+      await db.destroy();
     }
   });
 

@@ -31,7 +31,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; store?: SessionDeps['store'] } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -44,7 +44,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
   let leg = 0;
   const deps: SessionDeps = {
     control,
-    store: { insert: async (f) => void rows.push(f.callId), update: async () => undefined },
+    store: o.store ?? { insert: async (f) => void rows.push(f.callId), update: async () => undefined },
     writeCdr: (cdr) => cdrs.push(cdr),
     settings: { greeting: 'hello', digitTimeoutMs: 5000, maxDigits: 10 },
     log: pino({ level: 'silent' }),

@@ -1,0 +1,43 @@
+/**
+ * The live row of a call (live_calls) is written while the call is routed, not before: routing
+ * does not wait for the insert, and what depends on the row (its updates, the CDR, whose write
+ * drops the row) waits for it, so the row is never left behind nor updated before it exists.
+ */
+import { describe, expect, it } from 'vitest';
+import { setup } from '../support/session-harness.js';
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('the live row of a call', () => {
+  it('is inserted while the call is routed; its updates and the CDR come after the insert', async () => {
+    const order: string[] = [];
+    let insertDone!: () => void;
+    const s = setup({
+      dialed: '1002',
+      store: {
+        insert: () => new Promise<void>((resolve) => (insertDone = () => (order.push('insert'), resolve()))),
+        update: async (_id, patch) => void order.push(`update ${Object.keys(patch).sort().join(',')}`),
+      },
+    });
+    await s.session.enqueue({ type: 'stasis-start' });
+    // The extension rings though the row is not written yet.
+    expect(s.calls.some((c) => c.startsWith('originate') && c.includes('"endpoint":"PJSIP/1002"'))).toBe(true);
+    expect(order).toEqual([]);
+    await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    await settle();
+    expect(s.cdrs).toHaveLength(0); // the CDR (which drops the row) waits for the row
+    insertDone();
+    await settle();
+    expect(order[0]).toBe('insert');
+    expect(s.cdrs).toHaveLength(1);
+    expect(s.cdrs[0]).toMatchObject({ call_id: 'call-1', dialed_number: '1002' });
+  });
+
+  it('a failed insert holds nothing up: the CDR is still written', async () => {
+    const s = setup({ dialed: '1002', store: { insert: async () => Promise.reject(new Error('db down')), update: async () => undefined } });
+    await s.session.enqueue({ type: 'stasis-start' });
+    await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    await settle();
+    expect(s.cdrs).toHaveLength(1);
+  });
+});
