@@ -567,16 +567,16 @@ export class AcdEngine {
       return step;
     }
     this.deps.log.info({ agentId, from: step.record.from, to: step.record.to, cause: step.record.cause.kind }, 'agent state');
-    await this.carryOut(agentId, step);
+    this.carryOut(agentId, step);
     return step;
   }
 
   /** A change made elsewhere (a supervisor through the API) reached this daemon: its effects. */
   async agentChanged(agentId: string, step: Extract<AgentStep, { ok: true }>): Promise<void> {
-    await this.carryOut(agentId, step);
+    this.carryOut(agentId, step);
   }
 
-  private async carryOut(agentId: string, step: Extract<AgentStep, { ok: true }>): Promise<void> {
+  private carryOut(agentId: string, step: Extract<AgentStep, { ok: true }>): void {
     for (const effect of step.effects) {
       switch (effect.kind) {
         case 'start-wrap-up-timer': {
@@ -602,8 +602,15 @@ export class AcdEngine {
       }
     }
     if (step.state.status === 'ready') this.decide();
-    const agent = (await this.deps.store.agents().catch(() => [])).find((a) => a.id === agentId);
-    if (agent) this.deps.deviceState?.(agent.number, step.state.status);
+    // The lamp follows (lamps.ts); the caller of this event (an offer about to ring) does not wait for it.
+    const status = step.state.status;
+    void this.deps.store.agents().then(
+      (agents) => {
+        const agent = agents.find((a) => a.id === agentId);
+        if (agent) this.deps.deviceState?.(agent.number, status);
+      },
+      () => undefined,
+    );
   }
 }
 

@@ -217,11 +217,6 @@ function stateLogValues(agentId: string, from: AgentStatus, to: AgentStatus, e: 
   };
 }
 
-async function insertStateLog(db: AcdDb, agentId: string, from: AgentStatus, to: AgentStatus, e: StateLogEntry, at?: Date): Promise<void> {
-  const { at: _at, ...values } = stateLogValues(agentId, from, to, e, at ?? new Date());
-  await db.insertInto('agent_state_log').values({ ...values, ...(at ? { at } : {}) }).execute();
-}
-
 /** The state machine's view of a stored agent (agent-state.ts AgentState). */
 export function agentStateOf(a: AgentView): AgentState {
   const reason = (code: number | null, name: string | null) => (code === null ? null : { code, name: name ?? String(code) });
@@ -328,7 +323,7 @@ export async function applyAgentEvent(db: AnyDb, agentId: string, event: AgentEv
     const plan = planAgentEvent(agent, event, options);
     if (!('cols' in plan)) return { ok: false, agent, step: plan };
     await tx.updateTable('agents').set(plan.cols).where('id', '=', agentId).execute();
-    await insertStateLog(tx, agentId, plan.step.record.from, plan.step.record.to, plan.log, plan.at);
+    await tx.insertInto('agent_state_log').values(stateLogValues(agentId, plan.step.record.from, plan.step.record.to, plan.log, plan.at)).execute();
     return { ok: true, agent: (await findAgentById(tx, agentId))!, step: plan.step };
   });
 }

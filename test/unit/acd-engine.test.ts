@@ -115,6 +115,7 @@ describe('ACD engine', () => {
     expect(store.agents_.get('a1')!.machine.status).toBe('on-call');
     await engine.callEnded('c1');
     expect(store.agents_.get('a1')!.machine.status).toBe('ready'); // no wrap-up in this queue
+    await new Promise((r) => setImmediate(r)); // the call log and talk time are written in the background
     expect(store.left).toEqual(['c1 answered']);
     expect(store.talks).toEqual(['c1 a1']); // after the answered row: its talk time counts
   });
