@@ -1,18 +1,13 @@
 /**
- * The only module that imports ari-client. REST calls go through ari-client; the event
- * WebSocket is ours, so that reconnection (capped exponential backoff with jitter) and
- * the "connected again, reconcile now" signal are under our control. ari-client's own
- * reconnect loop cannot be stopped once started and it hides the moment of reconnection.
+ * Asterisk over ARI: REST requests (ari-rest.ts) and the event WebSocket. Both are ours, so that
+ * reconnection (capped exponential backoff with jitter) and the "connected again, reconcile now"
+ * signal are under our control (ari-client's reconnect loop cannot be stopped once started and
+ * hides the moment of reconnection), and a request costs a fraction of a millisecond.
  */
-import ariClient from 'ari-client';
 import WebSocket from 'ws';
-
-// swagger-client (inside ari-client) assigns an implicit global `log` that console.logs a
-// "deprecated Swagger" line on every connect (breaking our JSON log lines) and keeps every
-// message in log.history forever. It looks the global up at call time, so replace it.
-(globalThis as { log?: unknown }).log = () => undefined;
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { AriRest, seg } from './ari-rest.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import {
   HANDLED_EVENT_TYPES,
@@ -41,33 +36,13 @@ export interface AriListeners {
   onEvent(event: AriEvent): void;
 }
 
-type RestClient = {
-  channels: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
-  bridges: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
-  playbacks: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
-  deviceStates: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
-  applications: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
-  asterisk: Record<string, (args?: Record<string, unknown>) => Promise<unknown>>;
-  recordings: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;
-};
-
 const RECORDING_NAME = /^[A-Za-z0-9_-]{1,120}$/;
 
 const PING_INTERVAL_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 export class AriConnection implements CallControl {
-  private rest: RestClient | null = null;
+  private readonly rest: AriRest;
   private socket: WebSocket | null = null;
   private attempt = 0;
   private stopped = true;
@@ -81,7 +56,9 @@ export class AriConnection implements CallControl {
     private readonly backoff: BackoffPolicy,
     private readonly listeners: AriListeners,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.rest = new AriRest(settings);
+  }
 
   get isConnected(): boolean {
     return this.connected;
@@ -106,6 +83,7 @@ export class AriConnection implements CallControl {
         setTimeout(resolve, 1000).unref();
       });
     }
+    this.rest.close();
     this.connected = false;
   }
 
@@ -113,18 +91,9 @@ export class AriConnection implements CallControl {
     if (this.stopped) return;
     const { host, port, user, password, app } = this.settings;
     try {
-      // While Asterisk boots, its HTTP server answers before res_ari is loaded; ari-client would then
-      // build its REST model from an error page (swagger-client can throw from a callback there).
-      // Hand over only once ARI itself answers.
-      const probe = await fetch(`http://${host}:${port}/ari/asterisk/info`, {
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
-        signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS),
-      });
-      await probe.arrayBuffer();
-      if (!probe.ok) throw new Error(`ARI answered HTTP ${probe.status}${probe.status === 401 ? ' (check PBX_ARI_USER/PBX_ARI_PASSWORD)' : ''}`);
-      // Loading the REST model again after every reconnect copes with an Asterisk upgrade.
-      // A half-booted Asterisk can accept the connection and never answer: never wait forever.
-      this.rest = (await withDeadline(ariClient.connect(`http://${host}:${port}`, user, password), CONNECT_TIMEOUT_MS, 'ARI REST model load')) as unknown as RestClient;
+      // While Asterisk boots, its HTTP server answers before res_ari is loaded (and a half-booted
+      // one can accept the connection and never answer): open the event socket once ARI answers.
+      await this.rest.json('GET', '/asterisk/info', undefined, undefined, CONNECT_TIMEOUT_MS);
     } catch (err) {
       this.scheduleReconnect(`ARI REST not reachable: ${errorText(err)}`);
       return;
@@ -202,184 +171,118 @@ export class AriConnection implements CallControl {
     this.pingTimer = null;
   }
 
-  private client(): RestClient {
+  /** The REST side, once the event socket is up (a request to a half-started Asterisk would only time out). */
+  private api(): AriRest {
     if (!this.rest || !this.connected) throw new AppError('asterisk-unavailable', 503, 'Asterisk ARI is not connected');
     return this.rest;
   }
 
   async answer(channelId: string): Promise<void> {
-    await this.call(() => this.client().channels.answer!({ channelId }));
+    await this.api().json('POST', `/channels/${seg(channelId)}/answer`);
   }
 
   async play(channelId: string, media: string | readonly string[], playbackId: string, lang?: string): Promise<void> {
     // A list goes as one comma-separated value (ARI's allowMultiple); our URIs never hold a comma.
     const list = typeof media === 'string' ? media : media.join(',');
-    await this.call(() => this.client().channels.play!({ channelId, media: list, playbackId, ...(lang ? { lang } : {}) }));
+    await this.api().json('POST', `/channels/${seg(channelId)}/play/${seg(playbackId)}`, { media: list, lang });
   }
 
   async stopPlayback(playbackId: string): Promise<void> {
-    await this.call(() => this.client().playbacks.stop!({ playbackId }));
+    await this.api().json('DELETE', `/playbacks/${seg(playbackId)}`);
   }
 
   async hangup(channelId: string, reason: HangupReason = 'normal'): Promise<void> {
-    await this.call(() => this.client().channels.hangup!({ channelId, reason }));
+    await this.api().json('DELETE', `/channels/${seg(channelId)}`, { reason });
   }
 
   async ring(channelId: string): Promise<void> {
-    await this.call(() => this.client().channels.ring!({ channelId }));
+    await this.api().json('POST', `/channels/${seg(channelId)}/ring`);
   }
 
   async originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void> {
-    await this.call(() =>
-      this.client().channels.originate!({
-        channelId: o.channelId,
-        endpoint: o.endpoint,
-        callerId: o.callerId,
-        timeout: o.timeoutSeconds,
-        app: this.settings.app,
-        appArgs: o.appArgs,
-        // A REFER from the dialed phone raises ChannelTransfer for us instead of a core transfer.
-        variables: { 'PJSIP_TRANSFER_HANDLING()': 'ari-only' },
-      }),
+    await this.api().json(
+      'POST',
+      `/channels/${seg(o.channelId)}`,
+      { endpoint: o.endpoint, callerId: o.callerId, timeout: o.timeoutSeconds, app: this.settings.app, appArgs: o.appArgs },
+      // A REFER from the dialed phone raises ChannelTransfer for us instead of a core transfer.
+      { variables: { 'PJSIP_TRANSFER_HANDLING()': 'ari-only' } },
     );
   }
 
-  /** POST /channels/{id}/transfer_progress (Asterisk 22.3+); straight over HTTP when ari-client lacks it. */
+  /** POST /channels/{id}/transfer_progress (Asterisk 22.3+). */
   async transferProgress(channelId: string, state: TransferProgress): Promise<void> {
-    const op = this.client().channels.transfer_progress;
-    if (op) {
-      await this.call(() => op({ channelId, states: state }));
-      return;
-    }
-    const { host, port, user, password } = this.settings;
-    let res: Response;
-    try {
-      res = await fetch(`http://${host}:${port}/ari/channels/${encodeURIComponent(channelId)}/transfer_progress?states=${state}`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (err) {
-      throw new AppError('asterisk-unavailable', 503, `ARI request failed: ${errorText(err)}`);
-    }
-    if (res.status === 404) throw new AppError('call-not-found', 404, 'Channel not found');
-    if (!res.ok) throw new AppError('asterisk-unavailable', 503, `ARI transfer_progress ${channelId}: HTTP ${res.status}`);
+    await this.api().json('POST', `/channels/${seg(channelId)}/transfer_progress`, { states: state });
   }
 
   async createBridge(bridgeId: string): Promise<void> {
-    await this.call(() => this.client().bridges.create!({ bridgeId, type: 'mixing' }));
+    await this.api().json('POST', `/bridges/${seg(bridgeId)}`, { type: 'mixing' });
   }
 
   async addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void> {
-    await this.call(() => this.client().bridges.addChannel!({ bridgeId, channel: channelIds.join(',') }));
+    await this.api().json('POST', `/bridges/${seg(bridgeId)}/addChannel`, { channel: channelIds.join(',') });
   }
 
   async destroyBridge(bridgeId: string): Promise<void> {
-    await this.call(() => this.client().bridges.destroy!({ bridgeId }));
+    await this.api().json('DELETE', `/bridges/${seg(bridgeId)}`);
   }
 
   async setDeviceState(name: string, state: DeviceStateValue): Promise<void> {
-    await this.call(() => this.client().deviceStates.update!({ deviceName: `Stasis:${name}`, deviceState: state }));
+    await this.api().json('PUT', `/deviceStates/${seg(`Stasis:${name}`)}`, { deviceState: state });
   }
 
   async startMoh(channelId: string): Promise<void> {
-    await this.call(() => this.client().channels.startMoh!({ channelId }));
+    await this.api().json('POST', `/channels/${seg(channelId)}/moh`);
   }
 
   async stopMoh(channelId: string): Promise<void> {
-    await this.call(() => this.client().channels.stopMoh!({ channelId }));
+    await this.api().json('DELETE', `/channels/${seg(channelId)}/moh`);
   }
 
   async followChannel(channelId: string): Promise<void> {
-    await this.call(() =>
-      this.client().applications.subscribe!({ applicationName: this.settings.app, eventSource: `channel:${channelId}` }),
-    );
+    await this.api().json('POST', `/applications/${seg(this.settings.app)}/subscription`, { eventSource: `channel:${channelId}` });
   }
 
   async listChannels(): Promise<AriChannel[]> {
-    const list = (await this.call(() => this.client().channels.list!({}))) as unknown[];
-    return list.map(plain<AriChannel>);
+    return this.api().json<AriChannel[]>('GET', '/channels');
   }
 
   async listBridges(): Promise<AriBridge[]> {
-    const list = (await this.call(() => this.client().bridges.list!())) as unknown[];
-    return list.map(plain<AriBridge>);
+    return this.api().json<AriBridge[]>('GET', '/bridges');
   }
 
   async appChannelIds(): Promise<string[]> {
-    const app = (await this.call(() =>
-      this.client().applications.get!({ applicationName: this.settings.app }),
-    )) as { channel_ids?: string[] };
+    const app = await this.api().json<{ channel_ids?: string[] }>('GET', `/applications/${seg(this.settings.app)}`);
     return [...(app.channel_ids ?? [])];
   }
 
   async record(channelId: string, o: RecordOptions): Promise<void> {
     if (!RECORDING_NAME.test(o.name)) throw new AppError('validation-failed', 400, `bad recording name ${o.name}`);
-    await this.call(() =>
-      this.client().channels.record!({
-        channelId,
-        name: o.name,
-        format: o.format,
-        maxDurationSeconds: o.maxDurationSeconds,
-        maxSilenceSeconds: o.maxSilenceSeconds,
-        beep: o.beep,
-        terminateOn: o.terminateOn,
-        ifExists: 'fail',
-      }),
-    );
+    await this.api().json('POST', `/channels/${seg(channelId)}/record`, {
+      name: o.name,
+      format: o.format,
+      maxDurationSeconds: o.maxDurationSeconds,
+      maxSilenceSeconds: o.maxSilenceSeconds,
+      beep: o.beep,
+      terminateOn: o.terminateOn,
+      ifExists: 'fail',
+    });
   }
 
-  /** ari-client cannot fetch binary bodies: GET /ari/recordings/stored/{name}/file directly. */
   async storedRecordingFile(name: string): Promise<Buffer | null> {
     if (!RECORDING_NAME.test(name)) throw new AppError('validation-failed', 400, `bad recording name ${name}`);
-    if (!this.connected) throw new AppError('asterisk-unavailable', 503, 'Asterisk ARI is not connected');
-    const { host, port, user, password } = this.settings;
-    let res: Response;
-    try {
-      res = await fetch(`http://${host}:${port}/ari/recordings/stored/${name}/file`, {
-        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
-        signal: AbortSignal.timeout(10_000),
-      });
-    } catch (err) {
-      throw new AppError('asterisk-unavailable', 503, `ARI request failed: ${errorText(err)}`);
-    }
-    if (res.status === 404) return null;
-    if (!res.ok) throw new AppError('asterisk-unavailable', 503, `ARI stored recording ${name}: HTTP ${res.status}`);
-    return Buffer.from(await res.arrayBuffer());
+    return this.api().binary(`/recordings/stored/${seg(name)}/file`);
   }
 
   async deleteStoredRecording(name: string): Promise<void> {
     if (!RECORDING_NAME.test(name)) return;
-    await this.call(() => this.client().recordings.deleteStored!({ recordingName: name })).catch((err: unknown) => {
+    await this.api().json('DELETE', `/recordings/stored/${seg(name)}`).catch((err: unknown) => {
       if (!(err instanceof AppError && err.code === 'call-not-found')) throw err;
     });
   }
 
   async asteriskInfo(): Promise<Record<string, unknown>> {
-    return plain(await this.call(() => this.client().asterisk.getInfo!()));
+    return this.api().json<Record<string, unknown>>('GET', '/asterisk/info');
   }
-
-  /** Translate ari-client failures (which carry only the response body) into AppErrors. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      const body = errorText(err);
-      // ARI's 404 bodies are {"message":"Channel not found"} / "Playback not found" and similar.
-      if (/not found/i.test(body)) throw new AppError('call-not-found', 404, body);
-      throw new AppError('asterisk-unavailable', 503, `ARI request failed: ${body}`);
-    }
-  }
-}
-
-/** ari-client resources carry a back-reference to the client (`_client`); keep the data only. */
-function plain<T>(resource: unknown): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(resource as Record<string, unknown>)) {
-    if (!key.startsWith('_') && typeof value !== 'function') out[key] = value;
-  }
-  return out as T;
 }
 
 function errorText(err: unknown): string {

@@ -1,8 +1,4 @@
-// Minimal declarations for the two untyped Asterisk client libraries; only the facades use them.
-declare module 'ari-client' {
-  const ari: { connect(url: string, user: string, password: string): Promise<unknown> };
-  export default ari;
-}
+// Minimal declaration for the untyped AMI client library; only the AMI facade uses it.
 declare module 'asterisk-manager' {
   const Manager: unknown;
   export default Manager;

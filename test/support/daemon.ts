@@ -34,7 +34,7 @@ export class Daemon {
   }
 
   static start(env: Record<string, string>): Daemon {
-    const proc = spawn(process.execPath, [path.join(REPO, 'dist/src/cli.js'), 'serve'], {
+    const proc = spawn(process.execPath, [...(process.env['PBX_DAEMON_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), path.join(REPO, 'dist/src/cli.js'), 'serve'], {
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
