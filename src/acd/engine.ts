@@ -85,8 +85,11 @@ export interface AcdStore {
   recentHandleSeconds(queueId: string): Promise<number[]>;
   /** When a call still listed as waiting (a restart) joined its queue. */
   queuedSince(callId: string): Promise<number | null>;
-  /** Callbacks left waiting (a restart): the call (id = the callback id), number, attempts. */
-  pendingCallbacks(): Promise<{ readonly call: QueueCall; readonly customer: string; readonly attempts: number }[]>;
+  /**
+   * Callbacks not finished when the daemon stopped (a restart): the call (id = the callback id),
+   * number, attempts, and whether the customer was being dialed at that moment.
+   */
+  pendingCallbacks(): Promise<{ readonly call: QueueCall; readonly customer: string; readonly attempts: number; readonly state: 'waiting' | 'dialing' }[]>;
   /** Callback bookkeeping (visible in the API): requested, retried, done or failed. */
   callbackSaved(cb: { readonly id: string; readonly call: QueueCall; readonly attempts: number; readonly state: 'waiting' | 'dialing' | 'connected' | 'done' | 'failed'; readonly result: string | null }): Promise<void>;
 }
@@ -191,16 +194,29 @@ export class AcdEngine {
     void this.restoreCallbacks();
   }
 
-  /** Callbacks still waiting when the daemon stopped are taken up again, at their place. */
+  /**
+   * Callbacks not finished when the daemon stopped are taken up again, at their place. One whose
+   * customer was being dialed then counts that attempt as not reached (the restarted daemon hangs
+   * up the legs it finds ringing) and is tried again only after CALLBACK_RETRY_MS, so the customer
+   * never gets a second call on top of one still ringing; out of retries, it has failed.
+   */
   private async restoreCallbacks(): Promise<void> {
     try {
       const [pending, queues] = await Promise.all([this.deps.store.pendingCallbacks(), this.deps.store.queues()]);
       for (const cb of pending) {
         const queue = queues.find((q) => q.id === cb.call.queueId);
         if (!queue || this.calls.has(cb.call.callId)) continue;
+        const interrupted = cb.state === 'dialing';
+        const attempts = interrupted ? cb.attempts + 1 : cb.attempts;
+        if (interrupted) {
+          const failed = attempts > queue.callbackRetries;
+          await this.deps.store.callbackSaved({ id: cb.call.callId, call: cb.call, attempts, state: failed ? 'failed' : 'waiting', result: 'not reached (daemon restarted)' });
+          this.deps.log.info({ callback: cb.call.callId, attempts }, failed ? 'callback failed: its last try was cut off by a restart' : 'callback cut off by a restart: tried again later');
+          if (failed) continue;
+        }
         this.calls.set(cb.call.callId, {
           call: cb.call, port: this.callbackPort(cb.call.callId, cb.customer), queue, offered: new Set(), answeredBy: null,
-          lastAnnouncedAt: this.now(), callback: { customer: cb.customer, attempts: cb.attempts, notBefore: 0 },
+          lastAnnouncedAt: this.now(), callback: { customer: cb.customer, attempts, notBefore: interrupted ? this.now() + CALLBACK_RETRY_MS : 0 },
         });
         this.index = addWaitingCall(this.index, toWaiting(cb.call));
       }
@@ -274,6 +290,10 @@ export class AcdEngine {
     }
     w.offered.clear();
     this.index = removeWaitingCall(this.index, w.queue.id, callId);
+    if (w.callback) {
+      // The customer is dialed next: recorded first, so a restart meanwhile does not dial them again at once.
+      await this.deps.store.callbackSaved({ id: callId, call: w.call, attempts: w.callback.attempts, state: 'dialing', result: null }).catch(() => undefined);
+    }
     const at = new Date(this.now());
     w.left = Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, 'answered', at, agentId)).catch(() => undefined);
     return true;

@@ -237,11 +237,12 @@ export class PgAcdStore implements AcdStore {
     return row ? row.enqueued_at.getTime() : null;
   }
 
-  async pendingCallbacks(): Promise<{ call: QueueCall; customer: string; attempts: number }[]> {
-    const rows = await adb(this.db).selectFrom('callbacks').selectAll().where('state', '=', 'waiting').orderBy('enqueued_at').execute();
+  async pendingCallbacks(): Promise<{ call: QueueCall; customer: string; attempts: number; state: 'waiting' | 'dialing' }[]> {
+    const rows = await adb(this.db).selectFrom('callbacks').selectAll().where('state', 'in', ['waiting', 'dialing']).orderBy('enqueued_at').execute();
     return rows.map((r) => ({
       customer: r.caller_number,
       attempts: r.attempts,
+      state: r.state === 'dialing' ? ('dialing' as const) : ('waiting' as const),
       call: { callId: r.call_id, queueId: r.queue_id, channelId: '', callerNumber: r.caller_number, callerName: null, priority: 0, requiredSkills: null, enqueuedAt: r.enqueued_at.getTime() },
     }));
   }

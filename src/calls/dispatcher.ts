@@ -314,6 +314,7 @@ export class StasisDispatcher {
           type: 'adopt',
           mode: row.mode,
           peer,
+          peerRinging: row.state === 'ringing',
           bridgeId: row.bridge_id,
           recording: row.recording_name,
         });

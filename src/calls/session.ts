@@ -42,7 +42,8 @@ export type { VoicemailPort } from './voicemail-call.js';
 
 export type SessionEvent =
   | { readonly type: 'stasis-start' }
-  | { readonly type: 'adopt'; readonly mode: string; readonly peer: string | null; readonly bridgeId: string | null; readonly recording: string | null }
+  /** `peerRinging`: the peer leg was still being dialed (not answered) when the daemon went away. */
+  | { readonly type: 'adopt'; readonly mode: string; readonly peer: string | null; readonly peerRinging?: boolean; readonly bridgeId: string | null; readonly recording: string | null }
   | FlowEvent
   | Exclude<DialEvent, { type: 'a-ended' | 'dial' | 'no-connect' | 'target-missing' }>
   | { readonly type: 'hold'; readonly channelId: string; readonly on: boolean }
@@ -360,7 +361,7 @@ export class CallSession {
   private async adopt(event: Extract<SessionEvent, { type: 'adopt' }>): Promise<void> {
     this.log.info({ mode: event.mode, peer: event.peer }, 'call picked up again after reconnect');
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'adopted')), this.follow(this.channelId)]);
-    if (event.mode === 'dial' && event.peer) {
+    if (event.mode === 'dial' && event.peer && !event.peerRinging) {
       // Connected when the daemon went away: keep the two legs tied together.
       this.mode = 'dial';
       this.bridgeId = event.bridgeId;
@@ -368,7 +369,11 @@ export class CallSession {
       this.deps.legs.register(event.peer, this);
       return this.follow(event.peer);
     }
-    if (event.mode === 'dial') return this.hangupCaller('normal'); // was still ringing: the dial attempt is gone
+    if (event.mode === 'dial') {
+      // Was still ringing: the dial attempt is gone; its ringing leg goes too (nobody would connect it).
+      if (event.peer) await this.deps.control.hangup(event.peer).catch(() => undefined);
+      return this.hangupCaller('normal');
+    }
     // A caller in a flow starts that flow over (its published version now).
     if (event.mode.startsWith('ivr:')) return this.startIvr(event.mode.slice(4));
     // A caller waiting in a queue waits on at their place; one talking to an agent talks on.

@@ -65,7 +65,7 @@ class MemoryStore implements AcdStore {
     return null;
   }
   readonly callbacks: string[] = [];
-  pending: { call: { callId: string; queueId: string; channelId: string; callerNumber: string | null; callerName: null; priority: number; requiredSkills: null; enqueuedAt: number }; customer: string; attempts: number }[] = [];
+  pending: { call: { callId: string; queueId: string; channelId: string; callerNumber: string | null; callerName: null; priority: number; requiredSkills: null; enqueuedAt: number }; customer: string; attempts: number; state: 'waiting' | 'dialing' }[] = [];
   async pendingCallbacks() {
     return this.pending;
   }
@@ -236,6 +236,7 @@ describe('ACD engine: callbacks', () => {
     await engine.settled();
     expect(rung).toEqual(['c1-cb 2001 4930222333']);
     expect(await engine.offerAnswered('c1-cb', 'a1')).toBe(true); // the agent answered: now the customer is dialed
+    expect(store.callbacks.at(-1)).toBe('c1-cb dialing 0'); // recorded before the customer is dialed
     await engine.callbackResult('c1-cb', false); // the customer did not answer
     expect(store.agents_.get('a1')!.machine.status).toBe('ready');
     await engine.settled();
@@ -261,7 +262,7 @@ describe('ACD engine: callbacks', () => {
 
   it('callbacks waiting when the daemon stopped are taken up again at start', async () => {
     const { store } = await setup();
-    store.pending = [{ call: { callId: 'old-cb', queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt: 1 }, customer: '4930', attempts: 1 }];
+    store.pending = [{ call: { callId: 'old-cb', queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt: 1 }, customer: '4930', attempts: 1, state: 'waiting' }];
     const rung: string[] = [];
     const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: (id, agent) => rung.push(`${id} ${agent.number}`) } });
     await engine.login('1001', '2001', '4711');
@@ -270,5 +271,44 @@ describe('ACD engine: callbacks', () => {
     await engine.settled();
     engine.stop();
     expect(rung).toEqual(['old-cb 2001']);
+  });
+
+  /** A daemon starting with a callback left 'dialing' (its customer was being dialed at the stop). */
+  async function restartedWhileDialing(id: string, retries: number) {
+    const { store } = await setup();
+    store.queues_ = [queue({ joinEmpty: true, callbackRetries: retries })];
+    const call = { callId: id, queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt: 1 };
+    store.pending = [{ call, customer: '4930', attempts: 1, state: 'dialing' }];
+    const rung: string[] = [];
+    const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: (cb, agent) => rung.push(`${cb} ${agent.number}`) } });
+    await engine.login('1001', '2001', '4711');
+    engine.start();
+    await new Promise((r) => setTimeout(r, 20));
+    await engine.settled();
+    const after = async (ms: number) => {
+      store.now += ms;
+      engine.decide();
+      await engine.settled();
+    };
+    return { store, engine, rung, after };
+  }
+
+  it('a callback whose customer was being dialed at the restart counts that try and is not dialed again at once', async () => {
+    const { store, engine, rung, after } = await restartedWhileDialing('cut-cb', 2);
+    expect(store.callbacks).toEqual(['cut-cb waiting 2']); // the cut-off try counts
+    expect(rung).toEqual([]); // an agent is free, but the customer's old call may still be ringing
+    await after(29_000);
+    expect(rung).toEqual([]);
+    await after(2_000);
+    engine.stop();
+    expect(rung).toEqual(['cut-cb 2001']);
+  });
+
+  it('a callback cut off by a restart on its last try has failed', async () => {
+    const { store, engine, rung, after } = await restartedWhileDialing('last-cb', 1);
+    await after(60_000);
+    engine.stop();
+    expect(store.callbacks).toEqual(['last-cb failed 2']);
+    expect(rung).toEqual([]);
   });
 });
