@@ -173,7 +173,7 @@ export class AriConnection implements CallControl {
 
   /** The REST side, once the event socket is up (a request to a half-started Asterisk would only time out). */
   private api(): AriRest {
-    if (!this.rest || !this.connected) throw new AppError('asterisk-unavailable', 503, 'Asterisk ARI is not connected');
+    if (!this.connected) throw new AppError('asterisk-unavailable', 503, 'Asterisk ARI is not connected');
     return this.rest;
   }
 
