@@ -34,6 +34,26 @@ async function timed(fn: () => Promise<unknown>): Promise<CheckResult> {
   }
 }
 
+/**
+ * Resolves once Redis is connected. The daemon connects in the background (it must start while
+ * Redis is down), so a readiness probe right after start can find the connection still being made:
+ * that is "not yet", not "down", and is worth waiting for within the check's time.
+ */
+function redisConnected(redis: Redis, withinMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`not connected (${redis.status})`));
+    }, withinMs);
+    redis.once('ready', onReady);
+  });
+}
+
 export interface ReadinessDeps {
   readonly db: Db;
   readonly redis: Redis;
@@ -43,7 +63,10 @@ export interface ReadinessDeps {
 export async function checkReadiness(deps: ReadinessDeps): Promise<ReadinessReport> {
   const [postgres, redis] = await Promise.all([
     timed(() => sql`select 1`.execute(deps.db)),
-    timed(() => deps.redis.ping()),
+    timed(async () => {
+      await redisConnected(deps.redis, TIMEOUT_MS - 100);
+      await deps.redis.ping();
+    }),
   ]);
   const { ari, ami } = deps.asterisk();
   const asterisk: CheckResult = {
