@@ -19,9 +19,10 @@
  * after ANSWER_MS. All SIPps run on this machine, so the two clocks are one; the pair is matched by
  * the caller number (unique per call) in the phone's INVITE. Two figures: from the caller's 200 OK
  * (in the queue) and from the caller's INVITE (end to end: what a caller waits for in all). Our
- * daemon answers the caller while it picks and claims an agent, so its 200 OK can come later in
- * that span than app_queue's (whose Queue() starts after Answer()); the end-to-end figure does not
- * depend on that order. The first WARMUP calls of each side are not counted. For ours, the
+ * daemon answers a caller it can offer at once only after it has rung the agent's phone, so its
+ * 200 OK figure is about zero or negative (the phone rings first), while app_queue's Queue()
+ * starts after Answer(): compare the end-to-end figure, which does not depend on that order.
+ * The first WARMUP calls of each side are not counted. For ours, the
  * daemon's own log (level info, its default) splits the end-to-end time.
  *
  *   make bench-queue   (or: npx tsc -p tsconfig.build.json && npx tsx bench/acd-vs-app-queue.ts [calls] [agents])
@@ -245,7 +246,7 @@ async function main(): Promise<void> {
       console.log(row('pbx ACD over ARI', ours));
       console.log(`\nratio pbx/app_queue: p50 ${(ours.p50 / base.p50).toFixed(2)}x, p95 ${(ours.p95 / base.p95).toFixed(2)}x, p99 ${(ours.p99 / base.p99).toFixed(2)}x`);
     };
-    table("In the queue -> agent phone ringing: caller's 200 OK -> agent phone's INVITE", 'answered');
+    table("In the queue -> agent phone ringing: caller's 200 OK -> agent phone's INVITE (ours answers after ringing: <= 0)", 'answered');
     table("End to end: caller's INVITE -> agent phone's INVITE", 'invited');
     console.log('');
     console.log(breakdown(ourCalls, daemon.logs.slice(mark)));
@@ -297,9 +298,9 @@ function breakdown(calls: Call[], logs: LogLine[]): string {
   const med = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5).toFixed(1);
   return `pbx ACD, end to end split by the daemon's log (ms, medians of ${parts.invited_routed.length} calls; log times are whole ms):\n` +
     `  caller's INVITE -> "call routed"                ${med(parts.invited_routed)}   (Asterisk: trunk, channel, Stasis; the daemon: the DID rule)\n` +
-    `  routed -> "caller joined queue"                ${med(parts.routed_joined)}   (queue settings from memory; the answer goes on meanwhile)\n` +
+    `  routed -> "caller joined queue"                ${med(parts.routed_joined)}   (queue settings from memory)\n` +
     `  joined -> "offering call to agent"             ${med(parts.joined_offered)}   (routing decision in memory; the claim: one statement)\n` +
-    `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (after the answer: session queue, ARI originate)\n` +
+    `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (session queue, ARI originate; the answer follows)\n` +
     `  originate returned -> phone's INVITE           ${med(parts.originated_invite)}\n`;
 }
 

@@ -93,7 +93,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const acdStore = new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }), listen: { db: config.db, backoff: config.reconnect } });
   // BLF lamps: *80<agent number> on a team lead's phone follows the agent's state (src/acd/lamps.ts).
   const lamps = new AgentLamps({ ami, control: ari, context: 'pbx-inbound', log: log.child({ component: 'acd' }) });
-  const acdEngine = new AcdEngine({ store: acdStore, log: log.child({ component: 'acd' }), deviceState: (number, status) => lamps.follow(number, status) });
+  const acdEngine = new AcdEngine({ store: acdStore, log: log.child({ component: 'acd' }), endedCallCheckMs: config.acd.endedCallCheckMs, deviceState: (number, status) => lamps.follow(number, status) });
   const syncLamps = (): void => {
     lamps.forgetHints();
     acdStore.agents().then((agents) => lamps.showAll(agents)).catch((err: Error) => log.warn({ err: err.message }, 'agent lamps not synced'));

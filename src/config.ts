@@ -33,6 +33,8 @@ export interface Config {
     readonly maxDigits: number;
   };
   readonly shutdownGraceMs: number;
+  /** ACD: how often (and after how long on a call) agents on calls that ended unseen are released. */
+  readonly acd: { readonly endedCallCheckMs: number };
   /** The daemon's own files (voicemail audio...). */
   readonly dataDir: string;
   /** IVR prompts: converted audio files, and the limits for uploads. */
@@ -92,6 +94,7 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_DIGIT_TIMEOUT_MS', required: false, fallback: '5000', about: 'wait for the next DTMF digit' },
   { name: 'PBX_MAX_DIGITS', required: false, fallback: '10', about: 'digits collected before the call ends' },
   { name: 'PBX_SHUTDOWN_GRACE_MS', required: false, fallback: '10000', about: 'how long SIGTERM waits for work to finish' },
+  { name: 'PBX_ACD_ENDED_CALL_CHECK_SECONDS', required: false, fallback: '30', about: 'how often the ACD looks for agents left on a call that ended while no daemon watched it (a restart), and how long they must have been on it' },
 ];
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -204,6 +207,7 @@ export function loadConfig(env: Env): Config {
       maxDigits: r.int('PBX_MAX_DIGITS', 10, 1, 64),
     },
     shutdownGraceMs: r.int('PBX_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    acd: { endedCallCheckMs: r.int('PBX_ACD_ENDED_CALL_CHECK_SECONDS', 30, 1, 3_600) * 1000 },
     dataDir,
     prompts: {
       dir: promptsDir,

@@ -90,6 +90,10 @@ export interface AcdStore {
    * number, attempts, and whether the customer was being dialed at that moment.
    */
   pendingCallbacks(): Promise<{ readonly call: QueueCall; readonly customer: string; readonly attempts: number; readonly state: 'waiting' | 'dialing' }[]>;
+  /** One callback as stored (an adopted call that is one), or null. */
+  callback(id: string): Promise<{ readonly call: QueueCall; readonly customer: string; readonly attempts: number } | null>;
+  /** Agents on a call for at least `minAgeMs` whose call is live nowhere (it ended while no daemon watched). */
+  agentsOnEndedCalls(minAgeMs: number): Promise<readonly { readonly agentId: string; readonly callId: string }[]>;
   /** Callback bookkeeping (visible in the API): requested, retried, done or failed. */
   callbackSaved(cb: { readonly id: string; readonly call: QueueCall; readonly attempts: number; readonly state: 'waiting' | 'dialing' | 'connected' | 'done' | 'failed'; readonly result: string | null }): Promise<void>;
 }
@@ -104,6 +108,9 @@ export interface QueueCall {
   readonly requiredSkills: readonly SkillRequirement[] | null;
   readonly enqueuedAt: number;
 }
+
+/** A port for calls with nobody on the line to tell anything (adopted, connected calls). */
+export const silentPort: QueueCallPort = { offer: () => undefined, withdraw: () => undefined, leave: () => undefined, announce: () => undefined };
 
 /** An agent whose phone an offer rings. */
 export interface OfferedAgent {
@@ -124,7 +131,8 @@ export interface QueueCallPort {
 }
 
 export type JoinResult =
-  | { readonly kind: 'joined'; readonly queue: QueueSettings }
+  /** `offered`: once the routing decision that takes this caller in is through, whether it offered them to an agent (never rejects). */
+  | { readonly kind: 'joined'; readonly queue: QueueSettings; readonly offered: Promise<boolean> }
   | { readonly kind: 'unknown-queue' }
   | { readonly kind: 'not-joined'; readonly queue: QueueSettings; readonly why: 'no-agents' | 'full' };
 
@@ -151,6 +159,8 @@ const TICK_MS = 1_000;
 const CALLBACK_RETRY_MS = 30_000;
 /** Longer than any queue's ring timeout (max 120 s): an offer this old belonged to a daemon that is gone. */
 const STALE_OFFER_MS = 150_000;
+/** How often agents on calls that ended unseen are looked for, and how long on a call they must be (default). */
+const ENDED_CALL_CHECK_MS = 30_000;
 /** Handle time assumed for a queue without history (an estimate, said to callers). */
 const DEFAULT_HANDLE_SECONDS = 180;
 
@@ -161,6 +171,7 @@ export class AcdEngine {
   private deciding: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private readonly wrapUps = new Map<string, NodeJS.Timeout>();
   private dialer: CallbackDialer | null;
 
@@ -172,6 +183,8 @@ export class AcdEngine {
       readonly rng?: () => number;
       readonly deviceState?: DeviceStateSink;
       readonly callbacks?: CallbackDialer;
+      /** See ENDED_CALL_CHECK_MS. */
+      readonly endedCallCheckMs?: number;
     },
   ) {
     this.dialer = deps.callbacks ?? null;
@@ -190,6 +203,8 @@ export class AcdEngine {
   start(): void {
     this.timer ??= setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
+    this.sweepTimer ??= setInterval(() => void this.releaseAgentsOfEndedCalls(), this.deps.endedCallCheckMs ?? ENDED_CALL_CHECK_MS);
+    this.sweepTimer.unref();
     void this.releaseStaleWrapUps();
     void this.restoreCallbacks();
   }
@@ -210,7 +225,11 @@ export class AcdEngine {
         const attempts = interrupted ? cb.attempts + 1 : cb.attempts;
         if (interrupted) {
           const failed = attempts > queue.callbackRetries;
-          await this.deps.store.callbackSaved({ id: cb.call.callId, call: cb.call, attempts, state: failed ? 'failed' : 'waiting', result: 'not reached (daemon restarted)' });
+          // A failed save does not stop the restore: the callback is still taken up (its row keeps
+          // 'dialing' and is counted again at the next start, one try too many rather than none).
+          await this.deps.store
+            .callbackSaved({ id: cb.call.callId, call: cb.call, attempts, state: failed ? 'failed' : 'waiting', result: 'not reached (daemon restarted)' })
+            .catch((err: Error) => this.deps.log.warn({ callback: cb.call.callId, err: err.message }, 'callback cut off by a restart: its new state was not saved'));
           this.deps.log.info({ callback: cb.call.callId, attempts }, failed ? 'callback failed: its last try was cut off by a restart' : 'callback cut off by a restart: tried again later');
           if (failed) continue;
         }
@@ -241,6 +260,8 @@ export class AcdEngine {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     for (const t of this.wrapUps.values()) clearTimeout(t);
     this.wrapUps.clear();
   }
@@ -273,7 +294,8 @@ export class AcdEngine {
       .then(() => this.deps.store.callJoined(entry))
       .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
     this.deps.log.info({ callId: call.callId, queue: queue.name, waiting: inQueue + 1 }, 'caller joined queue');
-    return { kind: 'joined', queue };
+    const offered = Promise.resolve(this.deciding).then(() => waiting.offered.size > 0 || waiting.answeredBy !== null);
+    return { kind: 'joined', queue, offered };
   }
 
   /** The agent's phone answered: the call is theirs; other ringing agents are let go. */
@@ -381,13 +403,37 @@ export class AcdEngine {
     await this.deps.store.callbackSaved({ id: callbackId, call: w.call, attempts: cb.attempts, state: 'waiting', result: 'not reached' }).catch(() => undefined);
   }
 
-  /** A restarted daemon picked up a call that was connected to an agent: end it properly later. */
-  async adoptConnected(callId: string, port: QueueCallPort): Promise<void> {
+  /**
+   * A restarted daemon picked up a call that was connected to an agent: end it properly later.
+   * `callback`: the call is a callback's (id = the callback id), marked done when it ends.
+   */
+  async adoptConnected(callId: string, port: QueueCallPort, callback = false): Promise<void> {
     const agent = (await this.deps.store.agents()).find((a) => a.machine.status === 'on-call' && a.machine.call?.callId === callId);
     const queue = agent && (await this.deps.store.queues()).find((q) => q.id === agent.machine.call?.queueId);
     if (!agent || !queue) return;
-    const call: QueueCall = { callId, queueId: queue.id, channelId: '', callerNumber: null, callerName: null, priority: 0, requiredSkills: null, enqueuedAt: this.now() };
-    this.calls.set(callId, { call, port, queue, offered: new Set(), answeredBy: agent.id, lastAnnouncedAt: this.now() });
+    const stored = callback ? await this.deps.store.callback(callId).catch(() => null) : null;
+    const call: QueueCall = stored?.call ?? { callId, queueId: queue.id, channelId: '', callerNumber: null, callerName: null, priority: 0, requiredSkills: null, enqueuedAt: this.now() };
+    this.calls.set(callId, {
+      call, port, queue, offered: new Set(), answeredBy: agent.id, lastAnnouncedAt: this.now(),
+      ...(stored ? { callback: { customer: stored.customer, attempts: stored.attempts, notBefore: 0 } } : {}),
+    });
+  }
+
+  /**
+   * Agents left on a call that ended while no daemon watched it (it ended during a restart, or
+   * a callback's customer was still being dialed then) go to ready: nothing else would move them.
+   * A call this engine holds as connected is never taken for ended.
+   */
+  async releaseAgentsOfEndedCalls(): Promise<void> {
+    try {
+      for (const { agentId, callId } of await this.deps.store.agentsOnEndedCalls(this.deps.endedCallCheckMs ?? ENDED_CALL_CHECK_MS)) {
+        if (this.calls.get(callId)?.answeredBy === agentId) continue;
+        const step = await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: 0 });
+        if (step.ok) this.deps.log.warn({ agentId, callId }, 'agent released: their call ended while no daemon was watching it');
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'agents on ended calls not released');
+    }
   }
 
   /** A connected call is over (either side hung up): the agent goes to wrap-up. */

@@ -821,3 +821,30 @@ export async function loadSnapshotAgents(db: AnyDb, options: { timezone?: string
 export async function loadQueueSettings(db: AnyDb): Promise<QueueSettings[]> {
   return (await listQueues(db)).map(queueSettingsOf);
 }
+
+// ================================================================ calls that ended unseen
+
+/**
+ * Agents on a call (on-call) for at least `minAgeMs` whose call is live nowhere: no live_calls row
+ * has it as its call id, first part (linked_id) or callback (mode 'callback:<id>'). Such a call
+ * ended while no daemon was watching it (a restart), so nothing moved the agent on.
+ */
+export async function agentsOnEndedCalls(db: AnyDb, minAgeMs: number): Promise<{ agentId: string; callId: string }[]> {
+  const rows = await adb(db)
+    .selectFrom('agents as a')
+    .select(['a.id', 'a.call_id'])
+    .where('a.state', '=', 'on-call')
+    .where('a.call_id', 'is not', null)
+    .where('a.state_since', '<', sql<Date>`now() - make_interval(secs => ${minAgeMs / 1000})`)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('live_calls as l')
+            .select(sql`1`.as('one'))
+            .where((eb) => eb.or([eb('l.call_id', '=', eb.ref('a.call_id')), eb('l.linked_id', '=', eb.ref('a.call_id')), eb('l.mode', '=', sql<string>`'callback:' || a.call_id`)])),
+        ),
+      ),
+    )
+    .execute();
+  return rows.map((r) => ({ agentId: r.id, callId: r.call_id! }));
+}

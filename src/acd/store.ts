@@ -239,12 +239,16 @@ export class PgAcdStore implements AcdStore {
 
   async pendingCallbacks(): Promise<{ call: QueueCall; customer: string; attempts: number; state: 'waiting' | 'dialing' }[]> {
     const rows = await adb(this.db).selectFrom('callbacks').selectAll().where('state', 'in', ['waiting', 'dialing']).orderBy('enqueued_at').execute();
-    return rows.map((r) => ({
-      customer: r.caller_number,
-      attempts: r.attempts,
-      state: r.state === 'dialing' ? ('dialing' as const) : ('waiting' as const),
-      call: { callId: r.call_id, queueId: r.queue_id, channelId: '', callerNumber: r.caller_number, callerName: null, priority: 0, requiredSkills: null, enqueuedAt: r.enqueued_at.getTime() },
-    }));
+    return rows.map((r) => ({ ...callbackOf(r), state: r.state === 'dialing' ? ('dialing' as const) : ('waiting' as const) }));
+  }
+
+  async callback(id: string): Promise<{ call: QueueCall; customer: string; attempts: number } | null> {
+    const r = await adb(this.db).selectFrom('callbacks').selectAll().where('call_id', '=', id).executeTakeFirst();
+    return r ? callbackOf(r) : null;
+  }
+
+  async agentsOnEndedCalls(minAgeMs: number): Promise<{ agentId: string; callId: string }[]> {
+    return repo.agentsOnEndedCalls(this.db, minAgeMs);
   }
 
   async callbackSaved(cb: Parameters<AcdStore['callbackSaved']>[0]): Promise<void> {
@@ -269,4 +273,13 @@ export class PgAcdStore implements AcdStore {
   async recentHandleSeconds(queueId: string): Promise<number[]> {
     return repo.recentHandleSeconds(this.db, queueId);
   }
+}
+
+/** A callbacks row as the engine takes it: the call (id = the callback id), number, attempts. */
+function callbackOf(r: { call_id: string; queue_id: string; caller_number: string; attempts: number; enqueued_at: Date }): { call: QueueCall; customer: string; attempts: number } {
+  return {
+    customer: r.caller_number,
+    attempts: r.attempts,
+    call: { callId: r.call_id, queueId: r.queue_id, channelId: '', callerNumber: r.caller_number, callerName: null, priority: 0, requiredSkills: null, enqueuedAt: r.enqueued_at.getTime() },
+  };
 }

@@ -66,7 +66,7 @@ export class StasisDispatcher {
     const { db } = deps;
     this.voicemail = deps.voicemail;
     this.store = {
-      insert: (f, channelId, state) =>
+      insert: (f, channelId, state, mode) =>
         insertLiveCall(db, {
           call_id: f.callId,
           channel_id: channelId,
@@ -79,6 +79,7 @@ export class StasisDispatcher {
           started_at: f.startedAt,
           answered_at: f.answeredAt,
           linked_id: f.linkedId ?? null,
+          ...(mode ? { mode } : {}),
         }),
       update: (callId, patch) => updateLiveCall(db, callId, patch),
     };

@@ -35,7 +35,7 @@ import { TestServiceRunner } from './test-service-call.js';
 import { IvrRunner, type IvrEvent, type IvrHost, type IvrPort } from './ivr-call.js';
 import { QueueRunner, routingFromVars, type QueueEvent, type QueueHost, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner } from './agent-call.js';
-import type { AcdEngine } from '../acd/engine.js';
+import { silentPort, type AcdEngine } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
 
 export type { VoicemailPort } from './voicemail-call.js';
@@ -61,7 +61,8 @@ export type SessionEvent =
   | { readonly type: 'lost'; readonly lastSeen: Date };
 
 export interface LiveCallStore {
-  insert(facts: CallFacts, channelId: string, state: string): Promise<void>;
+  /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
+  insert(facts: CallFacts, channelId: string, state: string, mode?: string): Promise<void>;
   update(callId: string, patch: LiveCallPatch): Promise<void>;
 }
 
@@ -113,6 +114,8 @@ export class CallSession {
   /** The extension last dialed: its forwards are followed with its own permission class. */
   private forwarder: CallerContext | null = null;
   private queue: Promise<void> = Promise.resolve();
+  /** The subscription to the caller channel's events: a hangup waits for it, or the cause could be missed. */
+  private following: Promise<void> = Promise.resolve();
   /** The live row's first insert: updates and the CDR (which drops the row) go after it. */
   private inserted: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -247,7 +250,7 @@ export class CallSession {
         // The live row, the channel's events and the route at once: routing waits for neither the
         // insert nor the subscription (later writes to the row, and the CDR, wait for the insert).
         this.inserted = this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'routing'));
-        void this.follow(this.channelId);
+        this.following = this.follow(this.channelId);
         const routed = await this.deps.route(this.channelName, this.facts);
         this.caller = routed.caller;
         this.facts = { ...this.facts, direction: routed.direction };
@@ -292,6 +295,7 @@ export class CallSession {
       case 'queue-leave':
       case 'queue-announce':
       case 'queue-callback-offer':
+      case 'queue-answer-failed':
         if (this.mode === 'queue') await this.queueRunner.step(event);
         return;
       case 'agent-timeout':
@@ -361,16 +365,23 @@ export class CallSession {
   private async adopt(event: Extract<SessionEvent, { type: 'adopt' }>): Promise<void> {
     this.log.info({ mode: event.mode, peer: event.peer }, 'call picked up again after reconnect');
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'adopted')), this.follow(this.channelId)]);
-    if (event.mode === 'dial' && event.peer && !event.peerRinging) {
+    // A callback (the agent's channel calling the customer) is a dial that reports back to the ACD.
+    const callbackId = event.mode.startsWith('callback:') ? event.mode.slice('callback:'.length) : null;
+    if ((event.mode === 'dial' || callbackId) && event.peer && !event.peerRinging) {
       // Connected when the daemon went away: keep the two legs tied together.
       this.mode = 'dial';
+      if (callbackId) {
+        this.callbackId = callbackId;
+        await this.deps.acd.adoptConnected(callbackId, silentPort, true);
+      }
       this.bridgeId = event.bridgeId;
       this.dial = { ...initialDialState, phase: 'bridged', answered: true, legId: event.peer, outcome: 'connected' };
       this.deps.legs.register(event.peer, this);
       return this.follow(event.peer);
     }
-    if (event.mode === 'dial') {
+    if (event.mode === 'dial' || callbackId) {
       // Was still ringing: the dial attempt is gone; its ringing leg goes too (nobody would connect it).
+      // A callback's is tried again later (the ACD counts it, see AcdEngine.restoreCallbacks).
       if (event.peer) await this.deps.control.hangup(event.peer).catch(() => undefined);
       return this.hangupCaller('normal');
     }
@@ -628,7 +639,8 @@ export class CallSession {
   }
 
   private async startCallback(event: Extract<SessionEvent, { type: 'callback-start' }>): Promise<void> {
-    await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback')), this.follow(this.channelId)]);
+    // The row names the callback, so a restarted daemon knows this call for one (adopt).
+    await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback', `callback:${event.callbackId}`)), this.follow(this.channelId)]);
     if (!(await this.deps.acd.offerAnswered(event.callbackId, event.agentId))) return this.hangupCaller('normal');
     this.callbackId = event.callbackId;
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
@@ -652,7 +664,7 @@ export class CallSession {
       case 'extension':
       case 'external': {
         this.mode = 'dial';
-        void this.persist(() => this.deps.store.update(this.callId, { mode: 'dial' }));
+        void this.persist(() => this.deps.store.update(this.callId, { mode: this.callbackId ? `callback:${this.callbackId}` : 'dial' }));
         const context = target.kind === 'extension' ? this.caller : IVR_CALLER_CONTEXT;
         const found = await this.deps.lookupTarget(target.number, context);
         return this.dialStep(found ? { type: 'dial', target: found } : { type: 'target-missing', number: target.number });
@@ -711,6 +723,8 @@ export class CallSession {
 
   private async hangupCaller(reason: HangupReason): Promise<void> {
     this.clearTimer();
+    // A call refused at once can otherwise end before its events are followed: no hangup cause.
+    await this.following;
     this.systemHangup = !this.hangupRequested;
     await this.deps.control.hangup(this.channelId, reason).catch((err: unknown) => {
       if (!(err instanceof AppError && err.code === 'call-not-found')) throw err;

@@ -77,6 +77,12 @@ const waitLamp = (number: string, state: string) =>
 const waitState = (number: string, state: string, ms = 15_000) =>
   eventually(async () => ((await stateOf(number)) === state ? true : undefined), ms, `agent ${number} ${state}`);
 
+/**
+ * The daemon's settings here: agents on a call that ended unseen are looked for every 2 s (30 by
+ * default), so the restart test below is quick, and every other test runs with that check busy.
+ */
+const daemonEnv = () => ({ ...world.daemonEnv, PBX_ACD_ENDED_CALL_CHECK_SECONDS: '2' });
+
 async function trail(number: string, since: Date): Promise<string[]> {
   const res = await admin('GET', `/api/v1/agents/${number}/log?from=${encodeURIComponent(since.toISOString())}`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -85,7 +91,7 @@ async function trail(number: string, since: Date): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+  ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
   for (const [number, name] of [[PHONE_1, 'Desk One'], [PHONE_2, 'Desk Two']] as const) {
     passwords.set(number, await createScriptedExtension(admin, world.db, { number, displayName: name }));
   }
@@ -208,7 +214,7 @@ describe('ACD: agents on desk phones', () => {
     const joined = Date.now();
     await eventually(async () => ((await admin('GET', '/api/v1/queues/support/live')).body.waiting.length === 1 ? true : undefined), 10_000, 'caller waiting');
     await daemon.kill();
-    ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+    ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
     await daemon.waitForLog((l) => l.msg === 'caller joined queue', 15_000);
     const live = await admin('GET', '/api/v1/queues/support/live');
     expect(live.body.waiting).toHaveLength(1);
@@ -216,6 +222,25 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/agents/23/state', { state: 'ready' })).status).toBe(200);
     expect((await phone.done).code).toBe(0); // offered by the new daemon, answered
     expect((await caller).code).toBe(0);
+  });
+
+  it('a call that ends while the daemon is down: after the restart its agent is on the call no more, and is offered the next', async () => {
+    await waitState('23', 'ready');
+    const since = new Date(Date.now() - 100);
+    const phone = await agentPhone(PHONE_1, 'phone-answer');
+    const caller = customer({ hangUpAfter: 6000 });
+    await eventually(async () => ((await stateOf('23')) === 'on-call' ? true : undefined), 10_000, 'call connected');
+    await daemon.kill();
+    expect((await caller).code).toBe(0); // hung up while no daemon was running
+    ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
+    expect((await phone.done).code).toBe(0); // the agent's leg is hung up by the new daemon
+    await waitState('23', 'ready');
+    expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->ready']);
+    // Free for the next caller.
+    const next = await agentPhone(PHONE_1, 'phone-answer');
+    const served = await customer({ hangUpAfter: 2000 });
+    expect(served.code).toBe(0);
+    expect((await next.done).code).toBe(0);
   });
 
   it('callback: after 10 s the caller presses * and hangs up keeping their place; the agent is rung first, then the caller is called back', async () => {
@@ -291,6 +316,8 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/inbound-routes', { name: 'everyone line', didPattern: '4930777004', target: { kind: 'queue', queue: 'everyone' } })).status).toBe(201);
     await waitState('23', 'ready');
     await waitState('24', 'ready');
+    // `since` is 100 ms early (clock margin): past the previous test's last change, which can be that recent.
+    await new Promise((r) => setTimeout(r, 200));
     const since = new Date(Date.now() - 100);
     const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
     const answering = await agentPhone(PHONE_2, 'phone-answer');
@@ -315,7 +342,7 @@ describe('ACD: agents on desk phones', () => {
       const newest = async () => (await sql<{ id: string; state: string; attempts: number }>`select id, state, attempts from callbacks where caller_number = '4930222444' order by id desc limit 1`.execute(db)).rows[0];
       expect(await newest()).toMatchObject({ state: 'waiting', attempts: 0 });
       await daemon.kill();
-      ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+      ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
       await daemon.waitForLog((l) => l.msg === 'callbacks waiting from before the restart taken up again', 15_000);
 
       const carrierLog = path.join(tmpdir(), `pbx-e2e-acd-carrier-restart-${carrierPort}.log`);

@@ -4,7 +4,8 @@
  * offers winning on separate connections, the store falling back to the row lock when its row is
  * stale, changes made elsewhere (another connection: another daemon or the API) reaching the store
  * by LISTEN/NOTIFY (also after its listening connection was killed), the store's own writes not
- * coming back to it as reloads, and talk time recorded when an answered call ends.
+ * coming back to it as reloads, talk time recorded when an answered call ends, and agents found
+ * on calls that are live nowhere (ended while no daemon watched).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -14,8 +15,9 @@ import type { App } from '../../src/app.js';
 import { createDb, createPool, type Database, type Db } from '../../src/db/database.js';
 import type { AgentEvent } from '../../src/acd/agent-state.js';
 import {
-  agentTodayStats, applyAgentEvent, applyAgentEventAt, findAgentById, insertAgent, insertQueue, logQueueCall, recordTalkTime, setQueueMember,
+  agentTodayStats, agentsOnEndedCalls, applyAgentEvent, applyAgentEventAt, findAgentById, insertAgent, insertQueue, logQueueCall, recordTalkTime, setQueueMember,
 } from '../../src/acd/repository.js';
+import { insertLiveCall, updateLiveCall } from '../../src/calls/repository.js';
 import { PgAcdStore } from '../../src/acd/store.js';
 import { eventually } from '../support/daemon.js';
 import { startTestApp } from '../support/app.js';
@@ -97,6 +99,45 @@ describe('applyAgentEventAt (one statement, guarded by the version held)', () =>
     } finally {
       await db.destroy();
     }
+  });
+});
+
+describe('agentsOnEndedCalls (agents on a call that is live nowhere)', () => {
+  async function onCall(number: string, callId: string, aged: boolean): Promise<string> {
+    const id = await newAgent(number);
+    await applyAgentEvent(app.db, id, { type: 'login' });
+    await applyAgentEvent(app.db, id, { type: 'offer', callId, queueId });
+    await applyAgentEvent(app.db, id, { type: 'answer', callId });
+    if (aged) await sql`update agents set state_since = now() - interval '2 minutes' where id = ${id}`.execute(app.db);
+    return id;
+  }
+  const live = (callId: string, o: { linked?: string; mode?: string } = {}) =>
+    insertLiveCall(app.db, {
+      call_id: callId, channel_id: `ch-${callId}`, direction: 'inbound', caller_number: null, caller_name: null, dialed_number: null,
+      state: 'dial', digits: '', started_at: new Date(), answered_at: new Date(), linked_id: o.linked ?? null, ...(o.mode ? { mode: o.mode } : {}),
+    });
+
+  it('finds only agents on a call long enough whose call has no live row (by call id, first part or callback)', async () => {
+    const gone = await onCall('7121', 'it-ended-gone', true);
+    await onCall('7122', 'it-ended-live', true);
+    await live('it-ended-live');
+    await onCall('7123', 'it-ended-first-part', true);
+    await live('it-ended-second-part', { linked: 'it-ended-first-part' });
+    await onCall('7124', 'it-ended-cb', true);
+    await live('it-ended-cb-agent-leg', { mode: 'callback:it-ended-cb' });
+    await onCall('7125', 'it-ended-fresh', false); // on the call for less than the grace: not yet
+    const found = (await agentsOnEndedCalls(app.db, 30_000)).filter((f) => f.callId.startsWith('it-ended-'));
+    expect(found).toEqual([{ agentId: gone, callId: 'it-ended-gone' }]);
+  });
+
+  it('a live call mode holds the longest queue or flow name and a callback id (restart recovery reads it)', async () => {
+    const longest = `queue:${'q'.repeat(64)}`;
+    await live('it-mode-long', { mode: longest });
+    await updateLiveCall(app.db, 'it-mode-long', { mode: `ivr:${'f'.repeat(64)}` });
+    await updateLiveCall(app.db, 'it-mode-long', { mode: `callback:${'c'.repeat(36)}-cb` });
+    const row = await sql<{ mode: string }>`select mode from live_calls where call_id = 'it-mode-long'`.execute(app.db);
+    expect(row.rows).toEqual([{ mode: `callback:${'c'.repeat(36)}-cb` }]);
+    await updateLiveCall(app.db, 'it-mode-long', { mode: longest });
   });
 });
 

@@ -31,7 +31,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; store?: SessionDeps['store'] } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; store?: SessionDeps['store']; control?: Partial<CallControl> } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -39,7 +39,13 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
     async (...args: unknown[]): Promise<void> => {
       calls.push(`${name} ${args.map((a) => (typeof a === 'object' ? JSON.stringify(a) : String(a))).join(' ')}`);
     };
-  const control = new Proxy({} as CallControl, { get: (_t, name: string) => record(name) });
+  // Every call recorded; one in `o.control` is recorded, then runs (a slow or failing answer, say).
+  const control = new Proxy({} as CallControl, {
+    get: (_t, name: string) => {
+      const own = o.control?.[name as keyof CallControl] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+      return own ? (...args: unknown[]) => (void record(name)(...args), own(...args)) : record(name);
+    },
+  });
   let t = Date.parse('2026-01-01T10:00:00Z');
   let leg = 0;
   const deps: SessionDeps = {

@@ -69,7 +69,20 @@ class MemoryStore implements AcdStore {
   async pendingCallbacks() {
     return this.pending;
   }
+  async callback(id: string) {
+    return this.pending.find((p) => p.call.callId === id) ?? null;
+  }
+  /** Calls live nowhere (no live_calls row): agents on them are found by agentsOnEndedCalls. */
+  readonly endedCalls = new Set<string>();
+  async agentsOnEndedCalls() {
+    return [...this.agents_]
+      .filter(([, a]) => a.machine.status === 'on-call' && a.machine.call && this.endedCalls.has(a.machine.call.callId))
+      .map(([agentId, a]) => ({ agentId, callId: a.machine.call!.callId }));
+  }
+  /** Callbacks whose save fails (Postgres trouble). */
+  readonly failSaves = new Set<string>();
   async callbackSaved(cb: { id: string; attempts: number; state: string }) {
+    if (this.failSaves.has(cb.id)) throw new Error('connection terminated');
     this.callbacks.push(`${cb.id} ${cb.state} ${cb.attempts}`);
   }
 }
@@ -118,6 +131,27 @@ describe('ACD engine', () => {
     await new Promise((r) => setImmediate(r)); // the call log and talk time are written in the background
     expect(store.left).toEqual(['c1 answered']);
     expect(store.talks).toEqual(['c1 a1']); // after the answered row: its talk time counts
+  });
+
+  it('an agent left on a call that ended while no daemon watched is released; one on a call this engine holds is not', async () => {
+    const { engine, store } = await setup();
+    await engine.login('1001', '2001', '4711');
+    await engine.login('1002', '2002', '4712');
+    await engine.join(caller('c1'), port().p);
+    await engine.join(caller('c2'), port().p);
+    await engine.settled();
+    expect(await engine.offerAnswered('c1', 'a1')).toBe(true);
+    expect(await engine.offerAnswered('c2', 'a2')).toBe(true);
+    // A restarted engine: c1 (a1) ended while it was down; c2 (a2) too, by the store, but this
+    // engine holds it connected (its live row write failed, say), so a2 stays on the call.
+    const restarted = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now });
+    await restarted.adoptConnected('c2', port().p);
+    store.endedCalls.add('c1');
+    store.endedCalls.add('c2');
+    await restarted.releaseAgentsOfEndedCalls();
+    expect(store.agents_.get('a1')!.machine.status).toBe('ready');
+    expect(store.agents_.get('a2')!.machine.status).toBe('on-call');
+    expect(store.log.filter((l) => l.includes('call-ended'))).toEqual(['2001 on-call->ready (call-ended)']);
   });
 
   it('two calls and one agent: the second waits until the agent is free again', async () => {
@@ -261,24 +295,20 @@ describe('ACD engine: callbacks', () => {
   });
 
   it('callbacks waiting when the daemon stopped are taken up again at start', async () => {
-    const { store } = await setup();
-    store.pending = [{ call: { callId: 'old-cb', queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt: 1 }, customer: '4930', attempts: 1, state: 'waiting' }];
-    const rung: string[] = [];
-    const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: (id, agent) => rung.push(`${id} ${agent.number}`) } });
-    await engine.login('1001', '2001', '4711');
-    engine.start();
-    await new Promise((r) => setTimeout(r, 20));
-    await engine.settled();
+    const { engine, rung } = await restartedWith([{ call: pendingCall('old-cb'), customer: '4930', attempts: 1, state: 'waiting' }], 1);
     engine.stop();
     expect(rung).toEqual(['old-cb 2001']);
   });
 
-  /** A daemon starting with a callback left 'dialing' (its customer was being dialed at the stop). */
-  async function restartedWhileDialing(id: string, retries: number) {
+  type Pending = MemoryStore['pending'][number];
+  const pendingCall = (callId: string, enqueuedAt = 1): Pending['call'] => ({ callId, queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt });
+
+  /** A daemon starting with callbacks left from before (agent 2001 logged in); `failSaves`: their saves fail. */
+  async function restartedWith(pending: Pending[], retries: number, failSaves: string[] = []) {
     const { store } = await setup();
     store.queues_ = [queue({ joinEmpty: true, callbackRetries: retries })];
-    const call = { callId: id, queueId: 'q1', channelId: '', callerNumber: '4930', callerName: null, priority: 0, requiredSkills: null, enqueuedAt: 1 };
-    store.pending = [{ call, customer: '4930', attempts: 1, state: 'dialing' }];
+    store.pending = pending;
+    for (const id of failSaves) store.failSaves.add(id);
     const rung: string[] = [];
     const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: (cb, agent) => rung.push(`${cb} ${agent.number}`) } });
     await engine.login('1001', '2001', '4711');
@@ -293,6 +323,9 @@ describe('ACD engine: callbacks', () => {
     return { store, engine, rung, after };
   }
 
+  /** A daemon starting with a callback left 'dialing' (its customer was being dialed at the stop). */
+  const restartedWhileDialing = (id: string, retries: number) => restartedWith([{ call: pendingCall(id), customer: '4930', attempts: 1, state: 'dialing' }], retries);
+
   it('a callback whose customer was being dialed at the restart counts that try and is not dialed again at once', async () => {
     const { store, engine, rung, after } = await restartedWhileDialing('cut-cb', 2);
     expect(store.callbacks).toEqual(['cut-cb waiting 2']); // the cut-off try counts
@@ -302,6 +335,22 @@ describe('ACD engine: callbacks', () => {
     await after(2_000);
     engine.stop();
     expect(rung).toEqual(['cut-cb 2001']);
+  });
+
+  it('a callback whose new state cannot be saved at the restart does not stop the others, and is still taken up', async () => {
+    const { store, engine, rung, after } = await restartedWith(
+      [
+        { call: pendingCall('unsaved-cb', 1), customer: '4930', attempts: 1, state: 'dialing' },
+        { call: pendingCall('saved-cb', 2), customer: '4931', attempts: 1, state: 'dialing' },
+      ],
+      2,
+      ['unsaved-cb'],
+    );
+    expect(store.callbacks).toEqual(['saved-cb waiting 2']);
+    expect(engine.waitingCount).toBe(2);
+    await after(31_000);
+    engine.stop();
+    expect(rung).toEqual(['unsaved-cb 2001']); // first in line, kept its place
   });
 
   it('a callback cut off by a restart on its last try has failed', async () => {
