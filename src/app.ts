@@ -11,6 +11,7 @@ import { AriConnection } from './telephony/ari.js';
 import { AmiConnection } from './telephony/ami.js';
 import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
+import { inboundRulesView } from './trunks/inbound-view.js';
 import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
 import { buildHttp } from './http/server.js';
@@ -77,8 +78,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     onEvent: (event) => dispatcher?.onEvent(event),
   }, log.child({ component: 'ari' }));
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
-  const directory = callDirectory(db, async (trunk) =>
-    (await ari.listChannels()).filter((c) => c.name.startsWith(`PJSIP/trunk-${trunk}-`)).length,
+  // The DID rules a call from a trunk is routed by, kept warm; changes arrive by LISTEN.
+  const inbound = inboundRulesView(db, { db: config.db, backoff: config.reconnect }, log.child({ component: 'routing' }));
+  const directory = callDirectory(
+    db,
+    async (trunk) => (await ari.listChannels()).filter((c) => c.name.startsWith(`PJSIP/trunk-${trunk}-`)).length,
+    inbound.rules,
   );
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
@@ -172,6 +177,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ami.start();
       dispatcher!.startHeartbeat();
       acdStore.start();
+      inbound.start();
       acdEngine.start();
       await http.listen({ host: config.http.host, port: config.http.port });
     },
@@ -185,6 +191,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         dispatcher!.stop();
         acdEngine.stop();
         await acdStore.stop();
+        await inbound.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');

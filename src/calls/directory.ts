@@ -9,7 +9,8 @@ import type { PermissionClass } from '../db/tables/extensions.js';
 import { findExtension } from '../extensions/repository.js';
 import { planOutbound } from '../routing/outbound.js';
 import { resolveInbound } from '../routing/inbound.js';
-import { loadEmergencyNumbers, loadInboundRules, loadOutboundRoutes, trunkDialTarget } from '../trunks/repository.js';
+import { loadEmergencyNumbers, loadOutboundRoutes, trunkDialTarget } from '../trunks/repository.js';
+import type { InboundRules } from '../trunks/inbound-view.js';
 import type { CallFacts } from './cdr.js';
 import type { DialTarget } from './dial-flow.js';
 import { takesMessages } from '../voicemail/deposit.js';
@@ -35,7 +36,10 @@ const OUTSIDE_RING_SECONDS = 60;
 /** How many channels Asterisk has up on a trunk right now (both directions, every daemon). */
 export type TrunkLoad = (trunkName: string) => Promise<number>;
 
-export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
+/** The inbound (DID) rules as they stand (trunks/inbound-view.ts keeps them warm). */
+export type InboundRulesSource = () => Promise<InboundRules>;
+
+export function callDirectory(db: Db, trunkLoad: TrunkLoad, inboundRules: InboundRulesSource) {
   async function sourceOf(channelName: string | null): Promise<{ source: CallSource; caller: CallerContext }> {
     const endpoint = channelName ? endpointOfChannel(channelName) : null;
     const nobody: CallerContext = { callerClass: null, callerIdNumber: null };
@@ -57,7 +61,7 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad) {
       const dialedExt = source.kind !== 'trunk' && dialed && /^[0-9]{2,16}$/.test(dialed) ? await findExtension(db, dialed) : undefined;
       const route = decideRoute(source, dialed, (n) => dialedExt?.number === n);
       if (route.kind === 'inbound') {
-        const { rules, defaultTarget } = await loadInboundRules(db);
+        const { rules, defaultTarget } = await inboundRules();
         const target = resolveInbound(route.did, facts.callerNumber, rules, defaultTarget);
         const routeTo: RoutedCall['route'] =
           target?.kind === 'extension'

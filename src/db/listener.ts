@@ -14,6 +14,8 @@ const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 export interface ListenerHandlers {
   onNotification(payload: string): void;
   onConnected(): void;
+  /** The connection is gone (dropped, failed to open, or stopped): notices may be missed from now. */
+  onLost?(): void;
 }
 
 export class PgListener {
@@ -44,6 +46,7 @@ export class PgListener {
     this.timer = null;
     const client = this.client;
     this.client = null;
+    this.handlers.onLost?.();
     await client?.end().catch(() => undefined);
   }
 
@@ -58,6 +61,7 @@ export class PgListener {
       if (this.client === client) this.client = null;
       void client.end().catch(() => undefined);
       if (this.stopped) return;
+      this.handlers.onLost?.();
       const delay = backoffDelay(this.attempt++, this.backoff);
       this.log.warn({ channel: this.channel, err: err?.message, retryInMs: delay }, 'Postgres LISTEN connection lost; reconnecting');
       this.timer = setTimeout(() => void this.connect(), delay);
