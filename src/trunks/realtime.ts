@@ -55,6 +55,8 @@ export function trunkRealtimeRows(t: TrunkSpec): TrunkRealtimeRows {
     force_rport: 'yes',
     rewrite_contact: 'yes',
     device_state_busy_at: t.max_channels,
+    // A carrier has no business watching extensions' and agents' lamps (who is on the phone).
+    allow_subscribe: 'no',
   };
   const aor: PsAor = { id, contact: `sip:${hostPort}${transportParam}`, qualify_frequency: QUALIFY_FREQUENCY_S, qualify_timeout: 3 };
   const auth: PsAuth | null = hasAuth ? { id, auth_type: 'userpass', username: t.username, password: t.password } : null;

@@ -88,6 +88,7 @@ export type PsEndpoint = { id: string } & Nullable<{
   force_rport: string;
   rewrite_contact: string;
   device_state_busy_at: number;
+  allow_subscribe: string;
 }>;
 export type PsAor = { id: string } & Nullable<{ contact: string; qualify_frequency: number; qualify_timeout: number }>;
 export type PsAuth = { id: string } & Nullable<{ auth_type: string; username: string; password: string }>;

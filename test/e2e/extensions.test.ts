@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
 import { Api, type Cdr } from '../support/api.js';
-import { registerPhone, sippCall, startPhone } from '../support/sipp.js';
+import { registerPhone, sippCall, startPhone, watchLamp } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 
@@ -82,6 +82,26 @@ describe('desk phones and internal calls', () => {
     const cdr = await lastCdr('1001', '1002');
     expect(cdr).toMatchObject({ callerName: 'Anna Berg', disposition: 'ANSWERED', endedBy: 'caller', hangupCause: 16 });
     expect(cdr.billableSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a BLF key on one phone shows another extension on a call, then free (SUBSCRIBE, Event: dialog)", async () => {
+    const logFile = path.join(tmpdir(), `pbx-e2e-blf-${Date.now()}.log`);
+    const watcher = watchLamp({ sipPort: world.sipPort, ext: '1003', password: passwords.get('1003')!, watched: '1002', port: await freePort(true), logFile });
+    const states = async () => [...(await readFile(logFile, 'utf8').catch(() => '')).matchAll(/blf (\w*)/g)].map((m) => m[1]);
+    // The first NOTIFY tells the state as it is (1002's phone is registered and free).
+    expect((await eventually(async () => ((await states()).length > 0 ? states() : undefined), 10_000, 'first NOTIFY'))[0]).toBe('terminated');
+    const phone = await deskPhone('1002', 'phone-answer');
+    const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '1500' });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    const watched = await watcher.done;
+    expect(watched.code, `${watched.output}\n${await readFile(`${logFile}.err`, 'utf8').catch(() => '')}`).toBe(0);
+    const seen = await states();
+    // On the call (confirmed), then free again (terminated). Ringing ('early') shows only when
+    // Asterisk's device state catches the 300 ms of ringing, so it is not required, but never late.
+    expect(seen.indexOf('confirmed')).toBeGreaterThan(0);
+    if (seen.includes('early')) expect(seen.indexOf('early')).toBeLessThan(seen.indexOf('confirmed'));
+    expect(seen.at(-1)).toBe('terminated');
   });
 
   it('busy: the callee refuses with 486; the caller gets busy and a BUSY CDR', async () => {

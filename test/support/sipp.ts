@@ -71,6 +71,20 @@ export async function registerPhone(o: { sipPort: number; ext: string; password:
   ]).done;
 }
 
+/**
+ * A BLF key on `ext`'s phone watching extension `watched` (SUBSCRIBE, Event: dialog) from `port`:
+ * logs each dialog state it is told ("blf early", "blf confirmed", ...) to `logFile`; exits 0 once
+ * the watched extension has been on a call and is free again.
+ */
+export function watchLamp(o: { sipPort: number; ext: string; password: string; watched: string; port: number; logFile: string }): { done: Promise<SippResult>; kill: () => void } {
+  return runSipp([
+    `127.0.0.1:${o.sipPort}`, '-sf', path.join(REPO, 'test/e2e/sipp/blf-watch.xml'),
+    '-key', 'caller', o.ext, '-key', 'watched', o.watched, '-au', o.ext, '-ap', o.password,
+    '-p', String(o.port), '-m', '1', '-l', '1', '-i', '127.0.0.1', '-timeout', '60s', '-timeout_error', '-nostdin',
+    '-trace_logs', '-log_file', o.logFile, '-trace_msg', '-message_file', `${o.logFile}.msg`, '-trace_err', '-error_file', `${o.logFile}.err`,
+  ]);
+}
+
 /** The registered phone waits on `port` for one call and answers, refuses busy, or lets it ring. */
 export async function startPhone(
   scenario: 'phone-answer' | 'phone-busy' | 'phone-no-answer' | 'phone-hold' | 'phone-answer-hangup',

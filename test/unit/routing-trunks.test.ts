@@ -29,7 +29,7 @@ const spec = (more: Partial<TrunkSpec> = {}): TrunkSpec => ({
 describe('trunkRealtimeRows', () => {
   it('registration kind: endpoint with outbound auth, aor contact, identify by host, registration', () => {
     const rows = trunkRealtimeRows(spec());
-    expect(rows.endpoint).toMatchObject({ id: 'trunk-acme', aors: 'trunk-acme', outbound_auth: 'trunk-acme', context: 'pbx-inbound', allow: 'ulaw,alaw', disallow: 'all', transport: 'transport-udp' });
+    expect(rows.endpoint).toMatchObject({ id: 'trunk-acme', aors: 'trunk-acme', outbound_auth: 'trunk-acme', context: 'pbx-inbound', allow: 'ulaw,alaw', disallow: 'all', transport: 'transport-udp', allow_subscribe: 'no' });
     expect(rows.aor).toMatchObject({ id: 'trunk-acme', contact: 'sip:sip.acme.example:5060', qualify_frequency: 60 });
     expect(rows.auth).toEqual({ id: 'trunk-acme', auth_type: 'userpass', username: 'u1', password: 'p1' });
     expect(rows.identify).toEqual({ id: 'trunk-acme', endpoint: 'trunk-acme', match: 'sip.acme.example', srv_lookups: 'no' });
