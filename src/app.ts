@@ -12,6 +12,9 @@ import { AmiConnection } from './telephony/ami.js';
 import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
 import { inboundRulesView } from './trunks/inbound-view.js';
+import { CONTACTS_CHANNEL, ExtensionLamps, contactChange } from './extensions/lamps.js';
+import { PgListener } from './db/listener.js';
+import { registeredExtensions } from './extensions/repository.js';
 import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
 import { buildHttp } from './http/server.js';
@@ -88,11 +91,19 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
   });
-  // A phone that (re-)registers gets its mailbox lamp set right away, not only on the next change.
-  ami.onEvent((e) => {
-    const aor = e['aor'];
-    if (e.event === 'ContactStatus' && e['contactstatus'] === 'Created' && aor && /^[0-9]{2,16}$/.test(aor)) void voicemail.updateMwi(aor);
-  });
+  // Phones registering and going, as Asterisk writes them to ps_contacts (LISTEN pbx_contacts):
+  // a phone that registers gets its mailbox lamp set right away, not only on the next message, and
+  // its BLF lamp on colleagues' phones (src/extensions/lamps.ts) follows its registration.
+  const extensionLamps = new ExtensionLamps({ control: ari, registered: (numbers) => registeredExtensions(db, numbers), log: log.child({ component: 'extensions' }) });
+  const contacts = new PgListener(config.db, CONTACTS_CHANNEL, config.reconnect, {
+    onNotification: (payload) => {
+      const change = contactChange(payload);
+      if (!change) return;
+      if (change.op === 'insert') void voicemail.updateMwi(change.endpoint);
+      extensionLamps.contactChanged(change.endpoint);
+    },
+    onConnected: () => void extensionLamps.showAll(),
+  }, log.child({ component: 'extensions' }));
   // The ACD at call time (src/acd/engine.ts): queues' callers, offers to agents, feature codes.
   // Its routing view is kept warm in memory; changes by other daemons and the API arrive by LISTEN.
   const acdStore = new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }), listen: { db: config.db, backoff: config.reconnect } });
@@ -102,6 +113,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const syncLamps = (): void => {
     lamps.forgetHints();
     acdStore.agents().then((agents) => lamps.showAll(agents)).catch((err: Error) => log.warn({ err: err.message }, 'agent lamps not synced'));
+    void extensionLamps.showAll();
   };
   ami.onConnected(syncLamps);
   dispatcher = new StasisDispatcher({
@@ -178,6 +190,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       dispatcher!.startHeartbeat();
       acdStore.start();
       inbound.start();
+      contacts.start();
       acdEngine.start();
       await http.listen({ host: config.http.host, port: config.http.port });
     },
@@ -192,6 +205,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         acdEngine.stop();
         await acdStore.stop();
         await inbound.stop();
+        await contacts.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');

@@ -100,6 +100,18 @@ export interface ContactRow {
   expiresAt: Date | null;
 }
 
+/** Extension numbers (all, or those given that exist), each with whether a phone is registered. */
+export async function registeredExtensions(db: DbOrTx, numbers?: readonly string[]): Promise<Map<string, boolean>> {
+  let q = db.selectFrom('extensions').select('number');
+  if (numbers) {
+    if (numbers.length === 0) return new Map();
+    q = q.where('number', 'in', numbers);
+  }
+  const all = (await q.execute()).map((r) => r.number);
+  const contacts = await contactsByEndpoint(db, all);
+  return new Map(all.map((n) => [n, (contacts.get(n)?.length ?? 0) > 0]));
+}
+
 /** Registered contacts, as Asterisk itself writes them to ps_contacts (realtime). */
 export async function contactsByEndpoint(db: DbOrTx, endpoints?: readonly string[]): Promise<Map<string, ContactRow[]>> {
   let q = db.selectFrom('ps_contacts').select(['endpoint', 'uri', 'user_agent', 'via_addr', 'via_port', 'expiration_time']);

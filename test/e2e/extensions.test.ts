@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
+import { asteriskInstance } from '../support/asterisk.js';
 import { Api, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startPhone, watchLamp } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
@@ -33,6 +34,13 @@ async function deskPhone(ext: string, behaviour: 'phone-answer' | 'phone-busy' |
   const logFile = path.join(tmpdir(), `pbx-e2e-phone-${ext}-${port}.log`);
   const phone = await startPhone(behaviour, port, logFile);
   return { ...phone, logFile };
+}
+
+/** The state of extension `ext`'s hint (made by the first BLF subscription to it), as Asterisk shows it. */
+async function hintState(ext: string): Promise<string> {
+  const out = await asteriskInstance('rx', world.asteriskEnv, 'core show hints');
+  const line = out.split('\n').find((l) => l.startsWith(`${ext}@pbx-hints`)) ?? '';
+  return /State:(\S+)/.exec(line)?.[1] ?? 'no hint';
 }
 
 function dial(from: string, to: string, scenario: 'uac-hangup-first' | 'uac-refused', set?: Record<string, string>) {
@@ -90,6 +98,8 @@ describe('desk phones and internal calls', () => {
     const states = async () => [...(await readFile(logFile, 'utf8').catch(() => '')).matchAll(/blf (\w*)/g)].map((m) => m[1]);
     // The first NOTIFY tells the state as it is (1002's phone is registered and free).
     expect((await eventually(async () => ((await states()).length > 0 ? states() : undefined), 10_000, 'first NOTIFY'))[0]).toBe('terminated');
+    // Registered and free: idle (Asterisk alone would say unavailable for an endpoint made after it started).
+    await eventually(async () => ((await hintState('1002')) === 'Idle' ? true : undefined), 10_000, 'lamp of 1002 idle');
     const phone = await deskPhone('1002', 'phone-answer');
     const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '1500' });
     expect(caller.code, caller.output).toBe(0);
@@ -102,6 +112,13 @@ describe('desk phones and internal calls', () => {
     expect(seen.indexOf('confirmed')).toBeGreaterThan(0);
     if (seen.includes('early')) expect(seen.indexOf('early')).toBeLessThan(seen.indexOf('confirmed'));
     expect(seen.at(-1)).toBe('terminated');
+    // The phone unregisters: its lamp goes unavailable; it registers again: idle.
+    const unreg = await registerPhone({ sipPort: world.sipPort, ext: '1002', password: passwords.get('1002')!, port: phonePorts.get('1002')!, expires: 0 });
+    expect(unreg.code, unreg.output).toBe(0);
+    await eventually(async () => ((await hintState('1002')) === 'Unavailable' ? true : undefined), 10_000, 'lamp of 1002 unavailable');
+    const reg = await registerPhone({ sipPort: world.sipPort, ext: '1002', password: passwords.get('1002')!, port: phonePorts.get('1002')! });
+    expect(reg.code, reg.output).toBe(0);
+    await eventually(async () => ((await hintState('1002')) === 'Idle' ? true : undefined), 10_000, 'lamp of 1002 idle again');
   });
 
   it('busy: the callee refuses with 486; the caller gets busy and a BUSY CDR', async () => {
