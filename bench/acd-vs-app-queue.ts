@@ -297,7 +297,7 @@ function breakdown(calls: Call[], logs: LogLine[]): string {
   });
   const med = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5).toFixed(1);
   return `pbx ACD, end to end split by the daemon's log (ms, medians of ${parts.invited_routed.length} calls; log times are whole ms):\n` +
-    `  caller's INVITE -> "call routed"                ${med(parts.invited_routed)}   (Asterisk: trunk, channel, Stasis; the daemon: the DID rule)\n` +
+    `  caller's INVITE -> "call routed"                ${med(parts.invited_routed)}   (Asterisk: trunk, channel, Stasis; the daemon: the DID rule, from memory)\n` +
     `  routed -> "caller joined queue"                ${med(parts.routed_joined)}   (queue settings from memory)\n` +
     `  joined -> "offering call to agent"             ${med(parts.joined_offered)}   (routing decision in memory; the claim: one statement)\n` +
     `  offer -> "ringing agent" (originate returned)  ${med(parts.offered_originated)}   (session queue, ARI originate; the answer follows)\n` +
