@@ -100,16 +100,14 @@ export interface ContactRow {
   expiresAt: Date | null;
 }
 
-/** Extension numbers (all, or those given that exist), each with whether a phone is registered. */
+/**
+ * Each extension (or each number given: one deleted since has no contacts left) with whether a phone
+ * is registered to it now.
+ */
 export async function registeredExtensions(db: DbOrTx, numbers?: readonly string[]): Promise<Map<string, boolean>> {
-  let q = db.selectFrom('extensions').select('number');
-  if (numbers) {
-    if (numbers.length === 0) return new Map();
-    q = q.where('number', 'in', numbers);
-  }
-  const all = (await q.execute()).map((r) => r.number);
-  const contacts = await contactsByEndpoint(db, all);
-  return new Map(all.map((n) => [n, (contacts.get(n)?.length ?? 0) > 0]));
+  const asked = numbers ?? (await db.selectFrom('extensions').select('number').execute()).map((r) => r.number);
+  const contacts = await contactsByEndpoint(db, asked);
+  return new Map(asked.map((n) => [n, (contacts.get(n)?.length ?? 0) > 0]));
 }
 
 /** Registered contacts, as Asterisk itself writes them to ps_contacts (realtime). */

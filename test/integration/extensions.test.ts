@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { registeredExtensions } from '../../src/extensions/repository.js';
 import { startTestApp } from '../support/app.js';
 
 let app: App;
@@ -39,13 +42,28 @@ describe('extensions API', () => {
     expect(auth.password).toBe(sipPassword);
   });
 
-  it('shows registration from ps_contacts (as Asterisk writes it)', async () => {
-    await app.db.insertInto('ps_contacts').values({
-      id: '3101^3B@abc', uri: 'sip:3101@10.0.0.5:5062', expiration_time: String(Math.floor(Date.now() / 1000) + 300),
-      user_agent: 'Yealink SIP-T46U', endpoint: '3101', via_addr: '10.0.0.5', via_port: 5062, reg_server: null,
-    }).execute();
-    const ext = (await req('GET', '/api/v1/extensions/3101')).json();
-    expect(ext.registration).toMatchObject({ registered: true, contacts: [{ userAgent: 'Yealink SIP-T46U', address: '10.0.0.5:5062' }] });
+  it('shows registration from ps_contacts (as Asterisk writes it), and announces the change (NOTIFY pbx_contacts)', async () => {
+    const s = inject('db');
+    const listener = new pg.Client({ host: s.host, port: s.port, user: s.user, password: s.password, database: s.name });
+    await listener.connect();
+    const notices: string[] = [];
+    listener.on('notification', (n) => notices.push(n.payload ?? ''));
+    await listener.query('LISTEN pbx_contacts');
+    try {
+      expect(await registeredExtensions(app.db, ['3101'])).toEqual(new Map([['3101', false]]));
+      await app.db.insertInto('ps_contacts').values({
+        id: '3101^3B@abc', uri: 'sip:3101@10.0.0.5:5062', expiration_time: String(Math.floor(Date.now() / 1000) + 300),
+        user_agent: 'Yealink SIP-T46U', endpoint: '3101', via_addr: '10.0.0.5', via_port: 5062, reg_server: null,
+      }).execute();
+      const ext = (await req('GET', '/api/v1/extensions/3101')).json();
+      expect(ext.registration).toMatchObject({ registered: true, contacts: [{ userAgent: 'Yealink SIP-T46U', address: '10.0.0.5:5062' }] });
+      // The BLF lamp's half (src/extensions/lamps.ts): registered; a number asked for but not an extension: not.
+      expect(await registeredExtensions(app.db, ['3101', '3999'])).toEqual(new Map([['3101', true], ['3999', false]]));
+      for (let i = 0; i < 50 && !notices.includes('insert:3101'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(notices).toContain('insert:3101');
+    } finally {
+      await listener.end();
+    }
   });
 
   it('updates name, DND and forwards; caller id follows into the endpoint', async () => {
@@ -70,6 +88,7 @@ describe('extensions API', () => {
       expect(await app.db.selectFrom(t).select('id').where('id', '=', '3101').executeTakeFirst()).toBeUndefined();
     }
     expect(await app.db.selectFrom('ps_contacts').select('id').where('endpoint', '=', '3101').executeTakeFirst()).toBeUndefined();
+    expect(await registeredExtensions(app.db, ['3101'])).toEqual(new Map([['3101', false]])); // its lamp goes unavailable
     const audit = await app.db.selectFrom('audit_log').select(['action']).where('entity_id', '=', '3101').orderBy('id').execute();
     expect(audit.map((a) => a.action)).toEqual(['extension.create', 'extension.rotate-password', 'extension.update', 'extension.update', 'extension.delete']);
     expect((await req('GET', '/api/v1/extensions/3101')).json().error.code).toBe('extension-not-found');
