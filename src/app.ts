@@ -91,18 +91,16 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
   });
-  // A phone that (re-)registers gets its mailbox lamp set right away, not only on the next change.
-  ami.onEvent((e) => {
-    const aor = e['aor'];
-    if (e.event === 'ContactStatus' && e['contactstatus'] === 'Created' && aor && /^[0-9]{2,16}$/.test(aor)) void voicemail.updateMwi(aor);
-  });
   // Phones registering and going, as Asterisk writes them to ps_contacts (LISTEN pbx_contacts): an
-  // extension's BLF lamp on colleagues' phones (src/extensions/lamps.ts) follows its registration.
+  // extension's BLF lamp on colleagues' phones (src/extensions/lamps.ts) follows its registration,
+  // and a phone that (re-)registers while messages wait gets its mailbox lamp set again.
   const extensionLamps = new ExtensionLamps({ control: ari, registered: (numbers) => registeredExtensions(db, numbers), log: log.child({ component: 'extensions' }) });
   const contacts = new PgListener(config.db, CONTACTS_CHANNEL, config.reconnect, {
     onNotification: (payload) => {
       const change = contactChange(payload);
-      if (change) extensionLamps.contactChanged(change.endpoint);
+      if (!change) return;
+      extensionLamps.contactChanged(change.endpoint);
+      if (change.op !== 'delete') void voicemail.phoneRegistered(change.endpoint);
     },
     onConnected: () => void extensionLamps.showAll(),
   }, log.child({ component: 'extensions' }));

@@ -179,6 +179,15 @@ export class VoicemailService {
   }
 
   /** Light or clear the lamp of every phone registered to the mailbox. Never throws. */
+  /**
+   * A phone (re-)registered to `mailbox`: its lamp is set again when messages wait (a phone that
+   * rebooted starts with the lamp off, which is right when none wait; so no NOTIFY then).
+   */
+  async phoneRegistered(mailbox: string): Promise<void> {
+    const counts = await repo.countMessages(this.deps.db, mailbox).catch(() => null);
+    if (counts && counts.fresh > 0) await this.updateMwi(mailbox);
+  }
+
   async updateMwi(mailbox: string): Promise<void> {
     if (!this.deps.mwi) {
       if (!this.warnedNoMwi) this.deps.log.warn('no AMI connection given to voicemail: phone lamps (MWI) are not updated');

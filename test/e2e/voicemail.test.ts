@@ -151,6 +151,16 @@ describe('voicemail', () => {
     expect(cdr).toMatchObject({ disposition: 'ANSWERED' });
   });
 
+  it('a phone that registers again (say, rebooted) while a message waits gets its lamp set again', async () => {
+    expect(messageId).not.toBe('');
+    const reg = await registerPhone({ sipPort: world.sipPort, ext: MAILBOX, password: passwords.get(MAILBOX)!, port: phonePort });
+    expect(reg.code, reg.output).toBe(0);
+    const lamp = await mwiListener(phonePort); // the NOTIFY, or its retransmission, once the phone listens again
+    const mwi = await lamp.done;
+    expect(mwi.code, mwi.output).toBe(0);
+    expect(await lamp.messages()).toContain('Messages-Waiting: yes');
+  });
+
   it('*97 with the PIN reaches the messages: 9 saves the message (heard)', async () => {
     expect(messageId).not.toBe('');
     const lamp = await mwiListener(phonePort); // marking it heard turns the lamp off
