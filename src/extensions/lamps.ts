@@ -5,7 +5,8 @@
  *
  *   unavailable < idle (NOT_INUSE) < on hold < ringing < in use < busy
  *
- * PJSIP/1002 carries the calls (ringing, in use, on hold). It does not carry registration: Asterisk
+ * PJSIP/1002 carries the calls (a ringing phone shows as busy: hint state Busy, seen in the e2e
+ * test). It does not carry registration: Asterisk
  * reports a realtime endpoint created after it started as unavailable even while its phone is
  * registered (its endpoint state is only set up on a res_pjsip reload; no AMI ContactStatus event
  * comes for it either), so an idle phone's lamp would read "unavailable". Stasis:ext-1002 is ours:
