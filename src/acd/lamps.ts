@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import type { AmiResponse } from '../telephony/ami.js';
 import type { CallControl, DeviceStateValue } from '../telephony/ari-types.js';
 import type { AgentStatus } from './agent-state.js';
+import { SerialByKey } from '../serial-by-key.js';
 
 export const LAMP_OF: Readonly<Record<AgentStatus, DeviceStateValue>> = {
   'logged-out': 'UNAVAILABLE',
@@ -40,8 +41,8 @@ export class AgentLamps {
   private readonly hinted = new Set<string>();
   /** Agents whose lamp is due: the latest state wins. */
   private readonly due = new Map<string, AgentStatus>();
-  /** Per agent, the lamp update in flight (updates go out one after the other). */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Per agent, lamp updates go out one after the other. */
+  private readonly updates = new SerialByKey();
 
   constructor(
     private readonly deps: {
@@ -70,11 +71,7 @@ export class AgentLamps {
       const latest = this.due.get(number);
       this.due.delete(number);
       if (!latest) return;
-      const next = (this.inFlight.get(number) ?? Promise.resolve()).then(() => this.show(number, latest));
-      this.inFlight.set(number, next);
-      void next.then(() => {
-        if (this.inFlight.get(number) === next) this.inFlight.delete(number);
-      });
+      void this.updates.run(number, () => this.show(number, latest));
     }, LAMP_SETTLE_MS).unref();
   }
 

@@ -8,7 +8,6 @@
  * as a read without the cache would have been) but not kept.
  */
 export class WarmValue<T> {
-  private generation = 0;
   private listening = false;
   private kept: { readonly value: T } | null = null;
   private reading: Promise<T> | null = null;
@@ -17,7 +16,6 @@ export class WarmValue<T> {
 
   /** A change was announced: the next caller reads again. */
   changed(): void {
-    this.generation++;
     this.kept = null;
     this.reading = null;
   }
@@ -31,11 +29,13 @@ export class WarmValue<T> {
   get(): Promise<T> {
     if (this.kept && this.listening) return Promise.resolve(this.kept.value);
     if (this.reading) return this.reading;
-    const generation = this.generation;
+    // A change announced meanwhile drops `reading` (changed()): then the value is not kept.
     const reading = this.read().then(
       (value) => {
-        if (generation === this.generation && this.listening) this.kept = { value };
-        if (this.reading === reading) this.reading = null;
+        if (this.reading === reading) {
+          this.reading = null;
+          if (this.listening) this.kept = { value };
+        }
         return value;
       },
       (err: unknown) => {

@@ -18,6 +18,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { CallControl } from '../telephony/ari-types.js';
+import { SerialByKey } from '../serial-by-key.js';
 
 export const CONTACTS_CHANNEL = 'pbx_contacts';
 
@@ -39,19 +40,15 @@ export interface ExtensionLampDeps {
 }
 
 export class ExtensionLamps {
-  /** Per extension, the update in flight: updates go out one after the other, each reading anew. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Per extension, updates go out one after the other, each reading anew. */
+  private readonly updates = new SerialByKey();
 
   constructor(private readonly deps: ExtensionLampDeps) {}
 
   /** A contact of `number` was created, updated or removed: its lamp follows. Never throws. */
   contactChanged(number: string): void {
     if (!EXTENSION.test(number)) return;
-    const next = (this.inFlight.get(number) ?? Promise.resolve()).then(() => this.refresh([number]));
-    this.inFlight.set(number, next);
-    void next.then(() => {
-      if (this.inFlight.get(number) === next) this.inFlight.delete(number);
-    });
+    void this.updates.run(number, () => this.refresh([number]));
   }
 
   /** Every extension's lamp (AMI connected: Asterisk may have restarted). Never throws. */

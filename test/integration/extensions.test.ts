@@ -5,6 +5,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { registeredExtensions } from '../../src/extensions/repository.js';
 import { startTestApp } from '../support/app.js';
+import { eventually } from '../support/daemon.js';
 
 let app: App;
 let admin: string;
@@ -59,7 +60,7 @@ describe('extensions API', () => {
       expect(ext.registration).toMatchObject({ registered: true, contacts: [{ userAgent: 'Yealink SIP-T46U', address: '10.0.0.5:5062' }] });
       // The BLF lamp's half (src/extensions/lamps.ts): registered; a number asked for but not an extension: not.
       expect(await registeredExtensions(app.db, ['3101', '3999'])).toEqual(new Map([['3101', true], ['3999', false]]));
-      for (let i = 0; i < 50 && !notices.includes('insert:3101'); i++) await new Promise((r) => setTimeout(r, 20));
+      await eventually(async () => (notices.includes('insert:3101') ? true : undefined), 5_000, 'NOTIFY insert:3101');
       expect(notices).toContain('insert:3101');
     } finally {
       await listener.end();

@@ -12,6 +12,7 @@ import type { Db } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { inboundRulesView, type InboundRulesView } from '../../src/trunks/inbound-view.js';
 import { openDb } from '../support/db.js';
+import { eventually } from '../support/daemon.js';
 import { testConfig } from '../support/app.js';
 
 let db: Db;
@@ -53,13 +54,8 @@ async function servedFromMemory(): Promise<boolean> {
   return false;
 }
 
-async function eventually(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('not seen within 5 s');
-}
+/** Poll `check` until it holds (5 s at most). */
+const seen = (check: () => Promise<boolean>, what: string) => eventually(async () => ((await check()) ? true : undefined), 5_000, what);
 
 const ruleFor = async () => (await view.rules()).rules.find((r) => r.didPattern === DID);
 
@@ -71,19 +67,19 @@ describe('warm DID rules', () => {
     const flow = await sql<{ id: string }>`insert into flows (name) values ('it-inbound-view-a') returning id`.execute(db);
     const flowId = flow.rows[0]!.id;
     await sql`insert into inbound_routes (name, did_pattern, target_kind, target_flow) values ('it-inbound-view', ${DID}, 'flow', ${flowId})`.execute(db);
-    await eventually(async () => (await ruleFor())?.target.kind === 'flow');
+    await seen(async () => (await ruleFor())?.target.kind === 'flow', 'new rule');
     expect((await ruleFor())?.target).toEqual({ kind: 'flow', flow: 'it-inbound-view-a' });
     expect(await servedFromMemory()).toBe(true);
 
     // The rule shows its target's name: a renamed flow is a changed rule.
     await sql`update flows set name = 'it-inbound-view-b' where id = ${flowId}`.execute(db);
-    await eventually(async () => {
+    await seen(async () => {
       const target = (await ruleFor())?.target;
       return target?.kind === 'flow' && target.flow === 'it-inbound-view-b';
-    });
+    }, 'renamed flow');
 
     await sql`delete from inbound_routes where did_pattern = ${DID}`.execute(db);
-    await eventually(async () => (await ruleFor()) === undefined);
+    await seen(async () => (await ruleFor()) === undefined, 'rule gone');
   });
 
   it('are read from Postgres for every call while the LISTEN connection is gone', async () => {
