@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { createDb, createPool, type Db } from './db/database.js';
 import { AriConnection } from './telephony/ari.js';
 import { AmiConnection } from './telephony/ami.js';
+import { UnservedCollector } from './calls/unserved.js';
 import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
 import { inboundRulesView } from './trunks/inbound-view.js';
@@ -75,8 +76,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       }, RECONCILE_RETRY_MS);
     });
   };
+  // Calls the dialplan fallback served while no daemon was connected become CDRs (src/calls/unserved.ts).
+  const unserved = new UnservedCollector({ db, log: log.child({ component: 'cdr' }) });
   const ari = new AriConnection(config.ari, config.reconnect, {
-    onConnected: reconcile,
+    onConnected: () => {
+      reconcile();
+      unserved.collectNow();
+    },
     onDisconnected: (reason) => log.warn({ reason }, 'ARI disconnected: calls arriving now get the dialplan fallback'),
     onEvent: (event) => dispatcher?.onEvent(event),
   }, log.child({ component: 'ari' }));
@@ -192,6 +198,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       inbound.start();
       contacts.start();
       acdEngine.start();
+      unserved.start();
       await http.listen({ host: config.http.host, port: config.http.port });
     },
     stop() {
@@ -207,6 +214,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await inbound.stop();
         await contacts.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
+        unserved.stop();
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
         cdrWriter.stop();

@@ -91,13 +91,18 @@ async function checkAri(c: Config): Promise<Outcome> {
     if (!/^2[2-9]\./.test(version)) {
       lines.push(`WARN  Asterisk ${version}: this product is built and tested on Asterisk 22`);
     }
-    const mod = await fetch(`${base}/asterisk/modules/res_config_pgsql.so`, { headers: { authorization: auth }, signal: AbortSignal.timeout(3_000) });
-    const modInfo = mod.ok ? ((await mod.json()) as { status?: string }) : null;
-    if (modInfo?.status === 'Running') lines.push('ok    res_config_pgsql running (PJSIP endpoints from Postgres)');
+    // Whether an Asterisk module is loaded and running (ARI GET /asterisk/modules/<name>).
+    const running = async (module: string): Promise<boolean> => {
+      const res = await fetch(`${base}/asterisk/modules/${module}`, { headers: { authorization: auth }, signal: AbortSignal.timeout(3_000) });
+      return res.ok && ((await res.json()) as { status?: string }).status === 'Running';
+    };
+    if (await running('res_config_pgsql.so')) lines.push('ok    res_config_pgsql running (PJSIP endpoints from Postgres)');
     else {
       ok = false;
       lines.push('FAIL  res_config_pgsql is not running: phones and trunks in Postgres are invisible to Asterisk', '      fix: check asterisk res_pgsql.conf and the Asterisk log');
     }
+    if (await running('func_realtime.so')) lines.push('ok    func_realtime running (calls while no daemon is connected get a CDR)');
+    else lines.push('WARN  func_realtime is not loaded: calls that arrive while no daemon is connected get no CDR', '      fix: re-render the Asterisk config (deploy/asterisk-instance.sh restart, or make run)');
     return { ok, lines };
   } catch (err) {
     return {

@@ -1,12 +1,14 @@
 /**
  * Faults with real parts: the daemon SIGKILLed mid-call, Asterisk restarted under a running
- * daemon, and callers arriving while no daemon is connected.
+ * daemon, and callers arriving while no daemon is connected (they get a prompt, and a CDR later).
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Daemon, eventually } from '../support/daemon.js';
 import { Api, cliToken, type Cdr } from '../support/api.js';
 import { sippCall } from '../support/sipp.js';
 import { asteriskInstance } from '../support/asterisk.js';
+import { openDb } from '../support/db.js';
+import { sql } from 'kysely';
 
 const world = inject('e2e');
 let daemon: Daemon | null = null;
@@ -76,13 +78,41 @@ describe('faults', () => {
   it('while no daemon is connected, callers are answered with the unavailable prompt, not dropped', async () => {
     expect(await daemon!.stop()).toBe(0); // graceful SIGTERM exits 0
     daemon = null;
-    // The dialplan fallback answers, plays "all circuits are busy" and hangs up: SIPp gets a BYE.
+    // The dialplan fallback answers, plays "all circuits are busy" and hangs up: SIPp gets a BYE,
+    // also when Postgres refuses Asterisk's write of the call (a trigger raising, for this number).
+    const conn = openDb(world.db);
+    try {
+      await sql`create function pbx_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'refused for the test'; end $$`.execute(conn);
+      await sql`create trigger pbx_test_refuse before insert on unserved_calls for each row when (new.dialed = '*99605') execute function pbx_test_refuse()`.execute(conn);
+      const refused = await call('uac-dtmf-wait-bye', '*99605');
+      expect(refused.code, refused.output).toBe(0);
+    } finally {
+      await sql`drop trigger if exists pbx_test_refuse on unserved_calls`.execute(conn);
+      await sql`drop function if exists pbx_test_refuse()`.execute(conn);
+      await conn.destroy();
+    }
     const sipp = await call('uac-dtmf-wait-bye', '*99602');
     expect(sipp.code, sipp.output).toBe(0);
+    // Nothing is lost: Asterisk wrote the call to unserved_calls, and the next daemon makes its CDR.
+    daemon = await startDaemon();
+    const cdr = await eventually(async () => (await cdrsFor('*99602'))[0], 20_000, 'CDR of the unserved call');
+    // The test phone is an endpoint but not an extension: inbound, as the router counts its calls.
+    expect(cdr).toMatchObject({
+      direction: 'inbound',
+      callerNumber: world.phone.number,
+      disposition: 'FAILED',
+      answeredAt: null,
+      hangupCause: 41,
+      endedBy: 'system',
+      reconciled: true,
+    });
+    expect(cdr!.durationSeconds).toBeGreaterThanOrEqual(2); // the prompt played before the hangup
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await cdrsFor('*99602')).toHaveLength(1);
   });
 
   it('Asterisk restart: ready goes 503, the daemon reconnects, ready is 200 again and calls work', async () => {
-    daemon = await startDaemon();
+    daemon ??= await startDaemon();
     const running = call('uac-long-call', '*99603');
     await waitLive('*99603');
 

@@ -23,3 +23,20 @@ export interface LiveCallTable {
 }
 export type LiveCallRow = Selectable<LiveCallTable>;
 export type NewLiveCall = Insertable<LiveCallTable>;
+
+/**
+ * A call Asterisk served with its fallback prompt while no daemon was connected, as the dialplan
+ * wrote it (realtime family unserved_calls; migration 2026-11-30). Text as Asterisk wrote it.
+ */
+export interface UnservedCallTable {
+  uniqueid: string;
+  channel: string | null;
+  caller: string | null;
+  dialed: string | null;
+  /** The hangup cause (empty when Asterisk had none); null while the call is still up. */
+  cause: string | null;
+  started_at: ColumnType<Date, Date | string | undefined, never>;
+  /** Set by a trigger when the cause is written. */
+  ended_at: ColumnType<Date | null, never, never>;
+}
+export type UnservedCallRow = Selectable<UnservedCallTable>;
