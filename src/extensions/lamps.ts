@@ -5,8 +5,10 @@
  *
  *   unavailable < idle (NOT_INUSE) < on hold < ringing < in use < busy
  *
- * PJSIP/1002 carries the calls (a ringing phone shows as busy: hint state Busy, seen in the e2e
- * test). It does not carry registration: Asterisk
+ * PJSIP/1002 carries the calls: ringing (the lamp blinks; dialog state early), on a call or on
+ * hold. Extensions have device_state_busy_at 0 (off): with 1, Asterisk 22 reports a ringing phone
+ * as BUSY (seen in `pjsip show endpoint`: Busy with one channel in state Ringing). It does not
+ * carry registration: Asterisk
  * reports a realtime endpoint created after it started as unavailable even while its phone is
  * registered (its endpoint state is only set up on a res_pjsip reload; no AMI ContactStatus event
  * comes for it either), so an idle phone's lamp would read "unavailable". Stasis:ext-1002 is ours:

@@ -61,7 +61,9 @@ export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: s
     mailboxes: null,
     send_pai: 'yes',
     trust_id_inbound: 'no',
-    device_state_busy_at: 1,
+    // 0: off. With 1, Asterisk 22 reports the phone BUSY as soon as it has one channel, ringing
+    // included, so a BLF key could not blink for a ringing colleague (src/extensions/lamps.ts).
+    device_state_busy_at: 0,
     allow_subscribe: 'yes',
     language: null,
   };
