@@ -249,12 +249,7 @@ export class AcdEngine {
   }
 
   private callbackPort(id: string, customer: string): QueueCallPort {
-    return {
-      offer: (agents, ringTimeoutSeconds) => this.dialer?.ring(id, agents[0]!, customer, ringTimeoutSeconds),
-      withdraw: () => undefined,
-      leave: () => undefined,
-      announce: () => undefined,
-    };
+    return { ...silentPort, offer: (agents, ringTimeoutSeconds) => this.dialer?.ring(id, agents[0]!, customer, ringTimeoutSeconds) };
   }
 
   stop(): void {

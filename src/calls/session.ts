@@ -60,6 +60,10 @@ export type SessionEvent =
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }
   | { readonly type: 'lost'; readonly lastSeen: Date };
 
+/** A callback's live-row mode (acd/repository.ts agentsOnEndedCalls matches it too), and back. */
+const callbackMode = (callbackId: string): string => `callback:${callbackId}`;
+const callbackOfMode = (mode: string): string | null => (mode.startsWith('callback:') ? mode.slice('callback:'.length) : null);
+
 export interface LiveCallStore {
   /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
   insert(facts: CallFacts, channelId: string, state: string, mode?: string): Promise<void>;
@@ -366,7 +370,7 @@ export class CallSession {
     this.log.info({ mode: event.mode, peer: event.peer }, 'call picked up again after reconnect');
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'adopted')), this.follow(this.channelId)]);
     // A callback (the agent's channel calling the customer) is a dial that reports back to the ACD.
-    const callbackId = event.mode.startsWith('callback:') ? event.mode.slice('callback:'.length) : null;
+    const callbackId = callbackOfMode(event.mode);
     if ((event.mode === 'dial' || callbackId) && event.peer && !event.peerRinging) {
       // Connected when the daemon went away: keep the two legs tied together.
       this.mode = 'dial';
@@ -640,7 +644,7 @@ export class CallSession {
 
   private async startCallback(event: Extract<SessionEvent, { type: 'callback-start' }>): Promise<void> {
     // The row names the callback, so a restarted daemon knows this call for one (adopt).
-    await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback', `callback:${event.callbackId}`)), this.follow(this.channelId)]);
+    await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback', callbackMode(event.callbackId))), this.follow(this.channelId)]);
     if (!(await this.deps.acd.offerAnswered(event.callbackId, event.agentId))) return this.hangupCaller('normal');
     this.callbackId = event.callbackId;
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
@@ -664,7 +668,7 @@ export class CallSession {
       case 'extension':
       case 'external': {
         this.mode = 'dial';
-        void this.persist(() => this.deps.store.update(this.callId, { mode: this.callbackId ? `callback:${this.callbackId}` : 'dial' }));
+        void this.persist(() => this.deps.store.update(this.callId, { mode: this.callbackId ? callbackMode(this.callbackId) : 'dial' }));
         const context = target.kind === 'extension' ? this.caller : IVR_CALLER_CONTEXT;
         const found = await this.deps.lookupTarget(target.number, context);
         return this.dialStep(found ? { type: 'dial', target: found } : { type: 'target-missing', number: target.number });

@@ -19,7 +19,7 @@ import { verifyPin } from '../extensions/rules.js';
 import * as repo from './repository.js';
 import type { VoicemailMessageRow } from './table.js';
 import { isKeepableMessage, wavDurationMs } from './audio.js';
-import { mwiAction, type AmiActions } from './mwi.js';
+import { mwiAction, type AmiActions, type MailboxCounts } from './mwi.js';
 import type { MenuMessage } from './menu.js';
 import { takesMessages } from './deposit.js';
 
@@ -178,17 +178,21 @@ export class VoicemailService {
     await this.setHeard(phoneActor(mailbox, callId), mailbox, id, true);
   }
 
-  /** Light or clear the lamp of every phone registered to the mailbox. Never throws. */
   /**
    * A phone (re-)registered to `mailbox`: its lamp is set again when messages wait (a phone that
    * rebooted starts with the lamp off, which is right when none wait; so no NOTIFY then).
    */
   async phoneRegistered(mailbox: string): Promise<void> {
-    const counts = await repo.countMessages(this.deps.db, mailbox).catch(() => null);
-    if (counts && counts.fresh > 0) await this.updateMwi(mailbox);
+    await this.sendMwi(mailbox, (counts) => counts.fresh > 0);
   }
 
+  /** Light or clear the lamp of every phone registered to the mailbox. Never throws. */
   async updateMwi(mailbox: string): Promise<void> {
+    await this.sendMwi(mailbox, () => true);
+  }
+
+  /** The mailbox's MWI NOTIFY, when `wanted` for its counts. Never throws. */
+  private async sendMwi(mailbox: string, wanted: (counts: MailboxCounts) => boolean): Promise<void> {
     if (!this.deps.mwi) {
       if (!this.warnedNoMwi) this.deps.log.warn('no AMI connection given to voicemail: phone lamps (MWI) are not updated');
       this.warnedNoMwi = true;
@@ -196,6 +200,7 @@ export class VoicemailService {
     }
     try {
       const counts = await repo.countMessages(this.deps.db, mailbox);
+      if (!wanted(counts)) return;
       const res = await this.deps.mwi.action(mwiAction(mailbox, counts));
       this.deps.log.debug({ mailbox, ...counts, response: res['response'] }, 'MWI sent');
     } catch (err) {
