@@ -7,6 +7,10 @@
  *                         (asterisk/extensions.conf): Answer(), Queue(pbx-bench-queue)
  *                         (asterisk/queues.conf: leastrecent, ringinuse=no, wrapuptime=0); the
  *                         phones are added as members at run time (`queue add member`).
+ *   ARI floor             a carrier trunk on 127.0.0.7 whose context is [pbx-bench-ari-floor]:
+ *                         Stasis() into a bare app (bench/support/ari-floor.ts) that originates
+ *                         the next phone at once: no decision, no database. The least any ACD
+ *                         over ARI can take on this machine; ours minus this is our ACD's cost.
  *   ours                  a carrier trunk on 127.0.0.5 (context pbx-inbound, as made by the API),
  *                         a DID routed to a queue made through the API (longest-idle, wrap-up 0,
  *                         no announcements), its agents logged in at the same phones.
@@ -40,6 +44,8 @@ import { eventually, type LogLine } from '../test/support/daemon.js';
 import { registerPhone } from '../test/support/sipp.js';
 import { createScriptedExtension, startReadyDaemon } from '../test/support/pbx.js';
 import { applyAgentEvent, findAgentByNumber } from '../src/acd/repository.js';
+import { startAriFloor, type AriFloor } from './support/ari-floor.js';
+import { cpuMs } from './support/cpu.js';
 
 const CALLS = Number(process.argv[2] ?? 50);
 const AGENTS = Number(process.argv[3] ?? 2);
@@ -49,6 +55,8 @@ const ANSWER_MS = 50;
 const DID = '4930555100';
 const OURS_IP = '127.0.0.5';
 const BASE_IP = '127.0.0.6';
+const FLOOR_IP = '127.0.0.7';
+const FLOOR_APP = 'pbx-bench-floor';
 const QUEUE = 'pbx-bench-queue';
 
 interface Stats { n: number; failed: number; p50: number; p95: number; p99: number; max: number; mean: number }
@@ -128,6 +136,7 @@ async function main(): Promise<void> {
   const conn = openDb(world.db);
   const phones: { kill: () => void }[] = [];
   let daemon: Awaited<ReturnType<typeof startReadyDaemon>>['daemon'] | undefined;
+  let floor: AriFloor | undefined;
   try {
     const started = await startReadyDaemon(world.daemonEnv);
     daemon = started.daemon;
@@ -160,11 +169,12 @@ async function main(): Promise<void> {
     }
 
     // Two carriers, the same trunk rows; the baseline's endpoint goes to [pbx-bench-queue] instead.
-    for (const [name, host] of [['bench-ours', OURS_IP], ['bench-app-queue', BASE_IP]] as const) {
+    for (const [name, host] of [['bench-ours', OURS_IP], ['bench-app-queue', BASE_IP], ['bench-ari-floor', FLOOR_IP]] as const) {
       await ok('POST', '/api/v1/trunks', { name, kind: 'ip', host, port: await freePort(true), codecs: ['ulaw'] });
       await sql`update ps_aors set qualify_frequency = 0 where id = ${`trunk-${name}`}`.execute(conn);
     }
     await sql`update ps_endpoints set context = 'pbx-bench-queue' where id = 'trunk-bench-app-queue'`.execute(conn);
+    await sql`update ps_endpoints set context = 'pbx-bench-ari-floor' where id = 'trunk-bench-ari-floor'`.execute(conn);
 
     // app_queue: the phones as members. app_queue skips members whose device state is Unavailable,
     // and a PJSIP endpoint read from realtime after start-up stays Unavailable (its contacts are not
@@ -186,16 +196,23 @@ async function main(): Promise<void> {
       const members = out.split('\n').filter((l) => l.includes('PJSIP/'));
       return members.length === AGENTS && members.every((l) => l.includes('(Not in use)')) && /has 0 calls/.test(out) ? true : undefined;
     };
+    const noChannels = async () => (/^0 active channels/m.test(await rx('core show channels count')) ? true : undefined);
     const oursIdle = async () => {
       const { rows } = await sql<{ ready: number }>`select count(*)::int as ready from agents where state = 'ready'`.execute(conn);
       return rows[0]?.ready === AGENTS ? true : undefined;
     };
 
     let serial = 0;
+    const cpuLines: string[] = [];
     /** WARMUP + CALLS sequential calls from `ip`, each once every agent is idle: when each was answered and rang a phone. */
     const run = async (label: string, ip: string, idle: () => Promise<true | undefined>): Promise<Call[]> => {
       const calls: { num: string; counted: boolean }[] = [];
       let failedCalls = 0;
+      const cpu = async () => ({
+        asterisk: await cpuMs({ name: 'asterisk' }), postgres: await cpuMs({ name: 'postgres' }),
+        daemon: await cpuMs({ pid: daemon!.pid! }), bench: process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000,
+      });
+      const cpuBefore = await cpu();
       for (let i = 0; i < WARMUP + CALLS; i++) {
         await eventually(idle, 20_000, `${label}: agents idle before call ${i + 1}`);
         const num = `4930222${String(++serial).padStart(4, '0')}`;
@@ -209,6 +226,9 @@ async function main(): Promise<void> {
         calls.push({ num, counted: i >= WARMUP });
         await sleep(100);
       }
+      const cpuAfter = await cpu();
+      const perCall = (k: keyof typeof cpuBefore) => ((cpuAfter[k] - cpuBefore[k]) / calls.length).toFixed(1);
+      cpuLines.push(`| ${label} | ${perCall('asterisk')} | ${perCall('postgres')} | ${perCall('daemon')} | ${perCall('bench')} |`);
       const invites = new Map<string, number>();
       for (const ext of exts) for (const [n, t] of await stamps(path.join(work, `phone-${ext}.log`), 'invite')) invites.set(n, t);
       const out: Call[] = [];
@@ -223,6 +243,15 @@ async function main(): Promise<void> {
 
     process.stderr.write(`[bench] ${CALLS} calls each (+${WARMUP} warm-up), ${AGENTS} agents; app_queue first\n`);
     const baseCalls = await run('app_queue', BASE_IP, appQueueIdle);
+    const env = world.daemonEnv;
+    floor = await startAriFloor({
+      host: env['PBX_ARI_HOST'] ?? '127.0.0.1', port: Number(env['PBX_ARI_PORT'] ?? 8088), user: env['PBX_ARI_USER']!, password: env['PBX_ARI_PASSWORD']!,
+      app: FLOOR_APP, endpoints: exts.map((e) => `PJSIP/${e}`),
+    });
+    const floorCalls = await run('ARI floor', FLOOR_IP, noChannels);
+    process.stderr.write(`[bench] ARI floor: ${floor.counts.offered} offered, ${floor.counts.failed} failed requests\n`);
+    await floor.stop();
+    floor = undefined;
 
     // The state machine's login event at the agent's phone, as the *91 dialogue stores it (no PIN
     // dialogue; the API refuses to make a logged-out agent ready). The daemon reads agents from the
@@ -237,20 +266,28 @@ async function main(): Promise<void> {
     const ourCalls = await run('pbx ACD', OURS_IP, oursIdle);
     const row = (name: string, s: Stats) =>
       `| ${name} | ${s.n} | ${s.failed} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.max.toFixed(1)} | ${s.mean.toFixed(1)} |`;
+    const ratio = (name: string, a: Stats, b: Stats, of: string) =>
+      `ratio ${name}/${of}: p50 ${(a.p50 / b.p50).toFixed(2)}x, p95 ${(a.p95 / b.p95).toFixed(2)}x, p99 ${(a.p99 / b.p99).toFixed(2)}x`;
     const table = (title: string, from: 'answered' | 'invited') => {
-      const [base, ours] = [stats(baseCalls, from), stats(ourCalls, from)];
+      const [base, bare, ours] = [stats(baseCalls, from), stats(floorCalls, from), stats(ourCalls, from)];
       console.log(`\n${title} (ms), ${CALLS} sequential calls each, ${AGENTS} agents, ${new Date().toISOString()}\n`);
       console.log('| queue | calls | failed | p50 | p95 | p99 | max | mean |');
       console.log('|---|---|---|---|---|---|---|---|');
       console.log(row('Asterisk app_queue (baseline)', base));
+      console.log(row('ARI floor (originate on arrival, no ACD)', bare));
       console.log(row('pbx ACD over ARI', ours));
-      console.log(`\nratio pbx/app_queue: p50 ${(ours.p50 / base.p50).toFixed(2)}x, p95 ${(ours.p95 / base.p95).toFixed(2)}x, p99 ${(ours.p99 / base.p99).toFixed(2)}x`);
+      // Ratios of the 200 OK figure mean nothing: ours and the floor answer after ringing (<= 0).
+      if (from === 'invited') console.log(`\n${ratio('pbx', ours, base, 'app_queue')}\n${ratio('ARI floor', bare, base, 'app_queue')}\n${ratio('pbx', ours, bare, 'ARI floor')}`);
     };
-    table("In the queue -> agent phone ringing: caller's 200 OK -> agent phone's INVITE (ours answers after ringing: <= 0)", 'answered');
+    table("In the queue -> agent phone ringing: caller's 200 OK -> agent phone's INVITE (ours and the floor answer after ringing: <= 0)", 'answered');
     table("End to end: caller's INVITE -> agent phone's INVITE", 'invited');
+    console.log(`\nCPU per call, ms (/proc, 10 ms ticks, over all ${WARMUP + CALLS} calls of each run incl. its idle checks; the ARI floor runs in the bench process):\n`);
+    console.log('| run | Asterisk | Postgres | daemon | bench process |\n|---|---|---|---|---|');
+    console.log(cpuLines.join('\n'));
     console.log('');
     console.log(breakdown(ourCalls, daemon.logs.slice(mark)));
   } finally {
+    await floor?.stop();
     for (const p of phones) p.kill();
     await daemon?.stop().catch(() => undefined);
     if (process.env['PBX_BENCH_KEEP']) {

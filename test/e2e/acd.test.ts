@@ -83,6 +83,15 @@ const waitState = (number: string, state: string, ms = 15_000) =>
  */
 const daemonEnv = () => ({ ...world.daemonEnv, PBX_ACD_ENDED_CALL_CHECK_SECONDS: '2' });
 
+/**
+ * A `since` for trail() taken just after the agent settled: 100 ms early (clock margin), so it
+ * first waits 200 ms to be past the previous test's last change, which can be that recent.
+ */
+async function sinceSettled(): Promise<Date> {
+  await new Promise((r) => setTimeout(r, 200));
+  return new Date(Date.now() - 100);
+}
+
 async function trail(number: string, since: Date): Promise<string[]> {
   const res = await admin('GET', `/api/v1/agents/${number}/log?from=${encodeURIComponent(since.toISOString())}`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -226,7 +235,7 @@ describe('ACD: agents on desk phones', () => {
 
   it('a call that ends while the daemon is down: after the restart its agent is on the call no more, and is offered the next', async () => {
     await waitState('23', 'ready');
-    const since = new Date(Date.now() - 100);
+    const since = await sinceSettled();
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = customer({ hangUpAfter: 6000 });
     await eventually(async () => ((await stateOf('23')) === 'on-call' ? true : undefined), 10_000, 'call connected');
@@ -316,9 +325,7 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/inbound-routes', { name: 'everyone line', didPattern: '4930777004', target: { kind: 'queue', queue: 'everyone' } })).status).toBe(201);
     await waitState('23', 'ready');
     await waitState('24', 'ready');
-    // `since` is 100 ms early (clock margin): past the previous test's last change, which can be that recent.
-    await new Promise((r) => setTimeout(r, 200));
-    const since = new Date(Date.now() - 100);
+    const since = await sinceSettled();
     const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
     const answering = await agentPhone(PHONE_2, 'phone-answer');
     const scenarioFile = await dtmfScenario([], { hangUpAfter: 4000 });

@@ -1,0 +1,24 @@
+/**
+ * CPU time used so far by the processes a bench cares about, read from /proc (Linux): user +
+ * system, in ms, at the kernel's clock-tick resolution (10 ms). Processes that exit between two
+ * readings drop out of the sum, so read around runs of long-lived processes only.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU ms of every process whose command name (`comm`) is `name`, or of the process `pid`. */
+export async function cpuMs(which: { name: string } | { pid: number }): Promise<number> {
+  const pids = 'pid' in which ? [String(which.pid)] : (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    if (!stat) continue;
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    if ('name' in which && comm !== which.name) continue;
+    const fields = stat.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15
+  }
+  return ticks * TICK_MS;
+}
