@@ -139,8 +139,8 @@ describe('ACD: agents on desk phones', () => {
   });
 
   it('a caller is routed to the ready agent; after the call the agent wraps up, then is ready again', async () => {
+    const since = await sinceSettled();
     const phone = await agentPhone(PHONE_1, 'phone-answer');
-    const since = new Date(Date.now() - 100);
     const caller = await customer({ hangUpAfter: 3000 });
     expect(caller.code, caller.output).toBe(0);
     expect((await phone.done).code).toBe(0);
@@ -307,7 +307,7 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/flows/french-line/publish')).status).toBe(200);
     expect((await admin('POST', '/api/v1/inbound-routes', { name: 'french line', didPattern: '4930777003', target: { kind: 'flow', flow: 'french-line' } })).status).toBe(201);
 
-    const since = new Date(Date.now() - 100);
+    const since = await sinceSettled();
     const phone = await agentPhone(PHONE_2, 'phone-answer');
     const scenarioFile = await dtmfScenario([], { hangUpAfter: 4000 });
     const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777003', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
