@@ -21,7 +21,7 @@ import { AuthService } from './auth/service.js';
 import { buildHttp } from './http/server.js';
 import { VERSION } from './version.js';
 import { ExtensionService } from './extensions/service.js';
-import { RegistrationTracker } from './extensions/registrations.js';
+import { ContactStateRefresher, RegistrationTracker } from './extensions/registrations.js';
 import { TrunkService } from './trunks/service.js';
 import { RouteService } from './trunks/route-service.js';
 import { Registrar, reloadRegistrations } from './trunks/registrar.js';
@@ -146,6 +146,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds) => calls.ringCallback(id, agent, customer, seconds) });
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
+  // Asterisk tells a contact's state only when it changes: ask for all of them on connect and every 30 s.
+  const contactStates = new ContactStateRefresher({ ami, log: log.child({ component: 'extensions' }) });
+  ami.onConnected(() => contactStates.refresh());
   const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
@@ -199,6 +202,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       contacts.start();
       acdEngine.start();
       unserved.start();
+      contactStates.start();
       await http.listen({ host: config.http.host, port: config.http.port });
     },
     stop() {
@@ -215,6 +219,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await contacts.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         unserved.stop();
+        contactStates.stop();
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
         cdrWriter.stop();

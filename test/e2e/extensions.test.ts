@@ -9,7 +9,8 @@ import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
 import { asteriskInstance } from '../support/asterisk.js';
 import { Api, type Cdr } from '../support/api.js';
-import { registerPhone, sippCall, startPhone, watchLamp } from '../support/sipp.js';
+import { answerOptions, registerPhone, sippCall, startPhone, watchLamp } from '../support/sipp.js';
+import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 
@@ -79,6 +80,40 @@ describe('desk phones and internal calls', () => {
     expect(ext.registration.contacts[0]).toMatchObject({ userAgent: 'pbx-e2e-deskphone' });
     const bad = await registerPhone({ sipPort: world.sipPort, ext: '1003', password: 'wrong-password', port: await freePort(true) });
     expect(bad.code).not.toBe(0);
+  });
+
+  it('a phone of an extension made after Asterisk started is qualified: the API shows it reachable with its round-trip time, also after a daemon restart', async () => {
+    const made = await admin('POST', '/api/v1/extensions', { number: '1004', displayName: 'Dana Eck' });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    // Asterisk pings a phone's contact every qualify_frequency seconds (30 by default, within 30 s
+    // of registering: 15 s in one run), also for an AOR made after it started; 1 s here, so the
+    // test waits for no more than a second or two.
+    const db = openDb(world.db);
+    await db.updateTable('ps_aors').set({ qualify_frequency: 1 }).where('id', '=', '1004').execute();
+    await db.destroy();
+    const port = await freePort(true);
+    const phone = { sipPort: world.sipPort, ext: '1004', password: made.body.sipPassword as string, port };
+    expect((await registerPhone(phone)).code).toBe(0);
+    const answering = answerOptions(port, 30);
+    try {
+      const ext = await eventually(async () => {
+        const res = await admin('GET', '/api/v1/extensions/1004');
+        return res.body.registration.status === 'Reachable' ? res.body : undefined;
+      }, 15_000, '1004 reachable');
+      expect(ext.registration.rttMs).toEqual(expect.any(Number));
+      expect(ext.registration.rttMs).toBeGreaterThanOrEqual(0);
+      // Asterisk tells a status only when it changes: a new daemon asks for every contact's state.
+      await daemon.kill();
+      ({ daemon, api, admin } = await startReadyDaemon(world.daemonEnv));
+      const again = await eventually(async () => {
+        const res = await admin('GET', '/api/v1/extensions/1004');
+        return res.body.registration.status === 'Reachable' ? res.body : undefined;
+      }, 5_000, '1004 reachable after the restart');
+      expect(again.registration.rttMs).toEqual(expect.any(Number));
+    } finally {
+      answering.kill();
+      expect((await registerPhone({ ...phone, expires: 0 })).code).toBe(0); // gone: no more pings
+    }
   });
 
   it('extension to extension: rings, answers with caller id, caller hangs up, one CDR', async () => {

@@ -85,6 +85,14 @@ export function watchLamp(o: { sipPort: number; ext: string; password: string; w
   ]);
 }
 
+/** The registered phone on `port` answers Asterisk's next `count` qualify OPTIONS 200 OK, as real phones do. */
+export function answerOptions(port: number, count: number): { done: Promise<SippResult>; kill: () => void } {
+  return runSipp([
+    '-sf', path.join(REPO, 'test/e2e/sipp/phone-options.xml'), '-p', String(port), '-i', '127.0.0.1',
+    '-m', String(count), '-timeout', '30s', '-timeout_error', '-nostdin',
+  ]);
+}
+
 /** The registered phone waits on `port` for one call and answers, refuses busy, or lets it ring. */
 export async function startPhone(
   scenario: 'phone-answer' | 'phone-busy' | 'phone-no-answer' | 'phone-hold' | 'phone-answer-hangup',
