@@ -13,7 +13,8 @@ setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempot
 	@bash deploy/gen-env.sh $(ENV_FILE)
 	@$(LOAD_ENV) && bash deploy/install.sh
 	@# Settings that depend on where Asterisk lives (chrooted or not), added once to the env file.
-	@grep -q '^PBX_PROMPTS_DIR=' $(ENV_FILE) || ($(LOAD_ENV) && bash deploy/asterisk-instance.sh env >>$(ENV_FILE))
+	@grep -q '^PBX_PROMPTS_DIR=' $(ENV_FILE) || ($(LOAD_ENV) && bash deploy/asterisk-instance.sh env | grep -v '^PBX_UNSERVED_FILE=' >>$(ENV_FILE))
+	@grep -q '^PBX_UNSERVED_FILE=' $(ENV_FILE) || ($(LOAD_ENV) && bash deploy/asterisk-instance.sh env | grep '^PBX_UNSERVED_FILE=' >>$(ENV_FILE))
 
 # Not `npm ci`: with npm 11 and `omit-lockfile-registry-resolved` (set on these machines) the lock
 # file npm itself writes lacks versions for other platforms' optional packages, and `npm ci` refuses

@@ -28,7 +28,8 @@
 # path:    print the instance dir (host path).
 # env:     print the daemon settings that depend on where this instance lives: the IVR prompts
 #          folder as the host sees it (PBX_PROMPTS_DIR) and as Asterisk sees it (…_ASTERISK; they
-#          differ when Asterisk runs chrooted). deploy/install.sh adds them to the env file.
+#          differ when Asterisk runs chrooted), and the dialplan fallback's spool file of calls
+#          Postgres refused (PBX_UNSERVED_FILE). `make setup` adds them to the env file.
 # rx:      run one CLI command, print its output.
 set -euo pipefail
 
@@ -186,6 +187,9 @@ do_start() {
   local force="${1:-}" pid new i t0 ver
   check_env
   mkdir -p "$inst"/{run,log,lib,cache} "$inst"/spool/{recording,monitor,tmp}
+  # The dialplan fallback appends calls Postgres refused here; made now, readable by the daemon
+  # (which may run as another user), as Asterisk keeps the mode of a file that exists.
+  touch "$inst/spool/pbx-unserved.log" && chmod 644 "$inst/spool/pbx-unserved.log"
   new="$inst/.etc.new"
   rm -rf "$new"
   render "$new"
@@ -256,7 +260,9 @@ case "$cmd" in
   env)
     mkdir -p "$inst/lib/prompts" && chmod 755 "$inst/lib/prompts"
     echo "PBX_PROMPTS_DIR=$inst/lib/prompts"
-    echo "PBX_PROMPTS_DIR_ASTERISK=$inst_in/lib/prompts" ;;
+    echo "PBX_PROMPTS_DIR_ASTERISK=$inst_in/lib/prompts"
+    # The dialplan fallback's spool file (${ASTSPOOLDIR}/pbx-unserved.log): calls Postgres refused.
+    echo "PBX_UNSERVED_FILE=$inst/spool/pbx-unserved.log" ;;
   rx)
     [ -n "${2:-}" ] || die "usage: $0 rx \"<cli command>\""
     pid_of_instance >/dev/null || die "instance $PBX_AST_INSTANCE is not running"

@@ -77,7 +77,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     });
   };
   // Calls the dialplan fallback served while no daemon was connected become CDRs (src/calls/unserved.ts).
-  const unserved = new UnservedCollector({ db, log: log.child({ component: 'cdr' }) });
+  const unserved = new UnservedCollector({ db, file: config.unservedFile, log: log.child({ component: 'cdr' }) });
   const ari = new AriConnection(config.ari, config.reconnect, {
     onConnected: () => {
       reconcile();

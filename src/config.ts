@@ -37,6 +37,8 @@ export interface Config {
   readonly acd: { readonly endedCallCheckMs: number };
   /** The daemon's own files (voicemail audio...). */
   readonly dataDir: string;
+  /** Asterisk's spool file of calls the dialplan fallback served while Postgres refused them (host path); null: not read. */
+  readonly unservedFile: string | null;
   /** IVR prompts: converted audio files, and the limits for uploads. */
   readonly prompts: {
     /** Where the daemon writes <id>.wav and <id>.sln16 (host path). */
@@ -85,6 +87,7 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_DATA_DIR', required: false, fallback: '/var/lib/pbx', about: 'folder for the daemon\'s files: voicemail audio under voicemail/' },
   { name: 'PBX_PROMPTS_DIR', required: false, fallback: '$PBX_DATA_DIR/prompts', about: 'folder the daemon writes IVR prompt audio to (<id>.wav 8 kHz, <id>.sln16 16 kHz)' },
   { name: 'PBX_PROMPTS_DIR_ASTERISK', required: false, fallback: '$PBX_PROMPTS_DIR', about: 'the same folder as Asterisk sees it (differs when Asterisk runs chrooted); prompts play as sound:<this>/<id>' },
+  { name: 'PBX_UNSERVED_FILE', required: false, fallback: '(none)', about: 'Asterisk\'s spool file of calls its fallback served while Postgres refused them (host path; make setup adds it): read into CDRs' },
   { name: 'PBX_PROMPT_MAX_SECONDS', required: false, fallback: '300', about: 'longest prompt accepted (upload or text-to-speech), in seconds' },
   { name: 'PBX_PROMPT_MAX_BYTES', required: false, fallback: '20971520', about: 'largest prompt upload accepted (20 MB), in bytes' },
   { name: 'PBX_TIMEZONE', required: false, fallback: 'UTC', about: 'IANA time zone of the site, e.g. Europe/Berlin (phones, schedules)' },
@@ -209,6 +212,7 @@ export function loadConfig(env: Env): Config {
     shutdownGraceMs: r.int('PBX_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     acd: { endedCallCheckMs: r.int('PBX_ACD_ENDED_CALL_CHECK_SECONDS', 30, 1, 3_600) * 1000 },
     dataDir,
+    unservedFile: env['PBX_UNSERVED_FILE'] ? r.pattern('PBX_UNSERVED_FILE', undefined, /^\/[^\0]*$/, 'an absolute path') : null,
     prompts: {
       dir: promptsDir,
       asteriskDir: trimSlash(

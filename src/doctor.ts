@@ -101,8 +101,15 @@ async function checkAri(c: Config): Promise<Outcome> {
       ok = false;
       lines.push('FAIL  res_config_pgsql is not running: phones and trunks in Postgres are invisible to Asterisk', '      fix: check asterisk res_pgsql.conf and the Asterisk log');
     }
-    if (await running('func_realtime.so')) lines.push('ok    func_realtime running (calls while no daemon is connected get a CDR)');
-    else lines.push('WARN  func_realtime is not loaded: calls that arrive while no daemon is connected get no CDR', '      fix: re-render the Asterisk config (deploy/asterisk-instance.sh restart, or make run)');
+    // The dialplan fallback's modules (asterisk/modules.conf): without them calls are still answered, only their CDRs are lost.
+    const fallback = [
+      ['func_realtime', 'calls while no daemon is connected get a CDR', 'calls that arrive while no daemon is connected get no CDR'],
+      ['func_env', 'such calls get a CDR also when Postgres was down', 'a call arriving while no daemon is connected and Postgres is down gets no CDR'],
+    ] as const;
+    for (const [module, works, lost] of fallback) {
+      if (await running(`${module}.so`)) lines.push(`ok    ${module} running (${works})`);
+      else lines.push(`WARN  ${module} is not loaded: ${lost}`, '      fix: re-render the Asterisk config (deploy/asterisk-instance.sh restart, or make run)');
+    }
     return { ok, lines };
   } catch (err) {
     return {

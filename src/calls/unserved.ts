@@ -10,6 +10,9 @@
  *                              stopped before the hangup handler ran) into cdrs in one
  *                              transaction; rows another daemon is moving are skipped, and a CDR
  *                              already there (same call id) is not written twice
+ *
+ * When Postgres refused the row too (down as well), Asterisk wrote the call to a spool file;
+ * unserved-file.ts reads it into unserved_calls first, on the same passes.
  */
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +20,7 @@ import type { UnservedCallRow } from '../db/tables/calls.js';
 import type { Direction, NewCdr } from '../db/tables/cdrs.js';
 import { buildCdr, cleanCallerText } from './cdr.js';
 import { endpointOfChannel } from './router.js';
+import { importUnservedFile } from './unserved-file.js';
 
 /** A row without an end after this long is closed anyway (its end time unknown: the start). */
 export const STALE_MS = 10 * 60_000;
@@ -103,7 +107,15 @@ export class UnservedCollector {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
-  constructor(private readonly deps: { readonly db: Db; readonly log: Logger; readonly everyMs?: number }) {}
+  constructor(
+    private readonly deps: {
+      readonly db: Db;
+      readonly log: Logger;
+      /** Asterisk's spool file of calls Postgres refused (config.unservedFile); null: none. */
+      readonly file?: string | null;
+      readonly everyMs?: number;
+    },
+  ) {}
 
   start(): void {
     this.timer ??= setInterval(() => this.collectNow(), this.deps.everyMs ?? COLLECT_EVERY_MS);
@@ -117,7 +129,8 @@ export class UnservedCollector {
   }
 
   collectNow(): void {
-    this.running ??= collectUnservedCalls(this.deps.db)
+    this.running ??= this.importFile()
+      .then(() => collectUnservedCalls(this.deps.db))
       .then(
         (n) => {
           if (n > 0) this.deps.log.info({ cdrs: n }, 'CDRs written for calls that arrived while no daemon was connected');
@@ -125,5 +138,18 @@ export class UnservedCollector {
         (err: Error) => this.deps.log.warn({ err: err.message }, 'calls served by the fallback not collected yet; trying again later'),
       )
       .finally(() => (this.running = null));
+  }
+
+  /** The spool file's new lines into unserved_calls; a failure is logged and retried next pass. */
+  private async importFile(): Promise<void> {
+    const file = this.deps.file;
+    if (!file) return;
+    try {
+      const { taken, skipped } = await importUnservedFile(this.deps.db, file);
+      if (taken > 0) this.deps.log.info({ file, lines: taken }, 'calls Postgres refused while no daemon was connected read from the spool file');
+      if (skipped > 0) this.deps.log.warn({ file, skipped }, 'lines of the unserved-calls spool file not understood; skipped');
+    } catch (err) {
+      this.deps.log.warn({ file, err: (err as Error).message }, 'unserved-calls spool file not read yet; trying again later');
+    }
   }
 }

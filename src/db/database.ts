@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import type { LiveCallTable, UnservedCallTable } from './tables/calls.js';
+import type { LiveCallTable, UnservedCallTable, UnservedFileReadTable } from './tables/calls.js';
 import type { CdrTable } from './tables/cdrs.js';
 import type { ApiTokenTable, UserTable } from './tables/auth.js';
 import type { AuditLogTable } from './tables/audit.js';
@@ -10,6 +10,7 @@ import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpoin
 export interface Database {
   live_calls: LiveCallTable;
   unserved_calls: UnservedCallTable;
+  unserved_file_reads: UnservedFileReadTable;
   cdrs: CdrTable;
   users: UserTable;
   api_tokens: ApiTokenTable;

@@ -79,7 +79,8 @@ describe('faults', () => {
     expect(await daemon!.stop()).toBe(0); // graceful SIGTERM exits 0
     daemon = null;
     // The dialplan fallback answers, plays "all circuits are busy" and hangs up: SIPp gets a BYE,
-    // also when Postgres refuses Asterisk's write of the call (a trigger raising, for this number).
+    // also when Postgres refuses Asterisk's write of the call (a trigger raising, for this number:
+    // as if Postgres were down too). That call goes to Asterisk's spool file instead.
     const conn = openDb(world.db);
     try {
       await sql`create function pbx_test_refuse() returns trigger language plpgsql as $$ begin raise exception 'refused for the test'; end $$`.execute(conn);
@@ -107,8 +108,13 @@ describe('faults', () => {
       reconciled: true,
     });
     expect(cdr!.durationSeconds).toBeGreaterThanOrEqual(2); // the prompt played before the hangup
+    // The call whose row Postgres refused: Asterisk wrote it to its spool file, which the daemon read.
+    const spooled = await eventually(async () => (await cdrsFor('*99605'))[0], 20_000, 'CDR of the call Postgres refused');
+    expect(spooled).toMatchObject({ callerNumber: world.phone.number, disposition: 'FAILED', hangupCause: 41, endedBy: 'system', reconciled: true });
+    expect(spooled!.durationSeconds).toBeGreaterThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 500));
     expect(await cdrsFor('*99602')).toHaveLength(1);
+    expect(await cdrsFor('*99605')).toHaveLength(1);
   });
 
   it('Asterisk restart: ready goes 503, the daemon reconnects, ready is 200 again and calls work', async () => {

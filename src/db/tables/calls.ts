@@ -36,7 +36,16 @@ export interface UnservedCallTable {
   /** The hangup cause (empty when Asterisk had none); null while the call is still up. */
   cause: string | null;
   started_at: ColumnType<Date, Date | string | undefined, never>;
-  /** Set by a trigger when the cause is written. */
-  ended_at: ColumnType<Date | null, never, never>;
+  /** Set by a trigger when the cause is written without it (from Asterisk); from the spool file's line otherwise. */
+  ended_at: ColumnType<Date | null, never, Date>;
 }
 export type UnservedCallRow = Selectable<UnservedCallTable>;
+
+/** How far the daemons have read a spool file of unserved calls (src/calls/unserved-file.ts). */
+export interface UnservedFileReadTable {
+  file: string;
+  /** The file's inode when read: another inode is another file, read from its start. */
+  inode: string;
+  offset_bytes: ColumnType<string, string | number, string | number>;
+  updated_at: ColumnType<Date, never, Date>;
+}
