@@ -61,7 +61,8 @@ async function readLines(file: string, from: number, size: number, limit: number
     const buf = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buf, 0, length, from);
     const whole = buf.subarray(0, bytesRead).lastIndexOf(0x0a) + 1; // a line being written waits
-    return buf.subarray(0, whole);
+    // No line end in a whole read: not a line of ours; taken (and skipped) so reading goes on.
+    return whole === 0 && bytesRead === limit ? buf : buf.subarray(0, whole);
   } finally {
     await handle.close();
   }

@@ -67,6 +67,16 @@ describe('unserved calls from the spool file', () => {
     expect((await rows()).map((r) => r.uniqueid)).toEqual(['file-test-d', 'file-test-e', 'file-test-f']);
   });
 
+  it('a stretch with no line end as long as a whole read is skipped, and reading goes on after it', async () => {
+    await writeFile(file, 'x'.repeat(300) + start('h', '1795475957.000'));
+    expect(await importUnservedFile(db, file, 256)).toEqual({ taken: 0, skipped: 1 });
+    expect(await importUnservedFile(db, file, 256)).toEqual({ taken: 0, skipped: 1 }); // the rest of that stretch, up to its line end
+    expect(await importUnservedFile(db, file, 256)).toEqual({ taken: 0, skipped: 0 });
+    await appendFile(file, start('i', '1795475958.000'));
+    expect(await importUnservedFile(db, file, 256)).toEqual({ taken: 1, skipped: 0 });
+    expect((await rows()).map((r) => r.uniqueid)).toEqual(['file-test-i']);
+  });
+
   it('two daemons reading at once take each line once; a missing file is nothing to read', async () => {
     expect(await importUnservedFile(db, path.join(dir, 'never-written.log'))).toEqual({ taken: 0, skipped: 0 });
     await writeFile(file, Array.from({ length: 50 }, (_, i) => start(`g${String(i).padStart(2, '0')}`, '1795475957.000')).join(''));
