@@ -178,6 +178,13 @@ do_stop() {
   say "instance $PBX_AST_INSTANCE stopped"
 }
 
+# The IVR prompts folder the daemon writes (PBX_PROMPTS_DIR): the daemon's user (deploy/install.sh)
+# owns it when that user exists, as pbx.service runs the daemon as pbx.
+prompts_dir() {
+  mkdir -p "$inst/lib/prompts" && chmod 755 "$inst/lib/prompts"
+  if id -u pbx >/dev/null 2>&1; then chown pbx:pbx "$inst/lib/prompts"; fi
+}
+
 port_busy() { # $1 = proto (t|u), $2 = port
   command -v ss >/dev/null 2>&1 || return 1
   ss -Hln"$1" "sport = :$2" 2>/dev/null | grep -q .
@@ -190,6 +197,7 @@ do_start() {
   # The dialplan fallback appends calls Postgres refused here; made now, readable by the daemon
   # (which may run as another user), as Asterisk keeps the mode of a file that exists.
   touch "$inst/spool/pbx-unserved.log" && chmod 644 "$inst/spool/pbx-unserved.log"
+  prompts_dir
   new="$inst/.etc.new"
   rm -rf "$new"
   render "$new"
@@ -258,7 +266,7 @@ case "$cmd" in
     say "instance $PBX_AST_INSTANCE not running"; exit 1 ;;
   path) echo "$inst" ;;
   env)
-    mkdir -p "$inst/lib/prompts" && chmod 755 "$inst/lib/prompts"
+    prompts_dir
     echo "PBX_PROMPTS_DIR=$inst/lib/prompts"
     echo "PBX_PROMPTS_DIR_ASTERISK=$inst_in/lib/prompts"
     # The dialplan fallback's spool file (${ASTSPOOLDIR}/pbx-unserved.log): calls Postgres refused.

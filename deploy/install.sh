@@ -111,6 +111,15 @@ apt_install fail2ban
 # IVR prompts: sox converts uploads (libsox-fmt-mp3 reads MP3) to 8/16 kHz; espeak-ng speaks text offline.
 apt_install sox libsox-fmt-mp3 espeak-ng
 
+# ---------------------------------------------------------------- the daemon's user
+# deploy/systemd/pbx.service runs the daemon as pbx (`make run` as whoever starts it). It writes
+# /var/lib/pbx (voicemail audio; systemd's StateDirectory) and the Asterisk instances' prompts
+# folders, which deploy/asterisk-instance.sh gives to this user.
+if ! id -u pbx >/dev/null 2>&1; then
+  useradd --system --user-group --home-dir /var/lib/pbx --no-create-home --shell /usr/sbin/nologin pbx
+  log "system user pbx created"
+fi
+
 # ---------------------------------------------------------------- Asterisk
 ast_major() { # $1 = path to asterisk binary (run via chroot if $2 set)
   local v

@@ -251,7 +251,10 @@ describe('PgAcdStore', () => {
 
   it('an answered call that ends gets its talk time, and the agent\'s figures for today follow', async () => {
     const id = await newAgent('7105');
-    const answeredAt = new Date(Date.now() - 42_000);
+    // Answered today (UTC), also in a run during the first 42 s after midnight (CI once was).
+    const midnight = new Date();
+    midnight.setUTCHours(0, 0, 0, 0);
+    const answeredAt = new Date(Math.max(Date.now() - 42_000, midnight.getTime() + 1));
     await logQueueCall(app.db, { queueId, callId: 'it-store-talk', enqueuedAt: new Date(answeredAt.getTime() - 5_000), answeredAt, endedAt: answeredAt, outcome: 'answered', agentId: id });
     expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 0 });
     await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 42_000));
