@@ -169,6 +169,9 @@ root_is_current() {
 }
 
 if root_is_current; then
+  # mktemp made the root 700: the daemon, running as pbx, reaches the prompts folder and the
+  # fallback's spool file inside it (as any / is, the root is 755). Roots built before this fix too.
+  chmod 755 "$ASTERISK_CACHE"
   log "Asterisk $(sed -n 's/^asterisk=//p' "$ASTERISK_CACHE/$ROOT_MARKER_NAME") root ready (ASTERISK_ROOT=$ASTERISK_CACHE)"
   exit 0
 fi
@@ -239,6 +242,7 @@ mkdir -p "$tmp/var/lib/asterisk" "$tmp/var/spool/asterisk" "$tmp/var/log/asteris
   "$tmp/var/lib/pbx-instances"
 
 printf 'version=%s\nasterisk=%s\nbuilt=%s\n' "$ROOT_VERSION" "$astver" "$(date -u +%FT%TZ)" >"$tmp/$ROOT_MARKER_NAME"
+chmod 755 "$tmp" # mktemp's 700 would keep the daemon (user pbx) from its prompts folder inside
 
 # Atomic swap: the old root (if any, e.g. older ROOT_VERSION) is moved aside then removed.
 if [ -e "$ASTERISK_CACHE" ]; then
