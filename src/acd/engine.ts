@@ -31,6 +31,7 @@ import type { AgentEvent, AgentState, AgentStep, PauseReason } from './agent-sta
 import { initialRouterState, routeCalls, type RouterState, type RoutableAgent, type SkillRequirement, type WaitingCall, type WideningStep, type Strategy } from './router.js';
 import { addWaitingCall, noWaitingCalls, removeWaitingCall, type WaitingCalls } from './waiting-calls.js';
 import { estimatedWaitSeconds } from './estimate.js';
+import type { LoginOutcome } from './login.js';
 
 export interface QueueSettings {
   readonly id: string;
@@ -448,19 +449,28 @@ export class AcdEngine {
 
   // ---------------------------------------------------------------- agents at desk phones
 
-  async login(extension: string, number: string, pin: string): Promise<'ok' | 'wrong' | 'locked'> {
-    const check = await this.deps.store.checkLogin(number, pin);
-    if (check.outcome !== 'ok') return check.outcome;
-    const step = await this.apply(check.agentId, { type: 'login' }, { extension });
-    // Logged in already (at this or another phone): the agent is where they logged in last.
-    if (!step.ok) await this.deps.store.apply(check.agentId, { type: 'unpause' }, { extension }).catch(() => undefined);
+  // Feature codes: a storage failure (Postgres unreachable) throws, so the phone says so instead
+  // of "logged in" or "not logged in" (agent-call.ts); the agent's state did not change.
+
+  /** 'unavailable': not checked, or checked but not logged in (Postgres unreachable). */
+  async login(extension: string, number: string, pin: string): Promise<LoginOutcome> {
+    try {
+      const check = await this.deps.store.checkLogin(number, pin);
+      if (check.outcome !== 'ok') return check.outcome;
+      const step = await this.applyStored(check.agentId, { type: 'login' }, { extension });
+      // Logged in already (at this or another phone): the agent is where they logged in last.
+      if (!step.ok) await this.deps.store.apply(check.agentId, { type: 'unpause' }, { extension });
+    } catch (err) {
+      this.deps.log.error({ extension, agent: number, err: (err as Error).message }, 'agent login not stored');
+      return 'unavailable';
+    }
     this.decide();
     return 'ok';
   }
 
   async logout(extension: string): Promise<boolean> {
     const agentId = await this.deps.store.agentAtExtension(extension);
-    return agentId ? (await this.apply(agentId, { type: 'logout' })).ok : false;
+    return agentId ? (await this.applyStored(agentId, { type: 'logout' })).ok : false;
   }
 
   /** 'unknown-reason' when the code is not a pause reason (the phone hears an error). */
@@ -469,13 +479,13 @@ export class AcdEngine {
     if (!agentId) return 'not-logged-in';
     const reason = code >= 1 ? await this.deps.store.pauseReason(code) : null;
     if (!reason) return 'unknown-reason';
-    return (await this.apply(agentId, { type: 'pause', reason })).ok ? 'ok' : 'not-logged-in';
+    return (await this.applyStored(agentId, { type: 'pause', reason })).ok ? 'ok' : 'not-logged-in';
   }
 
   async unpause(extension: string): Promise<boolean> {
     const agentId = await this.deps.store.agentAtExtension(extension);
     if (!agentId) return false;
-    const ok = (await this.apply(agentId, { type: 'unpause' })).ok;
+    const ok = (await this.applyStored(agentId, { type: 'unpause' })).ok;
     if (ok) this.decide();
     return ok;
   }
@@ -615,14 +625,19 @@ export class AcdEngine {
   }
 
   /** One agent event through the store, then its effects. Never throws (a refused step is returned). */
+  /** An agent event stored and carried out; a storage failure is logged and comes back as a refusal. */
   private async apply(agentId: string, event: AgentEvent, extra?: { extension?: string | null; actor?: string }): Promise<AgentStep> {
-    let step: AgentStep;
     try {
-      step = await this.deps.store.apply(agentId, event, extra);
+      return await this.applyStored(agentId, event, extra);
     } catch (err) {
       this.deps.log.error({ agentId, event: event.type, err: (err as Error).message }, 'agent event not stored');
       return { ok: false, code: 'invalid-event', from: 'logged-out', event: event.type };
     }
+  }
+
+  /** The same, but a storage failure throws (feature codes tell the phone). */
+  private async applyStored(agentId: string, event: AgentEvent, extra?: { extension?: string | null; actor?: string }): Promise<AgentStep> {
+    const step = await this.deps.store.apply(agentId, event, extra);
     if (!step.ok) {
       this.deps.log.debug({ agentId, event: event.type, code: step.code, from: step.from }, 'agent event refused');
       return step;

@@ -9,6 +9,8 @@
  *   wrong  "Login incorrect. Please enter your agent number..." (agent-incorrect) and again,
  *          up to `maxAttempts` tries in this call; a locked agent (too many wrong PINs) hears
  *          auth-incorrect and goodbye.
+ *   unavailable  the agent could not be checked or logged in (Postgres unreachable): "All
+ *          circuits are busy now, please try your call again later", hang up; nothing changed.
  * A digit during a prompt stops it and counts (barge-in). Silence for `digitTimeoutMs` ends the
  * entry as if '#' was pressed; an empty entry counts as a wrong try.
  *
@@ -25,7 +27,7 @@ export interface LoginState {
   readonly seq: number;
   readonly playbackId: string | null;
   readonly timerGen: number;
-  readonly result: 'ok' | 'failed' | 'locked' | 'caller-hangup' | null;
+  readonly result: 'ok' | 'failed' | 'locked' | 'unavailable' | 'caller-hangup' | null;
 }
 
 export type LoginEvent =
@@ -33,8 +35,11 @@ export type LoginEvent =
   | { readonly type: 'playback-finished'; readonly playbackId: string }
   | { readonly type: 'dtmf'; readonly digit: string }
   | { readonly type: 'timeout'; readonly gen: number }
-  | { readonly type: 'checked'; readonly outcome: 'ok' | 'wrong' | 'locked' }
+  | { readonly type: 'checked'; readonly outcome: LoginOutcome }
   | { readonly type: 'hangup' };
+
+/** What checking number and PIN (and logging in) came to. */
+export type LoginOutcome = 'ok' | 'wrong' | 'locked' | 'unavailable';
 
 export type LoginAction =
   | { readonly kind: 'answer' }
@@ -61,6 +66,7 @@ export const LOGIN_PROMPTS = {
   ok: 'sound:agent-loginok',
   locked: ['sound:auth-incorrect', 'sound:vm-goodbye'],
   failed: ['sound:vm-goodbye'],
+  unavailable: ['sound:all-circuits-busy-now', 'sound:please-try-call-later'],
 } as const;
 
 const MAX_DIGITS = 16;
@@ -98,6 +104,7 @@ export function loginTransition(state: LoginState, event: LoginEvent, settings: 
       if (event.type !== 'checked') return stay;
       if (event.outcome === 'ok') return tell({ ...state, result: 'ok' }, [LOGIN_PROMPTS.ok]);
       if (event.outcome === 'locked') return tell({ ...state, result: 'locked' }, [...LOGIN_PROMPTS.locked]);
+      if (event.outcome === 'unavailable') return tell({ ...state, result: 'unavailable' }, [...LOGIN_PROMPTS.unavailable]);
       return wrongTry(state, [], settings);
     }
 

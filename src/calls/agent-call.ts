@@ -2,9 +2,11 @@
  * Agent feature codes at a desk phone, the call side: *91 runs the login dialogue (acd/login.ts:
  * agent number and PIN by DTMF); *92 logout, *93<code> pause, *94 unpause are answered, done at
  * once by the ACD engine, confirmed with a prompt, and hung up. An unknown pause code or an agent
- * who is not logged in at this phone hears an error.
+ * who is not logged in at this phone hears an error; when the change cannot be stored (Postgres
+ * unreachable) the agent hears that the system is busy, so a lamp or a state never claims what
+ * did not happen.
  */
-import { initialLoginState, loginTransition, type LoginAction, type LoginEvent, type LoginState } from '../acd/login.js';
+import { LOGIN_PROMPTS, initialLoginState, loginTransition, type LoginAction, type LoginEvent, type LoginState } from '../acd/login.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { AgentAction } from './router.js';
 import { AppError } from '../errors.js';
@@ -23,6 +25,7 @@ const SAID = {
   unpaused: ['sound:agent-loginok'],
   unknownReason: ['sound:invalid', 'sound:vm-goodbye'],
   notLoggedIn: ['sound:invalid', 'sound:vm-goodbye'],
+  unavailable: LOGIN_PROMPTS.unavailable,
 } as const;
 
 export class AgentCodeRunner {
@@ -35,26 +38,33 @@ export class AgentCodeRunner {
   ) {}
 
   async start(action: AgentAction, code: number | null): Promise<void> {
-    const { acd, log } = this.host;
+    const { log } = this.host;
     if (action === 'login') return this.loginStep({ type: 'start' });
     await this.host.answerCaller();
     let said: readonly string[];
-    switch (action) {
-      case 'logout':
-        said = (await acd.logout(this.extension)) ? SAID.loggedOut : SAID.notLoggedIn;
-        break;
-      case 'pause': {
-        const result = await acd.pause(this.extension, code ?? 1);
-        said = result === 'ok' ? SAID.paused : result === 'unknown-reason' ? SAID.unknownReason : SAID.notLoggedIn;
-        break;
-      }
-      case 'unpause':
-        said = (await acd.unpause(this.extension)) ? SAID.unpaused : SAID.notLoggedIn;
-        break;
+    try {
+      said = await this.carryOut(action, code);
+    } catch (err) {
+      log.error({ extension: this.extension, action, code, err: (err as Error).message }, 'agent feature code not stored');
+      said = SAID.unavailable;
     }
     log.info({ extension: this.extension, action, code, said }, 'agent feature code');
     this.finalPlayback = `${this.host.facts().callId}-agent-done`;
     await this.host.control.play(this.host.channelId, said, this.finalPlayback);
+  }
+
+  private async carryOut(action: Exclude<AgentAction, 'login'>, code: number | null): Promise<readonly string[]> {
+    const { acd } = this.host;
+    switch (action) {
+      case 'logout':
+        return (await acd.logout(this.extension)) ? SAID.loggedOut : SAID.notLoggedIn;
+      case 'pause': {
+        const result = await acd.pause(this.extension, code ?? 1);
+        return result === 'ok' ? SAID.paused : result === 'unknown-reason' ? SAID.unknownReason : SAID.notLoggedIn;
+      }
+      case 'unpause':
+        return (await acd.unpause(this.extension)) ? SAID.unpaused : SAID.notLoggedIn;
+    }
   }
 
   async step(event: { type: 'dtmf'; digit: string } | { type: 'playback-finished'; playbackId: string } | { type: 'agent-timeout'; gen: number }): Promise<void> {
@@ -104,7 +114,7 @@ export class AgentCodeRunner {
     } catch (err) {
       if (err instanceof AppError && err.code === 'call-not-found') return;
       log.error({ action: action.kind, err: (err as Error).message }, 'agent login action failed');
-      if (action.kind === 'check') return this.loginStep({ type: 'checked', outcome: 'wrong' });
+      if (action.kind === 'check') return this.loginStep({ type: 'checked', outcome: 'unavailable' });
     }
   }
 }

@@ -149,10 +149,26 @@ describe('ACD: agents on desk phones', () => {
     expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->wrap-up', 'wrap-up->ready']);
   });
 
-  it('pause with a reason code (*932), an unknown code is refused by voice, unpause (*94)', async () => {
+  it('pause with a reason code (*932), an unknown code is refused by voice, a pause that cannot be stored is told, unpause (*94)', async () => {
     const unknown = await fromPhone(PHONE_1, '*939', [], { waitForBye: true });
     expect(unknown.code, unknown.output).toBe(0);
     expect(await agent('23')).toMatchObject({ state: 'ready' });
+    // A pause Postgres refuses (a trigger raising, as if it were down): the agent hears that the
+    // system is busy, not "paused", and stays ready.
+    const conn = openDb(world.db);
+    try {
+      await sql`create function pbx_test_refuse_pause() returns trigger language plpgsql as $$ begin raise exception 'refused for the test'; end $$`.execute(conn);
+      await sql`create trigger pbx_test_refuse_pause before update on agents for each row when (new.state = 'paused') execute function pbx_test_refuse_pause()`.execute(conn);
+      const mark = daemon.logs.length;
+      const refused = await fromPhone(PHONE_1, '*932', [], { waitForBye: true });
+      expect(refused.code, refused.output).toBe(0);
+      expect(daemon.logs.slice(mark).find((l) => l.msg === 'agent feature code')).toMatchObject({ said: ['sound:all-circuits-busy-now', 'sound:please-try-call-later'] });
+      expect(await agent('23')).toMatchObject({ state: 'ready' });
+    } finally {
+      await sql`drop trigger if exists pbx_test_refuse_pause on agents`.execute(conn);
+      await sql`drop function if exists pbx_test_refuse_pause()`.execute(conn);
+      await conn.destroy();
+    }
     expect((await fromPhone(PHONE_1, '*932', [], { waitForBye: true })).code).toBe(0);
     expect(await agent('23')).toMatchObject({ state: 'paused', pauseCode: 2 });
     await waitLamp('23', 'Hold');

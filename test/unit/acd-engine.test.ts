@@ -115,6 +115,24 @@ describe('ACD engine', () => {
     expect(store.agents_.get('a1')).toMatchObject({ extension: '1001', machine: { status: 'ready' } });
   });
 
+  it('feature codes when Postgres is unreachable: login says unavailable, pause and logout throw (the phone says so), nothing changes', async () => {
+    const { engine, store } = await setup();
+    expect(await engine.login('1001', '2001', '4711')).toBe('ok');
+    const down = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    };
+    const apply = store.apply.bind(store);
+    store.apply = down;
+    await expect(engine.pause('1001', 2)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(engine.logout('1001')).rejects.toThrow(/ECONNREFUSED/);
+    expect(await engine.login('1002', '2002', '4712')).toBe('unavailable'); // checked, but not stored
+    store.checkLogin = down;
+    expect(await engine.login('1002', '2002', '4712')).toBe('unavailable');
+    store.apply = apply;
+    expect(store.agents_.get('a1')!.machine.status).toBe('ready');
+    expect(store.agents_.get('a2')!.machine.status).toBe('logged-out');
+  });
+
   it('a caller joins only when an agent is logged in (join-empty off), then is offered to the agent', async () => {
     const { engine, store } = await setup();
     const { p, said } = port();

@@ -45,6 +45,13 @@ describe('agent login by feature code', () => {
     expect(plays(s.actions).at(-1)).toBe(LOGIN_PROMPTS.locked.join('+'));
   });
 
+  it('when the login cannot be checked or stored, the agent hears the system is busy (not a wrong PIN) and is hung up', async () => {
+    const s = run([{ type: 'start' }, ...digits('2001#4711#'), { type: 'checked', outcome: 'unavailable' }]);
+    expect(s.state).toMatchObject({ phase: 'telling', result: 'unavailable', attempts: 0 });
+    expect(plays(s.actions).at(-1)).toBe(LOGIN_PROMPTS.unavailable.join('+'));
+    expect(run([{ type: 'playback-finished', playbackId: s.state.playbackId! }], s.state).actions).toEqual([{ kind: 'hangup' }]);
+  });
+
   it('silence ends an entry; an empty entry is a wrong try; stale timers are ignored', async () => {
     const a = run([{ type: 'start' }, { type: 'playback-finished', playbackId: 'login-1' }, ...digits('20')]);
     const gen = a.state.timerGen;
