@@ -73,8 +73,13 @@ async function agentPhone() {
   return { ...(await startPhone('phone-answer', port, logFile)), logFile };
 }
 
-/** Today in UTC (the e2e daemon's site time zone): weekday key and date. */
-function today(): { day: string; other: string; date: string } {
+/**
+ * Today in UTC (the e2e daemon's site time zone): weekday key and date. Within a minute of
+ * midnight it first waits for the new day, so the calls that follow see the same day.
+ */
+async function today(): Promise<{ day: string; other: string; date: string }> {
+  const untilMidnight = 86_400_000 - (Date.now() % 86_400_000);
+  if (untilMidnight < 60_000) await new Promise((r) => setTimeout(r, untilMidnight + 1_000));
   const now = new Date();
   const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
   return { day: days[now.getUTCDay()]!, other: days[(now.getUTCDay() + 3) % 7]!, date: now.toISOString().slice(0, 10) };
@@ -156,7 +161,7 @@ describe('IVR flows', () => {
   });
 
   it('business hours: open, closed and holiday take their own branches', async () => {
-    const t = today();
+    const t = await today();
     const schedule = (hours: Record<string, unknown>, holidays: unknown[]) => ({
       language: 'en',
       start: 'hours',
