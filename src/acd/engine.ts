@@ -624,8 +624,7 @@ export class AcdEngine {
     }
   }
 
-  /** One agent event through the store, then its effects. Never throws (a refused step is returned). */
-  /** An agent event stored and carried out; a storage failure is logged and comes back as a refusal. */
+  /** One agent event through the store, then its effects. Never throws: a refused step is returned, and so is a storage failure (logged). */
   private async apply(agentId: string, event: AgentEvent, extra?: { extension?: string | null; actor?: string }): Promise<AgentStep> {
     try {
       return await this.applyStored(agentId, event, extra);
