@@ -163,6 +163,7 @@ const NAME = /^[A-Za-z0-9_.-]{1,63}$/;
 /** A folder that may appear in an ARI media URI (no spaces or commas: ARI splits media lists at commas). */
 const MEDIA_DIR = /^\/[A-Za-z0-9_/.-]*$/;
 const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
+const ABSOLUTE_PATH = /^\/[^\0]*$/;
 
 export function loadConfig(env: Env): Config {
   const r = new Reader(env);
@@ -171,8 +172,8 @@ export function loadConfig(env: Env): Config {
   const maxMs = r.int('PBX_RECONNECT_MAX_MS', 30_000, 100, 600_000);
   if (maxMs < baseMs) r.problems.push('PBX_RECONNECT_MAX_MS must not be below PBX_RECONNECT_BASE_MS');
 
-  const dataDir = r.pattern('PBX_DATA_DIR', '/var/lib/pbx', /^\/[^\0]*$/, 'an absolute path');
-  const promptsDir = trimSlash(r.pattern('PBX_PROMPTS_DIR', `${trimSlash(dataDir)}/prompts`, /^\/[^\0]*$/, 'an absolute path'));
+  const dataDir = r.pattern('PBX_DATA_DIR', '/var/lib/pbx', ABSOLUTE_PATH, 'an absolute path');
+  const promptsDir = trimSlash(r.pattern('PBX_PROMPTS_DIR', `${trimSlash(dataDir)}/prompts`, ABSOLUTE_PATH, 'an absolute path'));
 
   const config: Config = {
     http: { host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'), port: r.port('PBX_HTTP_PORT', 8080, 0) },
@@ -212,7 +213,7 @@ export function loadConfig(env: Env): Config {
     shutdownGraceMs: r.int('PBX_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     acd: { endedCallCheckMs: r.int('PBX_ACD_ENDED_CALL_CHECK_SECONDS', 30, 1, 3_600) * 1000 },
     dataDir,
-    unservedFile: env['PBX_UNSERVED_FILE'] ? r.pattern('PBX_UNSERVED_FILE', undefined, /^\/[^\0]*$/, 'an absolute path') : null,
+    unservedFile: env['PBX_UNSERVED_FILE'] ? r.pattern('PBX_UNSERVED_FILE', undefined, ABSOLUTE_PATH, 'an absolute path') : null,
     prompts: {
       dir: promptsDir,
       asteriskDir: trimSlash(

@@ -87,16 +87,14 @@ export async function importUnservedFile(db: Db, file: string, limit = READ_LIMI
     if (from === size && read.inode === inode) return { taken: 0, skipped: 0 };
     const bytes = from < size ? await readLines(file, from, size, limit) : Buffer.alloc(0);
     const { lines, skipped } = parseUnservedLines(bytes.toString('utf8'));
+    // Starts a thousand to a statement, then the ends (a call's end line always follows its start).
+    const starts = lines.flatMap((l) => (l.kind === 'start' ? [{ uniqueid: l.uniqueid, channel: l.channel, caller: l.caller, dialed: l.dialed, started_at: l.at }] : []));
+    for (let i = 0; i < starts.length; i += 1000) {
+      // 1,000 rows (5,000 parameters) a statement: a full read can hold more than Postgres's 65,535 parameters.
+      await tx.insertInto('unserved_calls').values(starts.slice(i, i + 1000)).onConflict((oc) => oc.column('uniqueid').doNothing()).execute();
+    }
     for (const l of lines) {
-      if (l.kind === 'start') {
-        await tx
-          .insertInto('unserved_calls')
-          .values({ uniqueid: l.uniqueid, channel: l.channel, caller: l.caller, dialed: l.dialed, started_at: l.at })
-          .onConflict((oc) => oc.column('uniqueid').doNothing())
-          .execute();
-      } else {
-        await tx.updateTable('unserved_calls').set({ cause: l.cause, ended_at: l.at }).where('uniqueid', '=', l.uniqueid).where('cause', 'is', null).execute();
-      }
+      if (l.kind === 'end') await tx.updateTable('unserved_calls').set({ cause: l.cause, ended_at: l.at }).where('uniqueid', '=', l.uniqueid).where('cause', 'is', null).execute();
     }
     await tx.updateTable('unserved_file_reads').set({ inode, offset_bytes: from + bytes.length, updated_at: new Date() }).where('file', '=', file).execute();
     return { taken: lines.length, skipped };
