@@ -65,7 +65,7 @@ bench-acd: deps ## ACD routing decision time, 1,000 agents / 10,000 waiting call
 	npx tsx bench/acd-routing.ts $(or $(DECISIONS),20000) $(or $(NAIVE_DECISIONS),100)
 
 bench-queue: setup build ## queue -> agent phone ringing: pbx ACD vs Asterisk's app_queue, same Asterisk
-	npx tsx bench/acd-vs-app-queue.ts $(or $(CALLS),50) $(or $(AGENTS),2)
+	npx tsx bench/acd-vs-app-queue.ts $(or $(CALLS),50) $(or $(AGENTS),2) $(or $(BUSY_CALLS),24)
 
 clean:
 	rm -rf dist

@@ -29,7 +29,15 @@
  * The first WARMUP calls of each side are not counted. For ours, the
  * daemon's own log (level info, its default) splits the end-to-end time.
  *
- *   make bench-queue   (or: npx tsc -p tsconfig.build.json && npx tsx bench/acd-vs-app-queue.ts [calls] [agents])
+ * Then the busy queue, app_queue against ours (the floor has no queue): the same phones now hang
+ * up by themselves BUSY_TALK_MS after answering (bench/sipp/queue-agent-hangup.xml, which logs
+ * when), and BUSY_CALLS callers arrive BUSY_GAP_MS apart, more than the agents can take, so
+ * callers wait (bench/sipp/queue-waiting-caller.xml: on the line until the agent hangs up). Two
+ * figures: each caller's INVITE to their agent's phone ringing (the wait for a free agent
+ * included), and the pickup: an agent hangs up while callers wait -> the next INVITE at that
+ * agent's phone. app_queue is set to its quickest (queues.conf: retry=1, the least it takes).
+ *
+ *   make bench-queue   (or: npx tsc -p tsconfig.build.json && npx tsx bench/acd-vs-app-queue.ts [calls] [agents] [busy callers])
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -49,6 +57,10 @@ import { cpuMs } from './support/cpu.js';
 
 const CALLS = Number(process.argv[2] ?? 50);
 const AGENTS = Number(process.argv[3] ?? 2);
+/** The busy queue: this many callers, BUSY_GAP_MS apart, for AGENTS agents who talk BUSY_TALK_MS (queue-agent-hangup.xml). */
+const BUSY_CALLS = Number(process.argv[4] ?? 24);
+const BUSY_GAP_MS = 100;
+const BUSY_TALK_MS = 400;
 const WARMUP = 3;
 const HOLD_MS = 500;
 const ANSWER_MS = 50;
@@ -69,9 +81,14 @@ const quantile = (sorted: number[], p: number) => sorted[Math.min(sorted.length 
 /** `from`: the caller's 200 OK (answered, in the queue) or its own INVITE (dialed: end to end). */
 function stats(calls: Call[], from: 'answered' | 'invited'): Stats {
   const counted = calls.filter((c) => c.counted);
-  const s = counted.flatMap((c) => (c[from] !== undefined && c.invite !== undefined ? [c.invite - c[from]] : [])).sort((a, b) => a - b);
+  const s = counted.flatMap((c) => (c[from] !== undefined && c.invite !== undefined ? [c.invite - c[from]] : []));
+  return { ...summary(s), failed: counted.length - s.length };
+}
+
+function summary(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => quantile(s, p);
-  return { n: s.length, failed: counted.length - s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
+  return { n: s.length, failed: 0, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
 /**
@@ -124,6 +141,37 @@ async function stamps(file: string, word: string): Promise<Map<string, number>> 
   return out;
 }
 
+/** A caller of the busy queue: its INVITE, and when (and at which phone) an agent's phone rang for it. */
+interface BusyCall { num: string; invited: number | undefined; ring: number | undefined; phone: string | undefined }
+
+/** The busy queue's two tables: each caller's wait (INVITE -> their agent's phone ringing) and the pickup after an agent hangs up. */
+function busyReport(sides: [string, BusyCall[], number[]][]): string {
+  const f = (v: number) => v.toFixed(1);
+  const lines = [
+    `Busy queue: ${BUSY_CALLS} callers ${BUSY_GAP_MS} ms apart, ${AGENTS} agents who talk ${BUSY_TALK_MS} ms and hang up (wrap-up 0), ${new Date().toISOString()}`,
+    '',
+    "Caller's INVITE -> their agent's phone ringing (ms; includes the wait for a free agent):",
+    '',
+    '| queue | callers | not rung | p50 | p95 | max | mean |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  const waits = sides.map(([name, calls]) => {
+    const w = summary(calls.flatMap((c) => (c.invited !== undefined && c.ring !== undefined ? [c.ring - c.invited] : [])));
+    lines.push(`| ${name} | ${calls.length} | ${calls.length - w.n} | ${f(w.p50)} | ${f(w.p95)} | ${f(w.max)} | ${f(w.mean)} |`);
+    return w;
+  });
+  lines.push('', 'Pickup: an agent hangs up while callers wait -> the next INVITE at that agent\'s phone (ms):', '', '| queue | pickups | p50 | p95 | max | mean |', '|---|---|---|---|---|---|');
+  const picks = sides.map(([name, , pickups]) => {
+    const p = summary(pickups);
+    lines.push(`| ${name} | ${p.n} | ${f(p.p50)} | ${f(p.p95)} | ${f(p.max)} | ${f(p.mean)} |`);
+    return p;
+  });
+  if (waits.length === 2 && picks.length === 2) {
+    lines.push('', `ratio pbx/app_queue, caller's wait: p50 ${(waits[1]!.p50 / waits[0]!.p50).toFixed(2)}x, mean ${(waits[1]!.mean / waits[0]!.mean).toFixed(2)}x; pickup: p50 ${(picks[1]!.p50 / picks[0]!.p50).toFixed(3)}x, mean ${(picks[1]!.mean / picks[0]!.mean).toFixed(3)}x`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 function sipp(args: string[], cwd: string): { done: Promise<number | null>; kill: () => void } {
   const proc = spawn('sipp', args, { cwd, stdio: 'ignore' });
   const done = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -134,7 +182,8 @@ async function main(): Promise<void> {
   const world = await createWorld('bench', { PBX_LOG_LEVEL: 'info' });
   const work = await mkdtemp(path.join(tmpdir(), 'pbx-bench-queue-'));
   const conn = openDb(world.db);
-  const phones: { kill: () => void }[] = [];
+  const phones: { kill: () => void; done: Promise<number | null> }[] = [];
+  const phonePorts = new Map<string, number>();
   let daemon: Awaited<ReturnType<typeof startReadyDaemon>>['daemon'] | undefined;
   let floor: AriFloor | undefined;
   try {
@@ -159,6 +208,7 @@ async function main(): Promise<void> {
     for (const ext of exts) {
       const password = await createScriptedExtension(admin, world.db, { number: ext, displayName: `Bench Desk ${ext}` });
       const port = await freePort(true);
+      phonePorts.set(ext, port);
       const reg = await registerPhone({ sipPort: world.sipPort, ext, password, port, expires: 3600 });
       if (reg.code !== 0) throw new Error(`phone ${ext} did not register: ${reg.output}`);
       phones.push(sipp([
@@ -264,6 +314,61 @@ async function main(): Promise<void> {
     }
     const mark = daemon.logs.length;
     const ourCalls = await run('pbx ACD', OURS_IP, oursIdle);
+    const ourLogs = daemon.logs.slice(mark);
+
+    // The busy queue: the same phones, now hanging up by themselves after BUSY_TALK_MS.
+    for (const p of phones.splice(0)) {
+      p.kill();
+      await p.done;
+    }
+    for (const ext of exts) {
+      phones.push(sipp([
+        '-sf', path.join(REPO, 'bench/sipp/queue-agent-hangup.xml'), '-p', String(phonePorts.get(ext)), '-mp', String(await freePort(true)), '-i', '127.0.0.1',
+        '-m', '100000', '-set', 'answer_ms', String(ANSWER_MS), '-nostdin', '-trace_logs', '-log_file', path.join(work, `busy-phone-${ext}.log`),
+        '-trace_err', '-error_file', path.join(work, `busy-phone-${ext}.err`),
+      ], work));
+    }
+    const waitingXml = path.join(work, 'queue-waiting-caller.xml');
+    await copyFile(path.join(REPO, 'bench/sipp/queue-waiting-caller.xml'), waitingXml);
+    /** BUSY_CALLS callers BUSY_GAP_MS apart, all agents idle at the start; each stays until its agent hangs up. */
+    const runBusy = async (label: string, ip: string, idle: () => Promise<true | undefined>): Promise<BusyCall[]> => {
+      await eventually(idle, 20_000, `${label}: agents idle before the busy queue`);
+      const nums: string[] = [];
+      const done: Promise<number | null>[] = [];
+      for (let i = 0; i < BUSY_CALLS; i++) {
+        const num = `4930333${String(++serial).padStart(4, '0')}`;
+        nums.push(num);
+        done.push(sipp([
+          `127.0.0.1:${world.sipPort}`, '-sf', waitingXml, '-s', DID, '-key', 'num', num,
+          '-i', ip, '-p', String(await freePort(true)), '-mp', String(await freePort(true)),
+          '-m', '1', '-l', '1', '-timeout', '60s', '-timeout_error', '-nostdin',
+          '-trace_logs', '-log_file', path.join(work, `busy-${num}.log`), '-trace_err', '-error_file', path.join(work, `busy-${num}.err`),
+        ], work).done);
+        await sleep(BUSY_GAP_MS);
+      }
+      const codes = await Promise.all(done);
+      const rings = new Map<string, { t: number; ext: string }>();
+      const frees: { t: number; ext: string }[] = [];
+      for (const ext of exts) {
+        const log = path.join(work, `busy-phone-${ext}.log`);
+        for (const [n, t] of await stamps(log, 'invite')) if (nums.includes(n)) rings.set(n, { t, ext });
+        for (const [n, t] of await stamps(log, 'free')) if (nums.includes(n)) frees.push({ t, ext });
+      }
+      const out: BusyCall[] = [];
+      for (const num of nums) out.push({ num, invited: (await stamps(path.join(work, `busy-${num}.log`), 'invited')).get(num), ring: rings.get(num)?.t, phone: rings.get(num)?.ext });
+      // Pickup: an agent hangs up while a caller waits -> the next INVITE at that agent's phone.
+      const pickups = frees.flatMap((f) => {
+        const waiting = out.some((c) => c.invited !== undefined && c.invited < f.t && (c.ring === undefined || c.ring > f.t));
+        const next = out.filter((c) => c.phone === f.ext && c.ring !== undefined && c.ring > f.t).map((c) => c.ring!).sort((a, b) => a - b)[0];
+        return waiting && next !== undefined ? [next - f.t] : [];
+      });
+      busyPickups.set(label, pickups);
+      process.stderr.write(`[bench] busy queue, ${label}: ${out.filter((c) => c.ring !== undefined).length}/${BUSY_CALLS} callers reached an agent, ${codes.filter((c) => c !== 0).length} SIPp caller failures, ${pickups.length} pickups\n`);
+      return out;
+    };
+    const busyPickups = new Map<string, number[]>();
+    const busyBase = await runBusy('app_queue', BASE_IP, appQueueIdle);
+    const busyOurs = await runBusy('pbx ACD', OURS_IP, oursIdle);
     const row = (name: string, s: Stats) =>
       `| ${name} | ${s.n} | ${s.failed} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.max.toFixed(1)} | ${s.mean.toFixed(1)} |`;
     const ratio = (name: string, a: Stats, b: Stats, of: string) =>
@@ -285,7 +390,8 @@ async function main(): Promise<void> {
     console.log('| run | Asterisk | Postgres | daemon | bench process |\n|---|---|---|---|---|');
     console.log(cpuLines.join('\n'));
     console.log('');
-    console.log(breakdown(ourCalls, daemon.logs.slice(mark)));
+    console.log(breakdown(ourCalls, ourLogs));
+    console.log(busyReport([['Asterisk app_queue (baseline)', busyBase, busyPickups.get('app_queue') ?? []], ['pbx ACD over ARI', busyOurs, busyPickups.get('pbx ACD') ?? []]]));
   } finally {
     await floor?.stop();
     for (const p of phones) p.kill();
