@@ -367,8 +367,9 @@ async function main(): Promise<void> {
       return out;
     };
     const busyPickups = new Map<string, number[]>();
-    const busyBase = await runBusy('app_queue', BASE_IP, appQueueIdle);
-    const busyOurs = await runBusy('pbx ACD', OURS_IP, oursIdle);
+    // BUSY_CALLS 0: the idle scenario only.
+    const busyBase = BUSY_CALLS > 0 ? await runBusy('app_queue', BASE_IP, appQueueIdle) : [];
+    const busyOurs = BUSY_CALLS > 0 ? await runBusy('pbx ACD', OURS_IP, oursIdle) : [];
     const row = (name: string, s: Stats) =>
       `| ${name} | ${s.n} | ${s.failed} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${s.p99.toFixed(1)} | ${s.max.toFixed(1)} | ${s.mean.toFixed(1)} |`;
     const ratio = (name: string, a: Stats, b: Stats, of: string) =>
@@ -391,7 +392,7 @@ async function main(): Promise<void> {
     console.log(cpuLines.join('\n'));
     console.log('');
     console.log(breakdown(ourCalls, ourLogs));
-    console.log(busyReport([['Asterisk app_queue (baseline)', busyBase, busyPickups.get('app_queue') ?? []], ['pbx ACD over ARI', busyOurs, busyPickups.get('pbx ACD') ?? []]]));
+    if (BUSY_CALLS > 0) console.log(busyReport([['Asterisk app_queue (baseline)', busyBase, busyPickups.get('app_queue') ?? []], ['pbx ACD over ARI', busyOurs, busyPickups.get('pbx ACD') ?? []]]));
   } finally {
     await floor?.stop();
     for (const p of phones) p.kill();
