@@ -12,9 +12,9 @@ LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
 	@$(LOAD_ENV) && bash deploy/install.sh
-	@# Settings that depend on where Asterisk lives (chrooted or not), added once to the env file.
-	@grep -q '^PBX_PROMPTS_DIR=' $(ENV_FILE) || ($(LOAD_ENV) && bash deploy/asterisk-instance.sh env | grep -v '^PBX_UNSERVED_FILE=' >>$(ENV_FILE))
-	@grep -q '^PBX_UNSERVED_FILE=' $(ENV_FILE) || ($(LOAD_ENV) && bash deploy/asterisk-instance.sh env | grep '^PBX_UNSERVED_FILE=' >>$(ENV_FILE))
+	@# Settings that depend on where Asterisk lives (chrooted or not): each added to the env file once.
+	@$(LOAD_ENV) && bash deploy/asterisk-instance.sh env | while IFS= read -r line; do \
+	  grep -q "^$${line%%=*}=" $(ENV_FILE) || echo "$$line" >>$(ENV_FILE); done
 
 # Not `npm ci`: with npm 11 and `omit-lockfile-registry-resolved` (set on these machines) the lock
 # file npm itself writes lacks versions for other platforms' optional packages, and `npm ci` refuses
