@@ -7,11 +7,13 @@ export class SerialByKey {
 
   /** Run `work` once the work queued before it under `key` is through. Never rejects. */
   run(key: string, work: () => Promise<void>): Promise<void> {
-    const next = (this.tails.get(key) ?? Promise.resolve()).then(work).catch(() => undefined);
+    const next: Promise<void> = (this.tails.get(key) ?? Promise.resolve())
+      .then(work)
+      .catch(() => undefined)
+      .then(() => {
+        if (this.tails.get(key) === next) this.tails.delete(key);
+      });
     this.tails.set(key, next);
-    void next.then(() => {
-      if (this.tails.get(key) === next) this.tails.delete(key);
-    });
     return next;
   }
 }

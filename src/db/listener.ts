@@ -7,6 +7,7 @@
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { logRejection } from '../shared/log-rejection.js';
 import { backoffDelay, type BackoffPolicy } from '../telephony/backoff.js';
 
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -37,7 +38,7 @@ export class PgListener {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    void this.connect();
+    logRejection(this.connect(), this.log, 'Postgres LISTEN connect failed', { channel: this.channel });
   }
 
   async stop(): Promise<void> {
@@ -59,12 +60,12 @@ export class PgListener {
       if (lost) return;
       lost = true;
       if (this.client === client) this.client = null;
-      void client.end().catch(() => undefined);
+      logRejection(client.end(), this.log, 'Postgres LISTEN connection not closed', { channel: this.channel });
       if (this.stopped) return;
       this.handlers.onLost?.();
       const delay = backoffDelay(this.attempt++, this.backoff);
       this.log.warn({ channel: this.channel, err: err?.message, retryInMs: delay }, 'Postgres LISTEN connection lost; reconnecting');
-      this.timer = setTimeout(() => void this.connect(), delay);
+      this.timer = setTimeout(() => logRejection(this.connect(), this.log, 'Postgres LISTEN reconnect failed', { channel: this.channel }), delay);
       this.timer.unref();
     };
     client.on('error', retry);

@@ -21,6 +21,7 @@
 import type { Logger } from '../logger.js';
 import type { CallControl } from '../telephony/ari-types.js';
 import { SerialByKey } from '../serial-by-key.js';
+import { logRejection } from '../shared/log-rejection.js';
 
 export const CONTACTS_CHANNEL = 'pbx_contacts';
 
@@ -50,7 +51,7 @@ export class ExtensionLamps {
   /** A contact of `number` was created, updated or removed: its lamp follows. Never throws. */
   contactChanged(number: string): void {
     if (!EXTENSION.test(number)) return;
-    void this.updates.run(number, () => this.refresh([number]));
+    logRejection(this.updates.run(number, () => this.refresh([number])), this.deps.log, 'extension lamp not updated', { extension: number });
   }
 
   /** Every extension's lamp (AMI connected: Asterisk may have restarted). Never throws. */

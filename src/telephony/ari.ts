@@ -7,6 +7,7 @@
 import WebSocket from 'ws';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { logRejection } from '../shared/log-rejection.js';
 import { AriRest, seg } from './ari-rest.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import {
@@ -67,7 +68,7 @@ export class AriConnection implements CallControl {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    void this.connect();
+    logRejection(this.connect(), this.log, 'ARI connect failed');
   }
 
   async stop(): Promise<void> {
@@ -148,7 +149,7 @@ export class AriConnection implements CallControl {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++, this.backoff);
     this.log.warn({ reason, attempt: this.attempt, delayMs: delay }, 'ARI unavailable; reconnecting');
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer = setTimeout(() => logRejection(this.connect(), this.log, 'ARI reconnect failed'), delay);
   }
 
   /** A half-open TCP connection shows no close event; a missed pong forces a reconnect. */

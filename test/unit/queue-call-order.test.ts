@@ -39,7 +39,7 @@ describe('a caller joining a queue', () => {
     const acdLog: string[] = [];
     const answer = deferred();
     const s = setup({ route: { kind: 'queue', queue: 'sales' }, acd: fakeAcd(acdLog), control: { answer: () => answer.promise } });
-    void s.session.enqueue({ type: 'stasis-start' });
+    const started = s.session.enqueue({ type: 'stasis-start' });
     await settle();
     // The agent's phone is rung, then the caller answered (still under way).
     expect(acdLog).toEqual(['join call-1']);
@@ -52,6 +52,7 @@ describe('a caller joining a queue', () => {
     await settle();
     expect(s.calls.filter((c) => c.startsWith('addToBridge'))).toEqual([]);
     answer.resolve();
+    await started;
     await answered;
     expect(acdLog).toEqual(['join call-1', 'offer answered']);
     expect(s.calls.filter((c) => c.startsWith('addToBridge'))).toEqual([`addToBridge call-1-bridge ${JSON.stringify(['chan-a', leg])}`]);
@@ -68,22 +69,24 @@ describe('a caller joining a queue', () => {
   it('is answered within 500 ms however long the routing decision takes (a slow database)', async () => {
     const acdLog: string[] = [];
     const s = setup({ route: { kind: 'queue', queue: 'sales' }, acd: fakeAcd(acdLog, false, new Promise<boolean>(() => undefined)) });
-    void s.session.enqueue({ type: 'stasis-start' });
+    const started = s.session.enqueue({ type: 'stasis-start' });
     await settle();
     expect(s.calls.filter((c) => c.startsWith('answer'))).toEqual([]);
     await new Promise((r) => setTimeout(r, 600));
     expect(s.calls.filter((c) => /^(answer|startMoh)/.test(c))).toEqual(['answer chan-a', 'startMoh chan-a']);
+    await started;
   });
 
   it('that cannot be answered is hung up, and the agent who answers meanwhile is not connected', async () => {
     const acdLog: string[] = [];
     const answer = deferred();
     const s = setup({ route: { kind: 'queue', queue: 'sales' }, acd: fakeAcd(acdLog), control: { answer: () => answer.promise } });
-    void s.session.enqueue({ type: 'stasis-start' });
+    const started = s.session.enqueue({ type: 'stasis-start' });
     await settle();
     const leg = [...s.legs.keys()][0]!;
     const agentAnswered = s.session.enqueue({ type: 'b-answered', legId: leg });
     answer.reject(new Error('ARI POST /channels/chan-a/answer: HTTP 500'));
+    await started;
     await agentAnswered;
     await settle();
     expect(s.calls.filter((c) => c.startsWith('hangup'))).toEqual([`hangup ${leg}`, 'hangup chan-a normal']);
