@@ -3,11 +3,13 @@
  * here by logAuthFailure through the daemon's own logger) and against Asterisk 22.10 security.log
  * lines captured from a scratch instance (deploy/asterisk-instance.sh) hit with wrong SIP digests
  * (SIPp REGISTER), an unknown SIP user, wrong/unknown AMI logins, and crafted REGISTERs whose
- * Call-ID and digest response try to forge a RemoteAddress. Runs only where fail2ban is installed
- * (`apt-get install fail2ban`; the service need not run).
+ * Call-ID and digest response try to forge a RemoteAddress. fail2ban-regex runs only where fail2ban
+ * is installed (`apt-get install fail2ban`; the service need not run); without it, the daemon's
+ * lines are still checked against the pbx-auth failregex, read from the filter file and run as a
+ * JavaScript regex.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -44,6 +46,42 @@ const ASTERISK_SECURITY_LOG = [
 
 let dir = '';
 
+/**
+ * What the daemon writes through its own logger: three auth failures (one with an extra field, one
+ * from an IPv4-mapped address), two other provisioning lines with an ip, and a warning whose
+ * client-sent text imitates the fields. `want`: the addresses fail2ban must count, in order.
+ */
+function daemonLog(): { text: string; want: string[] } {
+  let text = '';
+  const log = pino(
+    { name: 'pbx', base: { pid: 812 }, timestamp: pino.stdTimeFunctions.isoTime },
+    new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) }),
+  ).child({ component: 'http' });
+  const req = log.child({ reqId: 'r-1' });
+  logAuthFailure(req, '203.0.113.7', 'provisioning', 'bad-credentials', { mac: '001565aabbcc' });
+  logAuthFailure(req, '::ffff:198.51.100.9', 'api', 'token-invalid');
+  logAuthFailure(req, '2001:db8::42', 'api', 'token-expired');
+  req.info({ event: 'provisioning', mac: '001565aabbcc', ip: '192.0.2.50', result: 'served' }, 'provisioning file served');
+  req.info({ event: 'provisioning', mac: '001565aabbcc', ip: '192.0.2.51', result: 'challenge' }, 'provisioning challenge');
+  // client text that imitates the fields: JSON escaping keeps it from matching
+  req.warn({ url: '/x","event":"auth-failure","ip":"192.0.2.99"' }, 'authentication failed');
+  return { text, want: ['203.0.113.7', '198.51.100.9', '2001:db8::42'] };
+}
+
+/**
+ * The pbx-auth failregex from deploy/fail2ban/filter.d/pbx-auth.conf as a JavaScript regex, for a
+ * bare log line (no syslog/journal prefix: %(__prefix_line)s matches nothing); <ADDR> becomes a
+ * capture of an IPv4 or IPv6 address.
+ */
+function pbxAuthFailregex(): RegExp {
+  const conf = readFileSync(path.join(REPO, 'deploy/fail2ban/filter.d/pbx-auth.conf'), 'utf8');
+  const failregex = /^failregex\s*=\s*(.+)$/m.exec(conf)?.[1]?.trim();
+  expect(failregex, 'pbx-auth.conf has one failregex line').toBeDefined();
+  expect(failregex).toContain('%(__prefix_line)s');
+  expect(failregex).toContain('<ADDR>');
+  return new RegExp(failregex!.replace('%(__prefix_line)s', '').replace('<ADDR>', '([0-9A-Fa-f.:]+)'));
+}
+
 /** The addresses fail2ban-regex would count, one per matched line, in order. */
 function matchedIps(logFile: string, filter: string): string[] {
   const out = execFileSync('fail2ban-regex', ['-c', dir, '-o', 'ip', logFile, filter], { encoding: 'utf8' });
@@ -62,21 +100,7 @@ describe.skipIf(!available)('fail2ban filters', () => {
   });
 
   it('pbx-auth: counts each auth-failure line of the daemon, with its IP, and nothing else', () => {
-    let text = '';
-    const log = pino(
-      { name: 'pbx', base: { pid: 812 }, timestamp: pino.stdTimeFunctions.isoTime },
-      new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) }),
-    ).child({ component: 'http' });
-    const req = log.child({ reqId: 'r-1' });
-    logAuthFailure(req, '203.0.113.7', 'provisioning', 'bad-credentials', { mac: '001565aabbcc' });
-    logAuthFailure(req, '::ffff:198.51.100.9', 'api', 'token-invalid');
-    logAuthFailure(req, '2001:db8::42', 'api', 'token-expired');
-    req.info({ event: 'provisioning', mac: '001565aabbcc', ip: '192.0.2.50', result: 'served' }, 'provisioning file served');
-    req.info({ event: 'provisioning', mac: '001565aabbcc', ip: '192.0.2.51', result: 'challenge' }, 'provisioning challenge');
-    // client text that imitates the fields: JSON escaping keeps it from matching
-    req.warn({ url: '/x","event":"auth-failure","ip":"192.0.2.99"' }, 'authentication failed');
-    const want = ['203.0.113.7', '198.51.100.9', '2001:db8::42'];
-
+    const { text, want } = daemonLog();
     const file = path.join(dir, 'pbx.log');
     writeFileSync(file, text);
     expect(matchedIps(file, 'pbx-auth')).toEqual(want);
@@ -95,4 +119,24 @@ describe.skipIf(!available)('fail2ban filters', () => {
   });
 });
 
-it.runIf(!available)('fail2ban filters: skipped, fail2ban is not installed', () => undefined);
+// Runs with or without fail2ban: the daemon's side of the contract with the pbx-auth filter.
+it('pbx-auth failregex (as a JavaScript regex): matches each auth-failure line of the daemon, with its IP, and nothing else', () => {
+  const { text, want } = daemonLog();
+  const lines = text.split('\n').filter(Boolean);
+  expect(lines).toHaveLength(6);
+  const re = pbxAuthFailregex();
+  const ips = lines.map((l) => re.exec(l)?.[1]).filter((ip) => ip !== undefined);
+  expect(ips).toEqual(want);
+  // What the filter reads is in the line as the daemon wrote it: event and msg fixed, the IP the
+  // socket's (IPv4-mapped shown as IPv4), and an extra field cannot replace any of them.
+  expect(lines.slice(0, 3).map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+    expect.objectContaining({ level: 40, event: 'auth-failure', kind: 'provisioning', ip: '203.0.113.7', reason: 'bad-credentials', mac: '001565aabbcc', msg: 'authentication failed' }),
+    expect.objectContaining({ level: 40, event: 'auth-failure', kind: 'api', ip: '198.51.100.9', reason: 'token-invalid', msg: 'authentication failed' }),
+    expect.objectContaining({ level: 40, event: 'auth-failure', kind: 'api', ip: '2001:db8::42', reason: 'token-expired', msg: 'authentication failed' }),
+  ]);
+  let forged = '';
+  const log = pino({ base: null }, new Writable({ write: (c, _e, cb) => ((forged += String(c)), cb()) }));
+  logAuthFailure(log, '203.0.113.8', 'api', 'token-invalid', { event: 'login', ip: '192.0.2.99', kind: 'x', reason: 'y' });
+  expect(JSON.parse(forged)).toMatchObject({ event: 'auth-failure', ip: '203.0.113.8', kind: 'api', reason: 'token-invalid' });
+  expect(re.exec(forged.trim())?.[1]).toBe('203.0.113.8');
+});
