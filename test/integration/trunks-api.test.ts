@@ -271,9 +271,16 @@ describe('trunks', () => {
     for (const p of ['/trunks', '/trunks/{id}', '/outbound-routes', '/inbound-routes/{id}', '/emergency-numbers']) expect(paths).toContain(`${BASE}${p}`);
   });
 
-  it('is mounted under /api/v1 by the production server (once src/http/server.ts registers it)', async (ctx) => {
-    if (!app.http.hasRoute({ method: 'GET', url: '/api/v1/trunks' })) ctx.skip();
+  it('is mounted under /api/v1 by the production server (src/http/server.ts), with its auth', async () => {
+    const { trunk } = (await req('POST', '/trunks', { name: 'mounted', kind: 'ip', host: '192.0.2.11' })).json();
+    for (const url of ['/api/v1/trunks', '/api/v1/trunks/:id', '/api/v1/outbound-routes', '/api/v1/inbound-routes', '/api/v1/emergency-numbers']) {
+      expect(app.http.hasRoute({ method: 'GET', url }), url).toBe(true);
+    }
     const res = await app.http.inject({ method: 'GET', url: '/api/v1/trunks', headers: { authorization: `Bearer ${viewer}` } });
     expect(res.statusCode).toBe(200);
+    expect(res.json().items.find((t: { name: string }) => t.name === 'mounted')).toMatchObject({ id: trunk.id, endpoint: 'trunk-mounted' });
+    expect((await app.http.inject({ method: 'GET', url: '/api/v1/trunks' })).statusCode).toBe(401);
+    const byViewer = await app.http.inject({ method: 'POST', url: '/api/v1/trunks', headers: { authorization: `Bearer ${viewer}` }, payload: { name: 'viewer-prod', kind: 'ip', host: '192.0.2.12' } });
+    expect(byViewer.statusCode).toBe(403);
   });
 });
