@@ -10,12 +10,13 @@ import { LOGIN_PROMPTS, initialLoginState, loginTransition, type LoginAction, ty
 import type { AcdEngine } from '../acd/engine.js';
 import type { AgentAction } from './router.js';
 import { AppError } from '../errors.js';
-import type { CallHost } from './voicemail-call.js';
+import type { CallHost } from './host.js';
+import type { SessionEvent } from './events.js';
+import type { CallRunner } from './runner.js';
 
 export interface AgentCodeHost extends CallHost {
   readonly acd: AcdEngine;
   readonly digitTimeoutMs: number;
-  setAgentTimer(ms: number, gen: number): void;
 }
 
 const LOGIN_SETTINGS = { maxAttempts: 3 } as const;
@@ -28,17 +29,21 @@ const SAID = {
   unavailable: LOGIN_PROMPTS.unavailable,
 } as const;
 
-export class AgentCodeRunner {
+export class AgentCodeRunner implements CallRunner {
+  readonly mode = 'agent';
   private login: LoginState = initialLoginState;
   private finalPlayback: string | null = null;
 
   constructor(
     private readonly host: AgentCodeHost,
     private readonly extension: string,
+    private readonly action: AgentAction,
+    private readonly code: number | null,
   ) {}
 
-  async start(action: AgentAction, code: number | null): Promise<void> {
+  async start(): Promise<void> {
     const { log } = this.host;
+    const { action, code } = this;
     if (action === 'login') return this.loginStep({ type: 'start' });
     await this.host.answerCaller();
     let said: readonly string[];
@@ -67,7 +72,8 @@ export class AgentCodeRunner {
     }
   }
 
-  async step(event: { type: 'dtmf'; digit: string } | { type: 'playback-finished'; playbackId: string } | { type: 'agent-timeout'; gen: number }): Promise<void> {
+  async onEvent(event: SessionEvent): Promise<void> {
+    if (event.type !== 'dtmf' && event.type !== 'playback-finished' && event.type !== 'agent-timeout') return;
     if (event.type === 'playback-finished' && event.playbackId === this.finalPlayback) return this.host.hangupCaller('normal');
     if (event.type === 'agent-timeout') return this.loginStep({ type: 'timeout', gen: event.gen });
     return this.loginStep(event.type === 'dtmf' ? event : { type: 'playback-finished', playbackId: this.stripPrefix(event.playbackId) });
@@ -76,6 +82,9 @@ export class AgentCodeRunner {
   channelGone(): void {
     this.login = loginTransition(this.login, { type: 'hangup' }, { ...LOGIN_SETTINGS, digitTimeoutMs: 0 }).state;
   }
+
+  /** Nothing to let go of: a feature code call ends where it is. */
+  stop(): void {}
 
   private prefix(): string {
     return `${this.host.facts().callId}-`;
@@ -102,7 +111,7 @@ export class AgentCodeRunner {
         case 'stop-playback':
           return await control.stopPlayback(this.prefix() + action.playbackId).catch(() => undefined);
         case 'start-timer':
-          return this.host.setAgentTimer(action.ms, action.gen);
+          return this.host.setTimer(action.ms, { type: 'agent-timeout', gen: action.gen });
         case 'check': {
           const outcome = await this.host.acd.login(this.extension, action.number, action.pin);
           log.info({ extension: this.extension, agent: action.number, outcome }, 'agent login');

@@ -4,7 +4,7 @@
  * busy (17) -> BUSY, no answer / caller abandoned (16, 18, 19) or unknown -> NO ANSWER, anything else FAILED.
  */
 import type { Direction, Disposition, NewCdr } from '../db/tables/cdrs.js';
-import type { IvrRecord } from './ivr-call.js';
+import type { IvrRecord } from '../ivr/port.js';
 
 export interface CallFacts {
   readonly callId: string;

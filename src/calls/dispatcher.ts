@@ -21,7 +21,7 @@ import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } fro
 import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
 import { planAttendedTransfer } from './transfer.js';
 import { MESSAGE_RECORDING } from './voicemail-call.js';
-import type { IvrPort } from './ivr-call.js';
+import type { IvrPort } from '../ivr/port.js';
 import type { AcdEngine } from '../acd/engine.js';
 
 export interface DispatcherDeps {

@@ -1,5 +1,5 @@
 /**
- * The IVR side of a call session: it runs one published flow version for the caller with the pure
+ * The IVR runner of a call session: it runs one published flow version for the caller with the pure
  * interpreter (ivr/interpreter.ts) and carries out its actions over ARI for the session (the host):
  * prompts (sounds in the flow's language, uploaded prompts, text spoken by espeak-ng, digits),
  * barge-in, the one timer, HTTP lookups, and at the end a target the session dials (extension,
@@ -8,85 +8,79 @@
  * The version is loaded once when the flow starts: publishing a new one does not touch calls in
  * progress. The caller's path (nodes, digits, lookups) goes into the call's CDR.
  */
-import type { FlowDefinition, TransferTarget } from '../ivr/model.js';
-import { startFlow, stepFlow, type FlowAction, type FlowEvent, type FlowRunState, type LookupError, type Media, type PathEntry } from '../ivr/interpreter.js';
+import type { TransferTarget } from '../ivr/model.js';
+import { startFlow, stepFlow, type FlowAction, type FlowEvent, type FlowRunState, type Media, type PathEntry } from '../ivr/interpreter.js';
+import type { IvrPort, IvrRecord, LookupResult } from '../ivr/port.js';
 import { AppError } from '../errors.js';
-import type { CallHost } from './voicemail-call.js';
+import type { CallHost } from './host.js';
+import type { IvrEvent, SessionEvent } from './events.js';
+import type { CallRunner } from './runner.js';
 
-export interface PublishedFlow {
-  readonly name: string;
-  readonly version: number;
-  readonly definition: FlowDefinition;
-}
-
-export type LookupResult = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly error: LookupError; readonly status?: number };
-
-/** What the IVR needs from the rest of the daemon. */
-export interface IvrPort {
-  readonly siteTimezone: string;
-  loadFlow(name: string): Promise<PublishedFlow | null>;
-  /** Media URI of an uploaded prompt, or null when it is gone. */
-  promptMedia(id: string): Promise<string | null>;
-  /** Media URI of `text` spoken by espeak-ng (rendered once, then cached). */
-  speak(text: string, language: string, voice: string | undefined): Promise<string>;
-  /** GET `url` with the caller's and dialed number and `params` as query parameters; never throws. */
-  lookup(
-    url: string,
-    params: Readonly<Record<string, string>>,
-    timeoutMs: number,
-    call: { readonly callerNumber: string | null; readonly dialedNumber: string | null },
-  ): Promise<LookupResult>;
-}
-
-/** What the CDR keeps of the caller's time in IVR flows. */
-export interface IvrRecord {
-  readonly flows: readonly { readonly name: string; readonly version: number }[];
-  readonly path: readonly PathEntry[];
+/**
+ * The caller's time in flows so far, handed from one IVR runner to the next (a queue's overflow
+ * sends the caller back into a flow): the record for the CDR, and the variables the flows set.
+ */
+export interface IvrTrail extends IvrRecord {
+  readonly vars: Readonly<Record<string, string>>;
 }
 
 export interface IvrHost extends CallHost {
   readonly ivr: IvrPort;
-  /** The flow ended on a target: the session dials it (or plays the caller into voicemail). */
+  /** The flow ended on a target: the session dials it (or plays the caller into voicemail, or queues them). */
   transfer(target: Exclude<TransferTarget, { kind: 'flow' }>): Promise<void>;
-  /** The caller's IVR record so far (kept in the call's facts for its CDR). */
-  record(record: IvrRecord): void;
-  setIvrTimer(ms: number, gen: number): void;
-  /** Queue an event to the session (a lookup's answer arrives later). */
-  deliver(event: IvrEvent): void;
+  /** The caller's IVR trail so far (its record is kept in the call's facts for its CDR). */
+  keepTrail(trail: IvrTrail): void;
 }
-
-export type IvrEvent =
-  | { readonly type: 'ivr-timeout'; readonly gen: number }
-  | { readonly type: 'ivr-lookup'; readonly requestId: string; readonly result: LookupResult }
-  | { readonly type: 'dtmf'; readonly digit: string }
-  | { readonly type: 'playback-finished'; readonly playbackId: string };
 
 /** A flow may hand the caller to another flow; a chain longer than this ends the call. */
 const MAX_FLOW_HOPS = 10;
 /** Playback ids are per flow run (pb-1...): prefixed with the run so a second flow's never collide. */
 const runPrefix = (callId: string, run: number) => `${callId}-ivr${run}-`;
 
-export class IvrRunner {
+export class IvrRunner implements CallRunner {
+  readonly mode = 'ivr';
   private state: FlowRunState | null = null;
-  private flows: { name: string; version: number }[] = [];
-  private earlier: PathEntry[] = [];
-  private run = 0;
-  private now: () => Date = () => new Date();
+  private flows: { name: string; version: number }[];
+  private earlier: PathEntry[];
+  /** The variables of the flows before this runner's first (see IvrTrail). */
+  private readonly carried: Readonly<Record<string, string>>;
+  private run: number;
 
-  constructor(private readonly host: IvrHost) {}
-
-  /** The flow's variables so far (a queue target reads queue_priority and queue_skills). */
-  get vars(): Readonly<Record<string, string>> {
-    return this.state?.vars ?? {};
+  /** `trail`: the caller's time in flows before (this call went from a flow to a queue and back). */
+  constructor(
+    private readonly host: IvrHost,
+    private readonly flowName: string,
+    trail: IvrTrail | null = null,
+  ) {
+    this.flows = [...(trail?.flows ?? [])];
+    this.earlier = [...(trail?.path ?? [])];
+    this.carried = trail?.vars ?? {};
+    this.run = this.flows.length;
   }
 
-  get active(): boolean {
-    return this.state !== null && this.state.phase !== 'ended';
+  /** Start the published version of the flow for the caller (answering the call first). */
+  start(): Promise<void> {
+    return this.startFlow(this.flowName);
   }
 
-  /** Start the published version of `flowName` for the caller (answering the call first). */
-  async start(flowName: string, now: () => Date, vars: Readonly<Record<string, string>> = {}): Promise<void> {
-    this.now = now;
+  async onEvent(event: SessionEvent): Promise<void> {
+    switch (event.type) {
+      case 'ivr-timeout':
+      case 'ivr-lookup':
+      case 'dtmf':
+      case 'playback-finished':
+        return this.step(event);
+    }
+  }
+
+  /** Nothing to let go of: the flow handed the caller on itself (its trail is with the session). */
+  stop(): void {}
+
+  private now(): Date {
+    return this.host.now();
+  }
+
+  private async startFlow(flowName: string): Promise<void> {
     const { log } = this.host;
     if (this.flows.length >= MAX_FLOW_HOPS) {
       log.warn({ flow: flowName, hops: this.flows.length }, 'too many flows in a row; hanging up');
@@ -107,14 +101,14 @@ export class IvrRunner {
       callerNumber: facts.callerNumber ?? '',
       dialedNumber: facts.dialedNumber ?? '',
       siteTimezone: this.host.ivr.siteTimezone,
-      now: now(),
-      vars: { ...(this.state?.vars ?? {}), ...vars },
+      now: this.now(),
+      vars: { ...(this.state?.vars ?? this.carried) },
     });
     this.state = state;
     await this.carryOut(actions);
   }
 
-  async step(event: IvrEvent): Promise<void> {
+  private async step(event: IvrEvent): Promise<void> {
     if (!this.state) return;
     const now = this.now();
     const prefix = runPrefix(this.host.facts().linkedId ?? this.host.facts().callId, this.run);
@@ -151,7 +145,7 @@ export class IvrRunner {
 
   private keepRecord(): void {
     if (!this.state) return;
-    this.host.record({ flows: this.flows, path: [...this.earlier, ...this.state.path] });
+    this.host.keepTrail({ flows: this.flows, path: [...this.earlier, ...this.state.path], vars: this.state.vars });
   }
 
   private async carryOut(actions: readonly FlowAction[]): Promise<void> {
@@ -183,7 +177,7 @@ export class IvrRunner {
       case 'stop-playback':
         return control.stopPlayback(this.playbackId(action.playbackId)).catch(() => undefined);
       case 'start-timer':
-        return this.host.setIvrTimer(action.ms, action.gen);
+        return this.host.setTimer(action.ms, { type: 'ivr-timeout', gen: action.gen });
       case 'cancel-timer':
         return this.host.clearTimer();
       case 'lookup': {
@@ -199,7 +193,7 @@ export class IvrRunner {
         this.keepRecord();
         const target = action.target;
         log.info({ target }, 'flow done: to its target');
-        if (target.kind === 'flow') return this.start(target.flow, this.now);
+        if (target.kind === 'flow') return this.startFlow(target.flow);
         return this.host.transfer(target);
       }
       case 'hangup':

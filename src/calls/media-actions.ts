@@ -2,7 +2,7 @@
  * The media actions every caller-facing machine shares (test service, voicemail deposit, mailbox
  * menu): answer the caller, play a prompt, stop a prompt on barge-in. One implementation.
  */
-import type { CallHost } from './voicemail-call.js';
+import type { CallHost } from './host.js';
 
 export type MediaAction =
   | { readonly kind: 'answer' }

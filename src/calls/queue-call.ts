@@ -11,18 +11,10 @@ import { silentPort, type AcdEngine, type OfferedAgent, type QueueCallPort } fro
 import type { TransferTarget } from '../ivr/model.js';
 import type { SkillRequirement } from '../acd/router.js';
 import { AppError } from '../errors.js';
-import type { CallHost } from './voicemail-call.js';
+import type { CallHost } from './host.js';
+import type { QueueEvent, SessionEvent } from './events.js';
+import type { CallRunner } from './runner.js';
 import { isBusyCause } from './dial-flow.js';
-
-export type QueueEvent =
-  | { readonly type: 'queue-offer'; readonly agents: readonly OfferedAgent[]; readonly ringTimeoutSeconds: number }
-  | { readonly type: 'queue-withdraw'; readonly agentId: string }
-  | { readonly type: 'queue-leave'; readonly target: TransferTarget | null }
-  | { readonly type: 'queue-announce'; readonly position: number; readonly waitSeconds: number | null }
-  /** The caller has waited long enough to be offered a callback. */
-  | { readonly type: 'queue-callback-offer' }
-  /** Asterisk did not answer the caller (who may have hung up meanwhile). */
-  | { readonly type: 'queue-answer-failed'; readonly reason: string };
 
 /** What a caller hears when a callback becomes possible (spoken by espeak-ng, cached). */
 export const CALLBACK_OFFER_TEXT = 'To keep your place in the queue and be called back, press star.';
@@ -41,8 +33,6 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 
 export interface QueueHost extends CallHost {
   readonly acd: AcdEngine;
-  /** Queue an event to the session (the engine calls from outside the session's queue). */
-  deliver(event: QueueEvent): void;
   /** Our leg ids must reach this session: b-answered / b-ended. */
   registerLeg(legId: string): void;
   releaseLeg(legId: string): void;
@@ -50,8 +40,6 @@ export interface QueueHost extends CallHost {
   leaveTo(target: TransferTarget | null): Promise<void>;
   /** The caller and the agent are connected: live-call bookkeeping. */
   connected(legId: string, bridgeId: string): void;
-  /** The session's timer: 'queue-callback-offer' after `ms`. */
-  setQueueTimer(ms: number): void;
   /** Media URI of text spoken by espeak-ng (English). */
   speak(text: string): Promise<string>;
   /** The caller left asking for a callback: their CDR says so. */
@@ -82,7 +70,8 @@ export function routingFromVars(vars: Readonly<Record<string, string>>): QueueRo
   return { priority, requiredSkills: skills.slice(0, 10) };
 }
 
-export class QueueRunner {
+export class QueueRunner implements CallRunner {
+  readonly mode = 'queue';
   /** Ringing legs -> agent id. */
   private readonly ringing = new Map<string, string>();
   private connectedLeg: string | null = null;
@@ -95,7 +84,39 @@ export class QueueRunner {
   /** Music on hold being started once answered (not awaited either). */
   private mohStarting: Promise<boolean> = Promise.resolve(false);
 
-  constructor(private readonly host: QueueHost) {}
+  /**
+   * `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's.
+   * `rejoin`: a restarted daemon puts a waiting caller back at their place.
+   */
+  constructor(
+    private readonly host: QueueHost,
+    private readonly queueName: string,
+    private readonly routing: QueueRouting = { priority: 0, requiredSkills: null },
+    private readonly rejoin = false,
+  ) {}
+
+  async onEvent(event: SessionEvent): Promise<void> {
+    switch (event.type) {
+      case 'queue-offer':
+      case 'queue-withdraw':
+      case 'queue-leave':
+      case 'queue-announce':
+      case 'queue-callback-offer':
+      case 'queue-answer-failed':
+        return this.step(event);
+      case 'b-answered':
+        return this.legAnswered(event.legId);
+      case 'b-ended':
+        return this.legEnded(event.legId, event.cause);
+      case 'playback-finished':
+        return this.playbackFinished(event.playbackId);
+      case 'dtmf':
+        return this.dtmf(event.digit);
+    }
+  }
+
+  /** Nothing to let go of: the caller left the queue before being handed on (queue-leave). */
+  stop(): void {}
 
   /** Stop music on hold, once its start (if any) is through: a late start must not follow the stop. */
   private async stopMoh(): Promise<void> {
@@ -108,8 +129,6 @@ export class QueueRunner {
   }
 
   /**
-   * `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's.
-   *
    * The routing decision and the agent's claim come first; a caller offered to an agent at once
    * is answered only once the agent's phone is rung (step 'queue-offer'), anyone else right after
    * the decision. So neither the claim nor the ringing competes with Asterisk answering the caller
@@ -117,8 +136,9 @@ export class QueueRunner {
    * the caller hears ringback for those few milliseconds more. Only the bridge waits for the
    * answer (legAnswered).
    */
-  async start(queueName: string, routing: QueueRouting = { priority: 0, requiredSkills: null }, rejoin = false): Promise<void> {
+  async start(): Promise<void> {
     const { acd, log } = this.host;
+    const { queueName, routing, rejoin } = this;
     const facts = this.host.facts();
     const port: QueueCallPort = {
       offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds }),
@@ -142,7 +162,7 @@ export class QueueRunner {
       return this.host.leaveTo(result.queue.overflow);
     }
     this.joined = true;
-    if (result.queue.callbackAfterSeconds !== null) this.host.setQueueTimer(result.queue.callbackAfterSeconds * 1000);
+    if (result.queue.callbackAfterSeconds !== null) this.host.setTimer(result.queue.callbackAfterSeconds * 1000, { type: 'queue-callback-offer' });
     // Offered: the offer (queued to this session by the decision) rings the agent, then answers.
     if (!(await within(result.offered, ANSWER_WITHIN_MS, false))) this.answer();
   }
@@ -167,7 +187,7 @@ export class QueueRunner {
   }
 
   /** A digit while waiting: the callback key, once a callback is offered. */
-  async dtmf(digit: string): Promise<void> {
+  private async dtmf(digit: string): Promise<void> {
     if (digit !== CALLBACK_KEY || !this.joined || this.connectedLeg) return;
     const { acd, control, channelId, log } = this.host;
     const callbackId = await acd.requestCallback(this.host.facts().callId);
@@ -184,7 +204,7 @@ export class QueueRunner {
     await control.play(channelId, ['sound:auth-thankyou', 'sound:vm-goodbye'], this.announcement).catch(() => this.host.hangupCaller('normal'));
   }
 
-  async step(event: QueueEvent): Promise<void> {
+  private async step(event: QueueEvent): Promise<void> {
     switch (event.type) {
       case 'queue-offer':
         for (const agent of event.agents) await this.ring(agent, event.ringTimeoutSeconds);
@@ -221,7 +241,7 @@ export class QueueRunner {
   }
 
   /** The agent's phone answered. */
-  async legAnswered(legId: string): Promise<void> {
+  private async legAnswered(legId: string): Promise<void> {
     const agentId = this.ringing.get(legId);
     if (!agentId) return;
     this.ringing.delete(legId);
@@ -251,7 +271,7 @@ export class QueueRunner {
   }
 
   /** A leg is gone: an offer that failed, or the agent hanging up the connected call. */
-  async legEnded(legId: string, cause: number | null): Promise<void> {
+  private async legEnded(legId: string, cause: number | null): Promise<void> {
     const { acd } = this.host;
     if (legId === this.connectedLeg) {
       this.connectedLeg = null;
@@ -266,7 +286,7 @@ export class QueueRunner {
     await acd.offerFailed(this.host.facts().callId, agentId, isBusyCause(cause) ? 'busy' : 'no-answer');
   }
 
-  async playbackFinished(playbackId: string): Promise<void> {
+  private async playbackFinished(playbackId: string): Promise<void> {
     if (playbackId !== this.announcement) return;
     this.announcement = null;
     if (playbackId === this.callbackConfirm) return this.host.hangupCaller('normal');

@@ -1,12 +1,14 @@
 /**
- * The *99 test service side of a call session (flow.ts): it owns the machine's state and carries
+ * The *99 test service runner of a call session (flow.ts): it owns the machine's state and carries
  * out its actions over ARI for the session (the host), which owns the channel, the timer and the facts.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { isMediaAction, runMediaAction } from './media-actions.js';
 import { initialFlowState, transition, type FlowAction, type FlowEvent, type FlowSettings, type FlowState } from './flow.js';
-import type { CallHost } from './voicemail-call.js';
+import type { CallHost } from './host.js';
+import type { SessionEvent } from './events.js';
+import type { CallRunner } from './runner.js';
 
 export interface TestServiceHost extends CallHost {
   readonly settings: FlowSettings;
@@ -14,12 +16,38 @@ export interface TestServiceHost extends CallHost {
   recordDigits(digits: string): void;
 }
 
-export class TestServiceRunner {
+export class TestServiceRunner implements CallRunner {
+  readonly mode = 'test';
   private state: FlowState = initialFlowState;
 
-  constructor(private readonly host: TestServiceHost) {}
+  /** `first`: 'start' for a new call, 'resume' for one a restarted daemon picked up answered. */
+  constructor(
+    private readonly host: TestServiceHost,
+    private readonly first: Extract<FlowEvent, { type: 'start' | 'resume' }>,
+  ) {}
 
-  async step(event: FlowEvent): Promise<void> {
+  start(): Promise<void> {
+    return this.step(this.first);
+  }
+
+  async onEvent(event: SessionEvent): Promise<void> {
+    switch (event.type) {
+      case 'start':
+      case 'resume':
+      case 'answered':
+      case 'playback-finished':
+      case 'dtmf':
+      case 'digit-timeout':
+      case 'action-failed':
+      case 'channel-gone':
+        return this.step(event);
+    }
+  }
+
+  /** Nothing to let go of: the test service is where a call ends. */
+  stop(): void {}
+
+  private async step(event: FlowEvent): Promise<void> {
     const { log } = this.host;
     const from = this.state.phase;
     const { state, actions, rejected } = transition(this.state, event, this.host.settings, () => `pb-${randomUUID()}`);
@@ -40,7 +68,8 @@ export class TestServiceRunner {
         await runMediaAction(this.host, action);
         return action.kind === 'answer' ? this.step({ type: 'answered' }) : undefined;
       }
-      switch (action.kind) {        case 'start-timer':
+      switch (action.kind) {
+        case 'start-timer':
           this.host.setTimer(action.ms, { type: 'digit-timeout', gen: action.gen });
           return;
         case 'record-digits':

@@ -1,14 +1,14 @@
 /**
- * The voicemail side of a call session: leaving a message (voicemail/deposit.ts) and the *97
+ * The voicemail runners of a call session: leaving a message (voicemail/deposit.ts) and the *97
  * mailbox menu (voicemail/menu.ts). Each runner owns its machine's state and carries out its
  * actions over ARI for the session (the host), which owns the channel, the timer and the call's facts.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../logger.js';
-import type { CallControl, HangupReason } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
 import { isMediaAction, runMediaAction } from './media-actions.js';
-import type { CallFacts } from './cdr.js';
+import type { CallHost } from './host.js';
+import type { SessionEvent } from './events.js';
+import type { CallRunner } from './runner.js';
 import { depositTransition, initialDepositState, type DepositAction, type DepositEvent, type DepositState } from '../voicemail/deposit.js';
 import { initialMenuState, menuTransition, type MenuAction, type MenuEvent, type MenuState } from '../voicemail/menu.js';
 import type { VoicemailService } from '../voicemail/service.js';
@@ -18,20 +18,6 @@ export type VoicemailPort = Pick<
   VoicemailService,
   'mailboxFor' | 'checkPin' | 'menuMessages' | 'saveMessage' | 'saveGreeting' | 'removeFromPhone' | 'markHeardFromPhone'
 >;
-
-/** What a runner (voicemail, test service) uses of its call session. */
-export interface CallHost {
-  readonly channelId: string;
-  readonly log: Logger;
-  readonly control: CallControl;
-  /** The call's facts now (its callId changes when the call is transferred). */
-  facts(): CallFacts;
-  answerCaller(): Promise<void>;
-  hangupCaller(reason: HangupReason): Promise<void>;
-  /** The session's one timer: the event is queued to the session when it fires. */
-  setTimer(ms: number, event: { readonly type: 'menu-timeout' | 'digit-timeout'; readonly gen: number }): void;
-  clearTimer(): void;
-}
 
 export interface VoicemailHost extends CallHost {
   readonly voicemail: VoicemailPort;
@@ -49,12 +35,28 @@ const recordingId = () => randomUUID().replace(/-/g, '').slice(0, 20);
 
 // ---------------------------------------------------------------- leaving a message (voicemail/deposit.ts)
 
-export class DepositRunner {
+export class DepositRunner implements CallRunner {
+  readonly mode = 'voicemail';
   private state: DepositState = initialDepositState;
 
-  constructor(private readonly host: VoicemailHost) {}
+  constructor(
+    private readonly host: VoicemailHost,
+    private readonly mailbox: string,
+    private readonly greeting: string | null,
+  ) {}
 
-  async step(event: DepositEvent): Promise<void> {
+  start(): Promise<void> {
+    return this.step({ type: 'start', mailbox: this.mailbox, greeting: this.greeting });
+  }
+
+  async onEvent(event: SessionEvent): Promise<void> {
+    if (event.type === 'recording-ended' || event.type === 'dtmf' || event.type === 'playback-finished') await this.step(event);
+  }
+
+  /** Nothing to let go of: voicemail is where a call ends. */
+  stop(): void {}
+
+  private async step(event: DepositEvent): Promise<void> {
     const { log } = this.host;
     const from = this.state.phase;
     const ids = { playback: () => `pb-${randomUUID()}`, recording: (m: string) => `vm-${m}-${recordingId()}` };
@@ -67,12 +69,12 @@ export class DepositRunner {
 
   /**
    * The caller's channel is gone. A caller who hangs up while recording has left a message:
-   * Asterisk keeps what was said, so it is saved when `active` (the call was in voicemail).
+   * Asterisk keeps what was said, so it is saved.
    */
-  channelGone(active: boolean): void {
+  channelGone(): void {
     const deposit = depositTransition(this.state, { type: 'channel-gone' }, DEPOSIT_SETTINGS, { playback: () => '', recording: () => '' });
     this.state = deposit.state;
-    for (const a of deposit.actions) if (a.kind === 'save-message' && active) this.saveMessage(a.mailbox, a.name);
+    for (const a of deposit.actions) if (a.kind === 'save-message') saveMessage(this.host, a.mailbox, a.name);
   }
 
   private async run(action: DepositAction): Promise<void> {
@@ -87,7 +89,7 @@ export class DepositRunner {
           this.host.noteRecording(action.name);
           return await control.record(channelId, { ...action, format: 'wav' });
         case 'save-message':
-          return this.saveMessage(action.mailbox, action.name);
+          return saveMessage(this.host, action.mailbox, action.name);
         case 'hangup':
           return await this.host.hangupCaller('normal');
       }
@@ -98,35 +100,49 @@ export class DepositRunner {
     }
   }
 
-  /**
-   * A daemon restarted while this call was recording a message: the recording cannot be resumed,
-   * but what the caller said so far is a message. Asterisk finishes the file when the call ends.
-   */
-  recover(name: string): boolean {
-    const mailbox = MESSAGE_RECORDING.exec(name)?.[1];
-    if (!mailbox) return false;
-    this.saveMessage(mailbox, name);
-    return true;
-  }
+}
 
-  /** In the background: it may wait for Asterisk to finish the file; the call goes on meanwhile. */
-  private saveMessage(mailbox: string, name: string): void {
-    const facts = this.host.facts();
-    const meta = { mailbox, callId: facts.callId, callerNumber: facts.callerNumber, callerName: facts.callerName };
-    void this.host.voicemail
-      .saveMessage(name, meta)
-      .catch((err: Error) => this.host.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
-  }
+/**
+ * A daemon restarted while this call was recording a message: the recording cannot be resumed,
+ * but what the caller said so far is a message. Asterisk finishes the file when the call ends.
+ */
+export function recoverMessage(host: VoicemailHost, name: string): boolean {
+  const mailbox = MESSAGE_RECORDING.exec(name)?.[1];
+  if (!mailbox) return false;
+  saveMessage(host, mailbox, name);
+  return true;
+}
+
+/** In the background: it may wait for Asterisk to finish the file; the call goes on meanwhile. */
+function saveMessage(host: VoicemailHost, mailbox: string, name: string): void {
+  const facts = host.facts();
+  const meta = { mailbox, callId: facts.callId, callerNumber: facts.callerNumber, callerName: facts.callerName };
+  void host.voicemail.saveMessage(name, meta).catch((err: Error) => host.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
 }
 
 // ---------------------------------------------------------------- the *97 mailbox menu (voicemail/menu.ts)
 
-export class MenuRunner {
+export class MenuRunner implements CallRunner {
+  readonly mode = 'mailbox';
   private state: MenuState = initialMenuState;
 
-  constructor(private readonly host: VoicemailHost) {}
+  constructor(
+    private readonly host: VoicemailHost,
+    private readonly mailbox: string,
+  ) {}
 
-  async step(event: MenuEvent): Promise<void> {
+  start(): Promise<void> {
+    return this.step({ type: 'start', mailbox: this.mailbox });
+  }
+
+  async onEvent(event: SessionEvent): Promise<void> {
+    if (event.type === 'recording-ended' || event.type === 'menu-timeout' || event.type === 'dtmf' || event.type === 'playback-finished') await this.step(event);
+  }
+
+  /** Nothing to let go of: the mailbox menu is where a call ends. */
+  stop(): void {}
+
+  private async step(event: MenuEvent): Promise<void> {
     const { log } = this.host;
     const from = this.state.phase;
     const settings = { ...MENU_LIMITS, digitTimeoutMs: this.host.digitTimeoutMs };

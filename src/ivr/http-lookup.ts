@@ -4,7 +4,7 @@
  * node's timeout. The answer must be JSON (at most 64 kB); anything else is a failure the flow
  * takes its error edge on. Never throws.
  */
-import type { LookupResult } from '../calls/ivr-call.js';
+import type { LookupResult } from './port.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 

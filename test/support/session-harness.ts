@@ -10,7 +10,7 @@ import type { CallControl } from '../../src/telephony/ari-types.js';
 import type { DialTarget } from '../../src/calls/dial-flow.js';
 import type { NewCdr } from '../../src/db/tables/cdrs.js';
 import type { RoutedCall } from '../../src/calls/directory.js';
-import type { IvrPort } from '../../src/calls/ivr-call.js';
+import type { IvrPort } from '../../src/ivr/port.js';
 import type { AcdEngine } from '../../src/acd/engine.js';
 
 export const target = (number: string): DialTarget => ({

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { setup } from '../support/session-harness.js';
 import type { FlowDefinition } from '../../src/ivr/model.js';
-import type { IvrPort, LookupResult } from '../../src/calls/ivr-call.js';
+import type { IvrPort, LookupResult } from '../../src/ivr/port.js';
 
 const main: FlowDefinition = {
   language: 'fr',

@@ -1,0 +1,26 @@
+/**
+ * What every runner uses of its call session (the host): the caller's channel, the session's one
+ * timer and event queue, and the call's facts. The session owns all of these; a runner owns only
+ * its own machine's state. Each runner's host interface extends this one with what it alone needs.
+ */
+import type { Logger } from '../logger.js';
+import type { CallControl, HangupReason } from '../telephony/ari-types.js';
+import type { CallFacts } from './cdr.js';
+import type { SessionEvent } from './events.js';
+
+export interface CallHost {
+  /** The caller's channel (leg A); it changes only in an attended transfer. */
+  readonly channelId: string;
+  readonly log: Logger;
+  readonly control: CallControl;
+  /** The call's facts now (its callId changes when the call is transferred). */
+  facts(): CallFacts;
+  now(): Date;
+  answerCaller(): Promise<void>;
+  hangupCaller(reason: HangupReason): Promise<void>;
+  /** The session's one timer: `event` is queued to the session when it fires (a new timer replaces the old). */
+  setTimer(ms: number, event: SessionEvent): void;
+  clearTimer(): void;
+  /** Queue an event to the session (background work reporting back: a lookup, the ACD engine). */
+  deliver(event: SessionEvent): void;
+}
