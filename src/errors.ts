@@ -76,3 +76,9 @@ export const notFound = (code: ErrorCode, what: string, id: string | number): Ap
   new AppError(code, 404, `${what} ${id} not found`, { id });
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+/** 400 naming the field, shaped like schema validation errors (details.problems). */
+export function invalid(field: string, problem: string, extra: Record<string, unknown> = {}): AppError {
+  const message = `${field}: ${problem}`;
+  return new AppError('validation-failed', 400, message, { field, problems: [{ field, message: problem }], ...extra });
+}

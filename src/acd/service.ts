@@ -10,11 +10,11 @@
  * state machine's effects (withdraw a ringing offer, cancel a wrap-up timer) for the call runtime.
  */
 import type { Db } from '../db/database.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { displayNameProblem, hashPin, pinProblem } from '../extensions/rules.js';
 import { takesMessages } from '../voicemail/deposit.js';
-import { FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from '../trunks/errors.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import type { AgentEffect, AgentState, AgentStatus, TransitionRecord } from './agent-state.js';
 import { serviceLevel } from './estimate.js';
 import type { SkillRequirement, Strategy, WideningStep } from './router.js';

@@ -19,7 +19,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import { PgListener } from '../db/listener.js';
 import type { Logger } from '../logger.js';
-import type { BackoffPolicy } from '../telephony/backoff.js';
+import type { BackoffPolicy } from '../shared/backoff.js';
 import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
 import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
 import * as repo from './repository.js';

@@ -7,7 +7,7 @@
 import type { Logger } from '../logger.js';
 import type { Db } from '../db/database.js';
 import type { NewCdr } from '../db/tables/cdrs.js';
-import { backoffDelay, type BackoffPolicy } from '../telephony/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { closeCall } from './repository.js';
 
 export class CdrWriter {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { logRejection } from '../shared/log-rejection.js';
-import { backoffDelay, type BackoffPolicy } from '../telephony/backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 
 const CHANNEL = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -15,13 +15,13 @@
  * row in it. Calls run the published version only (repository.loadPublishedFlow).
  */
 import type { Db, DbOrTx } from '../db/database.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { checkFlow, type FlowCatalog, type Problem } from '../ivr/validate.js';
 import { planOutbound } from '../routing/outbound.js';
 import { loadEmergencyNumbers, loadOutboundRoutes } from '../trunks/repository.js';
 import { queueNames, queuesOverflowingTo } from '../acd/repository.js';
-import { FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from '../trunks/errors.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import * as repo from './repository.js';
 import type { FlowRow, FlowVersionRow } from './table.js';
 

@@ -3,7 +3,7 @@ import type { Role } from '../db/tables/auth.js';
 import { actorOf, type AuthService, type Principal } from '../auth/service.js';
 import type { Actor } from '../audit/repository.js';
 import { AppError, isAppError } from '../errors.js';
-import { logAuthFailure } from '../provisioning/security.js';
+import { logAuthFailure } from '../shared/auth-failure-log.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -15,7 +15,7 @@ import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
-import { pgCode, UNIQUE_VIOLATION } from '../trunks/errors.js';
+import { pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import { wavDurationMs } from '../voicemail/audio.js';
 import * as repo from './repository.js';
 import type { PromptRow, PromptSource } from './table.js';

@@ -4,6 +4,7 @@
  * of 0.0.0.0/0 would switch authentication off.
  */
 import { BlockList, isIPv4, isIPv6, SocketAddress } from 'node:net';
+import { normalizeClientIp } from '../shared/client-ip.js';
 
 export const MIN_PREFIX = { ipv4: 8, ipv6: 32 } as const;
 export const MAX_NETWORKS = 20;
@@ -43,12 +44,6 @@ export function normalizeNetworks(list: readonly string[]): { ok: true; networks
     if (!out.includes(r.cidr)) out.push(r.cidr);
   }
   return { ok: true, networks: out };
-}
-
-/** "::ffff:10.0.0.5" (an IPv4 client on a dual-stack socket) -> "10.0.0.5". */
-export function normalizeClientIp(ip: string): string {
-  const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  return m ? m[1]! : ip;
 }
 
 /** Is the client address inside one of the (canonical) networks? Malformed input is never allowed. */

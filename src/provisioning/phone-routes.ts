@@ -13,9 +13,9 @@ import type { Db } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { withErrors } from '../http/schemas.js';
 import { parseBasicAuth } from './access.js';
-import { normalizeClientIp } from './networks.js';
+import { normalizeClientIp } from '../shared/client-ip.js';
 import { ProvisioningService, type ProvisioningSettings } from './provision.js';
-import { logAuthFailure } from './security.js';
+import { logAuthFailure } from '../shared/auth-failure-log.js';
 
 const Params = Type.Object({ file: Type.String({ maxLength: 64, description: 'file name the phone asks for' }) }, { additionalProperties: false });
 

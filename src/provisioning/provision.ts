@@ -5,7 +5,7 @@
  */
 import type { Db } from '../db/database.js';
 import { decideAccess, type BasicCredentials, type DenyReason } from './access.js';
-import { normalizeClientIp } from './networks.js';
+import { normalizeClientIp } from '../shared/client-ip.js';
 import {
   renderGrandstream,
   renderPolycomMacMaster,

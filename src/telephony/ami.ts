@@ -6,7 +6,7 @@
 import AsteriskManager from 'asterisk-manager';
 import type { Logger } from '../logger.js';
 import { AppError } from '../errors.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 
 export interface AmiSettings {
   readonly host: string;

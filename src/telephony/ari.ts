@@ -9,7 +9,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { logRejection } from '../shared/log-rejection.js';
 import { AriRest, seg } from './ari-rest.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import {
   HANDLED_EVENT_TYPES,
   type AriBridge,

@@ -9,7 +9,7 @@ import type { Db } from '../db/database.js';
 import { PgListener } from '../db/listener.js';
 import { WarmValue } from '../db/warm-value.js';
 import type { Logger } from '../logger.js';
-import type { BackoffPolicy } from '../telephony/backoff.js';
+import type { BackoffPolicy } from '../shared/backoff.js';
 import { loadInboundRules } from './repository.js';
 
 export const ROUTING_CHANNEL = 'pbx_routing';

@@ -4,10 +4,11 @@
  * exists) -> write + audit row in one transaction.
  */
 import type { Db } from '../db/database.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import type { Target } from '../routing/inbound.js';
-import { checkPattern, FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from './errors.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
+import { checkPattern } from './errors.js';
 import { sharedDb, trunkDb, type InboundRouteView, type OutboundRouteTable, type TrunkDb, type TrunkDbOrTx } from './tables.js';
 import type {
   CreateInboundRouteBody, CreateOutboundRouteBody, UpdateInboundRouteBody, UpdateOutboundRouteBody,

@@ -4,11 +4,11 @@
  * commit; an unregistration goes before the rows disappear, see registrar.ts).
  */
 import type { Db } from '../db/database.js';
-import { AppError, notFound } from '../errors.js';
+import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { registers, writeTrunkRealtime, removeTrunkRealtime, type TrunkSpec } from './realtime.js';
 import type { Registrar, RegistrarOutcome } from './registrar.js';
-import { FOREIGN_KEY_VIOLATION, invalid, pgCode, UNIQUE_VIOLATION } from './errors.js';
+import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import { sharedDb, trunkDb, type TrunkDb, type TrunkDbOrTx, type TrunkRow } from './tables.js';
 import type { CreateTrunkBody, UpdateTrunkBody } from './schemas.js';
 import * as repo from './repository.js';

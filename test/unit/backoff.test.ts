@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { backoffDelay } from '../../src/telephony/backoff.js';
+import { backoffDelay } from '../../src/shared/backoff.js';
 
 describe('backoffDelay', () => {
   const policy = { baseMs: 500, maxMs: 30_000 };

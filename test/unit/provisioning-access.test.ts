@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { decideAccess, hashPassword, issueProvisioningPassword, parseBasicAuth } from '../../src/provisioning/access.js';
-import { logAuthFailure } from '../../src/provisioning/security.js';
+import { logAuthFailure } from '../../src/shared/auth-failure-log.js';
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { logAuthFailure } from '../../src/provisioning/security.js';
+import { logAuthFailure } from '../../src/shared/auth-failure-log.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const COMMON = '/etc/fail2ban/filter.d/common.conf';

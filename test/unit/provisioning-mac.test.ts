@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatMac, normalizeMac, provisioningUsername } from '../../src/provisioning/mac.js';
-import { ipAllowed, normalizeClientIp, normalizeNetworks, parseCidr } from '../../src/provisioning/networks.js';
+import { ipAllowed, normalizeNetworks, parseCidr } from '../../src/provisioning/networks.js';
+import { normalizeClientIp } from '../../src/shared/client-ip.js';
 import { parseProvisioningFile } from '../../src/provisioning/provision.js';
 
 describe('normalizeMac', () => {

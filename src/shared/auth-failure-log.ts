@@ -4,7 +4,7 @@
  * Keep the field names and message stable: the filter matches `"event":"auth-failure"` and `"ip":"..."`.
  * Nothing the client sent goes into the line except what was validated (the IP is the socket's).
  */
-import { normalizeClientIp } from './networks.js';
+import { normalizeClientIp } from './client-ip.js';
 
 export type AuthFailureKind = 'api' | 'provisioning';
 
