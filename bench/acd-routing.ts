@@ -14,8 +14,8 @@
  *   make bench-acd   (or: npx tsx bench/acd-routing.ts [decisions] [naive decisions])
  */
 import { isDeepStrictEqual } from 'node:util';
-import { routeCalls, type RoutingDecision, type WaitingCall } from '../src/acd/router.js';
-import { addWaitingCall, removeWaitingCall, waitingCalls, type WaitingCalls } from '../src/acd/waiting-calls.js';
+import { routeCalls, type RoutingDecision } from '../src/acd/router.js';
+import { addWaitingCall, removeWaitingCall, waitingCalls, type WaitingCall, type WaitingCalls } from '../src/acd/waiting-calls.js';
 import { naiveRouteCalls } from './support/naive-router.js';
 import { mulberry32, site } from './support/acd-site.js';
 

@@ -7,7 +7,7 @@ import { createLogger } from './logger.js';
 import { createDb, createPool } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AuthService, CLI_ACTOR } from './auth/service.js';
-import { ROLES, type Role } from './db/tables/auth.js';
+import { ROLES, type Role } from './auth/tables.js';
 import { isAppError } from './errors.js';
 import { runDoctor } from './doctor.js';
 import { VERSION } from './version.js';

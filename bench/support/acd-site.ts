@@ -3,7 +3,8 @@
  * skills, agents in every status, waiting calls with priorities and IVR overrides. Deterministic
  * per seed (mulberry32), so runs and routers see the same data.
  */
-import { STRATEGIES, type QueueConfig, type RoutableAgent, type SkillRequirement, type WaitingCall } from '../../src/acd/router.js';
+import { STRATEGIES, type QueueConfig, type RoutableAgent, type SkillRequirement } from '../../src/acd/router.js';
+import type { WaitingCall } from '../../src/acd/waiting-calls.js';
 import type { AgentStatus } from '../../src/acd/agent-state.js';
 import type { FlatRoutingInput } from './naive-router.js';
 

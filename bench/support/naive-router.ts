@@ -8,9 +8,9 @@
  */
 import {
   compareCandidates, initialRouterState, meetsSkills, skillScore, wideningDrop,
-  type Assignment, type RoutableAgent, type RouterState, type RoutingDecision, type RoutingInput, type WaitingCall,
+  type Assignment, type RoutableAgent, type RouterState, type RoutingDecision, type RoutingInput,
 } from '../../src/acd/router.js';
-import { compareService } from '../../src/acd/waiting-calls.js';
+import { compareService, type WaitingCall } from '../../src/acd/waiting-calls.js';
 
 export type FlatRoutingInput = Omit<RoutingInput, 'waiting'> & { readonly calls: readonly WaitingCall[] };
 

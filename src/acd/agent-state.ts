@@ -31,7 +31,10 @@
  * code and leaves the state as it was; nothing ever throws. Times are epoch milliseconds.
  */
 
-export type AgentStatus = 'logged-out' | 'ready' | 'reserved' | 'on-call' | 'wrap-up' | 'paused';
+import type { AgentStatus } from './tables.js';
+
+/** Defined with the table that stores it (agents.state). */
+export type { AgentStatus };
 
 export interface PauseReason {
   /** Site-defined reason code (>= 1); 0 is MISSED_OFFERS_REASON. */

@@ -28,8 +28,8 @@
 import type { Logger } from '../logger.js';
 import type { TransferTarget } from '../ivr/model.js';
 import type { AgentEvent, AgentState, AgentStep, PauseReason } from './agent-state.js';
-import { initialRouterState, routeCalls, type RouterState, type RoutableAgent, type SkillRequirement, type WaitingCall, type WideningStep, type Strategy } from './router.js';
-import { addWaitingCall, noWaitingCalls, removeWaitingCall, type WaitingCalls } from './waiting-calls.js';
+import { initialRouterState, routeCalls, type RouterState, type RoutableAgent, type SkillRequirement, type WideningStep, type Strategy } from './router.js';
+import { addWaitingCall, noWaitingCalls, removeWaitingCall, type WaitingCall, type WaitingCalls } from './waiting-calls.js';
 import { estimatedWaitSeconds } from './estimate.js';
 import type { LoginOutcome } from './login.js';
 

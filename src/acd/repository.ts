@@ -16,24 +16,21 @@
  * open their own.
  */
 import { sql } from 'kysely';
-import type { Db, DbOrTx } from '../db/database.js';
+import type { DbOrTx } from '../db/database.js';
 import { verifyPin } from '../extensions/rules.js';
 import { flowsWhoseDefinition } from '../flows/repository.js';
 import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
-import type { QueueConfig, RoutableAgent, SkillRequirement, WaitingCall, WideningStep } from './router.js';
-import {
-  adb, type AcdDb, type AgentRow, type AgentStateLogRow, type AgentUpdate, type NewAgent, type NewQueue, type OverflowTarget,
-  type PauseReasonRow, type QueueCallLogRow, type QueueCallOutcome, type QueueCallRow, type QueueCallState, type QueueRow, type QueueUpdate,
+import type { QueueConfig, RoutableAgent, SkillRequirement, WideningStep } from './router.js';
+import type { WaitingCall } from './waiting-calls.js';
+import type {
+  AgentRow, AgentStateLogRow, AgentUpdate, NewAgent, NewQueue, OverflowTarget,
+  PauseReasonRow, QueueCallLogRow, QueueCallOutcome, QueueCallRow, QueueCallState, QueueRow, QueueUpdate,
 } from './tables.js';
 
-/** The shared handle or a transaction (also one already viewed as AcdDb). */
-export type AnyDb = Db | DbOrTx | AcdDb;
-
 /** Run `fn` in the transaction given, or in a new one. */
-async function inTx<T>(db: AnyDb, fn: (tx: AcdDb) => Promise<T>): Promise<T> {
-  const d = adb(db);
-  if (d.isTransaction) return fn(d);
-  return d.transaction().execute((tx) => fn(tx));
+async function inTx<T>(db: DbOrTx, fn: (tx: DbOrTx) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db);
+  return db.transaction().execute((tx) => fn(tx));
 }
 
 // ================================================================ agents
@@ -41,61 +38,61 @@ async function inTx<T>(db: AnyDb, fn: (tx: AcdDb) => Promise<T>): Promise<T> {
 /** An agent row with the names of its pause reason and parked pause reason. */
 export type AgentView = AgentRow & { pause_name: string | null; pending_pause_name: string | null };
 
-const agentView = (db: AnyDb) =>
-  adb(db)
+const agentView = (db: DbOrTx) =>
+  db
     .selectFrom('agents as a')
     .leftJoin('pause_reasons as p', 'p.code', 'a.pause_code')
     .leftJoin('pause_reasons as pp', 'pp.code', 'a.pending_pause_code')
     .selectAll('a')
     .select(['p.name as pause_name', 'pp.name as pending_pause_name']);
 
-export async function listAgents(db: AnyDb): Promise<AgentView[]> {
+export async function listAgents(db: DbOrTx): Promise<AgentView[]> {
   return agentView(db).orderBy('a.number').execute();
 }
 
-export async function findAgentById(db: AnyDb, id: string): Promise<AgentView | undefined> {
+export async function findAgentById(db: DbOrTx, id: string): Promise<AgentView | undefined> {
   if (!/^[0-9]{1,18}$/.test(id)) return undefined;
   return agentView(db).where('a.id', '=', id).executeTakeFirst();
 }
 
 /** The agent with login number `number` (digits), or undefined. */
-export async function findAgentByNumber(db: AnyDb, number: string): Promise<AgentView | undefined> {
+export async function findAgentByNumber(db: DbOrTx, number: string): Promise<AgentView | undefined> {
   return agentView(db).where('a.number', '=', number).executeTakeFirst();
 }
 
 /** The agent logged in at extension `extension` (at most one in practice), or undefined. */
-export async function findAgentByExtension(db: AnyDb, extension: string): Promise<AgentView | undefined> {
+export async function findAgentByExtension(db: DbOrTx, extension: string): Promise<AgentView | undefined> {
   return agentView(db).where('a.extension', '=', extension).orderBy('a.id').executeTakeFirst();
 }
 
 /** Lock the agent's row until the transaction ends; undefined when there is no such agent. */
-export async function lockAgent(tx: AnyDb, id: string): Promise<AgentView | undefined> {
-  const locked = await adb(tx).selectFrom('agents').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+export async function lockAgent(tx: DbOrTx, id: string): Promise<AgentView | undefined> {
+  const locked = await tx.selectFrom('agents').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
   return locked ? findAgentById(tx, id) : undefined;
 }
 
-export async function lockAgentByNumber(tx: AnyDb, number: string): Promise<AgentView | undefined> {
-  const locked = await adb(tx).selectFrom('agents').select('id').where('number', '=', number).forUpdate().executeTakeFirst();
+export async function lockAgentByNumber(tx: DbOrTx, number: string): Promise<AgentView | undefined> {
+  const locked = await tx.selectFrom('agents').select('id').where('number', '=', number).forUpdate().executeTakeFirst();
   return locked ? findAgentById(tx, locked.id) : undefined;
 }
 
-export async function insertAgent(db: AnyDb, row: NewAgent): Promise<AgentRow> {
-  return adb(db).insertInto('agents').values(row).returningAll().executeTakeFirstOrThrow();
+export async function insertAgent(db: DbOrTx, row: NewAgent): Promise<AgentRow> {
+  return db.insertInto('agents').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateAgentRow(db: AnyDb, id: string, patch: AgentUpdate): Promise<void> {
-  await adb(db).updateTable('agents').set({ ...patch, updated_at: new Date() }).where('id', '=', id).execute();
+export async function updateAgentRow(db: DbOrTx, id: string, patch: AgentUpdate): Promise<void> {
+  await db.updateTable('agents').set({ ...patch, updated_at: new Date() }).where('id', '=', id).execute();
 }
 
-export async function deleteAgentRow(db: AnyDb, id: string): Promise<void> {
-  await adb(db).deleteFrom('agents').where('id', '=', id).execute();
+export async function deleteAgentRow(db: DbOrTx, id: string): Promise<void> {
+  await db.deleteFrom('agents').where('id', '=', id).execute();
 }
 
 /** Skills of the agents given (all agents when `agentIds` is omitted): agent id -> {skill: level}. */
-export async function agentSkills(db: AnyDb, agentIds?: readonly string[]): Promise<Map<string, Record<string, number>>> {
+export async function agentSkills(db: DbOrTx, agentIds?: readonly string[]): Promise<Map<string, Record<string, number>>> {
   const out = new Map<string, Record<string, number>>();
   if (agentIds && agentIds.length === 0) return out;
-  let q = adb(db).selectFrom('agent_skills').selectAll().orderBy('skill');
+  let q = db.selectFrom('agent_skills').selectAll().orderBy('skill');
   if (agentIds) q = q.where('agent_id', 'in', agentIds);
   for (const r of await q.execute()) {
     let s = out.get(r.agent_id);
@@ -105,10 +102,10 @@ export async function agentSkills(db: AnyDb, agentIds?: readonly string[]): Prom
   return out;
 }
 
-export async function replaceAgentSkills(db: AnyDb, agentId: string, skills: Readonly<Record<string, number>>): Promise<void> {
-  await adb(db).deleteFrom('agent_skills').where('agent_id', '=', agentId).execute();
+export async function replaceAgentSkills(db: DbOrTx, agentId: string, skills: Readonly<Record<string, number>>): Promise<void> {
+  await db.deleteFrom('agent_skills').where('agent_id', '=', agentId).execute();
   const rows = Object.entries(skills).map(([skill, level]) => ({ agent_id: agentId, skill, level }));
-  if (rows.length) await adb(db).insertInto('agent_skills').values(rows).execute();
+  if (rows.length) await db.insertInto('agent_skills').values(rows).execute();
 }
 
 export interface AgentMembership {
@@ -118,10 +115,10 @@ export interface AgentMembership {
 }
 
 /** Queue memberships of the agents given (all when omitted): agent id -> memberships by queue name. */
-export async function agentMemberships(db: AnyDb, agentIds?: readonly string[]): Promise<Map<string, AgentMembership[]>> {
+export async function agentMemberships(db: DbOrTx, agentIds?: readonly string[]): Promise<Map<string, AgentMembership[]>> {
   const out = new Map<string, AgentMembership[]>();
   if (agentIds && agentIds.length === 0) return out;
-  let q = adb(db)
+  let q = db
     .selectFrom('queue_members as m')
     .innerJoin('queues as q', 'q.id', 'm.queue_id')
     .select(['m.agent_id', 'm.queue_id', 'q.name as queue', 'm.penalty'])
@@ -148,8 +145,8 @@ export const isAgentLocked = (agent: Pick<AgentRow, 'locked_until'>, now = new D
  * One more wrong PIN. The fifth in a row locks the agent for 5 minutes (and starts the count
  * over). Returns the count now and the lock, if any.
  */
-export async function recordPinFailure(db: AnyDb, agentId: string): Promise<{ failures: number; lockedUntil: Date | null }> {
-  const row = await adb(db)
+export async function recordPinFailure(db: DbOrTx, agentId: string): Promise<{ failures: number; lockedUntil: Date | null }> {
+  const row = await db
     .updateTable('agents')
     .set({
       pin_failures: sql<number>`case when pin_failures + 1 >= ${PIN_MAX_FAILURES} then 0 else pin_failures + 1 end`,
@@ -162,8 +159,8 @@ export async function recordPinFailure(db: AnyDb, agentId: string): Promise<{ fa
 }
 
 /** A right PIN: the count of wrong ones starts over and a lock that ran out is cleared. */
-export async function resetPinFailures(db: AnyDb, agentId: string): Promise<void> {
-  await adb(db).updateTable('agents').set({ pin_failures: 0, locked_until: null }).where('id', '=', agentId).execute();
+export async function resetPinFailures(db: DbOrTx, agentId: string): Promise<void> {
+  await db.updateTable('agents').set({ pin_failures: 0, locked_until: null }).where('id', '=', agentId).execute();
 }
 
 export type PinCheck =
@@ -175,7 +172,7 @@ export type PinCheck =
  * An agent logging in at a phone: number + PIN. Locked agents are refused without looking at the
  * PIN; a wrong PIN counts (recordPinFailure); a right one resets the count.
  */
-export async function checkAgentPin(db: AnyDb, number: string, pin: string): Promise<PinCheck> {
+export async function checkAgentPin(db: DbOrTx, number: string, pin: string): Promise<PinCheck> {
   const agent = /^[0-9]{2,16}$/.test(number) ? await findAgentByNumber(db, number) : undefined;
   if (!agent) return { ok: false, reason: 'unknown-agent' };
   if (isAgentLocked(agent)) return { ok: false, reason: 'locked', lockedUntil: agent.locked_until! };
@@ -316,7 +313,7 @@ function viewAfter(row: AgentRow, plan: PlannedEvent): AgentView {
  * event writes nothing. Undefined when there is no such agent. The effects in `step` (wrap-up
  * timers, withdrawing an offer) are for the caller to carry out.
  */
-export async function applyAgentEvent(db: AnyDb, agentId: string, event: AgentEvent, options: ApplyOptions = {}): Promise<AppliedAgentEvent | undefined> {
+export async function applyAgentEvent(db: DbOrTx, agentId: string, event: AgentEvent, options: ApplyOptions = {}): Promise<AppliedAgentEvent | undefined> {
   return inTx(db, async (tx) => {
     const agent = await lockAgent(tx, agentId);
     if (!agent) return undefined;
@@ -335,12 +332,12 @@ export async function applyAgentEvent(db: AnyDb, agentId: string, event: AgentEv
  * it is not, or when the event is refused for `known` (the caller then runs applyAgentEvent, which
  * locks the row and reads it).
  */
-export async function applyAgentEventAt(db: AnyDb, known: AgentView, event: AgentEvent, options: ApplyOptions = {}): Promise<Extract<AppliedAgentEvent, { ok: true }> | 'stale'> {
+export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: AgentEvent, options: ApplyOptions = {}): Promise<Extract<AppliedAgentEvent, { ok: true }> | 'stale'> {
   const plan = planAgentEvent(known, event, options);
   if (!('cols' in plan)) return 'stale';
   const { from, to } = plan.step.record;
   const log = stateLogValues(known.id, from, to, plan.log, plan.at);
-  const row = await adb(db)
+  const row = await db
     .with('moved', (qc) => qc.updateTable('agents').set(plan.cols).where('id', '=', known.id).where('version', '=', known.version).returningAll())
     .with('logged', (qc) =>
       qc
@@ -376,8 +373,8 @@ export interface StateLogQuery {
   readonly limit?: number;
 }
 
-export async function listAgentStateLog(db: AnyDb, agentId: string, q: StateLogQuery = {}): Promise<(AgentStateLogRow & { queue_name: string | null; pause_name: string | null })[]> {
-  let query = adb(db)
+export async function listAgentStateLog(db: DbOrTx, agentId: string, q: StateLogQuery = {}): Promise<(AgentStateLogRow & { queue_name: string | null; pause_name: string | null })[]> {
+  let query = db
     .selectFrom('agent_state_log as l')
     .leftJoin('queues as q', 'q.id', 'l.queue_id')
     .leftJoin('pause_reasons as p', 'p.code', 'l.pause_code')
@@ -391,25 +388,25 @@ export async function listAgentStateLog(db: AnyDb, agentId: string, q: StateLogQ
 
 // ================================================================ pause reasons
 
-export async function listPauseReasons(db: AnyDb): Promise<PauseReasonRow[]> {
-  return adb(db).selectFrom('pause_reasons').selectAll().orderBy('code').execute();
+export async function listPauseReasons(db: DbOrTx): Promise<PauseReasonRow[]> {
+  return db.selectFrom('pause_reasons').selectAll().orderBy('code').execute();
 }
 
-export async function findPauseReason(db: AnyDb, code: number): Promise<PauseReasonRow | undefined> {
-  return adb(db).selectFrom('pause_reasons').selectAll().where('code', '=', code).executeTakeFirst();
+export async function findPauseReason(db: DbOrTx, code: number): Promise<PauseReasonRow | undefined> {
+  return db.selectFrom('pause_reasons').selectAll().where('code', '=', code).executeTakeFirst();
 }
 
-export async function insertPauseReason(db: AnyDb, code: number, name: string): Promise<PauseReasonRow> {
-  return adb(db).insertInto('pause_reasons').values({ code, name, system: false }).returningAll().executeTakeFirstOrThrow();
+export async function insertPauseReason(db: DbOrTx, code: number, name: string): Promise<PauseReasonRow> {
+  return db.insertInto('pause_reasons').values({ code, name, system: false }).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function deletePauseReason(db: AnyDb, code: number): Promise<void> {
-  await adb(db).deleteFrom('pause_reasons').where('code', '=', code).execute();
+export async function deletePauseReason(db: DbOrTx, code: number): Promise<void> {
+  await db.deleteFrom('pause_reasons').where('code', '=', code).execute();
 }
 
 /** Numbers of the agents paused with `code` now, or with a pause to `code` parked. */
-export async function agentsUsingPauseReason(db: AnyDb, code: number): Promise<string[]> {
-  const rows = await adb(db)
+export async function agentsUsingPauseReason(db: DbOrTx, code: number): Promise<string[]> {
+  const rows = await db
     .selectFrom('agents')
     .select('number')
     .where((eb) => eb.or([eb('pause_code', '=', code), eb('pending_pause_code', '=', code)]))
@@ -420,39 +417,39 @@ export async function agentsUsingPauseReason(db: AnyDb, code: number): Promise<s
 
 // ================================================================ queues
 
-export async function listQueues(db: AnyDb): Promise<QueueRow[]> {
-  return adb(db).selectFrom('queues').selectAll().orderBy('name').execute();
+export async function listQueues(db: DbOrTx): Promise<QueueRow[]> {
+  return db.selectFrom('queues').selectAll().orderBy('name').execute();
 }
 
-export async function findQueueByName(db: AnyDb, name: string): Promise<QueueRow | undefined> {
-  return adb(db).selectFrom('queues').selectAll().where('name', '=', name).executeTakeFirst();
+export async function findQueueByName(db: DbOrTx, name: string): Promise<QueueRow | undefined> {
+  return db.selectFrom('queues').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
-export async function findQueueById(db: AnyDb, id: string): Promise<QueueRow | undefined> {
+export async function findQueueById(db: DbOrTx, id: string): Promise<QueueRow | undefined> {
   if (!/^[0-9]{1,18}$/.test(id)) return undefined;
-  return adb(db).selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /** The queue row, locked until the transaction ends. */
-export async function lockQueue(tx: AnyDb, name: string): Promise<QueueRow | undefined> {
-  return adb(tx).selectFrom('queues').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
+export async function lockQueue(tx: DbOrTx, name: string): Promise<QueueRow | undefined> {
+  return tx.selectFrom('queues').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
 }
 
-export async function insertQueue(db: AnyDb, row: NewQueue): Promise<QueueRow> {
-  return adb(db).insertInto('queues').values(row).returningAll().executeTakeFirstOrThrow();
+export async function insertQueue(db: DbOrTx, row: NewQueue): Promise<QueueRow> {
+  return db.insertInto('queues').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateQueueRow(db: AnyDb, id: string, patch: QueueUpdate): Promise<QueueRow> {
-  return adb(db).updateTable('queues').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+export async function updateQueueRow(db: DbOrTx, id: string, patch: QueueUpdate): Promise<QueueRow> {
+  return db.updateTable('queues').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function deleteQueueRow(db: AnyDb, id: string): Promise<void> {
-  await adb(db).deleteFrom('queues').where('id', '=', id).execute();
+export async function deleteQueueRow(db: DbOrTx, id: string): Promise<void> {
+  await db.deleteFrom('queues').where('id', '=', id).execute();
 }
 
 /** Names of all queues (the IVR flow validator's catalog). */
-export async function queueNames(db: AnyDb): Promise<string[]> {
-  return (await adb(db).selectFrom('queues').select('name').orderBy('name').execute()).map((r) => r.name);
+export async function queueNames(db: DbOrTx): Promise<string[]> {
+  return (await db.selectFrom('queues').select('name').orderBy('name').execute()).map((r) => r.name);
 }
 
 export interface QueueMemberView {
@@ -463,8 +460,8 @@ export interface QueueMemberView {
   readonly penalty: number;
 }
 
-export async function queueMembers(db: AnyDb, queueId: string): Promise<QueueMemberView[]> {
-  return adb(db)
+export async function queueMembers(db: DbOrTx, queueId: string): Promise<QueueMemberView[]> {
+  return db
     .selectFrom('queue_members as m')
     .innerJoin('agents as a', 'a.id', 'm.agent_id')
     .select(['m.agent_id', 'a.number', 'a.name', 'a.state', 'm.penalty'])
@@ -474,38 +471,38 @@ export async function queueMembers(db: AnyDb, queueId: string): Promise<QueueMem
     .execute();
 }
 
-export async function findQueueMember(db: AnyDb, queueId: string, agentId: string): Promise<{ penalty: number } | undefined> {
-  return adb(db).selectFrom('queue_members').select('penalty').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
+export async function findQueueMember(db: DbOrTx, queueId: string, agentId: string): Promise<{ penalty: number } | undefined> {
+  return db.selectFrom('queue_members').select('penalty').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
 }
 
-export async function setQueueMember(db: AnyDb, queueId: string, agentId: string, penalty: number): Promise<void> {
-  await adb(db)
+export async function setQueueMember(db: DbOrTx, queueId: string, agentId: string, penalty: number): Promise<void> {
+  await db
     .insertInto('queue_members')
     .values({ queue_id: queueId, agent_id: agentId, penalty })
     .onConflict((oc) => oc.columns(['queue_id', 'agent_id']).doUpdateSet({ penalty }))
     .execute();
 }
 
-export async function removeQueueMember(db: AnyDb, queueId: string, agentId: string): Promise<boolean> {
-  const r = await adb(db).deleteFrom('queue_members').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
+export async function removeQueueMember(db: DbOrTx, queueId: string, agentId: string): Promise<boolean> {
+  const r = await db.deleteFrom('queue_members').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
   return r.numDeletedRows > 0n;
 }
 
 // ---------------------------------------------------------------- what uses a queue (or is a queue's overflow)
 
-export async function inboundRoutesUsingQueue(db: AnyDb, queueId: string): Promise<string[]> {
-  const rows = await adb(db).selectFrom('inbound_routes').select('name').where('target_queue', '=', queueId).orderBy('id').execute();
+export async function inboundRoutesUsingQueue(db: DbOrTx, queueId: string): Promise<string[]> {
+  const rows = await db.selectFrom('inbound_routes').select('name').where('target_queue', '=', queueId).orderBy('id').execute();
   return rows.map((r) => r.name);
 }
 
 /** Flows whose published version transfers to queue `name` (lax path search over the nodes' targets). */
-export function flowsUsingQueue(db: AnyDb, name: string): Promise<string[]> {
-  return flowsWhoseDefinition(db as unknown as DbOrTx, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $v)', name, ['published']);
+export function flowsUsingQueue(db: DbOrTx, name: string): Promise<string[]> {
+  return flowsWhoseDefinition(db, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $v)', name, ['published']);
 }
 
 /** Queues (other than `except`) whose overflow is `target` (compared as JSON). */
-export async function queuesOverflowingTo(db: AnyDb, target: OverflowTarget, except?: string): Promise<string[]> {
-  let q = adb(db).selectFrom('queues').select('name').where(sql<boolean>`overflow @> ${JSON.stringify(target)}::jsonb`);
+export async function queuesOverflowingTo(db: DbOrTx, target: OverflowTarget, except?: string): Promise<string[]> {
+  let q = db.selectFrom('queues').select('name').where(sql<boolean>`overflow @> ${JSON.stringify(target)}::jsonb`);
   if (except !== undefined) q = q.where('id', '<>', except);
   return (await q.orderBy('name').execute()).map((r) => r.name);
 }
@@ -520,10 +517,10 @@ export async function queuesUsingExtension(db: DbOrTx, number: string): Promise<
 }
 
 /** Callers in the queue now: waiting, being offered, connected, or waiting for a callback. */
-export async function callersInQueue(db: AnyDb, queueId: string): Promise<{ calls: number; callbacks: number }> {
+export async function callersInQueue(db: DbOrTx, queueId: string): Promise<{ calls: number; callbacks: number }> {
   const [calls, callbacks] = await Promise.all([
-    adb(db).selectFrom('queue_calls').select((eb) => eb.fn.countAll<string>().as('n')).where('queue_id', '=', queueId).executeTakeFirstOrThrow(),
-    adb(db)
+    db.selectFrom('queue_calls').select((eb) => eb.fn.countAll<string>().as('n')).where('queue_id', '=', queueId).executeTakeFirstOrThrow(),
+    db
       .selectFrom('callbacks')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where('queue_id', '=', queueId)
@@ -551,14 +548,14 @@ export interface QueueCallInput {
 }
 
 /** Calls in the queues (one queue when `queueId` is given), in service order. */
-export async function listQueueCalls(db: AnyDb, queueId?: string): Promise<QueueCallRow[]> {
-  let q = adb(db).selectFrom('queue_calls').selectAll();
+export async function listQueueCalls(db: DbOrTx, queueId?: string): Promise<QueueCallRow[]> {
+  let q = db.selectFrom('queue_calls').selectAll();
   if (queueId !== undefined) q = q.where('queue_id', '=', queueId);
   return q.orderBy('priority', 'desc').orderBy('enqueued_at').orderBy('call_id').execute();
 }
 
 /** Insert the call, or update the fields given (a call moving queue, being offered, connected...). */
-export async function upsertQueueCall(db: AnyDb, c: QueueCallInput): Promise<QueueCallRow> {
+export async function upsertQueueCall(db: DbOrTx, c: QueueCallInput): Promise<QueueCallRow> {
   const cap = (s: string | null | undefined, n: number) => (s == null ? null : s.slice(0, n));
   const insert = {
     call_id: c.callId,
@@ -584,7 +581,7 @@ export async function upsertQueueCall(db: AnyDb, c: QueueCallInput): Promise<Que
     ...(c.agentId !== undefined ? { agent_id: c.agentId } : {}),
     updated_at: new Date(),
   };
-  return adb(db)
+  return db
     .insertInto('queue_calls')
     .values(insert)
     .onConflict((oc) => oc.column('call_id').doUpdateSet(update))
@@ -592,8 +589,8 @@ export async function upsertQueueCall(db: AnyDb, c: QueueCallInput): Promise<Que
     .executeTakeFirstOrThrow();
 }
 
-export async function deleteQueueCall(db: AnyDb, callId: string): Promise<boolean> {
-  const r = await adb(db).deleteFrom('queue_calls').where('call_id', '=', callId).executeTakeFirst();
+export async function deleteQueueCall(db: DbOrTx, callId: string): Promise<boolean> {
+  const r = await db.deleteFrom('queue_calls').where('call_id', '=', callId).executeTakeFirst();
   return r.numDeletedRows > 0n;
 }
 
@@ -623,11 +620,11 @@ export interface QueueCallLogInput {
 }
 
 /** One row per queued call once it left the queue (service level, handle times, calls per agent). */
-export async function logQueueCall(db: AnyDb, e: QueueCallLogInput): Promise<QueueCallLogRow> {
+export async function logQueueCall(db: DbOrTx, e: QueueCallLogInput): Promise<QueueCallLogRow> {
   const endedAt = e.endedAt ?? new Date();
   const waitEnd = e.answeredAt ?? endedAt;
   const wait = e.waitSeconds ?? Math.max(0, Math.round((waitEnd.getTime() - e.enqueuedAt.getTime()) / 1000));
-  return adb(db)
+  return db
     .insertInto('queue_call_log')
     .values({
       queue_id: e.queueId,
@@ -645,8 +642,8 @@ export async function logQueueCall(db: AnyDb, e: QueueCallLogInput): Promise<Que
 }
 
 /** An answered call is over: its talk time (answer to `endedAt`) goes into its queue_call_log row. */
-export async function recordTalkTime(db: AnyDb, callId: string, endedAt: Date): Promise<void> {
-  await adb(db)
+export async function recordTalkTime(db: DbOrTx, callId: string, endedAt: Date): Promise<void> {
+  await db
     .updateTable('queue_call_log')
     .set({ talk_seconds: sql<number>`greatest(0, round(extract(epoch from (${endedAt}::timestamptz - answered_at))))::integer` })
     .where('call_id', '=', callId)
@@ -661,9 +658,9 @@ export async function recordTalkTime(db: AnyDb, callId: string, endedAt: Date): 
 const startOfToday = (tz: string) => sql<Date>`(date_trunc('day', now() at time zone ${tz}) at time zone ${tz})`;
 
 /** Per agent since local midnight: calls answered and talk seconds (from queue_call_log). */
-export async function agentTodayStats(db: AnyDb, timezone = 'UTC', agentIds?: readonly string[]): Promise<Map<string, { calls: number; talkSeconds: number }>> {
+export async function agentTodayStats(db: DbOrTx, timezone = 'UTC', agentIds?: readonly string[]): Promise<Map<string, { calls: number; talkSeconds: number }>> {
   if (agentIds && agentIds.length === 0) return new Map();
-  let q = adb(db)
+  let q = db
     .selectFrom('queue_call_log')
     .select((eb) => ['agent_id', eb.fn.countAll<string>().as('calls'), eb.fn.coalesce(eb.fn.sum<string | null>('talk_seconds'), sql<string>`0`).as('talk')])
     .where('outcome', '=', 'answered')
@@ -676,13 +673,13 @@ export async function agentTodayStats(db: AnyDb, timezone = 'UTC', agentIds?: re
 }
 
 /** A queue's calls that left it since local midnight (service level, answered, abandoned). */
-export async function queueCallsToday(db: AnyDb, queueId: string, timezone = 'UTC'): Promise<QueueCallLogRow[]> {
-  return adb(db).selectFrom('queue_call_log').selectAll().where('queue_id', '=', queueId).where('ended_at', '>=', startOfToday(timezone)).orderBy('ended_at').execute();
+export async function queueCallsToday(db: DbOrTx, queueId: string, timezone = 'UTC'): Promise<QueueCallLogRow[]> {
+  return db.selectFrom('queue_call_log').selectAll().where('queue_id', '=', queueId).where('ended_at', '>=', startOfToday(timezone)).orderBy('ended_at').execute();
 }
 
 /** Handle times (talk + the queue's wrap-up) of a queue's latest answered calls, for wait estimates. */
-export async function recentHandleSeconds(db: AnyDb, queueId: string, limit = 50): Promise<number[]> {
-  const rows = await adb(db)
+export async function recentHandleSeconds(db: DbOrTx, queueId: string, limit = 50): Promise<number[]> {
+  const rows = await db
     .selectFrom('queue_call_log as l')
     .innerJoin('queues as q', 'q.id', 'l.queue_id')
     .select(sql<number>`coalesce(l.talk_seconds, 0) + q.wrap_up_seconds`.as('handle'))
@@ -792,13 +789,13 @@ export function snapshotAgentOf(a: AgentView, f: AgentFigures): SnapshotAgent {
  * talk seconds today (since local midnight in `timezone`). Only the agents `ids` when given;
  * logged-out agents are left out unless `includeLoggedOut`.
  */
-export async function loadSnapshotAgents(db: AnyDb, options: { timezone?: string; includeLoggedOut?: boolean; ids?: readonly string[] } = {}): Promise<SnapshotAgent[]> {
+export async function loadSnapshotAgents(db: DbOrTx, options: { timezone?: string; includeLoggedOut?: boolean; ids?: readonly string[] } = {}): Promise<SnapshotAgent[]> {
   const ids = options.ids;
   if (ids && ids.length === 0) return [];
   let agentsQ = agentView(db).orderBy('a.id');
   if (!options.includeLoggedOut) agentsQ = agentsQ.where('a.state', '<>', 'logged-out');
   if (ids) agentsQ = agentsQ.where('a.id', 'in', ids);
-  let membersQ = adb(db).selectFrom('queue_members').selectAll();
+  let membersQ = db.selectFrom('queue_members').selectAll();
   if (ids) membersQ = membersQ.where('agent_id', 'in', ids);
   const [agents, members, skills, today] = await Promise.all([agentsQ.execute(), membersQ.execute(), agentSkills(db, ids), agentTodayStats(db, options.timezone, ids)]);
   const byAgent = new Map<string, { queueId: string; penalty: number }[]>();
@@ -818,7 +815,7 @@ export async function loadSnapshotAgents(db: AnyDb, options: { timezone?: string
 }
 
 /** The queues' settings, as the runtime takes them. */
-export async function loadQueueSettings(db: AnyDb): Promise<QueueSettings[]> {
+export async function loadQueueSettings(db: DbOrTx): Promise<QueueSettings[]> {
   return (await listQueues(db)).map(queueSettingsOf);
 }
 
@@ -829,8 +826,8 @@ export async function loadQueueSettings(db: AnyDb): Promise<QueueSettings[]> {
  * has it as its call id, first part (linked_id) or callback (mode 'callback:<id>'). Such a call
  * ended while no daemon was watching it (a restart), so nothing moved the agent on.
  */
-export async function agentsOnEndedCalls(db: AnyDb, minAgeMs: number): Promise<{ agentId: string; callId: string }[]> {
-  const rows = await adb(db)
+export async function agentsOnEndedCalls(db: DbOrTx, minAgeMs: number): Promise<{ agentId: string; callId: string }[]> {
+  const rows = await db
     .selectFrom('agents as a')
     .select(['a.id', 'a.call_id'])
     .where('a.state', '=', 'on-call')

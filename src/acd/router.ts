@@ -50,41 +50,20 @@
  *
  * Nothing in the input is modified. Times are epoch milliseconds.
  */
-import type { AgentStatus } from './agent-state.js';
-import { compareService, type WaitingCalls } from './waiting-calls.js';
+import type { AgentStatus, SkillRequirement, Strategy, WideningStep } from './tables.js';
+import { compareService, type WaitingCall, type WaitingCalls } from './waiting-calls.js';
 
-export type Strategy = 'longest-idle' | 'round-robin' | 'fewest-calls' | 'least-talk-time' | 'random' | 'ring-all' | 'skills';
+/** Defined with the table that stores them (queues). */
+export type { SkillRequirement, Strategy, WideningStep };
 
 export const STRATEGIES: readonly Strategy[] = ['longest-idle', 'round-robin', 'fewest-calls', 'least-talk-time', 'random', 'ring-all', 'skills'];
 
-export interface SkillRequirement {
-  readonly skill: string;
-  /** 1-5. */
-  readonly minLevel: number;
-}
-
-export interface WideningStep {
-  /** Applies once the call has waited this long. */
-  readonly afterSeconds: number;
-  /** Levels below each requirement's minimum that are accepted now; 'any' = any level >= 1. */
-  readonly lowerBy: number | 'any';
-}
 
 export interface QueueConfig {
   readonly id: string;
   readonly strategy: Strategy;
   readonly requiredSkills: readonly SkillRequirement[];
   readonly widening?: readonly WideningStep[];
-}
-
-export interface WaitingCall {
-  readonly id: string;
-  readonly queueId: string;
-  /** Higher is served first. */
-  readonly priority: number;
-  readonly enqueuedAt: number;
-  /** Replaces the queue's requirements (set by the IVR); an empty list requires nothing. */
-  readonly requiredSkills?: readonly SkillRequirement[] | null;
 }
 
 export interface QueueMembership {

@@ -1,12 +1,26 @@
 /**
- * Table types of the ACD (migration 2026-11-24T02-00-00_acd). Like the other features, a database
- * of its own (AcdDatabase = the shared tables plus these and the few others the ACD reads);
- * `adb` views the shared handle through it (same pool, same transactions).
+ * Table types of the ACD (migrations 2026-11-24T02-00-00_acd, 2026-11-25T00-00-00_acd_versions),
+ * with the types of the values they store: agent status (agent-state.ts), strategy, skill
+ * requirements and widening steps (router.ts), overflow targets.
  */
-import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
-import type { Database, Db, DbOrTx } from '../db/database.js';
-import type { AgentStatus } from './agent-state.js';
-import type { SkillRequirement, Strategy, WideningStep } from './router.js';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export type AgentStatus = 'logged-out' | 'ready' | 'reserved' | 'on-call' | 'wrap-up' | 'paused';
+
+export type Strategy = 'longest-idle' | 'round-robin' | 'fewest-calls' | 'least-talk-time' | 'random' | 'ring-all' | 'skills';
+
+export interface SkillRequirement {
+  readonly skill: string;
+  /** 1-5. */
+  readonly minLevel: number;
+}
+
+export interface WideningStep {
+  /** Applies once the call has waited this long. */
+  readonly afterSeconds: number;
+  /** Levels below each requirement's minimum that are accepted now; 'any' = any level >= 1. */
+  readonly lowerBy: number | 'any';
+}
 
 /** Written as JSON text (a JS array would go to pg as a Postgres array), read back parsed. */
 type Json<T> = ColumnType<T, string, string>;
@@ -169,39 +183,3 @@ export interface QueueCallLogTable {
   agent_id: string | null;
 }
 export type QueueCallLogRow = Selectable<QueueCallLogTable>;
-
-/** The columns of other features the ACD reads (inbound routes, flows) or writes (target_queue). */
-interface InboundRoutesView {
-  id: Generated<string>;
-  name: string;
-  target_kind: string;
-  target_queue: string | null;
-}
-interface FlowsView {
-  id: Generated<string>;
-  name: string;
-  published_version: number | null;
-}
-interface FlowVersionsView {
-  flow_id: string;
-  version: number;
-  definition: unknown;
-  state: string;
-}
-
-export type AcdDatabase = Database & {
-  pause_reasons: PauseReasonTable;
-  agents: AgentTable;
-  agent_skills: AgentSkillTable;
-  queues: QueueTable;
-  queue_members: QueueMemberTable;
-  agent_state_log: AgentStateLogTable;
-  queue_calls: QueueCallTable;
-  callbacks: CallbackTable;
-  queue_call_log: QueueCallLogTable;
-  inbound_routes: InboundRoutesView;
-  flows: FlowsView;
-  flow_versions: FlowVersionsView;
-};
-export type AcdDb = Kysely<AcdDatabase> | Transaction<AcdDatabase>;
-export const adb = (db: Db | DbOrTx | AcdDb): AcdDb => db as unknown as AcdDb;

@@ -13,7 +13,17 @@
  * and the calls that bring their own (the IVR's override); the router treats them separately
  * because only the first share one requirement set.
  */
-import type { WaitingCall } from './router.js';
+import type { SkillRequirement } from './tables.js';
+
+export interface WaitingCall {
+  readonly id: string;
+  readonly queueId: string;
+  /** Higher is served first. */
+  readonly priority: number;
+  readonly enqueuedAt: number;
+  /** Replaces the queue's requirements (set by the IVR); an empty list requires nothing. */
+  readonly requiredSkills?: readonly SkillRequirement[] | null;
+}
 
 export interface QueueWaiting {
   /** Calls with the queue's own requirements, in service order. */

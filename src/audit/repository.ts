@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../db/database.js';
-import type { AuditLogRow } from '../db/tables/audit.js';
+import type { AuditLogRow } from './tables.js';
 
 /** Who made a change: an API token's user, or the local CLI. */
 export interface Actor {

@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../db/database.js';
-import type { ApiTokenRow, NewApiToken, NewUser, Role, UserRow } from '../db/tables/auth.js';
+import type { ApiTokenRow, NewApiToken, NewUser, Role, UserRow } from './tables.js';
 
 export async function insertUser(db: DbOrTx, user: NewUser): Promise<UserRow> {
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();

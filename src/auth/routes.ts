@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
-import type { Role, UserRow } from '../db/tables/auth.js';
+import type { Role, UserRow } from './tables.js';
 import { actorFor, requireRole } from '../http/auth.js';
 import { IdParams, NullableTimestamp, Timestamp, withErrors } from '../http/schemas.js';
 import type { AuthService } from './service.js';

@@ -3,7 +3,7 @@
  * -> change + audit row in one transaction.
  */
 import type { Db } from '../db/database.js';
-import type { Role, UserRow } from '../db/tables/auth.js';
+import type { Role, UserRow } from './tables.js';
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { bearerFrom, hashToken, issueToken, roleAllows } from './tokens.js';

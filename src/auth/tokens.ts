@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Role } from '../db/tables/auth.js';
+import type { Role } from './tables.js';
 
 /** Bearer tokens: 32 random bytes, shown once; only their SHA-256 is stored. */
 export interface IssuedToken {

@@ -9,7 +9,7 @@
  *
  * Forwards are followed at most MAX_HOPS times, and never to an extension already tried (no loops).
  */
-import type { PermissionClass } from '../db/tables/extensions.js';
+import type { PermissionClass } from '../extensions/tables.js';
 
 export interface DialTarget {
   readonly number: string;

@@ -5,7 +5,7 @@
  */
 import type { Db } from '../db/database.js';
 import type { Direction } from '../db/tables/cdrs.js';
-import type { PermissionClass } from '../db/tables/extensions.js';
+import type { PermissionClass } from '../extensions/tables.js';
 import { findExtension } from '../extensions/repository.js';
 import { planOutbound } from '../routing/outbound.js';
 import { resolveInbound } from '../routing/inbound.js';

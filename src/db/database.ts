@@ -1,25 +1,63 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import type {
+  AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueMemberTable, QueueTable,
+} from '../acd/tables.js';
+import type { AuditLogTable } from '../audit/tables.js';
+import type { ApiTokenTable, UserTable } from '../auth/tables.js';
+import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from '../extensions/tables.js';
+import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
+import type { PromptTable } from '../prompts/tables.js';
+import type { DeviceTable } from '../provisioning/tables.js';
+import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
+import type { VoicemailGreetingTable, VoicemailMessageTable } from '../voicemail/tables.js';
 import type { LiveCallTable, UnservedCallTable, UnservedFileReadTable } from './tables/calls.js';
 import type { CdrTable } from './tables/cdrs.js';
-import type { ApiTokenTable, UserTable } from './tables/auth.js';
-import type { AuditLogTable } from './tables/audit.js';
-import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from './tables/extensions.js';
 
+/** Every table the daemon reads or writes, from the features' tables.ts files (one per feature). */
 export interface Database {
+  // calls
   live_calls: LiveCallTable;
   unserved_calls: UnservedCallTable;
   unserved_file_reads: UnservedFileReadTable;
   cdrs: CdrTable;
+  // auth, audit
   users: UserTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  // extensions and the PJSIP realtime tables Asterisk reads
   extensions: ExtensionTable;
   ps_endpoints: PsEndpointTable;
   ps_auths: PsAuthTable;
   ps_aors: PsAorTable;
   ps_contacts: PsContactTable;
+  ps_endpoint_id_ips: PsIdentifyTable;
+  ps_registrations: PsRegistrationTable;
+  // trunks and routing
+  trunks: TrunkTable;
+  outbound_routes: OutboundRouteTable;
+  inbound_routes: InboundRouteTable;
+  emergency_numbers: EmergencyNumberTable;
+  // desk phones
+  devices: DeviceTable;
+  // voicemail
+  voicemail_messages: VoicemailMessageTable;
+  voicemail_greetings: VoicemailGreetingTable;
+  // IVR
+  prompts: PromptTable;
+  flows: FlowTable;
+  flow_versions: FlowVersionTable;
+  // ACD
+  pause_reasons: PauseReasonTable;
+  agents: AgentTable;
+  agent_skills: AgentSkillTable;
+  queues: QueueTable;
+  queue_members: QueueMemberTable;
+  agent_state_log: AgentStateLogTable;
+  queue_calls: QueueCallTable;
+  callbacks: CallbackTable;
+  queue_call_log: QueueCallLogTable;
 }
 
 export type Db = Kysely<Database>;

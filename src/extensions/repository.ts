@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../db/database.js';
-import type { ExtensionPatch, ExtensionRow, NewExtension } from '../db/tables/extensions.js';
+import type { ExtensionPatch, ExtensionRow, NewExtension } from './tables.js';
 import { callerIdString } from './rules.js';
 
 export async function findExtension(db: DbOrTx, number: string): Promise<ExtensionRow | undefined> {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
-import type { ExtensionRow } from '../db/tables/extensions.js';
+import type { ExtensionRow } from './tables.js';
 import type { AuthService } from '../auth/service.js';
 import { actorFor, requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';

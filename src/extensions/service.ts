@@ -3,7 +3,7 @@
  * realtime rows and an audit row in one transaction. A failure leaves nothing half-created.
  */
 import type { Db, DbOrTx } from '../db/database.js';
-import type { ExtensionPatch, ExtensionRow, PermissionClass } from '../db/tables/extensions.js';
+import type { ExtensionPatch, ExtensionRow, PermissionClass } from './tables.js';
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import * as repo from './repository.js';

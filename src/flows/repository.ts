@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { Db, DbOrTx } from '../db/database.js';
 import type { FlowDefinition } from '../ivr/model.js';
 import { takesMessages } from '../voicemail/deposit.js';
-import { fdb, type FlowRow, type FlowVersionRow, type FlowVersionState } from './table.js';
+import type { FlowRow, FlowVersionRow, FlowVersionState } from './tables.js';
 
 // ---------------------------------------------------------------- flows
 
@@ -15,7 +15,7 @@ import { fdb, type FlowRow, type FlowVersionRow, type FlowVersionState } from '.
 export type FlowSummary = FlowRow & { draft_version: number | null };
 
 const withDraft = (db: DbOrTx) =>
-  fdb(db)
+  db
     .selectFrom('flows as f')
     .leftJoin('flow_versions as d', (j) => j.onRef('d.flow_id', '=', 'f.id').on('d.state', '=', 'draft'))
     .selectAll('f')
@@ -31,15 +31,15 @@ export async function findFlow(db: DbOrTx, name: string): Promise<FlowSummary | 
 
 /** The flow row, locked until the transaction ends: changes to one flow run one at a time. */
 export async function lockFlow(db: DbOrTx, name: string): Promise<FlowRow | undefined> {
-  return fdb(db).selectFrom('flows').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
+  return db.selectFrom('flows').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
 }
 
 export async function insertFlow(db: DbOrTx, name: string, description: string | null): Promise<FlowRow> {
-  return fdb(db).insertInto('flows').values({ name, description }).returningAll().executeTakeFirstOrThrow();
+  return db.insertInto('flows').values({ name, description }).returningAll().executeTakeFirstOrThrow();
 }
 
 export async function touchFlow(db: DbOrTx, id: string, publishedVersion?: number): Promise<void> {
-  await fdb(db)
+  await db
     .updateTable('flows')
     .set({ updated_at: new Date(), ...(publishedVersion === undefined ? {} : { published_version: publishedVersion }) })
     .where('id', '=', id)
@@ -47,7 +47,7 @@ export async function touchFlow(db: DbOrTx, id: string, publishedVersion?: numbe
 }
 
 export async function deleteFlowRow(db: DbOrTx, id: string): Promise<void> {
-  await fdb(db).deleteFrom('flows').where('id', '=', id).execute();
+  await db.deleteFrom('flows').where('id', '=', id).execute();
 }
 
 // ---------------------------------------------------------------- versions
@@ -56,7 +56,7 @@ export type VersionInfo = Omit<FlowVersionRow, 'definition'>;
 
 /** Newest first, without definitions. */
 export async function listVersions(db: DbOrTx, flowId: string): Promise<VersionInfo[]> {
-  return fdb(db)
+  return db
     .selectFrom('flow_versions')
     .select(['flow_id', 'version', 'state', 'created_at', 'published_at', 'created_by'])
     .where('flow_id', '=', flowId)
@@ -65,27 +65,27 @@ export async function listVersions(db: DbOrTx, flowId: string): Promise<VersionI
 }
 
 export async function findVersion(db: DbOrTx, flowId: string, version: number): Promise<FlowVersionRow | undefined> {
-  return fdb(db).selectFrom('flow_versions').selectAll().where('flow_id', '=', flowId).where('version', '=', version).executeTakeFirst();
+  return db.selectFrom('flow_versions').selectAll().where('flow_id', '=', flowId).where('version', '=', version).executeTakeFirst();
 }
 
 export async function findVersionInState(db: DbOrTx, flowId: string, state: 'draft' | 'published'): Promise<FlowVersionRow | undefined> {
-  return fdb(db).selectFrom('flow_versions').selectAll().where('flow_id', '=', flowId).where('state', '=', state).executeTakeFirst();
+  return db.selectFrom('flow_versions').selectAll().where('flow_id', '=', flowId).where('state', '=', state).executeTakeFirst();
 }
 
 export async function nextVersion(db: DbOrTx, flowId: string): Promise<number> {
-  const r = await fdb(db).selectFrom('flow_versions').select((eb) => eb.fn.max('version').as('max')).where('flow_id', '=', flowId).executeTakeFirst();
+  const r = await db.selectFrom('flow_versions').select((eb) => eb.fn.max('version').as('max')).where('flow_id', '=', flowId).executeTakeFirst();
   return (r?.max ?? 0) + 1;
 }
 
 export async function insertDraft(db: DbOrTx, flowId: string, version: number, definition: unknown, createdBy: string): Promise<void> {
-  await fdb(db)
+  await db
     .insertInto('flow_versions')
     .values({ flow_id: flowId, version, definition: JSON.stringify(definition), state: 'draft', created_by: createdBy })
     .execute();
 }
 
 export async function replaceDraftDefinition(db: DbOrTx, flowId: string, version: number, definition: unknown): Promise<void> {
-  await fdb(db)
+  await db
     .updateTable('flow_versions')
     .set({ definition: JSON.stringify(definition) })
     .where('flow_id', '=', flowId)
@@ -99,14 +99,14 @@ export async function replaceDraftDefinition(db: DbOrTx, flowId: string, version
  * caller sets flows.published_version in the same transaction.
  */
 export async function markPublished(db: DbOrTx, flowId: string, version: number): Promise<void> {
-  await fdb(db)
+  await db
     .updateTable('flow_versions')
     .set({ state: 'retired' })
     .where('flow_id', '=', flowId)
     .where('state', '=', 'published')
     .where('version', '<>', version)
     .execute();
-  await fdb(db)
+  await db
     .updateTable('flow_versions')
     .set({ state: 'published', published_at: new Date() })
     .where('flow_id', '=', flowId)
@@ -118,13 +118,13 @@ export async function markPublished(db: DbOrTx, flowId: string, version: number)
 
 /** Inbound routes that send calls to the flow, by name. */
 export async function inboundRoutesUsingFlow(db: DbOrTx, flowId: string): Promise<string[]> {
-  const rows = await fdb(db).selectFrom('inbound_routes').select('name').where('target_flow', '=', flowId).orderBy('id').execute();
+  const rows = await db.selectFrom('inbound_routes').select('name').where('target_flow', '=', flowId).orderBy('id').execute();
   return rows.map((r) => r.name);
 }
 
 /** Other flows whose published definition has a transfer to {kind: 'flow', flow: name}. */
 export async function flowsTransferringTo(db: DbOrTx, name: string): Promise<string[]> {
-  const rows = await fdb(db)
+  const rows = await db
     .selectFrom('flows as f')
     .innerJoin('flow_versions as v', (j) => j.onRef('v.flow_id', '=', 'f.id').on('v.state', '=', 'published'))
     .select('f.name')
@@ -147,11 +147,10 @@ export interface CatalogData {
 }
 
 export async function loadCatalogData(db: DbOrTx): Promise<CatalogData> {
-  const d = fdb(db);
   const [extensions, flows, prompts] = await Promise.all([
-    d.selectFrom('extensions').select(['number', 'voicemail_enabled', 'voicemail_pin_hash']).execute(),
-    d.selectFrom('flows').select('name').where('published_version', 'is not', null).execute(),
-    d.selectFrom('prompts').select('id').execute(),
+    db.selectFrom('extensions').select(['number', 'voicemail_enabled', 'voicemail_pin_hash']).execute(),
+    db.selectFrom('flows').select('name').where('published_version', 'is not', null).execute(),
+    db.selectFrom('prompts').select('id').execute(),
   ]);
   return {
     extensions: extensions.map((e) => e.number),
@@ -171,19 +170,20 @@ export interface PublishedFlow {
 
 /** The published version of a flow, or null when there is no such flow or it was never published. */
 export async function loadPublishedFlow(db: Db | DbOrTx, name: string): Promise<PublishedFlow | null> {
-  const row = await fdb(db)
+  const row = await db
     .selectFrom('flows as f')
     .innerJoin('flow_versions as v', (j) => j.onRef('v.flow_id', '=', 'f.id').onRef('v.version', '=', 'f.published_version'))
     .select(['f.name', 'v.version', 'v.definition'])
     .where('f.name', '=', name)
     .executeTakeFirst();
-  return row ? { name: row.name, version: row.version, definition: row.definition } : null;
+  // Published versions were checked (checkFlow) before they were saved.
+  return row ? { name: row.name, version: row.version, definition: row.definition as FlowDefinition } : null;
 }
 
 /** A flow's name by its id (inbound_routes.target_flow), or null. */
 export async function flowNameById(db: Db | DbOrTx, id: string): Promise<string | null> {
   if (!/^[0-9]{1,18}$/.test(id)) return null;
-  const row = await fdb(db).selectFrom('flows').select('name').where('id', '=', id).executeTakeFirst();
+  const row = await db.selectFrom('flows').select('name').where('id', '=', id).executeTakeFirst();
   return row?.name ?? null;
 }
 
@@ -197,7 +197,7 @@ export async function flowsWhoseDefinition(
   value: string,
   states: readonly FlowVersionState[] = ['published', 'draft'],
 ): Promise<string[]> {
-  const rows = await fdb(db)
+  const rows = await db
     .selectFrom('flows as f')
     .innerJoin('flow_versions as v', 'v.flow_id', 'f.id')
     .select('f.name')

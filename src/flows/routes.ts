@@ -9,7 +9,7 @@ import { actorFor, requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
 import type { FlowSummary as FlowSummaryRow, VersionInfo } from './repository.js';
 import { MAX_DEFINITION_BYTES, type FlowDetail as FlowDetailData, type FlowService } from './service.js';
-import type { FlowVersionRow } from './table.js';
+import type { FlowVersionRow } from './tables.js';
 import {
   CreateFlow, FlowDetail, FlowParams, FlowSummary, FlowVersion, FlowVersionInfo, Rollback, SaveDraft, VersionParams,
   type CreateFlowBody, type RollbackBody, type SaveDraftBody,

@@ -11,7 +11,7 @@ import { withErrors } from '../http/schemas.js';
 import { AppError } from '../errors.js';
 import { UPLOAD_CONTENT_TYPES, uploadFormat } from './media.js';
 import type { PromptService } from './service.js';
-import type { PromptRow } from './table.js';
+import type { PromptRow } from './tables.js';
 import { CreateTts, Prompt, PromptParams, UploadBody, UploadQuery } from './schemas.js';
 
 export interface PromptRouteDeps {

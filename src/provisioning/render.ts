@@ -3,10 +3,10 @@
  * Every value from people or other tables goes through kvValue/xmlEscape (see escape.ts).
  */
 import { formatMac } from './mac.js';
+import type { Vendor } from './tables.js';
 import { kvValue, xmlEscape } from './escape.js';
 import { hoursOffset, posixTz, type DstRule, type ZoneRules } from './timezone.js';
 
-export type Vendor = 'yealink' | 'polycom' | 'grandstream';
 export const VENDORS: readonly Vendor[] = ['yealink', 'polycom', 'grandstream'];
 
 /** Most BLF keys a device may have (Yealink expansion modules reach about this). */

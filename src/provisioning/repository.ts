@@ -1,43 +1,44 @@
 import type { Insertable, Updateable } from 'kysely';
-import type { DeviceRow, DeviceTable, ProvDbOrTx } from './tables.js';
+import type { DbOrTx } from '../db/database.js';
+import type { DeviceRow, DeviceTable } from './tables.js';
 
-export async function listDevices(db: ProvDbOrTx): Promise<DeviceRow[]> {
+export async function listDevices(db: DbOrTx): Promise<DeviceRow[]> {
   return db.selectFrom('devices').selectAll().orderBy('id').execute();
 }
 
-export async function findDevice(db: ProvDbOrTx, id: string): Promise<DeviceRow | undefined> {
+export async function findDevice(db: DbOrTx, id: string): Promise<DeviceRow | undefined> {
   return db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function findDeviceByMac(db: ProvDbOrTx, mac: string): Promise<DeviceRow | undefined> {
+export async function findDeviceByMac(db: DbOrTx, mac: string): Promise<DeviceRow | undefined> {
   return db.selectFrom('devices').selectAll().where('mac', '=', mac).executeTakeFirst();
 }
 
-export async function insertDevice(db: ProvDbOrTx, row: Insertable<DeviceTable>): Promise<DeviceRow> {
+export async function insertDevice(db: DbOrTx, row: Insertable<DeviceTable>): Promise<DeviceRow> {
   return db.insertInto('devices').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateDevice(db: ProvDbOrTx, id: string, changes: Updateable<DeviceTable>): Promise<DeviceRow | undefined> {
+export async function updateDevice(db: DbOrTx, id: string, changes: Updateable<DeviceTable>): Promise<DeviceRow | undefined> {
   return db.updateTable('devices').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
 }
 
-export async function deleteDevice(db: ProvDbOrTx, id: string): Promise<DeviceRow | undefined> {
+export async function deleteDevice(db: DbOrTx, id: string): Promise<DeviceRow | undefined> {
   return db.deleteFrom('devices').where('id', '=', id).returningAll().executeTakeFirst();
 }
 
-export async function markProvisioned(db: ProvDbOrTx, id: string, at: Date, ip: string): Promise<void> {
+export async function markProvisioned(db: DbOrTx, id: string, at: Date, ip: string): Promise<void> {
   await db.updateTable('devices').set({ last_provisioned_at: at, last_provisioned_ip: ip }).where('id', '=', id).execute();
 }
 
 /** Which of these extension numbers exist (with their display names). */
-export async function findExtensions(db: ProvDbOrTx, numbers: readonly string[]): Promise<Map<string, string>> {
+export async function findExtensions(db: DbOrTx, numbers: readonly string[]): Promise<Map<string, string>> {
   if (numbers.length === 0) return new Map();
   const rows = await db.selectFrom('extensions').select(['number', 'display_name']).where('number', 'in', [...numbers]).execute();
   return new Map(rows.map((r) => [r.number, r.display_name]));
 }
 
 /** The SIP password of an extension (PJSIP auth id = extension number); undefined = no auth row. */
-export async function sipPassword(db: ProvDbOrTx, number: string): Promise<string | null | undefined> {
+export async function sipPassword(db: DbOrTx, number: string): Promise<string | null | undefined> {
   const row = await db.selectFrom('ps_auths').select('password').where('id', '=', number).executeTakeFirst();
   return row ? row.password : undefined;
 }

@@ -3,14 +3,14 @@
  * validate -> check preconditions (typed errors naming the field) -> change + audit row in one
  * transaction. Provisioning passwords are returned once and stored only as SHA-256.
  */
-import type { Db } from '../db/database.js';
+import type { Db, DbOrTx } from '../db/database.js';
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { normalizeMac } from './mac.js';
 import { normalizeNetworks } from './networks.js';
 import { issueProvisioningPassword } from './access.js';
-import { MAX_BLF_KEYS, type Vendor } from './render.js';
-import { coreTables, provisioningDb, type DeviceRow, type DeviceTable, type ProvDb, type ProvDbOrTx } from './tables.js';
+import { MAX_BLF_KEYS } from './render.js';
+import type { DeviceRow, DeviceTable, Vendor } from './tables.js';
 import * as repo from './repository.js';
 import type { Updateable } from 'kysely';
 
@@ -38,14 +38,10 @@ const invalid = (field: string, message: string) =>
   new AppError('validation-failed', 400, `${field}: ${message}`, { field, problems: [{ field, message }] });
 
 export class DeviceService {
-  private readonly db: ProvDb;
-
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    this.db = provisioningDb(db);
-  }
+  ) {}
 
   list(): Promise<DeviceRow[]> {
     return repo.listDevices(this.db);
@@ -77,7 +73,7 @@ export class DeviceService {
         prov_password_hash: issued?.hash ?? null,
         prov_allowed_networks: JSON.stringify(networks),
       });
-      await recordAudit(coreTables(tx), actor, {
+      await recordAudit(tx, actor, {
         action: 'device.create',
         entity: 'device',
         entityId: device.id,
@@ -122,7 +118,7 @@ export class DeviceService {
 
       if (Object.keys(changes).length === 0) return { device: current, password: null };
       const device = await repo.updateDevice(tx, id, { ...changes, updated_at: this.now() });
-      await recordAudit(coreTables(tx), actor, { action: 'device.update', entity: 'device', entityId: id, details: { mac: device!.mac, changed } });
+      await recordAudit(tx, actor, { action: 'device.update', entity: 'device', entityId: id, details: { mac: device!.mac, changed } });
       return { device: device!, password: issued?.password ?? null };
     });
   }
@@ -131,7 +127,7 @@ export class DeviceService {
     await this.db.transaction().execute(async (tx) => {
       const device = await repo.deleteDevice(tx, id);
       if (!device) throw notFound('device-not-found', 'device', id);
-      await recordAudit(coreTables(tx), actor, { action: 'device.delete', entity: 'device', entityId: id, details: { mac: device.mac, extension: device.extension_number } });
+      await recordAudit(tx, actor, { action: 'device.delete', entity: 'device', entityId: id, details: { mac: device.mac, extension: device.extension_number } });
     });
   }
 
@@ -141,13 +137,13 @@ export class DeviceService {
       const issued = issueProvisioningPassword();
       const device = await repo.updateDevice(tx, id, { prov_password_hash: issued.hash, updated_at: this.now() });
       if (!device) throw notFound('device-not-found', 'device', id);
-      await recordAudit(coreTables(tx), actor, { action: 'device.rotate-credentials', entity: 'device', entityId: id, details: { mac: device.mac } });
+      await recordAudit(tx, actor, { action: 'device.rotate-credentials', entity: 'device', entityId: id, details: { mac: device.mac } });
       return { device, password: issued.password };
     });
   }
 
   /** One transaction; a unique or foreign-key race that slipped past the checks still gets its typed error. */
-  private async write<T>(fn: (tx: ProvDbOrTx) => Promise<T>): Promise<T> {
+  private async write<T>(fn: (tx: DbOrTx) => Promise<T>): Promise<T> {
     try {
       return await this.db.transaction().execute(fn);
     } catch (err) {
@@ -188,7 +184,7 @@ function requireSomeAuth(credentials: boolean, networks: readonly string[]): voi
 }
 
 /** extension (when given) and every BLF key must be existing extensions. */
-async function checkExtensions(db: ProvDbOrTx, extension: string | null, blfKeys: readonly string[]): Promise<void> {
+async function checkExtensions(db: DbOrTx, extension: string | null, blfKeys: readonly string[]): Promise<void> {
   const wanted = [...(extension === null ? [] : [extension]), ...blfKeys];
   const found = await repo.findExtensions(db, wanted);
   if (extension !== null && !found.has(extension)) throw invalid('body.extension', `extension ${extension} does not exist`);

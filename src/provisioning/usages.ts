@@ -6,10 +6,9 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import { formatMac } from './mac.js';
-import type { ProvDbOrTx } from './tables.js';
 
 export async function deviceUsages(db: DbOrTx, number: string): Promise<string[]> {
-  const rows = await (db as unknown as ProvDbOrTx)
+  const rows = await db
     .selectFrom('devices')
     .select(['mac', 'extension_number'])
     .where((eb) => eb.or([eb('extension_number', '=', number), eb(sql<boolean>`blf_keys @> ${JSON.stringify([number])}::jsonb`, '=', true)]))

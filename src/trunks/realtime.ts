@@ -10,7 +10,8 @@
  * A disabled trunk has no rows at all: Asterisk neither sends to nor accepts from it.
  * Asterisk reads endpoints/aors/auths/identifies on demand; registrations need a nudge (registrar.ts).
  */
-import type { PsAor, PsAuth, PsEndpoint, PsIdentify, PsRegistration, TrunkDbOrTx, TrunkRow } from './tables.js';
+import type { DbOrTx } from '../db/database.js';
+import type { PsAor, PsAuth, PsEndpoint, PsIdentifyTable, PsRegistrationTable, TrunkRow } from './tables.js';
 
 export type TrunkSpec = Pick<
   TrunkRow,
@@ -21,8 +22,8 @@ export interface TrunkRealtimeRows {
   endpoint: PsEndpoint;
   aor: PsAor;
   auth: PsAuth | null;
-  identify: PsIdentify;
-  registration: PsRegistration | null;
+  identify: PsIdentifyTable;
+  registration: PsRegistrationTable | null;
 }
 
 export const QUALIFY_FREQUENCY_S = 60;
@@ -60,8 +61,8 @@ export function trunkRealtimeRows(t: TrunkSpec): TrunkRealtimeRows {
   };
   const aor: PsAor = { id, contact: `sip:${hostPort}${transportParam}`, qualify_frequency: QUALIFY_FREQUENCY_S, qualify_timeout: 3 };
   const auth: PsAuth | null = hasAuth ? { id, auth_type: 'userpass', username: t.username, password: t.password } : null;
-  const identify: PsIdentify = { id, endpoint: id, match: t.host, srv_lookups: 'no' };
-  const registration: PsRegistration | null =
+  const identify: PsIdentifyTable = { id, endpoint: id, match: t.host, srv_lookups: 'no' };
+  const registration: PsRegistrationTable | null =
     t.kind === 'registration' && hasAuth
       ? {
           id,
@@ -91,13 +92,13 @@ export function trunkRealtimeRows(t: TrunkSpec): TrunkRealtimeRows {
 const TABLES = ['ps_registrations', 'ps_endpoint_id_ips', 'ps_endpoints', 'ps_aors', 'ps_auths'] as const;
 
 /** Remove every realtime row of the trunk called `name`. */
-export async function removeTrunkRealtime(db: TrunkDbOrTx, name: string): Promise<void> {
+export async function removeTrunkRealtime(db: DbOrTx, name: string): Promise<void> {
   const id = trunkEndpointId(name);
   for (const table of TABLES) await db.deleteFrom(table).where('id', '=', id).execute();
 }
 
 /** Replace the trunk's realtime rows with ones built from `t` (none when disabled). */
-export async function writeTrunkRealtime(db: TrunkDbOrTx, t: TrunkSpec): Promise<void> {
+export async function writeTrunkRealtime(db: DbOrTx, t: TrunkSpec): Promise<void> {
   await removeTrunkRealtime(db, t.name);
   if (!t.enabled) return;
   const rows = trunkRealtimeRows(t);

@@ -7,39 +7,39 @@ import type { OutboundRoute } from '../routing/outbound.js';
 import type { InboundRule, Target } from '../routing/inbound.js';
 import { isDialOutNumber } from '../routing/outbound.js';
 import { trunkEndpointId } from './realtime.js';
-import { trunkDb, type InboundRouteRow, type InboundRouteView, type NewTrunk, type OutboundRouteRow, type TrunkDbOrTx, type TrunkRow, type TrunkTable } from './tables.js';
+import type { InboundRouteRow, InboundRouteView, NewTrunk, OutboundRouteRow, TrunkRow, TrunkTable } from './tables.js';
 import type { Updateable } from 'kysely';
 
 // ---------------------------------------------------------------- trunks
 
-export async function listTrunks(db: TrunkDbOrTx): Promise<TrunkRow[]> {
+export async function listTrunks(db: DbOrTx): Promise<TrunkRow[]> {
   return db.selectFrom('trunks').selectAll().orderBy('name').execute();
 }
 
-export async function findTrunk(db: TrunkDbOrTx, id: string, forUpdate = false): Promise<TrunkRow | undefined> {
+export async function findTrunk(db: DbOrTx, id: string, forUpdate = false): Promise<TrunkRow | undefined> {
   let q = db.selectFrom('trunks').selectAll().where('id', '=', id);
   if (forUpdate) q = q.forUpdate();
   return q.executeTakeFirst();
 }
 
-export async function findTrunkByName(db: TrunkDbOrTx, name: string): Promise<TrunkRow | undefined> {
+export async function findTrunkByName(db: DbOrTx, name: string): Promise<TrunkRow | undefined> {
   return db.selectFrom('trunks').selectAll().where('name', '=', name).executeTakeFirst();
 }
 
-export async function insertTrunk(db: TrunkDbOrTx, row: NewTrunk): Promise<TrunkRow> {
+export async function insertTrunk(db: DbOrTx, row: NewTrunk): Promise<TrunkRow> {
   return db.insertInto('trunks').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateTrunk(db: TrunkDbOrTx, id: string, patch: Updateable<TrunkTable>): Promise<TrunkRow> {
+export async function updateTrunk(db: DbOrTx, id: string, patch: Updateable<TrunkTable>): Promise<TrunkRow> {
   return db.updateTable('trunks').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function deleteTrunk(db: TrunkDbOrTx, id: string): Promise<void> {
+export async function deleteTrunk(db: DbOrTx, id: string): Promise<void> {
   await db.deleteFrom('trunks').where('id', '=', id).execute();
 }
 
 /** The outbound routes that send calls to a trunk. */
-export async function routesUsingTrunk(db: TrunkDbOrTx, trunkId: string): Promise<{ id: string; name: string }[]> {
+export async function routesUsingTrunk(db: DbOrTx, trunkId: string): Promise<{ id: string; name: string }[]> {
   return db.selectFrom('outbound_routes').select(['id', 'name']).where('trunk_id', '=', trunkId).orderBy('id').execute();
 }
 
@@ -47,21 +47,21 @@ export async function routesUsingTrunk(db: TrunkDbOrTx, trunkId: string): Promis
 
 export type OutboundRouteWithTrunk = OutboundRouteRow & { trunk_name: string };
 
-const outboundWithTrunk = (db: TrunkDbOrTx) =>
+const outboundWithTrunk = (db: DbOrTx) =>
   db.selectFrom('outbound_routes as r').innerJoin('trunks as t', 't.id', 'r.trunk_id').selectAll('r').select('t.name as trunk_name');
 
-export async function listOutboundRoutes(db: TrunkDbOrTx): Promise<OutboundRouteWithTrunk[]> {
+export async function listOutboundRoutes(db: DbOrTx): Promise<OutboundRouteWithTrunk[]> {
   return outboundWithTrunk(db).orderBy('r.priority').orderBy('r.id').execute();
 }
 
-export async function findOutboundRoute(db: TrunkDbOrTx, id: string): Promise<OutboundRouteWithTrunk | undefined> {
+export async function findOutboundRoute(db: DbOrTx, id: string): Promise<OutboundRouteWithTrunk | undefined> {
   return outboundWithTrunk(db).where('r.id', '=', id).executeTakeFirst();
 }
 
 // ---------------------------------------------------------------- inbound routes
 
 /** Inbound routes with the name of their target flow or queue (the row holds its id). */
-const inboundWithFlow = (db: TrunkDbOrTx) =>
+const inboundWithFlow = (db: DbOrTx) =>
   db
     .selectFrom('inbound_routes as r')
     .leftJoin('flows as f', 'f.id', 'r.target_flow')
@@ -69,24 +69,24 @@ const inboundWithFlow = (db: TrunkDbOrTx) =>
     .selectAll('r')
     .select(['f.name as target_flow_name', 'q.name as target_queue_name']);
 
-export async function listInboundRoutes(db: TrunkDbOrTx): Promise<InboundRouteView[]> {
+export async function listInboundRoutes(db: DbOrTx): Promise<InboundRouteView[]> {
   return inboundWithFlow(db).orderBy('r.priority').orderBy('r.id').execute();
 }
 
-export async function findInboundRoute(db: TrunkDbOrTx, id: string): Promise<InboundRouteView | undefined> {
+export async function findInboundRoute(db: DbOrTx, id: string): Promise<InboundRouteView | undefined> {
   return inboundWithFlow(db).where('r.id', '=', id).executeTakeFirst();
 }
 
-export async function findDefaultInboundRoute(db: TrunkDbOrTx): Promise<InboundRouteView | undefined> {
+export async function findDefaultInboundRoute(db: DbOrTx): Promise<InboundRouteView | undefined> {
   return inboundWithFlow(db).where('r.did_pattern', 'is', null).where('r.caller_pattern', 'is', null).executeTakeFirst();
 }
 
-export async function extensionExists(db: TrunkDbOrTx, number: string): Promise<boolean> {
+export async function extensionExists(db: DbOrTx, number: string): Promise<boolean> {
   return (await db.selectFrom('extensions').select('id').where('number', '=', number).executeTakeFirst()) !== undefined;
 }
 
 /** A flow by name, as an inbound route target needs it (id, and whether it has a published version). */
-export async function findFlowForRoute(db: TrunkDbOrTx, name: string, forShare = false): Promise<{ id: string; published_version: number | null } | undefined> {
+export async function findFlowForRoute(db: DbOrTx, name: string, forShare = false): Promise<{ id: string; published_version: number | null } | undefined> {
   let q = db.selectFrom('flows').select(['id', 'published_version']).where('name', '=', name);
   // Held until the route is written, so the flow cannot be deleted in between.
   if (forShare) q = q.forShare();
@@ -94,7 +94,7 @@ export async function findFlowForRoute(db: TrunkDbOrTx, name: string, forShare =
 }
 
 /** A queue by name, as an inbound route target needs it (its id). */
-export async function findQueueForRoute(db: TrunkDbOrTx, name: string, forShare = false): Promise<{ id: string } | undefined> {
+export async function findQueueForRoute(db: DbOrTx, name: string, forShare = false): Promise<{ id: string } | undefined> {
   let q = db.selectFrom('queues').select(['id']).where('name', '=', name);
   // Held until the route is written, so the queue cannot be deleted in between.
   if (forShare) q = q.forShare();
@@ -144,17 +144,17 @@ export function targetColumns(t: Target, refId: string | null = null): Pick<Inbo
  * deleting it is refused (extension-in-use) instead of hitting the foreign key.
  */
 export async function inboundRoutesUsingExtension(db: DbOrTx, number: string): Promise<string[]> {
-  const rows = await trunkDb(db).selectFrom('inbound_routes').select('name').where('target_extension', '=', number).orderBy('id').execute();
+  const rows = await db.selectFrom('inbound_routes').select('name').where('target_extension', '=', number).orderBy('id').execute();
   return rows.map((r) => `inbound route ${r.name}`);
 }
 
 // ---------------------------------------------------------------- emergency numbers
 
-export async function listEmergencyNumbers(db: TrunkDbOrTx): Promise<string[]> {
+export async function listEmergencyNumbers(db: DbOrTx): Promise<string[]> {
   return (await db.selectFrom('emergency_numbers').select('number').orderBy('number').execute()).map((r) => r.number);
 }
 
-export async function replaceEmergencyNumbers(db: TrunkDbOrTx, numbers: readonly string[]): Promise<void> {
+export async function replaceEmergencyNumbers(db: DbOrTx, numbers: readonly string[]): Promise<void> {
   await db.deleteFrom('emergency_numbers').execute();
   if (numbers.length) await db.insertInto('emergency_numbers').values(numbers.map((number) => ({ number }))).execute();
 }
@@ -165,7 +165,7 @@ export type LoadedOutboundRoute = OutboundRoute & { readonly trunkName: string; 
 
 /** Outbound routes whose trunk is enabled, as planOutbound takes them (plus the trunk's name). */
 export async function loadOutboundRoutes(db: Db | DbOrTx): Promise<LoadedOutboundRoute[]> {
-  const rows = await trunkDb(db)
+  const rows = await db
     .selectFrom('outbound_routes as r')
     .innerJoin('trunks as t', 't.id', 'r.trunk_id')
     .selectAll('r')
@@ -189,12 +189,12 @@ export async function loadOutboundRoutes(db: Db | DbOrTx): Promise<LoadedOutboun
 }
 
 export async function loadEmergencyNumbers(db: Db | DbOrTx): Promise<string[]> {
-  return listEmergencyNumbers(trunkDb(db));
+  return listEmergencyNumbers(db);
 }
 
 /** Inbound rules and the default target, as resolveInbound takes them. */
 export async function loadInboundRules(db: Db | DbOrTx): Promise<{ rules: InboundRule[]; defaultTarget: Target | null }> {
-  const rows = await listInboundRoutes(trunkDb(db));
+  const rows = await listInboundRoutes(db);
   const rules: InboundRule[] = [];
   let defaultTarget: Target | null = null;
   for (const r of rows) {
@@ -206,7 +206,7 @@ export async function loadInboundRules(db: Db | DbOrTx): Promise<{ rules: Inboun
 
 /** An enabled trunk by id (for the dial target of a planned route), or undefined. */
 export async function loadTrunk(db: Db | DbOrTx, id: string): Promise<TrunkRow | undefined> {
-  const t = await findTrunk(trunkDb(db), id);
+  const t = await findTrunk(db, id);
   return t?.enabled ? t : undefined;
 }
 

@@ -11,7 +11,7 @@ import { withErrors } from '../http/schemas.js';
 import { notFound } from '../errors.js';
 import type { TrunkService } from './service.js';
 import type { RouteService } from './route-service.js';
-import { trunkDb, type InboundRouteView, type TrunkRow } from './tables.js';
+import type { InboundRouteView, TrunkRow } from './tables.js';
 import { trunkEndpointId } from './realtime.js';
 import * as repo from './repository.js';
 import {
@@ -79,7 +79,7 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
   const admin = requireRole(deps.auth, 'admin');
   const security = [{ bearer: [] }];
-  const db = trunkDb(deps.db);
+  const db = deps.db;
   const conflict = Type.Ref('ErrorResponse');
   type Id = { Params: { id: string } };
 

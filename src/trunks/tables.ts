@@ -1,12 +1,9 @@
 /**
- * Table types for trunks and routing (migration 2026-11-23T02-00-00_trunks), plus the subset of
- * the PJSIP realtime tables a trunk writes. Kept here as a database of its own (TrunkDatabase)
- * so this feature does not depend on which tables src/db/database.ts lists; `trunkDb` views the
- * shared connection through it.
+ * Table types for trunks and routing (migration 2026-11-23T02-00-00_trunks), the rows a trunk
+ * writes to the PJSIP realtime tables (src/extensions/tables.ts has ps_endpoints, ps_aors and
+ * ps_auths), and the two realtime tables only trunks write (ps_endpoint_id_ips, ps_registrations).
  */
-import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
-import type { Db, DbOrTx } from '../db/database.js';
-import type { AuditLogTable } from '../db/tables/audit.js';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 export type TrunkKind = 'registration' | 'ip';
 export type SipTransport = 'udp' | 'tcp';
@@ -73,6 +70,7 @@ export interface EmergencyNumberTable {
 
 type Nullable<T> = { [K in keyof T]: T[K] | null };
 
+/** The rows a trunk writes (src/trunks/realtime.ts), every column it sets given (null where it has none). */
 export type PsEndpoint = { id: string } & Nullable<{
   transport: string;
   aors: string;
@@ -92,8 +90,10 @@ export type PsEndpoint = { id: string } & Nullable<{
 }>;
 export type PsAor = { id: string } & Nullable<{ contact: string; qualify_frequency: number; qualify_timeout: number }>;
 export type PsAuth = { id: string } & Nullable<{ auth_type: string; username: string; password: string }>;
-export type PsIdentify = { id: string } & Nullable<{ endpoint: string; match: string; srv_lookups: string }>;
-export type PsRegistration = { id: string } & Nullable<{
+/** ps_endpoint_id_ips: a trunk's identify (match = the provider's host). */
+export type PsIdentifyTable = { id: string } & Nullable<{ endpoint: string; match: string; srv_lookups: string }>;
+/** ps_registrations: a trunk's outbound registration. */
+export type PsRegistrationTable = { id: string } & Nullable<{
   server_uri: string;
   client_uri: string;
   contact_user: string;
@@ -109,31 +109,3 @@ export type PsRegistration = { id: string } & Nullable<{
   endpoint: string;
   max_random_initial_delay: number;
 }>;
-
-export interface TrunkDatabase {
-  trunks: TrunkTable;
-  outbound_routes: OutboundRouteTable;
-  inbound_routes: InboundRouteTable;
-  emergency_numbers: EmergencyNumberTable;
-  extensions: { id: Generated<string>; number: string };
-  flows: { id: Generated<string>; name: string; published_version: number | null };
-  queues: { id: Generated<string>; name: string };
-  audit_log: AuditLogTable;
-  ps_endpoints: PsEndpoint;
-  ps_aors: PsAor;
-  ps_auths: PsAuth;
-  ps_endpoint_id_ips: PsIdentify;
-  ps_registrations: PsRegistration;
-}
-
-export type TrunkDb = Kysely<TrunkDatabase>;
-export type TrunkDbOrTx = Kysely<TrunkDatabase> | Transaction<TrunkDatabase>;
-
-/** The shared connection, typed with this feature's tables (same pool, same transactions). */
-export function trunkDb(db: Db): TrunkDb;
-export function trunkDb(db: DbOrTx): TrunkDbOrTx;
-export function trunkDb(db: DbOrTx): TrunkDbOrTx {
-  return db as unknown as TrunkDbOrTx;
-}
-/** The other way round, for shared helpers such as recordAudit. */
-export const sharedDb = (db: TrunkDbOrTx): DbOrTx => db as unknown as DbOrTx;

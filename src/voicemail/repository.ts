@@ -1,34 +1,34 @@
 import type { DbOrTx } from '../db/database.js';
-import { vm, type NewVoicemailGreeting, type NewVoicemailMessage, type VoicemailGreetingRow, type VoicemailMessageRow } from './table.js';
+import type { NewVoicemailGreeting, NewVoicemailMessage, VoicemailGreetingRow, VoicemailMessageRow } from './tables.js';
 import type { MailboxCounts } from './mwi.js';
 
 export async function insertMessage(db: DbOrTx, row: NewVoicemailMessage): Promise<VoicemailMessageRow> {
-  return vm(db).insertInto('voicemail_messages').values(row).returningAll().executeTakeFirstOrThrow();
+  return db.insertInto('voicemail_messages').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
 /** Newest first. */
 export async function listMessages(db: DbOrTx, mailbox: string): Promise<VoicemailMessageRow[]> {
-  return vm(db).selectFrom('voicemail_messages').selectAll().where('mailbox', '=', mailbox).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+  return db.selectFrom('voicemail_messages').selectAll().where('mailbox', '=', mailbox).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
 }
 
 export async function findMessage(db: DbOrTx, mailbox: string, id: string): Promise<VoicemailMessageRow | undefined> {
-  return vm(db).selectFrom('voicemail_messages').selectAll().where('mailbox', '=', mailbox).where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('voicemail_messages').selectAll().where('mailbox', '=', mailbox).where('id', '=', id).executeTakeFirst();
 }
 
 export async function findMessageByRecording(db: DbOrTx, name: string): Promise<VoicemailMessageRow | undefined> {
-  return vm(db).selectFrom('voicemail_messages').selectAll().where('recording_name', '=', name).executeTakeFirst();
+  return db.selectFrom('voicemail_messages').selectAll().where('recording_name', '=', name).executeTakeFirst();
 }
 
 export async function deleteMessageRow(db: DbOrTx, mailbox: string, id: string): Promise<VoicemailMessageRow | undefined> {
-  return vm(db).deleteFrom('voicemail_messages').where('mailbox', '=', mailbox).where('id', '=', id).returningAll().executeTakeFirst();
+  return db.deleteFrom('voicemail_messages').where('mailbox', '=', mailbox).where('id', '=', id).returningAll().executeTakeFirst();
 }
 
 export async function setHeard(db: DbOrTx, mailbox: string, id: string, heard: boolean): Promise<VoicemailMessageRow | undefined> {
-  return vm(db).updateTable('voicemail_messages').set({ heard }).where('mailbox', '=', mailbox).where('id', '=', id).returningAll().executeTakeFirst();
+  return db.updateTable('voicemail_messages').set({ heard }).where('mailbox', '=', mailbox).where('id', '=', id).returningAll().executeTakeFirst();
 }
 
 export async function countMessages(db: DbOrTx, mailbox: string): Promise<MailboxCounts> {
-  const rows = await vm(db)
+  const rows = await db
     .selectFrom('voicemail_messages')
     .select(['heard', (eb) => eb.fn.countAll<string>().as('n')])
     .where('mailbox', '=', mailbox)
@@ -39,13 +39,13 @@ export async function countMessages(db: DbOrTx, mailbox: string): Promise<Mailbo
 }
 
 export async function findGreeting(db: DbOrTx, mailbox: string): Promise<VoicemailGreetingRow | undefined> {
-  return vm(db).selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', mailbox).executeTakeFirst();
+  return db.selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', mailbox).executeTakeFirst();
 }
 
 /** Replace the mailbox's greeting; returns the one it replaced, if any. */
 export async function upsertGreeting(db: DbOrTx, row: NewVoicemailGreeting): Promise<VoicemailGreetingRow | undefined> {
-  const old = await vm(db).selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', row.mailbox).forUpdate().executeTakeFirst();
-  await vm(db)
+  const old = await db.selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', row.mailbox).forUpdate().executeTakeFirst();
+  await db
     .insertInto('voicemail_greetings')
     .values(row)
     .onConflict((oc) =>

@@ -10,7 +10,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor, requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
 import { notFound } from '../errors.js';
-import type { VoicemailMessageRow } from './table.js';
+import type { VoicemailMessageRow } from './tables.js';
 import type { VoicemailService } from './service.js';
 import { MailboxParams, MessageParams, UpdateMessage, VoicemailMessage } from './schemas.js';
 

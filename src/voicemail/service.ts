@@ -17,7 +17,7 @@ import { recordAudit, type Actor } from '../audit/repository.js';
 import { findExtension } from '../extensions/repository.js';
 import { verifyPin } from '../extensions/rules.js';
 import * as repo from './repository.js';
-import type { VoicemailMessageRow } from './table.js';
+import type { VoicemailMessageRow } from './tables.js';
 import { isKeepableMessage, wavDurationMs } from './audio.js';
 import { mwiAction, type AmiActions, type MailboxCounts } from './mwi.js';
 import type { MenuMessage } from './menu.js';

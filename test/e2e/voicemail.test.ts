@@ -20,7 +20,6 @@ import { registerPhone, startPhone, type SippResult } from '../support/sipp.js';
 import { REPO } from '../support/asterisk.js';
 import { freePort } from '../support/ports.js';
 import { openDb } from '../support/db.js';
-import { vm } from '../../src/voicemail/table.js';
 
 const world = inject('e2e');
 const CALLER = '4101';
@@ -142,7 +141,7 @@ describe('voicemail', () => {
     expect(samples.reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeGreaterThan(1_000);
 
     const db = openDb(world.db);
-    const row = await vm(db).selectFrom('voicemail_messages').selectAll().where('id', '=', msg.id).executeTakeFirstOrThrow();
+    const row = await db.selectFrom('voicemail_messages').selectAll().where('id', '=', msg.id).executeTakeFirstOrThrow();
     await db.destroy();
     expect(row.file_path.startsWith(dataDir)).toBe(true);
     expect((await stat(row.file_path)).size).toBe(msg.sizeBytes);
@@ -216,7 +215,7 @@ describe('voicemail', () => {
       return eventually(async () => {
         const r = await admin('GET', `/api/v1/extensions/${OFFLINE}/voicemail`);
         const db = openDb(world.db);
-        const row = await vm(db).selectFrom('voicemail_messages').select(['id', 'recording_name']).where('recording_name', '=', recording).executeTakeFirst();
+        const row = await db.selectFrom('voicemail_messages').select(['id', 'recording_name']).where('recording_name', '=', recording).executeTakeFirst();
         await db.destroy();
         return row ? r.body.items.find((m: { id: string }) => m.id === row.id) : undefined;
       }, 20_000, `message ${recording} saved`);

@@ -17,7 +17,6 @@ import {
   loadQueueSettings, loadSnapshotAgents, logQueueCall, upsertQueueCall, waitingCallOf,
 } from '../../src/acd/repository.js';
 import { AcdService, type AgentChange } from '../../src/acd/service.js';
-import { adb } from '../../src/acd/tables.js';
 import { routeCalls } from '../../src/acd/router.js';
 import { waitingCalls } from '../../src/acd/waiting-calls.js';
 import { startTestApp } from '../support/app.js';
@@ -50,7 +49,7 @@ const Q2 = 'it-acd-support';
 
 const agentId = async (number: string): Promise<string> => (await findAgentByNumber(app.db, number))!.id;
 const queueId = async (name: string): Promise<string> =>
-  (await adb(app.db).selectFrom('queues').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id;
+  (await app.db.selectFrom('queues').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id;
 
 beforeAll(async () => {
   app = await startTestApp();
@@ -456,7 +455,7 @@ describe('PIN lockout', () => {
     expect((await req('GET', `/agents/${A3}`)).json()).toMatchObject({ locked: true, lockedUntil: expect.any(String) });
 
     // The lock runs out: the right PIN works and clears it.
-    await adb(app.db).updateTable('agents').set({ locked_until: new Date(Date.now() - 1000) }).where('number', '=', A3).execute();
+    await app.db.updateTable('agents').set({ locked_until: new Date(Date.now() - 1000) }).where('number', '=', A3).execute();
     expect((await checkAgentPin(app.db, A3, '5093')).ok).toBe(true);
     expect(await findAgentByNumber(app.db, A3)).toMatchObject({ pin_failures: 0, locked_until: null });
 

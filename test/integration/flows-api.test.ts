@@ -10,7 +10,6 @@ import { sql } from 'kysely';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { flowNameById, flowsUsingPrompt, loadPublishedFlow } from '../../src/flows/repository.js';
-import { pdb } from '../../src/prompts/table.js';
 import { startTestApp } from '../support/app.js';
 
 let app: App;
@@ -50,7 +49,7 @@ beforeAll(async () => {
   expect((await req('POST', '/extensions', { number: EXT_NO_VM, displayName: 'Flow Other' })).statusCode).toBe(201);
   // A prompt row (no audio files needed: flows only check the id; delete removes files with force).
   promptId = randomUUID();
-  await pdb(app.db)
+  await app.db
     .insertInto('prompts')
     .values({ id: promptId, name: `it-flow-prompt-${promptId.slice(0, 8)}`, source: 'upload', text: null, language: null, voice: null, tts_key: null, checksum: 'a'.repeat(64), duration_ms: 1000, bytes: 8044 })
     .execute();

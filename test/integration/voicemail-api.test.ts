@@ -15,7 +15,6 @@ import { createLogger } from '../../src/logger.js';
 import { voicemailRoutes } from '../../src/voicemail/routes.js';
 import { VoicemailService } from '../../src/voicemail/service.js';
 import { silentWav } from '../../src/voicemail/audio.js';
-import { vm } from '../../src/voicemail/table.js';
 import { startTestApp } from '../support/app.js';
 import { ExtensionService } from '../../src/extensions/service.js';
 
@@ -116,7 +115,7 @@ describe('voicemail API', () => {
     expect((await req('GET', '/api/v1/extensions/3999/voicemail')).json().error.code).toBe('extension-not-found');
     expect((await req('GET', '/api/v1/extensions/3201/voicemail/999999/audio')).json().error.code).toBe('voicemail-not-found');
     expect((await req('GET', `/api/v1/extensions/3202/voicemail/${first}/audio`)).statusCode).toBe(404);
-    const row = await vm(app.db).selectFrom('voicemail_messages').select('file_path').where('id', '=', second).executeTakeFirstOrThrow();
+    const row = await app.db.selectFrom('voicemail_messages').select('file_path').where('id', '=', second).executeTakeFirstOrThrow();
     await rm(row.file_path);
     const gone = await req('GET', `/api/v1/extensions/3201/voicemail/${second}/audio`);
     expect(gone.statusCode).toBe(404);
@@ -145,7 +144,7 @@ describe('voicemail API', () => {
     expect(heard.statusCode).toBe(200);
     expect(heard.json()).toMatchObject({ id: first, heard: true });
     expect(mwi.at(-1)!['Variable']).toContain('Voice-Message: 1/1');
-    const row = await vm(app.db).selectFrom('voicemail_messages').selectAll().where('id', '=', first).executeTakeFirstOrThrow();
+    const row = await app.db.selectFrom('voicemail_messages').selectAll().where('id', '=', first).executeTakeFirstOrThrow();
     const del = await req('DELETE', `/api/v1/extensions/3201/voicemail/${first}`);
     expect(del.statusCode).toBe(204);
     await expect(stat(row.file_path)).rejects.toThrow();
@@ -179,7 +178,7 @@ describe('voicemail API', () => {
 
   it('deleting the extension removes its messages, greeting, files and Asterisk copies', async () => {
     const msg = await leave('vm-3201-eeeeeeee', 1_500);
-    const greeting = await vm(app.db).selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', '3201').executeTakeFirstOrThrow();
+    const greeting = await app.db.selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', '3201').executeTakeFirstOrThrow();
     const extensions = new ExtensionService(app.db, [], [(tx, n) => voicemail.forgetMailbox(tx, n)]);
     await extensions.remove(CLI_ACTOR, '3201');
     await expect(stat(msg!.file_path)).rejects.toThrow();
@@ -187,6 +186,6 @@ describe('voicemail API', () => {
     await expect(stat(path.join(dataDir, '3201'))).rejects.toThrow();
     expect(asteriskCopies.has('vm-3201-eeeeeeee')).toBe(false);
     expect(asteriskCopies.has(greeting.recording_name)).toBe(false);
-    expect(await vm(app.db).selectFrom('voicemail_messages').select('id').where('mailbox', '=', '3201').execute()).toEqual([]);
+    expect(await app.db.selectFrom('voicemail_messages').select('id').where('mailbox', '=', '3201').execute()).toEqual([]);
   });
 });

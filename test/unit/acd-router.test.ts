@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import {
   initialRouterState, routeCalls, STRATEGIES, wideningDrop,
   type QueueConfig, type RoutableAgent, type RouterState, type RoutingDecision, type RoutingInput, type SkillRequirement,
-  type Strategy, type WaitingCall, type WideningStep,
+  type Strategy, type WideningStep,
 } from '../../src/acd/router.js';
-import { waitingCalls } from '../../src/acd/waiting-calls.js';
+import { waitingCalls, type WaitingCall } from '../../src/acd/waiting-calls.js';
 import type { AgentStatus } from '../../src/acd/agent-state.js';
 import { naiveRouteCalls, type FlatRoutingInput } from '../../bench/support/naive-router.js';
 import { mulberry32 as seeded } from '../../bench/support/acd-site.js';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { WaitingCall } from '../../src/acd/router.js';
-import { addWaitingCall, compareService, noWaitingCalls, removeWaitingCall, waitingCalls, type WaitingCalls } from '../../src/acd/waiting-calls.js';
+import { addWaitingCall, compareService, noWaitingCalls, removeWaitingCall, waitingCalls, type WaitingCall, type WaitingCalls } from '../../src/acd/waiting-calls.js';
 
 const call = (id: string, over: Partial<WaitingCall> = {}): WaitingCall => ({ id, queueId: 'q1', priority: 0, enqueuedAt: 1_000, ...over });
 const ids = (w: WaitingCalls, queueId: string) => {

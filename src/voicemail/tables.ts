@@ -1,5 +1,5 @@
-import type { Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
-import type { Database, DbOrTx } from '../db/database.js';
+/** Table types of voicemail (migration 2026-11-23T04-00-00_voicemail). */
+import type { Generated, Insertable, Selectable } from 'kysely';
 
 export interface VoicemailMessageTable {
   id: Generated<string>;
@@ -29,11 +29,3 @@ export interface VoicemailGreetingTable {
 }
 export type VoicemailGreetingRow = Selectable<VoicemailGreetingTable>;
 export type NewVoicemailGreeting = Insertable<VoicemailGreetingTable>;
-
-/** Until these tables are listed in src/db/database.ts's Database, view the handle with them added. */
-export type VoicemailDatabase = Database & {
-  voicemail_messages: VoicemailMessageTable;
-  voicemail_greetings: VoicemailGreetingTable;
-};
-export type VmDb = Kysely<VoicemailDatabase> | Transaction<VoicemailDatabase>;
-export const vm = (db: DbOrTx): VmDb => db as unknown as VmDb;

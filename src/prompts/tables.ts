@@ -1,5 +1,5 @@
-import type { Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
-import type { Database, DbOrTx } from '../db/database.js';
+/** Table types of IVR prompts (migration 2026-11-24T00-00-00_prompts). */
+import type { Generated, Insertable, Selectable } from 'kysely';
 
 export type PromptSource = 'upload' | 'tts';
 
@@ -22,8 +22,3 @@ export interface PromptTable {
 }
 export type PromptRow = Selectable<PromptTable>;
 export type NewPrompt = Insertable<PromptTable>;
-
-/** Until this table is listed in src/db/database.ts's Database, view the handle with it added. */
-export type PromptDatabase = Database & { prompts: PromptTable };
-export type PromptDb = Kysely<PromptDatabase> | Transaction<PromptDatabase>;
-export const pdb = (db: DbOrTx): PromptDb => db as unknown as PromptDb;
