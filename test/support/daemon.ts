@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO } from './asterisk.js';
+import { eventually, withTimeout } from './wait.js';
+
+// Where the e2e files have always found them.
+export { eventually, withTimeout } from './wait.js';
 
 export interface LogLine {
   level: number;
@@ -46,12 +50,10 @@ export class Daemon {
   }
 
   async waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.logs.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`log line not seen in ${timeoutMs} ms; last: ${this.logs.slice(-5).map((l) => l.msg).join(' | ')}`);
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      return await eventually(async () => this.logs.find(pred), timeoutMs, 'log line', 100);
+    } catch {
+      throw new Error(`log line not seen in ${timeoutMs} ms; last: ${this.logs.slice(-5).map((l) => l.msg).join(' | ')}`);
     }
   }
 
@@ -65,30 +67,5 @@ export class Daemon {
   async kill(): Promise<void> {
     this.proc.kill('SIGKILL');
     await this.exited;
-  }
-}
-
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Poll until fn returns a value (not undefined) or time runs out. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} not reached in ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
