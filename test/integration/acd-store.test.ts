@@ -19,7 +19,7 @@ import {
 } from '../../src/acd/repository.js';
 import { insertLiveCall, updateLiveCall } from '../../src/calls/repository.js';
 import { PgAcdStore } from '../../src/acd/store.js';
-import { eventually } from '../support/daemon.js';
+import { eventually, holdFor } from '../support/wait.js';
 import { startTestApp } from '../support/app.js';
 
 let app: App;
@@ -198,6 +198,7 @@ describe('PgAcdStore', () => {
 
   it('its own agent events do not come back as reloads, though their notices can arrive before the answers', async () => {
     const id = await newAgent('7106');
+    const marker = await newAgent('7107');
     // The store's own connections, counting the per-agent reloads of this agent (its skills query)
     // and answering 50 ms late, so the notice of each write reaches the store before its answer
     // (as it does in a busy daemon).
@@ -210,7 +211,7 @@ describe('PgAcdStore', () => {
             if (key === 'query') {
               return async (...args: Parameters<typeof target.query>) => {
                 const result = await (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
-                await new Promise((r) => setTimeout(r, 50));
+                await holdFor(50, 'every answer of these connections comes 50 ms late');
                 return result;
               };
             }
@@ -241,7 +242,10 @@ describe('PgAcdStore', () => {
       // The same agent changed elsewhere is reloaded: the notices do arrive, and in order.
       await applyAgentEvent(app.db, id, { type: 'logout' });
       await eventually(async () => ((await store.agents()).find((a) => a.id === id)?.state === 'logged-out' ? true : undefined), 10_000, 'logout made elsewhere in the view');
-      await new Promise((r) => setTimeout(r, 200));
+      // A last change elsewhere, to another agent: its notice comes after every notice above (one
+      // LISTEN connection, commit order), so once it is in the view, all of them have been handled.
+      await applyAgentEvent(app.db, marker, { type: 'login' });
+      await eventually(async () => ((await store.agents()).find((a) => a.id === marker)?.state === 'ready' ? true : undefined), 10_000, 'the marker change in the view');
       expect(reloads).toBe(1);
     } finally {
       await store.stop();

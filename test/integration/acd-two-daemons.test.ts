@@ -12,7 +12,7 @@ import { AcdEngine, type OfferedAgent, type QueueCallPort } from '../../src/acd/
 import { PgAcdStore } from '../../src/acd/store.js';
 import { applyAgentEvent, findAgentById, insertAgent, insertQueue, setQueueMember } from '../../src/acd/repository.js';
 import { createDb, createPool, type Db } from '../../src/db/database.js';
-import { eventually } from '../support/daemon.js';
+import { eventually, holdFor } from '../support/wait.js';
 import { openDb } from '../support/db.js';
 
 // Numbers and names no other integration file uses (they share the run's database).
@@ -55,6 +55,14 @@ function port(d: Daemon, callId: string): QueueCallPort {
   };
 }
 
+/** Both daemons' views show the agent in `state` and neither engine is still deciding. */
+async function bothSettled(state: string, what: string): Promise<void> {
+  for (const d of daemons) {
+    await eventually(async () => ((await d.store.agents()).find((a) => a.id === agentId)?.state === state ? true : undefined), 10_000, `${what}: ${d.name} sees the agent ${state}`);
+    await d.engine.settled();
+  }
+}
+
 const caller = (callId: string) => ({ callId, queueName: QUEUE, channelId: `ch-${callId}`, callerNumber: '4930555', callerName: null, priority: 0, requiredSkills: null });
 const allOffers = () => offers;
 
@@ -90,7 +98,8 @@ describe('two daemons, one agent', () => {
       // Both callers join at the same moment, one per daemon.
       await Promise.all([a.engine.join(caller(ids[0]!), port(a, ids[0]!)), b.engine.join(caller(ids[1]!), port(b, ids[1]!))]);
       await eventually(async () => (allOffers().length > seen ? true : undefined), 10_000, `round ${round}: an offer`);
-      await new Promise((r) => setTimeout(r, 300)); // room for a wrong second offer to show
+      await bothSettled('reserved', `round ${round}`);
+      await holdFor(300, 'room for a wrong second offer to show');
       const first = allOffers().slice(seen);
       expect(first, `round ${round}: ${JSON.stringify(allOffers().map((o) => [o.daemon.name, o.callId]))}`).toHaveLength(1);
       expect(first[0]!.agents).toEqual([agentId]);
@@ -101,16 +110,15 @@ describe('two daemons, one agent', () => {
       expect(await winner.engine.offerAnswered(first[0]!.callId, agentId)).toBe(true);
       await winner.engine.callEnded(first[0]!.callId);
       await eventually(async () => (allOffers().length > seen + 1 ? true : undefined), 10_000, `round ${round}: the waiting call offered`);
-      await new Promise((r) => setTimeout(r, 300));
+      await bothSettled('reserved', `round ${round}, second call`);
+      await holdFor(300, 'room for a wrong second offer to show');
       const second = allOffers().slice(seen + 1);
       expect(second, `round ${round}`).toHaveLength(1);
       expect(second[0]!.daemon).not.toBe(winner);
       expect(second[0]!.callId).toBe(ids.find((id) => id !== first[0]!.callId));
       expect(await second[0]!.daemon.engine.offerAnswered(second[0]!.callId, agentId)).toBe(true);
       await second[0]!.daemon.engine.callEnded(second[0]!.callId);
-      for (const d of daemons) {
-        await eventually(async () => ((await d.store.agents()).find((x) => x.id === agentId)?.state === 'ready' ? true : undefined), 10_000, `round ${round}: ${d.name} sees the agent ready`);
-      }
+      await bothSettled('ready', `round ${round}`);
     }
     // Every offer is in the agent's log, one at a time: offer, answer, call-ended, in turn.
     const log = await sql<{ cause: string; to_state: string }>`select cause, to_state from agent_state_log where agent_id = ${agentId} order by at, id`.execute(db);

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { sql } from 'kysely';
+import { pino } from 'pino';
 import { CdrWriter } from '../../src/calls/cdr-writer.js';
 import { buildCdr } from '../../src/calls/cdr.js';
 import { insertLiveCall } from '../../src/calls/repository.js';
-import { createLogger } from '../../src/logger.js';
 import type { Db } from '../../src/db/database.js';
 import { openDb } from '../support/db.js';
+import { eventually } from '../support/wait.js';
 
 let db: Db;
 beforeAll(() => {
@@ -18,7 +19,9 @@ afterAll(async () => {
 
 describe('CdrWriter', () => {
   it('keeps a CDR whose write failed and lands it once Postgres accepts writes again', async () => {
-    const writer = new CdrWriter(db, { baseMs: 50, maxMs: 200 }, createLogger('silent'));
+    const failures: unknown[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void failures.push(JSON.parse(line)) });
+    const writer = new CdrWriter(db, { baseMs: 50, maxMs: 200 }, log);
     const startedAt = new Date();
     await insertLiveCall(db, {
       call_id: 'fault-1', channel_id: 'fault-1', direction: 'inbound', caller_number: '1001', caller_name: null,
@@ -33,7 +36,12 @@ describe('CdrWriter', () => {
           { endedAt: new Date(startedAt.getTime() + 3000), cause: 16, causeText: null, endedBy: 'caller', reconciled: false },
         ),
       );
-      await new Promise((r) => setTimeout(r, 300));
+      // The write fails, and so does its first retry: the CDR is still queued after both.
+      await eventually(async () => (failures.length >= 2 ? true : undefined), 10_000, 'a failed write and a failed retry', 10);
+      expect(failures.slice(0, 2)).toEqual([
+        expect.objectContaining({ callId: 'fault-1', msg: 'CDR write failed; will retry' }),
+        expect.objectContaining({ callId: 'fault-1', msg: 'CDR write failed; will retry' }),
+      ]);
       expect(writer.pendingCount).toBe(1);
     } finally {
       await sql`ALTER TABLE cdrs_away RENAME TO cdrs`.execute(db);

@@ -12,7 +12,7 @@ import type { Db } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { inboundRulesView, type InboundRulesView } from '../../src/trunks/inbound-view.js';
 import { openDb } from '../support/db.js';
-import { eventually } from '../support/daemon.js';
+import { eventually } from '../support/wait.js';
 import { testConfig } from '../support/app.js';
 
 let db: Db;
@@ -41,17 +41,15 @@ afterAll(async () => {
   await db.destroy();
 });
 
-/** True once two calls in a row read nothing from Postgres (tried for up to 5 s). */
+/** True once two calls in a row read nothing from Postgres (tried every 50 ms, for up to 5 s). */
 async function servedFromMemory(): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  return eventually(async () => {
     await view.rules();
     const before = reads;
     await view.rules();
     await view.rules();
-    if (reads === before) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+    return reads === before ? true : undefined;
+  }, 5_000, 'two calls in a row served from memory', 50).catch(() => false);
 }
 
 /** Poll `check` until it holds (5 s at most). */

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { STALE_MS, collectUnservedCalls } from '../../src/calls/unserved.js';
 import type { Db } from '../../src/db/database.js';
 import { openDb } from '../support/db.js';
+import { eventually } from '../support/wait.js';
 
 let db: Db;
 beforeAll(() => {
@@ -27,13 +28,19 @@ async function arrives(uniqueid: string, dialed: string, channel = 'PJSIP/trunk-
 async function hangsUp(uniqueid: string, cause: string): Promise<void> {
   await sql`update unserved_calls set cause = ${cause} where uniqueid = ${uniqueid}`.execute(db);
 }
+/** Until Postgres' clock is a millisecond (what a CDR's times keep) past the call's start, so its end is later. */
+const clockPast = (uniqueid: string) =>
+  eventually(async () => {
+    const { rows } = await sql<{ past: boolean }>`select date_trunc('milliseconds', clock_timestamp()) > date_trunc('milliseconds', started_at) as past from unserved_calls where uniqueid = ${uniqueid}`.execute(db);
+    return rows[0]?.past ? true : undefined;
+  }, 5_000, `Postgres' clock past the start of ${uniqueid}`, 1);
 const cdrsOf = (callId: string) => db.selectFrom('cdrs').selectAll().where('call_id', '=', callId).execute();
 
 describe('unserved calls -> CDRs', () => {
   it('a finished call becomes one CDR (times from Postgres); a call still up waits', async () => {
     await arrives('unserved-test-1', '4930555100');
     await arrives('unserved-test-2', '4930555101');
-    await new Promise((r) => setTimeout(r, 50));
+    await clockPast('unserved-test-1');
     await hangsUp('unserved-test-1', '41');
 
     expect(await collectUnservedCalls(db)).toBe(1);
