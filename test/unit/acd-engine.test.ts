@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { AcdEngine, type AcdStore, type AgentRecord, type QueueCallPort, type QueueSettings } from '../../src/acd/engine.js';
 import { agentTransition, initialAgentState, type AgentEvent, type AgentState, type PauseReason } from '../../src/acd/agent-state.js';
+import { eventually } from '../support/wait.js';
 
 const queue = (o: Partial<QueueSettings> = {}): QueueSettings => ({
   id: 'q1', name: 'sales', strategy: 'longest-idle', ringTimeoutSeconds: 15, wrapUpSeconds: 0, maxWaitSeconds: null, maxLength: null,
@@ -328,10 +329,13 @@ describe('ACD engine: callbacks', () => {
     store.pending = pending;
     for (const id of failSaves) store.failSaves.add(id);
     const rung: string[] = [];
-    const engine = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now, callbacks: { ring: (cb, agent) => rung.push(`${cb} ${agent.number}`) } });
+    const said: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void said.push((JSON.parse(line) as { msg: string }).msg) });
+    const engine = new AcdEngine({ store, log, now: () => store.now, callbacks: { ring: (cb, agent) => rung.push(`${cb} ${agent.number}`) } });
     await engine.login('1001', '2001', '4711');
     engine.start();
-    await new Promise((r) => setTimeout(r, 20));
+    // start() takes the callbacks up in the background; it says when it is through with them.
+    await eventually(async () => (said.includes('callbacks waiting from before the restart taken up again') ? true : undefined), 5_000, 'callbacks taken up', 1);
     await engine.settled();
     const after = async (ms: number) => {
       store.now += ms;

@@ -10,8 +10,8 @@ interface Seen { method: string; url: string; auth: string | undefined; type: st
 let server: http.Server | null = null;
 let rest: AriRest | null = null;
 
-/** A local HTTP server answering every request with `answer` (status, body) and recording it. */
-async function ari(answer: (req: Seen) => { status: number; body?: string; delayMs?: number }): Promise<{ rest: AriRest; seen: Seen[] }> {
+/** A local HTTP server answering every request with `answer` (status, body; null: never answers) and recording it. */
+async function ari(answer: (req: Seen) => { status: number; body?: string } | null): Promise<{ rest: AriRest; seen: Seen[] }> {
   const seen: Seen[] = [];
   server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -20,10 +20,9 @@ async function ari(answer: (req: Seen) => { status: number; body?: string; delay
       const s: Seen = { method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, type: req.headers['content-type'], body: Buffer.concat(chunks).toString() };
       seen.push(s);
       const a = answer(s);
-      setTimeout(() => {
-        res.writeHead(a.status, a.body ? { 'content-type': 'application/json' } : {});
-        res.end(a.body ?? '');
-      }, a.delayMs ?? 0);
+      if (!a) return; // left open until the client gives up (or afterEach closes it)
+      res.writeHead(a.status, a.body ? { 'content-type': 'application/json' } : {});
+      res.end(a.body ?? '');
     });
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
@@ -97,7 +96,7 @@ describe('AriRest', () => {
   });
 
   it('gives up on a request not answered within its deadline', async () => {
-    const { rest } = await ari(() => ({ status: 200, body: '{}', delayMs: 2_000 }));
+    const { rest } = await ari(() => null);
     const err = await failure(rest.json('GET', '/asterisk/info', undefined, undefined, 100));
     expect(err.code).toBe('asterisk-unavailable');
     expect(err.message).toContain('no answer within 100 ms');

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { setup } from '../support/session-harness.js';
 import type { FlowDefinition } from '../../src/ivr/model.js';
 import type { IvrPort, LookupResult } from '../../src/ivr/port.js';
+import { eventually } from '../support/wait.js';
 
 const main: FlowDefinition = {
   language: 'fr',
@@ -72,7 +73,8 @@ describe('an IVR flow in a call session', () => {
     s.calls.length = 0;
     await s.session.enqueue({ type: 'playback-finished', playbackId: s.playbackOf() });
     await s.session.enqueue({ type: 'dtmf', digit: '2' });
-    await new Promise((r) => setTimeout(r, 10)); // the lookup resolves and is queued to the session
+    // The lookup answers in the background; its answer is queued to the session, which goes on.
+    await eventually(async () => (s.calls.some((c) => c.startsWith('originate')) ? true : undefined), 5_000, 'the call transferred after the lookup', 1);
     await s.session.enqueue({ type: 'stasis-end' }).catch(() => undefined);
     expect(s.lookups).toEqual(['http://crm.example/caller caller=1001']);
     expect(s.calls.find((c) => c.startsWith('originate'))).toContain('"endpoint":"PJSIP/1002"');
@@ -81,7 +83,7 @@ describe('an IVR flow in a call session', () => {
   it('a failed lookup takes the error edge: the caller is hung up', async () => {
     const s = await inFlow({ lookup: { ok: false, error: 'timeout' } });
     await s.session.enqueue({ type: 'dtmf', digit: '2' });
-    await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => (s.calls.includes('hangup chan-a normal') ? true : undefined), 5_000, 'the caller hung up after the failed lookup', 1);
     await s.session.enqueue({ type: 'ivr-timeout', gen: -1 }); // a stale timer: ignored, but waits for the queue
     expect(s.calls.some((c) => c.startsWith('originate'))).toBe(false);
     expect(s.calls).toContain('hangup chan-a normal');
