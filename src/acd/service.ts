@@ -9,7 +9,7 @@
  * A forced state change is also told to the listeners (onAgentChange) once it committed, with the
  * state machine's effects (withdraw a ringing offer, cancel a wrap-up timer) for the call runtime.
  */
-import type { Db } from '../db/database.js';
+import type { Db, DbOrTx } from '../db/database.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { displayNameProblem, hashPin, pinProblem } from '../extensions/rules.js';
@@ -19,7 +19,7 @@ import type { AgentEffect, AgentState, AgentStatus, TransitionRecord } from './a
 import { serviceLevel } from './estimate.js';
 import type { SkillRequirement, Strategy, WideningStep } from './router.js';
 import * as repo from './repository.js';
-import { adb, type AcdDb, type NewQueue, type OverflowTarget, type PauseReasonRow, type QueueRow } from './tables.js';
+import type { NewQueue, OverflowTarget, PauseReasonRow, QueueRow } from './tables.js';
 
 /** Lower-case letters, digits and -, starting with a letter or digit, up to 64 (as flow names). */
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -163,7 +163,7 @@ export class AcdService {
     checkPin(input.pin);
     const skills = checkSkills(input.skills ?? {});
     const pinHash = await hashPin(input.pin);
-    return adb(this.db)
+    return this.db
       .transaction()
       .execute(async (tx) => {
         if (await repo.findAgentByNumber(tx, number)) throw agentExists(number);
@@ -183,7 +183,7 @@ export class AcdService {
     if (input.pin !== undefined) checkPin(input.pin);
     const skills = input.skills === undefined ? undefined : checkSkills(input.skills);
     const pinHash = input.pin === undefined ? undefined : await hashPin(input.pin);
-    return adb(this.db).transaction().execute(async (tx) => {
+    return this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       // A new PIN also lifts a lock from wrong PINs.
       const patch = { ...(input.name !== undefined ? { name: input.name } : {}), ...(pinHash ? { pin_hash: pinHash, pin_failures: 0, locked_until: null } : {}) };
@@ -197,7 +197,7 @@ export class AcdService {
 
   /** Refused (409 agent-busy) unless the agent is logged out. */
   async deleteAgent(actor: Actor, number: string): Promise<void> {
-    await adb(this.db).transaction().execute(async (tx) => {
+    await this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       if (agent.state !== 'logged-out') {
         throw new AppError('agent-busy', 409, `agent ${number} is ${agent.state}; log the agent out first (POST /api/v1/agents/${number}/state {"state":"logged-out"})`, {
@@ -226,7 +226,7 @@ export class AcdService {
       reason = await repo.findPauseReason(this.db, input.pauseCode);
       if (!reason) throw invalid('body.pauseCode', `pause reason ${input.pauseCode} does not exist (GET /api/v1/pause-reasons)`);
     }
-    const change = await adb(this.db).transaction().execute(async (tx) => {
+    const change = await this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       if (agent.state === 'logged-out' && to !== 'logged-out') {
         throw badTransition(number, agent.state, to, 'a logged-out agent has no phone; agents log in themselves at a phone');
@@ -281,7 +281,7 @@ export class AcdService {
     }));
   }
 
-  private async agentDetail(db: repo.AnyDb, number: string): Promise<AgentDetail> {
+  private async agentDetail(db: DbOrTx, number: string): Promise<AgentDetail> {
     const agent = await repo.findAgentByNumber(db, number);
     if (!agent) throw notFound('agent-not-found', 'agent', number);
     const [skills, queues] = await Promise.all([repo.agentSkills(db, [agent.id]), repo.agentMemberships(db, [agent.id])]);
@@ -305,7 +305,7 @@ export class AcdService {
     if (!QUEUE_NAME.test(name)) throw invalid('body.name', 'lower-case letters, digits and -, starting with a letter or digit, up to 64 characters');
     const settings = { ...QUEUE_DEFAULTS, ...definedOnly(input) };
     checkQueueFields(settings);
-    return adb(this.db)
+    return this.db
       .transaction()
       .execute(async (tx) => {
         if (await repo.findQueueByName(tx, name)) throw queueExists(name);
@@ -321,7 +321,7 @@ export class AcdService {
   }
 
   async updateQueue(actor: Actor, name: string, input: QueueFields): Promise<QueueRow> {
-    return adb(this.db).transaction().execute(async (tx) => {
+    return this.db.transaction().execute(async (tx) => {
       const old = await lockedQueue(tx, name);
       const given = definedOnly(input);
       const settings = { ...fieldsOf(old), ...given };
@@ -338,7 +338,7 @@ export class AcdService {
    * overflow sends callers to it, or callers are in it (waiting, offered, connected, callbacks).
    */
   async deleteQueue(actor: Actor, name: string): Promise<void> {
-    await adb(this.db)
+    await this.db
       .transaction()
       .execute(async (tx) => {
         const q = await lockedQueue(tx, name);
@@ -357,7 +357,7 @@ export class AcdService {
       });
   }
 
-  private async queueUsers(db: repo.AnyDb, q: QueueRow): Promise<AppError | null> {
+  private async queueUsers(db: DbOrTx, q: QueueRow): Promise<AppError | null> {
     const [inboundRoutes, flows, queues, callers] = await Promise.all([
       repo.inboundRoutesUsingQueue(db, q.id),
       repo.flowsUsingQueue(db, q.name),
@@ -378,7 +378,7 @@ export class AcdService {
   }
 
   /** The overflow target exists (a published flow, a mailbox that takes messages...) and no queue overflow chain loops. */
-  private async checkOverflow(tx: AcdDb, self: string, target: OverflowTarget | null): Promise<void> {
+  private async checkOverflow(tx: DbOrTx, self: string, target: OverflowTarget | null): Promise<void> {
     if (target === null) return;
     switch (target.kind) {
       case 'queue': {
@@ -427,7 +427,7 @@ export class AcdService {
   }
 
   async setMember(actor: Actor, name: string, agentNumber: string, penalty: number): Promise<repo.QueueMemberView> {
-    return adb(this.db).transaction().execute(async (tx) => {
+    return this.db.transaction().execute(async (tx) => {
       const q = await lockedQueue(tx, name);
       const agent = await repo.findAgentByNumber(tx, agentNumber);
       if (!agent) throw invalid('body.agent', `agent ${agentNumber} does not exist`);
@@ -439,7 +439,7 @@ export class AcdService {
   }
 
   async removeMember(actor: Actor, name: string, agentNumber: string): Promise<void> {
-    await adb(this.db).transaction().execute(async (tx) => {
+    await this.db.transaction().execute(async (tx) => {
       const q = await lockedQueue(tx, name);
       const agent = await repo.findAgentByNumber(tx, agentNumber);
       if (!agent) throw notFound('agent-not-found', 'agent', agentNumber);
@@ -503,7 +503,7 @@ export class AcdService {
     if (!Number.isInteger(code) || code < 1 || code > 99) throw invalid('body.code', 'must be 1 to 99 (0 is the system\'s "missed")');
     const nameProblem = displayNameProblem(name);
     if (nameProblem) throw invalid('body.name', nameProblem);
-    return adb(this.db)
+    return this.db
       .transaction()
       .execute(async (tx) => {
         await this.refuseTakenReason(tx, code, name);
@@ -520,7 +520,7 @@ export class AcdService {
       });
   }
 
-  private async refuseTakenReason(db: repo.AnyDb, code: number, name: string): Promise<void> {
+  private async refuseTakenReason(db: DbOrTx, code: number, name: string): Promise<void> {
     const all = await repo.listPauseReasons(db);
     const byCode = all.find((r) => r.code === code);
     if (byCode) throw new AppError('pause-reason-exists', 409, `pause reason code ${code} is taken (${byCode.name})`, { field: 'body.code', code });
@@ -530,7 +530,7 @@ export class AcdService {
 
   /** Refused for the system's own reasons and while an agent is paused with it (409 pause-reason-in-use). */
   async deletePauseReason(actor: Actor, code: number): Promise<void> {
-    await adb(this.db)
+    await this.db
       .transaction()
       .execute(async (tx) => {
         const reason = await tx.selectFrom('pause_reasons').selectAll().where('code', '=', code).forUpdate().executeTakeFirst();
@@ -606,9 +606,9 @@ function definedOnly(input: QueueFields): Partial<Settings> {
 }
 
 function fieldsOf(q: QueueRow): Settings {
-  const s = repo.queueSettingsOf(q);
+  const s: Readonly<Record<string, unknown>> = { ...repo.queueSettingsOf(q) };
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(QUEUE_DEFAULTS)) out[k] = (s as unknown as Record<string, unknown>)[k];
+  for (const k of Object.keys(QUEUE_DEFAULTS)) out[k] = s[k];
   return out as Settings;
 }
 
@@ -684,13 +684,13 @@ export function checkQueueFields(s: Settings): void {
 
 // ------------------------------------------------------------------ helpers
 
-async function lockedAgent(tx: AcdDb, number: string): Promise<repo.AgentView> {
+async function lockedAgent(tx: DbOrTx, number: string): Promise<repo.AgentView> {
   const agent = await repo.lockAgentByNumber(tx, number);
   if (!agent) throw notFound('agent-not-found', 'agent', number);
   return agent;
 }
 
-async function lockedQueue(tx: AcdDb, name: string): Promise<QueueRow> {
+async function lockedQueue(tx: DbOrTx, name: string): Promise<QueueRow> {
   const q = await repo.lockQueue(tx, name);
   if (!q) throw notFound('queue-not-found', 'queue', name);
   return q;
@@ -707,6 +707,6 @@ function reasonInUse(reason: Pick<PauseReasonRow, 'code' | 'name'>, agents: stri
   return new AppError('pause-reason-in-use', 409, `pause reason ${reason.code} (${reason.name}) is in use by agent(s) ${agents.join(', ')}`, { code: reason.code, agents });
 }
 
-async function audit(tx: AcdDb, actor: Actor, action: string, entity: string, entityId: string, details: Record<string, unknown>): Promise<void> {
-  await recordAudit(tx as unknown as Parameters<typeof recordAudit>[0], actor, { action, entity, entityId, details });
+async function audit(tx: DbOrTx, actor: Actor, action: string, entity: string, entityId: string, details: Record<string, unknown>): Promise<void> {
+  await recordAudit(tx, actor, { action, entity, entityId, details });
 }

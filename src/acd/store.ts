@@ -24,7 +24,6 @@ import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
 import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
 import * as repo from './repository.js';
 import { RoutingCache } from './routing-cache.js';
-import { adb } from './tables.js';
 
 const REFRESH_MS = 3_000;
 export const ACD_CHANNEL = 'pbx_acd';
@@ -233,17 +232,17 @@ export class PgAcdStore implements AcdStore {
   }
 
   async queuedSince(callId: string): Promise<number | null> {
-    const row = await adb(this.db).selectFrom('queue_calls').select('enqueued_at').where('call_id', '=', callId).executeTakeFirst();
+    const row = await this.db.selectFrom('queue_calls').select('enqueued_at').where('call_id', '=', callId).executeTakeFirst();
     return row ? row.enqueued_at.getTime() : null;
   }
 
   async pendingCallbacks(): Promise<{ call: QueueCall; customer: string; attempts: number; state: 'waiting' | 'dialing' }[]> {
-    const rows = await adb(this.db).selectFrom('callbacks').selectAll().where('state', 'in', ['waiting', 'dialing']).orderBy('enqueued_at').execute();
+    const rows = await this.db.selectFrom('callbacks').selectAll().where('state', 'in', ['waiting', 'dialing']).orderBy('enqueued_at').execute();
     return rows.map((r) => ({ ...callbackOf(r), state: r.state === 'dialing' ? ('dialing' as const) : ('waiting' as const) }));
   }
 
   async callback(id: string): Promise<{ call: QueueCall; customer: string; attempts: number } | null> {
-    const r = await adb(this.db).selectFrom('callbacks').selectAll().where('call_id', '=', id).executeTakeFirst();
+    const r = await this.db.selectFrom('callbacks').selectAll().where('call_id', '=', id).executeTakeFirst();
     return r ? callbackOf(r) : null;
   }
 
@@ -261,7 +260,7 @@ export class PgAcdStore implements AcdStore {
       attempts: cb.attempts,
       last_result: cb.result,
     };
-    const db = adb(this.db);
+    const db = this.db;
     const updated = await db.updateTable('callbacks').set(row).where('call_id', '=', cb.id).executeTakeFirst();
     if (updated.numUpdatedRows === 0n) await db.insertInto('callbacks').values(row).execute();
     if (cb.state === 'waiting' && cb.attempts === 0) {

@@ -23,7 +23,7 @@ import { loadEmergencyNumbers, loadOutboundRoutes } from '../trunks/repository.j
 import { queueNames, queuesOverflowingTo } from '../acd/repository.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import * as repo from './repository.js';
-import type { FlowRow, FlowVersionRow } from './table.js';
+import type { FlowRow, FlowVersionRow } from './tables.js';
 
 /** Lower-case letters, digits and -, starting with a letter or digit, up to 64. */
 export const FLOW_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;

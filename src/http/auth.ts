@@ -1,5 +1,5 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Role } from '../db/tables/auth.js';
+import type { Role } from '../auth/tables.js';
 import { actorOf, type AuthService, type Principal } from '../auth/service.js';
 import type { Actor } from '../audit/repository.js';
 import { AppError, isAppError } from '../errors.js';

@@ -18,7 +18,7 @@ import { recordAudit, type Actor } from '../audit/repository.js';
 import { pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import { wavDurationMs } from '../voicemail/audio.js';
 import * as repo from './repository.js';
-import type { PromptRow, PromptSource } from './table.js';
+import type { PromptRow, PromptSource } from './tables.js';
 import {
   espeakCatalogue, espeakVoiceArg, isSilent, matchName, parseSoxStat, promptMediaUri, runTool, sha256Hex, sln16DurationMs,
   soxConvertArgs, soxReason, ToolError, ttsKey, uploadFormat, type EspeakCatalogue,

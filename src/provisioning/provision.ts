@@ -14,10 +14,9 @@ import {
   renderYealink,
   type PhoneSettings,
   type RenderedFile,
-  type Vendor,
 } from './render.js';
 import { zoneRules } from './timezone.js';
-import { provisioningDb, type DeviceRow, type ProvDb } from './tables.js';
+import type { DeviceRow, Vendor } from './tables.js';
 import * as repo from './repository.js';
 
 export type ProvisioningFile =
@@ -51,15 +50,11 @@ export interface ProvisioningSettings {
 }
 
 export class ProvisioningService {
-  private readonly db: ProvDb;
-
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly settings: ProvisioningSettings,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    this.db = provisioningDb(db);
-  }
+  ) {}
 
   async fetch(fileName: string, clientIp: string, credentials: BasicCredentials | null | 'malformed'): Promise<ProvisioningOutcome> {
     const file = parseProvisioningFile(fileName);

@@ -3,13 +3,13 @@
  * trunk and the target extension exist, a target flow exists and is published, a target queue
  * exists) -> write + audit row in one transaction.
  */
-import type { Db } from '../db/database.js';
+import type { Db, DbOrTx } from '../db/database.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import type { Target } from '../routing/inbound.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import { checkPattern } from './errors.js';
-import { sharedDb, trunkDb, type InboundRouteView, type OutboundRouteTable, type TrunkDb, type TrunkDbOrTx } from './tables.js';
+import type { InboundRouteView, OutboundRouteTable } from './tables.js';
 import type {
   CreateInboundRouteBody, CreateOutboundRouteBody, UpdateInboundRouteBody, UpdateOutboundRouteBody,
 } from './schemas.js';
@@ -27,11 +27,7 @@ interface InboundValues {
 }
 
 export class RouteService {
-  private readonly db: TrunkDb;
-
-  constructor(db: Db) {
-    this.db = trunkDb(db);
-  }
+  constructor(private readonly db: Db) {}
 
   // ---------------------------------------------------------------- outbound
 
@@ -205,6 +201,6 @@ const defaultExists = (r: InboundRouteView) =>
     id: r.id,
   });
 
-async function audit(tx: TrunkDbOrTx, actor: Actor, action: string, entity: string, entityId: string | null, details: Record<string, unknown>): Promise<void> {
-  await recordAudit(sharedDb(tx), actor, { action, entity, entityId, details });
+async function audit(tx: DbOrTx, actor: Actor, action: string, entity: string, entityId: string | null, details: Record<string, unknown>): Promise<void> {
+  await recordAudit(tx, actor, { action, entity, entityId, details });
 }

@@ -3,13 +3,13 @@
  * audit row in one transaction -> tell Asterisk about registration changes (best-effort, after
  * commit; an unregistration goes before the rows disappear, see registrar.ts).
  */
-import type { Db } from '../db/database.js';
+import type { Db, DbOrTx } from '../db/database.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { registers, writeTrunkRealtime, removeTrunkRealtime, type TrunkSpec } from './realtime.js';
 import type { Registrar, RegistrarOutcome } from './registrar.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
-import { sharedDb, trunkDb, type TrunkDb, type TrunkDbOrTx, type TrunkRow } from './tables.js';
+import type { TrunkRow } from './tables.js';
 import type { CreateTrunkBody, UpdateTrunkBody } from './schemas.js';
 import * as repo from './repository.js';
 
@@ -23,14 +23,10 @@ export interface TrunkChange {
 const REGISTRATION_FIELDS = ['kind', 'host', 'port', 'transport', 'username', 'password', 'from_domain', 'enabled'] as const;
 
 export class TrunkService {
-  private readonly db: TrunkDb;
-
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly registrar: Registrar,
-  ) {
-    this.db = trunkDb(db);
-  }
+  ) {}
 
   async create(actor: Actor, body: CreateTrunkBody): Promise<TrunkChange> {
     const spec: TrunkSpec = {
@@ -162,8 +158,8 @@ function changedFields(a: TrunkRow, b: TrunkRow): string[] {
   return (Object.keys(b) as (keyof TrunkRow)[]).filter((k) => k !== 'updated_at' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-async function audit(tx: TrunkDbOrTx, actor: Actor, action: string, t: TrunkRow, details: Record<string, unknown>): Promise<void> {
-  await recordAudit(sharedDb(tx), actor, { action, entity: 'trunk', entityId: t.id, details });
+async function audit(tx: DbOrTx, actor: Actor, action: string, t: TrunkRow, details: Record<string, unknown>): Promise<void> {
+  await recordAudit(tx, actor, { action, entity: 'trunk', entityId: t.id, details });
 }
 
 /** Drop undefined values, so a PATCH changes only what it names (null still clears). */
