@@ -1,15 +1,13 @@
 /**
  * One call session per caller channel (leg A) in Stasis. Events are queued and handled one at a
- * time, in order. The call is routed once (router.ts), then driven by exactly one runner at a
- * time (runner.ts): the test service (test-service-call.ts), dialing an extension or outside
- * number (dial-call.ts), an IVR flow (ivr-call.ts), a queue (queue-call.ts), an agent feature code
- * (agent-call.ts), leaving a voicemail or the *97 mailbox menu (voicemail-call.ts). The session
- * hands the active runner its events and swaps it for the next when the caller is handed on.
- * A connected call may be blind-transferred by the dialed phone (transfer.ts): the call then goes
- * on as a new part with its own CDR, linked to the first. In an attended transfer two sessions take
- * part (the dispatcher coordinates): one hands its remaining party over and ends, the other takes
- * it in as its new leg. The session owns the call's facts, channel, bridge and timer (runners reach
- * them through their host, host.ts) and hands exactly one CDR per part to the writer.
+ * time, in order. The call is routed once (router.ts), then driven by exactly one runner at a time
+ * (runner.ts; switchboard.ts picks and swaps them): test service, dial, IVR flow, queue, agent
+ * feature code, voicemail, mailbox menu. A connected call may be blind-transferred by the dialed
+ * phone (dial-call.ts): it goes on as a new part with its own CDR, linked to the first. In an
+ * attended transfer two sessions take part (the dispatcher coordinates): one hands its remaining
+ * party over and ends, the other takes it in as its new leg. The session owns the call's facts,
+ * channel, bridge and timer (runners reach them through their host) and hands exactly one CDR per
+ * part to the writer.
  */
 import type { Logger } from '../logger.js';
 import type { CallControl, HangupReason } from '../telephony/ari-types.js';
@@ -22,18 +20,11 @@ import type { NewCdr } from '../db/tables/cdrs.js';
 import type { LiveCallPatch } from './repository.js';
 import { joinedPartFacts, nextPartFacts, type TransferSide } from './transfer.js';
 import type { SessionEvent } from './events.js';
-import { idleRunner, type CallRunner } from './runner.js';
-import { DialRunner, callbackMode, callbackOfMode, declineTransfer, type DialHost } from './dial-call.js';
-import { DepositRunner, MenuRunner, recoverMessage, type VoicemailHost, type VoicemailPort } from './voicemail-call.js';
-import { TestServiceRunner, type TestServiceHost } from './test-service-call.js';
-import { IvrRunner, type IvrHost, type IvrTrail } from './ivr-call.js';
-import { QueueRunner, routingFromVars, type QueueHost, type QueueRouting } from './queue-call.js';
-import { AgentCodeRunner, type AgentCodeHost } from './agent-call.js';
+import { callbackMode, declineTransfer } from './dial-call.js';
+import type { VoicemailPort } from './voicemail-call.js';
+import { IVR_CALLER_CONTEXT, Switchboard, type SessionHost } from './switchboard.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { IvrPort } from '../ivr/port.js';
-import type { TransferTarget } from '../ivr/model.js';
-
-export type { VoicemailPort } from './voicemail-call.js';
 
 export interface LiveCallStore {
   /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
@@ -62,24 +53,14 @@ export interface SessionDeps {
   readonly acd: AcdEngine;
 }
 
-/** An IVR target of an outside number was set up by an admin: it may reach any outbound route. */
-const IVR_CALLER_CONTEXT: CallerContext = { callerClass: 'international', callerIdNumber: null };
-
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
 const DESTROY_GRACE_MS = 2_000;
 
-/** What the session offers its runners: each runner's host interface, one object. */
-type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost;
-
 export class CallSession {
-  /** What the call is doing: exactly one runner (an idle one while routing, or once refused). */
-  private runner: CallRunner = idleRunner('routing');
-  /** This call is a queue callback (the agent's side): its outcome goes back to the ACD. */
-  private callbackId: string | null = null;
+  /** The call's one active runner, and where the caller goes next. */
+  private readonly switchboard: Switchboard;
   /** The caller left the queue asking for a callback. */
   private leftForCallback = false;
-  /** The caller's time in IVR flows so far: a flow after a queue's overflow goes on from it. */
-  private ivrTrail: IvrTrail | null = null;
   /** The call's bridge (the caller and the peer), set by the runner that connects them. */
   private bridgeId: string | null = null;
   private caller: CallerContext = { callerClass: null, callerIdNumber: null };
@@ -105,7 +86,6 @@ export class CallSession {
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.log.child({ callId: facts.callId });
-    const updateLive = (patch: LiveCallPatch): void => void this.persist(() => deps.store.update(this.callId, patch));
     const session = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the host reads the session's current channel, caller and bridge
     this.host = {
       get channelId() {
@@ -115,7 +95,7 @@ export class CallSession {
         return session.caller;
       },
       get callbackId() {
-        return session.callbackId;
+        return session.switchboard.callbackId;
       },
       get bridgeId() {
         return session.bridgeId;
@@ -137,34 +117,34 @@ export class CallSession {
       setTimer: (ms, event) => this.setTimer(ms, event),
       clearTimer: () => this.clearTimer(),
       deliver: (event) => void this.enqueue(event),
-      updateLive,
+      updateLive: (patch) => this.updateLive(patch),
       follow: (channelId) => this.follow(channelId),
       registerLeg: (legId) => deps.legs.register(legId, this),
       releaseLeg: (legId) => deps.legs.release(legId),
       lookupTarget: (number, context) => deps.lookupTarget(number, context),
-      noteRecording: (name) => updateLive({ recording_name: name }),
+      noteRecording: (name) => this.updateLive({ recording_name: name }),
       recordDigits: (digits) => {
         this.facts = { ...this.facts, digits };
-        updateLive({ digits, state: 'collecting' });
+        this.updateLive({ digits, state: 'collecting' });
       },
       keepTrail: (trail) => {
-        this.ivrTrail = trail;
+        this.switchboard.keepTrail(trail);
         this.facts = { ...this.facts, ivr: { flows: trail.flows, path: trail.path } };
       },
-      // From a flow: its variables may set the caller's priority and required skills in a queue.
-      transfer: (target) => this.toTarget(target, target.kind === 'queue' ? routingFromVars(this.ivrTrail?.vars ?? {}) : undefined),
-      leaveTo: (target) => (target ? this.toTarget(target) : this.hangupCaller('normal')),
+      transfer: (target) => this.switchboard.flowDone(target),
+      leaveTo: (target) => (target ? this.switchboard.toTarget(target) : this.hangupCaller('normal')),
       connected: (legId, bridgeId) => {
         this.bridgeId = bridgeId;
-        updateLive({ state: 'dial', peer_channel_id: legId, bridge_id: bridgeId });
+        this.updateLive({ state: 'dial', peer_channel_id: legId, bridge_id: bridgeId });
       },
       speak: (text) => deps.ivr.speak(text, 'en', undefined),
       markCallback: () => {
         this.leftForCallback = true;
       },
-      toVoicemail: (mailbox, why) => this.toVoicemail(mailbox, why),
+      toVoicemail: (mailbox, why) => this.switchboard.toVoicemail(mailbox, why),
       nextPart: (destination, transferer, now) => this.nextPart(destination, transferer, now),
     };
+    this.switchboard = new Switchboard(this.host);
   }
 
   get callId(): string {
@@ -177,16 +157,11 @@ export class CallSession {
   }
 
   get peerLegId(): string | null {
-    return this.dial?.peerLegId ?? null;
-  }
-
-  /** The active runner when it is dialing (the only one a transfer or an adopted peer concerns). */
-  private get dial(): DialRunner | null {
-    return this.runner instanceof DialRunner ? this.runner : null;
+    return this.switchboard.dial?.peerLegId ?? null;
   }
 
   snapshot(): CallFacts & { mode: string; channelId: string } {
-    return { ...this.facts, mode: this.runner.mode, channelId: this.channelId };
+    return { ...this.facts, mode: this.switchboard.active.mode, channelId: this.channelId };
   }
 
   /** Queue an event; it runs after every event queued before it. Never throws. */
@@ -223,7 +198,8 @@ export class CallSession {
         const routed = await this.deps.route(this.channelName, this.facts);
         this.caller = routed.caller;
         this.facts = { ...this.facts, direction: routed.direction };
-        return this.startRoute(routed.route);
+        this.log.info({ route: routed.route.kind, dialed: this.facts.dialedNumber }, 'call routed');
+        return this.switchboard.route(routed.route);
       }
       case 'adopt':
         return this.adopt(event);
@@ -247,131 +223,30 @@ export class CallSession {
         });
       case 'lost':
         return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true });
-      case 'transfer':
+      case 'transfer': {
         // Only the dialed side of a connected call may transfer (dial-call.ts).
-        return this.dial ? this.dial.transfer(event) : declineTransfer(this.host, event, 'not-connected');
-      default:
-        return this.runner.onEvent(event);
-    }
-  }
-
-  /** The call goes on with `next` (the runner before it lets go); `liveMode`, when given, goes into the live row. */
-  private handTo<R extends CallRunner>(next: R, liveMode: string | null): R {
-    this.runner.stop();
-    this.runner = next;
-    if (liveMode) void this.persist(() => this.deps.store.update(this.callId, { mode: liveMode }));
-    return next;
-  }
-
-  private async startRoute(route: RoutedCall['route']): Promise<void> {
-    this.log.info({ route: route.kind, dialed: this.facts.dialedNumber }, 'call routed');
-    const { host } = this;
-    switch (route.kind) {
-      case 'test-service':
-        return this.handTo(new TestServiceRunner(host, { type: 'start', dialed: this.facts.dialedNumber }), 'test').start();
-      case 'extension':
-      case 'outbound': {
-        const number = route.kind === 'extension' ? route.number : route.dialed;
-        return this.handTo(new DialRunner(host, { kind: 'dial', number, context: this.caller }), null).start();
+        const { dial } = this.switchboard;
+        return dial ? dial.transfer(event) : declineTransfer(this.host, event, 'not-connected');
       }
-      case 'voicemail':
-        return this.handTo(new MenuRunner(host, route.mailbox), 'mailbox').start();
-      case 'flow':
-        return this.startIvr(route.flow);
-      case 'queue':
-        return this.startQueue(route.queue);
-      case 'agent':
-        return this.handTo(new AgentCodeRunner(host, route.extension, route.action, route.code), 'agent').start();
-      case 'refuse':
-        this.handTo(idleRunner('refused'), null);
-        return this.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
+      default:
+        return this.switchboard.active.onEvent(event);
     }
   }
 
   private async adopt(event: Extract<SessionEvent, { type: 'adopt' }>): Promise<void> {
     this.log.info({ mode: event.mode, peer: event.peer }, 'call picked up again after reconnect');
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'adopted')), this.follow(this.channelId)]);
-    // A callback (the agent's channel calling the customer) is a dial that reports back to the ACD.
-    const callbackId = callbackOfMode(event.mode);
-    if ((event.mode === 'dial' || callbackId) && event.peer && !event.peerRinging) {
-      // Connected when the daemon went away: keep the two legs tied together.
-      this.callbackId = callbackId;
-      this.bridgeId = event.bridgeId;
-      return this.handTo(new DialRunner(this.host, { kind: 'connected', peer: event.peer }), null).start();
-    }
-    if (event.mode === 'dial' || callbackId) {
-      // Was still ringing: the dial attempt is gone; its ringing leg goes too (nobody would connect it).
-      // A callback's is tried again later (the ACD counts it, see AcdEngine.restoreCallbacks).
-      if (event.peer) await this.deps.control.hangup(event.peer).catch(() => undefined);
-      return this.hangupCaller('normal');
-    }
-    // A caller in a flow starts that flow over (its published version now).
-    if (event.mode.startsWith('ivr:')) return this.startIvr(event.mode.slice(4));
-    // A caller waiting in a queue waits on at their place; one talking to an agent talks on.
-    if (event.mode.startsWith('queue:')) {
-      const queue = this.handTo(new QueueRunner(this.host, event.mode.slice(6), undefined, true), null);
-      if (!event.peer) return queue.start();
-      this.bridgeId = event.bridgeId;
-      await this.follow(event.peer);
-      return queue.adoptConnected(event.peer, event.bridgeId);
-    }
-    if (event.mode === 'agent') return this.hangupCaller('normal'); // a feature code call: done or to be dialed again
-    // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the
-    // message said so far (it is saved once Asterisk has closed the file).
-    if (event.mode === 'voicemail' || event.mode === 'mailbox') {
-      if (event.mode === 'voicemail' && event.recording && recoverMessage(this.host, event.recording)) {
-        this.log.info({ recording: event.recording }, 'voicemail message recorded before the restart is kept');
-      }
-      return this.hangupCaller('normal');
-    }
-    const first = this.facts.answeredAt ? ({ type: 'resume' } as const) : ({ type: 'start', dialed: this.facts.dialedNumber } as const);
-    return this.handTo(new TestServiceRunner(this.host, first), null).start();
+    return this.switchboard.resume(event);
   }
 
   private async startCallback(event: Extract<SessionEvent, { type: 'callback-start' }>): Promise<void> {
     // The row names the callback, so a restarted daemon knows this call for one (adopt).
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback', callbackMode(event.callbackId))), this.follow(this.channelId)]);
     if (!(await this.deps.acd.offerAnswered(event.callbackId, event.agentId))) return this.hangupCaller('normal');
-    this.callbackId = event.callbackId;
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
     this.caller = IVR_CALLER_CONTEXT;
     this.log.info({ callback: event.callbackId, customer: event.customer }, 'callback: agent answered; calling the customer');
-    return this.toTarget({ kind: 'external', number: event.customer });
-  }
-
-  private startIvr(flow: string): Promise<void> {
-    return this.handTo(new IvrRunner(this.host, flow, this.ivrTrail), `ivr:${flow}`).start();
-  }
-
-  private startQueue(queue: string, routing?: QueueRouting): Promise<void> {
-    return this.handTo(new QueueRunner(this.host, queue, routing), `queue:${queue}`).start();
-  }
-
-  /** A flow or a queue's overflow sends the caller on: an extension, outside number, mailbox, flow or queue. */
-  private async toTarget(target: TransferTarget, routing?: QueueRouting): Promise<void> {
-    this.clearTimer();
-    switch (target.kind) {
-      case 'flow':
-        return this.startIvr(target.flow);
-      case 'extension':
-      case 'external': {
-        const context = target.kind === 'extension' ? this.caller : IVR_CALLER_CONTEXT;
-        const liveMode = this.callbackId ? callbackMode(this.callbackId) : 'dial';
-        return this.handTo(new DialRunner(this.host, { kind: 'dial', number: target.number, context }), liveMode).start();
-      }
-      case 'voicemail':
-        return this.toVoicemail(target.mailbox, 'ivr');
-      case 'queue':
-        return this.startQueue(target.queue, routing);
-    }
-  }
-
-  private async toVoicemail(mailbox: string, why: string): Promise<void> {
-    this.clearTimer();
-    const box = await this.deps.voicemail.mailboxFor(mailbox);
-    if (!box) return this.hangupCaller(why === 'busy' ? 'busy' : 'no_answer'); // switched off meanwhile
-    this.log.info({ mailbox, why }, 'to voicemail');
-    return this.handTo(new DepositRunner(this.host, mailbox, box.greeting), 'voicemail').start();
+    return this.switchboard.startCallback(event.callbackId, event.customer);
   }
 
   // ---------------------------------------------------------------- transfers (transfer.ts, dial-call.ts, dispatcher)
@@ -389,12 +264,12 @@ export class CallSession {
     this.facts = nextPartFacts(this.facts, this.part, destination, now);
     this.log.info({ from: previous, to: destination, part: this.callId, transferer }, 'blind transfer');
     await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'transferring'));
-    void this.persist(() => this.deps.store.update(this.callId, { mode: 'dial' }));
+    this.updateLive({ mode: 'dial' });
   }
 
   /** This call as seen from `channelId`, the transferring phone's channel on it; null unless connected. */
   transferSide(channelId: string): Promise<TransferSide | null> {
-    return this.run('transfer-side', null, async () => this.dial?.side(channelId) ?? null);
+    return this.run('transfer-side', null, async () => this.switchboard.dial?.side(channelId) ?? null);
   }
 
   /**
@@ -404,7 +279,7 @@ export class CallSession {
    */
   handOver(leaving: string, linkedId: string): Promise<TransferSide | null> {
     return this.run('hand-over', null, async () => {
-      const dial = this.dial;
+      const { dial } = this.switchboard;
       const side = dial?.side(leaving);
       if (!dial || !side) return null;
       this.closed = true;
@@ -426,7 +301,7 @@ export class CallSession {
    */
   takeOver(leaving: string, joined: TransferSide): Promise<boolean> {
     return this.run('take-over', false, async () => {
-      const dial = this.dial;
+      const { dial } = this.switchboard;
       const kept = dial?.side(leaving);
       if (!dial || !kept) return false;
       const { control } = this.deps;
@@ -452,13 +327,11 @@ export class CallSession {
       await Promise.all([this.anchor, joined.remaining].map((c) => control.stopMoh(c).catch(() => undefined)));
       this.log.info({ from: previous, part: this.callId, caller: this.anchor, joined: joined.remaining }, 'attended transfer: parties joined');
       await this.persist(() => this.deps.store.insert(this.facts, this.anchor, 'dial'));
-      void this.persist(() => this.deps.store.update(this.callId, { mode: 'dial', peer_channel_id: joined.remaining, bridge_id: this.bridgeId }));
+      this.updateLive({ mode: 'dial', peer_channel_id: joined.remaining, bridge_id: this.bridgeId });
       await this.follow(joined.remaining);
       return true;
     });
   }
-
-  // ---------------------------------------------------------------- shared
 
   private async answerCaller(): Promise<void> {
     // Answered already (a flow answered, then rang an extension): the call's answer time stays.
@@ -466,7 +339,7 @@ export class CallSession {
     // After a transfer the caller is up already; the new part is answered when its target answers.
     if (this.part === 0) await this.deps.control.answer(this.channelId);
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
-    void this.persist(() => this.deps.store.update(this.callId, { state: 'answered', answered_at: this.facts.answeredAt! }));
+    this.updateLive({ state: 'answered', answered_at: this.facts.answeredAt! });
   }
 
   private async hangupCaller(reason: HangupReason): Promise<void> {
@@ -491,12 +364,11 @@ export class CallSession {
     this.closed = true;
     this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
-    if (this.callbackId) void this.deps.acd.callEnded(this.callbackId);
-    this.runner.channelGone();
+    this.switchboard.channelGone();
     if (this.bridgeId) void this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
     const cdr = buildCdr(this.facts, end);
     void this.inserted.then(() => this.deps.writeCdr(cdr));
-    this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled, mode: this.runner.mode, outcome: this.dial?.outcome ?? null }, 'call ended');
+    this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled, mode: this.switchboard.active.mode, outcome: this.switchboard.dial?.outcome ?? null }, 'call ended');
     this.deps.onEnded(this);
   }
 
@@ -517,6 +389,11 @@ export class CallSession {
       // The call still works; only its hangup cause may be missing from the CDR.
       this.log.warn({ err: (err as Error).message, channelId }, 'could not subscribe to channel events');
     }
+  }
+
+  /** An update of the live row, after its insert; not awaited (see persist). */
+  private updateLive(patch: LiveCallPatch): void {
+    void this.persist(() => this.deps.store.update(this.callId, patch));
   }
 
   /** Live-call bookkeeping is best effort: a failed write is logged, the call goes on. */
