@@ -19,6 +19,14 @@ import { registeredExtensions } from './extensions/repository.js';
 import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
 import { buildHttp } from './http/server.js';
+import { healthPlugin } from './health/plugin.js';
+import { authPlugin } from './auth/plugin.js';
+import { auditPlugin } from './audit/plugin.js';
+import { callsPlugin } from './calls/plugin.js';
+import { extensionsPlugin } from './extensions/plugin.js';
+import { trunksPlugin } from './trunks/plugin.js';
+import { devicesPlugin, phoneProvisioningPlugin } from './provisioning/plugin.js';
+import { voicemailPlugin } from './voicemail/plugin.js';
 import { VERSION } from './version.js';
 import { ExtensionService } from './extensions/service.js';
 import { ContactStateRefresher, RegistrationTracker } from './extensions/registrations.js';
@@ -32,15 +40,15 @@ import { VoicemailService } from './voicemail/service.js';
 import { PromptService } from './prompts/service.js';
 import { findPrompt } from './prompts/repository.js';
 import { httpLookup } from './ivr/http-lookup.js';
-import { promptRoutes } from './prompts/routes.js';
+import { promptsPlugin } from './prompts/plugin.js';
 import { FlowService } from './flows/service.js';
-import { flowRoutes } from './flows/routes.js';
+import { flowsPlugin } from './flows/plugin.js';
 import { flowsUsingExtension, flowsUsingPrompt, loadPublishedFlow } from './flows/repository.js';
 import { AcdService } from './acd/service.js';
 import { AcdEngine } from './acd/engine.js';
 import { PgAcdStore } from './acd/store.js';
 import { AgentLamps } from './acd/lamps.js';
-import { acdRoutes } from './acd/routes.js';
+import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/repository.js';
 
 export interface App {
@@ -157,35 +165,40 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     reloadRegistrations(ami).catch((err: Error) => log.warn({ err: err.message }, 'trunk registrations not reloaded'));
   });
   const auth = new AuthService(db);
-  const http = await buildHttp({
-    db,
-    auth,
-    extensions,
-    registrations,
-    trunks,
-    routing,
-    voicemail,
-    provisioning: { site: config.site, sipPort: config.sip.port },
-    log,
-    version: VERSION,
-    readiness: { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) },
-  });
-  // IVR prompts (src/prompts): uploads and text-to-speech converted for Asterisk; API under /api/v1/prompts.
+  // IVR prompts (src/prompts): uploads and text-to-speech converted for Asterisk.
   const prompts = new PromptService({
     db, settings: config.prompts, log: log.child({ component: 'prompts' }),
     usage: (promptId) => flowsUsingPrompt(db, promptId),
   });
-  await http.register(promptRoutes({ auth, prompts, maxBytes: config.prompts.maxBytes }), { prefix: '/api/v1' });
-  // IVR flows (src/flows): versioned definitions, draft -> publish -> rollback; API under /api/v1/flows.
+  // IVR flows (src/flows): versioned definitions, draft -> publish -> rollback.
   const flows = new FlowService(db);
-  await http.register(flowRoutes({ auth, flows }), { prefix: '/api/v1' });
   // ACD (src/acd, issue #5): agents, queues and members, pause reasons, a supervisor forcing an
-  // agent's state, state log, live views; API under /api/v1/agents, /queues, /pause-reasons.
+  // agent's state, state log, live views.
   // States forced through the API reach the call runtime via acd.onAgentChange((change) => ...)
   // (change.effects: withdraw a ringing offer, cancel a wrap-up timer).
   const acd = new AcdService(db, { timezone: config.site.timezone });
   acd.onAgentChange((change) => void acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }));
-  await http.register(acdRoutes({ auth, acd }), { prefix: '/api/v1' });
+
+  const http = await buildHttp({ log, version: VERSION });
+  await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
+  // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
+  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port });
+  // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
+  await http.register(
+    async (api) => {
+      await api.register(authPlugin, { db, auth });
+      await api.register(callsPlugin, { db, auth });
+      await api.register(auditPlugin, { db, auth });
+      await api.register(extensionsPlugin, { db, auth, extensions, registrations });
+      await api.register(trunksPlugin, { db, auth, trunks, routing });
+      await api.register(devicesPlugin, { db, auth });
+      await api.register(voicemailPlugin, { auth, voicemail });
+      await api.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes });
+      await api.register(flowsPlugin, { auth, flows });
+      await api.register(acdPlugin, { auth, acd });
+    },
+    { prefix: '/api/v1' },
+  );
 
   let stopping: Promise<void> | null = null;
   return {

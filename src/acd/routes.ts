@@ -6,7 +6,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth/service.js';
-import { actorFor, requireRole } from '../http/auth.js';
+import { actorFor } from '../audit/actor.js';
+import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
 import type { AgentView, QueueMemberView } from './repository.js';
 import { queueSettingsOf } from './repository.js';

@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
-import type { AuthService } from '../auth/service.js';
-import { requireRole } from '../http/auth.js';
+import { requireRole, type BearerAuth } from '../http/auth.js';
 import { Timestamp, withErrors } from '../http/schemas.js';
 import { listAudit } from './repository.js';
 
@@ -24,7 +23,13 @@ const Entry = Type.Object({
   requestId: Type.Union([Type.String(), Type.Null()]),
 });
 
-export function auditRoutes(deps: { db: Db; auth: AuthService }) {
+/** `auth` need only check the admin role (src/auth/service.ts does; audit does not import auth, which writes audit rows). */
+export interface AuditRouteDeps {
+  db: Db;
+  auth: BearerAuth<'admin'>;
+}
+
+export function auditRoutes(deps: AuditRouteDeps) {
   const admin = requireRole(deps.auth, 'admin');
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Querystring: Static<typeof Query> }>(

@@ -2,7 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import type { Role, UserRow } from './tables.js';
-import { actorFor, requireRole } from '../http/auth.js';
+import { actorFor } from '../audit/actor.js';
+import { requireRole } from '../http/auth.js';
 import { IdParams, NullableTimestamp, Timestamp, withErrors } from '../http/schemas.js';
 import type { AuthService } from './service.js';
 import { listTokens, listUsers } from './repository.js';
@@ -34,7 +35,12 @@ const TokenInfo = Type.Object({
 const userJson = (u: UserRow) => ({ id: u.id, username: u.username, role: u.role, disabled: u.disabled, createdAt: u.created_at.toISOString() });
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-export function authRoutes(deps: { db: Db; auth: AuthService }) {
+export interface AuthRouteDeps {
+  db: Db;
+  auth: AuthService;
+}
+
+export function authRoutes(deps: AuthRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
   const admin = requireRole(deps.auth, 'admin');
   const sec = [{ bearer: [] }];

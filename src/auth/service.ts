@@ -105,8 +105,4 @@ export class AuthService {
   }
 }
 
-export function actorOf(p: Principal, requestId: string | null): Actor {
-  return { userId: p.userId, tokenId: p.tokenId, label: `user:${p.username}`, requestId };
-}
-
 export const CLI_ACTOR: Actor = { userId: null, tokenId: null, label: 'cli', requestId: null };

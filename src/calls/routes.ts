@@ -8,9 +8,14 @@ import { requireRole } from '../http/auth.js';
 import { IdParams, withErrors } from '../http/schemas.js';
 import { AppError, notFound } from '../errors.js';
 import { getCdr, listLiveCalls, searchCdrs } from './repository.js';
-import { CdrPage, CdrQuery, LiveCall } from './schemas.js';
+import { CdrPage, CdrQuery } from './schemas.js';
 
-export function callRoutes(deps: { db: Db; auth: AuthService }) {
+export interface CallRouteDeps {
+  db: Db;
+  auth: AuthService;
+}
+
+export function callRoutes(deps: CallRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
@@ -136,5 +141,3 @@ function liveCallJson(r: LiveCallRow) {
     lastSeenAt: r.updated_at.toISOString(),
   };
 }
-
-export { LiveCall };

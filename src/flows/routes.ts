@@ -5,7 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth/service.js';
-import { actorFor, requireRole } from '../http/auth.js';
+import { actorFor } from '../audit/actor.js';
+import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
 import type { FlowSummary as FlowSummaryRow, VersionInfo } from './repository.js';
 import { MAX_DEFINITION_BYTES, type FlowDetail as FlowDetailData, type FlowService } from './service.js';

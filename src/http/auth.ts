@@ -1,9 +1,26 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { Role } from '../auth/tables.js';
-import { actorOf, type AuthService, type Principal } from '../auth/service.js';
-import type { Actor } from '../audit/repository.js';
-import { AppError, isAppError } from '../errors.js';
+/**
+ * The bearer-token check every /api/v1 route runs as a preHandler. The server knows only the small
+ * interface below; src/auth/service.ts implements it (tokens, users and roles live there).
+ */
+import type { preHandlerAsyncHookHandler } from 'fastify';
+import { isAppError } from '../errors.js';
 import { logAuthFailure } from '../shared/auth-failure-log.js';
+
+/** Who sent a request, as its bearer token says. */
+export interface Principal {
+  readonly userId: string;
+  readonly tokenId: string;
+  readonly username: string;
+  readonly role: string;
+}
+
+/** What the server needs from whoever issues tokens. */
+export interface BearerAuth<Role extends string> {
+  /** The principal behind an `Authorization` header; an AppError 401 when it names none. */
+  authenticate(authorization: string | undefined): Promise<Principal>;
+  /** An AppError 403 unless the principal's role reaches `need`. */
+  requireRole(principal: Principal, need: Role): void;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,7 +29,7 @@ declare module 'fastify' {
 }
 
 /** preHandler for a route: bearer token required, and at least role `need`. */
-export function requireRole(auth: AuthService, need: Role): preHandlerAsyncHookHandler {
+export function requireRole<Role extends string>(auth: BearerAuth<Role>, need: NoInfer<Role>): preHandlerAsyncHookHandler {
   return async (request) => {
     let principal: Principal;
     try {
@@ -26,9 +43,4 @@ export function requireRole(auth: AuthService, need: Role): preHandlerAsyncHookH
     request.principal = principal;
     request.log = request.log.child({ user: principal.username });
   };
-}
-
-export function actorFor(request: FastifyRequest): Actor {
-  if (!request.principal) throw new AppError('unauthorized', 401, 'not authenticated');
-  return actorOf(request.principal, String(request.id));
 }

@@ -6,13 +6,14 @@ import { Type } from '@sinclair/typebox';
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { AuthService } from '../auth/service.js';
-import { actorFor, requireRole } from '../http/auth.js';
+import { actorFor } from '../audit/actor.js';
+import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
 import { AppError } from '../errors.js';
 import { UPLOAD_CONTENT_TYPES, uploadFormat } from './media.js';
 import type { PromptService } from './service.js';
 import type { PromptRow } from './tables.js';
-import { CreateTts, Prompt, PromptParams, UploadBody, UploadQuery } from './schemas.js';
+import { CreateTts, PromptParams, UploadBody, UploadQuery } from './schemas.js';
 
 export interface PromptRouteDeps {
   auth: AuthService;
@@ -52,7 +53,6 @@ export function promptRoutes(deps: PromptRouteDeps) {
   const view = (row: PromptRow) => promptView(row, deps.prompts.mediaUri(row.id));
 
   return async (app: FastifyInstance): Promise<void> => {
-    if (!app.getSchema('Prompt')) app.addSchema(Prompt);
     // Raw audio bodies, only inside this plugin (encapsulated), up to the prompt size limit.
     app.addContentTypeParser([...UPLOAD_CONTENT_TYPES], { parseAs: 'buffer', bodyLimit: deps.maxBytes }, (_request, body, done) => done(null, body));
 

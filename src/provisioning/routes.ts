@@ -7,7 +7,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import type { AuthService } from '../auth/service.js';
-import { actorFor, requireRole } from '../http/auth.js';
+import { actorFor } from '../audit/actor.js';
+import { requireRole } from '../http/auth.js';
 import { IdParams, NullableTimestamp, Timestamp, withErrors } from '../http/schemas.js';
 import { provisioningUsername } from './mac.js';
 import { MAX_NETWORKS } from './networks.js';
@@ -102,7 +103,13 @@ export function deviceJson(d: DeviceRow, password: string | null = null): Static
 
 const resultJson = (r: DeviceResult) => deviceJson(r.device, r.password);
 
-export function deviceRoutes(deps: { db: Db; auth: AuthService; now?: () => Date }) {
+export interface DeviceRouteDeps {
+  db: Db;
+  auth: AuthService;
+  now?: () => Date;
+}
+
+export function deviceRoutes(deps: DeviceRouteDeps) {
   const devices = new DeviceService(deps.db, deps.now);
   const viewer = requireRole(deps.auth, 'viewer');
   const admin = requireRole(deps.auth, 'admin');

@@ -7,12 +7,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { AuthService } from '../auth/service.js';
-import { actorFor, requireRole } from '../http/auth.js';
+import { actorFor } from '../audit/actor.js';
+import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
 import { notFound } from '../errors.js';
 import type { VoicemailMessageRow } from './tables.js';
 import type { VoicemailService } from './service.js';
-import { MailboxParams, MessageParams, UpdateMessage, VoicemailMessage } from './schemas.js';
+import { MailboxParams, MessageParams, UpdateMessage } from './schemas.js';
 
 export interface VoicemailRouteDeps {
   auth: AuthService;
@@ -42,8 +43,6 @@ export function voicemailRoutes(deps: VoicemailRouteDeps) {
   const Msg = Type.Ref('VoicemailMessage');
 
   return async (app: FastifyInstance): Promise<void> => {
-    if (!app.getSchema('VoicemailMessage')) app.addSchema(VoicemailMessage);
-
     app.get<{ Params: { number: string } }>(
       '/extensions/:number/voicemail',
       { preHandler: viewer, schema: { tags, summary: 'Messages in an extension\'s mailbox, newest first', security: sec, params: MailboxParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Msg) }) }) } },

@@ -14,10 +14,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { installErrorHandlers } from '../../src/http/errors.js';
-import { ErrorResponse } from '../../src/http/schemas.js';
+import { httpBasics } from '../../src/http/plugin.js';
 import { createLogger } from '../../src/logger.js';
-import { promptRoutes } from '../../src/prompts/routes.js';
+import { promptsPlugin } from '../../src/prompts/plugin.js';
 import { PromptService } from '../../src/prompts/service.js';
 import { startTestApp, testConfig } from '../support/app.js';
 
@@ -315,10 +314,8 @@ describe('prompts API: in use', () => {
     });
     // Routes mounted on a bare Fastify like server.ts does, with the usage check wired to "flows".
     const http = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } } }) as unknown as FastifyInstance;
-    http.decorateRequest('principal', null);
-    installErrorHandlers(http);
-    http.addSchema(ErrorResponse);
-    await http.register(promptRoutes({ auth, prompts, maxBytes: config.prompts.maxBytes }), { prefix: '/api/v1' });
+    await http.register(httpBasics);
+    await http.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes, prefix: '/api/v1' });
     try {
       const res = await http.inject({ method: 'DELETE', url: `/api/v1/prompts/${id}`, headers: { authorization: `Bearer ${adminToken}` } });
       expect(res.statusCode).toBe(409);

@@ -10,10 +10,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Db } from '../../src/db/database.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { installErrorHandlers } from '../../src/http/errors.js';
-import { ErrorResponse } from '../../src/http/schemas.js';
-import { deviceRoutes } from '../../src/provisioning/routes.js';
-import { provisioningRoutes } from '../../src/provisioning/phone-routes.js';
+import { httpBasics } from '../../src/http/plugin.js';
+import { devicesPlugin, phoneProvisioningPlugin } from '../../src/provisioning/plugin.js';
 import { deviceUsages } from '../../src/provisioning/usages.js';
 import { ExtensionService } from '../../src/extensions/service.js';
 import { openDb } from '../support/db.js';
@@ -56,12 +54,10 @@ beforeAll(async () => {
     loggerInstance: log,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }) as unknown as FastifyInstance;
-  http.decorateRequest('principal', null);
-  installErrorHandlers(http);
-  http.addSchema(ErrorResponse);
+  await http.register(httpBasics);
   const auth = new AuthService(db);
-  await http.register(provisioningRoutes({ db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062 }));
-  await http.register(async (v1) => v1.register(deviceRoutes({ db, auth })), { prefix: '/api/v1' });
+  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062 });
+  await http.register(devicesPlugin, { db, auth, prefix: '/api/v1' });
   await http.ready();
 
   admin = (await auth.createToken(CLI_ACTOR, { username: 'prov-it-admin', name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;

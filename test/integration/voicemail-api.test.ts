@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { installErrorHandlers } from '../../src/http/errors.js';
-import { ErrorResponse } from '../../src/http/schemas.js';
+import { httpBasics } from '../../src/http/plugin.js';
 import { createLogger } from '../../src/logger.js';
-import { voicemailRoutes } from '../../src/voicemail/routes.js';
+import { voicemailPlugin } from '../../src/voicemail/plugin.js';
 import { VoicemailService } from '../../src/voicemail/service.js';
 import { silentWav } from '../../src/voicemail/audio.js';
 import { startTestApp } from '../support/app.js';
@@ -48,10 +47,8 @@ beforeAll(async () => {
   });
   // The same validation options as src/http/server.ts: unknown fields are refused, not dropped.
   http = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } } }) as unknown as FastifyInstance;
-  http.decorateRequest('principal', null);
-  installErrorHandlers(http);
-  http.addSchema(ErrorResponse);
-  await http.register(voicemailRoutes({ auth, voicemail }), { prefix: '/api/v1' });
+  await http.register(httpBasics);
+  await http.register(voicemailPlugin, { auth, voicemail, prefix: '/api/v1' });
   await http.ready();
   for (const [number, pin] of [['3201', '4821'], ['3202', null]] as const) {
     await app.http.inject({ method: 'POST', url: '/api/v1/extensions', headers: { authorization: `Bearer ${adminToken}` }, payload: { number, displayName: `Box ${number}`, ...(pin ? { voicemailPin: pin } : {}) } });
