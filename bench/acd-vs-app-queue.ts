@@ -51,7 +51,7 @@ import { createWorld } from '../test/support/world.js';
 import { eventually, type LogLine } from '../test/support/daemon.js';
 import { registerPhone } from '../test/support/sipp.js';
 import { createScriptedExtension, startReadyDaemon } from '../test/support/pbx.js';
-import { applyAgentEvent, findAgentByNumber } from '../src/acd/repository.js';
+import { applyAgentEvent, findAgentByNumber } from '../src/acd/call-repository.js';
 import { startAriFloor, type AriFloor } from './support/ari-floor.js';
 import { cpuMs } from './support/cpu.js';
 

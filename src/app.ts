@@ -43,13 +43,13 @@ import { httpLookup } from './ivr/http-lookup.js';
 import { promptsPlugin } from './prompts/plugin.js';
 import { FlowService } from './flows/service.js';
 import { flowsPlugin } from './flows/plugin.js';
-import { flowsUsingExtension, flowsUsingPrompt, loadPublishedFlow } from './flows/repository.js';
+import { flowsUsingExtension, flowsUsingPrompt, flowsUsingQueue, loadPublishedFlow } from './flows/repository.js';
 import { AcdService } from './acd/service.js';
 import { AcdEngine } from './acd/engine.js';
 import { PgAcdStore } from './acd/store.js';
 import { AgentLamps } from './acd/lamps.js';
 import { acdPlugin } from './acd/plugin.js';
-import { queuesUsingExtension } from './acd/repository.js';
+import { queuesUsingExtension } from './acd/admin-repository.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -176,7 +176,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // agent's state, state log, live views.
   // States forced through the API reach the call runtime via acd.onAgentChange((change) => ...)
   // (change.effects: withdraw a ringing offer, cancel a wrap-up timer).
-  const acd = new AcdService(db, { timezone: config.site.timezone });
+  const acd = new AcdService(db, { flowsUsingQueue, timezone: config.site.timezone });
   acd.onAgentChange((change) => void acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }));
 
   const http = await buildHttp({ log, version: VERSION });

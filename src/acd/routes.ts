@@ -9,8 +9,8 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
-import type { AgentView, QueueMemberView } from './repository.js';
-import { queueSettingsOf } from './repository.js';
+import type { QueueMemberView } from './admin-repository.js';
+import { queueSettingsOf, type AgentView } from './call-repository.js';
 import type { AcdService, AgentDetail } from './service.js';
 import type { AgentStateLogRow, PauseReasonRow, QueueRow } from './tables.js';
 import {

@@ -8,7 +8,7 @@
  * Pure: no I/O. The store (store.ts) feeds it from Postgres and LISTEN/NOTIFY.
  */
 import type { AgentRecord, QueueSettings } from './engine.js';
-import { snapshotAgentOf, type AgentView, type SnapshotAgent } from './repository.js';
+import { snapshotAgentOf, type AgentView, type SnapshotAgent } from './call-repository.js';
 
 const versionOf = (a: SnapshotAgent): bigint => BigInt(a.row.version);
 

@@ -18,7 +18,8 @@ import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-er
 import type { AgentEffect, AgentState, AgentStatus, TransitionRecord } from './agent-state.js';
 import { serviceLevel } from './estimate.js';
 import type { SkillRequirement, Strategy, WideningStep } from './router.js';
-import * as repo from './repository.js';
+import * as repo from './admin-repository.js';
+import * as callRepo from './call-repository.js';
 import type { NewQueue, OverflowTarget, PauseReasonRow, QueueRow } from './tables.js';
 
 /** Lower-case letters, digits and -, starting with a letter or digit, up to 64 (as flow names). */
@@ -73,7 +74,7 @@ export interface ForceStateInput {
 // ------------------------------------------------------------------ outputs
 
 export interface AgentDetail {
-  readonly agent: repo.AgentView;
+  readonly agent: callRepo.AgentView;
   readonly skills: Record<string, number>;
   readonly queues: repo.AgentMembership[];
 }
@@ -120,6 +121,11 @@ export interface QueueLive {
 }
 
 export interface AcdServiceOptions {
+  /**
+   * IVR flows whose published version sends callers to queue `queue` (src/flows/repository.ts
+   * flowsUsingQueue, passed in by app.ts): a queue they use cannot be deleted.
+   */
+  readonly flowsUsingQueue: (db: DbOrTx, queue: string) => Promise<string[]>;
   /** The site's IANA time zone: "today" starts at its midnight. */
   readonly timezone?: string;
   readonly now?: () => Date;
@@ -129,11 +135,13 @@ export class AcdService {
   private readonly listeners = new Set<AgentChangeListener>();
   private readonly timezone: string;
   private readonly now: () => Date;
+  private readonly flowsUsingQueue: AcdServiceOptions['flowsUsingQueue'];
 
   constructor(
     private readonly db: Db,
-    options: AcdServiceOptions = {},
+    options: AcdServiceOptions,
   ) {
+    this.flowsUsingQueue = options.flowsUsingQueue;
     this.timezone = options.timezone ?? 'UTC';
     this.now = options.now ?? (() => new Date());
   }
@@ -148,7 +156,7 @@ export class AcdService {
 
   async listAgents(): Promise<AgentDetail[]> {
     const agents = await repo.listAgents(this.db);
-    const [skills, queues] = await Promise.all([repo.agentSkills(this.db), repo.agentMemberships(this.db)]);
+    const [skills, queues] = await Promise.all([callRepo.agentSkills(this.db), repo.agentMemberships(this.db)]);
     return agents.map((agent) => ({ agent, skills: skills.get(agent.id) ?? {}, queues: queues.get(agent.id) ?? [] }));
   }
 
@@ -166,7 +174,7 @@ export class AcdService {
     return this.db
       .transaction()
       .execute(async (tx) => {
-        if (await repo.findAgentByNumber(tx, number)) throw agentExists(number);
+        if (await callRepo.findAgentByNumber(tx, number)) throw agentExists(number);
         const agent = await repo.insertAgent(tx, { number, name: input.name, pin_hash: pinHash });
         await repo.replaceAgentSkills(tx, agent.id, skills);
         await audit(tx, actor, 'agent.create', 'agent', agent.id, { number, name: input.name, skills });
@@ -187,7 +195,7 @@ export class AcdService {
       const agent = await lockedAgent(tx, number);
       // A new PIN also lifts a lock from wrong PINs.
       const patch = { ...(input.name !== undefined ? { name: input.name } : {}), ...(pinHash ? { pin_hash: pinHash, pin_failures: 0, locked_until: null } : {}) };
-      if (Object.keys(patch).length) await repo.updateAgentRow(tx, agent.id, patch);
+      if (Object.keys(patch).length) await callRepo.updateAgentRow(tx, agent.id, patch);
       if (skills) await repo.replaceAgentSkills(tx, agent.id, skills);
       const changed = Object.keys(input).filter((k) => input[k as keyof UpdateAgentInput] !== undefined);
       await audit(tx, actor, 'agent.update', 'agent', agent.id, { number, changed, ...(input.name !== undefined ? { name: input.name } : {}), ...(skills ? { skills } : {}) });
@@ -223,7 +231,7 @@ export class AcdService {
     let reason: PauseReasonRow | undefined;
     if (input.pauseCode !== undefined) {
       if (input.pauseCode === 0) throw invalid('body.pauseCode', 'code 0 (missed) is set by the system after missed offers; use a code from 1');
-      reason = await repo.findPauseReason(this.db, input.pauseCode);
+      reason = await callRepo.findPauseReason(this.db, input.pauseCode);
       if (!reason) throw invalid('body.pauseCode', `pause reason ${input.pauseCode} does not exist (GET /api/v1/pause-reasons)`);
     }
     const change = await this.db.transaction().execute(async (tx) => {
@@ -232,7 +240,7 @@ export class AcdService {
         throw badTransition(number, agent.state, to, 'a logged-out agent has no phone; agents log in themselves at a phone');
       }
       const event = to === 'paused' ? { type: 'force' as const, to, reason: { code: reason!.code, name: reason!.name }, by: actor.label } : { type: 'force' as const, to, by: actor.label };
-      const applied = await repo.applyAgentEvent(tx, agent.id, event, { cause: 'supervisor', byActor: actor.label, at: this.now().getTime() });
+      const applied = await callRepo.applyAgentEvent(tx, agent.id, event, { cause: 'supervisor', byActor: actor.label, at: this.now().getTime() });
       if (!applied) throw notFound('agent-not-found', 'agent', number);
       if (!applied.ok) {
         if (applied.step.code === 'invalid-reason') throw invalid('body.pauseCode', 'is not a usable pause reason');
@@ -258,14 +266,14 @@ export class AcdService {
   }
 
   async agentLog(number: string, q: repo.StateLogQuery): Promise<Awaited<ReturnType<typeof repo.listAgentStateLog>>> {
-    const agent = await repo.findAgentByNumber(this.db, number);
+    const agent = await callRepo.findAgentByNumber(this.db, number);
     if (!agent) throw notFound('agent-not-found', 'agent', number);
     if (q.from && q.to && q.from.getTime() > q.to.getTime()) throw invalid('querystring.from', 'must not be after "to"');
     return repo.listAgentStateLog(this.db, agent.id, q);
   }
 
   async agentsLive(): Promise<AgentLive[]> {
-    const [agents, today] = await Promise.all([repo.listAgents(this.db), repo.agentTodayStats(this.db, this.timezone)]);
+    const [agents, today] = await Promise.all([repo.listAgents(this.db), callRepo.agentTodayStats(this.db, this.timezone)]);
     const now = this.now().getTime();
     return agents.map((a) => ({
       number: a.number,
@@ -282,9 +290,9 @@ export class AcdService {
   }
 
   private async agentDetail(db: DbOrTx, number: string): Promise<AgentDetail> {
-    const agent = await repo.findAgentByNumber(db, number);
+    const agent = await callRepo.findAgentByNumber(db, number);
     if (!agent) throw notFound('agent-not-found', 'agent', number);
-    const [skills, queues] = await Promise.all([repo.agentSkills(db, [agent.id]), repo.agentMemberships(db, [agent.id])]);
+    const [skills, queues] = await Promise.all([callRepo.agentSkills(db, [agent.id]), repo.agentMemberships(db, [agent.id])]);
     return { agent, skills: skills.get(agent.id) ?? {}, queues: queues.get(agent.id) ?? [] };
   }
 
@@ -360,7 +368,7 @@ export class AcdService {
   private async queueUsers(db: DbOrTx, q: QueueRow): Promise<AppError | null> {
     const [inboundRoutes, flows, queues, callers] = await Promise.all([
       repo.inboundRoutesUsingQueue(db, q.id),
-      repo.flowsUsingQueue(db, q.name),
+      this.flowsUsingQueue(db, q.name),
       repo.queuesOverflowingTo(db, { kind: 'queue', queue: q.name }, q.id),
       repo.callersInQueue(db, q.id),
     ]);
@@ -429,7 +437,7 @@ export class AcdService {
   async setMember(actor: Actor, name: string, agentNumber: string, penalty: number): Promise<repo.QueueMemberView> {
     return this.db.transaction().execute(async (tx) => {
       const q = await lockedQueue(tx, name);
-      const agent = await repo.findAgentByNumber(tx, agentNumber);
+      const agent = await callRepo.findAgentByNumber(tx, agentNumber);
       if (!agent) throw invalid('body.agent', `agent ${agentNumber} does not exist`);
       const before = await repo.findQueueMember(tx, q.id, agent.id);
       await repo.setQueueMember(tx, q.id, agent.id, penalty);
@@ -441,7 +449,7 @@ export class AcdService {
   async removeMember(actor: Actor, name: string, agentNumber: string): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       const q = await lockedQueue(tx, name);
-      const agent = await repo.findAgentByNumber(tx, agentNumber);
+      const agent = await callRepo.findAgentByNumber(tx, agentNumber);
       if (!agent) throw notFound('agent-not-found', 'agent', agentNumber);
       if (!(await repo.removeQueueMember(tx, q.id, agent.id))) {
         throw new AppError('not-found', 404, `agent ${agentNumber} is not a member of queue ${name}`, { queue: name, agent: agentNumber });
@@ -543,7 +551,7 @@ export class AcdService {
       })
       .catch(async (err: unknown) => {
         if (pgCode(err) === FOREIGN_KEY_VIOLATION) {
-          const reason = await repo.findPauseReason(this.db, code);
+          const reason = await callRepo.findPauseReason(this.db, code);
           throw reasonInUse(reason ?? { code, name: String(code), system: false }, await repo.agentsUsingPauseReason(this.db, code));
         }
         throw err;
@@ -606,7 +614,7 @@ function definedOnly(input: QueueFields): Partial<Settings> {
 }
 
 function fieldsOf(q: QueueRow): Settings {
-  const s: Readonly<Record<string, unknown>> = { ...repo.queueSettingsOf(q) };
+  const s: Readonly<Record<string, unknown>> = { ...callRepo.queueSettingsOf(q) };
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(QUEUE_DEFAULTS)) out[k] = s[k];
   return out as Settings;
@@ -684,7 +692,7 @@ export function checkQueueFields(s: Settings): void {
 
 // ------------------------------------------------------------------ helpers
 
-async function lockedAgent(tx: DbOrTx, number: string): Promise<repo.AgentView> {
+async function lockedAgent(tx: DbOrTx, number: string): Promise<callRepo.AgentView> {
   const agent = await repo.lockAgentByNumber(tx, number);
   if (!agent) throw notFound('agent-not-found', 'agent', number);
   return agent;

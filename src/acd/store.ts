@@ -22,7 +22,7 @@ import type { Logger } from '../logger.js';
 import type { BackoffPolicy } from '../shared/backoff.js';
 import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
 import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
-import * as repo from './repository.js';
+import * as repo from './call-repository.js';
 import { RoutingCache } from './routing-cache.js';
 
 const REFRESH_MS = 3_000;

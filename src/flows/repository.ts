@@ -214,6 +214,11 @@ export function flowsUsingPrompt(db: Db | DbOrTx, promptId: string): Promise<str
   return flowsWhoseDefinition(db, 'strict $.** ? (@.type() == "object" && @.prompt == $v)', promptId);
 }
 
+/** For AcdService's "in use" check: flows whose published version transfers to queue `name` (lax path search over the nodes' targets). */
+export function flowsUsingQueue(db: DbOrTx, name: string): Promise<string[]> {
+  return flowsWhoseDefinition(db, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $v)', name, ['published']);
+}
+
 /**
  * For ExtensionService's "in use" check: flows whose published version or draft sends callers to
  * extension `number` (as an extension or its mailbox), as "IVR flow <name>".

@@ -20,7 +20,7 @@ import { recordAudit, type Actor } from '../audit/repository.js';
 import { checkFlow, type FlowCatalog, type Problem } from '../ivr/validate.js';
 import { planOutbound } from '../routing/outbound.js';
 import { loadEmergencyNumbers, loadOutboundRoutes } from '../trunks/repository.js';
-import { queueNames, queuesOverflowingTo } from '../acd/repository.js';
+import { queueNames, queuesOverflowingTo } from '../acd/admin-repository.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import * as repo from './repository.js';
 import type { FlowRow, FlowVersionRow } from './tables.js';

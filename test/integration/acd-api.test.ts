@@ -12,11 +12,10 @@ import { sql } from 'kysely';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { createDb, createPool, type Db } from '../../src/db/database.js';
-import {
-  applyAgentEvent, checkAgentPin, deleteQueueCall, findAgentByExtension, findAgentByNumber, listPauseReasons, listQueueCalls,
-  loadQueueSettings, loadSnapshotAgents, logQueueCall, upsertQueueCall, waitingCallOf,
-} from '../../src/acd/repository.js';
+import { listPauseReasons, listQueueCalls } from '../../src/acd/admin-repository.js';
+import { applyAgentEvent, checkAgentPin, deleteQueueCall, findAgentByExtension, findAgentByNumber, loadQueueSettings, loadSnapshotAgents, logQueueCall, upsertQueueCall, waitingCallOf } from '../../src/acd/call-repository.js';
 import { AcdService, type AgentChange } from '../../src/acd/service.js';
+import { flowsUsingQueue } from '../../src/flows/repository.js';
 import { routeCalls } from '../../src/acd/router.js';
 import { waitingCalls } from '../../src/acd/waiting-calls.js';
 import { startTestApp } from '../support/app.js';
@@ -387,7 +386,7 @@ describe('agent state: supervisor, state machine, claims', () => {
   });
 
   it('tells listeners about forced changes with the effects for the call runtime', async () => {
-    const acd = new AcdService(app.db);
+    const acd = new AcdService(app.db, { flowsUsingQueue });
     const changes: AgentChange[] = [];
     const off = acd.onAgentChange((c) => changes.push(c));
     const id = await agentId(A1);

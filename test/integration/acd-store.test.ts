@@ -14,9 +14,8 @@ import { pino } from 'pino';
 import type { App } from '../../src/app.js';
 import { createDb, createPool, type Database, type Db } from '../../src/db/database.js';
 import type { AgentEvent } from '../../src/acd/agent-state.js';
-import {
-  agentTodayStats, agentsOnEndedCalls, applyAgentEvent, applyAgentEventAt, findAgentById, insertAgent, insertQueue, logQueueCall, recordTalkTime, setQueueMember,
-} from '../../src/acd/repository.js';
+import { insertAgent, insertQueue, setQueueMember } from '../../src/acd/admin-repository.js';
+import { agentTodayStats, agentsOnEndedCalls, applyAgentEvent, applyAgentEventAt, findAgentById, logQueueCall, recordTalkTime } from '../../src/acd/call-repository.js';
 import { insertLiveCall, updateLiveCall } from '../../src/calls/repository.js';
 import { PgAcdStore } from '../../src/acd/store.js';
 import { eventually, holdFor } from '../support/wait.js';

@@ -1,7 +1,7 @@
 /** The warm routing view: rows only ever replaced by newer versions, loads in any order. */
 import { describe, expect, it } from 'vitest';
 import { RoutingCache } from '../../src/acd/routing-cache.js';
-import { snapshotAgentOf, type AgentView } from '../../src/acd/repository.js';
+import { snapshotAgentOf, type AgentView } from '../../src/acd/call-repository.js';
 
 const t0 = new Date('2026-11-23T09:00:00Z');
 const row = (id: string, version: number, o: Partial<AgentView> = {}): AgentView => ({

@@ -1,6 +1,6 @@
 /**
- * The ACD in Postgres: plain functions over a connection or transaction (Db | DbOrTx). Besides
- * what the admin API needs, this is the call runtime's data layer (src/acd/engine.ts):
+ * The ACD's call path in Postgres: what the call runtime (engine.ts through store.ts) reads and
+ * writes while calls are routed. Plain functions over a connection or transaction (DbOrTx):
  *
  *   applyAgentEvent       load -> agentTransition (agent-state.ts) -> store + state log row, in one
  *                         transaction under the agent's row lock
@@ -9,22 +9,20 @@
  *   loadSnapshotAgents / loadQueueSettings
  *                         agents and queues as routeCalls (router.ts) takes them (all agents, or some)
  *   findAgentByNumber / findAgentByExtension, checkAgentPin, recordPinFailure / resetPinFailures
- *   listQueueCalls / upsertQueueCall / deleteQueueCall / waitingCallOf, logQueueCall,
- *   listPauseReasons
+ *   upsertQueueCall / deleteQueueCall / waitingCallOf, logQueueCall, recordTalkTime
+ *   agentsOnEndedCalls
  *
- * A function given a transaction runs inside it; given the pool, those that write several rows
- * open their own.
+ * The admin API's queries are in admin-repository.ts. A function given a transaction runs inside
+ * it; given the pool, those that write several rows open their own.
  */
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import { verifyPin } from '../extensions/rules.js';
-import { flowsWhoseDefinition } from '../flows/repository.js';
 import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
 import type { QueueConfig, RoutableAgent, SkillRequirement, WideningStep } from './router.js';
 import type { WaitingCall } from './waiting-calls.js';
 import type {
-  AgentRow, AgentStateLogRow, AgentUpdate, NewAgent, NewQueue, OverflowTarget,
-  PauseReasonRow, QueueCallLogRow, QueueCallOutcome, QueueCallRow, QueueCallState, QueueRow, QueueUpdate,
+  AgentRow, AgentUpdate, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueCallOutcome, QueueCallRow, QueueCallState, QueueRow,
 } from './tables.js';
 
 /** Run `fn` in the transaction given, or in a new one. */
@@ -38,17 +36,14 @@ async function inTx<T>(db: DbOrTx, fn: (tx: DbOrTx) => Promise<T>): Promise<T> {
 /** An agent row with the names of its pause reason and parked pause reason. */
 export type AgentView = AgentRow & { pause_name: string | null; pending_pause_name: string | null };
 
-const agentView = (db: DbOrTx) =>
+/** The query every read of agents starts from (also admin-repository.ts). */
+export const agentView = (db: DbOrTx) =>
   db
     .selectFrom('agents as a')
     .leftJoin('pause_reasons as p', 'p.code', 'a.pause_code')
     .leftJoin('pause_reasons as pp', 'pp.code', 'a.pending_pause_code')
     .selectAll('a')
     .select(['p.name as pause_name', 'pp.name as pending_pause_name']);
-
-export async function listAgents(db: DbOrTx): Promise<AgentView[]> {
-  return agentView(db).orderBy('a.number').execute();
-}
 
 export async function findAgentById(db: DbOrTx, id: string): Promise<AgentView | undefined> {
   if (!/^[0-9]{1,18}$/.test(id)) return undefined;
@@ -71,21 +66,8 @@ export async function lockAgent(tx: DbOrTx, id: string): Promise<AgentView | und
   return locked ? findAgentById(tx, id) : undefined;
 }
 
-export async function lockAgentByNumber(tx: DbOrTx, number: string): Promise<AgentView | undefined> {
-  const locked = await tx.selectFrom('agents').select('id').where('number', '=', number).forUpdate().executeTakeFirst();
-  return locked ? findAgentById(tx, locked.id) : undefined;
-}
-
-export async function insertAgent(db: DbOrTx, row: NewAgent): Promise<AgentRow> {
-  return db.insertInto('agents').values(row).returningAll().executeTakeFirstOrThrow();
-}
-
 export async function updateAgentRow(db: DbOrTx, id: string, patch: AgentUpdate): Promise<void> {
   await db.updateTable('agents').set({ ...patch, updated_at: new Date() }).where('id', '=', id).execute();
-}
-
-export async function deleteAgentRow(db: DbOrTx, id: string): Promise<void> {
-  await db.deleteFrom('agents').where('id', '=', id).execute();
 }
 
 /** Skills of the agents given (all agents when `agentIds` is omitted): agent id -> {skill: level}. */
@@ -98,36 +80,6 @@ export async function agentSkills(db: DbOrTx, agentIds?: readonly string[]): Pro
     let s = out.get(r.agent_id);
     if (!s) out.set(r.agent_id, (s = {}));
     s[r.skill] = r.level;
-  }
-  return out;
-}
-
-export async function replaceAgentSkills(db: DbOrTx, agentId: string, skills: Readonly<Record<string, number>>): Promise<void> {
-  await db.deleteFrom('agent_skills').where('agent_id', '=', agentId).execute();
-  const rows = Object.entries(skills).map(([skill, level]) => ({ agent_id: agentId, skill, level }));
-  if (rows.length) await db.insertInto('agent_skills').values(rows).execute();
-}
-
-export interface AgentMembership {
-  readonly queue_id: string;
-  readonly queue: string;
-  readonly penalty: number;
-}
-
-/** Queue memberships of the agents given (all when omitted): agent id -> memberships by queue name. */
-export async function agentMemberships(db: DbOrTx, agentIds?: readonly string[]): Promise<Map<string, AgentMembership[]>> {
-  const out = new Map<string, AgentMembership[]>();
-  if (agentIds && agentIds.length === 0) return out;
-  let q = db
-    .selectFrom('queue_members as m')
-    .innerJoin('queues as q', 'q.id', 'm.queue_id')
-    .select(['m.agent_id', 'm.queue_id', 'q.name as queue', 'm.penalty'])
-    .orderBy('q.name');
-  if (agentIds) q = q.where('m.agent_id', 'in', agentIds);
-  for (const r of await q.execute()) {
-    let list = out.get(r.agent_id);
-    if (!list) out.set(r.agent_id, (list = []));
-    list.push({ queue_id: r.queue_id, queue: r.queue, penalty: r.penalty });
   }
   return out;
 }
@@ -366,168 +318,10 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
 
 const toId = (v: string | undefined | null): string | null => (v && /^[0-9]{1,18}$/.test(v) ? v : null);
 
-export interface StateLogQuery {
-  readonly from?: Date;
-  readonly to?: Date;
-  /** Newest first; default 100. */
-  readonly limit?: number;
-}
-
-export async function listAgentStateLog(db: DbOrTx, agentId: string, q: StateLogQuery = {}): Promise<(AgentStateLogRow & { queue_name: string | null; pause_name: string | null })[]> {
-  let query = db
-    .selectFrom('agent_state_log as l')
-    .leftJoin('queues as q', 'q.id', 'l.queue_id')
-    .leftJoin('pause_reasons as p', 'p.code', 'l.pause_code')
-    .selectAll('l')
-    .select(['q.name as queue_name', 'p.name as pause_name'])
-    .where('l.agent_id', '=', agentId);
-  if (q.from) query = query.where('l.at', '>=', q.from);
-  if (q.to) query = query.where('l.at', '<', q.to);
-  return query.orderBy('l.at', 'desc').orderBy('l.id', 'desc').limit(q.limit ?? 100).execute();
-}
-
 // ================================================================ pause reasons
-
-export async function listPauseReasons(db: DbOrTx): Promise<PauseReasonRow[]> {
-  return db.selectFrom('pause_reasons').selectAll().orderBy('code').execute();
-}
 
 export async function findPauseReason(db: DbOrTx, code: number): Promise<PauseReasonRow | undefined> {
   return db.selectFrom('pause_reasons').selectAll().where('code', '=', code).executeTakeFirst();
-}
-
-export async function insertPauseReason(db: DbOrTx, code: number, name: string): Promise<PauseReasonRow> {
-  return db.insertInto('pause_reasons').values({ code, name, system: false }).returningAll().executeTakeFirstOrThrow();
-}
-
-export async function deletePauseReason(db: DbOrTx, code: number): Promise<void> {
-  await db.deleteFrom('pause_reasons').where('code', '=', code).execute();
-}
-
-/** Numbers of the agents paused with `code` now, or with a pause to `code` parked. */
-export async function agentsUsingPauseReason(db: DbOrTx, code: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('agents')
-    .select('number')
-    .where((eb) => eb.or([eb('pause_code', '=', code), eb('pending_pause_code', '=', code)]))
-    .orderBy('number')
-    .execute();
-  return rows.map((r) => r.number);
-}
-
-// ================================================================ queues
-
-export async function listQueues(db: DbOrTx): Promise<QueueRow[]> {
-  return db.selectFrom('queues').selectAll().orderBy('name').execute();
-}
-
-export async function findQueueByName(db: DbOrTx, name: string): Promise<QueueRow | undefined> {
-  return db.selectFrom('queues').selectAll().where('name', '=', name).executeTakeFirst();
-}
-
-export async function findQueueById(db: DbOrTx, id: string): Promise<QueueRow | undefined> {
-  if (!/^[0-9]{1,18}$/.test(id)) return undefined;
-  return db.selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-/** The queue row, locked until the transaction ends. */
-export async function lockQueue(tx: DbOrTx, name: string): Promise<QueueRow | undefined> {
-  return tx.selectFrom('queues').selectAll().where('name', '=', name).forUpdate().executeTakeFirst();
-}
-
-export async function insertQueue(db: DbOrTx, row: NewQueue): Promise<QueueRow> {
-  return db.insertInto('queues').values(row).returningAll().executeTakeFirstOrThrow();
-}
-
-export async function updateQueueRow(db: DbOrTx, id: string, patch: QueueUpdate): Promise<QueueRow> {
-  return db.updateTable('queues').set({ ...patch, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
-}
-
-export async function deleteQueueRow(db: DbOrTx, id: string): Promise<void> {
-  await db.deleteFrom('queues').where('id', '=', id).execute();
-}
-
-/** Names of all queues (the IVR flow validator's catalog). */
-export async function queueNames(db: DbOrTx): Promise<string[]> {
-  return (await db.selectFrom('queues').select('name').orderBy('name').execute()).map((r) => r.name);
-}
-
-export interface QueueMemberView {
-  readonly agent_id: string;
-  readonly number: string;
-  readonly name: string;
-  readonly state: AgentStatus;
-  readonly penalty: number;
-}
-
-export async function queueMembers(db: DbOrTx, queueId: string): Promise<QueueMemberView[]> {
-  return db
-    .selectFrom('queue_members as m')
-    .innerJoin('agents as a', 'a.id', 'm.agent_id')
-    .select(['m.agent_id', 'a.number', 'a.name', 'a.state', 'm.penalty'])
-    .where('m.queue_id', '=', queueId)
-    .orderBy('m.penalty')
-    .orderBy('a.number')
-    .execute();
-}
-
-export async function findQueueMember(db: DbOrTx, queueId: string, agentId: string): Promise<{ penalty: number } | undefined> {
-  return db.selectFrom('queue_members').select('penalty').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
-}
-
-export async function setQueueMember(db: DbOrTx, queueId: string, agentId: string, penalty: number): Promise<void> {
-  await db
-    .insertInto('queue_members')
-    .values({ queue_id: queueId, agent_id: agentId, penalty })
-    .onConflict((oc) => oc.columns(['queue_id', 'agent_id']).doUpdateSet({ penalty }))
-    .execute();
-}
-
-export async function removeQueueMember(db: DbOrTx, queueId: string, agentId: string): Promise<boolean> {
-  const r = await db.deleteFrom('queue_members').where('queue_id', '=', queueId).where('agent_id', '=', agentId).executeTakeFirst();
-  return r.numDeletedRows > 0n;
-}
-
-// ---------------------------------------------------------------- what uses a queue (or is a queue's overflow)
-
-export async function inboundRoutesUsingQueue(db: DbOrTx, queueId: string): Promise<string[]> {
-  const rows = await db.selectFrom('inbound_routes').select('name').where('target_queue', '=', queueId).orderBy('id').execute();
-  return rows.map((r) => r.name);
-}
-
-/** Flows whose published version transfers to queue `name` (lax path search over the nodes' targets). */
-export function flowsUsingQueue(db: DbOrTx, name: string): Promise<string[]> {
-  return flowsWhoseDefinition(db, 'lax $.nodes.*.target ? (@.kind == "queue" && @.queue == $v)', name, ['published']);
-}
-
-/** Queues (other than `except`) whose overflow is `target` (compared as JSON). */
-export async function queuesOverflowingTo(db: DbOrTx, target: OverflowTarget, except?: string): Promise<string[]> {
-  let q = db.selectFrom('queues').select('name').where(sql<boolean>`overflow @> ${JSON.stringify(target)}::jsonb`);
-  if (except !== undefined) q = q.where('id', '<>', except);
-  return (await q.orderBy('name').execute()).map((r) => r.name);
-}
-
-/** For ExtensionService's "in use" check: queues that overflow to extension / mailbox `number`. */
-export async function queuesUsingExtension(db: DbOrTx, number: string): Promise<string[]> {
-  const [ext, vm] = await Promise.all([
-    queuesOverflowingTo(db, { kind: 'extension', number }),
-    queuesOverflowingTo(db, { kind: 'voicemail', mailbox: number }),
-  ]);
-  return [...new Set([...ext, ...vm])].sort().map((q) => `queue ${q} (overflow)`);
-}
-
-/** Callers in the queue now: waiting, being offered, connected, or waiting for a callback. */
-export async function callersInQueue(db: DbOrTx, queueId: string): Promise<{ calls: number; callbacks: number }> {
-  const [calls, callbacks] = await Promise.all([
-    db.selectFrom('queue_calls').select((eb) => eb.fn.countAll<string>().as('n')).where('queue_id', '=', queueId).executeTakeFirstOrThrow(),
-    db
-      .selectFrom('callbacks')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('queue_id', '=', queueId)
-      .where('state', 'in', ['waiting', 'dialing', 'connected'])
-      .executeTakeFirstOrThrow(),
-  ]);
-  return { calls: Number(calls.n), callbacks: Number(callbacks.n) };
 }
 
 // ================================================================ queue calls (waiting callers)
@@ -545,13 +339,6 @@ export interface QueueCallInput {
   readonly enqueuedAt?: Date;
   readonly state?: QueueCallState;
   readonly agentId?: string | null;
-}
-
-/** Calls in the queues (one queue when `queueId` is given), in service order. */
-export async function listQueueCalls(db: DbOrTx, queueId?: string): Promise<QueueCallRow[]> {
-  let q = db.selectFrom('queue_calls').selectAll();
-  if (queueId !== undefined) q = q.where('queue_id', '=', queueId);
-  return q.orderBy('priority', 'desc').orderBy('enqueued_at').orderBy('call_id').execute();
 }
 
 /** Insert the call, or update the fields given (a call moving queue, being offered, connected...). */
@@ -655,7 +442,7 @@ export async function recordTalkTime(db: DbOrTx, callId: string, endedAt: Date):
 // ================================================================ today's figures, routing snapshot
 
 /** Local midnight of today in time zone `tz` (IANA), as a SQL expression. */
-const startOfToday = (tz: string) => sql<Date>`(date_trunc('day', now() at time zone ${tz}) at time zone ${tz})`;
+export const startOfToday = (tz: string) => sql<Date>`(date_trunc('day', now() at time zone ${tz}) at time zone ${tz})`;
 
 /** Per agent since local midnight: calls answered and talk seconds (from queue_call_log). */
 export async function agentTodayStats(db: DbOrTx, timezone = 'UTC', agentIds?: readonly string[]): Promise<Map<string, { calls: number; talkSeconds: number }>> {
@@ -670,11 +457,6 @@ export async function agentTodayStats(db: DbOrTx, timezone = 'UTC', agentIds?: r
   if (agentIds) q = q.where('agent_id', 'in', agentIds);
   const rows = await q.execute();
   return new Map(rows.map((r) => [r.agent_id!, { calls: Number(r.calls), talkSeconds: Number(r.talk) }]));
-}
-
-/** A queue's calls that left it since local midnight (service level, answered, abandoned). */
-export async function queueCallsToday(db: DbOrTx, queueId: string, timezone = 'UTC'): Promise<QueueCallLogRow[]> {
-  return db.selectFrom('queue_call_log').selectAll().where('queue_id', '=', queueId).where('ended_at', '>=', startOfToday(timezone)).orderBy('ended_at').execute();
 }
 
 /** Handle times (talk + the queue's wrap-up) of a queue's latest answered calls, for wait estimates. */
@@ -816,7 +598,7 @@ export async function loadSnapshotAgents(db: DbOrTx, options: { timezone?: strin
 
 /** The queues' settings, as the runtime takes them. */
 export async function loadQueueSettings(db: DbOrTx): Promise<QueueSettings[]> {
-  return (await listQueues(db)).map(queueSettingsOf);
+  return (await db.selectFrom('queues').selectAll().orderBy('name').execute()).map(queueSettingsOf);
 }
 
 // ================================================================ calls that ended unseen
