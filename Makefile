@@ -1,7 +1,7 @@
 # pbx — one command to set up and run, one to test.
 #   make run    install what is missing (PostgreSQL, Redis, Asterisk 22, SIPp), then run the daemon
 #   make test   the same setup, then unit + integration + end-to-end tests
-#   make check  type-check and lint
+#   make check  type-check, lint, dependency rules and folder cycles
 SHELL := /bin/bash
 ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
@@ -53,10 +53,11 @@ test-integration: deps
 test-e2e: build
 	npx vitest run --project e2e --no-file-parallelism
 
-check: deps
+check: deps ## type-check, lint, the dependency rules (.dependency-cruiser.cjs) and no cycles between src/ folders
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
-
+	npx depcruise src --config .dependency-cruiser.cjs --output-type err
+	npx tsx scripts/check-folder-cycles.ts
 
 bench: setup build ## call setup latency: pbx over ARI vs Asterisk's own dialplan, same machine
 	npx tsx bench/call-setup.ts $(or $(CALLS),300) $(or $(RATE),15)
