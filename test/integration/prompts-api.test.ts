@@ -312,7 +312,7 @@ describe('prompts API: in use', () => {
       db: app.db, settings: config.prompts, log: createLogger('silent'),
       usage: async (promptId) => (promptId === id ? ['main-menu', 'after-hours'] : []),
     });
-    // Routes mounted on a bare Fastify like server.ts does, with the usage check wired to "flows".
+    // The feature's plugin mounted on a bare Fastify like src/app.ts does, with the usage check wired to "flows".
     const http = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } } }) as unknown as FastifyInstance;
     await http.register(httpBasics);
     await http.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes, prefix: '/api/v1' });

@@ -1,7 +1,7 @@
 /**
  * Devices API and the phone-facing /provision/ endpoint against the run's real PostgreSQL.
- * The routes are mounted on a Fastify instance built here the way src/http/server.ts builds the
- * daemon's (same ajv options, error handlers, ErrorResponse schema), with a logger we can read.
+ * The feature's plugins are mounted on a Fastify instance built here the way src/http/server.ts builds
+ * the daemon's (same ajv options; httpBasics: error handlers, ErrorResponse schema), with a logger we can read.
  */
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';

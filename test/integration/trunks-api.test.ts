@@ -271,7 +271,7 @@ describe('trunks', () => {
     for (const p of ['/trunks', '/trunks/{id}', '/outbound-routes', '/inbound-routes/{id}', '/emergency-numbers']) expect(paths).toContain(`${BASE}${p}`);
   });
 
-  it('is mounted under /api/v1 by the production server (src/http/server.ts), with its auth', async () => {
+  it('is mounted under /api/v1 by the production app (src/app.ts registers src/trunks/plugin.ts), with its auth', async () => {
     const { trunk } = (await req('POST', '/trunks', { name: 'mounted', kind: 'ip', host: '192.0.2.11' })).json();
     for (const url of ['/api/v1/trunks', '/api/v1/trunks/:id', '/api/v1/outbound-routes', '/api/v1/inbound-routes', '/api/v1/emergency-numbers']) {
       expect(app.http.hasRoute({ method: 'GET', url }), url).toBe(true);

@@ -1,6 +1,6 @@
 /**
  * Voicemail API against real Postgres: list, download, mark heard, delete (row, file, audit, MWI),
- * 404s and bad input naming the field. Routes are mounted on a bare Fastify like server.ts does.
+ * 404s and bad input naming the field. The feature's plugin is mounted on a bare Fastify like src/app.ts does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
