@@ -55,8 +55,7 @@ afterAll(async () => {
 describe('trunks and outside calls', () => {
   it('a national call goes out through the trunk to the carrier, with the external caller id', async () => {
     const logFile = path.join(tmpdir(), `pbx-e2e-carrier-${carrierPort}.log`);
-    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile);
-    await new Promise((r) => setTimeout(r, 300));
+    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile); // listening once it resolves
     const since = new Date();
     const res = await call('2001', '030123456', 'uac-hangup-first');
     expect(res.code, res.output).toBe(0);
@@ -75,8 +74,7 @@ describe('trunks and outside calls', () => {
   it('a trunk at its channel limit refuses the next outside call', async () => {
     expect((await admin('PATCH', `/api/v1/trunks/${trunkId}`, { maxChannels: 1 })).status).toBe(200);
     const logFile = path.join(tmpdir(), `pbx-e2e-carrier-limit-${carrierPort}.log`);
-    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile);
-    await new Promise((r) => setTimeout(r, 300));
+    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile); // listening once it resolves
     const first = sippCall({ scenario: 'uac-hangup-first', dialed: '030111111', sipPort: world.sipPort, user: '2001', password: passwords.get('2001')!, set: { hold_ms: '4000' } });
     await eventually(async () => {
       const live = await api.get<{ items: { dialedNumber: string; answeredAt: string | null }[] }>('/api/v1/calls/live');

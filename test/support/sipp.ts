@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO } from './asterisk.js';
 import { freePort } from './ports.js';
+import { eventually } from './wait.js';
 
 export interface SippResult {
   code: number | null;
@@ -105,10 +107,30 @@ export async function startPhone(
   ]);
 }
 
-/** The carrier side of a trunk on `ip:port`: answers one call, logs the dialed number, waits for BYE. */
+/**
+ * The carrier side of a trunk on `ip:port`: answers one call, logs the dialed number, waits for BYE.
+ * Resolves once SIPp listens there.
+ */
 export async function startCarrier(ip: string, port: number, logFile: string): Promise<{ done: Promise<SippResult>; kill: () => void }> {
-  return runSipp([
+  const sipp = runSipp([
     '-sf', path.join(REPO, 'test/e2e/sipp/uas-answer.xml'), '-i', ip, '-p', String(port), '-mp', String(await freePort(true)),
     '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile,
   ]);
+  await udpListening(ip, port, sipp.done);
+  return sipp;
+}
+
+/** Until a socket is bound to UDP `ip:port` (Linux: /proc/net/udp); throws if `proc` ends first. */
+async function udpListening(ip: string, port: number, proc: Promise<SippResult>): Promise<void> {
+  let ended: SippResult | null = null;
+  void proc.then((r) => (ended = r));
+  // /proc/net/udp: local_address as hex, the IPv4 address in host (little-endian) byte order.
+  const hexIp = ip.split('.').reverse().map((b) => Number(b).toString(16).padStart(2, '0')).join('').toUpperCase();
+  const local = `${hexIp}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
+  const state = await eventually(async () => {
+    if (ended) return 'ended';
+    const table = await readFile('/proc/net/udp', 'utf8');
+    return table.split('\n').some((line) => line.trim().split(/\s+/)[1] === local) ? 'listening' : undefined;
+  }, 10_000, `SIPp listening on udp ${ip}:${port}`, 20);
+  if (state === 'ended') throw new Error(`SIPp ended before listening on udp ${ip}:${port}: ${ended!.output}`);
 }
