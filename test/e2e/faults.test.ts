@@ -4,6 +4,7 @@
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Daemon, eventually } from '../support/daemon.js';
+import { holdFor } from '../support/wait.js';
 import { Api, cliToken, type Cdr } from '../support/api.js';
 import { sippCall } from '../support/sipp.js';
 import { asteriskInstance } from '../support/asterisk.js';
@@ -53,7 +54,7 @@ describe('faults', () => {
     const sipp = await running;
     expect(sipp.code, sipp.output).toBe(0);
     const cdrs = await eventually(async () => ((await cdrsFor('*99600')).length ? cdrsFor('*99600') : undefined), 15_000, 'CDR *99600');
-    await new Promise((r) => setTimeout(r, 1000));
+    await holdFor(1000, 'room for a second CDR of the adopted call to show');
     expect(await cdrsFor('*99600')).toHaveLength(1);
     const [cdr] = cdrs;
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', endedBy: 'system', reconciled: false, callerNumber: world.phone.number });
@@ -112,7 +113,7 @@ describe('faults', () => {
     const spooled = await eventually(async () => (await cdrsFor('*99605'))[0], 20_000, 'CDR of the call Postgres refused');
     expect(spooled).toMatchObject({ callerNumber: world.phone.number, disposition: 'FAILED', hangupCause: 41, endedBy: 'system', reconciled: true });
     expect(spooled!.durationSeconds).toBeGreaterThanOrEqual(2);
-    await new Promise((r) => setTimeout(r, 500));
+    await holdFor(500, 'room for a second CDR of either unserved call to show');
     expect(await cdrsFor('*99602')).toHaveLength(1);
     expect(await cdrsFor('*99605')).toHaveLength(1);
   });
