@@ -78,8 +78,8 @@ async function agentPhone() {
  * midnight it first waits for the new day, so the calls that follow see the same day.
  */
 async function today(): Promise<{ day: string; other: string; date: string }> {
-  const untilMidnight = 86_400_000 - (Date.now() % 86_400_000);
-  if (untilMidnight < 60_000) await new Promise((r) => setTimeout(r, untilMidnight + 1_000));
+  const untilMidnight = () => 86_400_000 - (Date.now() % 86_400_000);
+  await eventually(async () => (untilMidnight() >= 60_000 ? true : undefined), 62_000, 'a minute clear of midnight UTC', 1_000);
   const now = new Date();
   const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
   return { day: days[now.getUTCDay()]!, other: days[(now.getUTCDay() + 3) % 7]!, date: now.toISOString().slice(0, 10) };
@@ -109,9 +109,8 @@ beforeAll(async () => {
     crmRequests.push(q);
     const mode = q.get('mode');
     if (mode === 'fail') return void res.writeHead(500).end('{"error":"down"}');
-    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ customer: { tier: 'gold', name: 'Ada' } }));
-    if (mode === 'slow') setTimeout(answer, 3000);
-    else answer();
+    if (mode === 'slow') return; // never answers: the lookup's own timeout (1 s) ends it
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ customer: { tier: 'gold', name: 'Ada' } }));
   });
   await new Promise<void>((resolve) => crm.listen(0, '127.0.0.1', resolve));
   crmUrl = `http://127.0.0.1:${(crm.address() as AddressInfo).port}/crm`;
@@ -120,6 +119,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
   await daemon?.stop();
+  crm?.closeAllConnections();
   crm?.close();
 });
 
@@ -230,7 +230,8 @@ describe('IVR flows', () => {
     const phone = await agentPhone();
     const since = new Date();
     const inV1 = carrierCall(did, [{ pause: 3000 }, { digit: '1' }], { hangUpAfter: 3000 });
-    await new Promise((r) => setTimeout(r, 1200)); // the caller is in the menu now
+    const v1 = await daemon.waitForLog((l) => l.msg === 'flow started' && l['flow'] === 'versions', 15_000); // the caller is in the menu now
+    expect(v1['version']).toBe(1);
     const draft = await admin('PUT', '/api/v1/flows/versions/draft', { definition: { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'bye' }, { timeoutMs: 8000 }), bye, end } } });
     expect(draft.status, JSON.stringify(draft.body)).toBeLessThan(300);
     expect((await admin('POST', '/api/v1/flows/versions/publish')).status).toBe(200);
