@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { Db } from '../db/database.js';
-import type { NewCdr } from '../db/tables/cdrs.js';
+import type { NewCdr } from './tables.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { closeCall } from './repository.js';
 

@@ -3,7 +3,7 @@
  * Disposition follows Asterisk's own CDR rules: answered -> ANSWERED; otherwise
  * busy (17) -> BUSY, no answer / caller abandoned (16, 18, 19) or unknown -> NO ANSWER, anything else FAILED.
  */
-import type { Direction, Disposition, NewCdr } from '../db/tables/cdrs.js';
+import type { Direction, Disposition, NewCdr } from './tables.js';
 import type { IvrRecord } from '../ivr/port.js';
 
 export interface CallFacts {

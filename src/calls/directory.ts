@@ -4,7 +4,7 @@
  * Thin: the decisions are pure (router.ts, dial-flow.ts, routing/outbound.ts, routing/inbound.ts).
  */
 import type { Db } from '../db/database.js';
-import type { Direction } from '../db/tables/cdrs.js';
+import type { Direction } from './tables.js';
 import type { PermissionClass } from '../extensions/tables.js';
 import { findExtension } from '../extensions/repository.js';
 import { planOutbound } from '../routing/outbound.js';

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { AriChannel, AriEvent, CallControl } from '../telephony/ari-types.js';
 import type { Db } from '../db/database.js';
-import type { LiveCallRow } from '../db/tables/calls.js';
+import type { LiveCallRow } from './tables.js';
 import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
 import type { CdrWriter } from './cdr-writer.js';
 import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, DbOrTx } from '../db/database.js';
-import type { LiveCallRow, NewLiveCall } from '../db/tables/calls.js';
-import type { CdrRow, Direction, Disposition, NewCdr } from '../db/tables/cdrs.js';
+import type { CdrRow, Direction, Disposition, LiveCallRow, NewCdr, NewLiveCall } from './tables.js';
 
 export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<void> {
   await db.insertInto('live_calls').values(call).onConflict((oc) => oc.column('call_id').doNothing()).execute();

@@ -1,8 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
-import type { CdrRow } from '../db/tables/cdrs.js';
-import type { LiveCallRow } from '../db/tables/calls.js';
+import type { CdrRow, LiveCallRow } from './tables.js';
 import type { AuthService } from '../auth/service.js';
 import { requireRole } from '../http/auth.js';
 import { IdParams, withErrors } from '../http/schemas.js';

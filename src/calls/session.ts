@@ -16,7 +16,7 @@ import { buildCdr, type CallEnd, type CallFacts } from './cdr.js';
 import type { FlowSettings } from './flow.js';
 import type { DialTarget } from './dial-flow.js';
 import type { CallerContext, RoutedCall } from './directory.js';
-import type { NewCdr } from '../db/tables/cdrs.js';
+import type { NewCdr } from './tables.js';
 import type { LiveCallPatch } from './repository.js';
 import { joinedPartFacts, nextPartFacts, type TransferSide } from './transfer.js';
 import type { SessionEvent } from './events.js';

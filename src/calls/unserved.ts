@@ -16,8 +16,7 @@
  */
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import type { UnservedCallRow } from '../db/tables/calls.js';
-import type { Direction, NewCdr } from '../db/tables/cdrs.js';
+import type { Direction, NewCdr, UnservedCallRow } from './tables.js';
 import { buildCdr, cleanCallerText } from './cdr.js';
 import { endpointOfChannel } from './router.js';
 import { importUnservedFile } from './unserved-file.js';

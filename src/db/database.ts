@@ -6,14 +6,13 @@ import type {
 } from '../acd/tables.js';
 import type { AuditLogTable } from '../audit/tables.js';
 import type { ApiTokenTable, UserTable } from '../auth/tables.js';
+import type { CdrTable, LiveCallTable, UnservedCallTable, UnservedFileReadTable } from '../calls/tables.js';
 import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from '../extensions/tables.js';
 import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
 import type { VoicemailGreetingTable, VoicemailMessageTable } from '../voicemail/tables.js';
-import type { LiveCallTable, UnservedCallTable, UnservedFileReadTable } from './tables/calls.js';
-import type { CdrTable } from './tables/cdrs.js';
 
 /** Every table the daemon reads or writes, from the features' tables.ts files (one per feature). */
 export interface Database {

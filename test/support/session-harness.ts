@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { CallSession, type SessionDeps } from '../../src/calls/session.js';
 import type { CallControl } from '../../src/telephony/ari-types.js';
 import type { DialTarget } from '../../src/calls/dial-flow.js';
-import type { NewCdr } from '../../src/db/tables/cdrs.js';
+import type { NewCdr } from '../../src/calls/tables.js';
 import type { RoutedCall } from '../../src/calls/directory.js';
 import type { IvrPort } from '../../src/ivr/port.js';
 import type { AcdEngine } from '../../src/acd/engine.js';

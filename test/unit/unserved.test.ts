@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UNSERVED_TEXT, unservedCdr } from '../../src/calls/unserved.js';
-import type { UnservedCallRow } from '../../src/db/tables/calls.js';
+import type { UnservedCallRow } from '../../src/calls/tables.js';
 
 const started = new Date('2026-11-23T09:00:00.000Z');
 const row = (over: Partial<UnservedCallRow> = {}): UnservedCallRow => ({
