@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
 import { Api, cliToken } from '../support/api.js';
 import { registerPhone, startPhone, type SippResult } from '../support/sipp.js';
-import { REPO } from '../support/asterisk.js';
+import { REPO, asteriskInstance } from '../support/asterisk.js';
 import { freePort } from '../support/ports.js';
 import { openDb } from '../support/db.js';
 
@@ -204,11 +204,19 @@ describe('voicemail', () => {
           const row = await db.selectFrom('live_calls').select('recording_name').where('dialed_number', '=', OFFLINE).executeTakeFirst();
           return row?.recording_name ?? undefined;
         }, 20_000, 'recording started');
-        await new Promise((r) => setTimeout(r, 1500)); // the caller talks a little
+        // The caller talks a little: until Asterisk's file holds 1.5 s of it.
+        await eventually(async () => ((await recordedMs(recording)) >= 1_500 ? true : undefined), 20_000, `1.5 s recorded in ${recording}`, 100);
         return { caller, recording };
       } finally {
         await db.destroy();
       }
+    }
+
+    /** How much Asterisk has written of `recording` so far (wav: 8 kHz 16-bit mono, 16 bytes a ms after a 44-byte header). */
+    async function recordedMs(recording: string): Promise<number> {
+      const dir = (await asteriskInstance('path', world.asteriskEnv)).trim();
+      const size = await stat(path.join(dir, 'spool/recording', `${recording}.wav`)).then((s) => s.size, () => 0);
+      return Math.max(0, (size - 44) / 16);
     }
 
     async function messageOf(recording: string): Promise<{ durationMs: number; callerNumber: string }> {
