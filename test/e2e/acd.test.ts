@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
+import { holdFor } from '../support/wait.js';
 import { registerPhone, sippCall, startCarrier, startPhone, type SippResult } from '../support/sipp.js';
 import { readFile } from 'node:fs/promises';
 import { openDb } from '../support/db.js';
@@ -76,6 +77,9 @@ const waitLamp = (number: string, state: string) =>
   eventually(async () => ((await lamp(number)) === state ? true : undefined), 10_000, `lamp of agent ${number}: ${state}`);
 const waitState = (number: string, state: string, ms = 15_000) =>
   eventually(async () => ((await stateOf(number)) === state ? true : undefined), ms, `agent ${number} ${state}`);
+/** Until `count` callers wait in the support queue. */
+const callersWaiting = (count: number, what: string) =>
+  eventually(async () => ((await admin('GET', '/api/v1/queues/support/live')).body.waiting.length === count ? true : undefined), 10_000, what);
 
 /**
  * The daemon's settings here: agents on a call that ended unseen are looked for every 2 s (30 by
@@ -84,12 +88,18 @@ const waitState = (number: string, state: string, ms = 15_000) =>
 const daemonEnv = () => ({ ...world.daemonEnv, PBX_ACD_ENDED_CALL_CHECK_SECONDS: '2' });
 
 /**
- * A `since` for trail() taken just after the agent settled: 100 ms early (clock margin), so it
- * first waits 200 ms to be past the previous test's last change, which can be that recent.
+ * A `since` for trail(), taken once these agents have settled: a millisecond after the newest entry
+ * of their logs (the log's own clock; the API gives milliseconds), so a trail from it holds only
+ * the changes that come next.
  */
-async function sinceSettled(): Promise<Date> {
-  await new Promise((r) => setTimeout(r, 200));
-  return new Date(Date.now() - 100);
+async function sinceSettled(...numbers: string[]): Promise<Date> {
+  let newest = 0;
+  for (const number of numbers) {
+    const res = await admin('GET', `/api/v1/agents/${number}/log`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    for (const e of res.body.items as { at: string }[]) newest = Math.max(newest, Date.parse(e.at));
+  }
+  return new Date(newest + 1);
 }
 
 async function trail(number: string, since: Date): Promise<string[]> {
@@ -139,7 +149,7 @@ describe('ACD: agents on desk phones', () => {
   });
 
   it('a caller is routed to the ready agent; after the call the agent wraps up, then is ready again', async () => {
-    const since = await sinceSettled();
+    const since = await sinceSettled('23');
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = await customer({ hangUpAfter: 3000 });
     expect(caller.code, caller.output).toBe(0);
@@ -175,8 +185,10 @@ describe('ACD: agents on desk phones', () => {
     // A caller now waits: the only agent is paused.
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = customer({ hangUpAfter: 9000 }); // the queue answers at once; the caller stays 9 s
-    await new Promise((r) => setTimeout(r, 2500));
+    await callersWaiting(1, 'caller waiting');
+    await holdFor(2000, 'room for a wrong offer to the paused agent to show (two decision ticks)');
     expect(await stateOf('23')).toBe('paused');
+    expect((await admin('GET', '/api/v1/queues/support/live')).body.waiting).toHaveLength(1);
     expect((await fromPhone(PHONE_1, '*94', [], { waitForBye: true })).code).toBe(0);
     expect((await caller).code).toBe(0); // offered once the agent was back, answered, talked 2 s
     expect((await phone.done).code).toBe(0);
@@ -203,9 +215,9 @@ describe('ACD: agents on desk phones', () => {
     const one = customer({ hangUpAfter: 3000 });
     await eventually(async () => ((await stateOf('23')) === 'on-call' ? true : undefined), 10_000, 'first call connected');
     const two = customer({ hangUpAfter: 8000 });
-    await new Promise((r) => setTimeout(r, 1000));
-    const live = await admin('GET', '/api/v1/queues/support/live');
-    expect(live.body.waiting.length).toBe(1); // the second one waits; nobody rings twice
+    // the second one waits; nobody rings twice
+    await callersWaiting(1, 'the second caller waiting');
+    expect(await stateOf('23')).toBe('on-call');
     expect((await one).code).toBe(0);
     expect((await first.done).code).toBe(0);
     const second = await agentPhone(PHONE_1, 'phone-answer'); // the same desk phone, next call
@@ -237,7 +249,7 @@ describe('ACD: agents on desk phones', () => {
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = customer({ hangUpAfter: 25_000 });
     const joined = Date.now();
-    await eventually(async () => ((await admin('GET', '/api/v1/queues/support/live')).body.waiting.length === 1 ? true : undefined), 10_000, 'caller waiting');
+    await callersWaiting(1, 'caller waiting');
     await daemon.kill();
     ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
     await daemon.waitForLog((l) => l.msg === 'caller joined queue', 15_000);
@@ -251,7 +263,7 @@ describe('ACD: agents on desk phones', () => {
 
   it('a call that ends while the daemon is down: after the restart its agent is on the call no more, and is offered the next', async () => {
     await waitState('23', 'ready');
-    const since = await sinceSettled();
+    const since = await sinceSettled('23');
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = customer({ hangUpAfter: 6000 });
     await eventually(async () => ((await stateOf('23')) === 'on-call' ? true : undefined), 10_000, 'call connected');
@@ -323,7 +335,7 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/flows/french-line/publish')).status).toBe(200);
     expect((await admin('POST', '/api/v1/inbound-routes', { name: 'french line', didPattern: '4930777003', target: { kind: 'flow', flow: 'french-line' } })).status).toBe(201);
 
-    const since = await sinceSettled();
+    const since = await sinceSettled('24', '23');
     const phone = await agentPhone(PHONE_2, 'phone-answer');
     const scenarioFile = await dtmfScenario([], { hangUpAfter: 4000 });
     const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777003', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
@@ -341,7 +353,7 @@ describe('ACD: agents on desk phones', () => {
     expect((await admin('POST', '/api/v1/inbound-routes', { name: 'everyone line', didPattern: '4930777004', target: { kind: 'queue', queue: 'everyone' } })).status).toBe(201);
     await waitState('23', 'ready');
     await waitState('24', 'ready');
-    const since = await sinceSettled();
+    const since = await sinceSettled('24', '23');
     const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
     const answering = await agentPhone(PHONE_2, 'phone-answer');
     const scenarioFile = await dtmfScenario([], { hangUpAfter: 4000 });
