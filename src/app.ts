@@ -28,6 +28,7 @@ import { trunksPlugin } from './trunks/plugin.js';
 import { devicesPlugin, phoneProvisioningPlugin } from './provisioning/plugin.js';
 import { voicemailPlugin } from './voicemail/plugin.js';
 import { VERSION } from './version.js';
+import { logRejection } from './shared/log-rejection.js';
 import { ExtensionService } from './extensions/service.js';
 import { ContactStateRefresher, RegistrationTracker } from './extensions/registrations.js';
 import { TrunkService } from './trunks/service.js';
@@ -114,9 +115,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       const change = contactChange(payload);
       if (!change) return;
       extensionLamps.contactChanged(change.endpoint);
-      if (change.op !== 'delete') void voicemail.phoneRegistered(change.endpoint);
+      if (change.op !== 'delete') logRejection(voicemail.phoneRegistered(change.endpoint), log, 'mailbox lamp not set', { extension: change.endpoint });
     },
-    onConnected: () => void extensionLamps.showAll(),
+    onConnected: () => logRejection(extensionLamps.showAll(), log, 'extension lamps not shown'),
   }, log.child({ component: 'extensions' }));
   // The ACD at call time (src/acd/engine.ts): queues' callers, offers to agents, feature codes.
   // Its routing view is kept warm in memory; changes by other daemons and the API arrive by LISTEN.
@@ -127,7 +128,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const syncLamps = (): void => {
     lamps.forgetHints();
     acdStore.agents().then((agents) => lamps.showAll(agents)).catch((err: Error) => log.warn({ err: err.message }, 'agent lamps not synced'));
-    void extensionLamps.showAll();
+    logRejection(extensionLamps.showAll(), log, 'extension lamps not shown');
   };
   ami.onConnected(syncLamps);
   dispatcher = new StasisDispatcher({
@@ -177,7 +178,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // States forced through the API reach the call runtime via acd.onAgentChange((change) => ...)
   // (change.effects: withdraw a ringing offer, cancel a wrap-up timer).
   const acd = new AcdService(db, { flowsUsingQueue, timezone: config.site.timezone });
-  acd.onAgentChange((change) => void acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }));
+  acd.onAgentChange((change) =>
+    logRejection(
+      acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }),
+      log,
+      'agent state change not carried out',
+      { agentId: change.agentId },
+    ),
+  );
 
   const http = await buildHttp({ log, version: VERSION });
   await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });

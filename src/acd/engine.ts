@@ -31,6 +31,7 @@ import type { AgentEvent, AgentState, AgentStep, PauseReason } from './agent-sta
 import { initialRouterState, routeCalls, type RouterState, type RoutableAgent, type SkillRequirement, type WideningStep, type Strategy } from './router.js';
 import { addWaitingCall, noWaitingCalls, removeWaitingCall, type WaitingCall, type WaitingCalls } from './waiting-calls.js';
 import { estimatedWaitSeconds } from './estimate.js';
+import { logRejection } from '../shared/log-rejection.js';
 import type { LoginOutcome } from './login.js';
 
 export interface QueueSettings {
@@ -202,12 +203,15 @@ export class AcdEngine {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.tick(), TICK_MS);
+    this.timer ??= setInterval(() => logRejection(this.tick(), this.deps.log, 'queue tick failed'), TICK_MS);
     this.timer.unref();
-    this.sweepTimer ??= setInterval(() => void this.releaseAgentsOfEndedCalls(), this.deps.endedCallCheckMs ?? ENDED_CALL_CHECK_MS);
+    this.sweepTimer ??= setInterval(
+      () => logRejection(this.releaseAgentsOfEndedCalls(), this.deps.log, 'agents on ended calls not released'),
+      this.deps.endedCallCheckMs ?? ENDED_CALL_CHECK_MS,
+    );
     this.sweepTimer.unref();
-    void this.releaseStaleWrapUps();
-    void this.restoreCallbacks();
+    logRejection(this.releaseStaleWrapUps(), this.deps.log, 'agents in wrap-up not released');
+    logRejection(this.restoreCallbacks(), this.deps.log, 'callbacks not restored');
   }
 
   /**
@@ -304,7 +308,7 @@ export class AcdEngine {
     w.offered.delete(agentId);
     for (const other of w.offered) {
       w.port.withdraw(other);
-      void this.apply(other, { type: 'call-ended', callId, wrapUpSeconds: 0 });
+      logRejection(this.apply(other, { type: 'call-ended', callId, wrapUpSeconds: 0 }), this.deps.log, 'ringing agent not let go', { agentId: other, callId });
     }
     w.offered.clear();
     this.index = removeWaitingCall(this.index, w.queue.id, callId);
@@ -443,7 +447,7 @@ export class AcdEngine {
     const agentId = w.answeredBy;
     if (!agentId) return;
     const at = new Date(this.now());
-    void Promise.resolve(w.left).then(() => this.deps.store.talkEnded(callId, agentId, at)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'talk time not recorded'));
+    Promise.resolve(w.left).then(() => this.deps.store.talkEnded(callId, agentId, at)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'talk time not recorded'));
     await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds });
   }
 
@@ -657,7 +661,7 @@ export class AcdEngine {
         case 'start-wrap-up-timer': {
           const t = setTimeout(() => {
             this.wrapUps.delete(agentId);
-            void this.apply(agentId, { type: 'wrap-up-done', callId: effect.callId }).then(() => this.decide());
+            logRejection(this.apply(agentId, { type: 'wrap-up-done', callId: effect.callId }).then(() => this.decide()), this.deps.log, 'wrap-up not ended', { agentId });
           }, effect.seconds * 1000);
           this.wrapUps.set(agentId, t);
           break;
@@ -679,12 +683,12 @@ export class AcdEngine {
     if (step.state.status === 'ready') this.decide();
     // The lamp follows (lamps.ts); the caller of this event (an offer about to ring) does not wait for it.
     const status = step.state.status;
-    void this.deps.store.agents().then(
+    this.deps.store.agents().then(
       (agents) => {
         const agent = agents.find((a) => a.id === agentId);
         if (agent) this.deps.deviceState?.(agent.number, status);
       },
-      () => undefined,
+      (err: Error) => this.deps.log.warn({ agentId, err: err.message }, 'agent lamp not set: agents not read'),
     );
   }
 }

@@ -19,6 +19,7 @@ import type { AmiResponse } from '../telephony/ami.js';
 import type { CallControl, DeviceStateValue } from '../telephony/ari-types.js';
 import type { AgentStatus } from './agent-state.js';
 import { SerialByKey } from '../serial-by-key.js';
+import { logRejection } from '../shared/log-rejection.js';
 
 export const LAMP_OF: Readonly<Record<AgentStatus, DeviceStateValue>> = {
   'logged-out': 'UNAVAILABLE',
@@ -71,7 +72,7 @@ export class AgentLamps {
       const latest = this.due.get(number);
       this.due.delete(number);
       if (!latest) return;
-      void this.updates.run(number, () => this.show(number, latest));
+      logRejection(this.updates.run(number, () => this.show(number, latest)), this.deps.log, 'agent lamp not set', { agent: number, status: latest });
     }, LAMP_SETTLE_MS).unref();
   }
 

@@ -52,14 +52,18 @@ export class PgAcdStore implements AcdStore {
     this.listener = opts.listen
       ? new PgListener(opts.listen.db, ACD_CHANNEL, opts.listen.backoff, {
           onNotification: (payload) => this.notified(payload),
-          onConnected: () => void this.reloadAll().then(() => this.changed(), () => undefined),
+          onConnected: () => {
+            this.reloadAll().then(() => this.changed(), () => undefined); // a failure is logged by reloadAll
+          },
         }, opts.log)
       : null;
   }
 
   start(): void {
     this.listener?.start();
-    this.timer ??= setInterval(() => void this.reloadAll().catch(() => undefined), REFRESH_MS);
+    this.timer ??= setInterval(() => {
+      this.reloadAll().catch(() => undefined); // a failure is logged by reloadAll
+    }, REFRESH_MS);
     this.timer.unref();
   }
 
@@ -86,14 +90,14 @@ export class PgAcdStore implements AcdStore {
       // The notice of our own write can come before the write's answer: look once that is in.
       const writing = this.writing.get(agent[1]!);
       if (writing) {
-        void writing.then(() => this.notified(payload), () => this.notified(payload));
+        writing.then(() => this.notified(payload), () => this.notified(payload));
         return;
       }
       if (version >= 0n && !this.cache.isBehind(agent[1]!, version)) return; // our own write, already taken in
-      void this.reloadAgent(agent[1]!).then(() => this.changed(), () => undefined);
+      this.reloadAgent(agent[1]!).then(() => this.changed(), () => undefined); // a failure is logged by reloadAgent
       return;
     }
-    if (payload.startsWith('config:')) void this.reloadAll().then(() => this.changed(), () => undefined);
+    if (payload.startsWith('config:')) this.reloadAll().then(() => this.changed(), () => undefined); // a failure is logged by reloadAll
   }
 
   /** Load everything again (one load at a time; a request during a load runs one more after it). */
@@ -223,12 +227,12 @@ export class PgAcdStore implements AcdStore {
       outcome,
       agentId,
     });
-    if (agentId) void this.reloadAgent(agentId).catch(() => undefined); // calls handled today
+    if (agentId) this.reloadAgent(agentId).catch(() => undefined); // calls handled today; a failure is logged by reloadAgent
   }
 
   async talkEnded(callId: string, agentId: string, at: Date): Promise<void> {
     await repo.recordTalkTime(this.db, callId, at);
-    void this.reloadAgent(agentId).catch(() => undefined); // talk time today
+    this.reloadAgent(agentId).catch(() => undefined); // talk time today; a failure is logged by reloadAgent
   }
 
   async queuedSince(callId: string): Promise<number | null> {

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Db } from '../db/database.js';
 import type { NewCdr } from './tables.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
+import { logRejection } from '../shared/log-rejection.js';
 import { closeCall } from './repository.js';
 
 export class CdrWriter {
@@ -28,7 +29,7 @@ export class CdrWriter {
 
   write(cdr: NewCdr): void {
     this.pending.set(cdr.call_id, cdr);
-    void this.drain();
+    logRejection(this.drain(), this.log, 'CDR writing failed', { callId: cdr.call_id });
   }
 
   /** Wait until every queued CDR is written, or the deadline passes. */
@@ -71,7 +72,7 @@ export class CdrWriter {
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = null;
-            void this.drain();
+            logRejection(this.drain(), this.log, 'CDR writing failed');
           }, delay);
         }
         return;

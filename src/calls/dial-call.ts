@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TransferProgress } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
+import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
 import { silentPort, type AcdEngine } from '../acd/engine.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext } from './directory.js';
@@ -116,7 +117,7 @@ export class DialRunner implements CallRunner {
     for (const a of actions) {
       if (a.kind === 'hangup-leg') {
         host.releaseLeg(a.legId);
-        void host.control.hangup(a.legId).catch(() => undefined);
+        logRejectionUnlessGone(host.control.hangup(a.legId), host.log, 'dialed leg not hung up', { leg: a.legId });
       }
     }
   }
@@ -180,7 +181,7 @@ export class DialRunner implements CallRunner {
           await control.addToBridge(bridgeId, [channelId, action.legId]);
           host.updateLive({ state: 'dial', bridge_id: bridgeId });
           this.finishTransfer('channel_answered');
-          if (host.callbackId) void host.acd.callbackResult(host.callbackId, true);
+          if (host.callbackId) logRejection(host.acd.callbackResult(host.callbackId, true), host.log, 'callback result not passed to the ACD', { callback: host.callbackId });
           return await host.follow(action.legId);
         }
         case 'hangup-leg':
@@ -242,7 +243,7 @@ export class DialRunner implements CallRunner {
     host.clearTimer();
     this.transferer = decision.transfererLeg;
     // "100 Trying" to the phone now (Asterisk sends it only with the first progress report).
-    void control.transferProgress(decision.transfererLeg, 'channel_progress').catch(() => undefined);
+    logRejectionUnlessGone(control.transferProgress(decision.transfererLeg, 'channel_progress'), host.log, 'transfer progress not delivered', { transferer: decision.transfererLeg });
     const now = host.now();
     if (host.bridgeId) await control.destroyBridge(host.bridgeId).catch(() => undefined);
     host.bridgeId = null;
@@ -259,10 +260,13 @@ export class DialRunner implements CallRunner {
     this.transferer = null;
     const { control, log } = this.host;
     log.info({ transferer: leg, progress }, 'transfer finished');
-    void control
-      .transferProgress(leg, progress)
-      .catch((err: Error) => log.debug({ err: err.message }, 'transfer progress not delivered (transferer gone)'))
-      .then(() => setTimeout(() => void control.hangup(leg).catch(() => undefined), TRANSFERER_GRACE_MS).unref());
+    const hangUpLater = (): void => {
+      setTimeout(() => logRejectionUnlessGone(control.hangup(leg), log, 'transferring leg not hung up', { leg }), TRANSFERER_GRACE_MS).unref();
+    };
+    control.transferProgress(leg, progress).then(hangUpLater, (err: Error) => {
+      log.debug({ err: err.message }, 'transfer progress not delivered (transferer gone)');
+      hangUpLater();
+    });
   }
 
   // ---------------------------------------------------------------- attended transfer (transfer.ts, dispatcher)

@@ -23,6 +23,8 @@ import { planAttendedTransfer } from './transfer.js';
 import { MESSAGE_RECORDING } from './voicemail-call.js';
 import type { IvrPort } from '../ivr/port.js';
 import type { AcdEngine } from '../acd/engine.js';
+import type { SessionEvent } from './events.js';
+import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -116,7 +118,7 @@ export class StasisDispatcher {
           const pending = this.callbackLegs.get(event.channel.id);
           this.callbackLegs.delete(event.channel.id);
           if (!pending) {
-            void this.deps.control.hangup(event.channel.id).catch(() => undefined);
+            logRejectionUnlessGone(this.deps.control.hangup(event.channel.id), this.deps.log, 'stray callback leg not hung up', { leg: event.channel.id });
             return;
           }
           const facts: CallFacts = {
@@ -127,21 +129,21 @@ export class StasisDispatcher {
             dialedNumber: pending.customer,
             linkedId: pending.callbackId.replace(/-cb$/, ''),
           };
-          void this.open(event.channel.id, event.channel.name, facts).enqueue({ type: 'callback-start', callbackId: pending.callbackId, agentId: pending.agentId, customer: pending.customer });
+          this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'callback-start', callbackId: pending.callbackId, agentId: pending.agentId, customer: pending.customer });
           return;
         }
         if (tag === 'leg') {
           const session = this.legs.get(event.channel.id);
-          if (session) void session.enqueue({ type: 'b-answered', legId: event.channel.id });
+          if (session) this.post(session, { type: 'b-answered', legId: event.channel.id });
           else {
             // A leg whose call is gone (e.g. answered just after the caller hung up).
             this.deps.log.info({ leg: event.channel.id, owner }, 'orphan leg answered; hanging it up');
-            void this.deps.control.hangup(event.channel.id).catch(() => undefined);
+            logRejectionUnlessGone(this.deps.control.hangup(event.channel.id), this.deps.log, 'orphan leg not hung up', { leg: event.channel.id });
           }
           return;
         }
         if (this.sessions.has(event.channel.id)) return;
-        this.open(event.channel.id, event.channel.name, factsFromChannel(event.channel, new Date(event.timestamp || Date.now()))).enqueue({
+        this.post(this.open(event.channel.id, event.channel.name, factsFromChannel(event.channel, new Date(event.timestamp || Date.now()))), {
           type: 'stasis-start',
         });
         return;
@@ -156,21 +158,21 @@ export class StasisDispatcher {
         if (VOICEMAIL_RECORDING.test(name)) this.voicemail.recordingEnded(name);
         if (event.type === 'RecordingFailed') this.deps.log.warn({ recording: name, cause: event.recording.cause }, 'recording failed');
         const channelId = target.startsWith('channel:') ? target.slice(8) : null;
-        if (channelId) void this.sessions.get(channelId)?.enqueue({ type: 'recording-ended', name, ok: event.type === 'RecordingFinished' });
+        if (channelId) this.post(this.sessions.get(channelId), { type: 'recording-ended', name, ok: event.type === 'RecordingFinished' });
         return;
       }
       case 'PlaybackFinished': {
         const channelId = event.playback.target_uri.startsWith('channel:') ? event.playback.target_uri.slice(8) : null;
-        if (channelId) void this.sessions.get(channelId)?.enqueue({ type: 'playback-finished', playbackId: event.playback.id });
+        if (channelId) this.post(this.sessions.get(channelId), { type: 'playback-finished', playbackId: event.playback.id });
         return;
       }
       case 'ChannelDtmfReceived':
-        void this.sessions.get(event.channel.id)?.enqueue({ type: 'dtmf', digit: event.digit });
+        this.post(this.sessions.get(event.channel.id), { type: 'dtmf', digit: event.digit });
         return;
       case 'ChannelHold':
       case 'ChannelUnhold': {
         const session = this.sessions.get(event.channel.id) ?? this.legs.get(event.channel.id);
-        void session?.enqueue({ type: 'hold', channelId: event.channel.id, on: event.type === 'ChannelHold' });
+        this.post(session, { type: 'hold', channelId: event.channel.id, on: event.type === 'ChannelHold' });
         return;
       }
       case 'ChannelTransfer': {
@@ -192,38 +194,48 @@ export class StasisDispatcher {
           'transfer requested',
         );
         if (wanted.protocol_id) {
-          void this.attendedTransfer(source, event.refer_to.destination_channel?.id ?? null);
+          logRejection(this.attendedTransfer(source, event.refer_to.destination_channel?.id ?? null), this.deps.log, 'attended transfer failed', { channel: source });
         } else if (session) {
-          void session.enqueue({ type: 'transfer', channelId: source, destination: wanted.destination ?? null, replaces: null });
+          this.post(session, { type: 'transfer', channelId: source, destination: wanted.destination ?? null, replaces: null });
         } else {
-          void this.deps.control.transferProgress(source, 'channel_declined').catch(() => undefined);
+          logRejectionUnlessGone(this.deps.control.transferProgress(source, 'channel_declined'), this.deps.log, 'transfer refusal not delivered', { channel: source });
         }
         return;
       }
       case 'ChannelHangupRequest':
-        void this.sessions.get(event.channel.id)?.enqueue({ type: 'hangup-request', cause: event.cause ?? null });
+        this.post(this.sessions.get(event.channel.id), { type: 'hangup-request', cause: event.cause ?? null });
         return;
       case 'StasisEnd':
-        void this.sessions.get(event.channel.id)?.enqueue({ type: 'stasis-end' });
+        this.post(this.sessions.get(event.channel.id), { type: 'stasis-end' });
         return;
       case 'ChannelDestroyed': {
         const callback = this.callbackLegs.get(event.channel.id);
         if (callback) {
           // The agent's phone did not answer the callback: a missed offer; the callback keeps its place.
           this.callbackLegs.delete(event.channel.id);
-          void this.deps.acd.offerFailed(callback.callbackId, callback.agentId, isBusyCause(event.cause) ? 'busy' : 'no-answer');
+          logRejection(
+            this.deps.acd.offerFailed(callback.callbackId, callback.agentId, isBusyCause(event.cause) ? 'busy' : 'no-answer'),
+            this.deps.log,
+            'missed callback offer not passed to the ACD',
+            { callback: callback.callbackId },
+          );
           return;
         }
         const leg = this.legs.get(event.channel.id);
         if (leg) {
           this.legs.delete(event.channel.id);
-          void leg.enqueue({ type: 'b-ended', legId: event.channel.id, cause: event.cause ?? null });
+          this.post(leg, { type: 'b-ended', legId: event.channel.id, cause: event.cause ?? null });
           return;
         }
-        void this.sessions.get(event.channel.id)?.enqueue({ type: 'destroyed', cause: event.cause ?? null, causeText: event.cause_txt ?? null });
+        this.post(this.sessions.get(event.channel.id), { type: 'destroyed', cause: event.cause ?? null, causeText: event.cause_txt ?? null });
         return;
       }
     }
+  }
+
+  /** Hand `event` to a call's session, if there is one, and go on: nothing here waits for a call. */
+  private post(session: CallSession | undefined, event: SessionEvent): void {
+    logRejection(session?.enqueue(event), this.deps.log, 'call event not handled', { event: event.type });
   }
 
   /**
@@ -251,14 +263,15 @@ export class StasisDispatcher {
     if (!joined) return decline('call-changed');
     if (!(await survivor.takeOver(keptSide.leaving, joined))) {
       // The surviving call ended meanwhile: nobody is left for the handed-over party.
-      void control.hangup(joined.remaining).catch(() => undefined);
+      logRejectionUnlessGone(control.hangup(joined.remaining), log, 'handed-over party not hung up', { channel: joined.remaining });
       return decline('call-changed');
     }
     await control.transferProgress(source, 'channel_answered').catch((err: Error) => log.debug({ err: err.message }, 'transfer progress not delivered'));
     // The phone hangs up its lines itself once told; we make sure, giving the NOTIFY time to arrive.
     const lines = [keptSide.leaving, endingSide.leaving];
-    void control.hangup(lines.find((c) => c !== source)!).catch(() => undefined);
-    setTimeout(() => void control.hangup(source).catch(() => undefined), TRANSFERER_GRACE_MS).unref();
+    const otherLine = lines.find((c) => c !== source)!;
+    logRejectionUnlessGone(control.hangup(otherLine), log, 'transferring line not hung up', { channel: otherLine });
+    setTimeout(() => logRejectionUnlessGone(control.hangup(source), log, 'transferring line not hung up', { channel: source }), TRANSFERER_GRACE_MS).unref();
   }
 
   /** The ACD's callback dialer: ring the agent's phone first; its answer starts the call to the customer. */
@@ -271,7 +284,7 @@ export class StasisDispatcher {
       .catch((err: Error) => {
         this.deps.log.warn({ callback: callbackId, err: err.message }, 'callback: could not ring the agent');
         this.callbackLegs.delete(legId);
-        void this.deps.acd.offerFailed(callbackId, agent.id, 'no-answer');
+        logRejection(this.deps.acd.offerFailed(callbackId, agent.id, 'no-answer'), this.deps.log, 'missed callback offer not passed to the ACD', { callback: callbackId });
       });
   }
 
@@ -301,9 +314,9 @@ export class StasisDispatcher {
     for (const session of [...this.sessions.values()]) {
       if (!alive.has(session.channelId)) {
         closed++;
-        void session.enqueue({ type: 'lost', lastSeen: this.now() });
+        this.post(session, { type: 'lost', lastSeen: this.now() });
       } else if (session.peerLegId && !byId.has(session.peerLegId)) {
-        void session.enqueue({ type: 'b-ended', legId: session.peerLegId, cause: null });
+        this.post(session, { type: 'b-ended', legId: session.peerLegId, cause: null });
       }
     }
     for (const row of rows) {
@@ -311,7 +324,7 @@ export class StasisDispatcher {
       if (alive.has(row.channel_id)) {
         adopted++;
         const peer = row.peer_channel_id && byId.has(row.peer_channel_id) ? row.peer_channel_id : null;
-        void this.open(row.channel_id, byId.get(row.channel_id)?.name ?? null, factsFromRow(row)).enqueue({
+        this.post(this.open(row.channel_id, byId.get(row.channel_id)?.name ?? null, factsFromRow(row)), {
           type: 'adopt',
           mode: row.mode,
           peer,
@@ -321,7 +334,9 @@ export class StasisDispatcher {
         });
       } else {
         closed++;
-        if (row.peer_channel_id && byId.has(row.peer_channel_id)) void control.hangup(row.peer_channel_id).catch(() => undefined);
+        if (row.peer_channel_id && byId.has(row.peer_channel_id)) {
+          logRejectionUnlessGone(control.hangup(row.peer_channel_id), log, 'leg of an ended call not hung up', { leg: row.peer_channel_id });
+        }
         this.keepMessage(row);
         // The call ended while nobody was listening: it ended at or after its last heartbeat.
         this.deps.cdrWriter.write(
@@ -334,7 +349,7 @@ export class StasisDispatcher {
       const channel = byId.get(channelId);
       if (!channel) continue;
       adopted++;
-      void this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))).enqueue({
+      this.post(this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))), {
         type: 'adopt',
         mode: 'routing',
         peer: null,

@@ -183,10 +183,11 @@ export class IvrRunner implements CallRunner {
       case 'lookup': {
         const { requestId, url, params, timeoutMs } = action;
         // In the background: the caller's events keep flowing while the lookup runs.
-        void this.host.ivr
-          .lookup(url, params, timeoutMs, this.host.facts())
-          .catch((): LookupResult => ({ ok: false, error: 'network' }))
-          .then((result) => this.host.deliver({ type: 'ivr-lookup', requestId, result }));
+        const deliver = (result: LookupResult): void => this.host.deliver({ type: 'ivr-lookup', requestId, result });
+        this.host.ivr.lookup(url, params, timeoutMs, this.host.facts()).then(deliver, (err: Error) => {
+          log.warn({ err: err.message }, 'IVR lookup failed');
+          deliver({ ok: false, error: 'network' });
+        });
         return;
       }
       case 'transfer': {

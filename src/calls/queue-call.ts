@@ -11,6 +11,7 @@ import { silentPort, type AcdEngine, type OfferedAgent, type QueueCallPort } fro
 import type { TransferTarget } from '../ivr/model.js';
 import type { SkillRequirement } from '../acd/router.js';
 import { AppError } from '../errors.js';
+import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
 import type { CallHost } from './host.js';
 import type { QueueEvent, SessionEvent } from './events.js';
 import type { CallRunner } from './runner.js';
@@ -298,23 +299,23 @@ export class QueueRunner implements CallRunner {
 
   /** The caller is gone: leave the queue, or end the connected call (agent to wrap-up). */
   channelGone(): void {
-    const { acd, control } = this.host;
+    const { acd, control, log } = this.host;
     const callId = this.host.facts().callId;
     for (const legId of this.ringing.keys()) {
       this.host.releaseLeg(legId);
-      void control.hangup(legId).catch(() => undefined);
+      logRejectionUnlessGone(control.hangup(legId), log, 'ringing agent leg not hung up', { leg: legId });
     }
     this.ringing.clear();
     if (this.connectedLeg) {
       const leg = this.connectedLeg;
       this.connectedLeg = null;
       this.host.releaseLeg(leg);
-      void control.hangup(leg).catch(() => undefined);
-      void acd.callEnded(callId);
+      logRejectionUnlessGone(control.hangup(leg), log, 'agent leg not hung up', { leg });
+      logRejection(acd.callEnded(callId), log, 'queue call end not passed to the ACD');
     } else if (this.joined) {
-      void acd.callerLeft(callId, 'abandoned');
+      logRejection(acd.callerLeft(callId, 'abandoned'), log, 'caller leaving not passed to the ACD');
     }
-    if (this.bridgeId) void control.destroyBridge(this.bridgeId).catch(() => undefined);
+    if (this.bridgeId) logRejectionUnlessGone(control.destroyBridge(this.bridgeId), log, 'queue call bridge not destroyed', { bridgeId: this.bridgeId });
     this.joined = false;
   }
 

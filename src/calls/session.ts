@@ -12,6 +12,7 @@
 import type { Logger } from '../logger.js';
 import type { CallControl, HangupReason } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
+import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
 import { buildCdr, type CallEnd, type CallFacts } from './cdr.js';
 import type { FlowSettings } from './flow.js';
 import type { DialTarget } from './dial-flow.js';
@@ -116,7 +117,7 @@ export class CallSession {
       hangupCaller: (reason) => this.hangupCaller(reason),
       setTimer: (ms, event) => this.setTimer(ms, event),
       clearTimer: () => this.clearTimer(),
-      deliver: (event) => void this.enqueue(event),
+      deliver: (event) => this.post(event),
       updateLive: (patch) => this.updateLive(patch),
       follow: (channelId) => this.follow(channelId),
       registerLeg: (legId) => deps.legs.register(legId, this),
@@ -174,6 +175,11 @@ export class CallSession {
     return this.queue;
   }
 
+  /** Queue an event and go on (timers, runners); a failing handler is logged by enqueue. */
+  private post(event: SessionEvent): void {
+    logRejection(this.enqueue(event), this.log, 'call event not handled', { event: event.type });
+  }
+
   /** Run `task` in the event queue (after every event queued before it); `fallback` if the call is over or it fails. */
   private run<T>(what: string, fallback: T, task: () => Promise<T>): Promise<T> {
     let result = fallback;
@@ -210,7 +216,7 @@ export class CallSession {
         return;
       case 'stasis-end':
         this.destroyTimer ??= setTimeout(() => {
-          void this.enqueue({ type: 'destroyed', cause: this.hangupRequested?.cause ?? null, causeText: null });
+          this.post({ type: 'destroyed', cause: this.hangupRequested?.cause ?? null, causeText: null });
         }, DESTROY_GRACE_MS);
         return;
       case 'destroyed':
@@ -365,16 +371,16 @@ export class CallSession {
     this.clearTimer();
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.switchboard.channelGone();
-    if (this.bridgeId) void this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
+    if (this.bridgeId) logRejectionUnlessGone(this.deps.control.destroyBridge(this.bridgeId), this.log, 'call bridge not destroyed', { bridgeId: this.bridgeId });
     const cdr = buildCdr(this.facts, end);
-    void this.inserted.then(() => this.deps.writeCdr(cdr));
+    logRejection(this.inserted.then(() => this.deps.writeCdr(cdr)), this.log, 'CDR not queued for writing');
     this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled, mode: this.switchboard.active.mode, outcome: this.switchboard.dial?.outcome ?? null }, 'call ended');
     this.deps.onEnded(this);
   }
 
   private setTimer(ms: number, event: SessionEvent): void {
     this.clearTimer();
-    this.timer = setTimeout(() => void this.enqueue(event), ms);
+    this.timer = setTimeout(() => this.post(event), ms);
   }
 
   private clearTimer(): void {
@@ -393,7 +399,7 @@ export class CallSession {
 
   /** An update of the live row, after its insert; not awaited (see persist). */
   private updateLive(patch: LiveCallPatch): void {
-    void this.persist(() => this.deps.store.update(this.callId, patch));
+    logRejection(this.persist(() => this.deps.store.update(this.callId, patch)), this.log, 'live call state not saved');
   }
 
   /** Live-call bookkeeping is best effort: a failed write is logged, the call goes on. */

@@ -14,6 +14,7 @@ import { IvrRunner, type IvrHost, type IvrTrail } from './ivr-call.js';
 import { QueueRunner, routingFromVars, type QueueHost, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner, type AgentCodeHost } from './agent-call.js';
 import type { TransferTarget } from '../ivr/model.js';
+import { logRejection } from '../shared/log-rejection.js';
 
 /** What the session offers its runners: every runner's host interface, in one object. */
 export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost;
@@ -45,7 +46,7 @@ export class Switchboard {
 
   /** The caller's channel is gone: the callback (if this call is one) and the active runner settle. */
   channelGone(): void {
-    if (this.callback) void this.host.acd.callEnded(this.callback);
+    if (this.callback) logRejection(this.host.acd.callEnded(this.callback), this.host.log, 'callback end not passed to the ACD', { callback: this.callback });
     this.runner.channelGone();
   }
 

@@ -117,7 +117,7 @@ export function recoverMessage(host: VoicemailHost, name: string): boolean {
 function saveMessage(host: VoicemailHost, mailbox: string, name: string): void {
   const facts = host.facts();
   const meta = { mailbox, callId: facts.callId, callerNumber: facts.callerNumber, callerName: facts.callerName };
-  void host.voicemail.saveMessage(name, meta).catch((err: Error) => host.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
+  host.voicemail.saveMessage(name, meta).catch((err: Error) => host.log.error({ err: err.message, recording: name }, 'voicemail message not saved'));
 }
 
 // ---------------------------------------------------------------- the *97 mailbox menu (voicemail/menu.ts)
@@ -185,7 +185,7 @@ export class MenuRunner implements CallRunner {
           this.host.clearTimer();
           return await control.record(channelId, { ...action, format: 'wav' });
         case 'save-greeting':
-          void voicemail.saveGreeting(action.mailbox, action.name).catch((err: Error) => log.error({ err: err.message }, 'greeting not saved'));
+          voicemail.saveGreeting(action.mailbox, action.name).catch((err: Error) => log.error({ err: err.message }, 'greeting not saved'));
           return;
         case 'hangup':
           if (this.state.hangupCause === 'pin-failed') {

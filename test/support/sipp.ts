@@ -123,7 +123,8 @@ export async function startCarrier(ip: string, port: number, logFile: string): P
 /** Until a socket is bound to UDP `ip:port` (Linux: /proc/net/udp); throws if `proc` ends first. */
 async function udpListening(ip: string, port: number, proc: Promise<SippResult>): Promise<void> {
   let ended: SippResult | null = null;
-  void proc.then((r) => (ended = r));
+  // `proc` resolves on exit and never rejects; the caller awaits it as well.
+  proc.then((r) => (ended = r)).catch(() => undefined);
   // /proc/net/udp: local_address as hex, the IPv4 address in host (little-endian) byte order.
   const hexIp = ip.split('.').reverse().map((b) => Number(b).toString(16).padStart(2, '0')).join('').toUpperCase();
   const local = `${hexIp}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
