@@ -187,7 +187,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     ),
   );
 
-  const http = await buildHttp({ log, version: VERSION });
+  const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures });
   await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
   await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port });

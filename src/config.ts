@@ -5,7 +5,12 @@
  */
 
 export interface Config {
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** Failed API authentications per source: after `limit` in `windowSeconds`, 429 until the window ends. */
+    readonly authFailures: { readonly limit: number; readonly windowSeconds: number };
+  };
   readonly log: { readonly level: LogLevel };
   readonly db: {
     readonly host: string;
@@ -65,6 +70,8 @@ export class ConfigError extends Error {
 export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallback?: string; about: string }[] = [
   { name: 'PBX_HTTP_HOST', required: false, fallback: '0.0.0.0', about: 'address the REST API listens on' },
   { name: 'PBX_HTTP_PORT', required: false, fallback: '8080', about: 'port of the REST API, /docs and /health' },
+  { name: 'PBX_AUTH_FAIL_LIMIT', required: false, fallback: '20', about: 'failed API authentications (401) allowed per source address within the window; later ones get 429 rate-limited' },
+  { name: 'PBX_AUTH_FAIL_WINDOW_SECONDS', required: false, fallback: '60', about: 'the window of PBX_AUTH_FAIL_LIMIT, in seconds (Retry-After says when it ends)' },
   { name: 'PBX_LOG_LEVEL', required: false, fallback: 'info', about: LOG_LEVELS.join(', ') },
   { name: 'PBX_DB_HOST', required: false, fallback: '127.0.0.1', about: 'PostgreSQL host' },
   { name: 'PBX_DB_PORT', required: false, fallback: '5432', about: 'PostgreSQL port' },
@@ -176,7 +183,11 @@ export function loadConfig(env: Env): Config {
   const promptsDir = trimSlash(r.pattern('PBX_PROMPTS_DIR', `${trimSlash(dataDir)}/prompts`, ABSOLUTE_PATH, 'an absolute path'));
 
   const config: Config = {
-    http: { host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'), port: r.port('PBX_HTTP_PORT', 8080, 0) },
+    http: {
+      host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'),
+      port: r.port('PBX_HTTP_PORT', 8080, 0),
+      authFailures: { limit: r.int('PBX_AUTH_FAIL_LIMIT', 20, 1, 1_000_000), windowSeconds: r.int('PBX_AUTH_FAIL_WINDOW_SECONDS', 60, 1, 86_400) },
+    },
     log: { level: r.oneOf('PBX_LOG_LEVEL', 'info', LOG_LEVELS) },
     db: {
       host: r.pattern('PBX_DB_HOST', '127.0.0.1', HOST, 'a host name or address'),

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'extension-exists'
   | 'extension-in-use'
   | 'payload-too-large'
+  | 'body-too-deep'
   | 'unsupported-media-type'
   | 'rate-limited'
   | 'asterisk-unavailable'

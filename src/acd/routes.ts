@@ -86,38 +86,38 @@ export function acdRoutes(deps: AcdRouteDeps) {
     const atags = ['agents'];
     app.get(
       '/agents',
-      { preHandler: viewer, schema: { tags: atags, summary: 'List agents with skills, queues and state', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Agent) }) }) } },
+      { onRequest: viewer, schema: { tags: atags, summary: 'List agents with skills, queues and state', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Agent) }) }) } },
       async () => ({ items: (await acd.listAgents()).map((d) => agentJson(d)) }),
     );
 
     // Before /agents/:number, so "live" is never taken for a number (numbers are digits anyway).
     app.get(
       '/agents/live',
-      { preHandler: viewer, schema: { tags: atags, summary: 'Every agent now: state, pause reason, seconds in state, phone, calls handled today', security, response: withErrors({ 200: Type.Object({ items: Type.Array(AgentLive) }) }) } },
+      { onRequest: viewer, schema: { tags: atags, summary: 'Every agent now: state, pause reason, seconds in state, phone, calls handled today', security, response: withErrors({ 200: Type.Object({ items: Type.Array(AgentLive) }) }) } },
       async () => ({ items: await acd.agentsLive() }),
     );
 
     app.post<{ Body: CreateAgentBody }>(
       '/agents',
-      { preHandler: admin, schema: { tags: atags, summary: 'Create an agent (number + PIN to log in at a phone; skills {name: level 1-5})', security, body: CreateAgent, response: withErrors({ 201: Agent, 409: err }) } },
+      { onRequest: admin, schema: { tags: atags, summary: 'Create an agent (number + PIN to log in at a phone; skills {name: level 1-5})', security, body: CreateAgent, response: withErrors({ 201: Agent, 409: err }) } },
       async (request, reply) => reply.status(201).send(agentJson(await acd.createAgent(actorFor(request), request.body))),
     );
 
     app.get<ByNumber>(
       '/agents/:number',
-      { preHandler: viewer, schema: { tags: atags, summary: 'One agent', security, params: AgentParams, response: withErrors({ 200: Agent }) } },
+      { onRequest: viewer, schema: { tags: atags, summary: 'One agent', security, params: AgentParams, response: withErrors({ 200: Agent }) } },
       async (request) => agentJson(await acd.getAgent(request.params.number)),
     );
 
     app.patch<ByNumber & { Body: UpdateAgentBody }>(
       '/agents/:number',
-      { preHandler: admin, schema: { tags: atags, summary: 'Change name, PIN (also lifts a PIN lock) or skills (replaced as a whole)', security, params: AgentParams, body: UpdateAgent, response: withErrors({ 200: Agent }) } },
+      { onRequest: admin, schema: { tags: atags, summary: 'Change name, PIN (also lifts a PIN lock) or skills (replaced as a whole)', security, params: AgentParams, body: UpdateAgent, response: withErrors({ 200: Agent }) } },
       async (request) => agentJson(await acd.updateAgent(actorFor(request), request.params.number, request.body)),
     );
 
     app.delete<ByNumber>(
       '/agents/:number',
-      { preHandler: admin, schema: { tags: atags, summary: 'Delete an agent; refused (409 agent-busy) unless logged out', security, params: AgentParams, response: withErrors({ 204: Type.Null(), 409: err }) } },
+      { onRequest: admin, schema: { tags: atags, summary: 'Delete an agent; refused (409 agent-busy) unless logged out', security, params: AgentParams, response: withErrors({ 204: Type.Null(), 409: err }) } },
       async (request, reply) => {
         await acd.deleteAgent(actorFor(request), request.params.number);
         return reply.status(204).send();
@@ -127,7 +127,7 @@ export function acdRoutes(deps: AcdRouteDeps) {
     app.post<ByNumber & { Body: ForceStateBody }>(
       '/agents/:number/state',
       {
-        preHandler: supervisor,
+        onRequest: supervisor,
         schema: {
           tags: atags,
           summary: "Force an agent's state (ready, paused with pauseCode, logged-out). A ringing offer is taken back; a call in progress is never cut (the pause / logout waits for its end). 409 invalid-agent-transition when the state machine refuses",
@@ -143,7 +143,7 @@ export function acdRoutes(deps: AcdRouteDeps) {
     app.get<ByNumber & { Querystring: LogQuery }>(
       '/agents/:number/log',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: { tags: atags, summary: "The agent's state changes, newest first (from <= at < to)", security, params: AgentParams, querystring: LogQuery, response: withErrors({ 200: Type.Object({ items: Type.Array(StateLogEntry) }) }) },
       },
       async (request) => {
@@ -161,32 +161,32 @@ export function acdRoutes(deps: AcdRouteDeps) {
     const qtags = ['queues'];
     app.get(
       '/queues',
-      { preHandler: viewer, schema: { tags: qtags, summary: 'List queues', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Queue) }) }) } },
+      { onRequest: viewer, schema: { tags: qtags, summary: 'List queues', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Queue) }) }) } },
       async () => ({ items: (await acd.listQueues()).map(queueJson) }),
     );
 
     app.post<{ Body: CreateQueueBody }>(
       '/queues',
-      { preHandler: admin, schema: { tags: qtags, summary: 'Create a queue; impossible settings are refused naming the field', security, body: CreateQueue, response: withErrors({ 201: Queue, 409: err }) } },
+      { onRequest: admin, schema: { tags: qtags, summary: 'Create a queue; impossible settings are refused naming the field', security, body: CreateQueue, response: withErrors({ 201: Queue, 409: err }) } },
       async (request, reply) => reply.status(201).send(queueJson(await acd.createQueue(actorFor(request), request.body))),
     );
 
     app.get<ByName>(
       '/queues/:name',
-      { preHandler: viewer, schema: { tags: qtags, summary: 'One queue', security, params: QueueParams, response: withErrors({ 200: Queue }) } },
+      { onRequest: viewer, schema: { tags: qtags, summary: 'One queue', security, params: QueueParams, response: withErrors({ 200: Queue }) } },
       async (request) => queueJson(await acd.getQueue(request.params.name)),
     );
 
     app.patch<ByName & { Body: UpdateQueueBody }>(
       '/queues/:name',
-      { preHandler: admin, schema: { tags: qtags, summary: 'Change settings (checked as a whole with the ones kept)', security, params: QueueParams, body: UpdateQueue, response: withErrors({ 200: Queue }) } },
+      { onRequest: admin, schema: { tags: qtags, summary: 'Change settings (checked as a whole with the ones kept)', security, params: QueueParams, body: UpdateQueue, response: withErrors({ 200: Queue }) } },
       async (request) => queueJson(await acd.updateQueue(actorFor(request), request.params.name, request.body)),
     );
 
     app.delete<ByName>(
       '/queues/:name',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags: qtags, summary: 'Delete a queue; refused (409 queue-in-use) while an inbound route, a published flow or an overflow uses it, or callers are in it', security, params: QueueParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {
@@ -197,25 +197,25 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.get<ByName>(
       '/queues/:name/live',
-      { preHandler: viewer, schema: { tags: qtags, summary: 'Callers waiting, agents by state, and today so far (offered, answered, abandoned, service level)', security, params: QueueParams, response: withErrors({ 200: QueueLive }) } },
+      { onRequest: viewer, schema: { tags: qtags, summary: 'Callers waiting, agents by state, and today so far (offered, answered, abandoned, service level)', security, params: QueueParams, response: withErrors({ 200: QueueLive }) } },
       async (request) => acd.queueLive(request.params.name),
     );
 
     app.get<ByName>(
       '/queues/:name/members',
-      { preHandler: viewer, schema: { tags: qtags, summary: 'Agents answering the queue, lowest penalty first', security, params: QueueParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Member) }) }) } },
+      { onRequest: viewer, schema: { tags: qtags, summary: 'Agents answering the queue, lowest penalty first', security, params: QueueParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Member) }) }) } },
       async (request) => ({ items: (await acd.members(request.params.name)).map(memberJson) }),
     );
 
     app.put<ByName & { Body: SetMemberBody }>(
       '/queues/:name/members',
-      { preHandler: admin, schema: { tags: qtags, summary: 'Add an agent to the queue, or change its penalty', security, params: QueueParams, body: SetMember, response: withErrors({ 200: Member }) } },
+      { onRequest: admin, schema: { tags: qtags, summary: 'Add an agent to the queue, or change its penalty', security, params: QueueParams, body: SetMember, response: withErrors({ 200: Member }) } },
       async (request) => memberJson(await acd.setMember(actorFor(request), request.params.name, request.body.agent, request.body.penalty ?? 0)),
     );
 
     app.delete<{ Params: { name: string; agent: string } }>(
       '/queues/:name/members/:agent',
-      { preHandler: admin, schema: { tags: qtags, summary: 'Take an agent out of the queue', security, params: MemberParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: admin, schema: { tags: qtags, summary: 'Take an agent out of the queue', security, params: MemberParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await acd.removeMember(actorFor(request), request.params.name, request.params.agent);
         return reply.status(204).send();
@@ -226,20 +226,20 @@ export function acdRoutes(deps: AcdRouteDeps) {
     const ptags = ['pause reasons'];
     app.get(
       '/pause-reasons',
-      { preHandler: viewer, schema: { tags: ptags, summary: 'Pause reasons (0 missed is the system\'s own)', security, response: withErrors({ 200: Type.Object({ items: Type.Array(PauseReason) }) }) } },
+      { onRequest: viewer, schema: { tags: ptags, summary: 'Pause reasons (0 missed is the system\'s own)', security, response: withErrors({ 200: Type.Object({ items: Type.Array(PauseReason) }) }) } },
       async () => ({ items: (await acd.pauseReasons()).map(reasonJson) }),
     );
 
     app.post<{ Body: CreatePauseReasonBody }>(
       '/pause-reasons',
-      { preHandler: admin, schema: { tags: ptags, summary: 'Add a pause reason (code 1-99)', security, body: CreatePauseReason, response: withErrors({ 201: PauseReason, 409: err }) } },
+      { onRequest: admin, schema: { tags: ptags, summary: 'Add a pause reason (code 1-99)', security, body: CreatePauseReason, response: withErrors({ 201: PauseReason, 409: err }) } },
       async (request, reply) => reply.status(201).send(reasonJson(await acd.createPauseReason(actorFor(request), request.body.code, request.body.name))),
     );
 
     app.delete<{ Params: { code: number } }>(
       '/pause-reasons/:code',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags: ptags, summary: 'Delete a pause reason; refused (409 pause-reason-in-use) for built-in ones and while an agent is paused with it', security, params: PauseReasonParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {

@@ -35,7 +35,7 @@ export function auditRoutes(deps: AuditRouteDeps) {
     app.get<{ Querystring: Static<typeof Query> }>(
       '/audit',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags: ['audit'], summary: 'Audit log of changes, newest first', security: [{ bearer: [] }], querystring: Query, response: withErrors({ 200: Type.Object({ items: Type.Array(Entry) }) }) },
       },
       async (request) => ({

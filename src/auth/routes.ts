@@ -48,7 +48,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     app.get(
       '/me',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: {
           tags: ['auth'],
           summary: 'Who this token belongs to',
@@ -61,14 +61,14 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     app.get(
       '/users',
-      { preHandler: admin, schema: { tags: ['auth'], summary: 'List users', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(User) }) }) } },
+      { onRequest: admin, schema: { tags: ['auth'], summary: 'List users', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(User) }) }) } },
       async () => ({ items: (await listUsers(deps.db)).map(userJson) }),
     );
 
     app.post<{ Body: Static<typeof CreateUser> }>(
       '/users',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags: ['auth'], summary: 'Create a user', security: sec, body: CreateUser, response: withErrors({ 201: User, 409: Type.Ref('ErrorResponse') }) },
       },
       async (request, reply) => {
@@ -79,7 +79,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     app.get(
       '/tokens',
-      { preHandler: admin, schema: { tags: ['auth'], summary: 'List API tokens (never their secrets)', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(TokenInfo) }) }) } },
+      { onRequest: admin, schema: { tags: ['auth'], summary: 'List API tokens (never their secrets)', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(TokenInfo) }) }) } },
       async () => ({
         items: (await listTokens(deps.db)).map((t) => ({
           id: t.id,
@@ -97,7 +97,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     app.post<{ Body: Static<typeof CreateToken> }>(
       '/tokens',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags: ['auth'],
           summary: 'Create an API token for a user; the secret is in this response only',
@@ -117,7 +117,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     app.delete<{ Params: { id: string } }>(
       '/tokens/:id',
-      { preHandler: admin, schema: { tags: ['auth'], summary: 'Revoke a token', security: sec, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: admin, schema: { tags: ['auth'], summary: 'Revoke a token', security: sec, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await deps.auth.revokeToken(actorFor(request), request.params.id);
         return reply.status(204).send();

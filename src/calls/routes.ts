@@ -20,7 +20,7 @@ export function callRoutes(deps: CallRouteDeps) {
     app.get(
       '/calls/live',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: {
           tags: ['calls'],
           summary: 'Calls in progress',
@@ -34,7 +34,7 @@ export function callRoutes(deps: CallRouteDeps) {
     app.get<{ Querystring: CdrQuery }>(
       '/cdrs',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: {
           tags: ['calls'],
           summary: 'Search call detail records, newest first',
@@ -70,7 +70,7 @@ export function callRoutes(deps: CallRouteDeps) {
     app.get<{ Params: { id: string } }>(
       '/cdrs/:id',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: {
           tags: ['calls'],
           summary: 'One call detail record',

@@ -60,7 +60,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/extensions',
-      { preHandler: viewer, schema: { tags: ['extensions'], summary: 'List extensions with live registration state', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(Ext) }) }) } },
+      { onRequest: viewer, schema: { tags: ['extensions'], summary: 'List extensions with live registration state', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(Ext) }) }) } },
       async () => {
         const [rows, contacts] = await Promise.all([listExtensions(deps.db), contactsByEndpoint(deps.db)]);
         return { items: rows.map((r) => view(r, contacts.get(r.number) ?? [])) };
@@ -70,7 +70,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
     app.post<{ Body: CreateExtension }>(
       '/extensions',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags: ['extensions'], summary: 'Create an extension and its SIP account (the password is shown once)', security: sec, body: CreateExtension, response: withErrors({ 201: WithPassword, 409: Type.Ref('ErrorResponse') }) },
       },
       async (request, reply) => {
@@ -81,7 +81,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
 
     app.get<{ Params: { number: string } }>(
       '/extensions/:number',
-      { preHandler: viewer, schema: { tags: ['extensions'], summary: 'One extension', security: sec, params: NumberParams, response: withErrors({ 200: Ext }) } },
+      { onRequest: viewer, schema: { tags: ['extensions'], summary: 'One extension', security: sec, params: NumberParams, response: withErrors({ 200: Ext }) } },
       async (request) => {
         const row = await findExtension(deps.db, request.params.number);
         if (!row) throw notFound('extension-not-found', 'extension', request.params.number);
@@ -91,19 +91,19 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
 
     app.patch<{ Params: { number: string }; Body: UpdateExtension }>(
       '/extensions/:number',
-      { preHandler: admin, schema: { tags: ['extensions'], summary: 'Change an extension (name, caller id, class, DND, forwards, voicemail)', security: sec, params: NumberParams, body: UpdateExtension, response: withErrors({ 200: Ext }) } },
+      { onRequest: admin, schema: { tags: ['extensions'], summary: 'Change an extension (name, caller id, class, DND, forwards, voicemail)', security: sec, params: NumberParams, body: UpdateExtension, response: withErrors({ 200: Ext }) } },
       async (request) => one(await deps.extensions.update(actorFor(request), request.params.number, request.body)),
     );
 
     app.post<{ Params: { number: string } }>(
       '/extensions/:number/rotate-password',
-      { preHandler: admin, schema: { tags: ['extensions'], summary: 'New SIP password (shown once); the phone must be updated', security: sec, params: NumberParams, response: withErrors({ 200: Type.Object({ sipPassword: Type.String() }) }) } },
+      { onRequest: admin, schema: { tags: ['extensions'], summary: 'New SIP password (shown once); the phone must be updated', security: sec, params: NumberParams, response: withErrors({ 200: Type.Object({ sipPassword: Type.String() }) }) } },
       async (request) => ({ sipPassword: await deps.extensions.rotatePassword(actorFor(request), request.params.number) }),
     );
 
     app.delete<{ Params: { number: string } }>(
       '/extensions/:number',
-      { preHandler: admin, schema: { tags: ['extensions'], summary: 'Delete an extension and its SIP account; refused while something uses it', security: sec, params: NumberParams, response: withErrors({ 204: Type.Null(), 409: Type.Ref('ErrorResponse') }) } },
+      { onRequest: admin, schema: { tags: ['extensions'], summary: 'Delete an extension and its SIP account; refused while something uses it', security: sec, params: NumberParams, response: withErrors({ 204: Type.Null(), 409: Type.Ref('ErrorResponse') }) } },
       async (request, reply) => {
         await deps.extensions.remove(actorFor(request), request.params.number);
         return reply.status(204).send();

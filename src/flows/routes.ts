@@ -61,14 +61,14 @@ export function flowRoutes(deps: FlowRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/flows',
-      { preHandler: viewer, schema: { tags, summary: 'List IVR flows with their published version and whether a draft exists', security, response: withErrors({ 200: Type.Object({ items: Type.Array(FlowSummary) }) }) } },
+      { onRequest: viewer, schema: { tags, summary: 'List IVR flows with their published version and whether a draft exists', security, response: withErrors({ 200: Type.Object({ items: Type.Array(FlowSummary) }) }) } },
       async () => ({ items: (await deps.flows.list()).map(summaryJson) }),
     );
 
     app.post<{ Body: CreateFlowBody }>(
       '/flows',
       {
-        preHandler: admin,
+        onRequest: admin,
         bodyLimit: BODY_LIMIT,
         schema: {
           tags,
@@ -83,14 +83,14 @@ export function flowRoutes(deps: FlowRouteDeps) {
 
     app.get<Named>(
       '/flows/:name',
-      { preHandler: viewer, schema: { tags, summary: 'One flow with its published and draft definitions', security, params: FlowParams, response: withErrors({ 200: FlowDetail }) } },
+      { onRequest: viewer, schema: { tags, summary: 'One flow with its published and draft definitions', security, params: FlowParams, response: withErrors({ 200: FlowDetail }) } },
       async (request) => detailJson(await deps.flows.get(request.params.name)),
     );
 
     app.put<Named & { Body: SaveDraftBody }>(
       '/flows/:name/draft',
       {
-        preHandler: admin,
+        onRequest: admin,
         bodyLimit: BODY_LIMIT,
         schema: {
           tags,
@@ -107,7 +107,7 @@ export function flowRoutes(deps: FlowRouteDeps) {
     app.post<Named>(
       '/flows/:name/publish',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Publish the draft (checked again); the version published before is retired. 409 flow-no-draft without a draft',
@@ -122,7 +122,7 @@ export function flowRoutes(deps: FlowRouteDeps) {
     app.post<Named & { Body: RollbackBody }>(
       '/flows/:name/rollback',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Publish an earlier version again (checked again); the draft is kept',
@@ -137,20 +137,20 @@ export function flowRoutes(deps: FlowRouteDeps) {
 
     app.get<Named>(
       '/flows/:name/versions',
-      { preHandler: viewer, schema: { tags, summary: 'Versions of a flow, newest first', security, params: FlowParams, response: withErrors({ 200: Type.Object({ items: Type.Array(FlowVersionInfo) }) }) } },
+      { onRequest: viewer, schema: { tags, summary: 'Versions of a flow, newest first', security, params: FlowParams, response: withErrors({ 200: Type.Object({ items: Type.Array(FlowVersionInfo) }) }) } },
       async (request) => ({ items: (await deps.flows.versions(request.params.name)).map(versionInfoJson) }),
     );
 
     app.get<{ Params: { name: string; version: number } }>(
       '/flows/:name/versions/:version',
-      { preHandler: viewer, schema: { tags, summary: 'One version with its definition', security, params: VersionParams, response: withErrors({ 200: FlowVersion }) } },
+      { onRequest: viewer, schema: { tags, summary: 'One version with its definition', security, params: VersionParams, response: withErrors({ 200: FlowVersion }) } },
       async (request) => versionJson(await deps.flows.version(request.params.name, request.params.version)),
     );
 
     app.delete<Named>(
       '/flows/:name',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags, summary: 'Delete a flow and its versions; refused (flow-in-use) while an inbound route or another published flow uses it', security, params: FlowParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {

@@ -1,8 +1,10 @@
 /**
- * The bearer-token check every /api/v1 route runs as a preHandler. The server knows only the small
- * interface below; src/auth/service.ts implements it (tokens, users and roles live there).
+ * The bearer-token check of every /api/v1 route. It runs as the route's `onRequest` hook, before
+ * the body is read: a request without a valid token costs no body parsing and no schema validation,
+ * and a token without the role gets its 403 just as early. The server knows only the small interface
+ * below; src/auth/service.ts implements it (tokens, users and roles live there).
  */
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { onRequestAsyncHookHandler, RouteOptions } from 'fastify';
 import { isAppError } from '../errors.js';
 import { logAuthFailure } from '../shared/auth-failure-log.js';
 
@@ -28,19 +30,44 @@ declare module 'fastify' {
   }
 }
 
-/** preHandler for a route: bearer token required, and at least role `need`. */
-export function requireRole<Role extends string>(auth: BearerAuth<Role>, need: NoInfer<Role>): preHandlerAsyncHookHandler {
-  return async (request) => {
+/** Marks the hooks requireRole makes, so the server can check every route uses one, and early. */
+const BEARER_CHECK = Symbol('pbx.bearer-check');
+
+/**
+ * The route's `onRequest` hook: bearer token required, and at least role `need`. A 401 is logged
+ * for fail2ban and counted against the source (src/http/auth-failures.ts: 429 once over the limit).
+ */
+export function requireRole<Role extends string>(auth: BearerAuth<Role>, need: NoInfer<Role>): onRequestAsyncHookHandler {
+  const check: onRequestAsyncHookHandler = async (request, reply) => {
     let principal: Principal;
     try {
       principal = await auth.authenticate(request.headers.authorization);
     } catch (err) {
+      if (!isAppError(err) || err.status !== 401) throw err;
       // One stable line per failed authentication (401s only) for fail2ban (deploy/fail2ban).
-      if (isAppError(err) && err.status === 401) logAuthFailure(request.log, request.ip, 'api', err.code);
-      throw err;
+      logAuthFailure(request.log, request.ip, 'api', err.code);
+      throw await request.server.authFailed(request, reply, err);
     }
     auth.requireRole(principal, need);
     request.principal = principal;
     request.log = request.log.child({ user: principal.username });
   };
+  return Object.assign(check, { [BEARER_CHECK]: need });
+}
+
+const isBearerCheck = (hook: unknown): boolean => typeof hook === 'function' && BEARER_CHECK in hook;
+const hooks = (hook: unknown): unknown[] => (hook === undefined ? [] : [hook].flat());
+
+/**
+ * Refuses (at start-up) a route whose bearer check would run after the body is parsed, or whose
+ * OpenAPI `security` and bearer check disagree. Installed as an `onRoute` hook by src/http/plugin.ts.
+ */
+export function checkBearerRoute(route: RouteOptions): void {
+  const where = `${String(route.method)} ${route.url}`;
+  const late = [route.preParsing, route.preValidation, route.preHandler].flatMap(hooks).some(isBearerCheck);
+  if (late) throw new Error(`${where}: requireRole must be an onRequest hook, so no body is read before authentication`);
+  const declared = (route.schema?.security ?? []).some((s) => 'bearer' in s);
+  const checked = hooks(route.onRequest).some(isBearerCheck);
+  if (declared && !checked) throw new Error(`${where}: declares bearer security but has no requireRole onRequest hook`);
+  if (checked && !declared) throw new Error(`${where}: checks a bearer token but does not declare security: [{ bearer: [] }]`);
 }

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, type ErrorCode } from '../errors.js';
 
 export interface ErrorBody {
@@ -38,7 +38,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     return send(500, 'internal-error', 'internal error; see the daemon log for this request id');
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const routeNotFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
     reply.status(404).send({
       error: {
         code: 'route-not-found',
@@ -46,5 +46,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
         requestId: String(request.id),
       },
     } satisfies ErrorBody);
-  });
+  app.setNotFoundHandler(routeNotFound);
+  // Answered before the body is read: a body sent to no route is never parsed.
+  app.addHook('onRequest', async (request, reply) => (request.is404 ? routeNotFound(request, reply) : undefined));
 }

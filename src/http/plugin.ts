@@ -5,18 +5,32 @@
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyPluginOptions } from 'fastify';
 import fp from 'fastify-plugin';
+import { checkBearerRoute } from './auth.js';
+import { installAuthFailureLimit, type AuthFailureLimit } from './auth-failures.js';
 import { installErrorHandlers } from './errors.js';
+import { installJsonBodyParser } from './json-body.js';
 import { ErrorResponse } from './schemas.js';
 
 const HTTP_PLUGIN = 'pbx-http';
 const FASTIFY_VERSION = '5.x';
 
-/** Not encapsulated: the error handler, `ErrorResponse` and `request.principal` apply to every route. */
+export interface HttpBasicsOptions {
+  readonly authFailures: AuthFailureLimit;
+}
+
+/**
+ * Not encapsulated, so it applies to every route: the error handler, `ErrorResponse`,
+ * `request.principal`, the JSON body parser (depth limit), the failed-authentication limit, and a
+ * start-up check that each bearer-protected route authenticates in onRequest.
+ */
 export const httpBasics = fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, opts: HttpBasicsOptions) => {
     app.decorateRequest('principal', null);
     installErrorHandlers(app);
     app.addSchema(ErrorResponse);
+    installJsonBodyParser(app);
+    await installAuthFailureLimit(app, opts.authFailures);
+    app.addHook('onRoute', checkBearerRoute);
   },
   { name: HTTP_PLUGIN, fastify: FASTIFY_VERSION },
 );

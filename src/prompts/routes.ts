@@ -69,7 +69,7 @@ export function promptRoutes(deps: PromptRouteDeps) {
 
     app.get(
       '/prompts',
-      { preHandler: viewer, schema: { tags, summary: 'All prompts, by name', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(P) }) }) } },
+      { onRequest: viewer, schema: { tags, summary: 'All prompts, by name', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(P) }) }) } },
       async () => ({ items: (await deps.prompts.list()).map(view) }),
     );
 
@@ -77,7 +77,7 @@ export function promptRoutes(deps: PromptRouteDeps) {
       '/prompts',
       {
         // Authenticate before the body (up to PBX_PROMPT_MAX_BYTES) is read.
-        onRequest: [admin as onRequestAsyncHookHandler, uploadGate],
+        onRequest: [admin, uploadGate],
         bodyLimit: deps.maxBytes,
         schema: {
           tags,
@@ -99,7 +99,7 @@ export function promptRoutes(deps: PromptRouteDeps) {
     app.post<{ Body: CreateTts }>(
       '/prompts/tts',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Speak text with espeak-ng (offline) into a prompt; the same text, language and voice again returns the existing prompt (200)',
@@ -116,14 +116,14 @@ export function promptRoutes(deps: PromptRouteDeps) {
 
     app.get<{ Params: PromptParams }>(
       '/prompts/:id',
-      { preHandler: viewer, schema: { tags, summary: 'One prompt', security: sec, params: PromptParams, response: withErrors({ 200: P }) } },
+      { onRequest: viewer, schema: { tags, summary: 'One prompt', security: sec, params: PromptParams, response: withErrors({ 200: P }) } },
       async (request) => view(await deps.prompts.get(request.params.id)),
     );
 
     app.get<{ Params: PromptParams }>(
       '/prompts/:id/audio',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: { tags, summary: 'The prompt as WAV (8 kHz, 16-bit mono)', security: sec, params: PromptParams, produces: ['audio/wav'], response: withErrors({ 200: Type.Unknown({ description: 'audio/wav' }) }) },
       },
       async (request, reply) => {
@@ -139,7 +139,7 @@ export function promptRoutes(deps: PromptRouteDeps) {
     app.delete<{ Params: PromptParams }>(
       '/prompts/:id',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags, summary: 'Delete a prompt (row and files); refused while the published version or draft of a flow plays it', security: sec, params: PromptParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {

@@ -118,14 +118,14 @@ export function deviceRoutes(deps: DeviceRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/devices',
-      { preHandler: viewer, schema: { tags, summary: 'List desk phones', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Device) }) }) } },
+      { onRequest: viewer, schema: { tags, summary: 'List desk phones', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Device) }) }) } },
       async () => ({ items: (await devices.list()).map((d) => deviceJson(d)) }),
     );
 
     app.post<{ Body: Static<typeof CreateDevice> }>(
       '/devices',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Register a desk phone; the provisioning password is in this response only',
@@ -139,14 +139,14 @@ export function deviceRoutes(deps: DeviceRouteDeps) {
 
     app.get<{ Params: Static<typeof IdParams> }>(
       '/devices/:id',
-      { preHandler: viewer, schema: { tags, summary: 'One desk phone', security, params: IdParams, response: withErrors({ 200: Device }) } },
+      { onRequest: viewer, schema: { tags, summary: 'One desk phone', security, params: IdParams, response: withErrors({ 200: Device }) } },
       async (request) => deviceJson(await devices.get(request.params.id)),
     );
 
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof PatchDevice> }>(
       '/devices/:id',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Change a desk phone (only the fields sent); credentials:true on a device without them returns a new password',
@@ -161,7 +161,7 @@ export function deviceRoutes(deps: DeviceRouteDeps) {
 
     app.delete<{ Params: Static<typeof IdParams> }>(
       '/devices/:id',
-      { preHandler: admin, schema: { tags, summary: 'Remove a desk phone', security, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: admin, schema: { tags, summary: 'Remove a desk phone', security, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await devices.remove(actorFor(request), request.params.id);
         return reply.status(204).send();
@@ -171,7 +171,7 @@ export function deviceRoutes(deps: DeviceRouteDeps) {
     app.post<{ Params: Static<typeof IdParams> }>(
       '/devices/:id/rotate-credentials',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'New provisioning password (old one stops working now); shown in this response only',

@@ -87,20 +87,20 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     // ------------------------------------------------------------ trunks
     const tags = ['trunks'];
-    app.get('/trunks', { preHandler: viewer, schema: { tags, summary: 'List trunks', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Trunk) }) }) } }, async () => ({
+    app.get('/trunks', { onRequest: viewer, schema: { tags, summary: 'List trunks', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Trunk) }) }) } }, async () => ({
       items: (await repo.listTrunks(db)).map(trunkJson),
     }));
 
     app.post<{ Body: CreateTrunkBody }>(
       '/trunks',
-      { preHandler: admin, schema: { tags, summary: 'Create a trunk and its PJSIP realtime rows; a registration trunk starts registering', security, body: CreateTrunk, response: withErrors({ 201: TrunkChange, 409: conflict }) } },
+      { onRequest: admin, schema: { tags, summary: 'Create a trunk and its PJSIP realtime rows; a registration trunk starts registering', security, body: CreateTrunk, response: withErrors({ 201: TrunkChange, 409: conflict }) } },
       async (request, reply) => {
         const { trunk, asteriskSync } = await deps.trunks.create(actorFor(request), request.body);
         return reply.status(201).send({ trunk: trunkJson(trunk), asteriskSync });
       },
     );
 
-    app.get<Id>('/trunks/:id', { preHandler: viewer, schema: { tags, summary: 'One trunk', security, params: IdParams, response: withErrors({ 200: Trunk }) } }, async (request) => {
+    app.get<Id>('/trunks/:id', { onRequest: viewer, schema: { tags, summary: 'One trunk', security, params: IdParams, response: withErrors({ 200: Trunk }) } }, async (request) => {
       const t = await repo.findTrunk(db, request.params.id);
       if (!t) throw notFound('trunk-not-found', 'trunk', request.params.id);
       return trunkJson(t);
@@ -108,7 +108,7 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     app.patch<Id & { Body: UpdateTrunkBody }>(
       '/trunks/:id',
-      { preHandler: admin, schema: { tags, summary: 'Change a trunk (not its name); its realtime rows are rewritten', security, params: IdParams, body: UpdateTrunk, response: withErrors({ 200: TrunkChange, 409: conflict }) } },
+      { onRequest: admin, schema: { tags, summary: 'Change a trunk (not its name); its realtime rows are rewritten', security, params: IdParams, body: UpdateTrunk, response: withErrors({ 200: TrunkChange, 409: conflict }) } },
       async (request) => {
         const { trunk, asteriskSync } = await deps.trunks.update(actorFor(request), request.params.id, request.body);
         return { trunk: trunkJson(trunk), asteriskSync };
@@ -117,7 +117,7 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     app.delete<Id>(
       '/trunks/:id',
-      { preHandler: admin, schema: { tags, summary: 'Delete a trunk; refused (trunk-in-use) while outbound routes use it', security, params: IdParams, response: withErrors({ 204: Type.Null(), 409: conflict }) } },
+      { onRequest: admin, schema: { tags, summary: 'Delete a trunk; refused (trunk-in-use) while outbound routes use it', security, params: IdParams, response: withErrors({ 204: Type.Null(), 409: conflict }) } },
       async (request, reply) => {
         await deps.trunks.delete(actorFor(request), request.params.id);
         return reply.status(204).send();
@@ -126,17 +126,17 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     // ------------------------------------------------------------ outbound routes
     const otags = ['outbound routes'];
-    app.get('/outbound-routes', { preHandler: viewer, schema: { tags: otags, summary: 'List outbound routes in the order they are tried', security, response: withErrors({ 200: Type.Object({ items: Type.Array(OutboundRoute) }) }) } }, async () => ({
+    app.get('/outbound-routes', { onRequest: viewer, schema: { tags: otags, summary: 'List outbound routes in the order they are tried', security, response: withErrors({ 200: Type.Object({ items: Type.Array(OutboundRoute) }) }) } }, async () => ({
       items: (await repo.listOutboundRoutes(db)).map(outboundJson),
     }));
 
     app.post<{ Body: CreateOutboundRouteBody }>(
       '/outbound-routes',
-      { preHandler: admin, schema: { tags: otags, summary: 'Create an outbound route', security, body: CreateOutboundRoute, response: withErrors({ 201: OutboundRoute, 409: conflict }) } },
+      { onRequest: admin, schema: { tags: otags, summary: 'Create an outbound route', security, body: CreateOutboundRoute, response: withErrors({ 201: OutboundRoute, 409: conflict }) } },
       async (request, reply) => reply.status(201).send(outboundJson(await deps.routing.createOutbound(actorFor(request), request.body))),
     );
 
-    app.get<Id>('/outbound-routes/:id', { preHandler: viewer, schema: { tags: otags, summary: 'One outbound route', security, params: IdParams, response: withErrors({ 200: OutboundRoute }) } }, async (request) => {
+    app.get<Id>('/outbound-routes/:id', { onRequest: viewer, schema: { tags: otags, summary: 'One outbound route', security, params: IdParams, response: withErrors({ 200: OutboundRoute }) } }, async (request) => {
       const r = await repo.findOutboundRoute(db, request.params.id);
       if (!r) throw notFound('outbound-route-not-found', 'outbound route', request.params.id);
       return outboundJson(r);
@@ -144,13 +144,13 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     app.patch<Id & { Body: UpdateOutboundRouteBody }>(
       '/outbound-routes/:id',
-      { preHandler: admin, schema: { tags: otags, summary: 'Change an outbound route', security, params: IdParams, body: UpdateOutboundRoute, response: withErrors({ 200: OutboundRoute, 409: conflict }) } },
+      { onRequest: admin, schema: { tags: otags, summary: 'Change an outbound route', security, params: IdParams, body: UpdateOutboundRoute, response: withErrors({ 200: OutboundRoute, 409: conflict }) } },
       async (request) => outboundJson(await deps.routing.updateOutbound(actorFor(request), request.params.id, request.body)),
     );
 
     app.delete<Id>(
       '/outbound-routes/:id',
-      { preHandler: admin, schema: { tags: otags, summary: 'Delete an outbound route', security, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: admin, schema: { tags: otags, summary: 'Delete an outbound route', security, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await deps.routing.deleteOutbound(actorFor(request), request.params.id);
         return reply.status(204).send();
@@ -159,17 +159,17 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     // ------------------------------------------------------------ inbound routes
     const itags = ['inbound routes'];
-    app.get('/inbound-routes', { preHandler: viewer, schema: { tags: itags, summary: 'List inbound routes', security, response: withErrors({ 200: Type.Object({ items: Type.Array(InboundRoute) }) }) } }, async () => ({
+    app.get('/inbound-routes', { onRequest: viewer, schema: { tags: itags, summary: 'List inbound routes', security, response: withErrors({ 200: Type.Object({ items: Type.Array(InboundRoute) }) }) } }, async () => ({
       items: (await repo.listInboundRoutes(db)).map(inboundJson),
     }));
 
     app.post<{ Body: CreateInboundRouteBody }>(
       '/inbound-routes',
-      { preHandler: admin, schema: { tags: itags, summary: 'Create an inbound route (caller rules first, then exact DIDs, then DID patterns, then the default)', security, body: CreateInboundRoute, response: withErrors({ 201: InboundRoute, 409: conflict }) } },
+      { onRequest: admin, schema: { tags: itags, summary: 'Create an inbound route (caller rules first, then exact DIDs, then DID patterns, then the default)', security, body: CreateInboundRoute, response: withErrors({ 201: InboundRoute, 409: conflict }) } },
       async (request, reply) => reply.status(201).send(inboundJson(await deps.routing.createInbound(actorFor(request), request.body))),
     );
 
-    app.get<Id>('/inbound-routes/:id', { preHandler: viewer, schema: { tags: itags, summary: 'One inbound route', security, params: IdParams, response: withErrors({ 200: InboundRoute }) } }, async (request) => {
+    app.get<Id>('/inbound-routes/:id', { onRequest: viewer, schema: { tags: itags, summary: 'One inbound route', security, params: IdParams, response: withErrors({ 200: InboundRoute }) } }, async (request) => {
       const r = await repo.findInboundRoute(db, request.params.id);
       if (!r) throw notFound('inbound-route-not-found', 'inbound route', request.params.id);
       return inboundJson(r);
@@ -177,13 +177,13 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     app.patch<Id & { Body: UpdateInboundRouteBody }>(
       '/inbound-routes/:id',
-      { preHandler: admin, schema: { tags: itags, summary: 'Change an inbound route', security, params: IdParams, body: UpdateInboundRoute, response: withErrors({ 200: InboundRoute, 409: conflict }) } },
+      { onRequest: admin, schema: { tags: itags, summary: 'Change an inbound route', security, params: IdParams, body: UpdateInboundRoute, response: withErrors({ 200: InboundRoute, 409: conflict }) } },
       async (request) => inboundJson(await deps.routing.updateInbound(actorFor(request), request.params.id, request.body)),
     );
 
     app.delete<Id>(
       '/inbound-routes/:id',
-      { preHandler: admin, schema: { tags: itags, summary: 'Delete an inbound route', security, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: admin, schema: { tags: itags, summary: 'Delete an inbound route', security, params: IdParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await deps.routing.deleteInbound(actorFor(request), request.params.id);
         return reply.status(204).send();
@@ -192,13 +192,13 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     // ------------------------------------------------------------ emergency numbers
     const etags = ['emergency numbers'];
-    app.get('/emergency-numbers', { preHandler: viewer, schema: { tags: etags, summary: 'Numbers that always route, whatever the caller may dial', security, response: withErrors({ 200: EmergencyNumbers }) } }, async () => ({
+    app.get('/emergency-numbers', { onRequest: viewer, schema: { tags: etags, summary: 'Numbers that always route, whatever the caller may dial', security, response: withErrors({ 200: EmergencyNumbers }) } }, async () => ({
       numbers: await repo.listEmergencyNumbers(db),
     }));
 
     app.put<{ Body: EmergencyNumbersBody }>(
       '/emergency-numbers',
-      { preHandler: admin, schema: { tags: etags, summary: 'Replace the emergency numbers', security, body: EmergencyNumbers, response: withErrors({ 200: EmergencyNumbers }) } },
+      { onRequest: admin, schema: { tags: etags, summary: 'Replace the emergency numbers', security, body: EmergencyNumbers, response: withErrors({ 200: EmergencyNumbers }) } },
       async (request) => ({ numbers: await deps.routing.setEmergencyNumbers(actorFor(request), request.body.numbers) }),
     );
   };

@@ -45,20 +45,20 @@ export function voicemailRoutes(deps: VoicemailRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Params: { number: string } }>(
       '/extensions/:number/voicemail',
-      { preHandler: viewer, schema: { tags, summary: 'Messages in an extension\'s mailbox, newest first', security: sec, params: MailboxParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Msg) }) }) } },
+      { onRequest: viewer, schema: { tags, summary: 'Messages in an extension\'s mailbox, newest first', security: sec, params: MailboxParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Msg) }) }) } },
       async (request) => ({ items: (await deps.voicemail.list(request.params.number)).map(voicemailView) }),
     );
 
     app.get<{ Params: MessageParams }>(
       '/extensions/:number/voicemail/:id',
-      { preHandler: viewer, schema: { tags, summary: 'One message', security: sec, params: MessageParams, response: withErrors({ 200: Msg }) } },
+      { onRequest: viewer, schema: { tags, summary: 'One message', security: sec, params: MessageParams, response: withErrors({ 200: Msg }) } },
       async (request) => voicemailView(await deps.voicemail.get(request.params.number, request.params.id)),
     );
 
     app.get<{ Params: MessageParams }>(
       '/extensions/:number/voicemail/:id/audio',
       {
-        preHandler: viewer,
+        onRequest: viewer,
         schema: { tags, summary: 'The message as WAV (8 kHz, 16-bit mono)', security: sec, params: MessageParams, produces: ['audio/wav'], response: withErrors({ 200: Type.Unknown({ description: 'audio/wav' }) }) },
       },
       async (request, reply) => {
@@ -75,14 +75,14 @@ export function voicemailRoutes(deps: VoicemailRouteDeps) {
 
     app.patch<{ Params: MessageParams; Body: UpdateMessage }>(
       '/extensions/:number/voicemail/:id',
-      { preHandler: admin, schema: { tags, summary: 'Mark a message heard or new', security: sec, params: MessageParams, body: UpdateMessage, response: withErrors({ 200: Msg }) } },
+      { onRequest: admin, schema: { tags, summary: 'Mark a message heard or new', security: sec, params: MessageParams, body: UpdateMessage, response: withErrors({ 200: Msg }) } },
       async (request) =>
         voicemailView(await deps.voicemail.setHeard(actorFor(request), request.params.number, request.params.id, request.body.heard)),
     );
 
     app.delete<{ Params: MessageParams }>(
       '/extensions/:number/voicemail/:id',
-      { preHandler: admin, schema: { tags, summary: 'Delete a message (row and audio)', security: sec, params: MessageParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: admin, schema: { tags, summary: 'Delete a message (row and audio)', security: sec, params: MessageParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await deps.voicemail.remove(actorFor(request), request.params.number, request.params.id);
         return reply.status(204).send();

@@ -5,7 +5,6 @@
  * text-to-speech with its cache, list, download, delete, and "in use" refusal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -14,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { httpBasics } from '../../src/http/plugin.js';
+import { buildHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { promptsPlugin } from '../../src/prompts/plugin.js';
 import { PromptService } from '../../src/prompts/service.js';
@@ -312,9 +311,8 @@ describe('prompts API: in use', () => {
       db: app.db, settings: config.prompts, log: createLogger('silent'),
       usage: async (promptId) => (promptId === id ? ['main-menu', 'after-hours'] : []),
     });
-    // The feature's plugin mounted on a bare Fastify like src/app.ts does, with the usage check wired to "flows".
-    const http = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } } }) as unknown as FastifyInstance;
-    await http.register(httpBasics);
+    // The feature's plugin mounted on the daemon's server like src/app.ts does, with the usage check wired to "flows".
+    const http = await buildHttp({ log: createLogger('silent'), version: 'test', authFailures: config.http.authFailures });
     await http.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes, prefix: '/api/v1' });
     try {
       const res = await http.inject({ method: 'DELETE', url: `/api/v1/prompts/${id}`, headers: { authorization: `Bearer ${adminToken}` } });

@@ -1,20 +1,21 @@
 /**
  * Devices API and the phone-facing /provision/ endpoint against the run's real PostgreSQL.
- * The feature's plugins are mounted on a Fastify instance built here the way src/http/server.ts builds
- * the daemon's (same ajv options; httpBasics: error handlers, ErrorResponse schema), with a logger we can read.
+ * The feature's plugins are mounted on the daemon's server (src/http/server.ts: ajv options, error
+ * handlers, body parser, auth limits), with a logger we can read.
  */
 import { Writable } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Db } from '../../src/db/database.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { httpBasics } from '../../src/http/plugin.js';
+import { buildHttp } from '../../src/http/server.js';
 import { devicesPlugin, phoneProvisioningPlugin } from '../../src/provisioning/plugin.js';
 import { deviceUsages } from '../../src/provisioning/usages.js';
 import { ExtensionService } from '../../src/extensions/service.js';
 import { openDb } from '../support/db.js';
+import { testConfig } from '../support/app.js';
 
 let db: Db;
 let http: FastifyInstance;
@@ -50,11 +51,7 @@ beforeAll(async () => {
       },
     }),
   );
-  http = Fastify({
-    loggerInstance: log,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
-  }) as unknown as FastifyInstance;
-  await http.register(httpBasics);
+  http = await buildHttp({ log, version: 'test', authFailures: testConfig().http.authFailures });
   const auth = new AuthService(db);
   await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062 });
   await http.register(devicesPlugin, { db, auth, prefix: '/api/v1' });

@@ -1,20 +1,20 @@
 /**
  * Voicemail API against real Postgres: list, download, mark heard, delete (row, file, audit, MWI),
- * 404s and bad input naming the field. The feature's plugin is mounted on a bare Fastify like src/app.ts does.
+ * 404s and bad input naming the field. The feature's plugin is mounted on the daemon's server (buildHttp) like src/app.ts does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { httpBasics } from '../../src/http/plugin.js';
+import { buildHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { voicemailPlugin } from '../../src/voicemail/plugin.js';
 import { VoicemailService } from '../../src/voicemail/service.js';
 import { silentWav } from '../../src/voicemail/audio.js';
-import { startTestApp } from '../support/app.js';
+import { startTestApp, testConfig } from '../support/app.js';
 import { ExtensionService } from '../../src/extensions/service.js';
 
 let app: App;
@@ -45,9 +45,8 @@ beforeAll(async () => {
     dataDir,
     log: createLogger('silent'),
   });
-  // The same validation options as src/http/server.ts: unknown fields are refused, not dropped.
-  http = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } } }) as unknown as FastifyInstance;
-  await http.register(httpBasics);
+  // The daemon's server (src/http/server.ts): its validation options, body parser and auth limits.
+  http = await buildHttp({ log: createLogger('silent'), version: 'test', authFailures: testConfig().http.authFailures });
   await http.register(voicemailPlugin, { auth, voicemail, prefix: '/api/v1' });
   await http.ready();
   for (const [number, pin] of [['3201', '4821'], ['3202', null]] as const) {

@@ -30,6 +30,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PBX_RECONNECT_BASE_MS: '100',
     PBX_RECONNECT_MAX_MS: '1000',
     PBX_DATA_DIR: path.join(tmpdir(), `pbx-it-data-${inject('redisPrefix')}`),
+    // Tests that go through many routes without a token are not throttled; the limit's own test
+    // (test/integration/http-hardening.test.ts) sets a small one.
+    PBX_AUTH_FAIL_LIMIT: '100000',
     ...overrides,
   });
 }

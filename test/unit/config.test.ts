@@ -7,6 +7,7 @@ describe('loadConfig', () => {
   it('applies defaults and freezes the result', () => {
     const c = loadConfig(minimal);
     expect(c.http.port).toBe(8080);
+    expect(c.http.authFailures).toEqual({ limit: 20, windowSeconds: 60 });
     expect(c.ari).toMatchObject({ host: '127.0.0.1', port: 8088, app: 'pbx' });
     expect(c.redis.prefix).toBe('pbx');
     expect(Object.isFrozen(c.ari)).toBe(true);
@@ -32,8 +33,14 @@ describe('loadConfig', () => {
     ['PBX_ARI_APP', 'my app', 'letters'],
     ['PBX_GREETING', 'sound:x;rm -rf', 'media URI'],
     ['PBX_ARI_PASSWORD', 'a\nb', 'single line'],
+    ['PBX_AUTH_FAIL_LIMIT', '0', 'between 1 and'],
+    ['PBX_AUTH_FAIL_WINDOW_SECONDS', 'a minute', 'whole number'],
   ])('rejects %s=%j naming it', (name, value, words) => {
     expect(() => loadConfig({ ...minimal, [name]: value })).toThrow(new RegExp(`${name}.*${words}`));
+  });
+
+  it('reads the failed-authentication limit', () => {
+    expect(loadConfig({ ...minimal, PBX_AUTH_FAIL_LIMIT: '5', PBX_AUTH_FAIL_WINDOW_SECONDS: '300' }).http.authFailures).toEqual({ limit: 5, windowSeconds: 300 });
   });
 
   it('rejects a reconnect cap below the base delay', () => {
