@@ -15,7 +15,7 @@ rand() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
 cat >"$file" <<ENV
 # pbx site configuration, generated $(date -u +%Y-%m-%dT%H:%M:%SZ) by deploy/gen-env.sh.
 # Read by the daemon and by deploy/asterisk-instance.sh. Keep it secret (mode 600).
-# Every variable is described in README.md, "Configuration".
+# Every variable is described in docs/operations.md, "Configuration" (README has the main ones).
 PBX_HTTP_HOST=0.0.0.0
 PBX_HTTP_PORT=8080
 PBX_LOG_LEVEL=info

@@ -46,7 +46,7 @@
  *      and the decision stops when no ready agent is left.
  * So O(a + m log m + Q + (A + S)(log Q + k s)) per decision, independent of the number of waiting
  * calls; the naive way (sort all n calls, scan all a agents per call) is O(n log n + n a s).
- * For 1,000 agents and 10,000 calls in 50 queues see bench/acd-routing.ts and README "Benchmarks".
+ * For 1,000 agents and 10,000 calls in 50 queues see bench/acd-routing.ts and docs/benchmarks.md.
  *
  * Nothing in the input is modified. Times are epoch milliseconds.
  */
