@@ -4,8 +4,10 @@
  *   Polycom      /provision/000000000000.cfg (public master), /provision/{mac}.cfg, /provision/{mac}-phone.cfg
  *   Grandstream  /provision/cfg{mac}.xml
  * Access: the device's IP allowlist or its own HTTP Basic credentials; otherwise 401 with a Basic
- * challenge. Every request is logged (mac, ip, vendor, result); failed authentications also as the
- * stable auth-failure line fail2ban reads (security.ts).
+ * challenge. An unknown MAC gets the same 401 as a known device refused (status, body, headers,
+ * and a hash compared), so the endpoint does not tell which MACs exist. Every request is logged
+ * (mac, ip, vendor, result); failed authentications (an unknown MAC with credentials included) also
+ * as the stable auth-failure line fail2ban reads (src/shared/auth-failure-log.ts).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -55,13 +57,15 @@ export function provisioningRoutes(deps: ProvisioningRouteDeps) {
               .send(outcome.file.body);
           case 401:
             if (outcome.failure) logAuthFailure(request.log, ip, 'provisioning', outcome.reason, { mac: outcome.mac });
-            request.log.info({ ...fields, reason: outcome.reason }, outcome.failure ? 'provisioning refused' : 'provisioning challenge');
+            // An unknown MAC is a warning for the admin (a phone not registered yet?); from outside it
+            // looks exactly like a known device refused.
+            if (outcome.reason === 'unknown-device') request.log.warn({ ...fields, reason: outcome.reason }, 'provisioning request for an unknown device');
+            else request.log.info({ ...fields, reason: outcome.reason }, outcome.failure ? 'provisioning refused' : 'provisioning challenge');
             reply.header('www-authenticate', `Basic realm="${PROVISIONING_REALM}", charset="UTF-8"`);
             throw new AppError('unauthorized', 401, 'send the device provisioning credentials (HTTP Basic) or fetch from an allowed network');
           case 404:
-            if (outcome.result === 'unknown-device') request.log.warn(fields, 'provisioning request for an unknown device');
-            else request.log.info({ ...fields, vendor: outcome.vendor }, 'provisioning file not found');
-            throw new AppError(outcome.result === 'unknown-device' ? 'device-not-found' : 'not-found', 404, 'no such provisioning file');
+            request.log.info({ ...fields, vendor: outcome.vendor }, 'provisioning file not found');
+            throw new AppError('not-found', 404, 'no such provisioning file');
           case 503:
             request.log.error({ ...fields, vendor: outcome.vendor }, 'device extension has no SIP account (ps_auths row); nothing to provision');
             throw new AppError('service-unavailable', 503, 'the device extension has no SIP account');

@@ -4,7 +4,7 @@
  * The HTTP layer (phone-routes.ts) only turns the outcome into a reply and log lines.
  */
 import type { Db } from '../db/database.js';
-import { decideAccess, type BasicCredentials, type DenyReason } from './access.js';
+import { decideAccess, issueProvisioningPassword, type AccessDecision, type BasicCredentials, type DenyReason } from './access.js';
 import { normalizeClientIp } from '../shared/client-ip.js';
 import {
   renderGrandstream,
@@ -40,8 +40,12 @@ export function parseProvisioningFile(name: string): ProvisioningFile | null {
 
 export type ProvisioningOutcome =
   | { readonly status: 200; readonly result: 'served'; readonly file: RenderedFile; readonly mac: string | null; readonly vendor: Vendor | null; readonly via: 'allowlist' | 'credentials' | 'public' }
-  | { readonly status: 401; readonly result: 'challenge' | 'denied'; readonly mac: string; readonly reason: DenyReason; readonly failure: boolean }
-  | { readonly status: 404; readonly result: 'unknown-file' | 'unknown-device' | 'wrong-file'; readonly mac: string | null; readonly vendor: Vendor | null }
+  /**
+   * Refused. An unknown MAC (`reason: 'unknown-device'`) is refused exactly like a known device
+   * with a wrong credential: the same 401 and challenge, after the same work (a hash compared).
+   */
+  | { readonly status: 401; readonly result: 'challenge' | 'denied'; readonly mac: string; readonly reason: DenyReason | 'unknown-device'; readonly failure: boolean }
+  | { readonly status: 404; readonly result: 'unknown-file' | 'wrong-file'; readonly mac: string | null; readonly vendor: Vendor | null }
   | { readonly status: 503; readonly result: 'no-sip-account'; readonly mac: string; readonly vendor: Vendor };
 
 export interface ProvisioningSettings {
@@ -50,6 +54,9 @@ export interface ProvisioningSettings {
 }
 
 export class ProvisioningService {
+  /** Stands in for a device that does not exist, so that refusing it costs the same as a wrong password. */
+  private readonly nobody = { passwordHash: issueProvisioningPassword().hash, allowedNetworks: [] as readonly string[] };
+
   constructor(
     private readonly db: Db,
     private readonly settings: ProvisioningSettings,
@@ -63,7 +70,12 @@ export class ProvisioningService {
       return { status: 200, result: 'served', file: renderPolycomMaster(), mac: null, vendor: 'polycom', via: 'public' };
     }
     const device = await repo.findDeviceByMac(this.db, file.mac);
-    if (!device) return { status: 404, result: 'unknown-device', mac: file.mac, vendor: null };
+    if (!device) {
+      // Same decision, same work as for a device: without credentials a challenge, with any a failure.
+      const access: AccessDecision = decideAccess({ mac: file.mac, ...this.nobody }, clientIp, credentials);
+      const failure = access.allowed || access.failure;
+      return { status: 401, result: failure ? 'denied' : 'challenge', mac: file.mac, reason: 'unknown-device', failure };
+    }
 
     // Access first, so nothing about the device (not even its vendor) leaks to a stranger.
     const access = decideAccess(

@@ -170,7 +170,8 @@ describe('devices API', () => {
     expect(del.statusCode).toBe(204);
     expect((await api('GET', `/devices/${created.id}`, viewer)).json().error.code).toBe('device-not-found');
     expect((await api('DELETE', `/devices/${created.id}`, admin)).statusCode).toBe(404);
-    expect((await fetchFile('aa7700000004.cfg', { auth: basic('prov-aa7700000004', created.provisioning.password) })).statusCode).toBe(404);
+    // refused like any unknown MAC (401, not 404: the endpoint does not tell which MACs exist)
+    expect((await fetchFile('aa7700000004.cfg', { auth: basic('prov-aa7700000004', created.provisioning.password) })).statusCode).toBe(401);
     const audit = await sql<{ action: string }>`select action from audit_log where entity = 'device' and entity_id = ${created.id} order by id`.execute(db);
     expect(audit.rows.map((r) => r.action)).toEqual(['device.create', 'device.delete']);
   });
@@ -309,12 +310,36 @@ describe('provisioning endpoint', () => {
     expect((await api('GET', `/devices/${c.id}`, viewer)).json().lastProvisionedIp).toBe('10.20.30.40');
   });
 
-  it('unknown MAC: 404 and a warn line', async () => {
+  it('an unknown MAC looks exactly like a known one refused (status, body, headers), and both are auth failures', async () => {
+    const unknown = 'aa77000001ff';
+    const same = (r: Awaited<ReturnType<typeof fetchFile>>) => {
+      const headers = { ...r.headers };
+      for (const h of ['date', 'x-request-id', 'content-length']) delete headers[h];
+      const body = r.json() as { error: Record<string, unknown> };
+      delete body.error['requestId'];
+      return { status: r.statusCode, headers, body };
+    };
     const mark = logLines.length;
-    const res = await fetchFile('aa77000001ff.cfg', { auth: basic(`prov-${a.mac}`, a.password) });
-    expect(res.statusCode).toBe(404);
-    expect(res.body).not.toContain(SIP_PW.alice);
-    expect(logsSince(mark)).toContainEqual(expect.objectContaining({ level: 40, event: 'provisioning', mac: 'aa77000001ff', result: 'unknown-device' }));
+    // with credentials: the right user name for the MAC and a wrong password, or another device's credentials
+    const wrongPassword = await fetchFile(`${a.mac}.cfg`, { auth: basic(`prov-${a.mac}`, 'guess'), ip: '203.0.113.60' });
+    const unknownMac = await fetchFile(`${unknown}.cfg`, { auth: basic(`prov-${unknown}`, 'guess'), ip: '203.0.113.60' });
+    const othersCredentials = await fetchFile(`${unknown}.cfg`, { auth: basic(`prov-${a.mac}`, a.password), ip: '203.0.113.60' });
+    expect(wrongPassword.statusCode).toBe(401);
+    expect(same(unknownMac)).toEqual(same(wrongPassword));
+    expect(same(othersCredentials)).toEqual(same(wrongPassword));
+    expect(othersCredentials.body).not.toContain(SIP_PW.alice);
+    // without credentials: the same challenge, which is no failure for either
+    expect(same(await fetchFile(`cfg${unknown}.xml`))).toEqual(same(await fetchFile(`cfg${b.mac}.xml`)));
+
+    const failures = logsSince(mark).filter((l) => l['event'] === 'auth-failure');
+    expect(failures).toEqual([
+      expect.objectContaining({ kind: 'provisioning', ip: '203.0.113.60', reason: 'bad-credentials', mac: a.mac }),
+      expect.objectContaining({ kind: 'provisioning', ip: '203.0.113.60', reason: 'unknown-device', mac: unknown }),
+      expect.objectContaining({ kind: 'provisioning', ip: '203.0.113.60', reason: 'unknown-device', mac: unknown }),
+    ]);
+    // the admin still sees which it was
+    expect(logsSince(mark)).toContainEqual(expect.objectContaining({ level: 40, event: 'provisioning', mac: unknown, result: 'denied', reason: 'unknown-device' }));
+    // a file name that is no provisioning file at all is simply not there
     expect((await fetchFile('y000000000028.cfg')).statusCode).toBe(404);
   });
 
