@@ -2,8 +2,9 @@
  * Secrets at rest (issue #21, finding 1). The config deploy/asterisk-instance.sh renders from the
  * env file holds the AMI and ARI secrets and the database password (which gives every SIP
  * password): no other local user may read it, Asterisk does not run as root, and the AMI user has
- * only the classes the daemon uses (docs/security.md). What the daemon's user pbx needs in the
- * instance (the prompts folder, the unserved-calls spool file) still works.
+ * only the classes the daemon uses (deploy/README-site.md, "Users, permissions and secrets"). What
+ * the daemon's user pbx needs in the instance (the prompts folder, the unserved-calls spool file)
+ * still works.
  */
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
@@ -115,8 +116,9 @@ describe('secrets at rest', () => {
     expect([gids[0], ...groups]).toContain(manager.gid);
   });
 
-  it('the AMI user gets only the classes the daemon uses: no originate, no config writes', async () => {
+  it('the AMI user gets only the classes the daemon uses: no originate, CLI commands or config writes', async () => {
     expect(await amiAction({ Action: 'CoreStatus' })).toMatch(/Response: Success/);
+    expect(await amiAction({ Action: 'Command', Command: 'core show version' })).toMatch(/Permission denied/);
     expect(await amiAction({ Action: 'Originate', Channel: 'Local/s@nowhere', Application: 'Wait', Data: '1' })).toMatch(/Permission denied/);
     const update = { Action: 'UpdateConfig', SrcFilename: 'manager.conf', DstFilename: 'manager.conf', 'Action-000000': 'NewCat', 'Cat-000000': 'x' };
     expect(await amiAction(update)).toMatch(/Permission denied/);
