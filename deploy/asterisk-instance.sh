@@ -183,12 +183,12 @@ do_stop() {
 }
 
 # ------------------------------------------------------------------ users and permissions
-# Asterisk runs as the system user asterisk, never root (docs/security.md). Its rendered config
-# holds the AMI and ARI secrets and the database password, so it is root:asterisk 0640 in a 0750
-# folder: Asterisk reads it and cannot change it; no other local user reads it. The daemon's user
-# pbx (deploy/install.sh) needs two things inside the instance: the IVR prompts folder, which it
-# writes and Asterisk reads, and the unserved-calls spool file, which Asterisk writes and it reads.
-# Both go through the group pbx, of which asterisk is a member:
+# Asterisk runs as the system user asterisk, never root (deploy/README-site.md, "Users, permissions
+# and secrets"). Its rendered config holds the AMI and ARI secrets and the database password, so it
+# is root:asterisk 0640 in a 0750 folder: Asterisk reads it and cannot change it; no other local
+# user reads it. The daemon's user pbx (deploy/install.sh) needs two things inside the instance:
+# the IVR prompts folder, which it writes and Asterisk reads, and the unserved-calls spool file,
+# which Asterisk writes and it reads. Both go through the group pbx, of which asterisk is a member:
 #   <inst>/              root:pbx            0750  only root, asterisk and pbx get in
 #   etc/ and its files   root:asterisk       0750 / 0640
 #   lib/ spool/          asterisk:pbx        0710 / 2710 (pbx may pass, not list; files made in
