@@ -7,7 +7,9 @@
 #   ${ASTERISK_ROOT}/var/lib/pbx-instances/${PBX_AST_INSTANCE}/{etc,run,log,spool,lib,cache}
 # so a test run and a dev daemon never collide. Templates asterisk/*.conf are rendered into etc/
 # with every ${PBX_...} placeholder replaced (Asterisk's own ${...} are left alone) and an
-# asterisk.conf pointing at the instance dirs is written.
+# asterisk.conf pointing at the instance dirs is written. Asterisk runs as the system user asterisk
+# (made here when missing, and given the same ids inside a chroot root); the rendered config, which
+# holds the secrets, is readable by that user only ("users and permissions" below).
 #
 # Environment (all commands):
 #   PBX_AST_INSTANCE   instance name ([A-Za-z0-9_.-]+), e.g. dev or test-abc123
@@ -21,8 +23,10 @@
 #   PBX_RTP_START (default 10000), PBX_RTP_END (default 20000),
 #   PBX_AST_TEMPLATES (default: the repo's asterisk/ dir), PBX_AST_BOOT_TIMEOUT (s, default 60)
 #
-# start:   no-op when the instance already runs with the same rendered config; when the config
-#          changed (ports, passwords, templates...) it restarts the instance. Prints one line.
+# start and env must run as root.
+# start:   no-op when the instance already runs with the same rendered config as user asterisk; when
+#          the config changed (ports, passwords, templates...) or Asterisk runs as another user (an
+#          instance started as root by an older version) it restarts the instance. Prints one line.
 # stop:    `core stop now`, waits for the process to exit (kill -9 after ~10 s). No-op if stopped.
 # status:  exit 0 if running and answering the CLI, 1 otherwise.
 # path:    print the instance dir (host path).
@@ -178,12 +182,151 @@ do_stop() {
   say "instance $PBX_AST_INSTANCE stopped"
 }
 
-# The IVR prompts folder the daemon writes (PBX_PROMPTS_DIR): the daemon's user (deploy/install.sh)
-# owns it when that user exists, as pbx.service runs the daemon as pbx.
-prompts_dir() {
-  mkdir -p "$inst/lib/prompts" && chmod 755 "$inst/lib/prompts"
-  if id -u pbx >/dev/null 2>&1; then chown pbx:pbx "$inst/lib/prompts"; fi
+# ------------------------------------------------------------------ users and permissions
+# Asterisk runs as the system user asterisk, never root (deploy/README-site.md, "Users, permissions
+# and secrets"). Its rendered config holds the AMI and ARI secrets and the database password, so it
+# is root:asterisk 0640 in a 0750 folder: Asterisk reads it and cannot change it; no other local
+# user reads it. The daemon's user pbx (deploy/install.sh) needs two things inside the instance:
+# the IVR prompts folder, which it writes and Asterisk reads, and the unserved-calls spool file,
+# which Asterisk writes and it reads. Both go through the group pbx, of which asterisk is a member:
+#   <inst>/              root:pbx            0750  only root, asterisk and pbx get in
+#   etc/ and its files   root:asterisk       0750 / 0640
+#   lib/ spool/          asterisk:pbx        0710 / 2710 (pbx may pass, not list; files made in
+#                                                  spool/ get group pbx)
+#   lib/prompts/         pbx:pbx             0750
+#   spool/pbx-unserved.log asterisk:pbx      0640
+#   run/ log/ cache/     asterisk:asterisk   0750
+# Asterisk itself starts with umask 027. Without a user pbx (a machine deploy/install.sh has not set
+# up) the shared group is asterisk's own and the daemon must run as root.
+AST_USER=asterisk
+DAEMON_USER=pbx
+shared_group=""
+
+need_root() { [ "$(id -u)" = 0 ] || die "'$cmd' must run as root (it manages users and Asterisk's files)"; }
+
+# $1 = file, $2 = name: the entry's line ("" when absent)
+entry_of() { grep -m1 "^$2:" "$1" 2>/dev/null || true; }
+
+# $1 = file, $2 = name, $3 = line: put that line in place of the name's entry (appended when absent).
+put_entry() {
+  local f="$1" tmp="$1.pbx-new"
+  { grep -v "^$2:" "$f" || true; printf '%s\n' "$3"; } >"$tmp"
+  chmod --reference="$f" "$tmp" && chown --reference="$f" "$tmp" && mv -f "$tmp" "$f"
 }
+
+# $1 = id, $2 = name, $3 = file (passwd or group): fail when another entry of the root holds the id.
+id_free_in_root() {
+  local other
+  other="$(awk -F: -v id="$1" -v n="$2" '$3 == id && $1 != n { print $1; exit }' "$ASTERISK_ROOT/etc/$3")"
+  [ -z "$other" ] || die "id $1 of $2 is taken by '$other' in $ASTERISK_ROOT/etc/$3; give $2 another id on the host"
+}
+
+# The root's own passwd/group are what Asterisk's -U looks up (and initgroups reads): the user, its
+# group and the shared group must be there with the host's ids, or files Asterisk writes would
+# belong to whichever host user has the root's id (Debian's package picks its own).
+sync_root_ids() {
+  local uid gid sgid cur line old_uid old_gid members
+  uid="$(id -u "$AST_USER")"; gid="$(id -g "$AST_USER")"
+  cur="$(entry_of "$ASTERISK_ROOT/etc/group" "$AST_USER")"
+  old_gid="$(printf '%s' "$cur" | cut -d: -f3)"
+  if [ "$old_gid" != "$gid" ]; then
+    id_free_in_root "$gid" "$AST_USER" group
+    put_entry "$ASTERISK_ROOT/etc/group" "$AST_USER" "$AST_USER:x:$gid:$(printf '%s' "$cur" | cut -d: -f4)"
+  fi
+  cur="$(entry_of "$ASTERISK_ROOT/etc/passwd" "$AST_USER")"
+  old_uid="$(printf '%s' "$cur" | cut -d: -f3)"
+  if [ -z "$cur" ]; then line="$AST_USER:x:$uid:$gid:Asterisk PBX daemon:/var/lib/asterisk:/usr/sbin/nologin"
+  else line="$(printf '%s' "$cur" | awk -F: -v OFS=: -v u="$uid" -v g="$gid" '{ $3 = u; $4 = g; print }')"; fi
+  if [ "$line" != "$cur" ]; then
+    id_free_in_root "$uid" "$AST_USER" passwd
+    put_entry "$ASTERISK_ROOT/etc/passwd" "$AST_USER" "$line"
+  fi
+  # The package's own folders in the root (/etc/asterisk, /var/lib/asterisk...) follow the new ids.
+  if [ -n "$old_uid" ] && [ "$old_uid" != "$uid" ]; then
+    find "$ASTERISK_ROOT" -xdev -path "$ASTERISK_ROOT/var/lib/pbx-instances" -prune -o -uid "$old_uid" -exec chown -h "$uid" {} +
+  fi
+  if [ -n "$old_gid" ] && [ "$old_gid" != "$gid" ]; then
+    find "$ASTERISK_ROOT" -xdev -path "$ASTERISK_ROOT/var/lib/pbx-instances" -prune -o -gid "$old_gid" -exec chgrp -h "$gid" {} +
+  fi
+  if [ "$shared_group" != "$AST_USER" ]; then
+    sgid="$(getent group "$shared_group" | cut -d: -f3)"
+    cur="$(entry_of "$ASTERISK_ROOT/etc/group" "$shared_group")"
+    members="$(printf '%s' "$cur" | cut -d: -f4)"
+    case ",$members," in *",$AST_USER,"*) ;; *) members="${members:+$members,}$AST_USER" ;; esac
+    line="$shared_group:x:$sgid:$members"
+    if [ "$line" != "$cur" ]; then
+      id_free_in_root "$sgid" "$shared_group" group
+      put_entry "$ASTERISK_ROOT/etc/group" "$shared_group" "$line"
+    fi
+  fi
+}
+
+ensure_users_locked() {
+  local ids=() root_uid="" root_gid=""
+  if ! id -u "$AST_USER" >/dev/null 2>&1; then
+    # Prefer the ids the root's package gave the user, when the host has them free.
+    if [ -n "$ASTERISK_ROOT" ]; then
+      root_uid="$(entry_of "$ASTERISK_ROOT/etc/passwd" "$AST_USER" | cut -d: -f3)"
+      root_gid="$(entry_of "$ASTERISK_ROOT/etc/passwd" "$AST_USER" | cut -d: -f4)"
+    fi
+    if getent group "$AST_USER" >/dev/null; then ids=(--gid "$AST_USER")
+    elif [ -n "$root_gid" ] && ! getent group "$root_gid" >/dev/null; then groupadd --system --gid "$root_gid" "$AST_USER"; ids=(--gid "$AST_USER")
+    else ids=(--user-group); fi
+    if [ -n "$root_uid" ] && ! getent passwd "$root_uid" >/dev/null; then ids+=(--uid "$root_uid"); fi
+    useradd --system "${ids[@]}" --home-dir /var/lib/asterisk --no-create-home --shell /usr/sbin/nologin \
+      --comment "Asterisk PBX daemon" "$AST_USER"
+    say "system user $AST_USER created (uid $(id -u "$AST_USER"))" >&2 # stdout of `env` is the env file's
+  fi
+  [ "$(id -u "$AST_USER")" != 0 ] || die "user $AST_USER must not be root"
+  shared_group="$AST_USER"
+  if getent group "$DAEMON_USER" >/dev/null; then shared_group="$DAEMON_USER"; fi
+  if [ "$shared_group" != "$AST_USER" ] && ! id -nG "$AST_USER" | tr ' ' '\n' | grep -qx "$shared_group"; then
+    usermod -aG "$shared_group" "$AST_USER"
+  fi
+  if [ -n "$ASTERISK_ROOT" ]; then sync_root_ids; fi
+}
+
+# One at a time across instances: they share the host's and the root's user files.
+ensure_users() {
+  local lockdir="$ASTERISK_ROOT/var/lib/pbx-instances"
+  mkdir -p "$lockdir"
+  exec 8>"$lockdir/.users.lock"
+  flock -w 60 8 || die "another instance is still setting up the users (lock $lockdir/.users.lock)"
+  ensure_users_locked
+  exec 8>&-
+}
+
+# $1 = a rendered config folder: root:asterisk, 0750 and files 0640.
+secure_etc() {
+  chown -R "root:$AST_USER" "$1"
+  chmod 0750 "$1"
+  find "$1" -type f -exec chmod 0640 {} +
+}
+
+# The instance's folders, as in the table above. Also turns an instance made while Asterisk ran as
+# root into this layout (everything Asterisk writes becomes its own).
+prepare_dirs() {
+  local prompts="$inst/lib/prompts" unserved="$inst/spool/pbx-unserved.log"
+  mkdir -p "$inst"/{run,log,lib,cache} "$inst"/spool/{recording,monitor,tmp} "$prompts"
+  find "$inst"/run "$inst"/log "$inst"/cache "$inst"/lib "$inst"/spool -path "$prompts" -prune \
+    -o ! -user "$AST_USER" -exec chown -h "$AST_USER:$AST_USER" {} +
+  chown "root:$shared_group" "$inst" && chmod 0750 "$inst"
+  chown "$AST_USER:$AST_USER" "$inst"/run "$inst"/log "$inst"/cache && chmod 0750 "$inst"/run "$inst"/log "$inst"/cache
+  chown "$AST_USER:$shared_group" "$inst/lib" && chmod 0710 "$inst/lib"
+  chown "$AST_USER:$shared_group" "$inst/spool" && chmod 2710 "$inst/spool"
+  # The dialplan fallback appends calls Postgres refused here; made now, readable by the daemon,
+  # as Asterisk keeps the owner and mode of a file that exists.
+  touch "$unserved" && chown "$AST_USER:$shared_group" "$unserved" && chmod 0640 "$unserved"
+  # The IVR prompts folder the daemon writes (PBX_PROMPTS_DIR): the daemon's user owns it when that
+  # user exists, as pbx.service runs the daemon as pbx.
+  if id -u "$DAEMON_USER" >/dev/null 2>&1; then chown "$DAEMON_USER:$shared_group" "$prompts"
+  else chown "root:$shared_group" "$prompts"; fi
+  chmod 0750 "$prompts"
+  if [ -d "$inst/etc" ]; then secure_etc "$inst/etc"; fi
+}
+
+# $1 = pid: the process's real uid
+uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 port_busy() { # $1 = proto (t|u), $2 = port
   command -v ss >/dev/null 2>&1 || return 1
@@ -193,21 +336,21 @@ port_busy() { # $1 = proto (t|u), $2 = port
 do_start() {
   local force="${1:-}" pid new i t0 ver
   check_env
-  mkdir -p "$inst"/{run,log,lib,cache} "$inst"/spool/{recording,monitor,tmp}
-  # The dialplan fallback appends calls Postgres refused here; made now, readable by the daemon
-  # (which may run as another user), as Asterisk keeps the mode of a file that exists.
-  touch "$inst/spool/pbx-unserved.log" && chmod 644 "$inst/spool/pbx-unserved.log"
-  prompts_dir
+  need_root
+  ensure_users
+  prepare_dirs
   new="$inst/.etc.new"
   rm -rf "$new"
-  render "$new"
+  (umask 077 && render "$new")
+  secure_etc "$new"
   if pid="$(pid_of_instance)"; then
-    if [ -z "$force" ] && [ -d "$inst/etc" ] && diff -rq "$inst/etc" "$new" >/dev/null 2>&1 && cli_ok; then
+    if [ -z "$force" ] && [ -d "$inst/etc" ] && diff -rq "$inst/etc" "$new" >/dev/null 2>&1 && cli_ok \
+      && [ "$(uid_of "$pid")" = "$(id -u "$AST_USER")" ]; then
       rm -rf "$new"
       say "instance $PBX_AST_INSTANCE already running (pid $pid), config unchanged"
       return 0
     fi
-    say "instance $PBX_AST_INSTANCE: config changed or restart requested; restarting"
+    say "instance $PBX_AST_INSTANCE: config or user changed, or restart requested; restarting"
     do_stop >/dev/null
   fi
   rm -rf "$inst/.etc.old"
@@ -232,7 +375,8 @@ do_start() {
   t0=$(date +%s)
   # Asterisk daemonizes itself; detach it from our session and stdio so callers never hang on it.
   # fd 9 is our lock: the daemon must not inherit it, or it would hold the lock for its lifetime.
-  setsid "${ast_cmd[@]}" -U root </dev/null >/dev/null 2>&1 9>&- || true
+  # -U without -G: Asterisk takes the user's group and its other groups (initgroups: the shared one).
+  (umask 027 && setsid "${ast_cmd[@]}" -U "$AST_USER" </dev/null >/dev/null 2>&1 9>&-) || true
   for i in $(seq 1 $(( ${PBX_AST_BOOT_TIMEOUT:-60} * 2 ))); do
     if ast_t -rx 'core waitfullybooted' >/dev/null 2>&1; then break; fi
     if [ "$i" -gt 6 ] && ! pid_of_instance >/dev/null; then
@@ -266,7 +410,9 @@ case "$cmd" in
     say "instance $PBX_AST_INSTANCE not running"; exit 1 ;;
   path) echo "$inst" ;;
   env)
-    prompts_dir
+    need_root
+    ensure_users
+    prepare_dirs
     echo "PBX_PROMPTS_DIR=$inst/lib/prompts"
     echo "PBX_PROMPTS_DIR_ASTERISK=$inst_in/lib/prompts"
     # The dialplan fallback's spool file (${ASTSPOOLDIR}/pbx-unserved.log): calls Postgres refused.

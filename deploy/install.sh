@@ -114,7 +114,9 @@ apt_install sox libsox-fmt-mp3 espeak-ng
 # ---------------------------------------------------------------- the daemon's user
 # deploy/systemd/pbx.service runs the daemon as pbx (`make run` as whoever starts it). It writes
 # /var/lib/pbx (voicemail audio; systemd's StateDirectory) and the Asterisk instances' prompts
-# folders, which deploy/asterisk-instance.sh gives to this user.
+# folders, which deploy/asterisk-instance.sh gives to this user. That script also makes the user
+# Asterisk runs as (asterisk, never root; in the cached root too, with the same ids), at each start:
+# see deploy/README-site.md, "Users, permissions and secrets".
 if ! id -u pbx >/dev/null 2>&1; then
   useradd --system --user-group --home-dir /var/lib/pbx --no-create-home --shell /usr/sbin/nologin pbx
   log "system user pbx created"

@@ -4,9 +4,11 @@
  *  - At start Asterisk loads every realtime registration and registers it.
  *  - A row inserted later is NOT noticed: AMI `PJSIPRegister` on it answers "Unable to retrieve
  *    registration entry" (the module only knows the states it built at load or reload).
- *  - `module reload res_pjsip_outbound_registration.so` (AMI Command) reads all rows again: new
- *    ones start registering within about a second, unchanged ones are kept as they are ("can
- *    re-use"), changed ones are rebuilt, and the states of deleted rows are destroyed.
+ *  - Reloading res_pjsip_outbound_registration.so (AMI ModuleLoad, the CLI's `module reload`)
+ *    reads all rows again: new ones start registering within about a second, unchanged ones are
+ *    kept as they are ("can re-use"), changed ones are rebuilt, and the states of deleted rows are
+ *    destroyed. ModuleLoad needs AMI class system only; the AMI user has no `command` class (any
+ *    CLI command), see deploy/README-site.md. It acknowledges a reload already in progress too.
  *  - A state destroyed by that reload tries to unregister, but its auth row is gone by then, so the
  *    provider's challenge cannot be answered. Hence removal sends `PJSIPUnregister` first, while
  *    the auth row still exists, and reloads after the rows are deleted.
@@ -37,9 +39,7 @@ async function run(ami: AmiLike, fields: Record<string, string>, ok: (res: Reado
 
 /** Asterisk re-reads ps_registrations: new rows start registering, deleted ones stop. */
 export async function reloadRegistrations(ami: AmiLike): Promise<void> {
-  await run(ami, { action: 'Command', command: 'module reload res_pjsip_outbound_registration.so' }, (r) =>
-    r['response'] === 'Success' && /reloaded successfully|already being reloaded/i.test(r['output'] ?? r['message'] ?? ''),
-  );
+  await run(ami, { action: 'ModuleLoad', loadtype: 'reload', module: 'res_pjsip_outbound_registration.so' }, (r) => r['response'] === 'Success');
 }
 
 /** Unregister now and schedule re-registration (also picks up a changed password). */

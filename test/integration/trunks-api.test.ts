@@ -22,12 +22,11 @@ class FakeAmi implements AmiLike {
   async action(fields: Record<string, string>) {
     if (this.down) throw new Error('AMI not connected');
     this.actions.push(fields);
-    if (fields['action'] === 'Command') return { response: 'Success', output: "Module 'res_pjsip_outbound_registration.so' reloaded successfully." };
-    return { response: 'Success', message: 'ok' };
+    return { response: 'Success', message: fields['action'] === 'ModuleLoad' ? 'Module reloaded.' : 'ok' };
   }
   /** "reload", "register trunk-x", "unregister trunk-x" */
   steps(): string[] {
-    return this.actions.map((a) => (a['action'] === 'Command' ? 'reload' : `${a['action'] === 'PJSIPRegister' ? 'register' : 'unregister'} ${a['registration']}`));
+    return this.actions.map((a) => (a['action'] === 'ModuleLoad' ? 'reload' : `${a['action'] === 'PJSIPRegister' ? 'register' : 'unregister'} ${a['registration']}`));
   }
 }
 

@@ -94,22 +94,22 @@ class RecordingAmi implements AmiLike {
 
 describe('registrar', () => {
   const ok = (f: Record<string, string>): Record<string, string> =>
-    f['action'] === 'Command' ? { response: 'Success', output: "Module 'res_pjsip_outbound_registration.so' reloaded successfully." } : { response: 'Success' };
+    f['action'] === 'ModuleLoad' ? { response: 'Success', message: 'Module reloaded.' } : { response: 'Success' };
   const warnings: unknown[] = [];
   const log = { warn: (o: object) => warnings.push(o) };
 
-  it('reloads the module through AMI Command and registers by PJSIP id', async () => {
+  it('reloads the module through AMI ModuleLoad (class system, not command) and registers by PJSIP id', async () => {
     const ami = new RecordingAmi(ok);
     await reloadRegistrations(ami);
     await sendRegister(ami, 'acme');
     expect(ami.calls).toEqual([
-      { action: 'Command', command: 'module reload res_pjsip_outbound_registration.so' },
+      { action: 'ModuleLoad', loadtype: 'reload', module: 'res_pjsip_outbound_registration.so' },
       { action: 'PJSIPRegister', registration: 'trunk-acme' },
     ]);
   });
 
   it('treats an unexpected answer as a failure', async () => {
-    await expect(reloadRegistrations(new RecordingAmi(() => ({ response: 'Success', output: 'No such module' })))).rejects.toThrow(/No such module/);
+    await expect(reloadRegistrations(new RecordingAmi(() => ({ response: 'Error', message: 'No such module.' })))).rejects.toThrow(/No such module/);
     await expect(sendRegister(new RecordingAmi(() => ({ response: 'Error', message: 'Unable to retrieve registration entry' })), 'x')).rejects.toThrow(/Unable to retrieve/);
     await expect(sendRegister(new RecordingAmi(ok), 'Bad;Name')).rejects.toThrow(/invalid trunk name/);
   });
@@ -126,6 +126,6 @@ describe('registrar', () => {
     expect(await registrar.stopping('acme')).toBe('done');
     expect(await registrar.stopped('acme')).toBe('done');
     expect(await registrar.restore('acme')).toBe('done');
-    expect(up.calls.map((c) => c['action'])).toEqual(['Command', 'Command', 'PJSIPRegister', 'PJSIPUnregister', 'Command', 'PJSIPRegister']);
+    expect(up.calls.map((c) => c['action'])).toEqual(['ModuleLoad', 'ModuleLoad', 'PJSIPRegister', 'PJSIPUnregister', 'ModuleLoad', 'PJSIPRegister']);
   });
 });
