@@ -11,7 +11,8 @@ import type { SessionEvent } from './events.js';
 import type { CallRunner } from './runner.js';
 import { depositTransition, initialDepositState, type DepositAction, type DepositEvent, type DepositState } from '../voicemail/deposit.js';
 import { initialMenuState, menuTransition, type MenuAction, type MenuEvent, type MenuState } from '../voicemail/menu.js';
-import type { VoicemailService } from '../voicemail/service.js';
+import type { PinCheck, VoicemailService } from '../voicemail/service.js';
+import { logAuthFailure } from '../shared/auth-failure-log.js';
 
 /** What a call needs from voicemail (VoicemailService). */
 export type VoicemailPort = Pick<
@@ -171,9 +172,9 @@ export class MenuRunner implements CallRunner {
           return;
         case 'check-pin': {
           this.host.clearTimer();
-          const ok = await voicemail.checkPin(action.mailbox, action.pin);
-          if (!ok) log.warn({ mailbox: action.mailbox, attempt: this.state.attempts + 1, digits: action.pin.length }, 'wrong voicemail PIN');
-          return this.step({ type: 'pin-checked', ok });
+          const check = await voicemail.checkPin(action.mailbox, action.pin);
+          if (check.outcome !== 'ok') await this.logPinFailure(action.mailbox, action.pin, check);
+          return this.step({ type: 'pin-checked', ok: check.outcome === 'ok', locked: check.outcome === 'locked' });
         }
         case 'load-messages':
           return this.step({ type: 'messages', messages: await voicemail.menuMessages(action.mailbox) });
@@ -188,6 +189,9 @@ export class MenuRunner implements CallRunner {
           voicemail.saveGreeting(action.mailbox, action.name).catch((err: Error) => log.error({ err: err.message }, 'greeting not saved'));
           return;
         case 'hangup':
+          if (this.state.hangupCause === 'pin-locked') {
+            log.warn({ mailbox: this.state.mailbox, caller: this.host.facts().callerNumber }, 'voicemail mailbox locked (too many wrong PINs); hanging up');
+          }
           if (this.state.hangupCause === 'pin-failed') {
             log.warn({ mailbox: this.state.mailbox, attempts: this.state.attempts, caller: this.host.facts().callerNumber }, 'voicemail PIN wrong too often; hanging up');
           }
@@ -198,5 +202,22 @@ export class MenuRunner implements CallRunner {
       log.error({ action: action.kind, err: (err as Error).message }, 'mailbox action failed');
       if (action.kind !== 'hangup') return this.step({ type: 'action-failed', action: action.kind });
     }
+  }
+
+  /**
+   * A wrong PIN, or a try on a locked mailbox: the auth-failure line fail2ban reads, with the
+   * address the phone sends SIP from (ip "unknown" when Asterisk does not say: no ban then).
+   */
+  private async logPinFailure(mailbox: string, pin: string, check: PinCheck): Promise<void> {
+    const { control, channelId, log } = this.host;
+    const ip = control.callerAddress ? await control.callerAddress(channelId).catch(() => null) : null;
+    logAuthFailure(log, ip ?? 'unknown', 'voicemail', check.outcome === 'locked' ? 'mailbox-locked' : 'wrong-pin', {
+      mailbox,
+      caller: this.host.facts().callerNumber,
+      attempt: this.state.attempts + 1,
+      failures: check.failures,
+      digits: pin.length,
+      lockedUntil: check.lockedUntil?.toISOString() ?? null,
+    });
   }
 }

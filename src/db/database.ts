@@ -12,7 +12,7 @@ import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
-import type { VoicemailGreetingTable, VoicemailMessageTable } from '../voicemail/tables.js';
+import type { VoicemailGreetingTable, VoicemailMessageTable, VoicemailPinFailureTable } from '../voicemail/tables.js';
 
 /** Every table the daemon reads or writes, from the features' tables.ts files (one per feature). */
 export interface Database {
@@ -43,6 +43,7 @@ export interface Database {
   // voicemail
   voicemail_messages: VoicemailMessageTable;
   voicemail_greetings: VoicemailGreetingTable;
+  voicemail_pin_failures: VoicemailPinFailureTable;
   // IVR
   prompts: PromptTable;
   flows: FlowTable;

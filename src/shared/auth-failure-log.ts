@@ -6,7 +6,7 @@
  */
 import { normalizeClientIp } from './client-ip.js';
 
-export type AuthFailureKind = 'api' | 'provisioning';
+export type AuthFailureKind = 'api' | 'provisioning' | 'voicemail';
 
 /** pino's Logger and Fastify's request.log both fit. */
 export interface WarnLogger {

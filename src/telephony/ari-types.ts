@@ -145,6 +145,12 @@ export interface CallControl {
   storedRecordingFile(name: string): Promise<Buffer | null>;
   /** Remove a stored recording; no error when it is already gone. */
   deleteStoredRecording(name: string): Promise<void>;
+  /**
+   * The address the caller's phone sends SIP from (`CHANNEL(pjsip,remote_addr)`, without the
+   * port); null when the channel is not a PJSIP one or Asterisk does not say. Optional: fakes
+   * may leave it out.
+   */
+  callerAddress?(channelId: string): Promise<string | null>;
 }
 
 export type HangupReason = 'normal' | 'busy' | 'congestion' | 'no_answer' | 'unallocated' | 'rejected';

@@ -281,9 +281,20 @@ export class AriConnection implements CallControl {
     });
   }
 
+  async callerAddress(channelId: string): Promise<string | null> {
+    const r = await this.api().json<{ value?: string }>('GET', `/channels/${seg(channelId)}/variable`, { variable: 'CHANNEL(pjsip,remote_addr)' });
+    return sipHost(r?.value);
+  }
+
   async asteriskInfo(): Promise<Record<string, unknown>> {
     return this.api().json<Record<string, unknown>>('GET', '/asterisk/info');
   }
+}
+
+/** "192.0.2.5:5060" -> "192.0.2.5", "[2001:db8::5]:5060" -> "2001:db8::5"; anything else -> null. */
+export function sipHost(remoteAddr: string | undefined): string | null {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3}))(?::\d{1,5})?$/.exec(remoteAddr ?? '');
+  return m ? (m[1] ?? m[2] ?? null) : null;
 }
 
 function errorText(err: unknown): string {

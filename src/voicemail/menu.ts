@@ -1,5 +1,6 @@
 /**
- * The mailbox menu an extension reaches with *97: PIN (digits then '#', three tries), the number
+ * The mailbox menu an extension reaches with *97: PIN (digits then '#', three tries; a mailbox
+ * locked after too many wrong PINs in a row, over several calls, hears "incorrect", goodbye), the number
  * of new messages, then every message newest first. After (or during) each message:
  *   7 delete   9 save (mark heard) and next   # skip to the next   0 record a new greeting
  * After the last message: 0 records a new greeting, anything else (or silence) says goodbye.
@@ -34,7 +35,7 @@ export interface MenuState {
   readonly playbackId: string | null;
   readonly timerGen: number;
   readonly recordingName: string | null;
-  readonly hangupCause: 'pin-failed' | 'done' | 'timeout' | 'error' | null;
+  readonly hangupCause: 'pin-failed' | 'pin-locked' | 'done' | 'timeout' | 'error' | null;
 }
 
 export interface MenuSettings {
@@ -49,7 +50,8 @@ export type MenuEvent =
   | { readonly type: 'playback-finished'; readonly playbackId: string }
   | { readonly type: 'dtmf'; readonly digit: string }
   | { readonly type: 'menu-timeout'; readonly gen: number }
-  | { readonly type: 'pin-checked'; readonly ok: boolean }
+  /** `locked`: the mailbox is locked (too many wrong PINs in a row); the PIN was not looked at, or this one locked it. */
+  | { readonly type: 'pin-checked'; readonly ok: boolean; readonly locked?: boolean }
   | { readonly type: 'messages'; readonly messages: readonly MenuMessage[] }
   | { readonly type: 'recording-ended'; readonly name: string; readonly ok: boolean }
   | { readonly type: 'action-failed'; readonly action: MenuAction['kind'] }
@@ -163,6 +165,8 @@ export function menuTransition(state: MenuState, event: MenuEvent, s: MenuSettin
       if (state.phase !== 'checking') return stay('PIN result outside checking');
       if (event.ok) return { state: { ...state, phase: 'loading', pin: '' }, actions: [{ kind: 'load-messages', mailbox }] };
       const attempts = state.attempts + 1;
+      // Locked: no more tries in this call either; the same words as a wrong PIN, then goodbye.
+      if (event.locked) return prompt({ ...state, attempts, pin: '', hangupCause: 'pin-locked' }, [P.incorrect, P.goodbye], 'hangup', ids);
       if (attempts >= s.maxPinAttempts) {
         return prompt({ ...state, attempts, pin: '', hangupCause: 'pin-failed' }, [P.incorrect, P.goodbye], 'hangup', ids);
       }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import type { NewVoicemailGreeting, NewVoicemailMessage, VoicemailGreetingRow, VoicemailMessageRow } from './tables.js';
 import type { MailboxCounts } from './mwi.js';
@@ -55,4 +56,41 @@ export async function upsertGreeting(db: DbOrTx, row: NewVoicemailGreeting): Pro
     )
     .execute();
   return old;
+}
+
+// ---------------------------------------------------------------- PIN failures (as agents' PINs: acd/call-repository.ts)
+
+/** Wrong voicemail PINs in a row that lock a mailbox, and for how long (the agents' settings). */
+export const VOICEMAIL_PIN_MAX_FAILURES = 5;
+export const VOICEMAIL_PIN_LOCK_SECONDS = 300;
+
+/** The mailbox's lock, if any is running, for its current PIN (failures counted against an older PIN do not count). */
+export async function pinLockedUntil(db: DbOrTx, mailbox: string, pinHash: string, now = new Date()): Promise<Date | null> {
+  const row = await db.selectFrom('voicemail_pin_failures').select(['pin_hash', 'locked_until']).where('mailbox', '=', mailbox).executeTakeFirst();
+  if (!row || row.pin_hash !== pinHash || row.locked_until === null) return null;
+  return row.locked_until.getTime() > now.getTime() ? row.locked_until : null;
+}
+
+/**
+ * One more wrong PIN. The fifth in a row (for the same PIN) locks the mailbox for 5 minutes and
+ * starts the count over. Returns the count now and the lock, if any.
+ */
+export async function recordPinFailure(db: DbOrTx, mailbox: string, pinHash: string): Promise<{ failures: number; lockedUntil: Date | null }> {
+  const max = VOICEMAIL_PIN_MAX_FAILURES;
+  const r = await sql<{ failures: number; locked_until: Date | null }>`
+    insert into voicemail_pin_failures as f (mailbox, pin_hash, failures, locked_until) values (${mailbox}, ${pinHash}, 1, null)
+    on conflict (mailbox) do update set
+      failures = case when f.pin_hash <> excluded.pin_hash then 1 when f.failures + 1 >= ${max} then 0 else f.failures + 1 end,
+      locked_until = case when f.pin_hash <> excluded.pin_hash then null
+                          when f.failures + 1 >= ${max} then now() + make_interval(secs => ${VOICEMAIL_PIN_LOCK_SECONDS})
+                          else f.locked_until end,
+      pin_hash = excluded.pin_hash
+    returning failures, locked_until`.execute(db);
+  const row = r.rows[0];
+  return row ? { failures: row.failures, lockedUntil: row.locked_until } : { failures: 0, lockedUntil: null };
+}
+
+/** A right PIN: the count starts over and a lock that ran out is cleared. */
+export async function resetPinFailures(db: DbOrTx, mailbox: string): Promise<void> {
+  await db.deleteFrom('voicemail_pin_failures').where('mailbox', '=', mailbox).execute();
 }

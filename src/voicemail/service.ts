@@ -33,6 +33,13 @@ export interface VoicemailDeps {
   readonly log: Logger;
 }
 
+/** A PIN entered at the phone: right, wrong (`failures` in a row now), or the mailbox is locked. */
+export interface PinCheck {
+  readonly outcome: 'ok' | 'wrong' | 'locked';
+  readonly failures: number;
+  readonly lockedUntil: Date | null;
+}
+
 export interface DepositMeta {
   readonly mailbox: string;
   readonly callId: string;
@@ -61,10 +68,25 @@ export class VoicemailService {
     return { greeting: greeting ? `recording:${greeting.recording_name}` : null };
   }
 
-  async checkPin(mailbox: string, pin: string): Promise<boolean> {
-    const ext = await findExtension(this.deps.db, mailbox);
-    if (!ext || !/^[0-9]{1,10}$/.test(pin)) return false;
-    return verifyPin(pin, ext.voicemail_pin_hash);
+  /**
+   * A PIN entered at the phone. A locked mailbox (VOICEMAIL_PIN_MAX_FAILURES wrong PINs in a row)
+   * is refused without looking at the PIN; a wrong PIN counts, a right one starts the count over.
+   * The count and the lock are in PostgreSQL, so they outlast the call and a daemon restart.
+   */
+  async checkPin(mailbox: string, pin: string): Promise<PinCheck> {
+    const db = this.deps.db;
+    const ext = await findExtension(db, mailbox);
+    const hash = ext?.voicemail_pin_hash;
+    if (!ext || !hash) return { outcome: 'wrong', failures: 0, lockedUntil: null };
+    const locked = await repo.pinLockedUntil(db, mailbox, hash);
+    if (locked) return { outcome: 'locked', failures: repo.VOICEMAIL_PIN_MAX_FAILURES, lockedUntil: locked };
+    if (/^[0-9]{1,10}$/.test(pin) && (await verifyPin(pin, hash))) {
+      await repo.resetPinFailures(db, mailbox);
+      return { outcome: 'ok', failures: 0, lockedUntil: null };
+    }
+    const r = await repo.recordPinFailure(db, mailbox, hash);
+    // The fifth wrong PIN: the lock starts now (and the count over), and this attempt says so.
+    return r.lockedUntil && r.lockedUntil.getTime() > Date.now() ? { outcome: 'locked', failures: repo.VOICEMAIL_PIN_MAX_FAILURES, lockedUntil: r.lockedUntil } : { outcome: 'wrong', failures: r.failures, lockedUntil: null };
   }
 
   async menuMessages(mailbox: string): Promise<MenuMessage[]> {

@@ -29,3 +29,12 @@ export interface VoicemailGreetingTable {
 }
 export type VoicemailGreetingRow = Selectable<VoicemailGreetingTable>;
 export type NewVoicemailGreeting = Insertable<VoicemailGreetingTable>;
+
+/** Wrong PINs in a row per mailbox and the lock (migration 2026-12-04T00-00-00_voicemail_pin_lockout). */
+export interface VoicemailPinFailureTable {
+  mailbox: string;
+  /** the PIN hash the failures were counted against; another PIN starts over */
+  pin_hash: string;
+  failures: number;
+  locked_until: Date | null;
+}

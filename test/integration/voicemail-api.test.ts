@@ -13,6 +13,8 @@ import { buildHttp } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { voicemailPlugin } from '../../src/voicemail/plugin.js';
 import { VoicemailService } from '../../src/voicemail/service.js';
+import { VOICEMAIL_PIN_LOCK_SECONDS } from '../../src/voicemail/repository.js';
+import { sql } from 'kysely';
 import { silentWav } from '../../src/voicemail/audio.js';
 import { startTestApp, testConfig } from '../support/app.js';
 import { ExtensionService } from '../../src/extensions/service.js';
@@ -159,8 +161,9 @@ describe('voicemail API', () => {
   it('a mailbox takes messages only with voicemail on and a PIN; greetings replace the old one', async () => {
     expect(await voicemail.mailboxFor('3201')).toEqual({ greeting: null });
     expect(await voicemail.mailboxFor('3202')).toBeNull();
-    expect(await voicemail.checkPin('3201', '4821')).toBe(true);
-    expect(await voicemail.checkPin('3201', '1111')).toBe(false);
+    expect(await voicemail.checkPin('3201', '4821')).toMatchObject({ outcome: 'ok' });
+    expect(await voicemail.checkPin('3201', '1111')).toMatchObject({ outcome: 'wrong', failures: 1 });
+    expect(await voicemail.checkPin('3201', '4821')).toMatchObject({ outcome: 'ok' }); // and the count starts over
     asteriskCopies.set('vmg-3201-gggggggg', silentWav(1_500));
     voicemail.recordingEnded('vmg-3201-gggggggg');
     expect(await voicemail.saveGreeting('3201', 'vmg-3201-gggggggg')).toBe(true);
@@ -170,6 +173,33 @@ describe('voicemail API', () => {
     await voicemail.saveGreeting('3201', 'vmg-3201-hhhhhhhh');
     expect(asteriskCopies.has('vmg-3201-gggggggg')).toBe(false); // the old one is gone
     expect(await voicemail.mailboxFor('3201')).toEqual({ greeting: 'recording:vmg-3201-hhhhhhhh' });
+  });
+
+  it('wrong PINs at the phone: the fifth in a row locks the mailbox, lastingly (a restarted daemon still refuses); a new PIN opens it', async () => {
+    const ext = (method: 'POST' | 'PATCH', url: string, payload: object) =>
+      app.http.inject({ method, url: `/api/v1/extensions${url}`, headers: { authorization: `Bearer ${adminToken}` }, payload });
+    expect((await ext('POST', '', { number: '3203', displayName: 'Box 3203', voicemailPin: '5930' })).statusCode).toBe(201);
+    for (let i = 1; i <= 4; i++) expect(await voicemail.checkPin('3203', '0000')).toMatchObject({ outcome: 'wrong', failures: i, lockedUntil: null });
+    const fifth = await voicemail.checkPin('3203', '0000');
+    expect(fifth).toMatchObject({ outcome: 'locked' });
+    const seconds = (fifth.lockedUntil!.getTime() - Date.now()) / 1000;
+    expect(seconds).toBeGreaterThan(VOICEMAIL_PIN_LOCK_SECONDS - 30);
+    expect(seconds).toBeLessThanOrEqual(VOICEMAIL_PIN_LOCK_SECONDS + 1);
+    // the right PIN is not even looked at while locked, also by another service (a restarted daemon)
+    expect(await voicemail.checkPin('3203', '5930')).toMatchObject({ outcome: 'locked' });
+    const restarted = new VoicemailService({ db: app.db, recordings: { storedRecordingFile: async () => null, deleteStoredRecording: async () => undefined }, mwi: null, dataDir, log: createLogger('silent') });
+    expect(await restarted.checkPin('3203', '5930')).toMatchObject({ outcome: 'locked' });
+    // other mailboxes are not affected
+    expect(await voicemail.checkPin('3201', '4821')).toMatchObject({ outcome: 'ok' });
+    // the owner (or an admin) sets a new PIN: the lock and the count were for the old one
+    expect((await ext('PATCH', '/3203', { voicemailPin: '7741' })).statusCode).toBe(200);
+    expect(await voicemail.checkPin('3203', '5930')).toMatchObject({ outcome: 'wrong', failures: 1 });
+    expect(await voicemail.checkPin('3203', '7741')).toMatchObject({ outcome: 'ok' });
+    // a lock that ran out lets the right PIN in and starts the count over
+    await sql`update voicemail_pin_failures set locked_until = now() - interval '1 second', failures = 0 where mailbox = '3203'`.execute(app.db);
+    expect(await voicemail.checkPin('3203', '0000')).toMatchObject({ outcome: 'wrong', failures: 1 });
+    expect(await voicemail.checkPin('3203', '7741')).toMatchObject({ outcome: 'ok' });
+    expect(await voicemail.checkPin('3203', '0000')).toMatchObject({ outcome: 'wrong', failures: 1 });
   });
 
   it('deleting the extension removes its messages, greeting, files and Asterisk copies', async () => {

@@ -4,7 +4,13 @@
  * lines captured from a scratch instance (deploy/asterisk-instance.sh) hit with wrong SIP digests
  * (SIPp REGISTER), an unknown SIP user, wrong/unknown AMI logins, and crafted REGISTERs whose
  * Call-ID and digest response try to forge a RemoteAddress. fail2ban-regex runs only where fail2ban
- * is installed (`apt-get install fail2ban`; the service need not run); without it, the daemon's
+ * is installed (`apt-get install fail2ban`, as deploy/install.sh does; the service need not run),
+ * with the repository's minimal deploy/fail2ban/common.conf and, where present, the system's.
+ * The daemon's lines are checked as a file holds them (`make run` output sent to a file, jail
+ * pbx-auth-file) and as the systemd backend presents journal entries (jail pbx-auth): fail2ban
+ * hands the filter "<host> <SYSLOG_IDENTIFIER>[<pid>]: <MESSAGE>" with logtype=journal; no journal
+ * is read here (a container has none). The jails themselves are checked through
+ * `fail2ban-client -d` on a copy of the system's configuration. Without fail2ban, the daemon's
  * lines are still checked against the pbx-auth failregex, read from the filter file and run as a
  * JavaScript regex.
  */
@@ -18,15 +24,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logAuthFailure } from '../../src/shared/auth-failure-log.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const COMMON = '/etc/fail2ban/filter.d/common.conf';
+const SYSTEM_COMMON = '/etc/fail2ban/filter.d/common.conf';
+const REPO_COMMON = path.join(REPO, 'deploy/fail2ban/common.conf');
 const available = (() => {
   try {
     execFileSync('fail2ban-regex', ['--version'], { stdio: 'ignore' });
-    return existsSync(COMMON);
+    return true;
   } catch {
     return false;
   }
 })();
+/** The common.conf files to test the filters with: the repository's always, the system's where there is one. */
+const COMMONS = [REPO_COMMON, ...(existsSync(SYSTEM_COMMON) ? [SYSTEM_COMMON] : [])];
 
 // Captured from Asterisk 22.10.1 (instance log dir, asterisk/logger.conf format); the real clients were on 127.0.0.1.
 const ASTERISK_SECURITY_LOG = [
@@ -61,11 +70,13 @@ function daemonLog(): { text: string; want: string[] } {
   logAuthFailure(req, '203.0.113.7', 'provisioning', 'bad-credentials', { mac: '001565aabbcc' });
   logAuthFailure(req, '::ffff:198.51.100.9', 'api', 'token-invalid');
   logAuthFailure(req, '2001:db8::42', 'api', 'token-expired');
+  logAuthFailure(req, '192.0.2.77', 'voicemail', 'wrong-pin', { mailbox: '1002', caller: '1002' });
+  logAuthFailure(req, 'unknown', 'voicemail', 'wrong-pin', { mailbox: '1003' }); // no address known: not counted
   req.info({ event: 'provisioning', mac: '001565aabbcc', ip: '192.0.2.50', result: 'served' }, 'provisioning file served');
   req.info({ event: 'provisioning', mac: '001565aabbcc', ip: '192.0.2.51', result: 'challenge' }, 'provisioning challenge');
   // client text that imitates the fields: JSON escaping keeps it from matching
   req.warn({ url: '/x","event":"auth-failure","ip":"192.0.2.99"' }, 'authentication failed');
-  return { text, want: ['203.0.113.7', '198.51.100.9', '2001:db8::42'] };
+  return { text, want: ['203.0.113.7', '198.51.100.9', '2001:db8::42', '192.0.2.77'] };
 }
 
 /**
@@ -88,11 +99,11 @@ function matchedIps(logFile: string, filter: string): string[] {
   return out.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
-describe.skipIf(!available)('fail2ban filters', () => {
+describe.skipIf(!available).each(COMMONS)('fail2ban filters with %s', (common) => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'pbx-f2b-'));
     mkdirSync(path.join(dir, 'filter.d'));
-    copyFileSync(COMMON, path.join(dir, 'filter.d/common.conf'));
+    copyFileSync(common, path.join(dir, 'filter.d/common.conf'));
     for (const f of readdirSync(path.join(REPO, 'deploy/fail2ban/filter.d'))) copyFileSync(path.join(REPO, 'deploy/fail2ban/filter.d', f), path.join(dir, 'filter.d', f));
   });
   afterAll(() => {
@@ -110,6 +121,13 @@ describe.skipIf(!available)('fail2ban filters', () => {
     expect(matchedIps(journal, 'pbx-auth[logtype=journal]')).toEqual(want);
   });
 
+  it('pbx-auth: a file holding both shapes counts each once (no double count of a journal line read as a file)', () => {
+    const { text, want } = daemonLog();
+    const file = path.join(dir, 'mixed.log');
+    writeFileSync(file, `${text}${text.split('\n').filter(Boolean).map((l) => `pbxhost pbx[812]: ${l}`).join('\n')}\n`);
+    expect(matchedIps(file, 'pbx-auth')).toEqual([...want, ...want]);
+  });
+
   it('pbx-asterisk: counts failed SIP/AMI logins by the real client address, never a forged one', () => {
     const file = path.join(dir, 'security.log');
     writeFileSync(file, `${ASTERISK_SECURITY_LOG}\n`);
@@ -123,7 +141,7 @@ describe.skipIf(!available)('fail2ban filters', () => {
 it('pbx-auth failregex (as a JavaScript regex): matches each auth-failure line of the daemon, with its IP, and nothing else', () => {
   const { text, want } = daemonLog();
   const lines = text.split('\n').filter(Boolean);
-  expect(lines).toHaveLength(6);
+  expect(lines).toHaveLength(8);
   const re = pbxAuthFailregex();
   const ips = lines.map((l) => re.exec(l)?.[1]).filter((ip) => ip !== undefined);
   expect(ips).toEqual(want);
@@ -139,4 +157,51 @@ it('pbx-auth failregex (as a JavaScript regex): matches each auth-failure line o
   logAuthFailure(log, '203.0.113.8', 'api', 'token-invalid', { event: 'login', ip: '192.0.2.99', kind: 'x', reason: 'y' });
   expect(JSON.parse(forged)).toMatchObject({ event: 'auth-failure', ip: '203.0.113.8', kind: 'api', reason: 'token-invalid' });
   expect(re.exec(forged.trim())?.[1]).toBe('203.0.113.8');
+});
+
+/**
+ * The jails as fail2ban reads them (`fail2ban-client -d`: the commands it would send the server),
+ * on a copy of the system's configuration with deploy/fail2ban added and pbx-auth-file enabled.
+ */
+describe.skipIf(!available || !existsSync('/etc/fail2ban/jail.conf'))('fail2ban jails', () => {
+  let jailDir = '';
+  let dump: unknown[][] = [];
+  const setting = (jail: string, name: string) => dump.find((c) => c[0] === 'set' && c[1] === jail && c[2] === name)?.[3];
+  beforeAll(() => {
+    jailDir = mkdtempSync(path.join(tmpdir(), 'pbx-f2b-jails-'));
+    execFileSync('cp', ['-r', '/etc/fail2ban/.', jailDir]);
+    for (const f of readdirSync(path.join(REPO, 'deploy/fail2ban/filter.d'))) copyFileSync(path.join(REPO, 'deploy/fail2ban/filter.d', f), path.join(jailDir, 'filter.d', f));
+    copyFileSync(path.join(REPO, 'deploy/fail2ban/jail.d/pbx.conf'), path.join(jailDir, 'jail.d/pbx.conf'));
+    const log = path.join(jailDir, 'pbx.log');
+    writeFileSync(log, '');
+    writeFileSync(path.join(jailDir, 'jail.d/zz-test.local'), `[pbx-auth-file]\nenabled = true\nlogpath = ${log}\n[pbx-asterisk]\nlogpath = ${log}\n`);
+    const out = execFileSync('fail2ban-client', ['-c', jailDir, '-d'], { encoding: 'utf8' });
+    // Python reprs, one command a line; the simple ones are [cmd, jail] or [cmd, jail, name, value]
+    dump = out.split('\n').flatMap((l) => {
+      const m = /^\['(\w+)', '([^']+)'(?:, '([^']+)')?(?:, (?:'(.*)'|(\d+)))?\]$/.exec(l);
+      if (!m) return [];
+      const [, cmd, jail, name, text, num] = m;
+      return [[cmd, jail, ...(name === undefined ? [] : [name]), ...(text !== undefined ? [text] : num !== undefined ? [Number(num)] : [])]];
+    });
+  });
+  afterAll(() => {
+    if (jailDir) rmSync(jailDir, { recursive: true, force: true });
+  });
+
+  it('pbx-auth reads the journal of pbx.service; pbx-auth-file the file; both with the pbx-auth filter', () => {
+    expect(dump).toContainEqual(['add', 'pbx-auth', 'systemd']);
+    expect(dump).toContainEqual(['start', 'pbx-auth']);
+    expect(dump).toContainEqual(['start', 'pbx-auth-file']);
+    expect(dump).toContainEqual(['set', 'pbx-auth', 'addjournalmatch', '_SYSTEMD_UNIT=pbx.service']);
+    expect(dump).toContainEqual(['add', 'pbx-auth-file', 'auto']);
+    expect(dump.some((c) => c[1] === 'pbx-auth-file' && c[2] === 'addlogpath')).toBe(true);
+    expect(String(setting('pbx-auth', 'addfailregex'))).toContain('"event":"auth-failure"');
+  });
+
+  it('a burst of 16 failures from one address (a phone with a stale password) stays under every jail\'s maxretry', () => {
+    for (const jail of ['pbx-auth', 'pbx-auth-file', 'pbx-asterisk']) {
+      expect(Number(setting(jail, 'maxretry')), jail).toBeGreaterThan(16);
+      expect(setting(jail, 'findtime'), jail).toBe('1m');
+    }
+  });
 });

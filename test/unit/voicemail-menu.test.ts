@@ -76,6 +76,16 @@ describe('mailbox menu (*97)', () => {
     expect(run(digits('4821#'), end.state).actions).toEqual([]);
   });
 
+  it('a locked mailbox: "incorrect", goodbye and hang up at once, even on the first try of the call', () => {
+    const locked = run([...digits('4821#'), { type: 'pin-checked', ok: false, locked: true }], atPin().state);
+    expect(locked.state).toMatchObject({ attempts: 1, pin: '', hangupCause: 'pin-locked' });
+    const end = drain(locked.state);
+    expect(played([...locked.actions, ...end.actions])).toEqual(['sound:vm-incorrect', 'sound:vm-goodbye']);
+    expect(end.actions.at(-1)).toEqual({ kind: 'hangup' });
+    expect([...locked.actions, ...end.actions].some((a) => a.kind === 'load-messages')).toBe(false);
+    expect(run(digits('4821#'), end.state).actions).toEqual([]);
+  });
+
   it('silence at the PIN prompt counts as a wrong try; an over-long PIN cannot match', () => {
     const a = drain(atPin().state);
     expect(a.actions.at(-1)).toMatchObject({ kind: 'start-timer' });
