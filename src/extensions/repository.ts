@@ -1,6 +1,7 @@
 import type { DbOrTx } from '../db/database.js';
 import type { ExtensionPatch, ExtensionRow, NewExtension } from './tables.js';
 import { callerIdString } from './rules.js';
+import { decodeRealtime, realtimeRow } from '../shared/realtime.js';
 
 export async function findExtension(db: DbOrTx, number: string): Promise<ExtensionRow | undefined> {
   return db.selectFrom('extensions').selectAll().where('number', '=', number).executeTakeFirst();
@@ -39,12 +40,12 @@ export async function forwardsTo(db: DbOrTx, number: string): Promise<string[]> 
 
 /**
  * The SIP account of an extension as PJSIP realtime rows (id = extension number). Asterisk reads
- * them on the next REGISTER or INVITE: no reload.
+ * them on the next REGISTER or INVITE: no reload. Every value is realtime-encoded (a `;` or `^` in
+ * the display name reaches Asterisk as itself: src/shared/realtime.ts).
  */
 export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: string | null): Promise<void> {
   // Inside the PBX an extension shows its own number; caller_id_number is presented on outside calls.
-  const callerid = callerIdString(ext.display_name, ext.number);
-  const endpoint = {
+  const endpoint = realtimeRow({
     id: ext.number,
     transport: null,
     aors: ext.number,
@@ -57,7 +58,7 @@ export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: s
     force_rport: 'yes',
     rewrite_contact: 'yes',
     rtp_symmetric: 'yes',
-    callerid,
+    callerid: callerIdString(ext.display_name, ext.number),
     mailboxes: null,
     send_pai: 'yes',
     trust_id_inbound: 'no',
@@ -66,22 +67,23 @@ export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: s
     device_state_busy_at: 0,
     allow_subscribe: 'yes',
     language: null,
-  };
+  });
   await db
     .insertInto('ps_endpoints')
     .values(endpoint)
-    .onConflict((oc) => oc.column('id').doUpdateSet({ callerid }))
+    .onConflict((oc) => oc.column('id').doUpdateSet({ callerid: endpoint.callerid }))
     .execute();
   await db
     .insertInto('ps_aors')
-    .values({ id: ext.number, max_contacts: 1, remove_existing: 'yes', qualify_frequency: 30, mailboxes: null })
+    .values(realtimeRow({ id: ext.number, max_contacts: 1, remove_existing: 'yes', qualify_frequency: 30, mailboxes: null }))
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
   if (password !== null) {
+    const auth = realtimeRow({ id: ext.number, auth_type: 'userpass', username: ext.number, password });
     await db
       .insertInto('ps_auths')
-      .values({ id: ext.number, auth_type: 'userpass', username: ext.number, password })
-      .onConflict((oc) => oc.column('id').doUpdateSet({ password }))
+      .values(auth)
+      .onConflict((oc) => oc.column('id').doUpdateSet({ password: auth.password }))
       .execute();
   }
 }
@@ -112,6 +114,9 @@ export async function registeredExtensions(db: DbOrTx, numbers?: readonly string
   return new Map(asked.map((n) => [n, (contacts.get(n)?.length ?? 0) > 0]));
 }
 
+/** Asterisk writes ps_contacts realtime-encoded too (a URI's `;transport=udp` as `^3Btransport=udp`). */
+const decoded = (text: string | null): string | null => (text === null ? null : decodeRealtime(text));
+
 /** Registered contacts, as Asterisk itself writes them to ps_contacts (realtime). */
 export async function contactsByEndpoint(db: DbOrTx, endpoints?: readonly string[]): Promise<Map<string, ContactRow[]>> {
   let q = db.selectFrom('ps_contacts').select(['endpoint', 'uri', 'user_agent', 'via_addr', 'via_port', 'expiration_time']);
@@ -125,7 +130,7 @@ export async function contactsByEndpoint(db: DbOrTx, endpoints?: readonly string
     const exp = r.expiration_time === null ? null : Number(r.expiration_time);
     if (exp !== null && exp < nowSec) continue; // expired, not yet pruned
     const list = out.get(r.endpoint ?? '') ?? [];
-    list.push({ endpoint: r.endpoint ?? '', uri: r.uri, userAgent: r.user_agent, viaAddr: r.via_addr, viaPort: r.via_port, expiresAt: exp === null ? null : new Date(exp * 1000) });
+    list.push({ endpoint: r.endpoint ?? '', uri: decoded(r.uri), userAgent: decoded(r.user_agent), viaAddr: r.via_addr, viaPort: r.via_port, expiresAt: exp === null ? null : new Date(exp * 1000) });
     out.set(r.endpoint ?? '', list);
   }
   return out;

@@ -1,6 +1,7 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import type { DeviceRow, DeviceTable } from './tables.js';
+import { decodeRealtime } from '../shared/realtime.js';
 
 export async function listDevices(db: DbOrTx): Promise<DeviceRow[]> {
   return db.selectFrom('devices').selectAll().orderBy('id').execute();
@@ -37,8 +38,11 @@ export async function findExtensions(db: DbOrTx, numbers: readonly string[]): Pr
   return new Map(rows.map((r) => [r.number, r.display_name]));
 }
 
-/** The SIP password of an extension (PJSIP auth id = extension number); undefined = no auth row. */
+/**
+ * The SIP password of an extension (PJSIP auth id = extension number), as Asterisk reads it
+ * (realtime-decoded: src/shared/realtime.ts); undefined = no auth row.
+ */
 export async function sipPassword(db: DbOrTx, number: string): Promise<string | null | undefined> {
   const row = await db.selectFrom('ps_auths').select('password').where('id', '=', number).executeTakeFirst();
-  return row ? row.password : undefined;
+  return row ? row.password && decodeRealtime(row.password) : undefined;
 }

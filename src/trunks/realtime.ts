@@ -9,8 +9,11 @@
  *   ps_registrations    registration kind only: outbound REGISTER to the provider
  * A disabled trunk has no rows at all: Asterisk neither sends to nor accepts from it.
  * Asterisk reads endpoints/aors/auths/identifies on demand; registrations need a nudge (registrar.ts).
+ * The rows are built as Asterisk should read them and realtime-encoded when written (a password
+ * with `;` or `^`, the `;transport=tcp` of a URI: src/shared/realtime.ts).
  */
 import type { DbOrTx } from '../db/database.js';
+import { realtimeRow } from '../shared/realtime.js';
 import type { PsAor, PsAuth, PsEndpoint, PsIdentifyTable, PsRegistrationTable, TrunkRow } from './tables.js';
 
 export type TrunkSpec = Pick<
@@ -102,9 +105,9 @@ export async function writeTrunkRealtime(db: DbOrTx, t: TrunkSpec): Promise<void
   await removeTrunkRealtime(db, t.name);
   if (!t.enabled) return;
   const rows = trunkRealtimeRows(t);
-  if (rows.auth) await db.insertInto('ps_auths').values(rows.auth).execute();
-  await db.insertInto('ps_aors').values(rows.aor).execute();
-  await db.insertInto('ps_endpoints').values(rows.endpoint).execute();
-  await db.insertInto('ps_endpoint_id_ips').values(rows.identify).execute();
-  if (rows.registration) await db.insertInto('ps_registrations').values(rows.registration).execute();
+  if (rows.auth) await db.insertInto('ps_auths').values(realtimeRow(rows.auth)).execute();
+  await db.insertInto('ps_aors').values(realtimeRow(rows.aor)).execute();
+  await db.insertInto('ps_endpoints').values(realtimeRow(rows.endpoint)).execute();
+  await db.insertInto('ps_endpoint_id_ips').values(realtimeRow(rows.identify)).execute();
+  if (rows.registration) await db.insertInto('ps_registrations').values(realtimeRow(rows.registration)).execute();
 }
