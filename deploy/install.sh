@@ -13,6 +13,9 @@
 #   PBX_DB_USER / PBX_DB_PASSWORD  role the daemon and Asterisk use over 127.0.0.1 (default postgres);
 #                        created/given that password when it cannot log in yet
 #   PBX_DB_NAME          database to create (owned by PBX_DB_USER) if missing
+#   PBX_REDIS_PASSWORD   Redis password (gen-env.sh writes one): required of the Redis this script
+#                        starts; an existing Redis without a password is left as it is (a warning)
+#                        unless PBX_REDIS_REQUIREPASS=1, which sets it there (CONFIG SET + REWRITE)
 #   PBX_ASTERISK_CACHE   where the sid root lives (default /var/cache/pbx/asterisk-root)
 #   PBX_DEBIAN_MIRROR    Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   PBX_INSTALL_FORCE_ROOT=1  use the sid root even if a distro asterisk exists
@@ -93,13 +96,40 @@ SQL
 fi
 
 # ---------------------------------------------------------------- Redis
-redis_ready() { redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; }
+# The password (PBX_REDIS_PASSWORD) travels in REDISCLI_AUTH and on stdin, never on a command line.
+REDIS_PASSWORD="${PBX_REDIS_PASSWORD:-}"
+redis_cmd() { # $1 = with|without the password, then the command
+  local how="$1"; shift
+  if [ "$how" = with ] && [ -n "$REDIS_PASSWORD" ]; then
+    REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 "$@" 2>&1
+  else
+    env -u REDISCLI_AUTH redis-cli -h 127.0.0.1 -p 6379 "$@" 2>&1
+  fi
+}
+redis_ready() { redis_cmd with ping | grep -q PONG; }
+redis_open() { redis_cmd without ping | grep -q PONG; } # answers without any password
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
-if ! redis_ready; then
+if ! redis_cmd without ping | grep -qE 'PONG|NOAUTH'; then
   log "starting Redis"
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no >/dev/null
+  { [ -n "$REDIS_PASSWORD" ] && printf 'requirepass %s\n' "$REDIS_PASSWORD"; true; } |
+    redis-server - --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no >/dev/null
   for _ in $(seq 1 20); do redis_ready && break; sleep 0.25; done
   redis_ready || die "Redis does not answer on 127.0.0.1:6379"
+elif [ -n "$REDIS_PASSWORD" ] && redis_open; then
+  # A Redis that was already running without a password (the distro's service, or one other
+  # programs share): changing it could lock them out, so only when the admin asks.
+  if [ "${PBX_REDIS_REQUIREPASS:-0}" = 1 ]; then
+    log "setting the Redis password (requirepass) on the running Redis"
+    printf 'CONFIG SET requirepass "%s"\n' "$REDIS_PASSWORD" | redis_cmd without >/dev/null
+    redis_ready || die "Redis did not take the password"
+    redis_cmd with config rewrite | grep -q OK ||
+      log "WARNING: Redis has no config file to keep requirepass in: it lasts until Redis restarts"
+  else
+    log "WARNING: Redis on 127.0.0.1:6379 runs without a password; PBX_REDIS_PASSWORD is not enforced."
+    log "         PBX_REDIS_REQUIREPASS=1 make setup sets it there (anything else using this Redis then needs it)."
+  fi
+elif ! redis_ready; then
+  die "Redis on 127.0.0.1:6379 wants a password and PBX_REDIS_PASSWORD is not it (or is unset)"
 fi
 
 # ---------------------------------------------------------------- tools

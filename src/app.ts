@@ -41,6 +41,7 @@ import { VoicemailService } from './voicemail/service.js';
 import { PromptService } from './prompts/service.js';
 import { findPrompt } from './prompts/repository.js';
 import { httpLookup } from './ivr/http-lookup.js';
+import { hostMayBeAllowed, lookupHostPolicy } from './ivr/lookup-hosts.js';
 import { promptsPlugin } from './prompts/plugin.js';
 import { FlowService } from './flows/service.js';
 import { flowsPlugin } from './flows/plugin.js';
@@ -66,6 +67,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const pool = createPool(config.db);
   const db = createDb(pool);
   const redis = new Redis(config.redis.url, {
+    // Sent only when the site set one (PBX_REDIS_PASSWORD or the URL): a Redis without requirepass refuses AUTH.
+    ...(config.redis.password === null ? {} : { password: config.redis.password }),
     keyPrefix: `${config.redis.prefix}:`,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
@@ -102,7 +105,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     db,
     async (trunk) => (await ari.listChannels()).filter((c) => c.name.startsWith(`PJSIP/trunk-${trunk}-`)).length,
     inbound.rules,
+    log.child({ component: 'calls' }),
   );
+  // The hosts IVR lookups may reach (src/ivr/lookup-hosts.ts): checked at publish and at call time.
+  const lookupHosts = lookupHostPolicy(config.ivr.lookupAllowedHosts);
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
   });
@@ -147,7 +153,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       loadFlow: (name) => loadPublishedFlow(db, name),
       promptMedia: async (id) => ((await findPrompt(db, id).catch(() => undefined)) ? prompts.mediaUri(id) : null),
       speak: (text, language, voice) => prompts.speak(text, language, voice),
-      lookup: httpLookup,
+      lookup: httpLookup(lookupHosts, (host, address) => log.warn({ component: 'ivr', host, address }, 'IVR lookup refused: host not in PBX_LOOKUP_ALLOWED_HOSTS')),
     },
   });
 
@@ -172,7 +178,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     usage: (promptId) => flowsUsingPrompt(db, promptId),
   });
   // IVR flows (src/flows): versioned definitions, draft -> publish -> rollback.
-  const flows = new FlowService(db);
+  const flows = new FlowService(db, (host) => hostMayBeAllowed(lookupHosts, host));
   // ACD (src/acd, issue #5): agents, queues and members, pause reasons, a supervisor forcing an
   // agent's state, state log, live views.
   // States forced through the API reach the call runtime via acd.onAgentChange((change) => ...)

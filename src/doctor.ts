@@ -62,14 +62,19 @@ async function checkPostgres(c: Config): Promise<Outcome> {
 }
 
 async function checkRedis(c: Config): Promise<Outcome> {
-  const redis = new Redis(c.redis.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
+  const redis = new Redis(c.redis.url, { ...(c.redis.password === null ? {} : { password: c.redis.password }), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 });
   redis.on('error', () => undefined);
+  const shown = c.redis.url.replace(/\/\/([^@/]*)@/, '//***@'); // never print a password from the URL
   try {
     await redis.connect();
     await redis.ping();
-    return { ok: true, lines: [`ok    redis reachable (${c.redis.url}, key prefix "${c.redis.prefix}:")`] };
+    return { ok: true, lines: [`ok    redis reachable (${shown}${c.redis.password === null ? ', no password' : ', with password'}, key prefix "${c.redis.prefix}:")`] };
   } catch (err) {
-    return { ok: false, lines: [`FAIL  redis ${c.redis.url}: ${(err as Error).message}`, '      fix: start redis-server (deploy/install.sh does) or set PBX_REDIS_URL'] };
+    const message = (err as Error).message;
+    const fix = /NOAUTH|WRONGPASS|invalid password/i.test(message)
+      ? '      fix: set PBX_REDIS_PASSWORD to the password of this Redis (its requirepass)'
+      : '      fix: start redis-server (deploy/install.sh does) or set PBX_REDIS_URL';
+    return { ok: false, lines: [`FAIL  redis ${shown}: ${message}`, fix] };
   } finally {
     redis.disconnect();
   }

@@ -4,10 +4,13 @@
  * Thin: the decisions are pure (router.ts, dial-flow.ts, routing/outbound.ts, routing/inbound.ts).
  */
 import type { Db } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import { recordAudit, type Actor } from '../audit/repository.js';
+import { logRejection } from '../shared/log-rejection.js';
 import type { Direction } from './tables.js';
 import type { PermissionClass } from '../extensions/tables.js';
 import { findExtension } from '../extensions/repository.js';
-import { planOutbound } from '../routing/outbound.js';
+import { emergencyPlans, planOutbound } from '../routing/outbound.js';
 import { resolveInbound } from '../routing/inbound.js';
 import { loadEmergencyNumbers, loadOutboundRoutes, trunkDialTarget } from '../trunks/repository.js';
 import type { InboundRules } from '../trunks/inbound-view.js';
@@ -39,7 +42,10 @@ export type TrunkLoad = (trunkName: string) => Promise<number>;
 /** The inbound (DID) rules as they stand (trunks/inbound-view.ts keeps them warm). */
 export type InboundRulesSource = () => Promise<InboundRules>;
 
-export function callDirectory(db: Db, trunkLoad: TrunkLoad, inboundRules: InboundRulesSource) {
+/** Who the audit log names for what the call core decides on its own (an emergency call over a trunk's limit). */
+const CALLS_ACTOR: Actor = { userId: null, tokenId: null, label: 'calls', requestId: null };
+
+export function callDirectory(db: Db, trunkLoad: TrunkLoad, inboundRules: InboundRulesSource, log: Logger) {
   async function sourceOf(channelName: string | null): Promise<{ source: CallSource; caller: CallerContext }> {
     const endpoint = channelName ? endpointOfChannel(channelName) : null;
     const nobody: CallerContext = { callerClass: null, callerIdNumber: null };
@@ -97,14 +103,18 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad, inboundRules: Inboun
       const [routes, emergencyNumbers] = await Promise.all([loadOutboundRoutes(db), loadEmergencyNumbers(db)]);
       const plan = planOutbound({ dialed: number, callerClass: caller.callerClass, routes, emergencyNumbers });
       if (plan.kind !== 'route') return null;
-      const route = routes.find((r) => r.id === plan.routeId);
-      if (!route) return null;
-      // The carrier's channel limit: a trunk that is full refuses the call (emergency calls too
-      // would need a free channel; a site sizes maxChannels with that in mind).
-      if ((await trunkLoad(route.trunkName)) >= route.maxChannels) return null;
+      let chosen: { number: string; trunkName: string } | null;
+      if (plan.emergency) {
+        chosen = await emergencyTrunk(number, emergencyPlans({ dialed: number, routes, emergencyNumbers }), routes, caller);
+      } else {
+        const route = routes.find((r) => r.id === plan.routeId);
+        // The carrier's channel limit: a trunk that is full refuses the call.
+        chosen = route && (await trunkLoad(route.trunkName)) < route.maxChannels ? { number: plan.number, trunkName: route.trunkName } : null;
+      }
+      if (!chosen) return null;
       return {
-        number: plan.number,
-        endpoint: trunkDialTarget({ name: route.trunkName }, plan.number),
+        number: chosen.number,
+        endpoint: trunkDialTarget({ name: chosen.trunkName }, chosen.number),
         dnd: false,
         forwardAlways: null,
         forwardBusy: null,
@@ -113,4 +123,43 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad, inboundRules: Inboun
       };
     },
   };
+
+  /**
+   * An emergency call goes out on the first route whose trunk has a free channel; when every trunk
+   * that can carry it is full, on the first one anyway, over its maxChannels, and the site is told
+   * (an error log and an audit row; an event once the live event stream exists).
+   */
+  async function emergencyTrunk(
+    dialed: string,
+    plans: ReturnType<typeof emergencyPlans>,
+    routes: Awaited<ReturnType<typeof loadOutboundRoutes>>,
+    caller: CallerContext,
+  ): Promise<{ number: string; trunkName: string } | null> {
+    const candidates = plans.flatMap((p) => {
+      const route = routes.find((r) => r.id === p.routeId);
+      return route ? [{ number: p.number, route }] : [];
+    });
+    const loads = new Map<string, number>();
+    for (const c of candidates) {
+      const load = loads.get(c.route.trunkName) ?? (await trunkLoad(c.route.trunkName));
+      loads.set(c.route.trunkName, load);
+      if (load < c.route.maxChannels) return { number: c.number, trunkName: c.route.trunkName };
+    }
+    const first = candidates[0];
+    if (!first) return null;
+    const details = {
+      dialed,
+      number: first.number,
+      trunk: first.route.trunkName,
+      channels: loads.get(first.route.trunkName) ?? 0,
+      maxChannels: first.route.maxChannels,
+      callerIdNumber: caller.callerIdNumber,
+    };
+    log.error(details, 'emergency call placed over the trunk\'s channel limit: every trunk that can carry it is full');
+    logRejection(
+      recordAudit(db, CALLS_ACTOR, { action: 'call.emergency-over-capacity', entity: 'trunk', entityId: first.route.trunkId, details }),
+      log, 'emergency call over capacity not audited', details,
+    );
+    return { number: first.number, trunkName: first.route.trunkName };
+  }
 }

@@ -44,7 +44,11 @@ export interface FlowDetail {
 }
 
 export class FlowService {
-  constructor(private readonly db: Db) {}
+  /** lookupHostAllowed: whether a lookup URL's host may ever be reached (ivr/lookup-hosts.ts); absent: not checked. */
+  constructor(
+    private readonly db: Db,
+    private readonly lookupHostAllowed?: (hostname: string) => boolean,
+  ) {}
 
   // ------------------------------------------------------------------ reads
 
@@ -82,6 +86,7 @@ export class FlowService {
       prompts: new Set(data.prompts),
       queues: new Set(queues),
       externalAllowed: (number) => planOutbound({ dialed: number, callerClass: 'international', routes, emergencyNumbers }).kind === 'route',
+      ...(this.lookupHostAllowed ? { lookupHostAllowed: this.lookupHostAllowed } : {}),
       self,
     };
   }

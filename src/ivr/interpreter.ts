@@ -56,7 +56,8 @@ export interface FlowContext {
   readonly vars?: Readonly<Record<string, string>>;
 }
 
-export type LookupError = 'timeout' | 'http-error' | 'bad-json' | 'network';
+/** not-allowed: the host is not one PBX_LOOKUP_ALLOWED_HOSTS lets lookups reach (taken like a network error). */
+export type LookupError = 'timeout' | 'http-error' | 'bad-json' | 'network' | 'not-allowed';
 
 export type FlowEvent =
   | { readonly type: 'playback-finished'; readonly playbackId: string; readonly now: Date }

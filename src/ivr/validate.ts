@@ -9,7 +9,7 @@
  *       strongly connected group of such nodes is reported once, with one cycle through it);
  *     - transfer targets exist (extensions, mailboxes, other flows, queues once the ACD exists,
  *       external numbers only where an outbound route matches); no transfer to the flow itself;
- *     - schedules (schedule.ts), uploaded prompts, lookup URLs (http/https), templates naming only
+ *     - schedules (schedule.ts), uploaded prompts, lookup URLs (http/https, a host the site allows), templates naming only
  *       variables some node sets (or caller/dialed), digit counts, branch cases.
  *
  * Pure: the catalog is a snapshot the caller loads.
@@ -40,7 +40,7 @@ export type ProblemCode =
   | 'unknown-target' | 'queue-not-supported' | 'no-outbound-route' | 'self-flow'
   // content
   | 'bad-schedule' | 'unknown-prompt' | 'bad-url' | 'unknown-variable' | 'bad-template' | 'reserved-variable' | 'bad-digit-range'
-  | 'bad-case' | 'duplicate-case';
+  | 'bad-case' | 'duplicate-case' | 'host-not-allowed';
 
 export interface FlowCatalog {
   readonly extensions: ReadonlySet<string>;
@@ -55,6 +55,8 @@ export interface FlowCatalog {
   readonly externalAllowed: (number: string) => boolean;
   /** This flow's own name: a transfer to it is 'self-flow'. */
   readonly self?: string;
+  /** False when a lookup URL's host can never be reached (PBX_LOOKUP_ALLOWED_HOSTS); absent: not checked. */
+  readonly lookupHostAllowed?: (hostname: string) => boolean;
   /** Variables the runner presets (besides caller and dialed). */
   readonly presetVariables?: ReadonlySet<string>;
 }
@@ -150,6 +152,9 @@ export function validateFlow(def: FlowDefinition, catalog: FlowCatalog): Problem
         break;
       case 'lookup': {
         if (!isHttpUrl(node.url)) add(id, 'url', 'bad-url', `${at('url')} '${node.url.slice(0, 100)}' is not an http(s) URL`);
+        else if (catalog.lookupHostAllowed && !catalog.lookupHostAllowed(new URL(node.url).hostname)) {
+          add(id, 'url', 'host-not-allowed', `${at('url')}: host '${new URL(node.url).hostname}' is not one lookups may reach (PBX_LOOKUP_ALLOWED_HOSTS)`);
+        }
         for (const [k, v] of Object.entries(node.params ?? {})) template(`params.${k}`, v);
         for (const name of Object.keys(node.map)) writes(`map.${name}`, name);
         break;

@@ -5,7 +5,8 @@
  * 2. Routes are tried by priority (lower first), then id; a route whose pattern does not compile
  *    is skipped (the API never stores one).
  * 3. An emergency number (exact match against the configured list) takes the first route whose
- *    pattern matches it, whatever the caller's class.
+ *    pattern matches it, whatever the caller's class; emergencyPlans lists every such route, so a
+ *    full trunk does not stop the call (the call core picks one with a free channel).
  * 4. Otherwise the first matching route the caller's class permits: `internal` callers may dial
  *    nothing outside, `national` callers take `national` routes, `international` callers take
  *    both. Matching routes exist but none is permitted: `not-permitted`; none matches: `no-route`.
@@ -80,6 +81,24 @@ export function planOutbound(input: OutboundInput): OutboundPlan {
   const number = route.prepend + dialed.slice(strip);
   if (!isDialOutNumber(number)) return refused('invalid-number');
   return { kind: 'route', routeId: route.id, trunkId: route.trunkId, number, emergency };
+}
+
+/**
+ * For an emergency number: every route that can carry it, in the order tried (whatever the
+ * caller's class), each with the number it sends. Empty when the number is not an emergency
+ * number or no route matches it.
+ */
+export function emergencyPlans(input: Omit<OutboundInput, 'callerClass'>): Extract<OutboundPlan, { kind: 'route' }>[] {
+  const { dialed } = input;
+  if (!isDialable(dialed) || !input.emergencyNumbers.includes(dialed)) return [];
+  const plans: Extract<OutboundPlan, { kind: 'route' }>[] = [];
+  for (const { route, pattern } of orderRoutes(input.routes)) {
+    if (!pattern.matches(dialed)) continue;
+    const strip = Number.isInteger(route.strip) && route.strip > 0 ? route.strip : 0;
+    const number = route.prepend + dialed.slice(strip);
+    if (isDialOutNumber(number)) plans.push({ kind: 'route', routeId: route.id, trunkId: route.trunkId, number, emergency: true });
+  }
+  return plans;
 }
 
 /** Routes in the order they are tried, each with its compiled pattern; broken patterns dropped. */

@@ -99,7 +99,8 @@ const bye = { kind: 'play', prompt: { sound: 'vm-goodbye' }, next: 'end' };
 const end = { kind: 'hangup' };
 
 beforeAll(async () => {
-  ({ daemon, api, admin } = await startReadyDaemon(world.daemonEnv));
+  // The fake CRM listens on 127.0.0.1: a loopback address lookups reach only when the site lists it.
+  ({ daemon, api, admin } = await startReadyDaemon({ ...world.daemonEnv, PBX_LOOKUP_ALLOWED_HOSTS: '127.0.0.1' }));
   agentPassword = await createScriptedExtension(admin, world.db, { number: AGENT, displayName: 'Ivy Agent' });
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'ivr-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
@@ -222,6 +223,15 @@ describe('IVR flows', () => {
       const cdr = await cdrOf(did, since);
       expect(entry(cdr, 'crm'), mode).toMatchObject({ outcome: 'error', lookup: { ok: false, error } });
       expect(nodes(cdr)).toEqual(['crm', 'bye', 'end']);
+    }
+  });
+
+  it('a lookup to a host the site does not list (loopback, link-local) is refused at publish, naming the node', async () => {
+    for (const url of [crmUrl.replace('127.0.0.1', '127.0.0.2'), 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/crm']) {
+      const definition = { language: 'en', start: 'crm', nodes: { crm: { kind: 'lookup', url, timeoutMs: 1000, map: {}, next: 'end', error: 'end' }, end } };
+      const res = await admin('POST', '/api/v1/flows', { name: `crm-refused-${url.length}`, definition });
+      expect(res.status, url).toBe(422);
+      expect(res.body.error.details.problems, url).toContainEqual(expect.objectContaining({ node: 'crm', field: 'url', code: 'host-not-allowed' }));
     }
   });
 

@@ -92,6 +92,36 @@ describe('trunks and outside calls', () => {
     expect((await admin('PATCH', `/api/v1/trunks/${trunkId}`, { maxChannels: 10 })).status).toBe(200);
   });
 
+  it('an emergency number still goes out on a full trunk, over its limit, and the site is told (log, audit)', async () => {
+    const route = await admin('POST', '/api/v1/outbound-routes', { name: 'emergency', pattern: '112', trunkId, requiredClass: 'national', priority: 5 });
+    expect(route.status, JSON.stringify(route.body)).toBe(201);
+    expect((await admin('PATCH', `/api/v1/trunks/${trunkId}`, { maxChannels: 1 })).status).toBe(200);
+    const logFile = path.join(tmpdir(), `pbx-e2e-carrier-emergency-${carrierPort}.log`);
+    const carrier = await startCarrier(CARRIER_IP, carrierPort, logFile); // listening once it resolves
+    const first = sippCall({ scenario: 'uac-hangup-first', dialed: '030333333', sipPort: world.sipPort, user: '2001', password: passwords.get('2001')!, set: { hold_ms: '5000' } });
+    await eventually(async () => {
+      const live = await api.get<{ items: { dialedNumber: string; answeredAt: string | null }[] }>('/api/v1/calls/live');
+      return live.body.items.find((c) => c.dialedNumber === '030333333' && c.answeredAt) ? true : undefined;
+    }, 10_000, 'first outside call up');
+    const since = new Date();
+    // The lobby phone (internal class) dials 112 while the trunk's one channel is taken.
+    const emergency = await call('2002', '112', 'uac-hangup-first');
+    expect(emergency.code, emergency.output).toBe(0);
+    expect(await cdrSince(since, '112')).toMatchObject({ direction: 'outbound', disposition: 'ANSWERED', callerNumber: '2002' });
+    expect((await first).code).toBe(0);
+    expect((await carrier.done).code).toBe(0);
+    expect(await readFile(logFile, 'utf8')).toContain('dialed 112 from 49305552002');
+    const warned = await daemon.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('emergency call placed over'), 5_000);
+    expect(warned).toMatchObject({ level: 50, dialed: '112', trunk: 'carrier', maxChannels: 1 });
+    const audit = await eventually(async () => {
+      const items = (await admin('GET', '/api/v1/audit?limit=20')).body.items as { action: string; entityId: string; actor: string; details: Record<string, unknown> }[];
+      return items.find((a) => a.action === 'call.emergency-over-capacity');
+    }, 5_000, 'audit row of the emergency call');
+    expect(audit).toMatchObject({ entityId: trunkId, actor: 'calls', details: { dialed: '112', number: '112', trunk: 'carrier', maxChannels: 1, callerIdNumber: '49305552002' } });
+    expect((await admin('PATCH', `/api/v1/trunks/${trunkId}`, { maxChannels: 10 })).status).toBe(200);
+    expect((await admin('DELETE', `/api/v1/outbound-routes/${route.body.id}`)).status).toBeLessThan(300);
+  });
+
   it('an inbound call to the main number (DID) rings the reception desk phone', async () => {
     const port = await freePort(true);
     expect((await registerPhone({ sipPort: world.sipPort, ext: '2003', password: passwords.get('2003')!, port })).code).toBe(0);

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { baseDbSettings, REDIS_URL, runId, type DbSettings } from '../support/env.js';
+import { baseDbSettings, REDIS_OPTIONS, REDIS_URL, runId, type DbSettings } from '../support/env.js';
 import { createTestDatabase, dropTestDatabase } from '../support/db.js';
 
 declare module 'vitest' {
@@ -23,7 +23,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await dropTestDatabase(db);
     await rm(path.join(tmpdir(), `pbx-it-data-${redisPrefix}`), { recursive: true, force: true });
-    const redis = new Redis(REDIS_URL());
+    const redis = new Redis(REDIS_URL(), REDIS_OPTIONS());
     const keys = await redis.keys(`${redisPrefix}:*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();

@@ -1,8 +1,19 @@
-/** The IVR's HTTP lookup against a real local HTTP server: answers, failures, limits. */
+/** The IVR's HTTP lookup against a real local HTTP server: answers, failures, limits, the host allowlist. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpLookup } from '../../src/ivr/http-lookup.js';
+import { httpLookup as lookupUnder } from '../../src/ivr/http-lookup.js';
+import { lookupHostPolicy } from '../../src/ivr/lookup-hosts.js';
+import { loadConfig } from '../../src/config.js';
+import type { FlowDefinition } from '../../src/ivr/model.js';
+import { setup } from '../support/session-harness.js';
+import { eventually } from '../support/wait.js';
+
+/** The allowlist as the daemon reads it (PBX_LOOKUP_ALLOWED_HOSTS). */
+const allowing = (hosts: string) =>
+  lookupHostPolicy(loadConfig({ PBX_ARI_USER: 'x', PBX_ARI_PASSWORD: 'x', PBX_AMI_USER: 'x', PBX_AMI_PASSWORD: 'x', PBX_LOOKUP_ALLOWED_HOSTS: hosts }).ivr.lookupAllowedHosts);
+// The fake CRM listens on 127.0.0.1, which a site must list to reach.
+const httpLookup = lookupUnder(allowing('127.0.0.1'));
 
 let server: Server;
 let base = '';
@@ -53,4 +64,80 @@ describe('IVR HTTP lookup', () => {
     expect(await httpLookup(`${base}/redirect`, {}, 1000, call)).toEqual({ ok: false, error: 'network' });
     expect(await httpLookup('not a url', {}, 1000, call)).toEqual({ ok: false, error: 'network' });
   });
+});
+
+describe('IVR HTTP lookup: the hosts it may reach (PBX_LOOKUP_ALLOWED_HOSTS)', () => {
+  const port = () => new URL(base).port;
+  const refusedTo: string[] = [];
+  const under = (hosts: string) => lookupUnder(allowing(hosts), (host, address) => refusedTo.push(`${host} ${address}`));
+
+  it('loopback, link-local and private addresses are refused unless listed, without a request', async () => {
+    const before = seen.length;
+    const open = under('');
+    for (const url of [
+      `${base}/ok`, `http://127.0.0.2:${port()}/ok`, `http://[::1]:${port()}/ok`, `http://[::ffff:127.0.0.1]:${port()}/ok`, `http://2130706433:${port()}/ok`,
+      'http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]/', 'http://10.1.2.3/', 'http://192.168.1.1/', 'http://0.0.0.0/',
+    ]) {
+      expect(await open(url, {}, 1000, call), url).toEqual({ ok: false, error: 'not-allowed' });
+    }
+    expect(seen.length).toBe(before);
+    expect(refusedTo).toContain('169.254.169.254 169.254.169.254');
+  });
+
+  it('a name that resolves to loopback is refused: the resolved address is checked, not the name', async () => {
+    const before = seen.length;
+    expect(await under('')(`http://localhost:${port()}/ok`, {}, 1000, call)).toEqual({ ok: false, error: 'not-allowed' });
+    expect(await under('10.0.0.0/8, crm.example.com')(`http://localhost:${port()}/ok`, {}, 1000, call)).toEqual({ ok: false, error: 'not-allowed' });
+    expect(seen.length).toBe(before);
+    expect(refusedTo.at(-1)).toMatch(/^localhost (127\.0\.0\.1|::1)$/);
+  });
+
+  it('a listed name, address or block is reached', async () => {
+    for (const hosts of ['localhost', '127.0.0.0/8', '127.0.0.1, ::1']) {
+      const host = hosts === 'localhost' ? 'localhost' : '127.0.0.1';
+      expect(await under(hosts)(`http://${host}:${port()}/ok`, {}, 1000, call), hosts).toEqual({ ok: true, body: { customer: { tier: 'gold' } } });
+    }
+  });
+
+  it('with an allowlist set, a public host it does not list is refused too', async () => {
+    expect(await under('crm.example.com')('http://93.184.215.14/', {}, 1000, call)).toEqual({ ok: false, error: 'not-allowed' });
+  });
+});
+
+describe('a caller in a flow whose lookup host is not allowed', () => {
+  const flowTo = (url: string): FlowDefinition => ({
+    language: 'en',
+    start: 'crm',
+    nodes: {
+      crm: { kind: 'lookup', url, timeoutMs: 1000, map: { tier: 'customer.tier' }, next: 'agent', error: 'bye' },
+      agent: { kind: 'transfer', target: { kind: 'extension', number: '1002' } },
+      bye: { kind: 'hangup' },
+    },
+  });
+
+  for (const [what, url] of [['unlisted loopback (by name)', () => `http://localhost:${new URL(base).port}/ok`], ['link-local', () => 'http://169.254.169.254/latest/meta-data/']] as const) {
+    it(`${what}: the call goes on along the failure branch, as for a network error`, async () => {
+      const before = seen.length;
+      const definition = flowTo(url());
+      const s = setup({
+        route: { kind: 'flow', flow: 'crm' },
+        ivr: {
+          siteTimezone: 'UTC',
+          loadFlow: async (name) => (name === 'crm' ? { name, version: 1, definition } : null),
+          promptMedia: async () => null,
+          speak: async () => 'sound:x',
+          lookup: lookupUnder(allowing('')),
+        },
+      });
+      await s.session.enqueue({ type: 'stasis-start' });
+      await eventually(async () => (s.calls.includes('hangup chan-a normal') ? true : undefined), 5_000, 'the caller hung up by the error branch', 10);
+      expect(s.calls.some((c) => c.startsWith('originate'))).toBe(false);
+      await s.session.enqueue({ type: 'hangup-request', cause: 16 });
+      await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+      const path = JSON.parse(s.cdrs.at(-1)!.ivr_path as string).path as { node: string; outcome?: string; lookup?: unknown }[];
+      expect(path.map((p) => p.node)).toEqual(['crm', 'bye']);
+      expect(path[0]).toMatchObject({ outcome: 'error', lookup: { ok: false, error: 'not-allowed' } });
+      expect(seen.length).toBe(before); // the CRM was never asked
+    });
+  }
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/app.js';
-import { REDIS_URL } from './env.js';
+import { REDIS_PASSWORD_ENV, REDIS_URL } from './env.js';
 
 /** Config for a daemon under test: the run's database and Redis prefix, plus overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -19,6 +19,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PBX_DB_USER: db.user,
     PBX_DB_PASSWORD: db.password,
     PBX_REDIS_URL: REDIS_URL(),
+    ...REDIS_PASSWORD_ENV(),
     PBX_REDIS_PREFIX: inject('redisPrefix'),
     // Nothing listens on these in integration tests: Asterisk is "down".
     PBX_ARI_PORT: '1',

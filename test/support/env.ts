@@ -35,3 +35,6 @@ export function runId(): string {
 }
 
 export const REDIS_URL = (): string => process.env['PBX_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** The Redis password of the env file (PBX_REDIS_PASSWORD), as env settings and as ioredis options; none when unset. */
+export const REDIS_PASSWORD_ENV = (): Record<string, string> => (process.env['PBX_REDIS_PASSWORD'] ? { PBX_REDIS_PASSWORD: process.env['PBX_REDIS_PASSWORD'] } : {});
+export const REDIS_OPTIONS = (): { password?: string } => (process.env['PBX_REDIS_PASSWORD'] ? { password: process.env['PBX_REDIS_PASSWORD'] } : {});

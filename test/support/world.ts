@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { baseDbSettings, REDIS_URL, runId, type DbSettings } from './env.js';
+import { baseDbSettings, REDIS_OPTIONS, REDIS_PASSWORD_ENV, REDIS_URL, runId, type DbSettings } from './env.js';
 import { createTestDatabase, dropTestDatabase } from './db.js';
 import { asteriskInstance } from './asterisk.js';
 import { freePort } from './ports.js';
@@ -61,6 +61,7 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
     PBX_HTTP_HOST: '127.0.0.1',
     PBX_HTTP_PORT: String(httpPort),
     PBX_REDIS_URL: REDIS_URL(),
+    ...REDIS_PASSWORD_ENV(),
     PBX_REDIS_PREFIX: redisPrefix,
     ...instanceEnv,
     ...daemonOverrides,
@@ -75,7 +76,7 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
       if (dir.includes(`pbx-instances/${kind}-`)) await rm(dir, { recursive: true, force: true });
       await dropTestDatabase(db);
       await rm(dataDir, { recursive: true, force: true });
-      const redis = new Redis(REDIS_URL());
+      const redis = new Redis(REDIS_URL(), REDIS_OPTIONS());
       const keys = await redis.keys(`${redisPrefix}:*`);
       if (keys.length) await redis.del(...keys);
       redis.disconnect();
