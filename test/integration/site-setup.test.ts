@@ -37,12 +37,14 @@ describe('site setup through the daemon', () => {
     expect(file.body).toContain('pbx.office.lan');
     expect(file.body).toContain('Front Desk');
 
-    // Without credentials the phone is challenged; an unknown MAC gets 404 and nothing else.
+    // Without credentials the phone is challenged; an unknown MAC is refused exactly like a wrong
+    // credential (401, the same challenge), so the answer does not tell which MACs exist.
     const anon = await app.http.inject({ method: 'GET', url: '/provision/805ec0112233.cfg', remoteAddress: '10.1.2.50' });
     expect(anon.statusCode).toBe(401);
     expect(anon.body).not.toContain(sipPassword);
     const unknown = await app.http.inject({ method: 'GET', url: '/provision/805ec0999999.cfg', headers: { authorization: basic }, remoteAddress: '10.1.2.50' });
-    expect(unknown.statusCode).toBe(404);
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.headers['www-authenticate']).toBe(anon.headers['www-authenticate']);
     expect(unknown.body).not.toContain(sipPassword);
 
     // The extension cannot be deleted while the phone is bound to it, and the answer says why.
