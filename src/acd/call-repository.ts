@@ -428,6 +428,18 @@ export async function logQueueCall(db: DbOrTx, e: QueueCallLogInput): Promise<Qu
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * A caller left the queue (answered, abandoned, overflowed, timed out, asked for a callback): its
+ * waiting-call row goes and its call-log row comes in one transaction, so the queue's figures
+ * (offered = calls in the queue + calls that left it) never count the call twice or not at all.
+ */
+export async function queueCallLeft(db: DbOrTx, e: QueueCallLogInput): Promise<QueueCallLogRow> {
+  return inTx(db, async (tx) => {
+    await deleteQueueCall(tx, e.callId);
+    return logQueueCall(tx, e);
+  });
+}
+
 /** An answered call is over: its talk time (answer to `endedAt`) goes into its queue_call_log row. */
 export async function recordTalkTime(db: DbOrTx, callId: string, endedAt: Date): Promise<void> {
   await db

@@ -113,7 +113,7 @@ export interface QueueLive {
     answered: number;
     abandoned: number;
     answeredWithinSl: number;
-    /** answered within slSeconds / offered, 0-100 (one decimal); null before the first call of the day. */
+    /** Answered within slSeconds / calls that left the queue today, 0-100 (one decimal); null before the first. */
     serviceLevelPercent: number | null;
     slSeconds: number;
     slPercentTarget: number;
@@ -480,6 +480,9 @@ export class AcdService {
         state: c.state,
       }));
     const count = (s: AgentStatus) => members.filter((m) => m.state === s).length;
+    // Offered counts at the join: the callers in the queue now (waiting, ringing an agent) and
+    // those who left it today; answered and abandoned count when they happen (the call log).
+    const inQueue = calls.filter((c) => c.state !== 'callback').length;
     const sl = serviceLevel(log.map((l) => ({ answered: l.outcome === 'answered', waitedSeconds: l.wait_seconds })), q.sl_seconds);
     return {
       queue: q.name,
@@ -490,7 +493,7 @@ export class AcdService {
         ready: count('ready'), reserved: count('reserved'), onCall: count('on-call'), wrapUp: count('wrap-up'), paused: count('paused'), loggedOut: count('logged-out'),
       },
       today: {
-        offered: log.length,
+        offered: inQueue + log.length,
         answered: log.filter((l) => l.outcome === 'answered').length,
         abandoned: log.filter((l) => l.outcome === 'abandoned').length,
         answeredWithinSl: sl.answeredWithinTarget,

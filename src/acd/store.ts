@@ -217,8 +217,7 @@ export class PgAcdStore implements AcdStore {
   }
 
   async callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void> {
-    await repo.deleteQueueCall(this.db, call.callId);
-    await repo.logQueueCall(this.db, {
+    await repo.queueCallLeft(this.db, {
       queueId: call.queueId,
       callId: call.callId,
       enqueuedAt: new Date(call.enqueuedAt),
@@ -268,8 +267,8 @@ export class PgAcdStore implements AcdStore {
     const updated = await db.updateTable('callbacks').set(row).where('call_id', '=', cb.id).executeTakeFirst();
     if (updated.numUpdatedRows === 0n) await db.insertInto('callbacks').values(row).execute();
     if (cb.state === 'waiting' && cb.attempts === 0) {
-      // The caller left the queue by asking for a callback: counted in the queue's call log.
-      await repo.logQueueCall(this.db, { queueId: cb.call.queueId, callId: cb.call.callId.replace(/-cb$/, ''), enqueuedAt: new Date(cb.call.enqueuedAt), outcome: 'callback' });
+      // The caller left the queue by asking for a callback: out of the waiting calls, into the call log.
+      await repo.queueCallLeft(this.db, { queueId: cb.call.queueId, callId: cb.call.callId.replace(/-cb$/, ''), enqueuedAt: new Date(cb.call.enqueuedAt), outcome: 'callback' });
     }
   }
 
