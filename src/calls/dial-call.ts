@@ -13,7 +13,6 @@ import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js
 import { silentPort, type AcdEngine } from '../acd/engine.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext } from './directory.js';
-import { CAUSE, type CallEnd } from './cdr.js';
 import type { LiveCallPatch } from './repository.js';
 import { decideTransfer, failureProgress, transferDialState, type TransferRequest, type TransferSide } from './transfer.js';
 import type { CallHost } from './host.js';
@@ -68,8 +67,12 @@ export class DialRunner implements CallRunner {
   private forwarder: CallerContext | null = null;
   /** The leg whose phone asked for a blind transfer still in progress (told the outcome when known). */
   private transferer: string | null = null;
-  /** How the last dialed leg that never connected ended (busy, declined, unreachable...): the CDR's cause. */
-  private unconnected: CallEnd['dialed'] = null;
+  /**
+   * Ringback asked for the caller and not stopped yet. To a caller answered already (by an IVR
+   * flow, a queue) it is a tone Asterisk plays into the call: stopped before the bridge or
+   * voicemail, or the caller hears it under the call for its whole length (issue #19).
+   */
+  private ringingBack = false;
 
   constructor(
     private readonly host: DialHost,
@@ -85,11 +88,6 @@ export class DialRunner implements CallRunner {
 
   get outcome(): DialState['outcome'] {
     return this.state.outcome;
-  }
-
-  /** The last dialed leg's end when it ended without connecting, else null (cdr.ts callEnding). */
-  get unconnectedLeg(): CallEnd['dialed'] {
-    return this.state.answered ? null : this.unconnected;
   }
 
   async start(): Promise<void> {
@@ -135,9 +133,6 @@ export class DialRunner implements CallRunner {
   private async step(event: DialEvent): Promise<void> {
     const target = event.type === 'dial' || event.type === 'no-connect' ? event.target : null;
     if (target?.owner) this.forwarder = target.owner;
-    if (event.type === 'b-ended' && this.state.phase === 'ringing' && event.legId === this.state.legId) {
-      this.unconnected = { cause: event.cause, causeText: event.causeText ?? null };
-    }
     const from = this.state.phase;
     const { state, actions } = dialTransition(this.state, event, () => `${this.host.facts().callId}-leg-${randomUUID().slice(0, 8)}`);
     this.state = state;
@@ -151,7 +146,9 @@ export class DialRunner implements CallRunner {
     try {
       switch (action.kind) {
         case 'ring-caller':
-          return await control.ring(channelId);
+          await control.ring(channelId);
+          this.ringingBack = true;
+          return;
         case 'originate': {
           host.registerLeg(action.legId);
           // Outside calls present the extension's external caller id number when it has one.
@@ -186,6 +183,7 @@ export class DialRunner implements CallRunner {
           return await host.answerCaller();
         case 'bridge': {
           if (this.transferer) await control.stopMoh(channelId).catch(() => undefined);
+          await this.stopRingingBack();
           const bridgeId = `${host.facts().callId}-bridge`;
           host.bridgeId = bridgeId;
           await control.createBridge(bridgeId);
@@ -205,6 +203,7 @@ export class DialRunner implements CallRunner {
           return await host.hangupCaller(action.reason);
         case 'voicemail':
           if (this.transferer) await control.stopMoh(channelId).catch(() => undefined);
+          await this.stopRingingBack();
           this.finishTransfer('channel_answered'); // the transfer reached the target's mailbox
           return await host.toVoicemail(action.mailbox, action.why);
       }
@@ -213,12 +212,19 @@ export class DialRunner implements CallRunner {
         // Asterisk could not create the channel (no reachable contact): like an unreachable phone.
         host.log.warn({ leg: action.legId, err: (err as Error).message }, 'could not ring extension');
         host.releaseLeg(action.legId);
-        return this.step({ type: 'b-ended', legId: action.legId, ...CAUSE.subscriberAbsent });
+        return this.step({ type: 'b-ended', legId: action.legId, cause: 20 });
       }
       if (err instanceof AppError && err.code === 'call-not-found') return;
       host.log.error({ action: action.kind, err: (err as Error).message }, 'dial action failed');
       if (action.kind !== 'hangup-caller') await host.hangupCaller('normal');
     }
+  }
+
+  private async stopRingingBack(): Promise<void> {
+    if (!this.ringingBack) return;
+    this.ringingBack = false;
+    const { host } = this;
+    await host.control.ringStop(host.channelId).catch((err: Error) => host.log.warn({ err: err.message }, 'ringback to the caller not stopped'));
   }
 
   private async hold(channelId: string, on: boolean): Promise<void> {
@@ -261,7 +267,6 @@ export class DialRunner implements CallRunner {
     await control.startMoh(host.channelId).catch((err: Error) => host.log.warn({ err: err.message }, 'music on hold failed'));
     await host.nextPart(decision.destination, decision.transfererLeg, now);
     this.state = transferDialState(this.state);
-    this.unconnected = null;
     return this.step({ type: 'dial', target });
   }
 

@@ -119,8 +119,13 @@ export interface CallControl {
    * (the only event carrying the hangup cause of a caller's BYE) never reaches the app.
    */
   followChannel(channelId: string): Promise<void>;
-  /** Ring back to an unanswered caller (SIP 180) while we dial for them. */
+  /**
+   * Ring back to the caller while we dial for them: SIP 180 to an unanswered caller; to one
+   * answered already (an IVR's), a ringback tone Asterisk plays into the call until ringStop.
+   */
   ring(channelId: string): Promise<void>;
+  /** Stop the ringback `ring` started (the tone of an answered caller; nothing to send otherwise). */
+  ringStop(channelId: string): Promise<void>;
   /**
    * Dial an endpoint into our Stasis app. The new channel gets `channelId`, enters the app (with
    * `appArgs`) only when answered, and its ChannelDestroyed (with the cause) reaches us if not.

@@ -200,6 +200,10 @@ export class AriConnection implements CallControl {
     await this.api().json('POST', `/channels/${seg(channelId)}/ring`);
   }
 
+  async ringStop(channelId: string): Promise<void> {
+    await this.api().json('DELETE', `/channels/${seg(channelId)}/ring`);
+  }
+
   async originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void> {
     await this.api().json(
       'POST',

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Daemon, eventually } from '../support/daemon.js';
+import { holdFor } from '../support/wait.js';
 import { Api, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
@@ -40,6 +41,15 @@ interface PathEntry {
   lookup?: { ok: boolean; error?: string; status?: number };
 }
 type IvrCdr = Cdr & { ivrPath: { flows: { name: string; version: number }[]; path: PathEntry[] } | null };
+
+/** A GET on the test Asterisk's ARI (what the caller's channel is sent, which bridge it is in). */
+async function ari<T>(url: string): Promise<T> {
+  const env = world.asteriskEnv;
+  const auth = Buffer.from(`${env['PBX_ARI_USER']}:${env['PBX_ARI_PASSWORD']}`).toString('base64');
+  const res = await fetch(`http://127.0.0.1:${env['PBX_ARI_PORT']}/ari${url}`, { headers: { authorization: `Basic ${auth}` } });
+  if (!res.ok) throw new Error(`ARI GET ${url}: ${res.status}`);
+  return (await res.json()) as T;
+}
 
 /** A flow published under `name` and a DID routed to it; returns the DID. */
 async function flowOnDid(name: string, definition: unknown): Promise<string> {
@@ -138,6 +148,28 @@ describe('IVR flows', () => {
     expect(cdr.ivrPath!.flows).toEqual([{ name: 'sales-menu', version: 1 }]);
     expect(entry(cdr, 'menu')).toMatchObject({ digits: '1', outcome: 'options.1' });
     expect(nodes(cdr)).toEqual(['menu', 'agent']);
+  });
+
+  it('menu to an extension: once the extension answers, the caller gets only the call\'s audio, no ringback tone under it (issue #19)', async () => {
+    // The agent's phone (SIPp) answers and sends no audio: what Asterisk sends the caller after the
+    // answer is only what it adds itself. A ringback tone left playing is 50 packets a second.
+    const did = await flowOnDid('media-menu', { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'agent' }), agent: toAgent, bye, end } });
+    const phone = await agentPhone();
+    const call = carrierCall(did, [{ pause: 700 }, { digit: '1' }], { hangUpAfter: 9000 });
+    // The caller's channel, once it is bridged with the agent's leg.
+    const caller = await eventually(async () => {
+      const bridges = await ari<{ id: string; channels: string[] }[]>('/bridges');
+      const bridged = bridges.find((b) => b.channels.length === 2 && b.channels.some((c) => c.includes('-leg-')));
+      return bridged?.channels.find((c) => !c.includes('-leg-'));
+    }, 15_000, 'the caller bridged with the agent');
+    const sent = async () => (await ari<{ txcount: number }>(`/channels/${encodeURIComponent(caller)}/rtp_statistics`)).txcount;
+    const [before, t0] = [await sent(), Date.now()];
+    await holdFor(3000, 'a window to count the packets sent to the caller');
+    const [after, t1] = [await sent(), Date.now()];
+    const perSecond = ((after - before) * 1000) / (t1 - t0);
+    expect(perSecond, `packets/s sent to the caller while connected: ${perSecond.toFixed(1)}`).toBeLessThan(10);
+    expect((await call).code).toBe(0);
+    expect((await phone.done).code).toBe(0);
   });
 
   it('invalid digits: the menu is replayed, then the fallback says goodbye and hangs up', async () => {

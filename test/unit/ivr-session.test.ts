@@ -55,6 +55,11 @@ describe('an IVR flow in a call session', () => {
     const leg = s.nextLeg();
     s.advance(4000);
     await s.session.enqueue({ type: 'b-answered', legId: leg });
+    // The caller, answered by the flow, heard a ringback tone: stopped before the bridge, not left under the call.
+    const ringStop = s.calls.indexOf('ringStop chan-a');
+    expect(s.calls.indexOf('ring chan-a')).toBeGreaterThan(-1);
+    expect(ringStop).toBeGreaterThan(s.calls.indexOf('ring chan-a'));
+    expect(ringStop).toBeLessThan(s.calls.findIndex((c) => c.startsWith('addToBridge')));
     s.advance(6000);
     await s.session.enqueue({ type: 'hangup-request', cause: 16 });
     await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
