@@ -175,8 +175,11 @@ describe('voicemail', () => {
   it('*97 with a wrong PIN three times is hung up and logged', async () => {
     const res = await call(MAILBOX, '*97', 'vm-uac-wrong-pin');
     expect(res.code, res.output).toBe(0);
-    const wrong = daemon.logs.filter((l) => l.msg === 'wrong voicemail PIN');
+    // Each wrong PIN is the auth-failure line fail2ban reads, with the address the phone sends SIP from.
+    const wrong = daemon.logs.filter((l) => l['event'] === 'auth-failure' && l['kind'] === 'voicemail' && l['mailbox'] === MAILBOX);
     expect(wrong.length).toBeGreaterThanOrEqual(3);
+    expect(wrong.map((l) => l['reason'])).toContain('wrong-pin');
+    expect(new Set(wrong.map((l) => l['ip']))).toEqual(new Set(['127.0.0.1']));
     await daemon.waitForLog((l) => l.msg === 'voicemail PIN wrong too often; hanging up', 5_000);
   });
 
