@@ -27,9 +27,9 @@ module.exports = {
       name: 'schema-imports-only-kysely',
       severity: 'error',
       comment:
-        'Table files (src/<feature>/tables.ts, src/db/tables/*) are the schema layer: the Database type in src/db is '
+        'Table files (src/<feature>/tables.ts) are the schema layer: the Database type in src/db is '
         + 'assembled from them, so they import kysely types and nothing else.',
-      from: { path: '(^src/.+/tables\\.ts$)|(^src/db/tables/)' },
+      from: { path: '^src/.+/tables\\.ts$' },
       to: { pathNot: '(^|/)node_modules/kysely/' },
     },
     {

@@ -3,7 +3,7 @@
  *
  * dependency-cruiser's no-circular rule (.dependency-cruiser.cjs) finds cycles between modules. This
  * finds them between folders: every module collapses to its folder (src/<folder>), each root file
- * src/<name>.ts is its own node, and the schema layer (every tables.ts and src/db/tables/*) is one node
+ * src/<name>.ts is its own node, and the schema layer (every tables.ts) is one node
  * "schema", so the Database type src/db assembles from the features' tables.ts files is not a cycle.
  * Strongly connected components of that graph (Tarjan) with more than one node are cycles; each is
  * listed with one example import per edge. Exit 1 when there is one.
@@ -25,7 +25,7 @@ const SCHEMA = 'schema';
 /** The node a module belongs to, or null for what is not under src/ (npm packages, node: modules). */
 function folderOf(modulePath: string): string | null {
   if (!modulePath.startsWith('src/')) return null;
-  if (path.posix.basename(modulePath) === 'tables.ts' || modulePath.startsWith('src/db/tables/')) return SCHEMA;
+  if (path.posix.basename(modulePath) === 'tables.ts') return SCHEMA;
   const parts = modulePath.split('/');
   return parts.length === 2 ? modulePath : `src/${parts[1]}`;
 }

@@ -76,7 +76,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Documentation of every variable; README and `pbx doctor` print from this table. */
+/** Documentation of every variable; `pbx config` prints from this table, docs/operations.md lists it. */
 export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallback?: string; about: string }[] = [
   { name: 'PBX_HTTP_HOST', required: false, fallback: '0.0.0.0', about: 'address the REST API listens on' },
   { name: 'PBX_HTTP_PORT', required: false, fallback: '8080', about: 'port of the REST API, /docs and /health' },
