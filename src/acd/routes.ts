@@ -1,7 +1,8 @@
 /**
- * /agents, /queues, /pause-reasons: the ACD's administration and supervision. Viewer reads, admin
- * writes (each write audited); a supervisor may force an agent's state. Handlers only map JSON <->
- * AcdService.
+ * /agents, /queues, /pause-reasons: the ACD's administration and supervision. Viewer reads; a
+ * supervisor runs the contact center day to day, so creates, changes and deletes agents, queues,
+ * members and pause reasons and forces an agent's state (each write audited). What callers reach a
+ * queue by (inbound routes, flows) stays admin's. Handlers only map JSON <-> AcdService.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -74,7 +75,6 @@ const logJson = (l: AgentStateLogRow & { queue_name: string | null; pause_name: 
 export function acdRoutes(deps: AcdRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
   const supervisor = requireRole(deps.auth, 'supervisor');
-  const admin = requireRole(deps.auth, 'admin');
   const security = [{ bearer: [] }];
   const err = Type.Ref('ErrorResponse');
   const { acd } = deps;
@@ -99,7 +99,7 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.post<{ Body: CreateAgentBody }>(
       '/agents',
-      { onRequest: admin, schema: { tags: atags, summary: 'Create an agent (number + PIN to log in at a phone; skills {name: level 1-5})', security, body: CreateAgent, response: withErrors({ 201: Agent, 409: err }) } },
+      { onRequest: supervisor, schema: { tags: atags, summary: 'Create an agent (number + PIN to log in at a phone; skills {name: level 1-5})', security, body: CreateAgent, response: withErrors({ 201: Agent, 409: err }) } },
       async (request, reply) => reply.status(201).send(agentJson(await acd.createAgent(actorFor(request), request.body))),
     );
 
@@ -111,13 +111,13 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.patch<ByNumber & { Body: UpdateAgentBody }>(
       '/agents/:number',
-      { onRequest: admin, schema: { tags: atags, summary: 'Change name, PIN (also lifts a PIN lock) or skills (replaced as a whole)', security, params: AgentParams, body: UpdateAgent, response: withErrors({ 200: Agent }) } },
+      { onRequest: supervisor, schema: { tags: atags, summary: 'Change name, PIN (also lifts a PIN lock) or skills (replaced as a whole)', security, params: AgentParams, body: UpdateAgent, response: withErrors({ 200: Agent }) } },
       async (request) => agentJson(await acd.updateAgent(actorFor(request), request.params.number, request.body)),
     );
 
     app.delete<ByNumber>(
       '/agents/:number',
-      { onRequest: admin, schema: { tags: atags, summary: 'Delete an agent; refused (409 agent-busy) unless logged out', security, params: AgentParams, response: withErrors({ 204: Type.Null(), 409: err }) } },
+      { onRequest: supervisor, schema: { tags: atags, summary: 'Delete an agent; refused (409 agent-busy) unless logged out', security, params: AgentParams, response: withErrors({ 204: Type.Null(), 409: err }) } },
       async (request, reply) => {
         await acd.deleteAgent(actorFor(request), request.params.number);
         return reply.status(204).send();
@@ -167,7 +167,7 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.post<{ Body: CreateQueueBody }>(
       '/queues',
-      { onRequest: admin, schema: { tags: qtags, summary: 'Create a queue; impossible settings are refused naming the field', security, body: CreateQueue, response: withErrors({ 201: Queue, 409: err }) } },
+      { onRequest: supervisor, schema: { tags: qtags, summary: 'Create a queue; impossible settings are refused naming the field', security, body: CreateQueue, response: withErrors({ 201: Queue, 409: err }) } },
       async (request, reply) => reply.status(201).send(queueJson(await acd.createQueue(actorFor(request), request.body))),
     );
 
@@ -179,14 +179,14 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.patch<ByName & { Body: UpdateQueueBody }>(
       '/queues/:name',
-      { onRequest: admin, schema: { tags: qtags, summary: 'Change settings (checked as a whole with the ones kept)', security, params: QueueParams, body: UpdateQueue, response: withErrors({ 200: Queue }) } },
+      { onRequest: supervisor, schema: { tags: qtags, summary: 'Change settings (checked as a whole with the ones kept)', security, params: QueueParams, body: UpdateQueue, response: withErrors({ 200: Queue }) } },
       async (request) => queueJson(await acd.updateQueue(actorFor(request), request.params.name, request.body)),
     );
 
     app.delete<ByName>(
       '/queues/:name',
       {
-        onRequest: admin,
+        onRequest: supervisor,
         schema: { tags: qtags, summary: 'Delete a queue; refused (409 queue-in-use) while an inbound route, a published flow or an overflow uses it, or callers are in it', security, params: QueueParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {
@@ -209,13 +209,13 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.put<ByName & { Body: SetMemberBody }>(
       '/queues/:name/members',
-      { onRequest: admin, schema: { tags: qtags, summary: 'Add an agent to the queue, or change its penalty', security, params: QueueParams, body: SetMember, response: withErrors({ 200: Member }) } },
+      { onRequest: supervisor, schema: { tags: qtags, summary: 'Add an agent to the queue, or change its penalty', security, params: QueueParams, body: SetMember, response: withErrors({ 200: Member }) } },
       async (request) => memberJson(await acd.setMember(actorFor(request), request.params.name, request.body.agent, request.body.penalty ?? 0)),
     );
 
     app.delete<{ Params: { name: string; agent: string } }>(
       '/queues/:name/members/:agent',
-      { onRequest: admin, schema: { tags: qtags, summary: 'Take an agent out of the queue', security, params: MemberParams, response: withErrors({ 204: Type.Null() }) } },
+      { onRequest: supervisor, schema: { tags: qtags, summary: 'Take an agent out of the queue', security, params: MemberParams, response: withErrors({ 204: Type.Null() }) } },
       async (request, reply) => {
         await acd.removeMember(actorFor(request), request.params.name, request.params.agent);
         return reply.status(204).send();
@@ -232,14 +232,14 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.post<{ Body: CreatePauseReasonBody }>(
       '/pause-reasons',
-      { onRequest: admin, schema: { tags: ptags, summary: 'Add a pause reason (code 1-99)', security, body: CreatePauseReason, response: withErrors({ 201: PauseReason, 409: err }) } },
+      { onRequest: supervisor, schema: { tags: ptags, summary: 'Add a pause reason (code 1-99)', security, body: CreatePauseReason, response: withErrors({ 201: PauseReason, 409: err }) } },
       async (request, reply) => reply.status(201).send(reasonJson(await acd.createPauseReason(actorFor(request), request.body.code, request.body.name))),
     );
 
     app.delete<{ Params: { code: number } }>(
       '/pause-reasons/:code',
       {
-        onRequest: admin,
+        onRequest: supervisor,
         schema: { tags: ptags, summary: 'Delete a pause reason; refused (409 pause-reason-in-use) for built-in ones and while an agent is paused with it', security, params: PauseReasonParams, response: withErrors({ 204: Type.Null(), 409: err }) },
       },
       async (request, reply) => {

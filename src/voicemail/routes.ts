@@ -1,6 +1,8 @@
 /**
- * Voicemail API under /api/v1: list a mailbox (viewer), download a message as WAV (viewer),
- * mark heard / new or delete (admin, audited; the phone's lamp follows).
+ * Voicemail API under /api/v1: list a mailbox (viewer: the same facts a CDR shows), download a
+ * message as WAV (supervisor: what the caller said is not a viewer's to hear), mark heard / new or
+ * delete (admin, audited; the phone's lamp follows). API users are not linked to extensions yet, so
+ * a mailbox's owner has no right of its own here; that comes with a user-to-extension mapping.
  */
 import { Type } from '@sinclair/typebox';
 import { createReadStream } from 'node:fs';
@@ -37,6 +39,7 @@ export function voicemailView(m: VoicemailMessageRow) {
 
 export function voicemailRoutes(deps: VoicemailRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
+  const supervisor = requireRole(deps.auth, 'supervisor');
   const admin = requireRole(deps.auth, 'admin');
   const sec = [{ bearer: [] }];
   const tags = ['voicemail'];
@@ -58,8 +61,8 @@ export function voicemailRoutes(deps: VoicemailRouteDeps) {
     app.get<{ Params: MessageParams }>(
       '/extensions/:number/voicemail/:id/audio',
       {
-        onRequest: viewer,
-        schema: { tags, summary: 'The message as WAV (8 kHz, 16-bit mono)', security: sec, params: MessageParams, produces: ['audio/wav'], response: withErrors({ 200: Type.Unknown({ description: 'audio/wav' }) }) },
+        onRequest: supervisor,
+        schema: { tags, summary: 'The message as WAV (8 kHz, 16-bit mono); supervisor or admin', security: sec, params: MessageParams, produces: ['audio/wav'], response: withErrors({ 200: Type.Unknown({ description: 'audio/wav' }) }) },
       },
       async (request, reply) => {
         const row = await deps.voicemail.get(request.params.number, request.params.id);

@@ -23,6 +23,7 @@ let app: App;
 let http: FastifyInstance;
 let adminToken: string;
 let viewerToken: string;
+let supervisorToken: string;
 let dataDir: string;
 const mwi: Record<string, string>[] = [];
 const asteriskCopies = new Map<string, Buffer>();
@@ -36,6 +37,7 @@ beforeAll(async () => {
   const auth = new AuthService(app.db);
   adminToken = (await auth.createToken(CLI_ACTOR, { username: 'vm-admin', name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;
   viewerToken = (await auth.createToken(CLI_ACTOR, { username: 'vm-viewer', name: 'it', ttlDays: 1, ensureRole: 'viewer' })).token;
+  supervisorToken = (await auth.createToken(CLI_ACTOR, { username: 'vm-supervisor', name: 'it', ttlDays: 1, ensureRole: 'supervisor' })).token;
   dataDir = await mkdtemp(path.join(tmpdir(), 'pbx-it-vm-'));
   voicemail = new VoicemailService({
     db: app.db,
@@ -100,8 +102,11 @@ describe('voicemail API', () => {
     expect((await req('GET', '/api/v1/extensions/3202/voicemail')).json()).toEqual({ items: [] });
   });
 
-  it('downloads the WAV with content type and length', async () => {
-    const res = await req('GET', `/api/v1/extensions/3201/voicemail/${first}/audio`, undefined, viewerToken);
+  it('downloads the WAV with content type and length (supervisor or admin; a viewer gets 403)', async () => {
+    const refused = await req('GET', `/api/v1/extensions/3201/voicemail/${first}/audio`, undefined, viewerToken);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error).toMatchObject({ code: 'forbidden', details: { need: 'supervisor', have: 'viewer' } });
+    const res = await req('GET', `/api/v1/extensions/3201/voicemail/${first}/audio`, undefined, supervisorToken);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('audio/wav');
     expect(res.headers['content-length']).toBe('32044');
