@@ -1,7 +1,7 @@
 /**
  * Pure CDR arithmetic: from what we know of a call (times, cause) to one CDR row.
- * Disposition follows Asterisk's own CDR rules: answered -> ANSWERED; otherwise
- * busy (17) -> BUSY, no answer / caller abandoned (16, 18, 19) or unknown -> NO ANSWER, anything else FAILED.
+ * How a call ended (callEnding) decides its disposition and the cause it records; the table with
+ * the SIP responses is in docs/calls-and-routing.md#dispositions.
  */
 import type { Direction, Disposition, NewCdr } from './tables.js';
 import type { IvrRecord } from '../ivr/port.js';
@@ -30,11 +30,26 @@ export interface CallEnd {
   readonly endedBy: 'caller' | 'system' | 'transfer' | 'callback' | 'unknown';
   /** True when the end was inferred after a restart or reconnect instead of observed. */
   readonly reconciled: boolean;
+  /**
+   * How the last leg the call dialed ended, when it never connected (busy, declined, unreachable,
+   * congested, rang out): the caller's own cause is only the refusal the daemon chose to send.
+   */
+  readonly dialed?: { readonly cause: number | null; readonly causeText: string | null } | null;
 }
+
+/** Q.850 causes (Asterisk's names and texts) that decide a disposition. */
+export const CAUSE = {
+  normalClearing: { cause: 16, causeText: 'Normal Clearing' },
+  userBusy: { cause: 17, causeText: 'User busy' },
+  subscriberAbsent: { cause: 20, causeText: 'Subscriber absent' },
+} as const;
 
 const NO_ANSWER_CAUSES = new Set([16, 18, 19]);
 const BUSY = 17;
+/** On a dialed leg: the callee's user declined (603). On the caller's channel: the daemon refused a number not permitted. */
+const CALL_REJECTED = 21;
 
+/** The disposition the caller channel's cause means, as Asterisk's CDRs have it. */
 export function dispositionOf(answered: boolean, cause: number | null): Disposition {
   if (answered) return 'ANSWERED';
   if (cause === BUSY) return 'BUSY';
@@ -42,9 +57,42 @@ export function dispositionOf(answered: boolean, cause: number | null): Disposit
   return 'FAILED';
 }
 
+/** The disposition a dialed leg's cause means: a decline (21) is BUSY, a person's refusal (docs). */
+function legDisposition(cause: number): Disposition {
+  return cause === CALL_REJECTED ? 'BUSY' : dispositionOf(false, cause);
+}
+
+export interface CallEnding {
+  readonly disposition: Disposition;
+  readonly cause: number | null;
+  readonly causeText: string | null;
+}
+
+/**
+ * How a call ended, for its CDR:
+ * - answered: ANSWERED, with the caller channel's cause;
+ * - the caller hung up before any answer (a CANCEL while it rang): NO ANSWER, cause 16. Asterisk
+ *   gives the caller's channel 127 (Interworking: its mapping of the 487 it answers the CANCEL
+ *   with), which says nothing of what happened; Q.850 16 is the calling user clearing the call;
+ * - the daemon refused the caller after dialing a leg that never connected: the leg's cause says
+ *   what happened (17 busy, 21 declined, 20 unreachable, 34 congested...), unless it only says the
+ *   daemon cancelled it (16, or none: the ring timeout); then the refusal it sent the caller does;
+ * - otherwise the caller channel's cause (1 no route, 21 not permitted, 19 ring timeout, 17 do not disturb...).
+ */
+export function callEnding(answered: boolean, end: CallEnd): CallEnding {
+  if (answered) return { disposition: 'ANSWERED', cause: end.cause, causeText: end.causeText };
+  if (end.endedBy === 'caller') return { disposition: 'NO ANSWER', ...CAUSE.normalClearing };
+  const leg = end.dialed;
+  if (end.endedBy === 'system' && leg && leg.cause !== null && leg.cause !== 0 && leg.cause !== CAUSE.normalClearing.cause) {
+    return { disposition: legDisposition(leg.cause), cause: leg.cause, causeText: leg.causeText };
+  }
+  return { disposition: dispositionOf(false, end.cause), cause: end.cause, causeText: end.causeText };
+}
+
 export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
   const endedMs = Math.max(end.endedAt.getTime(), call.startedAt.getTime());
   const answeredMs = call.answeredAt ? Math.min(Math.max(call.answeredAt.getTime(), call.startedAt.getTime()), endedMs) : null;
+  const ending = callEnding(answeredMs !== null, end);
   return {
     call_id: call.callId,
     direction: call.direction,
@@ -56,9 +104,9 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     ended_at: new Date(endedMs),
     duration_seconds: Math.floor((endedMs - call.startedAt.getTime()) / 1000),
     billable_seconds: answeredMs === null ? 0 : Math.floor((endedMs - answeredMs) / 1000),
-    hangup_cause: end.cause,
-    hangup_cause_text: end.causeText,
-    disposition: dispositionOf(answeredMs !== null, end.cause),
+    hangup_cause: ending.cause,
+    hangup_cause_text: ending.causeText,
+    disposition: ending.disposition,
     ended_by: end.endedBy,
     digits: call.digits,
     reconciled: end.reconciled,

@@ -13,6 +13,7 @@ import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js
 import { silentPort, type AcdEngine } from '../acd/engine.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext } from './directory.js';
+import { CAUSE, type CallEnd } from './cdr.js';
 import type { LiveCallPatch } from './repository.js';
 import { decideTransfer, failureProgress, transferDialState, type TransferRequest, type TransferSide } from './transfer.js';
 import type { CallHost } from './host.js';
@@ -73,6 +74,8 @@ export class DialRunner implements CallRunner {
    * voicemail, or the caller hears it under the call for its whole length (issue #19).
    */
   private ringingBack = false;
+  /** How the last dialed leg that never connected ended (busy, declined, unreachable...): the CDR's cause. */
+  private unconnected: CallEnd['dialed'] = null;
 
   constructor(
     private readonly host: DialHost,
@@ -88,6 +91,11 @@ export class DialRunner implements CallRunner {
 
   get outcome(): DialState['outcome'] {
     return this.state.outcome;
+  }
+
+  /** The last dialed leg's end when it ended without connecting, else null (cdr.ts callEnding). */
+  get unconnectedLeg(): CallEnd['dialed'] {
+    return this.state.answered ? null : this.unconnected;
   }
 
   async start(): Promise<void> {
@@ -133,6 +141,9 @@ export class DialRunner implements CallRunner {
   private async step(event: DialEvent): Promise<void> {
     const target = event.type === 'dial' || event.type === 'no-connect' ? event.target : null;
     if (target?.owner) this.forwarder = target.owner;
+    if (event.type === 'b-ended' && this.state.phase === 'ringing' && event.legId === this.state.legId) {
+      this.unconnected = { cause: event.cause, causeText: event.causeText ?? null };
+    }
     const from = this.state.phase;
     const { state, actions } = dialTransition(this.state, event, () => `${this.host.facts().callId}-leg-${randomUUID().slice(0, 8)}`);
     this.state = state;
@@ -212,7 +223,7 @@ export class DialRunner implements CallRunner {
         // Asterisk could not create the channel (no reachable contact): like an unreachable phone.
         host.log.warn({ leg: action.legId, err: (err as Error).message }, 'could not ring extension');
         host.releaseLeg(action.legId);
-        return this.step({ type: 'b-ended', legId: action.legId, cause: 20 });
+        return this.step({ type: 'b-ended', legId: action.legId, ...CAUSE.subscriberAbsent });
       }
       if (err instanceof AppError && err.code === 'call-not-found') return;
       host.log.error({ action: action.kind, err: (err as Error).message }, 'dial action failed');
@@ -267,6 +278,7 @@ export class DialRunner implements CallRunner {
     await control.startMoh(host.channelId).catch((err: Error) => host.log.warn({ err: err.message }, 'music on hold failed'));
     await host.nextPart(decision.destination, decision.transfererLeg, now);
     this.state = transferDialState(this.state);
+    this.unconnected = null;
     return this.step({ type: 'dial', target });
   }
 

@@ -46,7 +46,7 @@ export type DialEvent =
   /** A forward points at something that is not an extension (external number): give up here for now. */
   | { readonly type: 'target-missing'; readonly number: string }
   | { readonly type: 'b-answered'; readonly legId: string }
-  | { readonly type: 'b-ended'; readonly legId: string; readonly cause: number | null }
+  | { readonly type: 'b-ended'; readonly legId: string; readonly cause: number | null; readonly causeText?: string | null }
   | { readonly type: 'ring-timeout'; readonly legId: string }
   /** The extension that did not answer, looked up again (fresh forward settings); null if deleted meanwhile. */
   | { readonly type: 'no-connect'; readonly why: NoConnect; readonly target: DialTarget | null }

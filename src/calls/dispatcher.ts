@@ -224,7 +224,7 @@ export class StasisDispatcher {
         const leg = this.legs.get(event.channel.id);
         if (leg) {
           this.legs.delete(event.channel.id);
-          this.post(leg, { type: 'b-ended', legId: event.channel.id, cause: event.cause ?? null });
+          this.post(leg, { type: 'b-ended', legId: event.channel.id, cause: event.cause ?? null, causeText: event.cause_txt ?? null });
           return;
         }
         this.post(this.sessions.get(event.channel.id), { type: 'destroyed', cause: event.cause ?? null, causeText: event.cause_txt ?? null });

@@ -226,6 +226,7 @@ export class CallSession {
           causeText: event.causeText,
           endedBy: this.leftForCallback ? 'callback' : this.systemHangup ? 'system' : this.hangupRequested ? 'caller' : 'unknown',
           reconciled: false,
+          dialed: this.switchboard.dial?.unconnectedLeg ?? null,
         });
       case 'lost':
         return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true });

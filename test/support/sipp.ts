@@ -11,7 +11,7 @@ export interface SippResult {
 }
 
 export interface SippCall {
-  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused' | 'xfer-consult';
+  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused' | 'uac-cancel' | 'xfer-consult';
   sipPort: number;
   dialed: string;
   user: string;
@@ -95,9 +95,9 @@ export function answerOptions(port: number, count: number): { done: Promise<Sipp
   ]);
 }
 
-/** The registered phone waits on `port` for one call and answers, refuses busy, or lets it ring. */
+/** The registered phone waits on `port` for one call and answers, refuses busy, declines (603), lets it ring, or never responds. */
 export async function startPhone(
-  scenario: 'phone-answer' | 'phone-busy' | 'phone-no-answer' | 'phone-hold' | 'phone-answer-hangup',
+  scenario: 'phone-answer' | 'phone-busy' | 'phone-decline' | 'phone-no-answer' | 'phone-silent' | 'phone-hold' | 'phone-answer-hangup',
   port: number,
   logFile: string,
 ): Promise<{ done: Promise<SippResult>; kill: () => void }> {
@@ -108,12 +108,12 @@ export async function startPhone(
 }
 
 /**
- * The carrier side of a trunk on `ip:port`: answers one call, logs the dialed number, waits for BYE.
- * Resolves once SIPp listens there.
+ * The carrier side of a trunk on `ip:port`: answers one call, logs the dialed number, waits for BYE
+ * (uas-congested: refuses it with 503 instead). Resolves once SIPp listens there.
  */
-export async function startCarrier(ip: string, port: number, logFile: string): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+export async function startCarrier(ip: string, port: number, logFile: string, scenario: 'uas-answer' | 'uas-congested' = 'uas-answer'): Promise<{ done: Promise<SippResult>; kill: () => void }> {
   const sipp = runSipp([
-    '-sf', path.join(REPO, 'test/e2e/sipp/uas-answer.xml'), '-i', ip, '-p', String(port), '-mp', String(await freePort(true)),
+    '-sf', path.join(REPO, 'test/e2e/sipp', `${scenario}.xml`), '-i', ip, '-p', String(port), '-mp', String(await freePort(true)),
     '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile,
   ]);
   await udpListening(ip, port, sipp.done);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCdr, cleanCallerText, dispositionOf, type CallFacts } from '../../src/calls/cdr.js';
+import { buildCdr, callEnding, cleanCallerText, dispositionOf, type CallEnd, type CallFacts } from '../../src/calls/cdr.js';
 
 const call: CallFacts = {
   callId: '1700000000.1',
@@ -36,10 +36,47 @@ describe('CDR', () => {
     [false, 19, 'NO ANSWER'],
     [false, 16, 'NO ANSWER'],
     [false, null, 'NO ANSWER'],
+    [false, 21, 'FAILED'], // on the caller's channel: a number the caller may not dial
+    [false, 18, 'NO ANSWER'],
     [false, 34, 'FAILED'],
+    [false, 20, 'FAILED'],
     [false, 1, 'FAILED'],
+    [false, 127, 'FAILED'],
   ] as const)('answered=%s cause=%s -> %s', (answered, cause, expected) => {
     expect(dispositionOf(answered, cause)).toBe(expected);
+  });
+
+  // One case per row of the table in docs/calls-and-routing.md#dispositions: the caller channel's
+  // cause and, when the daemon dialed a leg that never connected, how that leg ended.
+  const ended = (endedBy: CallEnd['endedBy'], cause: number | null, causeText: string | null, dialed: CallEnd['dialed'] = null): CallEnd => ({
+    endedAt: end.endedAt, cause, causeText, endedBy, reconciled: false, dialed,
+  });
+  it.each([
+    ['answered, either side hangs up', true, ended('caller', 16, 'Normal Clearing'), 'ANSWERED', 16],
+    ['answered, the system hangs up', true, ended('system', 16, 'Normal Clearing', { cause: 17, causeText: 'User busy' }), 'ANSWERED', 16],
+    ['the caller cancels while it rings (487, Asterisk says 127)', false, ended('caller', 127, 'Interworking, unspecified'), 'NO ANSWER', 16],
+    ['the caller cancels, the dialed leg cancelled after it', false, ended('caller', 127, 'Interworking, unspecified', { cause: 16, causeText: 'Normal Clearing' }), 'NO ANSWER', 16],
+    ['the callee is busy (486)', false, ended('system', 17, 'User busy', { cause: 17, causeText: 'User busy' }), 'BUSY', 17],
+    ['the callee declines (603)', false, ended('system', 17, 'User busy', { cause: 21, causeText: 'Call Rejected' }), 'BUSY', 21],
+    ['do not disturb (nothing dialed)', false, ended('system', 17, 'User busy'), 'BUSY', 17],
+    ['ring timeout: the daemon cancels the leg', false, ended('system', 19, 'User alerting, no answer', { cause: 16, causeText: 'Normal Clearing' }), 'NO ANSWER', 19],
+    ['ring timeout: Asterisk gives up on the leg with no cause', false, ended('system', 19, 'User alerting, no answer', { cause: 0, causeText: 'Unknown' }), 'NO ANSWER', 19],
+    ['ring timeout: the leg says no answer', false, ended('system', 19, 'User alerting, no answer', { cause: 19, causeText: 'User alerting, no answer' }), 'NO ANSWER', 19],
+    ['no response at all (408)', false, ended('system', 19, 'User alerting, no answer', { cause: 18, causeText: 'No user responding' }), 'NO ANSWER', 18],
+    ['no route: nothing dialed', false, ended('system', 1, 'Unallocated (unassigned) number'), 'FAILED', 1],
+    ['an outside number the caller may not dial (403)', false, ended('system', 21, 'Call Rejected'), 'FAILED', 21],
+    ['the carrier is congested (503)', false, ended('system', 19, 'User alerting, no answer', { cause: 34, causeText: 'Circuit/channel congestion' }), 'FAILED', 34],
+    ['the phone is not registered', false, ended('system', 1, 'Unallocated (unassigned) number', { cause: 20, causeText: 'Subscriber absent' }), 'FAILED', 20],
+    ['ended unobserved (reconciled)', false, ended('unknown', null, null), 'NO ANSWER', null],
+  ] as const)('%s', (_, answered, callEnd, disposition, cause) => {
+    expect(callEnding(answered, callEnd)).toMatchObject({ disposition, cause });
+  });
+
+  it('the CDR row carries the ending: a cancelled call is NO ANSWER with cause 16, a declined one BUSY with 21', () => {
+    const cancelled = buildCdr({ ...call, answeredAt: null }, { ...end, cause: 127, causeText: 'Interworking, unspecified', endedBy: 'caller' });
+    expect(cancelled).toMatchObject({ disposition: 'NO ANSWER', hangup_cause: 16, hangup_cause_text: 'Normal Clearing', ended_by: 'caller' });
+    const declined = buildCdr({ ...call, answeredAt: null }, { ...end, cause: 17, causeText: 'User busy', endedBy: 'system', dialed: { cause: 21, causeText: 'Call Rejected' } });
+    expect(declined).toMatchObject({ disposition: 'BUSY', hangup_cause: 21, hangup_cause_text: 'Call Rejected' });
   });
 
   it('caps and strips caller-controlled text', () => {
