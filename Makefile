@@ -15,6 +15,9 @@ setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempot
 	@# Settings that depend on where Asterisk lives (chrooted or not): each added to the env file once.
 	@$(LOAD_ENV) && bash deploy/asterisk-instance.sh env | while IFS= read -r line; do \
 	  grep -q "^$${line%%=*}=" $(ENV_FILE) || echo "$$line" >>$(ENV_FILE); done
+	@# The site certificate deploy/install.sh made (HTTPS): added once; set PBX_TLS_CERT= (empty) for plain HTTP.
+	@bash deploy/site-cert.sh env | while IFS= read -r line; do \
+	  grep -q "^$${line%%=*}=" $(ENV_FILE) || echo "$$line" >>$(ENV_FILE); done
 
 # Not `npm ci`: with npm 11 and `omit-lockfile-registry-resolved` (set on these machines) the lock
 # file npm itself writes lacks versions for other platforms' optional packages, and `npm ci` refuses

@@ -18,6 +18,9 @@ cat >"$file" <<ENV
 # Every variable is described in docs/operations.md, "Configuration" (README has the main ones).
 PBX_HTTP_HOST=0.0.0.0
 PBX_HTTP_PORT=8080
+# HTTPS with the site certificate deploy/site-cert.sh makes (install.sh runs it); empty both: plain HTTP.
+PBX_TLS_CERT=/etc/pbx/tls/pbx.crt
+PBX_TLS_KEY=/etc/pbx/tls/pbx.key
 PBX_LOG_LEVEL=info
 PBX_DB_HOST=127.0.0.1
 PBX_DB_PORT=5432

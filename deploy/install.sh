@@ -19,6 +19,8 @@
 #   PBX_ASTERISK_CACHE   where the sid root lives (default /var/cache/pbx/asterisk-root)
 #   PBX_DEBIAN_MIRROR    Debian mirror for debootstrap (default http://deb.debian.org/debian)
 #   PBX_INSTALL_FORCE_ROOT=1  use the sid root even if a distro asterisk exists
+#   PBX_TLS_CERT         the site's own HTTPS certificate: then none is made; unset, a self-signed
+#                        one is made once in /etc/pbx/tls (deploy/site-cert.sh); empty: no TLS
 set -euo pipefail
 
 log() { printf '[install] %s\n' "$*"; }
@@ -151,6 +153,11 @@ if ! id -u pbx >/dev/null 2>&1; then
   useradd --system --user-group --home-dir /var/lib/pbx --no-create-home --shell /usr/sbin/nologin pbx
   log "system user pbx created"
 fi
+
+# ---------------------------------------------------------------- the site's HTTPS certificate
+# Self-signed, made once (kept on later runs); the key readable by root and the group pbx only.
+apt_install openssl
+bash "$(dirname "$0")/site-cert.sh" create
 
 # ---------------------------------------------------------------- Asterisk
 ast_major() { # $1 = path to asterisk binary (run via chroot if $2 set)

@@ -18,7 +18,9 @@ import { PgListener } from './db/listener.js';
 import { registeredExtensions } from './extensions/repository.js';
 import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
-import { buildHttp } from './http/server.js';
+import { buildHttp, plainListener } from './http/server.js';
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { healthPlugin } from './health/plugin.js';
 import { authPlugin } from './auth/plugin.js';
 import { auditPlugin } from './audit/plugin.js';
@@ -55,6 +57,8 @@ import { queuesUsingExtension } from './acd/admin-repository.js';
 
 export interface App {
   readonly http: FastifyInstance;
+  /** The plain-HTTP listener beside HTTPS (PBX_HTTP_PLAIN_PORT); null without one. */
+  readonly plainHttp: Server | null;
   readonly db: Db;
   readonly dispatcher: StasisDispatcher;
   start(): Promise<void>;
@@ -193,10 +197,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     ),
   );
 
-  const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures });
+  // HTTPS when the site has a certificate; then plain HTTP (a second port, if any) reaches only the
+  // health checks and the phones' provisioning files, and those only when PBX_PROVISION_PLAIN_HTTP.
+  const tls = config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined;
+  const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
+  const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
   await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
-  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port });
+  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, plainHttpAllowed: config.http.provisionPlain });
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
   await http.register(
     async (api) => {
@@ -217,6 +225,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   let stopping: Promise<void> | null = null;
   return {
     http,
+    plainHttp: plain?.server ?? null,
     db,
     dispatcher,
     async start() {
@@ -231,6 +240,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       unserved.start();
       contactStates.start();
       await http.listen({ host: config.http.host, port: config.http.port });
+      if (plain) await plain.listen(config.http.host, config.http.plainPort ?? 0);
     },
     stop() {
       stopping ??= (async () => {

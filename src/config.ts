@@ -4,6 +4,7 @@
  * at once, each naming its variable, and start-up stops.
  */
 import { isIP } from 'node:net';
+import { accessSync, constants as fsConstants } from 'node:fs';
 
 export interface Config {
   readonly http: {
@@ -11,6 +12,12 @@ export interface Config {
     readonly port: number;
     /** Failed API authentications per source: after `limit` in `windowSeconds`, 429 until the window ends. */
     readonly authFailures: { readonly limit: number; readonly windowSeconds: number };
+    /** PBX_TLS_CERT / PBX_TLS_KEY (PEM files): set, PBX_HTTP_PORT serves HTTPS; null: plain HTTP. */
+    readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
+    /** With TLS only: a second, plain-HTTP port for /health and (if allowed) /provision; null: none. */
+    readonly plainPort: number | null;
+    /** Provisioning files (SIP passwords) may be fetched over plain HTTP (always true without TLS). */
+    readonly provisionPlain: boolean;
   };
   readonly log: { readonly level: LogLevel };
   readonly db: {
@@ -80,6 +87,10 @@ export class ConfigError extends Error {
 export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallback?: string; about: string }[] = [
   { name: 'PBX_HTTP_HOST', required: false, fallback: '0.0.0.0', about: 'address the REST API listens on' },
   { name: 'PBX_HTTP_PORT', required: false, fallback: '8080', about: 'port of the REST API, /docs and /health' },
+  { name: 'PBX_TLS_CERT', required: false, fallback: '(none)', about: 'PEM certificate (chain) file: with PBX_TLS_KEY, PBX_HTTP_PORT serves HTTPS; make setup makes a self-signed one in /etc/pbx/tls; empty: plain HTTP' },
+  { name: 'PBX_TLS_KEY', required: false, fallback: '(none)', about: 'PEM private key of PBX_TLS_CERT (set both or neither); readable by the daemon\'s user' },
+  { name: 'PBX_HTTP_PLAIN_PORT', required: false, fallback: '(none)', about: 'with TLS only: also listen with plain HTTP on this port (same host) for /health/* and /provision/*; the API and /docs answer 403 there' },
+  { name: 'PBX_PROVISION_PLAIN_HTTP', required: false, fallback: 'no', about: 'yes: phones may fetch provisioning files (they carry SIP passwords) over PBX_HTTP_PLAIN_PORT; no: 403 there, HTTPS only' },
   { name: 'PBX_AUTH_FAIL_LIMIT', required: false, fallback: '20', about: 'failed API authentications (401) allowed per source address within the window; later ones get 429 rate-limited' },
   { name: 'PBX_AUTH_FAIL_WINDOW_SECONDS', required: false, fallback: '60', about: 'the window of PBX_AUTH_FAIL_LIMIT, in seconds (Retry-After says when it ends)' },
   { name: 'PBX_LOG_LEVEL', required: false, fallback: 'info', about: LOG_LEVELS.join(', ') },
@@ -168,6 +179,18 @@ class Reader {
     return value;
   }
 
+  /** A file the daemon must read at start (a certificate or key): absolute, and readable now. */
+  readableFile(name: string): string {
+    const value = this.pattern(name, '', ABSOLUTE_PATH, 'an absolute path');
+    if (value === '') return value;
+    try {
+      accessSync(value, fsConstants.R_OK);
+    } catch (err) {
+      this.problems.push(`${name}: cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    return value;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const value = this.str(name, fallback);
     if (!(allowed as readonly string[]).includes(value)) {
@@ -194,11 +217,13 @@ export function loadConfig(env: Env): Config {
   const dataDir = r.pattern('PBX_DATA_DIR', '/var/lib/pbx', ABSOLUTE_PATH, 'an absolute path');
   const promptsDir = trimSlash(r.pattern('PBX_PROMPTS_DIR', `${trimSlash(dataDir)}/prompts`, ABSOLUTE_PATH, 'an absolute path'));
 
+  const httpPort = r.port('PBX_HTTP_PORT', 8080, 0);
   const config: Config = {
     http: {
       host: r.pattern('PBX_HTTP_HOST', '0.0.0.0', HOST, 'a host name or address'),
-      port: r.port('PBX_HTTP_PORT', 8080, 0),
+      port: httpPort,
       authFailures: { limit: r.int('PBX_AUTH_FAIL_LIMIT', 20, 1, 1_000_000), windowSeconds: r.int('PBX_AUTH_FAIL_WINDOW_SECONDS', 60, 1, 86_400) },
+      ...httpTls(r, env, httpPort),
     },
     log: { level: r.oneOf('PBX_LOG_LEVEL', 'info', LOG_LEVELS) },
     db: {
@@ -253,6 +278,24 @@ export function loadConfig(env: Env): Config {
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+/**
+ * TLS for the HTTP listener: both PBX_TLS_CERT and PBX_TLS_KEY or neither. The plain-HTTP port and
+ * plain provisioning only mean something beside TLS (without it, PBX_HTTP_PORT is plain already).
+ */
+function httpTls(r: Reader, env: Env, httpPort: number): Pick<Config['http'], 'tls' | 'plainPort' | 'provisionPlain'> {
+  const certFile = r.readableFile('PBX_TLS_CERT');
+  const keyFile = r.readableFile('PBX_TLS_KEY');
+  if ((certFile === '') !== (keyFile === '')) r.problems.push('PBX_TLS_CERT and PBX_TLS_KEY go together: set both (HTTPS) or neither (plain HTTP)');
+  const tls = certFile !== '' && keyFile !== '' ? { certFile, keyFile } : null;
+  const plainSet = (env['PBX_HTTP_PLAIN_PORT'] ?? '') !== '';
+  const plainPort = plainSet ? r.port('PBX_HTTP_PLAIN_PORT', 0, 0) : null;
+  if (plainPort !== null && !tls) r.problems.push('PBX_HTTP_PLAIN_PORT needs PBX_TLS_CERT and PBX_TLS_KEY (without TLS, PBX_HTTP_PORT is plain HTTP already)');
+  if (plainPort !== null && plainPort !== 0 && plainPort === httpPort) r.problems.push('PBX_HTTP_PLAIN_PORT must differ from PBX_HTTP_PORT');
+  const provisionPlain = r.oneOf('PBX_PROVISION_PLAIN_HTTP', 'no', ['yes', 'no']) === 'yes';
+  if (provisionPlain && tls && plainPort === null) r.problems.push('PBX_PROVISION_PLAIN_HTTP=yes needs PBX_HTTP_PLAIN_PORT (the plain-HTTP port phones fetch from)');
+  return { tls, plainPort, provisionPlain: provisionPlain || !tls };
 }
 
 /** The Redis password: PBX_REDIS_PASSWORD, else the URL's; both set must agree. */

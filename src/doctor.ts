@@ -8,6 +8,8 @@ import { createDb, createPool } from './db/database.js';
 import { AmiConnection } from './telephony/ami.js';
 import { createLogger } from './logger.js';
 import { promptToolVersions } from './prompts/media.js';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 type Out = (line: string) => void;
 
@@ -22,7 +24,7 @@ export async function runDoctor(out: Out, env: Readonly<Record<string, string | 
     out('      fix: set the variables in /etc/pbx/pbx.env (written by deploy/install.sh) or the environment; `pbx config` lists them');
     return false;
   }
-  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config), checkPromptTools()]);
+  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config), checkPromptTools(), Promise.resolve(checkTls(config))]);
   for (const lines of results) for (const l of lines.lines) out(l);
   return results.every((r) => r.ok);
 }
@@ -121,6 +123,27 @@ async function checkAri(c: Config): Promise<Outcome> {
       ok: false,
       lines: [`FAIL  ARI ${base}: ${(err as Error).cause ? String((err as Error & { cause: Error }).cause.message) : (err as Error).message}`, '      fix: is Asterisk running? `deploy/asterisk-instance.sh start` (or `make run`)'],
     };
+  }
+}
+
+const CERT_RENEW_DAYS = 30;
+
+/** The HTTPS certificate: readable, matching its key, and how long it is valid (a warning in its last 30 days). */
+function checkTls(c: Config, now = new Date()): Outcome {
+  const fix = '      fix: deploy/site-cert.sh create makes a self-signed site certificate (make setup runs it); see docs/operations.md, "HTTPS"';
+  if (!c.http.tls) return { ok: true, lines: ['WARN  no TLS (PBX_TLS_CERT/PBX_TLS_KEY unset): the API and provisioning files (SIP passwords) go over plain HTTP', fix] };
+  try {
+    const cert = new X509Certificate(readFileSync(c.http.tls.certFile));
+    if (!cert.checkPrivateKey(createPrivateKey(readFileSync(c.http.tls.keyFile)))) {
+      return { ok: false, lines: [`FAIL  ${c.http.tls.keyFile} is not the key of ${c.http.tls.certFile}`, fix] };
+    }
+    const days = Math.floor((new Date(cert.validTo).getTime() - now.getTime()) / 86_400_000);
+    const what = `HTTPS certificate ${c.http.tls.certFile} (${cert.subject.replace(/\n/g, ', ')}; ${cert.subjectAltName ?? 'no subjectAltName'})`;
+    if (days < 0) return { ok: false, lines: [`FAIL  ${what} expired on ${cert.validTo}`, fix] };
+    if (days < CERT_RENEW_DAYS) return { ok: true, lines: [`WARN  ${what} expires in ${days} days (${cert.validTo}): renew it, and trust the new one on the phones`, fix] };
+    return { ok: true, lines: [`ok    ${what}, valid until ${cert.validTo} (${days} days)`] };
+  } catch (err) {
+    return { ok: false, lines: [`FAIL  HTTPS certificate: ${(err as Error).message}`, fix] };
   }
 }
 

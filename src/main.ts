@@ -41,5 +41,7 @@ export async function serve(config: Config): Promise<void> {
     await app.stop().catch(() => undefined);
     process.exit(1);
   }
-  log.info({ address: `http://${config.http.host}:${config.http.port}` }, 'pbx is serving; API docs at /docs');
+  const scheme = config.http.tls ? 'https' : 'http';
+  const plain = config.http.tls && config.http.plainPort !== null ? { plainHttp: `http://${config.http.host}:${config.http.plainPort}`, provisionPlain: config.http.provisionPlain } : {};
+  log.info({ address: `${scheme}://${config.http.host}:${config.http.port}`, ...plain }, 'pbx is serving; API docs at /docs');
 }

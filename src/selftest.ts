@@ -48,7 +48,7 @@ export async function testCall(config: Config, db: Db, dialed: string, out: (lin
       const [cdr] = await searchCdrs(db, { from: since, dialed, caller: '0000', limit: 1 });
       if (cdr) {
         out(`ok    CDR ${cdr.id}: ${cdr.disposition}, ${cdr.duration_seconds}s (billable ${cdr.billable_seconds}s), digits "${cdr.digits}", ended by ${cdr.ended_by}`);
-        out(`      see it with: curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${config.http.port}/api/v1/cdrs?dialed=${encodeURIComponent(dialed)}`);
+        out(`      see it with: curl${config.http.tls ? ` --cacert ${config.http.tls.certFile}` : ''} -H "Authorization: Bearer $TOKEN" ${config.http.tls ? 'https' : 'http'}://127.0.0.1:${config.http.port}/api/v1/cdrs?dialed=${encodeURIComponent(dialed)}`);
         return code === 0;
       }
       await new Promise((r) => setTimeout(r, 250));

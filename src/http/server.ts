@@ -1,7 +1,8 @@
 /**
  * The Fastify instance and what every route shares: schemas everywhere (additionalProperties:false
  * rejects unknown fields instead of silently dropping them), one error handler, the request's
- * principal, bearer auth before the body is read, OpenAPI at /docs. The features register themselves (each folder's plugin.ts);
+ * principal, bearer auth before the body is read, OpenAPI at /docs. With TLS it serves HTTPS, and
+ * may also answer plain HTTP on a second port, for the few paths allowed there (plainListener). The features register themselves (each folder's plugin.ts);
  * src/app.ts mounts them, the API under /api/v1.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -9,6 +10,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthFailureLimit } from './auth-failures.js';
 import { httpBasics } from './plugin.js';
@@ -18,7 +21,16 @@ export interface HttpDeps {
   readonly version: string;
   /** Failed authentications allowed per source and window (PBX_AUTH_FAIL_LIMIT, PBX_AUTH_FAIL_WINDOW_SECONDS). */
   readonly authFailures: AuthFailureLimit;
+  /** PEM certificate and key: the instance serves HTTPS. Absent: plain HTTP. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
+   * With TLS: the path prefixes a plain-HTTP request may reach (plainListener); any other answers
+   * 403 before authentication, so no token or body travels over it to be processed.
+   */
+  readonly plainPaths?: readonly string[];
 }
+
+const REQUEST_TIMEOUT_MS = 30_000;
 
 const AJV_OPTIONS = { removeAdditional: false, useDefaults: true, allErrors: true } as const;
 
@@ -46,10 +58,20 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1_048_576,
-    requestTimeout: 30_000,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     schemaController: { compilersFactory: { buildValidator: validatorsByPart() } },
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
   }) as unknown as FastifyInstance;
   await app.register(httpBasics, { authFailures: deps.authFailures });
+  if (deps.tls) {
+    const allowed = deps.plainPaths ?? [];
+    app.addHook('onRequest', async (request) => {
+      // The matched route's pattern, not the raw URL (no dot segments or encodings to get past).
+      const route = request.routeOptions.url ?? '';
+      if (request.protocol === 'https' || allowed.some((prefix) => route.startsWith(prefix))) return;
+      throw new AppError('forbidden', 403, 'this port is plain HTTP; use HTTPS (PBX_HTTP_PORT)');
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -60,4 +82,28 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   return app;
+}
+
+/**
+ * A plain-HTTP listener beside an HTTPS instance: the same routes and hooks (fastify.routing), on
+ * its own port; request.protocol is 'http' there. Closed with the instance.
+ */
+export function plainListener(app: FastifyInstance): { listen(host: string, port: number): Promise<Server>; readonly server: Server } {
+  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => app.routing(req, res));
+  app.addHook('onClose', async () => {
+    if (!server.listening) return;
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return {
+    server,
+    listen: (host, port) =>
+      new Promise<Server>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host, port }, () => {
+          server.off('error', reject);
+          resolve(server);
+        });
+      }),
+  };
 }

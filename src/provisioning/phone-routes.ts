@@ -8,6 +8,8 @@
  * and a hash compared), so the endpoint does not tell which MACs exist. Every request is logged
  * (mac, ip, vendor, result); failed authentications (an unknown MAC with credentials included) also
  * as the stable auth-failure line fail2ban reads (src/shared/auth-failure-log.ts).
+ * The files carry SIP passwords: when the site serves HTTPS, a request over plain HTTP is refused
+ * (403, before any lookup) unless PBX_PROVISION_PLAIN_HTTP allows it (plainHttpAllowed).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +27,8 @@ export const PROVISIONING_REALM = 'pbx provisioning';
 
 export interface ProvisioningRouteDeps extends ProvisioningSettings {
   readonly db: Db;
+  /** Serve over plain HTTP too (false: HTTPS only; true without TLS, where plain is all there is). */
+  readonly plainHttpAllowed: boolean;
   readonly now?: () => Date;
 }
 
@@ -44,6 +48,10 @@ export function provisioningRoutes(deps: ProvisioningRouteDeps) {
       async (request, reply) => {
         const ip = normalizeClientIp(request.ip);
         const file = request.params.file;
+        if (request.protocol !== 'https' && !deps.plainHttpAllowed) {
+          request.log.warn({ event: 'provisioning', ip, file: file.slice(0, 64), status: 403 }, 'provisioning over plain HTTP refused (HTTPS only; PBX_PROVISION_PLAIN_HTTP=yes allows it)');
+          throw new AppError('forbidden', 403, 'provisioning files are served over HTTPS only');
+        }
         const outcome = await service.fetch(file, ip, parseBasicAuth(request.headers.authorization));
         const fields = { event: 'provisioning', mac: outcome.mac, ip, file: file.slice(0, 64), result: outcome.result, status: outcome.status };
 

@@ -53,7 +53,7 @@ beforeAll(async () => {
   );
   http = await buildHttp({ log, version: 'test', authFailures: testConfig().http.authFailures });
   const auth = new AuthService(db);
-  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062 });
+  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062, plainHttpAllowed: true });
   await http.register(devicesPlugin, { db, auth, prefix: '/api/v1' });
   await http.ready();
 

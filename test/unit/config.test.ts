@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b' };
@@ -52,5 +55,60 @@ describe('site settings', () => {
   it('accepts an IANA time zone and refuses a made-up one', () => {
     expect(loadConfig({ ...minimal, PBX_TIMEZONE: 'Europe/Berlin' }).site.timezone).toBe('Europe/Berlin');
     expect(() => loadConfig({ ...minimal, PBX_TIMEZONE: 'Mars/Olympus' })).toThrow(/PBX_TIMEZONE.*IANA/);
+  });
+});
+
+describe('HTTPS settings (PBX_TLS_CERT, PBX_TLS_KEY, PBX_HTTP_PLAIN_PORT, PBX_PROVISION_PLAIN_HTTP)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pbx-config-tls-'));
+  const cert = path.join(dir, 'site.crt');
+  const key = path.join(dir, 'site.key');
+  writeFileSync(cert, 'certificate');
+  writeFileSync(key, 'key');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const problems = (env: Record<string, string>): string => {
+    try {
+      loadConfig({ ...minimal, ...env });
+    } catch (err) {
+      return (err as ConfigError).problems.join('\n');
+    }
+    return '';
+  };
+
+  it('without them: plain HTTP on PBX_HTTP_PORT, provisioning included, no second port', () => {
+    expect(loadConfig(minimal).http).toMatchObject({ tls: null, plainPort: null, provisionPlain: true });
+    expect(loadConfig({ ...minimal, PBX_TLS_CERT: '', PBX_TLS_KEY: '' }).http.tls).toBeNull();
+  });
+
+  it('with both: HTTPS, no plain port, provisioning over HTTPS only', () => {
+    expect(loadConfig({ ...minimal, PBX_TLS_CERT: cert, PBX_TLS_KEY: key }).http).toMatchObject({
+      tls: { certFile: cert, keyFile: key },
+      plainPort: null,
+      provisionPlain: false,
+    });
+  });
+
+  it('takes the plain port and plain provisioning beside TLS', () => {
+    const c = loadConfig({ ...minimal, PBX_TLS_CERT: cert, PBX_TLS_KEY: key, PBX_HTTP_PLAIN_PORT: '8081', PBX_PROVISION_PLAIN_HTTP: 'yes' });
+    expect(c.http).toMatchObject({ plainPort: 8081, provisionPlain: true });
+  });
+
+  it.each([
+    [{ PBX_TLS_CERT: cert }, /PBX_TLS_CERT and PBX_TLS_KEY go together/],
+    [{ PBX_TLS_KEY: key }, /PBX_TLS_CERT and PBX_TLS_KEY go together/],
+    [{ PBX_TLS_CERT: 'site.crt', PBX_TLS_KEY: key }, /PBX_TLS_CERT must be an absolute path/],
+    [{ PBX_TLS_CERT: cert, PBX_TLS_KEY: path.join(dir, 'missing.key') }, /PBX_TLS_KEY: cannot read .*missing\.key \(ENOENT\)/],
+    [{ PBX_HTTP_PLAIN_PORT: '8081' }, /PBX_HTTP_PLAIN_PORT needs PBX_TLS_CERT/],
+    [{ PBX_TLS_CERT: cert, PBX_TLS_KEY: key, PBX_HTTP_PLAIN_PORT: '8080' }, /PBX_HTTP_PLAIN_PORT must differ/],
+    [{ PBX_TLS_CERT: cert, PBX_TLS_KEY: key, PBX_HTTP_PLAIN_PORT: 'web' }, /PBX_HTTP_PLAIN_PORT must be a whole number/],
+    [{ PBX_TLS_CERT: cert, PBX_TLS_KEY: key, PBX_PROVISION_PLAIN_HTTP: 'yes' }, /PBX_PROVISION_PLAIN_HTTP=yes needs PBX_HTTP_PLAIN_PORT/],
+    [{ PBX_PROVISION_PLAIN_HTTP: 'maybe' }, /PBX_PROVISION_PLAIN_HTTP must be one of yes, no/],
+  ])('refuses %j', (env, message) => {
+    expect(problems(env)).toMatch(message);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('refuses a key the daemon cannot read', () => {
+    const locked = path.join(dir, 'locked.key');
+    writeFileSync(locked, 'key', { mode: 0o000 });
+    expect(problems({ PBX_TLS_CERT: cert, PBX_TLS_KEY: locked })).toMatch(/PBX_TLS_KEY: cannot read .* \(EACCES\)/);
   });
 });
