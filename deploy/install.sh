@@ -137,6 +137,8 @@ fi
 # ---------------------------------------------------------------- tools
 # sip-tester = SIPp with pcap play (RFC 4733 DTMF pcaps in /usr/share/sip-tester)
 apt_install sip-tester debootstrap netcat-openbsd ca-certificates perl
+# curl and jq: the README's first steps (its api helper; jq reads ids from answers).
+apt_install curl jq
 # fail2ban: the site bans SIP and API brute force with the filters in deploy/fail2ban (enabling the
 # jail is a site decision, see deploy/README-site.md); the tests check those filters with fail2ban-regex.
 apt_install fail2ban
