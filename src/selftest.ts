@@ -44,7 +44,9 @@ export async function testCall(config: Config, db: Db, dialed: string, out: (lin
       return false;
     }
     if (code !== 0) out(`WARN  SIPp exited ${code}: the call did not go as scripted (is the daemon running? see its log)`);
-    for (let i = 0; i < 20; i++) {
+    // The CDR is written when the call's last channel is gone; on a busy site (or right after
+    // Asterisk started) that can take a few seconds, and a write that failed is retried.
+    for (let i = 0; i < 60; i++) {
       const [cdr] = await searchCdrs(db, { from: since, dialed, caller: '0000', limit: 1 });
       if (cdr) {
         out(`ok    CDR ${cdr.id}: ${cdr.disposition}, ${cdr.duration_seconds}s (billable ${cdr.billable_seconds}s), digits "${cdr.digits}", ended by ${cdr.ended_by}`);
