@@ -19,7 +19,24 @@ export interface CallFacts {
   readonly linkedId?: string;
   /** The IVR flows the caller went through and their path (nodes, digits, lookups). */
   readonly ivr?: IvrRecord;
+  /** The queue the caller joined (the last one, after an overflow from queue to queue). */
+  readonly queue?: string | null;
+  /**
+   * The party that answered: the extension (or outside number) finally dialed after forwards, or
+   * the agent's extension; with `agent` (the agent's number) for a queue call. `connectedAt`: when
+   * it answered. Absent when no person answered (the caller heard only the system: voicemail, a flow).
+   */
+  readonly party?: CallParty | null;
 }
+
+export interface CallParty {
+  readonly answeredBy: string | null;
+  readonly agent: string | null;
+  readonly connectedAt: Date;
+}
+
+/** Who ended the call: `callee` (a dialed extension or number) or `agent` hung up first. */
+export type EndedBy = 'caller' | 'callee' | 'agent' | 'system' | 'transfer' | 'callback' | 'unknown';
 
 export interface CallEnd {
   readonly endedAt: Date;
@@ -27,7 +44,7 @@ export interface CallEnd {
   readonly causeText: string | null;
   /** transfer: this part of the call ended when one side transferred the other away. */
   /** callback: the caller left the queue asking to be called back (the callback is its own CDR, linked). */
-  readonly endedBy: 'caller' | 'system' | 'transfer' | 'callback' | 'unknown';
+  readonly endedBy: EndedBy;
   /** True when the end was inferred after a restart or reconnect instead of observed. */
   readonly reconciled: boolean;
   /**
@@ -35,6 +52,12 @@ export interface CallEnd {
    * congested, rang out): the caller's own cause is only the refusal the daemon chose to send.
    */
   readonly dialed?: { readonly cause: number | null; readonly causeText: string | null } | null;
+  /**
+   * The caller was still waiting for a person when the call ended (ringing an extension, queued):
+   * no talk time, whatever the system answered before. Otherwise, with no party, talk runs from
+   * the system's answer (the caller was served by voicemail, a flow, the test service).
+   */
+  readonly waiting?: boolean;
 }
 
 /** Q.850 causes (Asterisk's names and texts) that decide a disposition. */
@@ -93,6 +116,8 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
   const endedMs = Math.max(end.endedAt.getTime(), call.startedAt.getTime());
   const answeredMs = call.answeredAt ? Math.min(Math.max(call.answeredAt.getTime(), call.startedAt.getTime()), endedMs) : null;
   const ending = callEnding(answeredMs !== null, end);
+  const times = callTimes(call, end, call.startedAt.getTime(), answeredMs, endedMs);
+  const party = answeredMs === null ? null : (call.party ?? null);
   return {
     call_id: call.callId,
     direction: call.direction,
@@ -103,7 +128,7 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     answered_at: answeredMs === null ? null : new Date(answeredMs),
     ended_at: new Date(endedMs),
     duration_seconds: Math.floor((endedMs - call.startedAt.getTime()) / 1000),
-    billable_seconds: answeredMs === null ? 0 : Math.floor((endedMs - answeredMs) / 1000),
+    billable_seconds: times.talk,
     hangup_cause: ending.cause,
     hangup_cause_text: ending.causeText,
     disposition: ending.disposition,
@@ -112,6 +137,26 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     reconciled: end.reconciled,
     linked_id: call.linkedId ?? call.callId,
     ivr_path: call.ivr ? JSON.stringify(call.ivr) : null,
+    answered_by: party?.answeredBy ?? null,
+    agent: party?.agent ?? null,
+    queue: call.queue ?? null,
+    wait_seconds: times.wait,
+    talk_seconds: times.talk,
+  };
+}
+
+/**
+ * Where the time went (docs/calls-and-routing.md#cdrs): talk runs from the answer of the party
+ * that answered (the callee or agent; the system when the caller was served by it alone) to the
+ * end, and is what is billable; wait is everything before it (ringing, the IVR, the queue), or
+ * the whole call when nobody answered. Whole seconds, each rounded down.
+ */
+function callTimes(call: CallFacts, end: CallEnd, startMs: number, answeredMs: number | null, endedMs: number): { wait: number; talk: number } {
+  const connectedMs = call.party ? Math.min(Math.max(call.party.connectedAt.getTime(), startMs), endedMs) : null;
+  const talkFrom = answeredMs === null ? null : (connectedMs ?? (end.waiting ? null : answeredMs));
+  return {
+    wait: Math.floor(((talkFrom ?? endedMs) - startMs) / 1000),
+    talk: talkFrom === null ? 0 : Math.floor((endedMs - talkFrom) / 1000),
   };
 }
 

@@ -200,6 +200,8 @@ export class DialRunner implements CallRunner {
           await control.createBridge(bridgeId);
           await control.addToBridge(bridgeId, [channelId, action.legId]);
           host.updateLive({ state: 'dial', bridge_id: bridgeId });
+          // The number finally dialed (after forwards) answered.
+          host.partyAnswered(this.state.current);
           this.finishTransfer('channel_answered');
           if (host.callbackId) logRejection(host.acd.callbackResult(host.callbackId, true), host.log, 'callback result not passed to the ACD', { callback: host.callbackId });
           return await host.follow(action.legId);
@@ -211,7 +213,8 @@ export class DialRunner implements CallRunner {
         case 'hangup-caller':
           this.finishTransfer(failureProgress(action.reason));
           if (host.callbackId) await host.acd.callbackResult(host.callbackId, false);
-          return await host.hangupCaller(action.reason);
+          // Hanging up after the two were connected: the callee hung up first.
+          return await host.hangupCaller(action.reason, this.state.answered ? 'callee' : undefined);
         case 'voicemail':
           if (this.transferer) await control.stopMoh(channelId).catch(() => undefined);
           await this.stopRingingBack();

@@ -81,6 +81,10 @@ export class StasisDispatcher {
           started_at: f.startedAt,
           answered_at: f.answeredAt,
           linked_id: f.linkedId ?? null,
+          queue: f.queue ?? null,
+          answered_by: f.party?.answeredBy ?? null,
+          agent: f.party?.agent ?? null,
+          connected_at: f.party?.connectedAt ?? null,
           ...(mode ? { mode } : {}),
         }),
       update: (callId, patch) => updateLiveCall(db, callId, patch),
@@ -340,7 +344,14 @@ export class StasisDispatcher {
         this.keepMessage(row);
         // The call ended while nobody was listening: it ended at or after its last heartbeat.
         this.deps.cdrWriter.write(
-          buildCdr(factsFromRow(row), { endedAt: row.updated_at, cause: null, causeText: null, endedBy: 'unknown', reconciled: true }),
+          buildCdr(factsFromRow(row), {
+            endedAt: row.updated_at,
+            cause: null,
+            causeText: null,
+            endedBy: 'unknown',
+            reconciled: true,
+            waiting: !row.connected_at && (row.mode === 'dial' || row.mode.startsWith('queue:') || row.mode.startsWith('callback:')),
+          }),
         );
       }
     }
@@ -427,5 +438,7 @@ function factsFromRow(row: LiveCallRow): CallFacts {
     answeredAt: row.answered_at,
     digits: row.digits,
     ...(row.linked_id ? { linkedId: row.linked_id } : {}),
+    queue: row.queue,
+    party: row.connected_at ? { answeredBy: row.answered_by, agent: row.agent, connectedAt: row.connected_at } : null,
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../logger.js';
 import type { CallControl, HangupReason } from '../telephony/ari-types.js';
-import type { CallFacts } from './cdr.js';
+import type { CallFacts, EndedBy } from './cdr.js';
 import type { SessionEvent } from './events.js';
 
 export interface CallHost {
@@ -17,7 +17,10 @@ export interface CallHost {
   facts(): CallFacts;
   now(): Date;
   answerCaller(): Promise<void>;
-  hangupCaller(reason: HangupReason): Promise<void>;
+  /** `by`: the other side (the callee, the agent) hung up first and this ends the caller's side too (the CDR's endedBy). */
+  hangupCaller(reason: HangupReason, by?: Extract<EndedBy, 'callee' | 'agent'>): Promise<void>;
+  /** A person answered: the dialed extension or number (after forwards), or an agent (`agent`: their number). The CDR's talk time starts now. */
+  partyAnswered(answeredBy: string | null, agent?: string | null): void;
   /** The session's one timer: `event` is queued to the session when it fires (a new timer replaces the old). */
   setTimer(ms: number, event: SessionEvent): void;
   clearTimer(): void;

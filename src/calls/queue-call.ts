@@ -45,6 +45,8 @@ export interface QueueHost extends CallHost {
   speak(text: string): Promise<string>;
   /** The caller left asking for a callback: their CDR says so. */
   markCallback(): void;
+  /** The caller joined queue `queue`: their CDR names it. */
+  joinedQueue(queue: string): void;
 }
 
 export interface QueueRouting {
@@ -73,8 +75,8 @@ export function routingFromVars(vars: Readonly<Record<string, string>>): QueueRo
 
 export class QueueRunner implements CallRunner {
   readonly mode = 'queue';
-  /** Ringing legs -> agent id. */
-  private readonly ringing = new Map<string, string>();
+  /** Ringing legs -> the agent rung. */
+  private readonly ringing = new Map<string, OfferedAgent>();
   private connectedLeg: string | null = null;
   private agentOf: string | null = null;
   private bridgeId: string | null = null;
@@ -163,6 +165,7 @@ export class QueueRunner implements CallRunner {
       return this.host.leaveTo(result.queue.overflow);
     }
     this.joined = true;
+    this.host.joinedQueue(queueName);
     if (result.queue.callbackAfterSeconds !== null) this.host.setTimer(result.queue.callbackAfterSeconds * 1000, { type: 'queue-callback-offer' });
     // Offered: the offer (queued to this session by the decision) rings the agent, then answers.
     if (!(await within(result.offered, ANSWER_WITHIN_MS, false))) this.answer();
@@ -211,8 +214,8 @@ export class QueueRunner implements CallRunner {
         for (const agent of event.agents) await this.ring(agent, event.ringTimeoutSeconds);
         return this.answer(); // the first offer answers the caller once their agent's phone is rung
       case 'queue-withdraw':
-        for (const [legId, agentId] of this.ringing) {
-          if (agentId !== event.agentId) continue;
+        for (const [legId, agent] of this.ringing) {
+          if (agent.id !== event.agentId) continue;
           this.ringing.delete(legId);
           this.host.releaseLeg(legId);
           await this.host.control.hangup(legId).catch(() => undefined);
@@ -243,9 +246,10 @@ export class QueueRunner implements CallRunner {
 
   /** The agent's phone answered. */
   private async legAnswered(legId: string): Promise<void> {
-    const agentId = this.ringing.get(legId);
-    if (!agentId) return;
+    const agent = this.ringing.get(legId);
+    if (!agent) return;
     this.ringing.delete(legId);
+    const agentId = agent.id;
     const { acd, control, channelId, log } = this.host;
     if (!(await (this.answering ?? Promise.resolve()).then(() => true, () => false))) {
       // The caller was never answered (and is being hung up): nothing to connect the agent to.
@@ -268,6 +272,7 @@ export class QueueRunner implements CallRunner {
     await control.createBridge(this.bridgeId);
     await control.addToBridge(this.bridgeId, [channelId, legId]);
     this.host.connected(legId, this.bridgeId);
+    this.host.partyAnswered(agent.extension, agent.number);
     log.info({ agent: agentId, leg: legId }, 'caller connected to agent');
   }
 
@@ -278,13 +283,13 @@ export class QueueRunner implements CallRunner {
       this.connectedLeg = null;
       this.host.releaseLeg(legId);
       await acd.callEnded(this.host.facts().callId);
-      return this.host.hangupCaller('normal');
+      return this.host.hangupCaller('normal', 'agent');
     }
-    const agentId = this.ringing.get(legId);
-    if (!agentId) return;
+    const agent = this.ringing.get(legId);
+    if (!agent) return;
     this.ringing.delete(legId);
     this.host.releaseLeg(legId);
-    await acd.offerFailed(this.host.facts().callId, agentId, isBusyCause(cause) ? 'busy' : 'no-answer');
+    await acd.offerFailed(this.host.facts().callId, agent.id, isBusyCause(cause) ? 'busy' : 'no-answer');
   }
 
   private async playbackFinished(playbackId: string): Promise<void> {
@@ -327,7 +332,7 @@ export class QueueRunner implements CallRunner {
     const { control, log } = this.host;
     const facts = this.host.facts();
     const legId = `${facts.callId}-agent-${randomUUID().slice(0, 8)}`;
-    this.ringing.set(legId, agent.id);
+    this.ringing.set(legId, agent);
     this.host.registerLeg(legId);
     const number = facts.callerNumber ?? '';
     try {

@@ -14,6 +14,10 @@ export interface LiveCallPatch {
   peer_channel_id?: string | null;
   bridge_id?: string | null;
   recording_name?: string | null;
+  queue?: string | null;
+  answered_by?: string | null;
+  agent?: string | null;
+  connected_at?: Date | null;
 }
 
 export async function updateLiveCall(

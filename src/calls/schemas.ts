@@ -17,11 +17,22 @@ export const Cdr = Type.Object(
     answeredAt: NullableTimestamp,
     endedAt: Timestamp,
     durationSeconds: Type.Integer(),
-    billableSeconds: Type.Integer(),
+    billableSeconds: Type.Integer({ description: 'the talk time (talkSeconds): what the caller is billed for' }),
+    waitSeconds: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'seconds before the answering party answered (ringing, IVR, queue); the whole call when nobody answered; null on older rows where unknown',
+    }),
+    talkSeconds: Type.Union([Type.Integer(), Type.Null()], {
+      description: "seconds from the callee's or agent's answer to the end (from the system's answer when only the system served the caller); null on older rows where unknown",
+    }),
+    answeredBy: Type.Union([Type.String(), Type.Null()], {
+      description: "the extension or number that answered, after forwards; a queue call: the agent's extension; null when nobody or only the system answered",
+    }),
+    agent: Type.Union([Type.String(), Type.Null()], { description: "the agent's number, for a queue call an agent answered" }),
+    queue: Type.Union([Type.String(), Type.Null()], { description: 'the queue the caller joined' }),
     hangupCause: Type.Union([Type.Integer(), Type.Null()]),
     hangupCauseText: Type.Union([Type.String(), Type.Null()]),
     disposition: Disposition,
-    endedBy: Type.String({ description: 'caller | system | transfer | unknown' }),
+    endedBy: Type.String({ description: 'who hung up: caller | callee | agent | system | transfer | callback | unknown' }),
     digits: Type.String({ description: 'DTMF digits the caller entered' }),
     reconciled: Type.Boolean({ description: 'the end was inferred after a restart or reconnect' }),
     linkedId: Type.Union([Type.String(), Type.Null()], {

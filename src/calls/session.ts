@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import type { CallControl, HangupReason } from '../telephony/ari-types.js';
 import { AppError } from '../errors.js';
 import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
-import { buildCdr, type CallEnd, type CallFacts } from './cdr.js';
+import { buildCdr, type CallEnd, type CallFacts, type EndedBy } from './cdr.js';
 import type { FlowSettings } from './flow.js';
 import type { DialTarget } from './dial-flow.js';
 import type { CallerContext, RoutedCall } from './directory.js';
@@ -74,6 +74,8 @@ export class CallSession {
   private destroyTimer: NodeJS.Timeout | null = null;
   private hangupRequested: { cause: number | null } | null = null;
   private systemHangup = false;
+  /** The callee or agent hung up first (the daemon then hung up the caller). */
+  private peerHangup: Extract<EndedBy, 'callee' | 'agent'> | null = null;
   private closed = false;
   /** Parts of the call after transfers (0: never transferred). */
   private part = 0;
@@ -114,7 +116,16 @@ export class CallSession {
       facts: () => this.facts,
       now: deps.now,
       answerCaller: () => this.answerCaller(),
-      hangupCaller: (reason) => this.hangupCaller(reason),
+      hangupCaller: (reason, by) => this.hangupCaller(reason, by),
+      partyAnswered: (answeredBy, agent) => {
+        const party = { answeredBy, agent: agent ?? null, connectedAt: this.deps.now() };
+        this.facts = { ...this.facts, party };
+        this.updateLive({ answered_by: party.answeredBy, agent: party.agent, connected_at: party.connectedAt });
+      },
+      joinedQueue: (queue) => {
+        this.facts = { ...this.facts, queue };
+        this.updateLive({ queue });
+      },
       setTimer: (ms, event) => this.setTimer(ms, event),
       clearTimer: () => this.clearTimer(),
       deliver: (event) => this.post(event),
@@ -224,12 +235,13 @@ export class CallSession {
           endedAt: this.deps.now(),
           cause: event.cause,
           causeText: event.causeText,
-          endedBy: this.leftForCallback ? 'callback' : this.systemHangup ? 'system' : this.hangupRequested ? 'caller' : 'unknown',
+          endedBy: this.leftForCallback ? 'callback' : this.systemHangup ? (this.peerHangup ?? 'system') : this.hangupRequested ? 'caller' : 'unknown',
           reconciled: false,
           dialed: this.switchboard.dial?.unconnectedLeg ?? null,
+          waiting: this.waitingForParty(),
         });
       case 'lost':
-        return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true });
+        return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true, waiting: this.waitingForParty() });
       case 'transfer': {
         // Only the dialed side of a connected call may transfer (dial-call.ts).
         const { dial } = this.switchboard;
@@ -349,11 +361,18 @@ export class CallSession {
     this.updateLive({ state: 'answered', answered_at: this.facts.answeredAt! });
   }
 
-  private async hangupCaller(reason: HangupReason): Promise<void> {
+  /** Still ringing an extension or number, or queued, with nobody answered: the call has no talk time (cdr.ts). */
+  private waitingForParty(): boolean {
+    const { mode } = this.switchboard.active;
+    return !this.facts.party && (mode === 'dial' || mode === 'queue');
+  }
+
+  private async hangupCaller(reason: HangupReason, by?: Extract<EndedBy, 'callee' | 'agent'>): Promise<void> {
     this.clearTimer();
     // A call refused at once can otherwise end before its events are followed: no hangup cause.
     await this.following;
     this.systemHangup = !this.hangupRequested;
+    if (this.systemHangup && by) this.peerHangup = by;
     await this.deps.control.hangup(this.channelId, reason).catch((err: unknown) => {
       if (!(err instanceof AppError && err.code === 'call-not-found')) throw err;
     });

@@ -20,6 +20,11 @@ export interface LiveCallTable {
   recording_name: ColumnType<string | null, string | null | undefined, string | null>;
   started_at: ColumnType<Date, Date | string, Date | string>;
   answered_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  /** The queue joined and the party that answered (cdr.ts CallFacts), kept so a restarted daemon's CDR still has them. */
+  queue: ColumnType<string | null, string | null | undefined, string | null>;
+  answered_by: ColumnType<string | null, string | null | undefined, string | null>;
+  agent: ColumnType<string | null, string | null | undefined, string | null>;
+  connected_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 export type LiveCallRow = Selectable<LiveCallTable>;
@@ -77,6 +82,16 @@ export interface CdrTable {
   linked_id: string | null;
   /** IVR flows (name, version) the caller went through and the path taken (JSON). */
   ivr_path: ColumnType<unknown, string | null | undefined, never>;
+  /** The extension or number that answered (after forwards; the agent's extension in a queue); null: nobody or the system. */
+  answered_by: ColumnType<string | null, string | null | undefined, never>;
+  /** The agent's number, for a queue call an agent answered. */
+  agent: ColumnType<string | null, string | null | undefined, never>;
+  /** The queue the caller joined. */
+  queue: ColumnType<string | null, string | null | undefined, never>;
+  /** Seconds before the answering party answered (all of them if nobody did); null on rows written before 2026-12-06 where unknown. */
+  wait_seconds: ColumnType<number | null, number | null | undefined, never>;
+  /** Seconds from the answering party's answer to the end (= billable_seconds); null where unknown (old rows). */
+  talk_seconds: ColumnType<number | null, number | null | undefined, never>;
   created_at: Generated<Date>;
 }
 export type CdrRow = Selectable<CdrTable>;

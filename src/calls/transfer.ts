@@ -121,6 +121,8 @@ export function joinedPartFacts(current: CallFacts, part: number, kept: Transfer
     startedAt: now,
     answeredAt: now,
     digits: '',
+    // The joined party was answered already (its own call): this part's talk starts now.
+    party: { answeredBy: joined.number, agent: null, connectedAt: now },
   };
 }
 

@@ -109,6 +109,23 @@ async function trail(number: string, since: Date): Promise<string[]> {
   return (res.body.items as { from: string; to: string }[]).map((e) => `${e.from}->${e.to}`).reverse();
 }
 
+interface QueueCdr {
+  endedBy: string;
+  answeredBy: string | null;
+  agent: string | null;
+  queue: string | null;
+  waitSeconds: number | null;
+  talkSeconds: number | null;
+  billableSeconds: number;
+  durationSeconds: number;
+}
+
+/** The CDR of the customer's call to the support line placed after `since`. */
+function customerCdr(since: Date): Promise<QueueCdr> {
+  const from = encodeURIComponent(since.toISOString());
+  return eventually(async () => (await admin('GET', `/api/v1/cdrs?dialed=${DID}&from=${from}&limit=1`)).body.items?.[0] as QueueCdr | undefined, 15_000, 'the customer call CDR');
+}
+
 beforeAll(async () => {
   ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
   for (const [number, name] of [[PHONE_1, 'Desk One'], [PHONE_2, 'Desk Two']] as const) {
@@ -199,11 +216,20 @@ describe('ACD: agents on desk phones', () => {
     await login(PHONE_2, '24', '5689'); // logs in after 23: 23 has been idle longer and is offered first
     const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
     const answering = await agentPhone(PHONE_2, 'phone-answer');
+    const since = new Date(Date.now() - 50);
     const caller = await customer({ hangUpAfter: 8000 }); // 5 s ringing agent 23, then agent 24
     expect(caller.code, caller.output).toBe(0);
     expect((await ringing.done).code).toBe(0); // rang 5 s, cancelled
     expect((await answering.done).code).toBe(0);
     expect(await agent('23')).toMatchObject({ state: 'paused', pauseCode: 0, pauseReason: 'missed' });
+    // The CDR names agent 24 on its desk phone; the 5 s and more before 24 answered are wait, not talk.
+    const cdr = await customerCdr(since);
+    expect(cdr).toMatchObject({ queue: 'support', agent: '24', answeredBy: PHONE_2, endedBy: 'caller' });
+    expect(cdr.waitSeconds).toBeGreaterThanOrEqual(5);
+    expect(cdr.talkSeconds).toBeGreaterThanOrEqual(1);
+    expect(cdr.talkSeconds).toBeLessThanOrEqual(cdr.durationSeconds - 5);
+    expect(cdr.billableSeconds).toBe(cdr.talkSeconds);
+    expect(cdr.waitSeconds! + cdr.talkSeconds!).toBeGreaterThanOrEqual(cdr.durationSeconds - 1);
     await admin('POST', '/api/v1/agents/23/state', { state: 'ready' });
   });
 
@@ -223,6 +249,18 @@ describe('ACD: agents on desk phones', () => {
     const second = await agentPhone(PHONE_1, 'phone-answer'); // the same desk phone, next call
     expect((await two).code).toBe(0);
     expect((await second.done).code).toBe(0);
+  });
+
+  it('the agent hangs up first: the CDR says the agent ended the call, and names the agent', async () => {
+    await waitState('23', 'ready');
+    const phone = await agentPhone(PHONE_1, 'phone-answer-hangup'); // answers, talks 4 s, hangs up
+    const since = new Date(Date.now() - 50);
+    const caller = await customer({ waitForBye: true });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    const cdr = await customerCdr(since);
+    expect(cdr).toMatchObject({ queue: 'support', agent: '23', answeredBy: PHONE_1, endedBy: 'agent' });
+    expect(cdr.talkSeconds).toBeGreaterThanOrEqual(3);
   });
 
   it('max wait: the caller hears the position announcement, then goes to the overflow (an extension)', async () => {

@@ -12,6 +12,7 @@ import { Api, type Cdr } from '../support/api.js';
 import { registerPhone, sippCall, startCarrier, startPhone } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { dtmfScenario } from '../support/sipp-dtmf.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.2';
@@ -37,9 +38,14 @@ async function calleePhone(behaviour: Parameters<typeof startPhone>[0]) {
 }
 
 /** The caller's phone dials `to`; the CDR of that call. */
-async function callAndCdr(to: string, scenario: 'uac-hangup-first' | 'uac-refused' | 'uac-cancel', set?: Record<string, string>): Promise<CdrWithText> {
+async function callAndCdr(
+  to: string,
+  scenario: 'uac-hangup-first' | 'uac-refused' | 'uac-cancel' | 'uac-long-call',
+  set?: Record<string, string>,
+  scenarioFile?: string,
+): Promise<CdrWithText> {
   const since = new Date(Date.now() - 50);
-  const res = await sippCall({ scenario, dialed: to, sipPort: world.sipPort, user: CALLER, password: passwords.get(CALLER)!, set });
+  const res = await sippCall({ scenario, dialed: to, sipPort: world.sipPort, user: CALLER, password: passwords.get(CALLER)!, set, ...(scenarioFile ? { scenarioFile, timeoutS: 30 } : {}) });
   expect(res.code, res.output).toBe(0);
   const from = encodeURIComponent(since.toISOString());
   return eventually(async () => (await api.cdrs(`caller=${CALLER}&dialed=${to}&from=${from}&limit=1`))[0] as CdrWithText | undefined, 15_000, `CDR ${CALLER}->${to}`);
@@ -72,8 +78,17 @@ describe('CDR dispositions: one row of the table each', () => {
     const phone = await calleePhone('phone-answer');
     const cdr = await callAndCdr(CALLEE, 'uac-hangup-first', { hold_ms: '1000' });
     expect((await phone.done).code).toBe(0);
-    expect(cdr).toMatchObject({ disposition: 'ANSWERED', hangupCause: 16, endedBy: 'caller' });
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', hangupCause: 16, endedBy: 'caller', answeredBy: CALLEE });
     expect(cdr.answeredAt).not.toBeNull();
+  });
+
+  it('answered, and the callee hangs up first: ANSWERED, cause 16, ended by the callee', async () => {
+    const phone = await calleePhone('phone-answer-hangup'); // answers, talks 4 s, hangs up
+    const cdr = await callAndCdr(CALLEE, 'uac-long-call', undefined, await dtmfScenario([], { waitForBye: true }));
+    expect((await phone.done).code).toBe(0);
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', hangupCause: 16, endedBy: 'callee', answeredBy: CALLEE, agent: null, queue: null });
+    expect(cdr.talkSeconds).toBeGreaterThanOrEqual(3);
+    expect(cdr.billableSeconds).toBe(cdr.talkSeconds);
   });
 
   it('the caller cancels while the phone rings (CANCEL, 487): NO ANSWER, cause 16, ended by the caller', async () => {

@@ -202,7 +202,8 @@ describe('desk phones and internal calls', () => {
     const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '1500' });
     expect(caller.code, caller.output).toBe(0);
     expect((await phone.done).code).toBe(0);
-    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED' });
+    // Dialed 1002, answered by 1003, the number the forward finally reached.
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED', dialedNumber: '1002', answeredBy: '1003', endedBy: 'caller' });
     await admin('PATCH', '/api/v1/extensions/1002', { forwardAlways: null });
   });
 
@@ -214,7 +215,7 @@ describe('desk phones and internal calls', () => {
     expect(caller.code, caller.output).toBe(0);
     expect((await busy.done).code).toBe(0);
     expect((await other.done).code).toBe(0);
-    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED' });
+    expect(await lastCdr('1001', '1002')).toMatchObject({ disposition: 'ANSWERED', dialedNumber: '1002', answeredBy: '1003' });
     await admin('PATCH', '/api/v1/extensions/1002', { forwardBusy: null });
   });
 

@@ -4,11 +4,10 @@
  * nothing else (docs/calls-and-routing.md#dispositions).
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
-import { Migrator, sql } from 'kysely';
-import { dropTestDatabase, openDb } from '../support/db.js';
+import { sql } from 'kysely';
+import { dropTestDatabase } from '../support/db.js';
 import { runId } from '../support/env.js';
-import { migrationsFolder } from '../support/migrations.js';
+import { databaseBefore } from '../support/migrations.js';
 
 const MIGRATION = '2026-12-05T00-00-00_cdr_caller_cancel';
 const settings = { ...inject('db'), name: `pbx_it_cdrmig_${runId()}` };
@@ -19,14 +18,8 @@ afterAll(async () => {
 
 describe(`migration ${MIGRATION}`, () => {
   it('corrects the caller cancels (never answered, ended by the caller) and only those', async () => {
-    const admin = new pg.Client({ ...settings, database: 'postgres' });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${settings.name}`).finally(() => admin.end());
-    const db = openDb(settings);
+    const { db, migrator } = await databaseBefore(settings, MIGRATION);
     try {
-      const migrator = new Migrator({ db, provider: migrationsFolder });
-      const names = (await migrator.getMigrations()).map((m) => m.name);
-      expect((await migrator.migrateTo(names[names.indexOf(MIGRATION) - 1]!)).error).toBeUndefined();
       const row = (callId: string, answered: boolean, endedBy: string, disposition: string, cause: number | null, text: string | null) =>
         sql`insert into cdrs (call_id, direction, started_at, answered_at, ended_at, duration_seconds, billable_seconds, hangup_cause, hangup_cause_text, disposition, ended_by, digits, reconciled)
             values (${callId}, 'internal', now(), ${answered ? sql`now()` : null}, now(), 3, 0, ${cause}, ${text}, ${disposition}, ${endedBy}, '', false)`.execute(db);

@@ -52,6 +52,11 @@ export interface Cdr {
   endedAt: string;
   durationSeconds: number;
   billableSeconds: number;
+  waitSeconds: number | null;
+  talkSeconds: number | null;
+  answeredBy: string | null;
+  agent: string | null;
+  queue: string | null;
   hangupCause: number | null;
   disposition: string;
   endedBy: string;

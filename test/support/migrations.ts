@@ -6,8 +6,12 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Migration, MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import { REPO } from './asterisk.js';
+import { openDb } from './db.js';
+import type { DbSettings } from './env.js';
+import type { Db } from '../../src/db/database.js';
 
 export const migrationsFolder: MigrationProvider = {
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -18,3 +22,22 @@ export const migrationsFolder: MigrationProvider = {
     return out;
   },
 };
+
+/**
+ * A new database `settings.name` migrated up to just before `migration`: write the rows it is to
+ * find, then `migrateTo(migration)`. The caller destroys `db` (and drops the database).
+ */
+export async function databaseBefore(settings: DbSettings, migration: string): Promise<{ db: Db; migrator: Migrator }> {
+  const admin = new pg.Client({ ...settings, database: 'postgres' });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${settings.name}`).finally(() => admin.end());
+  const db = openDb(settings);
+  const migrator = new Migrator({ db, provider: migrationsFolder });
+  const names = (await migrator.getMigrations()).map((m) => m.name);
+  const { error } = await migrator.migrateTo(names[names.indexOf(migration) - 1]!);
+  if (error) {
+    await db.destroy();
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+  return { db, migrator };
+}

@@ -86,3 +86,54 @@ describe('CDR', () => {
     expect(cleanCallerText(undefined)).toBeNull();
   });
 });
+
+describe('CDR: who answered and where the time went (docs/calls-and-routing.md#cdrs)', () => {
+  const at = (s: number) => new Date(call.startedAt.getTime() + s * 1000);
+
+  it('a queue call: names the queue and the agent, waits until the agent answers, bills only the talk', () => {
+    // The system answers the caller at once (music on hold); the agent answers after 3.5 s.
+    const queued: CallFacts = { ...call, answeredAt: at(0.056), queue: 'support', party: { answeredBy: '2001', agent: '7001', connectedAt: at(3.5) } };
+    const cdr = buildCdr(queued, { ...end, endedAt: at(9.9), endedBy: 'agent' });
+    expect(cdr).toMatchObject({
+      queue: 'support',
+      agent: '7001',
+      answered_by: '2001',
+      wait_seconds: 3,
+      talk_seconds: 6,
+      billable_seconds: 6,
+      duration_seconds: 9,
+      ended_by: 'agent',
+      disposition: 'ANSWERED',
+    });
+  });
+
+  it('a caller who gives up in the queue: all wait, no talk, nobody answered', () => {
+    const cdr = buildCdr({ ...call, answeredAt: at(0.05), queue: 'support' }, { ...end, endedAt: at(12.3), waiting: true });
+    expect(cdr).toMatchObject({ queue: 'support', agent: null, answered_by: null, wait_seconds: 12, talk_seconds: 0, billable_seconds: 0, disposition: 'ANSWERED' });
+  });
+
+  it('a dialed (or forwarded) extension: answered_by is the number that answered, talk from its answer', () => {
+    const cdr = buildCdr({ ...call, dialedNumber: '2002', answeredAt: at(4.2), party: { answeredBy: '2003', agent: null, connectedAt: at(4.2) } }, { ...end, endedAt: at(10.1), endedBy: 'callee' });
+    expect(cdr).toMatchObject({ dialed_number: '2002', answered_by: '2003', agent: null, queue: null, wait_seconds: 4, talk_seconds: 5, billable_seconds: 5, ended_by: 'callee' });
+  });
+
+  it('an IVR flow that sends the caller to an extension: the time in the flow is wait', () => {
+    const cdr = buildCdr({ ...call, answeredAt: at(0.1), party: { answeredBy: '2002', agent: null, connectedAt: at(7.5) } }, { ...end, endedAt: at(20) });
+    expect(cdr).toMatchObject({ wait_seconds: 7, talk_seconds: 12, billable_seconds: 12 });
+  });
+
+  it('only the system answered (voicemail, a flow): talk from its answer, nobody named', () => {
+    const cdr = buildCdr({ ...call, answeredAt: at(5) }, { ...end, endedAt: at(25.5) });
+    expect(cdr).toMatchObject({ answered_by: null, agent: null, wait_seconds: 5, talk_seconds: 20, billable_seconds: 20 });
+  });
+
+  it('never answered: the whole call was wait', () => {
+    const cdr = buildCdr({ ...call, answeredAt: null }, { ...end, endedAt: at(9.9) });
+    expect(cdr).toMatchObject({ wait_seconds: 9, talk_seconds: 0, billable_seconds: 0, answered_by: null });
+  });
+
+  it('a party answer outside the call (clocks disagree) is kept within it', () => {
+    const cdr = buildCdr({ ...call, party: { answeredBy: '2002', agent: null, connectedAt: at(30) } }, { ...end, endedAt: at(9.9) });
+    expect(cdr).toMatchObject({ wait_seconds: 9, talk_seconds: 0 });
+  });
+});

@@ -64,7 +64,8 @@ describe('an IVR flow in a call session', () => {
     await s.session.enqueue({ type: 'hangup-request', cause: 16 });
     await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
     const cdr = s.cdrs.at(-1)!;
-    expect(cdr).toMatchObject({ disposition: 'ANSWERED', billable_seconds: 10 });
+    // The 4 s in the flow and ringing are wait; billable is the 6 s talk with 1002 (docs/calls-and-routing.md#cdrs).
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', answered_by: '1002', wait_seconds: 4, talk_seconds: 6, billable_seconds: 6, ended_by: 'caller' });
     const ivr = JSON.parse(cdr.ivr_path as string);
     expect(ivr.flows).toEqual([{ name: 'main', version: 3 }]);
     expect(ivr.path.map((p: { node: string; digits?: string; outcome?: string }) => [p.node, p.digits ?? null, p.outcome ?? null])).toEqual([
