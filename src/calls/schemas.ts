@@ -33,7 +33,10 @@ export const Cdr = Type.Object(
     hangupCauseText: Type.Union([Type.String(), Type.Null()]),
     disposition: Disposition,
     endedBy: Type.String({ description: 'who hung up: caller | callee | agent | system | transfer | callback | unknown' }),
-    digits: Type.String({ description: 'DTMF digits the caller entered' }),
+    digits: Type.String({
+      description:
+        'every DTMF key the caller pressed that an IVR flow (every menu attempt, gather and flow, in order; terminators included) or the *99 test service took, the first 64; "" otherwise',
+    }),
     reconciled: Type.Boolean({ description: 'the end was inferred after a restart or reconnect' }),
     linkedId: Type.Union([Type.String(), Type.Null()], {
       description: 'callId of the first part of a transferred call; the parts of one call share it (a call never transferred: its own callId)',
@@ -43,7 +46,8 @@ export const Cdr = Type.Object(
         Type.Object({
           flows: Type.Array(Type.Object({ name: Type.String(), version: Type.Integer() })),
           path: Type.Array(Type.Object({}, { additionalProperties: true }), {
-            description: 'one entry per node entered: at, node, kind, digits, lookup {url, ok, ms, error, status}, outcome (the edge taken)',
+            description:
+              "one entry per node entered, and per attempt at a menu: at, node, kind, attempt (menus: 1, 2, ... per retry), digits, failure (menus: 'invalid' | 'timeout'), lookup {url, ok, ms, error, status}, outcome (the edge taken, or 'retry' for a failed menu attempt)",
           }),
         }),
         Type.Null(),

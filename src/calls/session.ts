@@ -26,6 +26,7 @@ import type { VoicemailPort } from './voicemail-call.js';
 import { IVR_CALLER_CONTEXT, Switchboard, type SessionHost } from './switchboard.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { IvrPort } from '../ivr/port.js';
+import { pathDigits } from '../ivr/interpreter.js';
 
 export interface LiveCallStore {
   /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
@@ -141,7 +142,8 @@ export class CallSession {
       },
       keepTrail: (trail) => {
         this.switchboard.keepTrail(trail);
-        this.facts = { ...this.facts, ivr: { flows: trail.flows, path: trail.path } };
+        // The CDR's digits: every digit the flows took (docs/ivr.md#the-callers-path).
+        this.facts = { ...this.facts, digits: pathDigits(trail.path), ivr: { flows: trail.flows, path: trail.path } };
       },
       transfer: (target) => this.switchboard.flowDone(target),
       leaveTo: (target) => (target ? this.switchboard.toTarget(target) : this.hangupCaller('normal')),

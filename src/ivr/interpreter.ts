@@ -31,7 +31,10 @@
  * events after the end are ignored; no event ever throws. At most MAX_STEPS_PER_EVENT nodes are
  * entered per event: a flow that would spin without the caller ends with 'error' (the validator
  * rejects such silent loops, this is the backstop). `path` records the caller's journey: one
- * entry per node entered, at most MAX_PATH entries, the last being a 'truncated' marker when cut.
+ * entry per node entered, and at a menu one per attempt (`attempt` 1, 2, ...: a wrong digit or
+ * silence closes the attempt with `failure` 'invalid' or 'timeout' and outcome 'retry', or
+ * 'fallback' after the last); at most MAX_PATH entries, the last being a 'truncated' marker when
+ * cut. pathDigits(path) is every digit the flows took, in order (the CDR's `digits`).
  */
 import {
   BUILTIN_VARIABLES, GATHER_DEFAULTS, MENU_DEFAULTS, expandTemplate, promptList,
@@ -45,6 +48,8 @@ export const MAX_VAR_LENGTH = 256;
 /** Digits kept per path entry. */
 export const MAX_PATH_DIGITS = 32;
 export const INVALID_OPTION_SOUND = 'invalid';
+/** Digits kept in a CDR (its column is varchar(64)). */
+export const MAX_CDR_DIGITS = 64;
 
 export interface FlowContext {
   readonly callerNumber: string;
@@ -90,11 +95,24 @@ export interface PathEntry {
   readonly at: string;
   readonly node: string;
   readonly kind: NodeKind | 'truncated';
-  /** DTMF the node took (menu, gather), at most MAX_PATH_DIGITS. */
+  /** Menus: which try at the menu this entry is (1, then 2, 3, ... for each retry). */
+  readonly attempt?: number;
+  /** DTMF the node (or this menu attempt) took (menu, gather), at most MAX_PATH_DIGITS. */
   readonly digits?: string;
   readonly lookup?: { readonly url: string; readonly ok: boolean; readonly ms?: number; readonly error?: LookupError; readonly status?: number };
-  /** How the node was left: the edge taken ('next', 'options.1', 'fallback', 'cases[0].next', 'open', 'error', ...), 'transfer', 'hangup', 'caller-hangup'. */
+  /** Menus: why this attempt failed, a digit not among the options ('invalid') or silence ('timeout'). */
+  readonly failure?: 'invalid' | 'timeout';
+  /**
+   * How the node was left: the edge taken ('next', 'options.1', 'fallback', 'cases[0].next', 'open',
+   * 'error', ...), 'retry' (a failed menu attempt: the menu starts over, in the next entry),
+   * 'transfer', 'hangup', 'caller-hangup'.
+   */
   readonly outcome?: string;
+}
+
+/** Every digit the flows took, in order, across menus (every attempt) and gathers (terminators included); the first MAX_CDR_DIGITS. */
+export function pathDigits(path: readonly PathEntry[]): string {
+  return path.map((e) => e.digits ?? '').join('').slice(0, MAX_CDR_DIGITS);
 }
 
 /** What the flow waits for. 'starting' exists only inside startFlow. */
@@ -229,7 +247,7 @@ function goTo(from: FlowRunState, id: string, now: Date, out: FlowAction[]): Flo
   for (let steps = 0; ; steps++) {
     if (steps >= MAX_STEPS_PER_EVENT || !has(def.nodes, target)) return finish(s, 'error', out);
     const node = def.nodes[target]!;
-    s = openEntry({ ...s, node: target, retries: 0, digits: '' }, node.kind, now);
+    s = openEntry({ ...s, node: target, retries: 0, digits: '' }, node.kind, now, node.kind === 'menu' ? { attempt: 1 } : {});
     switch (node.kind) {
       case 'play': {
         const media = toMedia(s, node.prompt);
@@ -294,11 +312,13 @@ function menuPrompt(s: FlowRunState, node: MenuNode, out: FlowAction[]): FlowRun
 /** A wrong digit or silence at a menu: tell the caller and start over, or give up to `fallback`. */
 function menuFailure(s: FlowRunState, node: MenuNode, why: 'invalid' | 'timeout', now: Date, out: FlowAction[]): FlowRunState {
   const retries = s.retries + 1;
-  if (retries > (node.maxRetries ?? MENU_DEFAULTS.maxRetries)) return goTo(close({ ...s, retries }, 'fallback'), node.fallback, now, out);
+  if (retries > (node.maxRetries ?? MENU_DEFAULTS.maxRetries)) return goTo(patchEntry({ ...s, retries }, { failure: why, outcome: 'fallback' }), node.fallback, now, out);
+  // This attempt ends here; the next one (its notice, the menu again) is its own path entry.
+  const next = openEntry(patchEntry({ ...s, retries }, { failure: why, outcome: 'retry' }), 'menu', now, { attempt: retries + 1 });
   const notice: Prompt | undefined = why === 'invalid' ? (node.invalidPrompt ?? { sound: INVALID_OPTION_SOUND }) : node.timeoutPrompt;
-  const media = notice === undefined ? [] : toMedia(s, notice);
-  if (media.length === 0) return menuPrompt({ ...s, retries }, node, out);
-  return play({ ...s, retries }, media, 'menu-retry', out);
+  const media = notice === undefined ? [] : toMedia(next, notice);
+  if (media.length === 0) return menuPrompt(next, node, out);
+  return play(next, media, 'menu-retry', out);
 }
 
 function endGather(s: FlowRunState, node: GatherNode, now: Date, out: FlowAction[]): FlowRunState {
@@ -340,9 +360,9 @@ function finish(s: FlowRunState, reason: FinishReason, out: FlowAction[]): FlowR
 
 // --- path --------------------------------------------------------------------------------------
 
-function openEntry(s: FlowRunState, kind: NodeKind, now: Date): FlowRunState {
+function openEntry(s: FlowRunState, kind: NodeKind, now: Date, extra: Pick<PathEntry, 'attempt'> = {}): FlowRunState {
   const at = Number.isNaN(now.getTime()) ? '' : now.toISOString();
-  if (s.path.length < MAX_PATH - 1) return { ...s, path: [...s.path, { at, node: s.node, kind }], pathOpen: true };
+  if (s.path.length < MAX_PATH - 1) return { ...s, path: [...s.path, { at, node: s.node, kind, ...extra }], pathOpen: true };
   if (s.path.at(-1)?.kind !== 'truncated') return { ...s, path: [...s.path, { at, node: s.node, kind: 'truncated' }], pathOpen: false };
   return s.pathOpen ? { ...s, pathOpen: false } : s;
 }

@@ -36,7 +36,9 @@ interface PathEntry {
   at: string;
   node: string;
   kind: string;
+  attempt?: number;
   digits?: string;
+  failure?: string;
   outcome?: string;
   lookup?: { ok: boolean; error?: string; status?: number };
 }
@@ -75,6 +77,8 @@ async function cdrOf(did: string, since: Date): Promise<IvrCdr> {
 
 const nodes = (cdr: IvrCdr) => cdr.ivrPath!.path.map((p) => p.node);
 const entry = (cdr: IvrCdr, node: string) => cdr.ivrPath!.path.find((p) => p.node === node)!;
+/** The menu's attempts: [attempt, digits, failure, outcome]. */
+const attempts = (cdr: IvrCdr) => cdr.ivrPath!.path.filter((p) => p.kind === 'menu').map((p) => [p.attempt, p.digits ?? null, p.failure ?? null, p.outcome]);
 
 async function agentPhone() {
   const port = await freePort(true);
@@ -146,8 +150,9 @@ describe('IVR flows', () => {
     const cdr = await cdrOf(did, since);
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', direction: 'inbound' });
     expect(cdr.ivrPath!.flows).toEqual([{ name: 'sales-menu', version: 1 }]);
-    expect(entry(cdr, 'menu')).toMatchObject({ digits: '1', outcome: 'options.1' });
+    expect(entry(cdr, 'menu')).toMatchObject({ attempt: 1, digits: '1', outcome: 'options.1' });
     expect(nodes(cdr)).toEqual(['menu', 'agent']);
+    expect(cdr.digits).toBe('1');
   });
 
   it('menu to an extension: once the extension answers, the caller gets only the call\'s audio, no ringback tone under it (issue #19)', async () => {
@@ -178,8 +183,29 @@ describe('IVR flows', () => {
     const caller = await carrierCall(did, [{ pause: 500 }, { digit: '7' }, { pause: 2500 }, { digit: '8' }], { waitForBye: true });
     expect(caller.code, caller.output).toBe(0);
     const cdr = await cdrOf(did, since);
-    expect(entry(cdr, 'menu')).toMatchObject({ digits: '78', outcome: 'fallback' });
-    expect(nodes(cdr)).toEqual(['menu', 'bye', 'end']);
+    // One entry per attempt at the menu; the CDR's digits are every key the flow took.
+    expect(attempts(cdr)).toEqual([
+      [1, '7', 'invalid', 'retry'],
+      [2, '8', 'invalid', 'fallback'],
+    ]);
+    expect(nodes(cdr)).toEqual(['menu', 'menu', 'bye', 'end']);
+    expect(cdr.digits).toBe('78');
+  });
+
+  it('a wrong digit, then silence: both attempts are in the path, the retry and the timeout visible', async () => {
+    const did = await flowOnDid('retry-quiet-menu', { language: 'en', start: 'menu', nodes: { menu: menuTo({ '1': 'agent' }, { timeoutMs: 1000 }), agent: toAgent, bye, end } });
+    const since = new Date();
+    const caller = await carrierCall(did, [{ pause: 500 }, { digit: '7' }], { waitForBye: true });
+    expect(caller.code, caller.output).toBe(0);
+    const cdr = await cdrOf(did, since);
+    expect(attempts(cdr)).toEqual([
+      [1, '7', 'invalid', 'retry'],
+      [2, null, 'timeout', 'fallback'],
+    ]);
+    const [first, second] = cdr.ivrPath!.path;
+    expect(Date.parse(second!.at)).toBeGreaterThan(Date.parse(first!.at)); // the retry began at the wrong digit
+    expect(nodes(cdr)).toEqual(['menu', 'menu', 'bye', 'end']);
+    expect(cdr.digits).toBe('7');
   });
 
   it('no digit: the menu times out to its fallback', async () => {
@@ -188,8 +214,9 @@ describe('IVR flows', () => {
     const caller = await carrierCall(did, [], { waitForBye: true });
     expect(caller.code, caller.output).toBe(0);
     const cdr = await cdrOf(did, since);
-    expect(entry(cdr, 'menu')).toMatchObject({ outcome: 'fallback' });
+    expect(entry(cdr, 'menu')).toMatchObject({ attempt: 1, failure: 'timeout', outcome: 'fallback' });
     expect(entry(cdr, 'menu').digits ?? '').toBe('');
+    expect(cdr.digits).toBe('');
     expect(nodes(cdr)).toEqual(['menu', 'bye', 'end']);
   });
 
@@ -322,6 +349,7 @@ describe('IVR flows', () => {
     const cdr = await cdrOf(did, since);
     expect(cdr.callerName?.length ?? 0).toBeLessThanOrEqual(80); // stored capped, never interpreted
     expect(entry(cdr, 'collect').digits).toMatch(/^[0-9]{1,32}$/);
+    expect(cdr.digits).toBe(entry(cdr, 'collect').digits);
     expect(nodes(cdr)).toEqual(['collect', 'end']);
     expect(await api.ready()).toBe(200);
   });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_PATH, startFlow, stepFlow, type FlowAction, type FlowContext, type FlowEvent, type FlowRunState, type FlowStep,
+  MAX_CDR_DIGITS, MAX_PATH, pathDigits, startFlow, stepFlow, type FlowAction, type FlowContext, type FlowEvent, type FlowRunState, type FlowStep,
 } from '../../src/ivr/interpreter.js';
 import type { FlowDefinition, FlowNode } from '../../src/ivr/model.js';
 import { validateFlow, type FlowCatalog } from '../../src/ivr/validate.js';
@@ -88,7 +88,7 @@ describe('menu', () => {
     expect(s.actions).toEqual([{ kind: 'play', playbackId: 'pb-1', media: [snd('menu')] }]);
     const r = run(s, [done('pb-1'), dtmf('1')]);
     expect(r.steps).toEqual([[{ kind: 'start-timer', gen: 1, ms: 4000 }], [{ kind: 'cancel-timer' }, ...toOne]]);
-    expect(r.state.path[0]).toEqual({ at: T0.toISOString(), node: 'm', kind: 'menu', digits: '1', outcome: 'options.1' });
+    expect(r.state.path[0]).toEqual({ at: T0.toISOString(), node: 'm', kind: 'menu', attempt: 1, digits: '1', outcome: 'options.1' });
   });
 
   it('barge-in: a digit during the prompt stops it and counts', () => {
@@ -108,7 +108,27 @@ describe('menu', () => {
       [{ kind: 'start-timer', gen: 3, ms: 4000 }],
       [{ kind: 'cancel-timer' }, ...toFallback],
     ]);
-    expect(r.state.path[0]).toMatchObject({ node: 'm', digits: '9*', outcome: 'fallback' });
+    // One path entry per attempt: what the caller did and how each attempt ended.
+    expect(r.state.path.map((p) => [p.node, p.attempt, p.digits, p.failure, p.outcome])).toEqual([
+      ['m', 1, '9', 'invalid', 'retry'],
+      ['m', 2, undefined, 'timeout', 'retry'],
+      ['m', 3, '*', 'invalid', 'fallback'],
+      ['fb', undefined, undefined, undefined, 'transfer'],
+    ]);
+    expect(pathDigits(r.state.path)).toBe('9*');
+  });
+
+  it('each attempt is stamped when it starts: the first at entry, a retry at the failure before it', () => {
+    const s = startFlow(menu(), ctx);
+    const a = run(s, [done('pb-1')], later(3000));
+    const b = run(a.state, [timeout(1)], later(7000));
+    const c = run(b.state, [done('pb-2'), dtmf('1')], later(12_000));
+    expect(c.state.path.map((p) => [p.at, p.attempt, p.failure, p.outcome])).toEqual([
+      [T0.toISOString(), 1, 'timeout', 'retry'],
+      [later(7000).toISOString(), 2, undefined, 'options.1'],
+      [later(12_000).toISOString(), undefined, undefined, 'transfer'],
+    ]);
+    expect(c.state.path[1]).toMatchObject({ digits: '1' });
   });
 
   it('custom invalid and timeout prompts; A-D count as invalid, other characters are ignored', () => {
@@ -128,7 +148,7 @@ describe('menu', () => {
   it('maxRetries 0: the first silence goes to fallback', () => {
     const r = run(startFlow(menu({ maxRetries: 0 }), ctx), [done('pb-1'), timeout(1)]);
     expect(r.last).toEqual(toFallback);
-    expect(r.state.path.map((p) => p.outcome)).toEqual(['fallback', 'transfer']);
+    expect(r.state.path.map((p) => [p.outcome, p.failure])).toEqual([['fallback', 'timeout'], ['transfer', undefined]]);
   });
 
   it('timers from before the last digit, and playbacks already stopped, are stale', () => {
@@ -148,7 +168,32 @@ describe('menu', () => {
     const f = flow({ m: { kind: 'menu', prompt: { sound: 'menu' }, options: { '0': 'm' }, maxRetries: 1, fallback: 'z' }, z: bye });
     const r = run(startFlow(f, ctx), [dtmf('9'), dtmf('0'), dtmf('9')]);
     expect(r.state).toMatchObject({ phase: 'menu-retry', retries: 1 });
-    expect(r.state.path.map((p) => [p.node, p.digits, p.outcome])).toEqual([['m', '90', 'options.0'], ['m', '9', undefined]]);
+    expect(r.state.path.map((p) => [p.node, p.attempt, p.digits, p.outcome])).toEqual([
+      ['m', 1, '9', 'retry'],
+      ['m', 2, '0', 'options.0'],
+      ['m', 1, '9', 'retry'],
+      ['m', 2, undefined, undefined], // the attempt in progress
+    ]);
+  });
+});
+
+describe("the digits the caller entered (the CDR's digits)", () => {
+  it('every digit a menu or gather took, in order, across attempts and nodes, terminators included; digits during a play are not', () => {
+    const f = flow({
+      p: { kind: 'play', prompt: { sound: 'p' }, next: 'm' },
+      m: { kind: 'menu', prompt: { sound: 'm' }, options: { '1': 'g' }, fallback: 'z' },
+      g: { kind: 'gather', variable: 'v', minDigits: 1, maxDigits: 8, terminator: '#', next: 'z', timeout: 'z' },
+      z: { kind: 'play', prompt: { sound: 'z' }, next: 'h' },
+      h: bye,
+    });
+    const r = run(startFlow(f, ctx), [...keys('55'), done('pb-1'), dtmf('7'), timeout(1), done('pb-3'), dtmf('1'), ...keys('42#'), ...keys('99')]);
+    expect(pathDigits(r.state.path)).toBe('7142#');
+  });
+
+  it(`keeps the first ${MAX_CDR_DIGITS} (the CDR column's size)`, () => {
+    const path = Array.from({ length: 5 }, (_, i) => ({ at: '', node: `g${i}`, kind: 'gather' as const, digits: String(i).repeat(20) }));
+    expect(pathDigits(path)).toBe('0'.repeat(20) + '1'.repeat(20) + '2'.repeat(20) + '3333');
+    expect(pathDigits([])).toBe('');
   });
 });
 
@@ -424,7 +469,8 @@ describe('robustness', () => {
     const f = flow({ m: { kind: 'menu', prompt: { sound: 'm' }, options: { '1': 'z' }, fallback: 'z' }, z: bye });
     const r = run(startFlow(f, ctx), keys('9'.repeat(10_000)));
     expect(r.actions.filter((a) => a.kind === 'finished')).toEqual([finished('hangup')]);
-    expect(r.state.path[0]).toMatchObject({ digits: '999', outcome: 'fallback' });
+    expect(r.state.path.map((p) => [p.digits, p.outcome])).toEqual([['9', 'retry'], ['9', 'retry'], ['9', 'fallback'], [undefined, 'hangup']]);
+    expect(pathDigits(r.state.path)).toBe('999');
   });
 
   it('is deterministic and its state survives JSON (storable between events)', () => {

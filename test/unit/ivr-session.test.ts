@@ -72,6 +72,31 @@ describe('an IVR flow in a call session', () => {
       ['menu', '1', 'options.1'],
       ['sales', null, 'transfer'],
     ]);
+    expect(cdr.digits).toBe('1');
+  });
+
+  it('a wrong digit, silence, then a right one: every attempt is in the path, every digit in the CDR', async () => {
+    const { port } = ivrPort();
+    const s = setup({ route: { kind: 'flow', flow: 'retry' }, ivr: { ...port, loadFlow: async (name) => ({ name, version: 1, definition: { ...main, nodes: { ...main.nodes, menu: { ...main.nodes.menu!, maxRetries: 2 } as never } } }) } });
+    await s.session.enqueue({ type: 'stasis-start' });
+    await s.session.enqueue({ type: 'dtmf', digit: '7' }); // barge-in, invalid: "invalid" is played
+    const last = () => /^play chan-a \S+ (\S+)/.exec(s.calls.filter((c) => c.startsWith('play ')).at(-1) ?? '')![1]!;
+    await s.session.enqueue({ type: 'playback-finished', playbackId: last() }); // the notice: the menu again
+    await s.session.enqueue({ type: 'playback-finished', playbackId: last() }); // the menu: its timer runs
+    await s.session.enqueue({ type: 'ivr-timeout', gen: 1 }); // silence
+    await s.session.enqueue({ type: 'dtmf', digit: '1' });
+    expect(s.calls.some((c) => c.startsWith('originate'))).toBe(true);
+    await s.session.enqueue({ type: 'hangup-request', cause: 16 });
+    await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    const cdr = s.cdrs.at(-1)!;
+    const ivr = JSON.parse(cdr.ivr_path as string);
+    expect(ivr.path.map((p: { node: string; attempt?: number; digits?: string; failure?: string; outcome?: string }) => [p.node, p.attempt ?? null, p.digits ?? null, p.failure ?? null, p.outcome ?? null])).toEqual([
+      ['menu', 1, '7', 'invalid', 'retry'],
+      ['menu', 2, null, 'timeout', 'retry'],
+      ['menu', 3, '1', null, 'options.1'],
+      ['sales', null, null, null, 'transfer'],
+    ]);
+    expect(cdr.digits).toBe('71');
   });
 
   it('an HTTP lookup answered in the background decides the branch', async () => {
