@@ -3,17 +3,14 @@
  * realtime tables, what it reads back, and the migration that encodes rows written before.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Migrator, sql, type Migration } from 'kysely';
+import { sql } from 'kysely';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { sipPassword } from '../../src/provisioning/repository.js';
 import { startTestApp } from '../support/app.js';
-import { dropTestDatabase, openDb } from '../support/db.js';
+import { dropTestDatabase } from '../support/db.js';
 import { runId } from '../support/env.js';
-import { REPO } from '../support/asterisk.js';
+import { databaseBefore } from '../support/migrations.js';
 
 let app: App;
 let admin: string;
@@ -74,29 +71,14 @@ describe('realtime rows are written encoded, read back decoded', () => {
 describe('migration 2026-12-03T00-00-00_realtime_encoding', () => {
   const settings = { ...inject('db'), name: `pbx_it_rtmig_${runId()}` };
   const MIGRATION = '2026-12-03T00-00-00_realtime_encoding';
-  // The migrations folder, loaded here so that vitest compiles the .ts files (Kysely's own provider cannot).
-  const provider = {
-    async getMigrations(): Promise<Record<string, Migration>> {
-      const dir = path.join(REPO, 'migrations');
-      const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
-      const out: Record<string, Migration> = {};
-      for (const f of files) out[f.replace(/\.ts$/, '')] = (await import(pathToFileURL(path.join(dir, f)).href)) as Migration;
-      return out;
-    },
-  };
 
   afterAll(async () => {
     await dropTestDatabase(settings);
   });
 
   it("encodes the values written before in the daemon's own rows (only those), and down decodes them", async () => {
-    await app.db.executeQuery(sql`create database ${sql.id(settings.name)}`.compile(app.db));
-    const db = openDb(settings);
+    const { db, migrator, before } = await databaseBefore(settings, MIGRATION);
     try {
-      const migrator = new Migrator({ db, provider });
-      const names = (await migrator.getMigrations()).map((m) => m.name);
-      const before = names[names.indexOf(MIGRATION) - 1]!;
-      expect((await migrator.migrateTo(before)).error).toBeUndefined();
 
       await sql`insert into extensions (number, display_name) values ('5001', 'A;B ^22')`.execute(db);
       await sql`insert into trunks (name, kind, host, port, transport, username, password) values ('old', 'registration', 'h.example', 5060, 'tcp', 'u', 'p;w^x')`.execute(db);

@@ -24,20 +24,22 @@ export const migrationsFolder: MigrationProvider = {
 };
 
 /**
- * A new database `settings.name` migrated up to just before `migration`: write the rows it is to
- * find, then `migrateTo(migration)`. The caller destroys `db` (and drops the database).
+ * A new database `settings.name` migrated up to just before `migration` (`before`, the one it ends
+ * at): write the rows it is to find, then `migrateTo(migration)`. The caller destroys `db` (and
+ * drops the database).
  */
-export async function databaseBefore(settings: DbSettings, migration: string): Promise<{ db: Db; migrator: Migrator }> {
+export async function databaseBefore(settings: DbSettings, migration: string): Promise<{ db: Db; migrator: Migrator; before: string }> {
   const admin = new pg.Client({ ...settings, database: 'postgres' });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${settings.name}`).finally(() => admin.end());
   const db = openDb(settings);
   const migrator = new Migrator({ db, provider: migrationsFolder });
   const names = (await migrator.getMigrations()).map((m) => m.name);
-  const { error } = await migrator.migrateTo(names[names.indexOf(migration) - 1]!);
+  const before = names[names.indexOf(migration) - 1]!;
+  const { error } = await migrator.migrateTo(before);
   if (error) {
     await db.destroy();
     throw error instanceof Error ? error : new Error(String(error));
   }
-  return { db, migrator };
+  return { db, migrator, before };
 }
