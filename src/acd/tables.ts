@@ -104,6 +104,8 @@ export interface QueueTable {
   callback_after_seconds: number | null;
   callback_retries: ColumnType<number, number | undefined, number>;
   music_class: ColumnType<string, string | undefined, string>;
+  /** Days a recording of this queue is kept; null: the site default (src/recordings). */
+  recording_retention_days: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: Generated<Date>;
   updated_at: Updated;
 }

@@ -92,6 +92,8 @@ export interface CdrTable {
   wait_seconds: ColumnType<number | null, number | null | undefined, never>;
   /** Seconds from the answering party's answer to the end (= billable_seconds); null where unknown (old rows). */
   talk_seconds: ColumnType<number | null, number | null | undefined, never>;
+  /** Its recordings were erased (a data-subject request; src/recordings). */
+  recording_erased: ColumnType<boolean, never, boolean>;
   created_at: Generated<Date>;
 }
 export type CdrRow = Selectable<CdrTable>;

@@ -10,6 +10,7 @@ import type { CdrTable, LiveCallTable, UnservedCallTable, UnservedFileReadTable 
 import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from '../extensions/tables.js';
 import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
+import type { RecordingTable } from '../recordings/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
 import type { VoicemailGreetingTable, VoicemailMessageTable, VoicemailPinFailureTable } from '../voicemail/tables.js';
@@ -58,6 +59,8 @@ export interface Database {
   queue_calls: QueueCallTable;
   callbacks: CallbackTable;
   queue_call_log: QueueCallLogTable;
+  // call recordings
+  recordings: RecordingTable;
 }
 
 export type Db = Kysely<Database>;
