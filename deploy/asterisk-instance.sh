@@ -32,7 +32,8 @@
 # path:    print the instance dir (host path).
 # env:     print the daemon settings that depend on where this instance lives: the IVR prompts
 #          folder as the host sees it (PBX_PROMPTS_DIR) and as Asterisk sees it (…_ASTERISK; they
-#          differ when Asterisk runs chrooted), and the dialplan fallback's spool file of calls
+#          differ when Asterisk runs chrooted), the same for call recordings
+#          (PBX_RECORDINGS_DIR{,_ASTERISK}), and the dialplan fallback's spool file of calls
 #          Postgres refused (PBX_UNSERVED_FILE). `make setup` adds them to the env file.
 # rx:      run one CLI command, print its output.
 set -euo pipefail
@@ -194,6 +195,10 @@ do_stop() {
 #   lib/ spool/          asterisk:pbx        0710 / 2710 (pbx may pass, not list; files made in
 #                                                  spool/ get group pbx)
 #   lib/prompts/         pbx:pbx             0750
+#   lib/recordings/      pbx:pbx             2770 call recordings (PBX_RECORDINGS_DIR): Asterisk
+#                                                  writes them through the group, the daemon reads,
+#                                                  compresses and deletes; it makes the day folders
+#                                                  (2770 too) before a recording starts
 #   spool/pbx-unserved.log asterisk:pbx      0640
 #   run/ log/ cache/     asterisk:asterisk   0750
 # Asterisk itself starts with umask 027. Without a user pbx (a machine deploy/install.sh has not set
@@ -306,10 +311,10 @@ secure_etc() {
 # The instance's folders, as in the table above. Also turns an instance made while Asterisk ran as
 # root into this layout (everything Asterisk writes becomes its own).
 prepare_dirs() {
-  local prompts="$inst/lib/prompts" unserved="$inst/spool/pbx-unserved.log"
-  mkdir -p "$inst"/{run,log,lib,cache} "$inst"/spool/{recording,monitor,tmp} "$prompts"
+  local prompts="$inst/lib/prompts" recordings="$inst/lib/recordings" unserved="$inst/spool/pbx-unserved.log"
+  mkdir -p "$inst"/{run,log,lib,cache} "$inst"/spool/{recording,monitor,tmp} "$prompts" "$recordings"
   find "$inst"/run "$inst"/log "$inst"/cache "$inst"/lib "$inst"/spool -path "$prompts" -prune \
-    -o ! -user "$AST_USER" -exec chown -h "$AST_USER:$AST_USER" {} +
+    -o -path "$recordings" -prune -o ! -user "$AST_USER" -exec chown -h "$AST_USER:$AST_USER" {} +
   chown "root:$shared_group" "$inst" && chmod 0750 "$inst"
   chown "$AST_USER:$AST_USER" "$inst"/run "$inst"/log "$inst"/cache && chmod 0750 "$inst"/run "$inst"/log "$inst"/cache
   chown "$AST_USER:$shared_group" "$inst/lib" && chmod 0710 "$inst/lib"
@@ -322,6 +327,10 @@ prepare_dirs() {
   if id -u "$DAEMON_USER" >/dev/null 2>&1; then chown "$DAEMON_USER:$shared_group" "$prompts"
   else chown "root:$shared_group" "$prompts"; fi
   chmod 0750 "$prompts"
+  # Call recordings (PBX_RECORDINGS_DIR): the folder only; what is in it is the daemon's and Asterisk's.
+  if id -u "$DAEMON_USER" >/dev/null 2>&1; then chown "$DAEMON_USER:$shared_group" "$recordings"
+  else chown "root:$shared_group" "$recordings"; fi
+  chmod 2770 "$recordings"
   if [ -d "$inst/etc" ]; then secure_etc "$inst/etc"; fi
 }
 
@@ -415,6 +424,8 @@ case "$cmd" in
     prepare_dirs
     echo "PBX_PROMPTS_DIR=$inst/lib/prompts"
     echo "PBX_PROMPTS_DIR_ASTERISK=$inst_in/lib/prompts"
+    echo "PBX_RECORDINGS_DIR=$inst/lib/recordings"
+    echo "PBX_RECORDINGS_DIR_ASTERISK=$inst_in/lib/recordings"
     # The dialplan fallback's spool file (${ASTSPOOLDIR}/pbx-unserved.log): calls Postgres refused.
     echo "PBX_UNSERVED_FILE=$inst/spool/pbx-unserved.log" ;;
   rx)

@@ -143,6 +143,7 @@ apt_install curl jq
 # jail is a site decision, see deploy/README-site.md); the tests check those filters with fail2ban-regex.
 apt_install fail2ban
 # IVR prompts: sox converts uploads (libsox-fmt-mp3 reads MP3) to 8/16 kHz; espeak-ng speaks text offline.
+# Call recordings: sox compresses them to MP3 after the call (libsox-fmt-mp3 writes it, with LAME).
 apt_install sox libsox-fmt-mp3 espeak-ng
 
 # ---------------------------------------------------------------- the daemon's user

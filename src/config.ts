@@ -64,6 +64,24 @@ export interface Config {
     readonly maxSeconds: number;
     readonly maxBytes: number;
   };
+  /** Call recordings (src/recordings, docs/recording.md). */
+  readonly recordings: {
+    /** Where the files are (host path): YYYY/MM/DD/<call_id>-<id>.<ext>. */
+    readonly dir: string;
+    /** The same folder as Asterisk sees it (it may run chrooted): where it is told to write. */
+    readonly asteriskDir: string;
+    /** Site default: days a recording is kept (a queue's recordingRetentionDays wins). */
+    readonly retentionDays: number;
+    /** Below this much free space on the folder's disk no new recording starts. */
+    readonly minFreeBytes: number;
+    /** Storage format after the call: 'mp3' (stereo, kbps below) or 'wav' (kept as recorded). */
+    readonly format: 'mp3' | 'wav';
+    readonly mp3Kbps: number;
+    /** Compression attempts before a recording is marked failed (backoff doubles from 5 s). */
+    readonly compressAttempts: number;
+    /** How often the retention job runs. */
+    readonly retentionEveryMs: number;
+  };
 }
 
 /** One entry of PBX_LOOKUP_ALLOWED_HOSTS: a host name, `*.suffix`, or an address / CIDR block. */
@@ -119,6 +137,14 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_UNSERVED_FILE', required: false, fallback: '(none)', about: 'Asterisk\'s spool file of calls its fallback served while Postgres refused them (host path; make setup adds it): read into CDRs' },
   { name: 'PBX_PROMPT_MAX_SECONDS', required: false, fallback: '300', about: 'longest prompt accepted (upload or text-to-speech), in seconds' },
   { name: 'PBX_PROMPT_MAX_BYTES', required: false, fallback: '20971520', about: 'largest prompt upload accepted (20 MB), in bytes' },
+  { name: 'PBX_RECORDINGS_DIR', required: false, fallback: '$PBX_DATA_DIR/recordings', about: 'folder of call recordings (host path; make setup sets the Asterisk instance\'s lib/recordings): YYYY/MM/DD/<call id>-<recording id>.<ext>; Asterisk writes, the daemon reads, compresses and deletes' },
+  { name: 'PBX_RECORDINGS_DIR_ASTERISK', required: false, fallback: '$PBX_RECORDINGS_DIR', about: 'the same folder as Asterisk sees it (differs when Asterisk runs chrooted)' },
+  { name: 'PBX_RECORDING_RETENTION_DAYS', required: false, fallback: '90', about: 'site default: days a call recording is kept before the retention job deletes it (a queue\'s recordingRetentionDays wins; legal hold exempts)' },
+  { name: 'PBX_RECORDINGS_MIN_FREE_MB', required: false, fallback: '1024', about: 'below this many MB free on the recordings disk no new recording starts (the call goes on); readiness and doctor say so' },
+  { name: 'PBX_RECORDING_FORMAT', required: false, fallback: 'mp3', about: 'storage format after the call: mp3 (stereo, compressed by a BullMQ job with sox) or wav (kept as recorded)' },
+  { name: 'PBX_RECORDING_MP3_KBPS', required: false, fallback: '32', about: 'MP3 bitrate of stored recordings: 16, 24, 32, 40, 48, 56 or 64 kbit/s' },
+  { name: 'PBX_RECORDING_COMPRESS_ATTEMPTS', required: false, fallback: '5', about: 'compression attempts (backoff 5 s doubling) before a recording is marked failed; its WAV original is kept' },
+  { name: 'PBX_RECORDING_RETENTION_CHECK_MINUTES', required: false, fallback: '60', about: 'how often the retention job looks for recordings past their retain-until time' },
   { name: 'PBX_TIMEZONE', required: false, fallback: 'UTC', about: 'IANA time zone of the site, e.g. Europe/Berlin (phones, schedules)' },
   { name: 'PBX_RECONNECT_BASE_MS', required: false, fallback: '500', about: 'first reconnect delay to ARI/AMI' },
   { name: 'PBX_RECONNECT_MAX_MS', required: false, fallback: '30000', about: 'cap of the reconnect delay' },
@@ -217,6 +243,10 @@ export function loadConfig(env: Env): Config {
   const dataDir = r.pattern('PBX_DATA_DIR', '/var/lib/pbx', ABSOLUTE_PATH, 'an absolute path');
   const promptsDir = trimSlash(r.pattern('PBX_PROMPTS_DIR', `${trimSlash(dataDir)}/prompts`, ABSOLUTE_PATH, 'an absolute path'));
 
+  const recordingsDir = trimSlash(r.pattern('PBX_RECORDINGS_DIR', `${trimSlash(dataDir)}/recordings`, ABSOLUTE_PATH, 'an absolute path'));
+  const mp3Kbps = r.int('PBX_RECORDING_MP3_KBPS', 32, 16, 64);
+  if (mp3Kbps % 8 !== 0) r.problems.push(`PBX_RECORDING_MP3_KBPS must be one of 16, 24, 32, 40, 48, 56, 64, got ${mp3Kbps}`);
+
   const httpPort = r.port('PBX_HTTP_PORT', 8080, 0);
   const config: Config = {
     http: {
@@ -274,6 +304,16 @@ export function loadConfig(env: Env): Config {
       ),
       maxSeconds: r.int('PBX_PROMPT_MAX_SECONDS', 300, 1, 3_600),
       maxBytes: r.int('PBX_PROMPT_MAX_BYTES', 20 * 1024 * 1024, 1_024, 1024 * 1024 * 1024),
+    },
+    recordings: {
+      dir: recordingsDir,
+      asteriskDir: trimSlash(r.pattern('PBX_RECORDINGS_DIR_ASTERISK', recordingsDir, MEDIA_DIR, 'an absolute path of letters, digits, _ . / -')),
+      retentionDays: r.int('PBX_RECORDING_RETENTION_DAYS', 90, 1, 36_500),
+      minFreeBytes: r.int('PBX_RECORDINGS_MIN_FREE_MB', 1024, 0, 10_000_000) * 1024 * 1024,
+      format: r.oneOf('PBX_RECORDING_FORMAT', 'mp3', ['mp3', 'wav'] as const),
+      mp3Kbps,
+      compressAttempts: r.int('PBX_RECORDING_COMPRESS_ATTEMPTS', 5, 1, 50),
+      retentionEveryMs: r.int('PBX_RECORDING_RETENTION_CHECK_MINUTES', 60, 1, 1_440) * 60_000,
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -10,6 +10,7 @@ import { createLogger } from './logger.js';
 import { promptToolVersions } from './prompts/media.js';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { RecordingStore } from './recordings/service.js';
 
 type Out = (line: string) => void;
 
@@ -24,7 +25,7 @@ export async function runDoctor(out: Out, env: Readonly<Record<string, string | 
     out('      fix: set the variables in /etc/pbx/pbx.env (written by deploy/install.sh) or the environment; `pbx config` lists them');
     return false;
   }
-  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config), checkPromptTools(), Promise.resolve(checkTls(config))]);
+  const results = await Promise.all([checkPostgres(config), checkRedis(config), checkAri(config), checkAmi(config), checkPromptTools(), Promise.resolve(checkTls(config)), checkRecordings(config)]);
   for (const lines of results) for (const l of lines.lines) out(l);
   return results.every((r) => r.ok);
 }
@@ -162,6 +163,55 @@ async function checkPromptTools(): Promise<Outcome> {
     return { ok, lines: ok ? lines : [...lines, fix] };
   } catch (err) {
     return { ok: false, lines: [`FAIL  prompt tools: ${(err as Error).message}`, fix] };
+  }
+}
+
+const MB = 1024 * 1024;
+const SHOWN = 10;
+
+/**
+ * Call recordings: free space on their disk (below PBX_RECORDINGS_MIN_FREE_MB no recording starts),
+ * and orphans both ways (a file no row names, a row whose file is gone). Deletion never leaves
+ * either (src/recordings/service.ts), so each one is a fault to look into; a deletion cut short by
+ * a crash (row 'deleting') is finished by the next retention run.
+ */
+async function checkRecordings(c: Config): Promise<Outcome> {
+  const db = createDb(createPool(c.db, 1));
+  const store = new RecordingStore({ db, settings: c.recordings, log: createLogger('silent') });
+  const lines: string[] = [];
+  let ok = true;
+  try {
+    const disk = await store.diskCheck();
+    if (disk.freeBytes === null) {
+      ok = false;
+      lines.push(`FAIL  recordings folder ${disk.dir}: ${disk.error ?? 'unreadable'}`, '      fix: make setup makes it (deploy/asterisk-instance.sh env); or set PBX_RECORDINGS_DIR');
+    } else if (!disk.ok) {
+      ok = false;
+      lines.push(
+        `FAIL  recordings disk ${disk.dir}: ${Math.floor(disk.freeBytes / MB)} MB free, below PBX_RECORDINGS_MIN_FREE_MB (${Math.floor(disk.minFreeBytes / MB)}): new recordings are not started`,
+        '      fix: free space, shorten retention (PBX_RECORDING_RETENTION_DAYS, a queue\'s recordingRetentionDays) or move PBX_RECORDINGS_DIR to a larger disk',
+      );
+    } else lines.push(`ok    recordings disk ${disk.dir}: ${Math.floor(disk.freeBytes / MB)} MB free (threshold ${Math.floor(disk.minFreeBytes / MB)} MB)`);
+    const o = await store.orphans();
+    const deleting = o.rowsWithoutFiles.filter((r) => r.state === 'deleting');
+    const missing = o.rowsWithoutFiles.filter((r) => r.state !== 'deleting');
+    if (o.filesWithoutRows.length > 0) {
+      ok = false;
+      lines.push(`FAIL  recordings: ${o.filesWithoutRows.length} file(s) without a row: ${o.filesWithoutRows.slice(0, SHOWN).join(', ')}${o.filesWithoutRows.length > SHOWN ? ', ...' : ''}`);
+    }
+    if (missing.length > 0) {
+      ok = false;
+      lines.push(`FAIL  recordings: ${missing.length} row(s) without a file: ${missing.slice(0, SHOWN).map((r) => `${r.id} (${r.path})`).join(', ')}${missing.length > SHOWN ? ', ...' : ''}`);
+    }
+    if (o.filesWithoutRows.length + missing.length > 0) lines.push('      fix: restore the files from a backup, or remove them / the rows by hand (docs/recording.md, "Orphans")');
+    if (deleting.length > 0) lines.push(`WARN  recordings: ${deleting.length} deletion(s) cut short; the next retention run finishes them`);
+    if (o.leftovers.length > 0) lines.push(`WARN  recordings: ${o.leftovers.length} leftover(s) of interrupted compressions (the job redoes it): ${o.leftovers.slice(0, SHOWN).join(', ')}`);
+    if (o.filesWithoutRows.length + o.rowsWithoutFiles.length + o.leftovers.length === 0) lines.push('ok    recordings: every file has its row and every row its file');
+    return { ok, lines };
+  } catch (err) {
+    return { ok: false, lines: [...lines, `FAIL  recordings check: ${(err as Error).message}`] };
+  } finally {
+    await db.destroy().catch(() => undefined);
   }
 }
 

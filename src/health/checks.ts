@@ -11,7 +11,7 @@ export interface CheckResult {
 
 export interface ReadinessReport {
   readonly ready: boolean;
-  readonly checks: { readonly asterisk: CheckResult; readonly postgres: CheckResult; readonly redis: CheckResult };
+  readonly checks: { readonly asterisk: CheckResult; readonly postgres: CheckResult; readonly redis: CheckResult; readonly recordings?: CheckResult };
 }
 
 const TIMEOUT_MS = 2_000;
@@ -58,15 +58,24 @@ export interface ReadinessDeps {
   readonly db: Db;
   readonly redis: Redis;
   readonly asterisk: () => { ari: boolean; ami: boolean };
+  /**
+   * Free space on the recordings disk (src/recordings): reported, not part of `ready` (below the
+   * threshold calls go on, unrecorded).
+   */
+  readonly recordingsDisk?: () => Promise<{ ok: boolean; freeBytes: number | null; minFreeBytes: number; error?: string }>;
 }
 
 export async function checkReadiness(deps: ReadinessDeps): Promise<ReadinessReport> {
-  const [postgres, redis] = await Promise.all([
+  const [postgres, redis, recordings] = await Promise.all([
     timed(() => sql`select 1`.execute(deps.db)),
     timed(async () => {
       await redisConnected(deps.redis, TIMEOUT_MS - 100);
       await deps.redis.ping();
     }),
+    deps.recordingsDisk?.().then(
+      (d): CheckResult => ({ ok: d.ok, freeBytes: d.freeBytes, minFreeBytes: d.minFreeBytes, ...(d.error ? { error: d.error } : {}) }),
+      (err: Error): CheckResult => ({ ok: false, error: err.message }),
+    ),
   ]);
   const { ari, ami } = deps.asterisk();
   const asterisk: CheckResult = {
@@ -75,5 +84,5 @@ export async function checkReadiness(deps: ReadinessDeps): Promise<ReadinessRepo
     ami,
     ...(ari && ami ? {} : { error: `${[!ari && 'ARI', !ami && 'AMI'].filter(Boolean).join(' and ')} not connected` }),
   };
-  return { ready: asterisk.ok && postgres.ok && redis.ok, checks: { asterisk, postgres, redis } };
+  return { ready: asterisk.ok && postgres.ok && redis.ok, checks: { asterisk, postgres, redis, ...(recordings ? { recordings } : {}) } };
 }

@@ -47,7 +47,15 @@ export function healthRoutes(deps: ReadinessDeps) {
 export const ReadinessSchema = Type.Object(
   {
     status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]),
-    checks: Type.Object({ asterisk: Check, postgres: Check, redis: Check }),
+    checks: Type.Object({
+      asterisk: Check,
+      postgres: Check,
+      redis: Check,
+      recordings: Type.Optional(Type.Object(
+        { ok: Type.Boolean(), freeBytes: Type.Union([Type.Number(), Type.Null()]), minFreeBytes: Type.Number(), error: Type.Optional(Type.String()) },
+        { description: 'free space on the recordings disk (PBX_RECORDINGS_MIN_FREE_MB); not ok: new recordings are not started, calls go on. Not part of status', additionalProperties: true },
+      )),
+    }),
   },
   { $id: 'Readiness' },
 );
