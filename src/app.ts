@@ -29,6 +29,9 @@ import { extensionsPlugin } from './extensions/plugin.js';
 import { trunksPlugin } from './trunks/plugin.js';
 import { devicesPlugin, phoneProvisioningPlugin } from './provisioning/plugin.js';
 import { voicemailPlugin } from './voicemail/plugin.js';
+import { RecordingStore } from './recordings/service.js';
+import { RecordingJobs } from './recordings/jobs.js';
+import { recordingsPlugin } from './recordings/plugin.js';
 import { VERSION } from './version.js';
 import { logRejection } from './shared/log-rejection.js';
 import { ExtensionService } from './extensions/service.js';
@@ -116,6 +119,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const voicemail = new VoicemailService({
     db, recordings: ari, mwi: ami, dataDir: path.join(config.dataDir, 'voicemail'), log: log.child({ component: 'voicemail' }),
   });
+  // Call recordings once their file exists (src/recordings, docs/recording.md): register (sha256),
+  // compress (BullMQ), retention, erasure, the free-space check the call side asks before recording.
+  const recordings = new RecordingStore({ db, settings: config.recordings, log: log.child({ component: 'recordings' }) });
+  const recordingJobs = new RecordingJobs(recordings, {
+    redis: config.redis, attempts: config.recordings.compressAttempts, retentionEveryMs: config.recordings.retentionEveryMs,
+  }, log.child({ component: 'recordings' }));
+  recordings.useQueue(recordingJobs);
   // Phones registering and going, as Asterisk writes them to ps_contacts (LISTEN pbx_contacts): an
   // extension's BLF lamp on colleagues' phones (src/extensions/lamps.ts) follows its registration,
   // and a phone that (re-)registers while messages wait gets its mailbox lamp set again.
@@ -202,7 +212,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const tls = config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined;
   const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
   const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
-  await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
+  await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }), recordingsDisk: () => recordings.diskCheck() });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
   await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, plainHttpAllowed: config.http.provisionPlain });
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
@@ -218,6 +228,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes });
       await api.register(flowsPlugin, { auth, flows });
       await api.register(acdPlugin, { auth, acd });
+      await api.register(recordingsPlugin, { auth, recordings });
     },
     { prefix: '/api/v1' },
   );
@@ -238,6 +249,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       contacts.start();
       acdEngine.start();
       unserved.start();
+      await recordings.ensureFolder();
+      logRejection(recordingJobs.start(), log, 'recording jobs not started');
       contactStates.start();
       await http.listen({ host: config.http.host, port: config.http.port });
       if (plain) await plain.listen(config.http.host, config.http.plainPort ?? 0);
@@ -260,6 +273,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
         cdrWriter.stop();
+        await recordingJobs.stop();
         await ami.stop();
         redis.disconnect();
         await db.destroy();

@@ -36,6 +36,14 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/cdrs': 'viewer',
   'GET /api/v1/cdrs/{id}': 'viewer',
 
+  // Call recordings are what callers said: finding, listening and legal hold are a supervisor's;
+  // erasure (a data-subject request) is an admin's.
+  'GET /api/v1/recordings': 'supervisor',
+  'GET /api/v1/recordings/{id}': 'supervisor',
+  'GET /api/v1/recordings/{id}/audio': 'supervisor',
+  'PATCH /api/v1/recordings/{id}': 'supervisor',
+  'POST /api/v1/recordings/erasure': 'admin',
+
   // PBX plumbing: viewers read, admins change.
   'GET /api/v1/extensions': 'viewer',
   'POST /api/v1/extensions': 'admin',
