@@ -23,6 +23,8 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { healthPlugin } from './health/plugin.js';
 import { authPlugin } from './auth/plugin.js';
+import { idempotencyPlugin } from './idempotency/plugin.js';
+import { purgeExpiredKeysEvery } from './idempotency/purge.js';
 import { auditPlugin } from './audit/plugin.js';
 import { callsPlugin } from './calls/plugin.js';
 import { extensionsPlugin } from './extensions/plugin.js';
@@ -186,6 +188,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     reloadRegistrations(ami).catch((err: Error) => log.warn({ err: err.message }, 'trunk registrations not reloaded'));
   });
   const auth = new AuthService(db);
+  // Idempotency-Key answers are kept 24 h (src/idempotency); older ones are deleted hourly from start().
+  let stopPurgingKeys: (() => void) | null = null;
   // IVR prompts (src/prompts): uploads and text-to-speech converted for Asterisk.
   const prompts = new PromptService({
     db, settings: config.prompts, log: log.child({ component: 'prompts' }),
@@ -218,6 +222,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
   await http.register(
     async (api) => {
+      // First: its hooks reach every POST/PUT/PATCH/DELETE route registered after it here.
+      await api.register(idempotencyPlugin, { db });
       await api.register(authPlugin, { db, auth });
       await api.register(callsPlugin, { db, auth });
       await api.register(auditPlugin, { db, auth });
@@ -249,6 +255,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       contacts.start();
       acdEngine.start();
       unserved.start();
+      stopPurgingKeys ??= purgeExpiredKeysEvery(db, log.child({ component: 'http' }));
       await recordings.ensureFolder();
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
       contactStates.start();
@@ -269,6 +276,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await contacts.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         unserved.stop();
+        stopPurgingKeys?.();
         contactStates.stop();
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');

@@ -63,7 +63,10 @@ export type ErrorCode =
   | 'invalid-agent-transition'
   | 'pause-reason-not-found'
   | 'pause-reason-exists'
-  | 'pause-reason-in-use';
+  | 'pause-reason-in-use'
+  | 'idempotency-key-invalid'
+  | 'idempotency-key-reused'
+  | 'idempotency-in-progress';
 
 export class AppError extends Error {
   constructor(

@@ -9,6 +9,7 @@ import type { ApiTokenTable, UserTable } from '../auth/tables.js';
 import type { CdrTable, LiveCallTable, UnservedCallTable, UnservedFileReadTable } from '../calls/tables.js';
 import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from '../extensions/tables.js';
 import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
+import type { IdempotencyKeyTable } from '../idempotency/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
 import type { RecordingTable } from '../recordings/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
@@ -26,6 +27,8 @@ export interface Database {
   users: UserTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  // Idempotency-Key answers, per token (src/idempotency)
+  idempotency_keys: IdempotencyKeyTable;
   // extensions and the PJSIP realtime tables Asterisk reads
   extensions: ExtensionTable;
   ps_endpoints: PsEndpointTable;

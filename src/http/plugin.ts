@@ -39,3 +39,11 @@ export const httpBasics = fp(
 export function featurePlugin<Options extends FastifyPluginOptions>(name: string, plugin: FastifyPluginAsync<Options>): FastifyPluginAsync<Options> {
   return fp(plugin, { name, dependencies: [HTTP_PLUGIN], encapsulate: true, fastify: FASTIFY_VERSION });
 }
+
+/**
+ * A plugin whose hooks apply to the scope it is registered in (not encapsulated): every route
+ * registered after it there, by any feature, gets them (e.g. src/idempotency under /api/v1).
+ */
+export function scopePlugin<Options extends FastifyPluginOptions>(name: string, plugin: FastifyPluginAsync<Options>): FastifyPluginAsync<Options> {
+  return fp(plugin, { name, dependencies: [HTTP_PLUGIN], fastify: FASTIFY_VERSION });
+}
