@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
-import type { Db, DbOrTx } from '../db/database.js';
+import type { ExpressionBuilder } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
+import type { Database, Db, DbOrTx } from '../db/database.js';
 import type { CdrRow, Direction, Disposition, LiveCallRow, NewCdr, NewLiveCall } from './tables.js';
 
 export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<void> {
@@ -85,9 +87,15 @@ export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<CdrRow[]> {
     const { startedAt, id } = q.after;
     query = query.where(sql<boolean>`(started_at, id) < (${startedAt}, ${id}::bigint)`);
   }
-  return query.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+  return query.select(recordingsOfCdr).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }
 
+/** A CDR's recordings (src/recordings) as [{id}], oldest first: the CDR lists them; a recording names its CDR by call_id. */
+const recordingsOfCdr = (eb: ExpressionBuilder<Database, 'cdrs'>) =>
+  jsonArrayFrom(
+    eb.selectFrom('recordings').select('recordings.id').whereRef('recordings.call_id', '=', 'cdrs.call_id').where('recordings.state', '!=', 'deleting').orderBy('recordings.started_at').orderBy('recordings.id'),
+  ).as('recordings');
+
 export async function getCdr(db: DbOrTx, id: string): Promise<CdrRow | undefined> {
-  return db.selectFrom('cdrs').selectAll().where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('cdrs').selectAll().select(recordingsOfCdr).where('id', '=', id).executeTakeFirst();
 }

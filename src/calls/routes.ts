@@ -101,7 +101,7 @@ function decodeCursor(cursor: string): { startedAt: Date; id: string } {
   return { startedAt, id };
 }
 
-export function cdrJson(r: CdrRow) {
+export function cdrJson(r: CdrRow & { recordings?: { id: string }[] }) {
   return {
     id: r.id,
     callId: r.call_id,
@@ -127,6 +127,8 @@ export function cdrJson(r: CdrRow) {
     reconciled: r.reconciled,
     linkedId: r.linked_id,
     ivrPath: (r.ivr_path ?? null) as never,
+    recordings: (r.recordings ?? []).map((x) => x.id),
+    recordingErased: r.recording_erased,
   };
 }
 

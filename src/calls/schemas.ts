@@ -41,6 +41,8 @@ export const Cdr = Type.Object(
     linkedId: Type.Union([Type.String(), Type.Null()], {
       description: 'callId of the first part of a transferred call; the parts of one call share it (a call never transferred: its own callId)',
     }),
+    recordings: Type.Array(Type.String(), { description: 'ids of its call recordings, oldest first (GET /recordings/{id}; each names this CDR by callId)' }),
+    recordingErased: Type.Boolean({ description: 'its recordings were erased (a data-subject request, POST /recordings/erasure); the CDR stays' }),
     ivrPath: Type.Union(
       [
         Type.Object({

@@ -38,3 +38,15 @@ export function resolveInside(root: string, relative: string): string {
   if (path.isAbsolute(relative) || !full.startsWith(path.resolve(root) + path.sep)) throw new Error(`recording path ${relative} is outside ${root}`);
   return full;
 }
+
+/**
+ * Where Asterisk writes the two directions of a call in progress (the call side: MixMonitor r()/t(),
+ * `incoming/<id>-rx.wav` and `-tx.wav`), merged into the recording's file after the call.
+ */
+export const INCOMING = 'incoming';
+const INCOMING_FILE = /^incoming\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-(rx|tx)\.[a-z0-9]{1,8}$/;
+
+/** The recording id of a direction file in incoming/; null for any other path. */
+export function incomingId(relative: string): string | null {
+  return INCOMING_FILE.exec(relative)?.[1] ?? null;
+}

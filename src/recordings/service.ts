@@ -32,7 +32,7 @@ import {
 } from './repository.js';
 import type { RecordingPart, RecordingRow } from './tables.js';
 import { audioDurationMs, encodeMp3, fileExists, freeBytes, hashFile, makeFolders, removeFile, replaceFile, walkFiles } from './disk.js';
-import { idOfFile, recordingPath, resolveInside, withExtension } from './layout.js';
+import { INCOMING, idOfFile, incomingId, recordingPath, resolveInside, withExtension } from './layout.js';
 
 export type RecordingSettings = Config['recordings'];
 
@@ -131,6 +131,9 @@ export class RecordingStore {
   async ensureFolder(): Promise<void> {
     await mkdir(this.deps.settings.dir, { recursive: true }).catch((err: Error) =>
       this.deps.log.warn({ dir: this.deps.settings.dir, err: err.message }, 'recordings folder cannot be made; recordings will not start'));
+    // Where Asterisk writes the two directions of a call in progress (the call side merges them).
+    await makeFolders(this.deps.settings.dir, INCOMING).catch((err: Error) =>
+      this.deps.log.warn({ dir: this.deps.settings.dir, err: err.message }, `recordings folder ${INCOMING}/ cannot be made`));
   }
 
   /** Make a recording's day folder (group-writable, so Asterisk writes there and the daemon deletes). */
@@ -379,9 +382,11 @@ export class RecordingStore {
     const filesWithoutRows: string[] = [];
     const leftovers: string[] = [];
     for (const f of files) {
-      const id = idOfFile(f);
+      const part = incomingId(f);
+      const id = part ?? idOfFile(f);
       const row = id ? byId.get(id) : undefined;
       if (!row) filesWithoutRows.push(f);
+      else if (part && row.state === 'recording') continue; // a direction of a call in progress
       else if (row.path !== f) leftovers.push(f);
     }
     const rowsWithoutFiles = rows.filter((r) => r.state !== 'recording' && !fileSet.has(r.path)).map((r) => ({ id: r.id, path: r.path, state: r.state }));

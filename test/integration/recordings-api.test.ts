@@ -211,6 +211,31 @@ describe('audio', () => {
   });
 });
 
+/** The CDR of a recording's call (a recording names its CDR by call_id). */
+async function cdrFor(m: Made, caller: string): Promise<void> {
+  await app.db.insertInto('cdrs').values({
+    call_id: m.callId, direction: 'inbound', caller_number: caller, caller_name: null, dialed_number: '200', started_at: base, answered_at: base, ended_at: at(1),
+    duration_seconds: 60, billable_seconds: 60, hangup_cause: 16, hangup_cause_text: 'Normal Clearing', disposition: 'ANSWERED', ended_by: 'caller', digits: '', reconciled: false, linked_id: m.callId,
+  }).execute();
+}
+
+const cdrOf = async (m: Made) => {
+  const res = await get(`/api/v1/cdrs?callId=${m.callId}`);
+  expect(res.statusCode).toBe(200);
+  return res.json().items[0] as { id: string; recordings: string[]; recordingErased: boolean };
+};
+
+describe('the CDR lists its recordings', () => {
+  it('GET /cdrs and GET /cdrs/:id name the recording ids; the recording names the CDR by callId', async () => {
+    await cdrFor(r[1]!, '+4930222');
+    const cdr = await cdrOf(r[1]!);
+    expect(cdr).toMatchObject({ recordings: [r[1]!.id], recordingErased: false });
+    const one = await get(`/api/v1/cdrs/${cdr.id}`);
+    expect(one.json()).toMatchObject({ recordings: [r[1]!.id], recordingErased: false });
+    expect((await get(`/api/v1/recordings/${r[1]!.id}`)).json().callId).toBe(r[1]!.callId);
+  });
+});
+
 describe('legal hold and erasure', () => {
   it('legal hold on and off, audited; unknown id 404; bad body 400 naming the field', async () => {
     const on = await app.http.inject({ method: 'PATCH', url: `/api/v1/recordings/${r[0]!.id}`, headers: { authorization: `Bearer ${supervisor}` }, payload: { legalHold: true } });
@@ -228,12 +253,15 @@ describe('legal hold and erasure', () => {
 
   it('erasure by caller number (admin): the held recording stays and the answer says so; the others go with their files', async () => {
     // r[0] (held above) and r[2] are +4930111's
+    await cdrFor(r[2]!, '+4930111');
+    expect(await cdrOf(r[2]!)).toMatchObject({ recordings: [r[2]!.id], recordingErased: false });
     const res = await app.http.inject({ method: 'POST', url: '/api/v1/recordings/erasure', headers: { authorization: `Bearer ${admin}` }, payload: { callerNumber: '+4930111' } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ erased: [r[2]!.id], legalHold: [r[0]!.id], inProgress: [] });
     expect((await get(`/api/v1/recordings/${r[2]!.id}`)).statusCode).toBe(404);
     await expect(readFile(r[2]!.file)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await readFile(r[0]!.file)).equals(r[0]!.content)).toBe(true);
+    expect(await cdrOf(r[2]!)).toMatchObject({ recordings: [], recordingErased: true });
     const bad = await app.http.inject({ method: 'POST', url: '/api/v1/recordings/erasure', headers: { authorization: `Bearer ${admin}` }, payload: {} });
     expect(bad.statusCode).toBe(400);
     expect(JSON.stringify(bad.json().error)).toContain('callerNumber');

@@ -182,6 +182,10 @@ describe('erasure by caller number', () => {
     const held = await recorded({ caller });
     const other = await recorded({ caller: '+4930999' });
     for (const r of [a, b, held, other]) await store.finalize(r.id);
+    await eventually(async () => {
+      const rows = await db.selectFrom('recordings').select('state').where('id', 'in', [a.id, b.id, held.id, other.id]).execute();
+      return rows.every((x) => x.state === 'compressed') ? true : undefined;
+    }, 20_000, 'all compressed');
     await store.setLegalHold(actor, held.id, true);
     // b's CDR (a recording names its CDR by call_id)
     for (const r of [a, b, held]) {
@@ -224,11 +228,22 @@ describe('orphan check', () => {
     const report = await store.orphans();
     expect(report.filesWithoutRows).toContain(stray);
     expect(report.rowsWithoutFiles).toContainEqual({ id: gone.id, path: row.path, state: 'compressed' });
-    // A recording in progress has no final file yet: not an orphan.
+    // A recording in progress has no final file yet, only its two directions in incoming/: no orphans.
     const { row: live } = await store.begin({ callId: 'it-rec-live' });
-    expect((await store.orphans()).rowsWithoutFiles.map((x) => x.id)).not.toContain(live.id);
-    // tidy for the other tests: neither is left behind
-    await rm(path.join(settings.dir, stray));
+    const rx = `incoming/${live.id}-rx.wav`;
+    await toneWav(path.join(settings.dir, rx), 1);
+    // A direction left after its recording was stored is a leftover; one without a row, a file without a row.
+    const strayRx = `incoming/${randomUUID()}-tx.wav`;
+    await toneWav(path.join(settings.dir, strayRx), 1);
+    let now = await store.orphans();
+    expect(now.rowsWithoutFiles.map((x) => x.id)).not.toContain(live.id);
+    expect([...now.filesWithoutRows, ...now.leftovers]).not.toContain(rx);
+    expect(now.filesWithoutRows).toContain(strayRx);
+    await db.updateTable('recordings').set({ state: 'stored' }).where('id', '=', live.id).execute();
+    now = await store.orphans();
+    expect(now.leftovers).toContain(rx);
+    // tidy for the other tests: nothing is left behind
+    for (const f of [stray, rx, strayRx]) await rm(path.join(settings.dir, f));
     await db.deleteFrom('recordings').where('id', 'in', [gone.id, live.id]).execute();
   });
 });

@@ -1,6 +1,6 @@
 /** Recording file layout and HTTP Range parsing (pure). */
 import { describe, expect, it } from 'vitest';
-import { idOfFile, recordingPath, resolveInside, safeCallId, withExtension } from '../../src/recordings/layout.js';
+import { idOfFile, incomingId, recordingPath, resolveInside, safeCallId, withExtension } from '../../src/recordings/layout.js';
 import { parseRange } from '../../src/recordings/range.js';
 
 const ID = '0b0e4d2c-5f7a-4c1e-9a3b-2d6f8e1c4a7b';
@@ -26,6 +26,13 @@ describe('layout', () => {
     expect(idOfFile(`2026/01/02/17334.1-${ID}.part.mp3`)).toBe(ID);
     expect(idOfFile('2026/01/02/notes.txt')).toBeNull();
     expect(idOfFile(`x-${ID}`)).toBeNull();
+  });
+
+  it('the directions of a call in progress in incoming/', () => {
+    expect(incomingId(`incoming/${ID}-rx.wav`)).toBe(ID);
+    expect(incomingId(`incoming/${ID}-tx.wav`)).toBe(ID);
+    expect(incomingId(`incoming/${ID}-xx.wav`)).toBeNull();
+    expect(incomingId(`2026/01/02/${ID}-rx.wav`)).toBeNull();
   });
 
   it('a stored path never leaves the folder', () => {
