@@ -505,6 +505,8 @@ export interface QueueSettings extends QueueConfig {
   readonly callbackAfterSeconds: number | null;
   readonly callbackRetries: number;
   readonly musicClass: string;
+  /** Days its call recordings are kept (src/recordings); null: the site default. */
+  readonly recordingRetentionDays: number | null;
 }
 
 export function queueSettingsOf(q: QueueRow): QueueSettings {
@@ -528,6 +530,7 @@ export function queueSettingsOf(q: QueueRow): QueueSettings {
     callbackAfterSeconds: q.callback_after_seconds,
     callbackRetries: q.callback_retries,
     musicClass: q.music_class,
+    recordingRetentionDays: q.recording_retention_days ?? null,
   };
 }
 

@@ -159,6 +159,7 @@ const queueFields = {
   callbackAfterSeconds: NullableInt(10, 7200, 'offer a callback after waiting this long; null: never'),
   callbackRetries: Int(0, 5, 'default 2'),
   musicClass: Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$', description: 'Asterisk music on hold class' }),
+  recordingRetentionDays: NullableInt(1, 36500, 'days a recording of this queue is kept (docs/recording.md#retention); null: the site default, PBX_RECORDING_RETENTION_DAYS'),
 };
 
 export const CreateQueue = Type.Object({ name: QueueName, ...Type.Partial(Type.Object(queueFields)).properties }, strict);

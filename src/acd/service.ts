@@ -61,6 +61,7 @@ export interface QueueFields {
   readonly callbackAfterSeconds?: number | null;
   readonly callbackRetries?: number;
   readonly musicClass?: string;
+  readonly recordingRetentionDays?: number | null;
 }
 export interface CreateQueueInput extends QueueFields {
   readonly name: string;
@@ -605,6 +606,7 @@ const QUEUE_DEFAULTS: Settings = {
   callbackAfterSeconds: null,
   callbackRetries: 2,
   musicClass: 'default',
+  recordingRetentionDays: null,
 };
 
 function definedOnly(input: QueueFields): Partial<Settings> {
@@ -642,6 +644,7 @@ function queueColumns(s: Settings): Omit<NewQueue, 'name'> {
     callback_after_seconds: s.callbackAfterSeconds,
     callback_retries: s.callbackRetries,
     music_class: s.musicClass,
+    recording_retention_days: s.recordingRetentionDays,
   };
 }
 
@@ -662,6 +665,7 @@ export function checkQueueFields(s: Settings): void {
   range('body.missedOffersPause', s.missedOffersPause, 1, 10);
   range('body.callbackAfterSeconds', s.callbackAfterSeconds, 10, 7200, ' (or null: no callback offer)');
   range('body.callbackRetries', s.callbackRetries, 0, 5);
+  range('body.recordingRetentionDays', s.recordingRetentionDays, 1, 36500, ' (or null: the site default)');
   if (!/^[A-Za-z0-9_-]{1,40}$/.test(s.musicClass)) throw invalid('body.musicClass', 'letters, digits, _ and -, up to 40 (an Asterisk music on hold class)');
   if (s.callbackAfterSeconds !== null && s.maxWaitSeconds !== null && s.callbackAfterSeconds >= s.maxWaitSeconds) {
     throw invalid('body.callbackAfterSeconds', `must be less than maxWaitSeconds (${s.maxWaitSeconds}): callers would leave the queue before the callback offer`);

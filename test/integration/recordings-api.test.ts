@@ -268,6 +268,22 @@ describe('legal hold and erasure', () => {
   });
 });
 
+describe('a queue\'s retention', () => {
+  it('recordingRetentionDays is a queue setting (null: the site default); out of range 400 naming it', async () => {
+    const send = (method: 'POST' | 'PATCH', url: string, payload: object) => app.http.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${supervisor}` }, payload });
+    const created = await send('POST', '/queues', { name: queue });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().recordingRetentionDays).toBeNull();
+    const set = await send('PATCH', `/queues/${queue}`, { recordingRetentionDays: 30 });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json().recordingRetentionDays).toBe(30);
+    expect((await app.db.selectFrom('queues').select('recording_retention_days').where('name', '=', queue).executeTakeFirstOrThrow()).recording_retention_days).toBe(30);
+    const bad = await send('PATCH', `/queues/${queue}`, { recordingRetentionDays: 0 });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.stringify(bad.json().error)).toContain('recordingRetentionDays');
+  });
+});
+
 describe('readiness', () => {
   it('reports the recordings disk', async () => {
     const res = await app.http.inject({ method: 'GET', url: '/health/ready' });
