@@ -174,7 +174,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   });
 
   const calls = dispatcher;
-  acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds) => calls.ringCallback(id, agent, customer, seconds) });
+  acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds, queue) => calls.ringCallback(id, agent, customer, seconds, queue) });
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
   // Asterisk tells a contact's state only when it changes: ask for all of them on connect and every 30 s.

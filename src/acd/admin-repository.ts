@@ -225,6 +225,21 @@ export async function listQueueCalls(db: DbOrTx, queueId?: string): Promise<Queu
   return q.orderBy('priority', 'desc').orderBy('enqueued_at').orderBy('call_id').execute();
 }
 
+/** The agents being offered (their phones ringing) each of `callIds`: agents reserved for the call. */
+export async function agentsRinging(db: DbOrTx, callIds: readonly string[]): Promise<Map<string, string[]>> {
+  if (callIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('agents')
+    .select(['number', 'call_id'])
+    .where('state', '=', 'reserved')
+    .where('call_id', 'in', callIds)
+    .orderBy('number')
+    .execute();
+  const ringing = new Map<string, string[]>();
+  for (const r of rows) ringing.set(r.call_id!, [...(ringing.get(r.call_id!) ?? []), r.number]);
+  return ringing;
+}
+
 /** A queue's calls that left it since local midnight (service level, answered, abandoned). */
 export async function queueCallsToday(db: DbOrTx, queueId: string, timezone = 'UTC'): Promise<QueueCallLogRow[]> {
   return db.selectFrom('queue_call_log').selectAll().where('queue_id', '=', queueId).where('ended_at', '>=', startOfToday(timezone)).orderBy('ended_at').execute();

@@ -33,6 +33,7 @@ import { addWaitingCall, noWaitingCalls, removeWaitingCall, type WaitingCall, ty
 import { estimatedWaitSeconds } from './estimate.js';
 import { logRejection } from '../shared/log-rejection.js';
 import type { LoginOutcome } from './login.js';
+import { callbackIdOf } from './callback-id.js';
 
 export interface QueueSettings {
   readonly id: string;
@@ -57,7 +58,8 @@ export interface QueueSettings {
 
 /** Rings the agent for a callback; the agent's answer and the customer's come back as events. */
 export interface CallbackDialer {
-  ring(callbackId: string, agent: { readonly id: string; readonly number: string; readonly extension: string }, customer: string, ringTimeoutSeconds: number): void;
+  /** `queue`: the queue's name (the callback's CDR names it). */
+  ring(callbackId: string, agent: { readonly id: string; readonly number: string; readonly extension: string }, customer: string, ringTimeoutSeconds: number, queue: string): void;
 }
 
 export interface AgentRecord extends RoutableAgent {
@@ -239,7 +241,7 @@ export class AcdEngine {
           if (failed) continue;
         }
         this.calls.set(cb.call.callId, {
-          call: cb.call, port: this.callbackPort(cb.call.callId, cb.customer), queue, offered: new Set(), answeredBy: null,
+          call: cb.call, port: this.callbackPort(cb.call.callId, cb.customer, queue.name), queue, offered: new Set(), answeredBy: null,
           lastAnnouncedAt: this.now(), callback: { customer: cb.customer, attempts, notBefore: interrupted ? this.now() + CALLBACK_RETRY_MS : 0 },
         });
         this.index = addWaitingCall(this.index, toWaiting(cb.call));
@@ -253,8 +255,8 @@ export class AcdEngine {
     }
   }
 
-  private callbackPort(id: string, customer: string): QueueCallPort {
-    return { ...silentPort, offer: (agents, ringTimeoutSeconds) => this.dialer?.ring(id, agents[0]!, customer, ringTimeoutSeconds) };
+  private callbackPort(id: string, customer: string, queue: string): QueueCallPort {
+    return { ...silentPort, offer: (agents, ringTimeoutSeconds) => this.dialer?.ring(id, agents[0]!, customer, ringTimeoutSeconds, queue) };
   }
 
   stop(): void {
@@ -366,11 +368,11 @@ export class AcdEngine {
     const w = this.calls.get(callId);
     const customer = w?.call.callerNumber;
     if (!w || !customer || !/^\+?[0-9]{3,20}$/.test(customer) || !this.callbackOffered(callId)) return null;
-    const id = `${callId}-cb`;
+    const id = callbackIdOf(callId);
     this.calls.delete(callId);
     this.index = removeWaitingCall(this.index, w.queue.id, callId);
     const call: QueueCall = { ...w.call, callId: id };
-    const port = this.callbackPort(id, customer);
+    const port = this.callbackPort(id, customer, w.queue.name);
     this.calls.set(id, { ...w, call, port, offered: new Set(), answeredBy: null, callback: { customer, attempts: 0, notBefore: 0 } });
     this.index = addWaitingCall(this.index, toWaiting(call));
     await this.deps.store.callbackSaved({ id, call, attempts: 0, state: 'waiting', result: null }).catch(() => undefined);

@@ -185,7 +185,8 @@ export const QueueLive = Type.Object({
       callerName: Nullable(Type.String()),
       waitingSeconds: Type.Integer(),
       priority: Type.Integer(),
-      state: Type.String({ description: 'waiting, or offered (an agent rings)' }),
+      state: Type.Union([Type.Literal('waiting'), Type.Literal('ringing')], { description: 'waiting, or ringing: an agent\'s phone rings for the caller' }),
+      agents: Type.Array(Type.String(), { description: 'the numbers of the agents being offered the caller (their phones ring); empty while waiting' }),
     }),
   ),
   longestWaitSeconds: Type.Integer(),
@@ -194,13 +195,15 @@ export const QueueLive = Type.Object({
     ready: Type.Integer(), reserved: Type.Integer(), onCall: Type.Integer(), wrapUp: Type.Integer(), paused: Type.Integer(), loggedOut: Type.Integer(),
   }, { description: 'the members by state' }),
   today: Type.Object({
-    offered: Type.Integer({ description: 'counted when the caller joins: the callers in the queue now and those who left it since local midnight' }),
-    answered: Type.Integer({ description: 'counted when the agent answers' }),
+    offered: Type.Integer({ description: 'counted once per caller, when they join: the callers in the queue now and those who left it since local midnight (a callback is not offered again)' }),
+    answered: Type.Integer({ description: 'counted when the agent answers the caller (callbacks are counted in callbacksAnswered)' }),
     abandoned: Type.Integer({ description: 'counted when the caller hangs up while waiting (or while an agent rings)' }),
     answeredWithinSl: Type.Integer(),
-    serviceLevelPercent: Nullable(Type.Number({ description: 'answered within slSeconds / calls that left the queue since local midnight, 0-100; null before the first' })),
+    serviceLevelPercent: Nullable(Type.Number({ description: 'answered within slSeconds / callers who left the queue since local midnight (callback calls left out), 0-100; null before the first' })),
     slSeconds: Type.Integer(),
     slPercentTarget: Type.Integer(),
+    callbacksRequested: Type.Integer({ description: 'callers who left the queue asking to be called back (counted in offered once, not in answered)' }),
+    callbacksAnswered: Type.Integer({ description: 'callback calls an agent answered (then the customer was dialed); counted in the agents\' callsHandledToday' }),
   }),
 });
 

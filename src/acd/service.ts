@@ -20,7 +20,8 @@ import { serviceLevel } from './estimate.js';
 import type { SkillRequirement, Strategy, WideningStep } from './router.js';
 import * as repo from './admin-repository.js';
 import * as callRepo from './call-repository.js';
-import type { NewQueue, OverflowTarget, PauseReasonRow, QueueRow } from './tables.js';
+import type { NewQueue, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueRow } from './tables.js';
+import { isCallbackId } from './callback-id.js';
 
 /** Lower-case letters, digits and -, starting with a letter or digit, up to 64 (as flow names). */
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -105,7 +106,8 @@ export interface AgentLive {
 
 export interface QueueLive {
   readonly queue: string;
-  readonly waiting: { callId: string; callerNumber: string | null; callerName: string | null; waitingSeconds: number; priority: number; state: string }[];
+  /** `ringing`: an agent's phone rings for the caller (`agents`: who is offered; several for ring-all). */
+  readonly waiting: { callId: string; callerNumber: string | null; callerName: string | null; waitingSeconds: number; priority: number; state: 'waiting' | 'ringing'; agents: string[] }[];
   readonly longestWaitSeconds: number;
   readonly callbacksWaiting: number;
   readonly agents: { ready: number; reserved: number; onCall: number; wrapUp: number; paused: number; loggedOut: number };
@@ -118,6 +120,10 @@ export interface QueueLive {
     serviceLevelPercent: number | null;
     slSeconds: number;
     slPercentTarget: number;
+    /** Callers who left the queue asking to be called back (each is in offered once). */
+    callbacksRequested: number;
+    /** Callback calls an agent answered (then the customer was dialed): in the agents' calls handled. */
+    callbacksAnswered: number;
   };
 }
 
@@ -470,21 +476,22 @@ export class AcdService {
       repo.callersInQueue(this.db, q.id),
     ]);
     const now = this.now().getTime();
-    const waiting = calls
-      .filter((c) => c.state === 'waiting' || c.state === 'offered')
-      .map((c) => ({
+    const inLine = calls.filter((c) => c.state === 'waiting' || c.state === 'offered');
+    // A caller whose agent's phone rings: the agent row (reserved for the call) says so.
+    const ringing = await repo.agentsRinging(this.db, inLine.map((c) => c.call_id));
+    const waiting = inLine.map((c) => {
+      const agents = ringing.get(c.call_id) ?? [];
+      return {
         callId: c.call_id,
         callerNumber: c.caller_number,
         callerName: c.caller_name,
         waitingSeconds: Math.max(0, Math.floor((now - c.enqueued_at.getTime()) / 1000)),
         priority: c.priority,
-        state: c.state,
-      }));
+        state: agents.length > 0 ? ('ringing' as const) : ('waiting' as const),
+        agents,
+      };
+    });
     const count = (s: AgentStatus) => members.filter((m) => m.state === s).length;
-    // Offered counts at the join: the callers in the queue now (waiting, ringing an agent) and
-    // those who left it today; answered and abandoned count when they happen (the call log).
-    const inQueue = calls.filter((c) => c.state !== 'callback').length;
-    const sl = serviceLevel(log.map((l) => ({ answered: l.outcome === 'answered', waitedSeconds: l.wait_seconds })), q.sl_seconds);
     return {
       queue: q.name,
       waiting,
@@ -493,15 +500,7 @@ export class AcdService {
       agents: {
         ready: count('ready'), reserved: count('reserved'), onCall: count('on-call'), wrapUp: count('wrap-up'), paused: count('paused'), loggedOut: count('logged-out'),
       },
-      today: {
-        offered: inQueue + log.length,
-        answered: log.filter((l) => l.outcome === 'answered').length,
-        abandoned: log.filter((l) => l.outcome === 'abandoned').length,
-        answeredWithinSl: sl.answeredWithinTarget,
-        serviceLevelPercent: sl.ratio === null ? null : Math.round(sl.ratio * 1000) / 10,
-        slSeconds: q.sl_seconds,
-        slPercentTarget: q.sl_percent,
-      },
+      today: queueToday(calls.filter((c) => c.state !== 'callback').length, log, q.sl_seconds, q.sl_percent),
     };
   }
 
@@ -724,4 +723,27 @@ function reasonInUse(reason: Pick<PauseReasonRow, 'code' | 'name'>, agents: stri
 
 async function audit(tx: DbOrTx, actor: Actor, action: string, entity: string, entityId: string, details: Record<string, unknown>): Promise<void> {
   await recordAudit(tx, actor, { action, entity, entityId, details });
+}
+
+/**
+ * A queue's figures for today (docs/acd.md#queues): each caller who joined counts once in
+ * `offered`, when they join (`inQueue`: the callers in the queue now), and once more in the one
+ * way they left it (the call log: answered, abandoned, overflow, timeout, callback). A callback's
+ * call (an agent takes it, then the customer is dialed) is not offered again: it counts in
+ * `callbacksAnswered` (and in the agent's calls handled), not in `answered` or the service level.
+ */
+export function queueToday(inQueue: number, log: readonly Pick<QueueCallLogRow, 'call_id' | 'outcome' | 'wait_seconds'>[], slSeconds: number, slPercent: number): QueueLive['today'] {
+  const callers = log.filter((l) => !isCallbackId(l.call_id));
+  const sl = serviceLevel(callers.map((l) => ({ answered: l.outcome === 'answered', waitedSeconds: l.wait_seconds })), slSeconds);
+  return {
+    offered: inQueue + callers.length,
+    answered: callers.filter((l) => l.outcome === 'answered').length,
+    abandoned: callers.filter((l) => l.outcome === 'abandoned').length,
+    answeredWithinSl: sl.answeredWithinTarget,
+    serviceLevelPercent: sl.ratio === null ? null : Math.round(sl.ratio * 1000) / 10,
+    slSeconds,
+    slPercentTarget: slPercent,
+    callbacksRequested: callers.filter((l) => l.outcome === 'callback').length,
+    callbacksAnswered: log.filter((l) => isCallbackId(l.call_id) && l.outcome === 'answered').length,
+  };
 }

@@ -24,6 +24,7 @@ import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
 import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
 import * as repo from './call-repository.js';
 import { RoutingCache } from './routing-cache.js';
+import { callerCallIdOf } from './callback-id.js';
 
 const REFRESH_MS = 3_000;
 export const ACD_CHANNEL = 'pbx_acd';
@@ -268,7 +269,7 @@ export class PgAcdStore implements AcdStore {
     if (updated.numUpdatedRows === 0n) await db.insertInto('callbacks').values(row).execute();
     if (cb.state === 'waiting' && cb.attempts === 0) {
       // The caller left the queue by asking for a callback: out of the waiting calls, into the call log.
-      await repo.queueCallLeft(this.db, { queueId: cb.call.queueId, callId: cb.call.callId.replace(/-cb$/, ''), enqueuedAt: new Date(cb.call.enqueuedAt), outcome: 'callback' });
+      await repo.queueCallLeft(this.db, { queueId: cb.call.queueId, callId: callerCallIdOf(cb.call.callId), enqueuedAt: new Date(cb.call.enqueuedAt), outcome: 'callback' });
     }
   }
 

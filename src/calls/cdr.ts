@@ -27,6 +27,8 @@ export interface CallFacts {
    * it answered. Absent when no person answered (the caller heard only the system: voicemail, a flow).
    */
   readonly party?: CallParty | null;
+  /** The agent on the call before anyone answered: a queue callback's agent, who placed it (docs/acd.md#callbacks). */
+  readonly agent?: string | null;
 }
 
 export interface CallParty {
@@ -138,7 +140,7 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     linked_id: call.linkedId ?? call.callId,
     ivr_path: call.ivr ? JSON.stringify(call.ivr) : null,
     answered_by: party?.answeredBy ?? null,
-    agent: party?.agent ?? null,
+    agent: party?.agent ?? call.agent ?? null,
     queue: call.queue ?? null,
     wait_seconds: times.wait,
     talk_seconds: times.talk,

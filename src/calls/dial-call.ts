@@ -13,7 +13,8 @@ import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js
 import { silentPort, type AcdEngine } from '../acd/engine.js';
 import { dialTransition, initialDialState, type DialAction, type DialEvent, type DialState, type DialTarget } from './dial-flow.js';
 import type { CallerContext } from './directory.js';
-import { CAUSE, type CallEnd } from './cdr.js';
+import { CAUSE, type CallEnd, type CallFacts } from './cdr.js';
+import { callerCallIdOf } from '../acd/callback-id.js';
 import type { LiveCallPatch } from './repository.js';
 import { decideTransfer, failureProgress, transferDialState, type TransferRequest, type TransferSide } from './transfer.js';
 import type { CallHost } from './host.js';
@@ -47,6 +48,39 @@ export type DialStart =
   | { readonly kind: 'dial'; readonly number: string; readonly context: CallerContext }
   /** A restarted daemon picked the call up connected to `peer`: keep the two legs tied together. */
   | { readonly kind: 'connected'; readonly peer: string };
+
+/** The ACD rang an agent's phone for a callback (the dispatcher's ringCallback). */
+export interface CallbackRing {
+  readonly callbackId: string;
+  readonly agent: { readonly id: string; readonly number: string; readonly extension: string };
+  readonly customer: string;
+  /** The queue the customer was waiting in. */
+  readonly queue: string | null;
+  /** When the agent's phone was rung: the callback's CDR starts here. */
+  readonly rungAt: Date;
+}
+
+/**
+ * The facts of a callback's call, whose caller channel (`channelId`) is the agent's answered phone:
+ * an outbound call to the customer, linked to the caller's queued call, naming the agent and the
+ * queue from the start (docs/acd.md#callbacks). No caller number: the customer is shown the
+ * site's caller ID (the outbound route's), not the agent's extension.
+ */
+export function callbackFacts(channelId: string, ring: CallbackRing): CallFacts {
+  return {
+    callId: channelId,
+    linkedId: callerCallIdOf(ring.callbackId),
+    direction: 'outbound',
+    callerNumber: null,
+    callerName: null,
+    dialedNumber: ring.customer,
+    startedAt: ring.rungAt,
+    answeredAt: null,
+    digits: '',
+    queue: ring.queue,
+    agent: ring.agent.number,
+  };
+}
 
 /** A callback's live-row mode (acd/repository.ts agentsOnEndedCalls matches it too), and back. */
 export const callbackMode = (callbackId: string): string => `callback:${callbackId}`;

@@ -17,6 +17,7 @@ import type { CdrWriter } from './cdr-writer.js';
 import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';
 import type { FlowSettings } from './flow.js';
 import { isBusyCause } from './dial-flow.js';
+import { callbackFacts, type CallbackRing } from './dial-call.js';
 import { heartbeatLiveCalls, insertLiveCall, listLiveCalls, updateLiveCall } from './repository.js';
 import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service.js';
 import { planAttendedTransfer } from './transfer.js';
@@ -54,7 +55,7 @@ export class StasisDispatcher {
   /** Dialed legs (B) -> the call they belong to. */
   private readonly legs = new Map<string, CallSession>();
   /** Agents' phones rung for a callback, until they answer. */
-  private readonly callbackLegs = new Map<string, { callbackId: string; agentId: string; customer: string }>();
+  private readonly callbackLegs = new Map<string, CallbackRing>();
   private readonly store: LiveCallStore;
   private readonly now: () => Date;
   private readonly voicemail: VoicemailService;
@@ -83,7 +84,7 @@ export class StasisDispatcher {
           linked_id: f.linkedId ?? null,
           queue: f.queue ?? null,
           answered_by: f.party?.answeredBy ?? null,
-          agent: f.party?.agent ?? null,
+          agent: f.party?.agent ?? f.agent ?? null,
           connected_at: f.party?.connectedAt ?? null,
           ...(mode ? { mode } : {}),
         }),
@@ -125,15 +126,8 @@ export class StasisDispatcher {
             logRejectionUnlessGone(this.deps.control.hangup(event.channel.id), this.deps.log, 'stray callback leg not hung up', { leg: event.channel.id });
             return;
           }
-          const facts: CallFacts = {
-            ...factsFromChannel(event.channel, new Date(event.timestamp || Date.now())),
-            direction: 'outbound',
-            callerNumber: null,
-            callerName: null,
-            dialedNumber: pending.customer,
-            linkedId: pending.callbackId.replace(/-cb$/, ''),
-          };
-          this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'callback-start', callbackId: pending.callbackId, agentId: pending.agentId, customer: pending.customer });
+          const facts = callbackFacts(event.channel.id, pending);
+          this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'callback-start', callbackId: pending.callbackId, agentId: pending.agent.id, customer: pending.customer });
           return;
         }
         if (tag === 'leg') {
@@ -218,7 +212,7 @@ export class StasisDispatcher {
           // The agent's phone did not answer the callback: a missed offer; the callback keeps its place.
           this.callbackLegs.delete(event.channel.id);
           logRejection(
-            this.deps.acd.offerFailed(callback.callbackId, callback.agentId, isBusyCause(event.cause) ? 'busy' : 'no-answer'),
+            this.deps.acd.offerFailed(callback.callbackId, callback.agent.id, isBusyCause(event.cause) ? 'busy' : 'no-answer'),
             this.deps.log,
             'missed callback offer not passed to the ACD',
             { callback: callback.callbackId },
@@ -279,9 +273,9 @@ export class StasisDispatcher {
   }
 
   /** The ACD's callback dialer: ring the agent's phone first; its answer starts the call to the customer. */
-  ringCallback(callbackId: string, agent: { id: string; number: string; extension: string }, customer: string, ringTimeoutSeconds: number): void {
+  ringCallback(callbackId: string, agent: { id: string; number: string; extension: string }, customer: string, ringTimeoutSeconds: number, queue: string | null = null): void {
     const legId = `${callbackId}-${randomUUID().slice(0, 8)}`;
-    this.callbackLegs.set(legId, { callbackId, agentId: agent.id, customer });
+    this.callbackLegs.set(legId, { callbackId, agent, customer, queue, rungAt: this.now() });
     this.deps.log.info({ callback: callbackId, agent: agent.number, customer }, 'callback: ringing the agent first');
     this.deps.control
       .originate({ channelId: legId, endpoint: `PJSIP/${agent.extension}`, callerId: `"Callback" <${customer}>`, timeoutSeconds: ringTimeoutSeconds, appArgs: `callback,${callbackId}` })
@@ -439,6 +433,7 @@ function factsFromRow(row: LiveCallRow): CallFacts {
     digits: row.digits,
     ...(row.linked_id ? { linkedId: row.linked_id } : {}),
     queue: row.queue,
+    agent: row.agent,
     party: row.connected_at ? { answeredBy: row.answered_by, agent: row.agent, connectedAt: row.connected_at } : null,
   };
 }

@@ -237,7 +237,7 @@ export class CallSession {
           endedAt: this.deps.now(),
           cause: event.cause,
           causeText: event.causeText,
-          endedBy: this.leftForCallback ? 'callback' : this.systemHangup ? (this.peerHangup ?? 'system') : this.hangupRequested ? 'caller' : 'unknown',
+          endedBy: this.leftForCallback ? 'callback' : this.systemHangup ? (this.peerHangup ?? 'system') : this.hangupRequested ? this.callerSide() : 'unknown',
           reconciled: false,
           dialed: this.switchboard.dial?.unconnectedLeg ?? null,
           waiting: this.waitingForParty(),
@@ -264,7 +264,8 @@ export class CallSession {
     // The row names the callback, so a restarted daemon knows this call for one (adopt).
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'callback', callbackMode(event.callbackId))), this.follow(this.channelId)]);
     if (!(await this.deps.acd.offerAnswered(event.callbackId, event.agentId))) return this.hangupCaller('normal');
-    this.facts = { ...this.facts, answeredAt: this.deps.now() };
+    // The call's answer is the customer's (answerCaller, when the dial connects): the CDR's wait
+    // runs until then, and a customer who does not answer makes it NO ANSWER (docs/acd.md#callbacks).
     this.caller = IVR_CALLER_CONTEXT;
     this.log.info({ callback: event.callbackId, customer: event.customer }, 'callback: agent answered; calling the customer');
     return this.switchboard.startCallback(event.callbackId, event.customer);
@@ -358,9 +359,15 @@ export class CallSession {
     // Answered already (a flow answered, then rang an extension): the call's answer time stays.
     if (this.facts.answeredAt) return;
     // After a transfer the caller is up already; the new part is answered when its target answers.
-    if (this.part === 0) await this.deps.control.answer(this.channelId);
+    // A callback's caller channel is the agent's phone, answered before the call began.
+    if (this.part === 0 && !this.switchboard.callbackId) await this.deps.control.answer(this.channelId);
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
     this.updateLive({ state: 'answered', answered_at: this.facts.answeredAt! });
+  }
+
+  /** Who hung up when the caller's channel did: the agent, on a callback (their phone is its caller channel). */
+  private callerSide(): Extract<EndedBy, 'caller' | 'agent'> {
+    return this.switchboard.callbackId ? 'agent' : 'caller';
   }
 
   /** Still ringing an extension or number, or queued, with nobody answered: the call has no talk time (cdr.ts). */

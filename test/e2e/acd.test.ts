@@ -345,9 +345,23 @@ describe('ACD: agents on desk phones', () => {
     await db.destroy();
     expect(cb.attempts).toBe(1);
     const original = cb.call_id.replace(/-cb$/, '');
-    const cdrs = (await admin('GET', `/api/v1/cdrs?from=${encodeURIComponent(since.toISOString())}&limit=20`)).body.items as { callId: string; linkedId: string; endedBy: string; dialedNumber: string; disposition: string }[];
-    expect(cdrs.find((c) => c.callId === original)).toMatchObject({ endedBy: 'callback' });
-    expect(cdrs.find((c) => c.callId !== original && c.linkedId === original)).toMatchObject({ dialedNumber: '4930222333', disposition: 'ANSWERED' });
+    type CallbackCdr = { callId: string; linkedId: string; endedBy: string; dialedNumber: string; disposition: string; agent: string | null; queue: string | null; answeredBy: string | null; startedAt: string; answeredAt: string | null; waitSeconds: number; talkSeconds: number; billableSeconds: number; durationSeconds: number };
+    const cdrOfCallback = async () => {
+      const cdrs = (await admin('GET', `/api/v1/cdrs?from=${encodeURIComponent(since.toISOString())}&limit=20`)).body.items as CallbackCdr[];
+      const callback = cdrs.find((c) => c.callId !== original && c.linkedId === original);
+      return callback ? { cdrs, callback } : undefined;
+    };
+    const { cdrs, callback } = await eventually(cdrOfCallback, 15_000, "the callback's CDR");
+    expect(cdrs.find((c) => c.callId === original)).toMatchObject({ endedBy: 'callback', queue: 'callbacks', agent: null, talkSeconds: 0 });
+    // The callback's CDR names the agent, the queue and the customer; wait (the agent's phone and
+    // the customer's ringing) is apart from talk (from the customer's answer); the agent hung up.
+    expect(callback).toMatchObject({ dialedNumber: '4930222333', disposition: 'ANSWERED', agent: '23', queue: 'callbacks', answeredBy: '4930222333', endedBy: 'agent' });
+    expect(callback.billableSeconds).toBe(callback.talkSeconds);
+    expect(callback.waitSeconds + callback.talkSeconds).toBeGreaterThanOrEqual(callback.durationSeconds - 1);
+    expect(new Date(callback.answeredAt!).getTime()).toBeGreaterThan(new Date(callback.startedAt).getTime());
+    // One caller offered, who asked for a callback; the callback the agent took is counted apart.
+    const live = (await admin('GET', '/api/v1/queues/callbacks/live')).body as { today: Record<string, number> };
+    expect(live.today).toMatchObject({ offered: 1, answered: 0, abandoned: 0, callbacksRequested: 1, callbacksAnswered: 1 });
   });
   it('skills: an IVR flow asks for French; the agent who speaks it gets the call though the other has been idle longer', async () => {
     await waitState('23', 'ready');

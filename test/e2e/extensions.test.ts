@@ -219,6 +219,24 @@ describe('desk phones and internal calls', () => {
     await admin('PATCH', '/api/v1/extensions/1002', { forwardBusy: null });
   });
 
+  it('a forward chain through do not disturb: 1002 forwards always to 1003, which is on DND forwarding to 1005; 1005 answers', async () => {
+    await createExtension('1005', 'Eva Falk');
+    await admin('PATCH', '/api/v1/extensions/1002', { forwardAlways: '1003' });
+    await admin('PATCH', '/api/v1/extensions/1003', { dnd: true, forwardBusy: '1005' });
+    try {
+      const phone = await deskPhone('1005', 'phone-answer');
+      const caller = await dial('1001', '1002', 'uac-hangup-first', { hold_ms: '1500' });
+      expect(caller.code, caller.output).toBe(0);
+      expect((await phone.done).code).toBe(0);
+      const cdr = await lastCdr('1001', '1002');
+      expect(cdr).toMatchObject({ disposition: 'ANSWERED', dialedNumber: '1002', answeredBy: '1005', endedBy: 'caller' });
+      expect(cdr.talkSeconds).toBeGreaterThanOrEqual(1);
+    } finally {
+      await admin('PATCH', '/api/v1/extensions/1002', { forwardAlways: null });
+      await admin('PATCH', '/api/v1/extensions/1003', { dnd: false, forwardBusy: null });
+    }
+  });
+
   it('a phone that is not an extension cannot call extensions (no guest calls)', async () => {
     const res = await sippCall({ scenario: 'uac-refused', dialed: '1002', sipPort: world.sipPort, user: world.phone.id, password: world.phone.password });
     expect(res.code, res.output).toBe(0);

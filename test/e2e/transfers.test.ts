@@ -58,6 +58,14 @@ async function answeringPhone(ext: string) {
 }
 
 type LinkedCdr = Cdr & { linkedId: string | null };
+
+/** A part someone answered: it names them; its talk is its billable time, and wait + talk is its length. */
+function expectParty(cdr: LinkedCdr, answeredBy: string): void {
+  expect(cdr).toMatchObject({ answeredBy, agent: null, queue: null });
+  expect(cdr.billableSeconds).toBe(cdr.talkSeconds);
+  expect(cdr.waitSeconds! + cdr.talkSeconds!).toBeGreaterThanOrEqual(cdr.durationSeconds - 1);
+  expect(cdr.waitSeconds! + cdr.talkSeconds!).toBeLessThanOrEqual(cdr.durationSeconds);
+}
 async function cdrOf(from: string, to: string, since: Date): Promise<LinkedCdr> {
   const q = `caller=${from}&dialed=${to}&from=${encodeURIComponent(since.toISOString())}&limit=1`;
   return eventually(async () => (await api.cdrs(q))[0] as LinkedCdr | undefined, 15_000, `CDR ${from}->${to}`);
@@ -95,6 +103,9 @@ describe('blind transfer (SIP REFER)', () => {
     expect(first).toMatchObject({ disposition: 'ANSWERED', endedBy: 'transfer', linkedId: first.callId });
     expect(second).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller', linkedId: first.callId, callerName: 'Anna Berg' });
     expect(second.callId).not.toBe(first.callId);
+    // Each part names who answered it, and splits its wait (ringing) from its talk.
+    expectParty(first, B);
+    expectParty(second, C);
     expect(new Date(second.startedAt).getTime()).toBeGreaterThanOrEqual(new Date(first.endedAt).getTime() - 1000);
     expect(second.billableSeconds).toBeGreaterThanOrEqual(2);
     // Nothing of the call is left behind.
@@ -142,6 +153,10 @@ describe('attended transfer (SIP REFER with Replaces)', () => {
     expect(consultation).toMatchObject({ disposition: 'ANSWERED', endedBy: 'transfer', linkedId: first.callId });
     expect(joined).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller', linkedId: first.callId, callerName: 'Anna Berg' });
     expect(joined.billableSeconds).toBeGreaterThanOrEqual(2);
+    expectParty(first, B);
+    expectParty(consultation, C);
+    expectParty(joined, C);
+    expect(joined.waitSeconds).toBe(0); // A and C were both answered already: the joined part is all talk
     await eventually(async () => ((await admin('GET', '/api/v1/calls/live')).body.items.length === 0 ? true : undefined), 10_000, 'no live calls');
   });
 });

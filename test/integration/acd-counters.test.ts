@@ -70,6 +70,7 @@ describe("a queue's figures for today", () => {
     await eventually(async () => ((await live()).waiting.length === 1 ? true : undefined), 10_000, 'the caller is listed as waiting');
     let now = await live();
     expect(now.agents).toMatchObject({ reserved: 1 });
+    expect(now.waiting).toEqual([expect.objectContaining({ callId: 'it-count-1', state: 'ringing', agents: [AGENT] })]);
     expect(now.today).toMatchObject({ offered: 1, answered: 0, abandoned: 0 });
     expect(await agentLive()).toMatchObject({ state: 'reserved', callsHandledToday: 0 });
 
@@ -94,5 +95,83 @@ describe("a queue's figures for today", () => {
     expect(now.today).toMatchObject({ offered: 2, answered: 1, abandoned: 1, answeredWithinSl: 1, serviceLevelPercent: 50 });
     expect(await agentLive()).toMatchObject({ state: 'wrap-up', callsHandledToday: 1 });
     expect(offers.map((o) => o.callId)).toEqual(['it-count-1']);
+  });
+});
+
+describe('a caller whose agent rings, in the live view', () => {
+  it('is listed as ringing, naming the agent offered; back to waiting when the offer fails', async () => {
+    // One missed offer pauses the agent: the caller then waits with nobody to ring.
+    const queue = await insertQueue(db, { name: `${QUEUE}-ring`, wrap_up_seconds: 0, missed_offers_pause: 1, required_skills: JSON.stringify([]), widening: JSON.stringify([]) });
+    const ringer = (await insertAgent(db, { number: '7302', name: 'Ringing Agent', pin_hash: 'x' })).id;
+    await sql`insert into extensions (number, display_name) values ('5732', 'Ring Desk') on conflict do nothing`.execute(db);
+    await setQueueMember(db, queue.id, ringer, 0);
+    expect((await applyAgentEvent(db, ringer, { type: 'login' }, { fields: { extension: '5732' } }))?.ok).toBe(true);
+    const ringLive = () => service.queueLive(`${QUEUE}-ring`);
+    // A store and engine that load the routing view with this queue and agent in it.
+    const ringStore = new PgAcdStore(db, { timezone: 'UTC', log });
+    const engine = new AcdEngine({ store: ringStore, log });
+
+    await engine.join({ ...caller('it-ring-1'), queueName: `${QUEUE}-ring` }, port('it-ring-1'));
+    await engine.settled();
+    await eventually(async () => ((await ringLive()).waiting.length === 1 ? true : undefined), 10_000, 'the caller is listed');
+    expect((await ringLive()).waiting).toEqual([expect.objectContaining({ callId: 'it-ring-1', state: 'ringing', agents: ['7302'] })]);
+
+    // The agent lets it ring out and is paused for it: the caller waits again, nobody rings.
+    await engine.offerFailed('it-ring-1', ringer, 'no-answer');
+    await engine.settled();
+    expect((await ringLive()).waiting).toEqual([expect.objectContaining({ callId: 'it-ring-1', state: 'waiting', agents: [] })]);
+    await engine.callerLeft('it-ring-1');
+    expect((await ringLive()).waiting).toEqual([]);
+    engine.stop();
+    await ringStore.stop();
+  });
+});
+
+describe('a callback', () => {
+  it('counts once in offered (at the join); the callback the agent takes counts as a callback, for the queue and the agent alike', async () => {
+    const name = `${QUEUE}-cb`;
+    const queue = await insertQueue(db, { name, wrap_up_seconds: 0, callback_after_seconds: 10, required_skills: JSON.stringify([]), widening: JSON.stringify([]) });
+    const cbAgent = (await insertAgent(db, { number: '7303', name: 'Callback Agent', pin_hash: 'x' })).id;
+    await sql`insert into extensions (number, display_name) values ('5733', 'Callback Desk') on conflict do nothing`.execute(db);
+    await setQueueMember(db, queue.id, cbAgent, 0);
+    expect((await applyAgentEvent(db, cbAgent, { type: 'login' }, { fields: { extension: '5733' } }))?.ok).toBe(true);
+    let shift = 0;
+    const rung: string[] = [];
+    const cbStore = new PgAcdStore(db, { timezone: 'UTC', log });
+    const cbEngine = new AcdEngine({ store: cbStore, log, now: () => Date.now() + shift, callbacks: { ring: (id) => void rung.push(id) } });
+    try {
+      expect(await cbEngine.pause('5733', 1)).toBe('ok'); // busy elsewhere: the caller waits
+      const cbLive = () => service.queueLive(name);
+      const agentFigures = async () => (await service.agentsLive()).find((a) => a.number === '7303')!;
+
+      await cbEngine.join({ ...caller('it-cb-1'), queueName: name }, port('it-cb-1'));
+      await eventually(async () => ((await cbLive()).waiting.length === 1 ? true : undefined), 10_000, 'the caller is listed as waiting');
+      expect((await cbLive()).today).toMatchObject({ offered: 1, answered: 0, abandoned: 0, callbacksRequested: 0, callbacksAnswered: 0 });
+
+      shift = 11_000; // waited past callbackAfterSeconds: the caller presses *
+      expect(await cbEngine.requestCallback('it-cb-1')).toBe('it-cb-1-cb');
+      let now = await cbLive();
+      expect(now.waiting).toEqual([]);
+      expect(now.callbacksWaiting).toBe(1);
+      expect(now.today).toMatchObject({ offered: 1, answered: 0, abandoned: 0, callbacksRequested: 1, callbacksAnswered: 0 });
+
+      // The agent comes back: rung for the callback, answers; then the customer is dialed and answers.
+      expect(await cbEngine.unpause('5733')).toBe(true);
+      await cbEngine.settled();
+      expect(rung).toEqual(['it-cb-1-cb']);
+      expect(await cbEngine.offerAnswered('it-cb-1-cb', cbAgent)).toBe(true);
+      await cbEngine.callbackResult('it-cb-1-cb', true);
+      await cbEngine.callEnded('it-cb-1-cb');
+      await eventually(async () => ((await cbLive()).today.callbacksAnswered === 1 ? true : undefined), 10_000, 'callback counted');
+      now = await cbLive();
+      // One caller offered, who left the queue asking for a callback: neither answered nor abandoned.
+      expect(now.today).toMatchObject({ offered: 1, answered: 0, abandoned: 0, callbacksRequested: 1, callbacksAnswered: 1 });
+      expect(now.callbacksWaiting).toBe(0);
+      // The agent handled one call: the callback (answered + callbacksAnswered over the queue's agents).
+      expect(await agentFigures()).toMatchObject({ callsHandledToday: 1 });
+    } finally {
+      cbEngine.stop();
+      await cbStore.stop();
+    }
   });
 });

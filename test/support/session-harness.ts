@@ -10,6 +10,7 @@ import type { CallControl } from '../../src/telephony/ari-types.js';
 import type { DialTarget } from '../../src/calls/dial-flow.js';
 import type { NewCdr } from '../../src/calls/tables.js';
 import type { RoutedCall } from '../../src/calls/directory.js';
+import type { CallFacts } from '../../src/calls/cdr.js';
 import type { IvrPort } from '../../src/ivr/port.js';
 import type { AcdEngine } from '../../src/acd/engine.js';
 
@@ -31,7 +32,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; store?: SessionDeps['store']; control?: Partial<CallControl> } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; store?: SessionDeps['store']; control?: Partial<CallControl> } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -58,7 +59,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
     route: async () => ({ route: o.route ?? { kind: 'extension', number: o.dialed ?? '1002' }, caller: { callerClass: null, callerIdNumber: null }, direction: 'internal' }),
     // Extensions: 1002 may call national numbers, the others only internal ones. Outside numbers
     // (0...) are found only for a national caller context.
-    lookupTarget: async (n, ctx) =>
+    lookupTarget: o.lookup ?? (async (n, ctx) =>
       n.startsWith('10')
         ? {
             ...target(n),
@@ -67,7 +68,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
           }
         : n.startsWith('0') && ctx.callerClass === 'national'
           ? { ...target(n), endpoint: `PJSIP/${n}@trunk-main` }
-          : null,
+          : null),
     legs: {
       register: (id, s) => legs.set(id, s),
       release: (id) => legs.delete(id),
@@ -86,7 +87,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
   const session = new CallSession(
     anchor,
     `PJSIP/${callerNumber}-00000001`,
-    { callId: o.callId ?? 'call-1', direction: 'inbound', callerNumber, callerName, dialedNumber: o.dialed ?? '1002', startedAt: new Date(t), answeredAt: null, digits: '' },
+    { callId: o.callId ?? 'call-1', direction: 'inbound', callerNumber, callerName, dialedNumber: o.dialed ?? '1002', startedAt: new Date(t), answeredAt: null, digits: '', ...o.facts },
     deps,
   );
   anchors.set(anchor, session);
