@@ -21,6 +21,8 @@
 # Optional for start/restart:
 #   PBX_DB_PASSWORD (default empty), PBX_SIP_BIND (default 0.0.0.0),
 #   PBX_RTP_START (default 10000), PBX_RTP_END (default 20000),
+#   PBX_TLS_CERT, PBX_TLS_KEY (the site certificate, PEM; both set: SIP over TLS too, transport-tls),
+#   PBX_SIP_TLS_PORT (default 5061; 0: no SIP over TLS even with a certificate),
 #   PBX_AST_TEMPLATES (default: the repo's asterisk/ dir), PBX_AST_BOOT_TIMEOUT (s, default 60)
 #
 # start and env must run as root.
@@ -100,8 +102,9 @@ check_env() {
   export PBX_SIP_BIND="${PBX_SIP_BIND:-0.0.0.0}"
   export PBX_RTP_START="${PBX_RTP_START:-10000}"
   export PBX_RTP_END="${PBX_RTP_END:-20000}"
+  export PBX_SIP_TLS_PORT="${PBX_SIP_TLS_PORT:-5061}"
   export PBX_AST_INSTANCE
-  for v in PBX_SIP_PORT PBX_ARI_PORT PBX_AMI_PORT PBX_DB_PORT PBX_RTP_START PBX_RTP_END; do
+  for v in PBX_SIP_PORT PBX_ARI_PORT PBX_AMI_PORT PBX_DB_PORT PBX_RTP_START PBX_RTP_END PBX_SIP_TLS_PORT; do
     case "${!v}" in ''|*[!0-9]*) die "$v must be a number (got '${!v}')" ;; esac
   done
   for v in "${required[@]}" PBX_DB_PASSWORD PBX_SIP_BIND; do
@@ -112,6 +115,12 @@ check_env() {
   case "$PBX_ARI_APP" in *[!A-Za-z0-9_.-]*) die "PBX_ARI_APP must match [A-Za-z0-9_.-]+" ;; esac
   case "$PBX_ARI_USER$PBX_AMI_USER" in *[!A-Za-z0-9_.-]*) die "PBX_ARI_USER/PBX_AMI_USER must match [A-Za-z0-9_.-]+" ;; esac
   case "$PBX_DB_PASSWORD$PBX_DB_USER$PBX_DB_NAME$PBX_DB_HOST" in *' '*) die "PBX_DB_* values must not contain spaces (libpq conninfo)" ;; esac
+  sip_tls=""
+  if [ -n "${PBX_TLS_CERT:-}" ] && [ -n "${PBX_TLS_KEY:-}" ] && [ "$PBX_SIP_TLS_PORT" != 0 ]; then
+    [ -r "$PBX_TLS_CERT" ] && [ -r "$PBX_TLS_KEY" ] || die "PBX_TLS_CERT/PBX_TLS_KEY ($PBX_TLS_CERT, $PBX_TLS_KEY) must be readable files (SIP over TLS); set PBX_SIP_TLS_PORT=0 to run without it"
+    [ "$PBX_SIP_TLS_PORT" != "$PBX_SIP_PORT" ] || die "PBX_SIP_TLS_PORT must differ from PBX_SIP_PORT (both are TCP ports)"
+    sip_tls=yes
+  fi
 }
 
 pkg_dir() { # $1 = key in the package's asterisk.conf, $2 = fallback
@@ -125,8 +134,19 @@ render() { # $1 = destination dir (host path)
   local dest="$1" f moddir datadir
   ls "$templates"/*.conf >/dev/null 2>&1 || die "no templates in $templates"
   mkdir -p "$dest"
+  # SIP over TLS: the site certificate and key, copied beside the config (root:asterisk 0640 like
+  # it: secure_etc); Asterisk may run chrooted and cannot reach /etc/pbx/tls, and the key stays
+  # unreadable to other local users. A renewed certificate changes the rendered config: restart.
+  export PBX_SIP_TLS_CERT_FILE="$inst_in/etc/sip-tls.crt" PBX_SIP_TLS_KEY_FILE="$inst_in/etc/sip-tls.key"
+  if [ -n "$sip_tls" ]; then
+    cp "$PBX_TLS_CERT" "$dest/sip-tls.crt" && cp "$PBX_TLS_KEY" "$dest/sip-tls.key" || die "copying the TLS certificate or key failed"
+  fi
   for f in "$templates"/*.conf; do
     [ "$(basename "$f")" = asterisk.conf ] && continue
+    if [ "$(basename "$f")" = pjsip_tls.conf ] && [ -z "$sip_tls" ]; then
+      echo "; no SIP over TLS: no site certificate (PBX_TLS_CERT/PBX_TLS_KEY) or PBX_SIP_TLS_PORT=0" >"$dest/pjsip_tls.conf"
+      continue
+    fi
     perl -pe 's/\$\{(PBX_[A-Z0-9_]+)\}/exists $ENV{$1} ? $ENV{$1} : die "unset variable $1 in $ARGV\n"/ge' \
       "$f" >"$dest/$(basename "$f")" || die "rendering $f failed"
   done
@@ -377,7 +397,9 @@ do_start() {
   fi
 
   if port_busy u "$PBX_SIP_PORT"; then die "UDP port $PBX_SIP_PORT (PBX_SIP_PORT) is already in use"; fi
-  for p in "$PBX_SIP_PORT:PBX_SIP_PORT" "$PBX_ARI_PORT:PBX_ARI_PORT" "$PBX_AMI_PORT:PBX_AMI_PORT"; do
+  tls_ports=""
+  [ -n "$sip_tls" ] && tls_ports="$PBX_SIP_TLS_PORT:PBX_SIP_TLS_PORT"
+  for p in "$PBX_SIP_PORT:PBX_SIP_PORT" "$PBX_ARI_PORT:PBX_ARI_PORT" "$PBX_AMI_PORT:PBX_AMI_PORT" $tls_ports; do
     if port_busy t "${p%%:*}"; then die "TCP port ${p%%:*} (${p#*:}) is already in use"; fi
   done
 
@@ -397,7 +419,7 @@ do_start() {
   pid="$(pid_of_instance)" || die "Asterisk instance $PBX_AST_INSTANCE did not come up (log: $inst/log/messages.log)"
   ast_t -rx 'core waitfullybooted' >/dev/null 2>&1 || die "Asterisk instance $PBX_AST_INSTANCE did not finish booting in ${PBX_AST_BOOT_TIMEOUT:-60} s"
   ver="$(ast -V 2>/dev/null | sed 's/^Asterisk //')"
-  say "instance $PBX_AST_INSTANCE up in $(( $(date +%s) - t0 ))s: pid $pid, Asterisk $ver, SIP $PBX_SIP_BIND:$PBX_SIP_PORT udp+tcp, ARI http://127.0.0.1:$PBX_ARI_PORT/ari app '$PBX_ARI_APP', AMI 127.0.0.1:$PBX_AMI_PORT, log $inst/log/messages.log"
+  say "instance $PBX_AST_INSTANCE up in $(( $(date +%s) - t0 ))s: pid $pid, Asterisk $ver, SIP $PBX_SIP_BIND:$PBX_SIP_PORT udp+tcp${sip_tls:+, SIP over TLS $PBX_SIP_BIND:$PBX_SIP_TLS_PORT}, ARI http://127.0.0.1:$PBX_ARI_PORT/ari app '$PBX_ARI_APP', AMI 127.0.0.1:$PBX_AMI_PORT, log $inst/log/messages.log"
 }
 
 # One start/stop/restart at a time per instance. stop waits less and then goes ahead anyway.

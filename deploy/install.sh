@@ -137,6 +137,9 @@ fi
 # ---------------------------------------------------------------- tools
 # sip-tester = SIPp with pcap play (RFC 4733 DTMF pcaps in /usr/share/sip-tester)
 apt_install sip-tester debootstrap netcat-openbsd ca-certificates perl
+# baresip-core: a softphone with SIP over TLS and SRTP (SDES) for the e2e tests of transport-tls
+# (test/e2e/sip-tls.test.ts); Debian's SIPp is built without TLS.
+apt_install baresip-core
 # curl and jq: the README's first steps (its api helper; jq reads ids from answers).
 apt_install curl jq
 # fail2ban: the site bans SIP and API brute force with the filters in deploy/fail2ban (enabling the

@@ -218,7 +218,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
   await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }), recordingsDisk: () => recordings.diskCheck() });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
-  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, plainHttpAllowed: config.http.provisionPlain });
+  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, sipTlsPort: config.sip.tlsPort, plainHttpAllowed: config.http.provisionPlain });
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
   await http.register(
     async (api) => {

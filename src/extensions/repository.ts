@@ -2,6 +2,7 @@ import type { DbOrTx } from '../db/database.js';
 import type { ExtensionPatch, ExtensionRow, NewExtension } from './tables.js';
 import { callerIdString } from './rules.js';
 import { decodeRealtime, realtimeRow } from '../shared/realtime.js';
+import { sipSecurityColumns } from './sip-security.js';
 
 export async function findExtension(db: DbOrTx, number: string): Promise<ExtensionRow | undefined> {
   return db.selectFrom('extensions').selectAll().where('number', '=', number).executeTakeFirst();
@@ -47,7 +48,8 @@ export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: s
   // Inside the PBX an extension shows its own number; caller_id_number is presented on outside calls.
   const endpoint = realtimeRow({
     id: ext.number,
-    transport: null,
+    // transport and media encryption follow the extension's sipSecurity (sip-security.ts)
+    ...sipSecurityColumns(ext.sip_security),
     aors: ext.number,
     auth: ext.number,
     context: 'pbx-inbound',
@@ -71,7 +73,14 @@ export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: s
   await db
     .insertInto('ps_endpoints')
     .values(endpoint)
-    .onConflict((oc) => oc.column('id').doUpdateSet({ callerid: endpoint.callerid }))
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet({
+        callerid: endpoint.callerid,
+        transport: endpoint.transport,
+        media_encryption: endpoint.media_encryption,
+        media_encryption_optimistic: endpoint.media_encryption_optimistic,
+      }),
+    )
     .execute();
   await db
     .insertInto('ps_aors')

@@ -40,6 +40,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
       ringTimeoutSeconds: row.ring_timeout_seconds,
       voicemailEnabled: row.voicemail_enabled,
       voicemailPinSet: row.voicemail_pin_hash !== null,
+      sipSecurity: row.sip_security,
       registration: {
         registered: contacts.length > 0,
         contacts: contacts.map((c) => ({

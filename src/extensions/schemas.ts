@@ -10,6 +10,11 @@ const CallerIdNumber = Type.String({ pattern: '^\\+?[0-9]{2,20}$', description: 
 const ForwardTarget = Type.Union([Type.String({ minLength: 2, maxLength: 21 }), Type.Null()], {
   description: 'extension or external number; null turns the forward off',
 });
+const SipSecurity = Type.Union([Type.Literal('none'), Type.Literal('tls'), Type.Literal('tls-srtp')], {
+  description:
+    'none: SIP over UDP/TCP, plain RTP (default); tls: SIP over TLS only (transport-tls, PBX_SIP_TLS_PORT); ' +
+    'tls-srtp: TLS and SRTP with SDES keys required, a plain RTP offer is refused (488). docs/operations.md, "SIP over TLS and SRTP"',
+});
 const Pin = Type.String({ minLength: 4, maxLength: 10, description: 'voicemail PIN, 4-10 digits' });
 
 export const NumberParams = Type.Object({ number: Type.String({ pattern: '^[0-9]{2,16}$' }) }, { additionalProperties: false });
@@ -22,6 +27,7 @@ export const CreateExtension = Type.Object(
     permissionClass: Type.Optional(PermissionClass),
     ringTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 120 })),
     voicemailPin: Type.Optional(Pin),
+    sipSecurity: Type.Optional(SipSecurity),
   },
   { additionalProperties: false },
 );
@@ -39,6 +45,7 @@ export const UpdateExtension = Type.Object(
     ringTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 120 })),
     voicemailEnabled: Type.Optional(Type.Boolean()),
     voicemailPin: Type.Optional(Pin),
+    sipSecurity: Type.Optional(SipSecurity),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -71,6 +78,7 @@ export const Extension = Type.Object(
     ringTimeoutSeconds: Type.Integer(),
     voicemailEnabled: Type.Boolean(),
     voicemailPinSet: Type.Boolean(),
+    sipSecurity: SipSecurity,
     registration: Registration,
     createdAt: Timestamp,
     updatedAt: Timestamp,

@@ -3,7 +3,7 @@
  * realtime rows and an audit row in one transaction. A failure leaves nothing half-created.
  */
 import type { Db, DbOrTx } from '../db/database.js';
-import type { ExtensionPatch, ExtensionRow, PermissionClass } from './tables.js';
+import type { ExtensionPatch, ExtensionRow, PermissionClass, SipSecurity } from './tables.js';
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import * as repo from './repository.js';
@@ -18,6 +18,7 @@ export interface CreateExtensionInput {
   permissionClass?: PermissionClass;
   ringTimeoutSeconds?: number;
   voicemailPin?: string;
+  sipSecurity?: SipSecurity;
 }
 
 export interface UpdateExtensionInput {
@@ -31,6 +32,7 @@ export interface UpdateExtensionInput {
   ringTimeoutSeconds?: number;
   voicemailEnabled?: boolean;
   voicemailPin?: string;
+  sipSecurity?: SipSecurity;
 }
 
 /** Something else that refers to an extension (a route, a device...): returns what, or []. */
@@ -75,6 +77,7 @@ export class ExtensionService {
         permission_class: input.permissionClass ?? 'national',
         ring_timeout_seconds: input.ringTimeoutSeconds ?? 20,
         voicemail_pin_hash: pinHash,
+        sip_security: input.sipSecurity ?? 'none',
       });
       await repo.writeSipAccount(tx, row, sipPassword);
       await recordAudit(tx, actor, {
@@ -100,6 +103,7 @@ export class ExtensionService {
     if (input.dnd !== undefined) patch.dnd = input.dnd;
     if (input.ringTimeoutSeconds !== undefined) patch.ring_timeout_seconds = input.ringTimeoutSeconds;
     if (input.voicemailEnabled !== undefined) patch.voicemail_enabled = input.voicemailEnabled;
+    if (input.sipSecurity !== undefined) patch.sip_security = input.sipSecurity;
     if (input.voicemailPin !== undefined) {
       const p = pinProblem(input.voicemailPin);
       if (p) throw invalid('body.voicemailPin', p);

@@ -1,6 +1,8 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 export type PermissionClass = 'internal' | 'national' | 'international';
+/** none: UDP/TCP and plain RTP; tls: SIP over TLS only; tls-srtp: TLS and SRTP (SDES) required. */
+export type SipSecurity = 'none' | 'tls' | 'tls-srtp';
 
 export interface ExtensionTable {
   id: Generated<string>;
@@ -15,6 +17,8 @@ export interface ExtensionTable {
   ring_timeout_seconds: Generated<number>;
   voicemail_enabled: Generated<boolean>;
   voicemail_pin_hash: string | null;
+  /** SIP over TLS / SRTP (migration 2026-12-07T07-00-00_extension_sip_security). */
+  sip_security: ColumnType<SipSecurity, SipSecurity | undefined, SipSecurity>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -54,6 +58,8 @@ export interface PsEndpointTable {
   device_state_busy_at: Pjsip<number>;
   allow_subscribe: Pjsip<string>;
   language: Pjsip<string>;
+  media_encryption: Pjsip<string>;
+  media_encryption_optimistic: Pjsip<string>;
 }
 export interface PsAuthTable {
   id: string;

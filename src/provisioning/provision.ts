@@ -51,6 +51,8 @@ export type ProvisioningOutcome =
 export interface ProvisioningSettings {
   readonly site: { readonly address: string; readonly timezone: string };
   readonly sipPort: number;
+  /** PBX_SIP_TLS_PORT: the port of extensions whose sipSecurity is tls or tls-srtp */
+  readonly sipTlsPort: number;
 }
 
 export class ProvisioningService {
@@ -113,10 +115,13 @@ export class ProvisioningService {
     const [names, password] = await Promise.all([repo.findExtensions(this.db, numbers), repo.sipPassword(this.db, device.extension_number)]);
     const displayName = names.get(device.extension_number);
     if (displayName === undefined || password === undefined || password === null) return null;
+    const security = await repo.sipSecurity(this.db, device.extension_number);
+    const tls = security !== 'none';
     return {
       mac: device.mac,
       account: { number: device.extension_number, displayName, label: device.label ?? device.extension_number, password },
-      server: { address: this.settings.site.address, port: this.settings.sipPort },
+      server: { address: this.settings.site.address, port: tls ? this.settings.sipTlsPort : this.settings.sipPort, transport: tls ? 'tls' : 'udp' },
+      srtp: security === 'tls-srtp',
       time: zoneRules(this.settings.site.timezone, this.now().getUTCFullYear()),
       // a BLF key whose extension was deleted since is left out rather than monitoring nothing
       blf: device.blf_keys.filter((n) => names.has(n)).map((n) => ({ number: n, label: names.get(n) || n })),

@@ -22,7 +22,10 @@ export interface PhoneSettings {
     readonly label: string;
     readonly password: string;
   };
-  readonly server: { readonly address: string; readonly port: number };
+  /** transport tls: the extension's sipSecurity is tls or tls-srtp, and port is PBX_SIP_TLS_PORT. */
+  readonly server: { readonly address: string; readonly port: number; readonly transport: 'udp' | 'tls' };
+  /** SRTP required (sipSecurity tls-srtp): Asterisk refuses a call without it (488). */
+  readonly srtp: boolean;
   readonly time: ZoneRules;
   /** in key order */
   readonly blf: readonly { readonly number: string; readonly label: string }[];
@@ -50,7 +53,8 @@ export function renderYealink(p: PhoneSettings): RenderedFile {
   set('account.1.password', p.account.password);
   set('account.1.sip_server.1.address', p.server.address);
   set('account.1.sip_server.1.port', p.server.port);
-  set('account.1.sip_server.1.transport_type', 0);
+  set('account.1.sip_server.1.transport_type', p.server.transport === 'tls' ? 2 : 0); // 0 UDP, 2 TLS
+  set('account.1.srtp_encryption', p.srtp ? 2 : 0); // 0 off, 2 compulsory
   lines.push('');
 
   // Time: UTC offset plus explicit DST rules ("by week": month/week(5 = last)/day(1 = Mon..7 = Sun)/hour).
@@ -112,7 +116,11 @@ export function renderPolycomPhone(p: PhoneSettings): RenderedFile {
     ['reg.1.auth.password', p.account.password],
     ['reg.1.server.1.address', p.server.address],
     ['reg.1.server.1.port', p.server.port],
-    ['reg.1.server.1.transport', 'UDPOnly'],
+    ['reg.1.server.1.transport', p.server.transport === 'tls' ? 'TLS' : 'UDPOnly'],
+    // SRTP per line: offer it, and refuse calls without it (sipSecurity tls-srtp)
+    ['reg.1.srtp.enable', p.srtp ? 1 : 0],
+    ['reg.1.srtp.offer', p.srtp ? 1 : 0],
+    ['reg.1.srtp.require', p.srtp ? 1 : 0],
   ];
   const dst = p.time.dst;
   const time: [string, string | number][] = [
@@ -166,6 +174,8 @@ export function renderGrandstream(p: PhoneSettings): RenderedFile {
   set(47, `${host}:${p.server.port}`); // SIP server
   set(35, p.account.number); // SIP user id
   set(36, p.account.number); // authenticate id
+  set(130, p.server.transport === 'tls' ? 2 : 0); // SIP transport: 0 UDP, 2 TLS
+  set(183, p.srtp ? 2 : 0); // SRTP mode: 0 disabled, 2 enabled and forced
   set(34, p.account.password); // authenticate password
   set(3, p.account.displayName); // display name
   set(64, 'customize'); // time zone: self-defined ...

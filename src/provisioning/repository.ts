@@ -2,6 +2,7 @@ import type { Insertable, Updateable } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import type { DeviceRow, DeviceTable } from './tables.js';
 import { decodeRealtime } from '../shared/realtime.js';
+import type { SipSecurity } from '../extensions/tables.js';
 
 export async function listDevices(db: DbOrTx): Promise<DeviceRow[]> {
   return db.selectFrom('devices').selectAll().orderBy('id').execute();
@@ -45,4 +46,10 @@ export async function findExtensions(db: DbOrTx, numbers: readonly string[]): Pr
 export async function sipPassword(db: DbOrTx, number: string): Promise<string | null | undefined> {
   const row = await db.selectFrom('ps_auths').select('password').where('id', '=', number).executeTakeFirst();
   return row ? row.password && decodeRealtime(row.password) : undefined;
+}
+
+/** The extension's sipSecurity (issue #21: TLS transport and SRTP in its phone's file); 'none' when there is no such extension. */
+export async function sipSecurity(db: DbOrTx, number: string): Promise<SipSecurity> {
+  const row = await db.selectFrom('extensions').select('sip_security').where('number', '=', number).executeTakeFirst();
+  return row?.sip_security ?? 'none';
 }

@@ -42,8 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     await conn.destroy();
   }
-  const { db, redisPrefix, asteriskEnv, daemonEnv, sipPort } = world;
-  project.provide('e2e', { db, redisPrefix, asteriskEnv, daemonEnv, sipPort, phone });
+  const { db, redisPrefix, asteriskEnv, daemonEnv, sipPort, sipTls } = world;
+  project.provide('e2e', { db, redisPrefix, asteriskEnv, daemonEnv, sipPort, sipTls, phone });
   step('ready');
   return world.teardown;
 }

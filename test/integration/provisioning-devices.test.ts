@@ -53,7 +53,7 @@ beforeAll(async () => {
   );
   http = await buildHttp({ log, version: 'test', authFailures: testConfig().http.authFailures });
   const auth = new AuthService(db);
-  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062, plainHttpAllowed: true });
+  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062, sipTlsPort: 5063, plainHttpAllowed: true });
   await http.register(devicesPlugin, { db, auth, prefix: '/api/v1' });
   await http.ready();
 
@@ -235,6 +235,20 @@ describe('provisioning endpoint', () => {
     expect(device.lastProvisionedIp).toBe('198.51.100.23');
     expect(Date.now() - Date.parse(device.lastProvisionedAt)).toBeLessThan(60_000);
     expect(logsSince(mark)).toContainEqual(expect.objectContaining({ event: 'provisioning', mac: a.mac, ip: '198.51.100.23', vendor: 'yealink', result: 'served', via: 'credentials' }));
+  });
+
+  it('an extension with sipSecurity tls-srtp gets the TLS transport, PBX_SIP_TLS_PORT and compulsory SRTP in its file', async () => {
+    await sql`update extensions set sip_security = 'tls-srtp' where number = ${EXT.alice}`.execute(db);
+    try {
+      const res = await fetchFile(`${a.mac}.cfg`, { auth: basic(`prov-${a.mac}`, a.password) });
+      expect(res.statusCode).toBe(200);
+      const lines = res.body.split('\n');
+      for (const line of ['account.1.sip_server.1.port = 5063', 'account.1.sip_server.1.transport_type = 2', 'account.1.srtp_encryption = 2']) expect(lines).toContain(line);
+    } finally {
+      await sql`update extensions set sip_security = 'none' where number = ${EXT.alice}`.execute(db);
+    }
+    const plain = (await fetchFile(`${a.mac}.cfg`, { auth: basic(`prov-${a.mac}`, a.password) })).body.split('\n');
+    for (const line of ['account.1.sip_server.1.port = 5062', 'account.1.sip_server.1.transport_type = 0', 'account.1.srtp_encryption = 0']) expect(plain).toContain(line);
   });
 
   it('NEVER serves another phone: A’s valid credentials on B’s files get 401 and none of B’s data', async () => {

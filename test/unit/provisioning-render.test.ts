@@ -102,7 +102,8 @@ function phone(overrides: Partial<PhoneSettings> = {}): PhoneSettings {
   return {
     mac: '001565aabbcc',
     account: { number: '1001', displayName: 'Alice Adams', label: '1001', password: 's3cr3t-Pw' },
-    server: { address: 'pbx.example.test', port: 5060 },
+    server: { address: 'pbx.example.test', port: 5060, transport: 'udp' },
+    srtp: false,
     time: berlin,
     blf: [
       { number: '1002', label: 'Bob' },
@@ -243,7 +244,7 @@ describe('Grandstream', () => {
 
   it('brackets an IPv6 server address and renders at most 7 classic MPKs', () => {
     const many = Array.from({ length: 9 }, (_, i) => ({ number: String(2000 + i), label: `K${i}` }));
-    const t = checkXml(renderGrandstream(phone({ server: { address: '2001:db8::5', port: 5070 }, blf: many })).body).texts;
+    const t = checkXml(renderGrandstream(phone({ server: { address: '2001:db8::5', port: 5070, transport: 'udp' }, blf: many })).body).texts;
     expect(t.get('P47')).toBe('[2001:db8::5]:5070');
     expect(t.get('P329')).toBe('1');
     expect(t.get('P321')).toBe('2006');
@@ -256,6 +257,38 @@ describe('Grandstream', () => {
     expect(xml.texts.get('P3')).toBe('Tom & "Jerry" <boss> \'x\'account.1.password = stolen</config><P34>x</P34>]]>');
     expect(xml.texts.get('P34')).toBe('p&w<"\'>x');
     expect(body.match(/<P34>/g)).toHaveLength(1);
+  });
+});
+
+describe('SIP over TLS and SRTP (sipSecurity)', () => {
+  const tlsOnly = phone({ server: { address: 'pbx.example.test', port: 5061, transport: 'tls' } });
+  const tlsSrtp = phone({ server: { address: 'pbx.example.test', port: 5061, transport: 'tls' }, srtp: true });
+
+  it('Yealink: transport type 2 (TLS) on the TLS port; SRTP compulsory (2) only with tls-srtp', () => {
+    const plain = parseKv(renderYealink(phone()).body);
+    expect([plain.get('account.1.sip_server.1.transport_type'), plain.get('account.1.srtp_encryption')]).toEqual(['0', '0']);
+    const tls = parseKv(renderYealink(tlsOnly).body);
+    expect([tls.get('account.1.sip_server.1.port'), tls.get('account.1.sip_server.1.transport_type'), tls.get('account.1.srtp_encryption')]).toEqual(['5061', '2', '0']);
+    const srtp = parseKv(renderYealink(tlsSrtp).body);
+    expect([srtp.get('account.1.sip_server.1.transport_type'), srtp.get('account.1.srtp_encryption')]).toEqual(['2', '2']);
+  });
+
+  it('Polycom: transport TLS; the line offers and requires SRTP only with tls-srtp', () => {
+    const plain = checkXml(renderPolycomPhone(phone()).body).attrs;
+    expect([plain.get('reg.1.server.1.transport'), plain.get('reg.1.srtp.enable'), plain.get('reg.1.srtp.require')]).toEqual(['UDPOnly', '0', '0']);
+    const tls = checkXml(renderPolycomPhone(tlsOnly).body).attrs;
+    expect([tls.get('reg.1.server.1.port'), tls.get('reg.1.server.1.transport'), tls.get('reg.1.srtp.enable')]).toEqual(['5061', 'TLS', '0']);
+    const srtp = checkXml(renderPolycomPhone(tlsSrtp).body).attrs;
+    expect([srtp.get('reg.1.srtp.enable'), srtp.get('reg.1.srtp.offer'), srtp.get('reg.1.srtp.require')]).toEqual(['1', '1', '1']);
+  });
+
+  it('Grandstream: P130 transport 2 (TLS) with the TLS port in P47; P183 SRTP 2 (forced) only with tls-srtp', () => {
+    const plain = checkXml(renderGrandstream(phone()).body).texts;
+    expect([plain.get('P130'), plain.get('P183')]).toEqual(['0', '0']);
+    const tls = checkXml(renderGrandstream(tlsOnly).body).texts;
+    expect([tls.get('P47'), tls.get('P130'), tls.get('P183')]).toEqual(['pbx.example.test:5061', '2', '0']);
+    const srtp = checkXml(renderGrandstream(tlsSrtp).body).texts;
+    expect([srtp.get('P130'), srtp.get('P183')]).toEqual(['2', '2']);
   });
 });
 
