@@ -34,6 +34,10 @@ import { voicemailPlugin } from './voicemail/plugin.js';
 import { RecordingStore } from './recordings/service.js';
 import { RecordingJobs } from './recordings/jobs.js';
 import { recordingsPlugin } from './recordings/plugin.js';
+import { MixMonitorRecorder } from './calls/recorder.js';
+import { RecordingFinisher } from './calls/recording-finisher.js';
+import { recordingLookup } from './calls/recording-lookup.js';
+import { findRecordingOnChannel, insertCallRecording, removeCallRecording, updateCallRecording } from './calls/recording-repository.js';
 import { VERSION } from './version.js';
 import { logRejection } from './shared/log-rejection.js';
 import { ExtensionService } from './extensions/service.js';
@@ -153,7 +157,41 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     logRejection(extensionLamps.showAll(), log, 'extension lamps not shown');
   };
   ami.onConnected(syncLamps);
+  // Call recording, the call side (src/calls/call-recording.ts, docs/recording.md): policy, MixMonitor
+  // on the caller's channel over AMI, PCI pause; the finisher merges the two directions and hands
+  // the file to the store (recordings.finalize).
+  const recordingPolicies = recordingLookup(db);
+  const callRecording = {
+    recorder: new MixMonitorRecorder(ami, config.recordings.asteriskDir),
+    rows: {
+      insert: async (id: string, row: Parameters<typeof insertCallRecording>[2]) => {
+        await insertCallRecording(db, id, row);
+      },
+      update: (id: string, patch: Parameters<typeof updateCallRecording>[2]) => updateCallRecording(db, id, patch),
+      remove: (id: string) => removeCallRecording(db, id),
+      runningOn: (channelId: string) => findRecordingOnChannel(db, channelId),
+    },
+    finisher: new RecordingFinisher({
+      db,
+      dir: config.recordings.dir,
+      mono: config.recordingPolicy.mixedMono,
+      sink: { finalize: async (id) => void (await recordings.finalize(id)), prepare: (relative) => recordings.prepareFolder(relative) },
+      log: log.child({ component: 'recordings' }),
+    }),
+    hasRoom: async () => (await recordings.canStartRecording()).ok,
+    site: {
+      policy: config.recordingPolicy.site,
+      recordQueueWait: config.recordingPolicy.recordQueueWait,
+      mono: config.recordingPolicy.mixedMono,
+      announcement: config.recordingPolicy.announcement ? { text: config.recordingPolicy.announcement } : null,
+    },
+    routeSources: recordingPolicies.routeSources,
+    queue: recordingPolicies.queue,
+    announcementMedia: async (a: { prompt: string } | { text: string; language?: string }) =>
+      'prompt' in a ? [prompts.mediaUri(a.prompt)] : [await prompts.speak(a.text, a.language ?? 'en', undefined)],
+  };
   dispatcher = new StasisDispatcher({
+    recording: callRecording,
     acd: acdEngine,
     voicemail,
     db,
@@ -225,7 +263,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       // First: its hooks reach every POST/PUT/PATCH/DELETE route registered after it here.
       await api.register(idempotencyPlugin, { db });
       await api.register(authPlugin, { db, auth });
-      await api.register(callsPlugin, { db, auth });
+      await api.register(callsPlugin, { db, auth, live: dispatcher });
       await api.register(auditPlugin, { db, auth });
       await api.register(extensionsPlugin, { db, auth, extensions, registrations });
       await api.register(trunksPlugin, { db, auth, trunks, routing });

@@ -83,6 +83,17 @@ export interface Config {
     /** How often the retention job runs. */
     readonly retentionEveryMs: number;
   };
+  /** Which calls are recorded and how (src/calls/recording-policy.ts, docs/recording.md#policy). */
+  readonly recordingPolicy: {
+    /** Where no queue, route, extension or trunk says. */
+    readonly site: 'always' | 'never' | 'on-demand';
+    /** A queue call is recorded from the caller joining (true) or from the agent's answer. */
+    readonly recordQueueWait: boolean;
+    /** One mixed channel instead of two (caller / other side). */
+    readonly mixedMono: boolean;
+    /** Spoken (TTS) before a recording starts where the queue sets none; null: none. */
+    readonly announcement: string | null;
+  };
 }
 
 /** One entry of PBX_LOOKUP_ALLOWED_HOSTS: a host name, `*.suffix`, or an address / CIDR block. */
@@ -147,6 +158,10 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_RECORDING_MP3_KBPS', required: false, fallback: '32', about: 'MP3 bitrate of stored recordings: 16, 24, 32, 40, 48, 56 or 64 kbit/s' },
   { name: 'PBX_RECORDING_COMPRESS_ATTEMPTS', required: false, fallback: '5', about: 'compression attempts (backoff 5 s doubling) before a recording is marked failed; its WAV original is kept' },
   { name: 'PBX_RECORDING_RETENTION_CHECK_MINUTES', required: false, fallback: '60', about: 'how often the retention job looks for recordings past their retain-until time' },
+  { name: 'PBX_RECORDING_POLICY', required: false, fallback: 'on-demand', about: 'site default recording policy where no queue, route, extension or trunk sets one: always, never or on-demand (docs/recording.md#policy)' },
+  { name: 'PBX_RECORDING_QUEUE_WAIT', required: false, fallback: 'yes', about: 'a recorded queue call is recorded from the caller joining the queue (yes) or from the agent\'s answer (no)' },
+  { name: 'PBX_RECORDING_MIXED_MONO', required: false, fallback: 'no', about: 'yes: recordings are one mixed channel; no: two channels, the caller on channel 1 and the agent or extension on channel 2' },
+  { name: 'PBX_RECORDING_ANNOUNCEMENT', required: false, fallback: '(none)', about: 'text spoken (text-to-speech, English) to the caller before a recording starts where the queue sets no announcement; empty: none' },
   { name: 'PBX_TIMEZONE', required: false, fallback: 'UTC', about: 'IANA time zone of the site, e.g. Europe/Berlin (phones, schedules)' },
   { name: 'PBX_RECONNECT_BASE_MS', required: false, fallback: '500', about: 'first reconnect delay to ARI/AMI' },
   { name: 'PBX_RECONNECT_MAX_MS', required: false, fallback: '30000', about: 'cap of the reconnect delay' },
@@ -316,6 +331,12 @@ export function loadConfig(env: Env): Config {
       mp3Kbps,
       compressAttempts: r.int('PBX_RECORDING_COMPRESS_ATTEMPTS', 5, 1, 50),
       retentionEveryMs: r.int('PBX_RECORDING_RETENTION_CHECK_MINUTES', 60, 1, 1_440) * 60_000,
+    },
+    recordingPolicy: {
+      site: r.oneOf('PBX_RECORDING_POLICY', 'on-demand', ['always', 'never', 'on-demand'] as const),
+      recordQueueWait: r.oneOf('PBX_RECORDING_QUEUE_WAIT', 'yes', ['yes', 'no']) === 'yes',
+      mixedMono: r.oneOf('PBX_RECORDING_MIXED_MONO', 'no', ['yes', 'no']) === 'yes',
+      announcement: env['PBX_RECORDING_ANNOUNCEMENT']?.trim().slice(0, 500) || null,
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

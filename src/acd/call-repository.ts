@@ -507,6 +507,12 @@ export interface QueueSettings extends QueueConfig {
   readonly musicClass: string;
   /** Days its call recordings are kept (src/recordings); null: the site default. */
   readonly recordingRetentionDays: number | null;
+  /** Call recording (docs/recording.md#policy): always | never | on-demand; null: not set here. */
+  readonly recordingPolicy: 'always' | 'never' | 'on-demand' | null;
+  /** Record only this share of calls (1-100 %); null: all. */
+  readonly recordingSamplePercent: number | null;
+  /** Played to the caller before recording starts; null: the site's (PBX_RECORDING_ANNOUNCEMENT). */
+  readonly recordingAnnouncement: { readonly prompt: string } | { readonly text: string; readonly language?: string } | null;
 }
 
 export function queueSettingsOf(q: QueueRow): QueueSettings {
@@ -531,6 +537,9 @@ export function queueSettingsOf(q: QueueRow): QueueSettings {
     callbackRetries: q.callback_retries,
     musicClass: q.music_class,
     recordingRetentionDays: q.recording_retention_days ?? null,
+    recordingPolicy: (q.recording_policy ?? null) as QueueSettings['recordingPolicy'],
+    recordingSamplePercent: q.recording_sample_percent ?? null,
+    recordingAnnouncement: (q.recording_announcement ?? null) as QueueSettings['recordingAnnouncement'],
   };
 }
 

@@ -160,6 +160,14 @@ const queueFields = {
   callbackRetries: Int(0, 5, 'default 2'),
   musicClass: Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$', description: 'Asterisk music on hold class' }),
   recordingRetentionDays: NullableInt(1, 36500, 'days a recording of this queue is kept (docs/recording.md#retention); null: the site default, PBX_RECORDING_RETENTION_DAYS'),
+  recordingPolicy: Nullable(Type.Union([Type.Literal('always'), Type.Literal('never'), Type.Literal('on-demand')], { description: 'call recording (docs/recording.md#policy): the queue\'s word wins over routes, extensions, trunks and the site default; null: not set here' })),
+  recordingSamplePercent: NullableInt(1, 100, 'with policy always, record only this share of calls (chosen by call id); null: every call'),
+  recordingAnnouncement: Nullable(
+    Type.Union([
+      Type.Object({ prompt: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'an uploaded prompt' }) }, strict),
+      Type.Object({ text: Type.String({ minLength: 1, maxLength: 500, description: 'spoken by text-to-speech' }), language: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[A-Za-z]{2})?$' })) }, strict),
+    ], { description: 'played to the caller before the recording starts: {prompt} or {text, language?}; null: the site\'s (PBX_RECORDING_ANNOUNCEMENT)' }),
+  ),
 };
 
 export const CreateQueue = Type.Object({ name: QueueName, ...Type.Partial(Type.Object(queueFields)).properties }, strict);

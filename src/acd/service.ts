@@ -63,6 +63,9 @@ export interface QueueFields {
   readonly callbackRetries?: number;
   readonly musicClass?: string;
   readonly recordingRetentionDays?: number | null;
+  readonly recordingPolicy?: 'always' | 'never' | 'on-demand' | null;
+  readonly recordingSamplePercent?: number | null;
+  readonly recordingAnnouncement?: { readonly prompt: string } | { readonly text: string; readonly language?: string } | null;
 }
 export interface CreateQueueInput extends QueueFields {
   readonly name: string;
@@ -606,6 +609,9 @@ const QUEUE_DEFAULTS: Settings = {
   callbackRetries: 2,
   musicClass: 'default',
   recordingRetentionDays: null,
+  recordingPolicy: null,
+  recordingSamplePercent: null,
+  recordingAnnouncement: null,
 };
 
 function definedOnly(input: QueueFields): Partial<Settings> {
@@ -644,6 +650,9 @@ function queueColumns(s: Settings): Omit<NewQueue, 'name'> {
     callback_retries: s.callbackRetries,
     music_class: s.musicClass,
     recording_retention_days: s.recordingRetentionDays,
+    recording_policy: s.recordingPolicy,
+    recording_sample_percent: s.recordingSamplePercent,
+    recording_announcement: s.recordingAnnouncement === null ? null : JSON.stringify(s.recordingAnnouncement),
   };
 }
 
@@ -665,6 +674,8 @@ export function checkQueueFields(s: Settings): void {
   range('body.callbackAfterSeconds', s.callbackAfterSeconds, 10, 7200, ' (or null: no callback offer)');
   range('body.callbackRetries', s.callbackRetries, 0, 5);
   range('body.recordingRetentionDays', s.recordingRetentionDays, 1, 36500, ' (or null: the site default)');
+  range('body.recordingSamplePercent', s.recordingSamplePercent, 1, 100, ' (or null: every call)');
+  if (s.recordingPolicy !== null && !['always', 'never', 'on-demand'].includes(s.recordingPolicy)) throw invalid('body.recordingPolicy', 'always, never, on-demand or null');
   if (!/^[A-Za-z0-9_-]{1,40}$/.test(s.musicClass)) throw invalid('body.musicClass', 'letters, digits, _ and -, up to 40 (an Asterisk music on hold class)');
   if (s.callbackAfterSeconds !== null && s.maxWaitSeconds !== null && s.callbackAfterSeconds >= s.maxWaitSeconds) {
     throw invalid('body.callbackAfterSeconds', `must be less than maxWaitSeconds (${s.maxWaitSeconds}): callers would leave the queue before the callback offer`);

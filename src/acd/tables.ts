@@ -106,6 +106,12 @@ export interface QueueTable {
   music_class: ColumnType<string, string | undefined, string>;
   /** Days a recording of this queue is kept; null: the site default (src/recordings). */
   recording_retention_days: ColumnType<number | null, number | null | undefined, number | null>;
+  /** always | never | on-demand; null: the route, extension, trunk or site decides (docs/recording.md#policy). */
+  recording_policy: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Record only this share of calls (1-100 %); null: all. */
+  recording_sample_percent: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Played before recording starts: {"prompt": id} or {"text": ..., "language": ...}; null: the site's. */
+  recording_announcement: ColumnType<unknown, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Updated;
 }

@@ -26,6 +26,10 @@ import type { IvrPort } from '../ivr/port.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { SessionEvent } from './events.js';
 import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
+import type { RecordingDeps, RecordingAction, RecordingOutcome } from './call-recording.js';
+import type { RecordingFinisher } from './recording-finisher.js';
+import { runningRecordings } from './recording-repository.js';
+import { AppError } from '../errors.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -42,10 +46,20 @@ export interface DispatcherDeps {
   readonly ivr: IvrPort;
   /** The ACD: queues, agents, feature codes. */
   readonly acd: AcdEngine;
+  /** Call recording (call-recording.ts) and the finisher of recordings whose calls ended; absent: never recorded. */
+  readonly recording?: RecordingDeps & { readonly finisher: RecordingFinisher };
 }
 
 
 const HEARTBEAT_MS = 15_000;
+const REFUSAL_TEXT = {
+  'recording-already-active': 'the call is being recorded already',
+  'recording-not-active': 'the call is not being recorded',
+  'recording-already-paused': 'the recording is paused already',
+  'recording-not-paused': 'the recording is not paused',
+  'recording-not-allowed': "the call's recording policy is never",
+  'recording-no-space': 'the recordings disk is below its free-space threshold',
+} as const;
 /** After its phone is told an attended transfer succeeded, its line that REFERed is hung up unless it left. */
 const TRANSFERER_GRACE_MS = 3_000;
 const TRANSFER_STATES: ReadonlySet<string> = new Set(['channel_progress', 'channel_answered', 'channel_unavailable', 'channel_declined']);
@@ -164,9 +178,13 @@ export class StasisDispatcher {
         if (channelId) this.post(this.sessions.get(channelId), { type: 'playback-finished', playbackId: event.playback.id });
         return;
       }
-      case 'ChannelDtmfReceived':
-        this.post(this.sessions.get(event.channel.id), { type: 'dtmf', digit: event.digit });
+      case 'ChannelDtmfReceived': {
+        const caller = this.sessions.get(event.channel.id);
+        // The other side of a connected call (agent, callee): only the handset's recording key uses it.
+        if (caller) this.post(caller, { type: 'dtmf', digit: event.digit });
+        else this.post(this.legs.get(event.channel.id), { type: 'dtmf', digit: event.digit, fromLeg: true });
         return;
+      }
       case 'ChannelHold':
       case 'ChannelUnhold': {
         const session = this.sessions.get(event.channel.id) ?? this.legs.get(event.channel.id);
@@ -363,6 +381,33 @@ export class StasisDispatcher {
       });
     }
     log.info({ adopted, closed, live: this.sessions.size, ...this.view }, 'reconciled live calls with Asterisk');
+    await this.finishOrphanRecordings(new Set(byId.keys()));
+  }
+
+  /**
+   * Recordings Asterisk went on with while no daemon listened (MixMonitor runs on the caller's
+   * channel): one whose channel is still up belongs to the call adopted above (the session picks
+   * it up); one whose channel is gone is finished now (merged, handed to the store).
+   */
+  private async finishOrphanRecordings(channels: ReadonlySet<string>): Promise<void> {
+    const recording = this.deps.recording;
+    if (!recording) return;
+    const rows = await runningRecordings(this.deps.db);
+    for (const row of rows) {
+      if (row.channel_id && channels.has(row.channel_id)) continue;
+      this.deps.log.info({ recording: row.id, callId: row.call_id }, 'recording of a call that ended while the daemon was away: finishing it');
+      logRejection(recording.finisher.finish(row.id, null), this.deps.log, 'recording not finished');
+    }
+  }
+
+  /** The API on a live call's recording (routes.ts): 404 for no such call here, 409 for a refusal. */
+  async recordingCommand(callId: string, action: RecordingAction): Promise<Extract<RecordingOutcome, { ok: true }>> {
+    const session = [...this.sessions.values()].find((s) => s.callId === callId || s.snapshot().linkedId === callId);
+    if (!session) throw new AppError('call-not-found', 404, `no live call ${callId}`);
+    const outcome = await session.recordingCommand(action, 'api');
+    if (!outcome) throw new AppError('recording-not-allowed', 409, 'call recording is not set up on this daemon');
+    if (!outcome.ok) throw new AppError(outcome.refusal, outcome.refusal === 'recording-no-space' ? 507 : 409, REFUSAL_TEXT[outcome.refusal]);
+    return outcome;
   }
 
   /** A caller who hung up while leaving a message with no daemon listening has still left it. */
@@ -389,6 +434,7 @@ export class StasisDispatcher {
       voicemail: this.voicemail,
       ivr: this.deps.ivr,
       acd: this.deps.acd,
+      ...(this.deps.recording ? { recording: this.deps.recording } : {}),
       legs: {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {

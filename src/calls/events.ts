@@ -15,7 +15,8 @@ import type { LookupResult } from '../ivr/port.js';
 export type IvrEvent =
   | { readonly type: 'ivr-timeout'; readonly gen: number }
   | { readonly type: 'ivr-lookup'; readonly requestId: string; readonly result: LookupResult }
-  | { readonly type: 'dtmf'; readonly digit: string }
+  /** `fromLeg`: pressed on the other side of a connected call (the agent, the callee), not by the caller. */
+  | { readonly type: 'dtmf'; readonly digit: string; readonly fromLeg?: boolean }
   | { readonly type: 'playback-finished'; readonly playbackId: string };
 
 /** What the ACD engine tells a caller waiting in a queue (queue-call.ts). */

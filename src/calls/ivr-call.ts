@@ -30,6 +30,10 @@ export interface IvrHost extends CallHost {
   transfer(target: Exclude<TransferTarget, { kind: 'flow' }>): Promise<void>;
   /** The caller's IVR trail so far (its record is kept in the call's facts for its CDR). */
   keepTrail(trail: IvrTrail): void;
+  /** A recording node: pause or resume the call's recording (PCI). */
+  recordingNode(action: 'pause' | 'resume'): Promise<void>;
+  /** The call's recording is paused: digits typed now are kept nowhere (docs/recording.md#pci-pause). */
+  readonly recordingPaused: boolean;
 }
 
 /** A flow may hand the caller to another flow; a chain longer than this ends the call. */
@@ -123,7 +127,7 @@ export class IvrRunner implements CallRunner {
           : { type: 'lookup-result', requestId: event.requestId, ok: false, error: event.result.error, ...(event.result.status ? { status: event.result.status } : {}), now };
         break;
       case 'dtmf':
-        flowEvent = { type: 'dtmf', digit: event.digit, now };
+        flowEvent = { type: 'dtmf', digit: event.digit, now, ...(this.host.recordingPaused ? { secret: true } : {}) };
         break;
       case 'playback-finished':
         // Only this run's playbacks: strip our prefix, anything else is not ours.
@@ -197,6 +201,8 @@ export class IvrRunner implements CallRunner {
         if (target.kind === 'flow') return this.startFlow(target.flow);
         return this.host.transfer(target);
       }
+      case 'recording':
+        return this.host.recordingNode(action.action);
       case 'hangup':
         this.keepRecord();
         return this.host.hangupCaller('normal');

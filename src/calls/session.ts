@@ -27,6 +27,8 @@ import { IVR_CALLER_CONTEXT, Switchboard, type SessionHost } from './switchboard
 import type { AcdEngine } from '../acd/engine.js';
 import type { IvrPort } from '../ivr/port.js';
 import { pathDigits } from '../ivr/interpreter.js';
+import { CallRecording, type RecordingAction, type RecordingDeps, type RecordingOutcome } from './call-recording.js';
+import type { PauseBy } from './recording-machine.js';
 
 export interface LiveCallStore {
   /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
@@ -53,6 +55,8 @@ export interface SessionDeps {
   readonly voicemail: VoicemailPort;
   readonly ivr: IvrPort;
   readonly acd: AcdEngine;
+  /** Call recording (call-recording.ts); absent: calls are never recorded (unit tests). */
+  readonly recording?: RecordingDeps;
 }
 
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
@@ -81,6 +85,8 @@ export class CallSession {
   /** Parts of the call after transfers (0: never transferred). */
   private part = 0;
   private readonly host: SessionHost;
+  /** The call's recording (policy, on demand, PCI pause): it spans runners, so the session holds it. */
+  private readonly recording: CallRecording | null;
   readonly log: Logger;
 
   constructor(
@@ -121,10 +127,12 @@ export class CallSession {
       partyAnswered: (answeredBy, agent) => {
         const party = { answeredBy, agent: agent ?? null, connectedAt: this.deps.now() };
         this.facts = { ...this.facts, party };
+        this.recording?.partyAnswered(party.agent);
         this.updateLive({ answered_by: party.answeredBy, agent: party.agent, connected_at: party.connectedAt });
       },
       joinedQueue: (queue) => {
         this.facts = { ...this.facts, queue };
+        this.recording?.joinedQueue(queue);
         this.updateLive({ queue });
       },
       setTimer: (ms, event) => this.setTimer(ms, event),
@@ -146,6 +154,14 @@ export class CallSession {
         this.facts = { ...this.facts, digits: pathDigits(trail.path), ivr: { flows: trail.flows, path: trail.path } };
       },
       transfer: (target) => this.switchboard.flowDone(target),
+      get recordingPaused() {
+        return session.recording?.paused ?? false;
+      },
+      recordingNode: async (action) => {
+        // Called from within the call's event handling: straight to the recording, not through run().
+        const outcome = await this.recording?.command(action, 'ivr');
+        if (outcome && !outcome.ok) this.log.info({ action, refusal: outcome.refusal }, 'IVR recording node: nothing to ' + action);
+      },
       leaveTo: (target) => (target ? this.switchboard.toTarget(target) : this.hangupCaller('normal')),
       connected: (legId, bridgeId) => {
         this.bridgeId = bridgeId;
@@ -159,6 +175,36 @@ export class CallSession {
       nextPart: (destination, transferer, now) => this.nextPart(destination, transferer, now),
     };
     this.switchboard = new Switchboard(this.host);
+    this.recording = deps.recording
+      ? new CallRecording(
+          {
+            get channelId() {
+              return session.anchor;
+            },
+            log: this.log,
+            control: deps.control,
+            facts: () => this.facts,
+            now: deps.now,
+            // A notice played over a waiting caller's music: the music comes back after it.
+            noticeDone: () => {
+              if (this.switchboard.active.mode === 'queue' && !this.facts.party) logRejection(deps.control.startMoh(this.anchor), this.log, 'music on hold not restarted');
+            },
+          },
+          deps.recording,
+        )
+      : null;
+  }
+
+  /** Start, stop, pause or resume the call's recording (the API, an IVR node); in order with the call's events. */
+  recordingCommand(action: RecordingAction, by: PauseBy): Promise<RecordingOutcome | null> {
+    const recording = this.recording;
+    if (!recording) return Promise.resolve(null);
+    return this.run('recording', null, () => recording.command(action, by));
+  }
+
+  /** Paused for a card payment: digits typed now are stored nowhere (docs/recording.md#pci-pause). */
+  get recordingPaused(): boolean {
+    return this.recording?.paused ?? false;
   }
 
   get callId(): string {
@@ -218,6 +264,7 @@ export class CallSession {
         this.caller = routed.caller;
         this.facts = { ...this.facts, direction: routed.direction };
         this.log.info({ route: routed.route.kind, dialed: this.facts.dialedNumber }, 'call routed');
+        this.recording?.routed(this.channelName, routed.route, null);
         return this.switchboard.route(routed.route);
       }
       case 'adopt':
@@ -249,6 +296,15 @@ export class CallSession {
         const { dial } = this.switchboard;
         return dial ? dial.transfer(event) : declineTransfer(this.host, event, 'not-connected');
       }
+      case 'dtmf':
+        // The handset's recording key (*1) on a connected call, from either side; the agent's or
+        // callee's digits (fromLeg) go nowhere else.
+        this.recording?.digit(event.digit, Boolean(this.facts.party));
+        if (event.fromLeg) return;
+        return this.switchboard.active.onEvent(event);
+      case 'playback-finished':
+        if (this.recording?.playbackFinished(event.playbackId)) return;
+        return this.switchboard.active.onEvent(event);
       default:
         return this.switchboard.active.onEvent(event);
     }
@@ -257,6 +313,7 @@ export class CallSession {
   private async adopt(event: Extract<SessionEvent, { type: 'adopt' }>): Promise<void> {
     this.log.info({ mode: event.mode, peer: event.peer }, 'call picked up again after reconnect');
     await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'adopted')), this.follow(this.channelId)]);
+    this.recording?.adopt();
     return this.switchboard.resume(event);
   }
 
@@ -275,6 +332,7 @@ export class CallSession {
 
   /** This part of the call ends in a transfer: its CDR. */
   private endPart(now: Date): void {
+    this.recording?.transferred();
     this.deps.writeCdr(buildCdr(this.facts, { endedAt: now, cause: 16, causeText: 'Normal Clearing', endedBy: 'transfer', reconciled: false }));
   }
 
@@ -310,6 +368,7 @@ export class CallSession {
       dial.letGo();
       if (this.bridgeId) await this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
       this.facts = { ...this.facts, linkedId };
+      this.recording?.handedOver();
       this.endPart(this.deps.now());
       this.log.info({ leaving, handedOver: side.remaining, linkedId }, 'attended transfer: call handed over');
       this.deps.onEnded(this);
@@ -363,6 +422,7 @@ export class CallSession {
     if (this.part === 0 && !this.switchboard.callbackId) await this.deps.control.answer(this.channelId);
     this.facts = { ...this.facts, answeredAt: this.deps.now() };
     this.updateLive({ state: 'answered', answered_at: this.facts.answeredAt! });
+    this.recording?.callerAnswered();
   }
 
   /** Who hung up when the caller's channel did: the agent, on a callback (their phone is its caller channel). */
@@ -401,6 +461,7 @@ export class CallSession {
     if (this.destroyTimer) clearTimeout(this.destroyTimer);
     this.switchboard.channelGone();
     if (this.bridgeId) logRejectionUnlessGone(this.deps.control.destroyBridge(this.bridgeId), this.log, 'call bridge not destroyed', { bridgeId: this.bridgeId });
+    this.recording?.ended(end.endedAt);
     const cdr = buildCdr(this.facts, end);
     logRejection(this.inserted.then(() => this.deps.writeCdr(cdr)), this.log, 'CDR not queued for writing');
     this.log.info({ cause: end.cause, endedBy: end.endedBy, reconciled: end.reconciled, mode: this.switchboard.active.mode, outcome: this.switchboard.dial?.outcome ?? null }, 'call ended');

@@ -19,6 +19,8 @@ export interface ExtensionTable {
   voicemail_pin_hash: string | null;
   /** SIP over TLS / SRTP (migration 2026-12-07T07-00-00_extension_sip_security). */
   sip_security: ColumnType<SipSecurity, SipSecurity | undefined, SipSecurity>;
+  /** Call recording: always | never | on-demand; null: not set here (docs/recording.md#policy). */
+  recording_policy: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

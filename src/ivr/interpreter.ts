@@ -66,7 +66,8 @@ export type LookupError = 'timeout' | 'http-error' | 'bad-json' | 'network' | 'n
 
 export type FlowEvent =
   | { readonly type: 'playback-finished'; readonly playbackId: string; readonly now: Date }
-  | { readonly type: 'dtmf'; readonly digit: string; readonly now: Date }
+  /** `secret`: typed while the call's recording is paused (PCI): the flow takes it, the path does not keep it. */
+  | { readonly type: 'dtmf'; readonly digit: string; readonly now: Date; readonly secret?: boolean }
   | { readonly type: 'timeout'; readonly gen: number; readonly now: Date }
   | { readonly type: 'lookup-result'; readonly requestId: string; readonly ok: true; readonly body: unknown; readonly now: Date }
   | { readonly type: 'lookup-result'; readonly requestId: string; readonly ok: false; readonly error: LookupError; readonly status?: number; readonly now: Date }
@@ -82,6 +83,8 @@ export type FinishReason = 'hangup' | 'transfer' | 'caller-hangup' | 'error';
 
 export type FlowAction =
   | { readonly kind: 'play'; readonly playbackId: string; readonly media: readonly Media[] }
+  /** A recording node: pause or resume the call's recording. */
+  | { readonly kind: 'recording'; readonly action: 'pause' | 'resume' }
   | { readonly kind: 'stop-playback'; readonly playbackId: string }
   | { readonly kind: 'start-timer'; readonly gen: number; readonly ms: number }
   | { readonly kind: 'cancel-timer' }
@@ -138,6 +141,8 @@ export interface FlowRunState {
   readonly retries: number;
   /** Digits collected by the current gather. */
   readonly digits: string;
+  /** A recording node paused the recording (PCI): digits typed now are not kept in the path. */
+  readonly secret?: boolean;
   readonly path: readonly PathEntry[];
   /** The last path entry belongs to the current node (false after truncation). */
   readonly pathOpen: boolean;
@@ -193,6 +198,8 @@ export function stepFlow(state: FlowRunState, event: FlowEvent): FlowStep {
     case 'dtmf': {
       if (typeof event.digit !== 'string' || !DTMF.test(event.digit)) return stay;
       const d = event.digit;
+      // Paused for a card payment: the digit works, but the path (and so the CDR) never holds it.
+      const addDigit = state.secret || event.secret ? (st: FlowRunState) => st : keepDigit;
       if (node?.kind === 'menu' && (state.phase === 'menu-prompt' || state.phase === 'menu-wait' || state.phase === 'menu-retry')) {
         const s = addDigit(silence(state, out), d);
         if (has(node.options, d)) return { state: goTo(close(s, `options.${d}`), node.options[d]!, now, out), actions: out };
@@ -293,6 +300,12 @@ function goTo(from: FlowRunState, id: string, now: Date, out: FlowAction[]): Flo
         const t = now.getTime();
         return { ...s, phase: 'lookup', seq, requestId, lookupStartedMs: Number.isFinite(t) ? t : null };
       }
+      case 'recording': {
+        out.push({ kind: 'recording', action: node.action });
+        s = close({ ...s, secret: node.action === 'pause' }, 'next');
+        target = node.next;
+        continue;
+      }
       case 'transfer':
         out.push({ kind: 'transfer', target: node.target });
         return finish(close(s, 'transfer'), 'transfer', out);
@@ -377,7 +390,7 @@ function close(s: FlowRunState, outcome: string): FlowRunState {
   return patchEntry(s, { outcome });
 }
 
-function addDigit(s: FlowRunState, d: string): FlowRunState {
+function keepDigit(s: FlowRunState, d: string): FlowRunState {
   const last = s.path.at(-1);
   if (!s.pathOpen || !last || (last.digits ?? '').length >= MAX_PATH_DIGITS) return s;
   return patchEntry(s, { digits: (last.digits ?? '') + d });

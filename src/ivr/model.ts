@@ -160,6 +160,15 @@ export const LookupNode = Type.Object(
 );
 export const TransferNode = Type.Object({ kind: Type.Literal('transfer'), target: TransferTarget }, strict);
 export const HangupNode = Type.Object({ kind: Type.Literal('hangup') }, strict);
+/**
+ * Pause or resume the call's recording (PCI: a payment flow collecting card digits). While paused
+ * the recording holds silence and the digits the caller types are kept nowhere: not in the path,
+ * not in the CDR's digits (they still reach the flow's gather variable and its lookups).
+ */
+export const RecordingNode = Type.Object(
+  { kind: Type.Literal('recording'), action: Type.Union([Type.Literal('pause'), Type.Literal('resume')]), next: NodeId },
+  strict,
+);
 
 /** One schema per node kind (checkFlow picks by `kind` to give precise error paths). */
 export const NodeSchemas = {
@@ -172,11 +181,12 @@ export const NodeSchemas = {
   lookup: LookupNode,
   transfer: TransferNode,
   hangup: HangupNode,
+  recording: RecordingNode,
 } as const satisfies Record<string, TSchema>;
 export type NodeKind = keyof typeof NodeSchemas;
 export const NODE_KINDS = Object.keys(NodeSchemas) as NodeKind[];
 
-export const FlowNode = Type.Union([PlayNode, MenuNode, GatherNode, BranchNode, ScheduleNode, SetNode, LookupNode, TransferNode, HangupNode]);
+export const FlowNode = Type.Union([PlayNode, MenuNode, GatherNode, BranchNode, ScheduleNode, SetNode, LookupNode, TransferNode, HangupNode, RecordingNode]);
 export type PlayNode = Static<typeof PlayNode>;
 export type MenuNode = Static<typeof MenuNode>;
 export type GatherNode = Static<typeof GatherNode>;
@@ -186,6 +196,7 @@ export type SetNode = Static<typeof SetNode>;
 export type LookupNode = Static<typeof LookupNode>;
 export type TransferNode = Static<typeof TransferNode>;
 export type HangupNode = Static<typeof HangupNode>;
+export type RecordingNode = Static<typeof RecordingNode>;
 export type FlowNode = Static<typeof FlowNode>;
 
 export const FlowDefinitionSchema = Type.Object(
@@ -212,6 +223,7 @@ export function edgesOf(node: FlowNode): Edge[] {
   switch (node.kind) {
     case 'play':
     case 'set':
+    case 'recording':
       return [{ field: 'next', to: node.next }];
     case 'menu':
       return [...Object.entries(node.options).map(([digit, to]) => ({ field: `options.${digit}`, to })), { field: 'fallback', to: node.fallback }];

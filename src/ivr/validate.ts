@@ -165,6 +165,7 @@ export function validateFlow(def: FlowDefinition, catalog: FlowCatalog): Problem
         break;
       }
       case 'hangup':
+      case 'recording':
         break;
     }
   }

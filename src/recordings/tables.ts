@@ -28,6 +28,8 @@ export interface RecordingTable {
   queue: ColumnType<string | null, string | null | undefined, string | null>;
   caller: ColumnType<string | null, string | null | undefined, string | null>;
   called: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The caller's channel the recording runs on (Asterisk's MixMonitor): a restarted daemon looks for it. */
+  channel_id: ColumnType<string | null, string | null | undefined, string | null>;
   parts: Json<RecordingPart[]>;
   state: ColumnType<RecordingState, RecordingState | undefined, RecordingState>;
   /** Relative to PBX_RECORDINGS_DIR: YYYY/MM/DD/<call_id>-<id>.<ext>. */

@@ -139,7 +139,8 @@ export class AriConnection implements CallControl {
       this.log.warn('ARI sent a message that is not JSON; ignored');
       return;
     }
-    if (this.log.isLevelEnabled('trace')) this.log.trace({ event }, 'ARI event');
+    // Never a DTMF digit, even at trace: card numbers typed during a PCI pause must not reach a log.
+    if (this.log.isLevelEnabled('trace')) this.log.trace({ event: event.type === 'ChannelDtmfReceived' ? { ...event, digit: '-' } : event }, 'ARI event');
     if (typeof event.type === 'string' && HANDLED_EVENT_TYPES.has(event.type)) {
       this.listeners.onEvent(event as AriEvent);
     }

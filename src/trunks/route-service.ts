@@ -16,7 +16,7 @@ import type {
 import * as repo from './repository.js';
 
 /** The columns a route write sets (the table's, without id and timestamps). */
-type OutboundValues = Omit<OutboundRouteTable, 'id' | 'created_at' | 'updated_at'>;
+type OutboundValues = Omit<OutboundRouteTable, 'id' | 'created_at' | 'updated_at' | 'recording_policy'>;
 
 interface InboundValues {
   name: string;

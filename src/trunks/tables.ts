@@ -24,6 +24,8 @@ export interface TrunkTable {
   codecs: ColumnType<Codec[], Codec[], Codec[]>;
   max_channels: number;
   enabled: boolean;
+  /** Call recording: always | never | on-demand; null: not set here (docs/recording.md#policy). */
+  recording_policy: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
@@ -39,6 +41,8 @@ export interface OutboundRouteTable {
   trunk_id: string;
   priority: number;
   required_class: 'national' | 'international';
+  /** Call recording: always | never | on-demand; null: not set here (docs/recording.md#policy). */
+  recording_policy: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
@@ -56,6 +60,8 @@ export interface InboundRouteTable {
   target_flow: string | null;
   /** queues.id for target_kind 'queue' (the API speaks queue names). */
   target_queue: string | null;
+  /** Call recording: always | never | on-demand; null: not set here (docs/recording.md#policy). */
+  recording_policy: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }

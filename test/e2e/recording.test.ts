@@ -1,0 +1,426 @@
+/**
+ * Call recording end to end (docs/recording.md), with real audio: a carrier's caller (SIPp on
+ * 127.0.0.7) sends a 440 Hz tone into a queue whose policy is `always`; the agent's desk phone
+ * (SIPp) answers and sends 1000 Hz. Asterisk's MixMonitor records the caller's channel (two
+ * directions), the daemon merges them into one stereo WAV, and the file is read here sample by
+ * sample: the level of each tone in each channel (Goertzel amplitude, 16-bit scale; SIPp sends at
+ * about 16000 peak), per 20 ms window.
+ *   - channel 1 carries the caller's tone and not the agent's; channel 2 the agent's and not the caller's;
+ *   - the duration matches the call (the daemon's row, the file and the call's own times);
+ *   - a PCI pause by API: the file is silent (both channels) from the pause to the resume, within
+ *     a few hundred ms of the API calls, with the audio on either side;
+ *   - the daemon SIGKILLed mid-call, the caller hanging up while it is dead: Asterisk recorded on,
+ *     and the next daemon finishes the recording (stored, with the audio after the kill);
+ *   - a recordings disk below the free-space threshold (a full tmpfs): no recording, the call goes on.
+ * What was measured is written to $TMPDIR/pbx-e2e-recording-measured.json for the report.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import { Daemon, eventually } from '../support/daemon.js';
+import { holdFor } from '../support/wait.js';
+import { registerPhone, sippCall, type SippResult } from '../support/sipp.js';
+import { REPO, asteriskInstance } from '../support/asterisk.js';
+import { openDb } from '../support/db.js';
+import { freePort } from '../support/ports.js';
+import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { dtmfScenario, type CallerStep } from '../support/sipp-dtmf.js';
+import { spawn } from 'node:child_process';
+
+const run = promisify(execFile);
+const world = inject('e2e');
+// Numbers of their own: the e2e files share one database and one Asterisk.
+const CARRIER_IP = '127.0.0.7';
+const DID = '4930888000';
+const CALLER = '4930222444';
+const DESK = '6301';
+/** Digits in ascending pcap order within one call (test/support/sipp-dtmf.ts): number 13, PIN 4579. */
+const AGENT = '13';
+const PIN = '4579';
+const TONE = { caller: 440, agent: 1000 } as const;
+/** A tone is present above this amplitude and absent below ABSENT. */
+const HEARD = 2000;
+const ABSENT = 400;
+
+let daemon: Daemon;
+let admin: ReturnType<typeof apiClient>;
+let deskPassword = '';
+let deskPort = 0;
+let recordingsDir = '';
+let recordingsDirAsterisk = '';
+let instDir = '';
+const scenarios = { caller: '', phone: '' };
+const measured: Record<string, unknown>[] = [];
+const db = openDb(world.db);
+
+const daemonEnv = (extra: Record<string, string> = {}) => ({
+  ...world.daemonEnv,
+  PBX_RECORDINGS_DIR: recordingsDir,
+  PBX_RECORDINGS_DIR_ASTERISK: recordingsDirAsterisk,
+  // Kept as WAV: the test reads the samples (compression is the store's, tested there).
+  PBX_RECORDING_FORMAT: 'wav',
+  PBX_RECORDINGS_MIN_FREE_MB: '1',
+  PBX_ACD_ENDED_CALL_CHECK_SECONDS: '2',
+  ...extra,
+});
+
+/** A raw u-law tone file (SIPp's rtp_stream plays it, looped) and a scenario that sends it. */
+async function toneScenario(template: string, freq: number): Promise<string> {
+  const tone = path.join(tmpdir(), `pbx-e2e-rec-${freq}.ul`);
+  await run('sox', ['-n', '-r', '8000', '-c', '1', '-t', 'ul', tone, 'synth', '20', 'sine', String(freq), 'vol', '0.5']);
+  const xml = (await readFile(path.join(REPO, 'test/e2e/sipp', template), 'utf8')).replaceAll('TONE_FILE', tone);
+  const file = path.join(tmpdir(), `pbx-e2e-rec-${process.pid}-${template}`);
+  await writeFile(file, xml);
+  return file;
+}
+
+function sipp(args: string[]): { done: Promise<SippResult>; kill: () => void } {
+  const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const done = new Promise<SippResult>((resolve) => proc.once('exit', (code) => resolve({ code, output: output.slice(-4000) })));
+  return { done, kill: () => proc.kill('SIGKILL') };
+}
+
+/** The agent's desk phone answers the next call and sends its tone until the BYE. */
+async function deskAnswers(): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+  const reg = await registerPhone({ sipPort: world.sipPort, ext: DESK, password: deskPassword, port: deskPort });
+  expect(reg.code, reg.output).toBe(0);
+  const log = path.join(tmpdir(), `pbx-e2e-rec-desk-${Date.now()}.log`);
+  return sipp(['-sf', scenarios.phone, '-p', String(deskPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
+    '-timeout', '90s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', log, '-trace_err', '-error_file', `${log}.err`]);
+}
+
+/** The carrier's caller: sends its tone for holdMs, then hangs up. */
+function callerCalls(holdMs: number): Promise<SippResult> {
+  return sippCall({ scenario: 'uac-long-call', scenarioFile: scenarios.caller, dialed: DID, sipPort: world.sipPort, user: CALLER, password: 'unused', localIp: CARRIER_IP, timeoutS: 90, set: { hold_ms: String(holdMs) } });
+}
+
+async function agentState(): Promise<string> {
+  return (await admin('GET', `/api/v1/agents/${AGENT}`)).body.state as string;
+}
+
+async function liveCallId(): Promise<string> {
+  return eventually(async () => {
+    const res = await admin('GET', '/api/v1/calls/live');
+    return (res.body.items as { callId: string; dialedNumber: string }[]).find((c) => c.dialedNumber === DID)?.callId;
+  }, 15_000, 'the live queue call');
+}
+
+interface Row {
+  id: string; call_id: string; linked_id: string | null; state: string; path: string; channels: number; agent: string | null; queue: string | null;
+  caller: string | null; called: string | null; parts: string[]; pauses: { from: string; to: string | null; by: string }[];
+  started_at: Date; ended_at: Date | null; duration_ms: number | null; sha256: string | null;
+}
+
+async function recordingOf(callId: string, states = ['stored', 'compressed']): Promise<Row> {
+  return eventually(async () => {
+    const row = await db.selectFrom('recordings').selectAll().where('call_id', '=', callId).executeTakeFirst();
+    return row && states.includes(row.state) ? (row as unknown as Row) : undefined;
+  }, 30_000, `recording of ${callId} in ${states.join('/')}`);
+}
+
+/** The talk has started: the recording row names the agent (recording-repository notes the part). */
+async function talking(callId: string): Promise<Row> {
+  return eventually(async () => {
+    const row = (await db.selectFrom('recordings').selectAll().where('call_id', '=', callId).executeTakeFirst()) as unknown as Row | undefined;
+    return row && row.parts.includes('talk') ? row : undefined;
+  }, 15_000, 'the recorded call connected to the agent');
+}
+
+// ------------------------------------------------------------------ reading the file
+
+interface Wav { channels: number; rate: number; samples: Int16Array[] }
+
+async function readWav(file: string): Promise<Wav> {
+  const buf = await readFile(file);
+  expect(buf.toString('ascii', 0, 4)).toBe('RIFF');
+  let at = 12;
+  let channels = 0;
+  let rate = 0;
+  let bits = 0;
+  for (;;) {
+    const id = buf.toString('ascii', at, at + 4);
+    const size = buf.readUInt32LE(at + 4);
+    if (id === 'fmt ') {
+      channels = buf.readUInt16LE(at + 10);
+      rate = buf.readUInt32LE(at + 12);
+      bits = buf.readUInt16LE(at + 22);
+    }
+    if (id === 'data') {
+      expect(bits).toBe(16);
+      const frames = Math.floor(Math.min(size, buf.length - at - 8) / (2 * channels));
+      const samples = Array.from({ length: channels }, () => new Int16Array(frames));
+      for (let i = 0; i < frames; i++) for (let c = 0; c < channels; c++) samples[c]![i] = buf.readInt16LE(at + 8 + (i * channels + c) * 2);
+      return { channels, rate, samples };
+    }
+    at += 8 + size + (size % 2);
+  }
+}
+
+/** Goertzel amplitude of `freq` in channel `ch` (0-based) over [fromMs, toMs). */
+function level(w: Wav, ch: number, freq: number, fromMs: number, toMs: number): number {
+  const s = w.samples[ch]!;
+  const a = Math.max(0, Math.floor((fromMs * w.rate) / 1000));
+  const b = Math.min(s.length, Math.floor((toMs * w.rate) / 1000));
+  const n = b - a;
+  if (n <= 0) return 0;
+  const k = (2 * Math.cos((2 * Math.PI * freq) / w.rate));
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = a; i < b; i++) {
+    const s0 = s[i]! + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - k * s1 * s2;
+  return (2 * Math.sqrt(Math.max(0, power))) / n;
+}
+
+/** Largest absolute sample over [fromMs, toMs) in every channel: 0 is digital silence. */
+function peak(w: Wav, fromMs: number, toMs: number): number {
+  let max = 0;
+  for (const s of w.samples) {
+    const a = Math.max(0, Math.floor((fromMs * w.rate) / 1000));
+    const b = Math.min(s.length, Math.floor((toMs * w.rate) / 1000));
+    for (let i = a; i < b; i++) max = Math.max(max, Math.abs(s[i]!));
+  }
+  return max;
+}
+
+const durationMs = (w: Wav): number => (w.samples[0]!.length * 1000) / w.rate;
+
+/** The stretches of digital silence (every channel 0) of at least 500 ms, in 20 ms windows: [fromMs, toMs]. */
+function silences(w: Wav): [number, number][] {
+  const out: [number, number][] = [];
+  let start: number | null = null;
+  const total = durationMs(w);
+  for (let t = 0; t + 20 <= total; t += 20) {
+    const quiet = peak(w, t, t + 20) <= 2;
+    if (quiet && start === null) start = t;
+    if (!quiet && start !== null) {
+      if (t - start >= 500) out.push([start, t]);
+      start = null;
+    }
+  }
+  if (start !== null && total - start >= 500) out.push([start, total]);
+  return out;
+}
+
+// ------------------------------------------------------------------ setup
+
+beforeAll(async () => {
+  // The recordings folder inside the Asterisk instance (it may run chrooted): Asterisk writes, the daemon reads.
+  instDir = (await asteriskInstance('path', world.asteriskEnv)).trim();
+  recordingsDir = world.daemonEnv['PBX_RECORDINGS_DIR'] ?? `${instDir}/lib/recordings`;
+  recordingsDirAsterisk = world.daemonEnv['PBX_RECORDINGS_DIR_ASTERISK'] ?? recordingsDir.slice(recordingsDir.indexOf('/var/lib/pbx-instances/'));
+  await mkdir(recordingsDir, { recursive: true });
+  await run('chown', ['asterisk:pbx', recordingsDir]);
+  await chmod(recordingsDir, 0o2770);
+
+  scenarios.caller = await toneScenario('rec-uac-tone.xml', TONE.caller);
+  scenarios.phone = await toneScenario('rec-phone-tone.xml', TONE.agent);
+  ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
+  deskPassword = await createScriptedExtension(admin, world.db, { number: DESK, displayName: 'Recorded Desk' });
+  deskPort = await freePort(true);
+  const trunk = await admin('POST', '/api/v1/trunks', { name: 'rec-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
+  expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
+  const q = await admin('POST', '/api/v1/queues', { name: 'recq', ringTimeoutSeconds: 10, wrapUpSeconds: 1, announceSeconds: 0, recordingPolicy: 'always' });
+  expect(q.status, JSON.stringify(q.body)).toBe(201);
+  expect(q.body).toMatchObject({ recordingPolicy: 'always', recordingSamplePercent: null, recordingAnnouncement: null });
+  const bad = await admin('PATCH', '/api/v1/queues/recq', { recordingPolicy: 'sometimes' });
+  expect(bad.status).toBe(400);
+  expect(JSON.stringify(bad.body)).toContain('recordingPolicy');
+  expect((await admin('POST', '/api/v1/agents', { number: AGENT, name: 'Rec Agent', pin: PIN })).status).toBe(201);
+  expect((await admin('PUT', '/api/v1/queues/recq/members', { agent: AGENT, penalty: 0 })).status).toBeLessThan(300);
+  const route = await admin('POST', '/api/v1/inbound-routes', { name: 'recorded line', didPattern: DID, target: { kind: 'queue', queue: 'recq' } });
+  expect(route.status, JSON.stringify(route.body)).toBe(201);
+  // The agent logs in at the desk phone: *91, agent number, PIN.
+  const steps: CallerStep[] = [{ pause: 800 }, ...[...AGENT].map((digit) => ({ digit })), { pause: 3500 }, { pause: 800 }, ...[...`${PIN}#`].map((digit) => ({ digit }))];
+  const login = await sippCall({ scenario: 'uac-long-call', scenarioFile: await dtmfScenario(steps, { waitForBye: true }), dialed: '*91', sipPort: world.sipPort, user: DESK, password: deskPassword, timeoutS: 60 });
+  expect(login.code, login.output).toBe(0);
+  await eventually(async () => ((await agentState()) === 'ready' ? true : undefined), 15_000, 'agent ready');
+}, 120_000);
+
+afterAll(async () => {
+  for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) if (r.name === 'recorded line') await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
+  await daemon?.stop();
+  await db.destroy();
+  await writeFile(path.join(tmpdir(), 'pbx-e2e-recording-measured.json'), JSON.stringify(measured, null, 2)).catch(() => undefined);
+  await writeFile(path.join(tmpdir(), 'pbx-e2e-recording-daemon.log'), (daemon?.logs ?? []).map((l) => JSON.stringify(l)).join('\n')).catch(() => undefined);
+});
+
+const agentReady = () => eventually(async () => ((await agentState()) === 'ready' ? true : undefined), 20_000, 'agent ready again');
+
+describe('call recording', () => {
+  it('a queue call with policy always: a stereo file, the caller on channel 1 and the agent on channel 2, as long as the call', async () => {
+    await agentReady();
+    const desk = await deskAnswers();
+    const t0 = Date.now();
+    const calling = callerCalls(6000);
+    const callId = await liveCallId();
+    const res = await calling;
+    const t1 = Date.now();
+    expect(res.code, res.output).toBe(0);
+    expect((await desk.done).code).toBe(0);
+
+    const row = await recordingOf(callId);
+    expect(row).toMatchObject({ channels: 2, agent: AGENT, queue: 'recq', caller: CALLER, called: DID, linked_id: callId });
+    expect(row.parts).toEqual(expect.arrayContaining(['queue', 'talk']));
+    expect(row.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?callId=${encodeURIComponent(callId)}`)).body.items?.[0], 15_000, 'CDR');
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    expect(wav.channels).toBe(2);
+    const fileMs = durationMs(wav);
+    const callMs = Date.parse(cdr.endedAt) - Date.parse(cdr.startedAt);
+    // The talk: the last seconds before the caller's BYE.
+    const talk = [fileMs - 3000, fileMs - 500] as const;
+    const levels = {
+      ch1Caller: level(wav, 0, TONE.caller, ...talk), ch1Agent: level(wav, 0, TONE.agent, ...talk),
+      ch2Agent: level(wav, 1, TONE.agent, ...talk), ch2Caller: level(wav, 1, TONE.caller, ...talk),
+    };
+    measured.push({ test: 'stereo', callId, fileMs, rowMs: row.duration_ms, callMs, sippMs: t1 - t0, talkWindowMs: talk, levels });
+    expect(levels.ch1Caller).toBeGreaterThan(HEARD);
+    expect(levels.ch1Agent).toBeLessThan(ABSENT);
+    expect(levels.ch2Agent).toBeGreaterThan(HEARD);
+    expect(levels.ch2Caller).toBeLessThan(ABSENT);
+    // Duration: the file is what the row says, and the call (from the caller's answer to the BYE) within 1.5 s.
+    expect(Math.abs(fileMs - row.duration_ms!)).toBeLessThan(100);
+    expect(Math.abs(fileMs - callMs)).toBeLessThan(1500);
+    // The call is over: its recording cannot be changed any more.
+    const gone = await admin('POST', `/api/v1/calls/${callId}/recording/stop`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('call-not-found');
+  });
+
+  it('PCI pause by API: the file is silent from the pause to the resume (within 300 ms), the audio on either side; refusals answer 409 with codes', async () => {
+    await agentReady();
+    const desk = await deskAnswers();
+    const calling = callerCalls(9000);
+    const callId = await liveCallId();
+    const started = await talking(callId);
+    await holdFor(1500, 'recorded talk before the pause');
+    const again = await admin('POST', `/api/v1/calls/${callId}/recording/start`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('recording-already-active');
+    expect((await admin('POST', `/api/v1/calls/${callId}/recording/resume`)).body.error.code).toBe('recording-not-paused');
+
+    const pauseAt = Date.now();
+    const paused = await admin('POST', `/api/v1/calls/${callId}/recording/pause`);
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+    expect(paused.body).toMatchObject({ callId, recordingId: started.id, state: 'paused' });
+    const twice = await admin('POST', `/api/v1/calls/${callId}/recording/pause`);
+    expect(twice.status).toBe(409);
+    expect(twice.body.error.code).toBe('recording-already-paused');
+    await holdFor(3000, 'the paused stretch');
+    const resumeAt = Date.now();
+    const resumed = await admin('POST', `/api/v1/calls/${callId}/recording/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.state).toBe('recording');
+    const res = await calling;
+    expect(res.code, res.output).toBe(0);
+    await desk.done;
+
+    const row = await recordingOf(callId);
+    expect(row.pauses).toHaveLength(1);
+    const pause = row.pauses[0]!;
+    expect(pause.by).toBe('api');
+    expect(Math.abs(Date.parse(pause.from) - pauseAt)).toBeLessThan(300);
+    expect(Math.abs(Date.parse(pause.to!) - resumeAt)).toBeLessThan(300);
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    // Where the pause and resume fall in the file: their times since the recording started.
+    const startMs = new Date(row.started_at).getTime();
+    const pauseMs = pauseAt - startMs;
+    const resumeMs = resumeAt - startMs;
+    const quiet = silences(wav);
+    const stretch = quiet.find(([a, b]) => b > pauseMs && a < resumeMs);
+    measured.push({ test: 'pci-pause', callId, pauseMs, resumeMs, silences: quiet, fileMs: durationMs(wav),
+      before: { caller: level(wav, 0, TONE.caller, pauseMs - 1000, pauseMs - 300), agent: level(wav, 1, TONE.agent, pauseMs - 1000, pauseMs - 300) },
+      during: { peak: peak(wav, pauseMs + 300, resumeMs - 300) },
+      after: { caller: level(wav, 0, TONE.caller, resumeMs + 300, resumeMs + 1000), agent: level(wav, 1, TONE.agent, resumeMs + 300, resumeMs + 1000) } });
+    expect(stretch, JSON.stringify(quiet)).toBeDefined();
+    expect(Math.abs(stretch![0] - pauseMs)).toBeLessThan(300);
+    expect(Math.abs(stretch![1] - resumeMs)).toBeLessThan(300);
+    expect(peak(wav, pauseMs + 300, resumeMs - 300)).toBe(0);
+    expect(level(wav, 0, TONE.caller, pauseMs - 1000, pauseMs - 300)).toBeGreaterThan(HEARD);
+    expect(level(wav, 1, TONE.agent, pauseMs - 1000, pauseMs - 300)).toBeGreaterThan(HEARD);
+    expect(level(wav, 0, TONE.caller, resumeMs + 300, resumeMs + 1000)).toBeGreaterThan(HEARD);
+    expect(level(wav, 1, TONE.agent, resumeMs + 300, resumeMs + 1000)).toBeGreaterThan(HEARD);
+    const unknown = await admin('POST', '/api/v1/calls/no-such-call/recording/pause');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('call-not-found');
+  });
+
+  it('the daemon killed mid-call, the caller hanging up while it is dead: Asterisk recorded on; the next daemon finishes and stores the recording', async () => {
+    await agentReady();
+    const desk = await deskAnswers();
+    const calling = callerCalls(9000);
+    const callId = await liveCallId();
+    const started = await talking(callId);
+    await holdFor(1500, 'recorded talk before the kill');
+    await daemon.kill();
+    const killedAt = Date.now();
+    const res = await calling;
+    const endedAt = Date.now();
+    expect(res.code, res.output).toBe(0);
+    // Nobody finished it: still 'recording' while no daemon runs.
+    expect((await db.selectFrom('recordings').select('state').where('id', '=', started.id).executeTakeFirstOrThrow()).state).toBe('recording');
+
+    ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
+    const row = await recordingOf(callId);
+    await desk.done;
+    expect(row.id).toBe(started.id);
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    const startMs = new Date(row.started_at).getTime();
+    const killMs = killedAt - startMs;
+    const afterKill = [killMs + 1000, endedAt - startMs - 600] as const;
+    const levels = { caller: level(wav, 0, TONE.caller, ...afterKill), agent: level(wav, 1, TONE.agent, ...afterKill) };
+    measured.push({ test: 'daemon-killed', callId, killMs, endMs: endedAt - startMs, fileMs: durationMs(wav), rowMs: row.duration_ms, afterKillWindow: afterKill, levels });
+    expect(levels.caller).toBeGreaterThan(HEARD);
+    expect(levels.agent).toBeGreaterThan(HEARD);
+    expect(Math.abs(durationMs(wav) - (endedAt - startMs))).toBeLessThan(1500);
+    await daemon.waitForLog((l) => l.msg === 'recording of a call that ended while the daemon was away: finishing it');
+  });
+
+  it('the recordings disk below its free-space threshold: no recording starts, the call goes on, a log line says why', async () => {
+    // A small tmpfs, nearly full, as the recordings folder; the threshold is 2 MB.
+    const full = `${instDir}/lib/recordings-full`;
+    await mkdir(full, { recursive: true });
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=2770', 'pbx-e2e-rec-full', full]);
+    try {
+      await chown(full, 0, 0).catch(() => undefined);
+      await run('chown', ['asterisk:pbx', full]);
+      await run('dd', ['if=/dev/zero', `of=${full}/filler`, 'bs=1M', 'count=3']);
+      await daemon.stop();
+      ({ daemon, admin } = await startReadyDaemon(daemonEnv({
+        PBX_RECORDINGS_DIR: full,
+        PBX_RECORDINGS_DIR_ASTERISK: full.slice(full.indexOf('/var/lib/pbx-instances/')),
+        PBX_RECORDINGS_MIN_FREE_MB: '2',
+      })));
+      await agentReady();
+      const desk = await deskAnswers();
+      const calling = callerCalls(3000);
+      const callId = await liveCallId();
+      const res = await calling;
+      expect(res.code, res.output).toBe(0);
+      expect((await desk.done).code).toBe(0);
+      const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?callId=${encodeURIComponent(callId)}`)).body.items?.[0], 15_000, 'CDR');
+      expect(cdr).toMatchObject({ disposition: 'ANSWERED', agent: AGENT, queue: 'recq' });
+      const line = daemon.logs.find((l) => /recording not started/.test(l.msg));
+      expect(line, 'a log line saying why').toBeDefined();
+      const rows = await db.selectFrom('recordings').select(sql<number>`count(*)::int`.as('n')).where('call_id', '=', callId).executeTakeFirstOrThrow();
+      expect(rows.n).toBe(0);
+      measured.push({ test: 'disk-full', callId, log: line });
+    } finally {
+      await daemon.stop();
+      await run('umount', [full]).catch(() => undefined);
+      await rm(full, { recursive: true, force: true });
+      ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
+    }
+  });
+});
