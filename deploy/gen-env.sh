@@ -2,11 +2,19 @@
 # deploy/gen-env.sh FILE — write the site's env file once, with fresh random secrets.
 # The daemon (pbx --env-file / PBX_ENV_FILE) and deploy/asterisk-instance.sh both read it, so
 # Asterisk's ari.conf/manager.conf/res_pgsql.conf and the daemon always agree. Never committed.
-# An existing file is kept as it is (secrets are not rotated behind the admin's back).
+# An existing file is kept as it is (secrets are not rotated behind the admin's back); a secret
+# added since it was written (PBX_SECRET_KEY) is appended once.
 set -euo pipefail
 file="${1:-/etc/pbx/pbx.env}"
+# 32 random bytes in base64: PBX_SECRET_KEY seals the SIP passwords phones are provisioned with
+# (AES-256-GCM; docs/operations.md "SIP passwords"). Losing or changing it means rotating them all.
+secret_key() { head -c 32 /dev/urandom | base64 -w0; }
 if [ -f "$file" ]; then
   echo "[env] keeping $file"
+  if ! grep -q '^PBX_SECRET_KEY=' "$file"; then
+    printf 'PBX_SECRET_KEY=%s\n' "$(secret_key)" >>"$file"
+    echo "[env] added PBX_SECRET_KEY to $file"
+  fi
   exit 0
 fi
 umask 077
@@ -41,5 +49,6 @@ PBX_AMI_HOST=127.0.0.1
 PBX_AMI_PORT=5038
 PBX_AMI_USER=pbx
 PBX_AMI_PASSWORD=$(rand)
+PBX_SECRET_KEY=$(secret_key)
 ENV
 echo "[env] wrote $file with new secrets"

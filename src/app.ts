@@ -63,6 +63,7 @@ import { PgAcdStore } from './acd/store.js';
 import { AgentLamps } from './acd/lamps.js';
 import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/admin-repository.js';
+import { SecretBox } from './shared/secret-box.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -218,7 +219,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // Asterisk tells a contact's state only when it changes: ask for all of them on connect and every 30 s.
   const contactStates = new ContactStateRefresher({ ami, log: log.child({ component: 'extensions' }) });
   ami.onConnected(() => contactStates.refresh());
-  const extensions = new ExtensionService(db, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
+  // SIP passwords: Asterisk gets digests; the passwords phones are provisioned with are sealed under PBX_SECRET_KEY.
+  const secrets = new SecretBox(Buffer.from(config.secretKey, 'base64'));
+  const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
   // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.
@@ -256,7 +259,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
   await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }), recordingsDisk: () => recordings.diskCheck() });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
-  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, sipTlsPort: config.sip.tlsPort, plainHttpAllowed: config.http.provisionPlain });
+  await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, sipTlsPort: config.sip.tlsPort, secrets, plainHttpAllowed: config.http.provisionPlain });
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
   await http.register(
     async (api) => {

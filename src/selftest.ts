@@ -12,6 +12,7 @@ import type { Db } from './db/database.js';
 import { searchCdrs } from './calls/repository.js';
 import { ROOT } from './paths.js';
 import { encodeRealtime } from './shared/realtime.js';
+import { SIP_REALM, sipPasswordDigest } from './extensions/sip-credentials.js';
 
 const PHONE = 'pbx-selftest';
 
@@ -22,7 +23,9 @@ export async function testCall(config: Config, db: Db, dialed: string, out: (lin
     await sql`delete from ps_endpoints where id = ${PHONE}`.execute(tx);
     await sql`delete from ps_auths where id = ${PHONE}`.execute(tx);
     await sql`delete from ps_aors where id = ${PHONE}`.execute(tx);
-    await sql`insert into ps_auths (id, auth_type, username, password) values (${PHONE}, 'userpass', ${PHONE}, ${encodeRealtime(password)})`.execute(tx);
+    // Like an extension's: the digest only, never the password (src/extensions/sip-credentials.ts).
+    await sql`insert into ps_auths (id, auth_type, username, realm, password_digest)
+              values (${PHONE}, 'digest', ${PHONE}, ${SIP_REALM}, ${encodeRealtime(sipPasswordDigest(PHONE, password))})`.execute(tx);
     await sql`insert into ps_aors (id, max_contacts) values (${PHONE}, 1)`.execute(tx);
     await sql`insert into ps_endpoints (id, transport, aors, auth, context, disallow, allow, dtmf_mode, callerid)
               values (${PHONE}, 'transport-udp', ${PHONE}, ${PHONE}, 'pbx-inbound', 'all', 'ulaw', 'rfc4733', '"Self test" <0000>')`.execute(tx);

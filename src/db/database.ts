@@ -7,7 +7,7 @@ import type {
 import type { AuditLogTable } from '../audit/tables.js';
 import type { ApiTokenTable, UserTable } from '../auth/tables.js';
 import type { CdrTable, LiveCallTable, UnservedCallTable, UnservedFileReadTable } from '../calls/tables.js';
-import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable } from '../extensions/tables.js';
+import type { ExtensionTable, PsAorTable, PsAuthTable, PsContactTable, PsEndpointTable, SipSecretTable } from '../extensions/tables.js';
 import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
 import type { IdempotencyKeyTable } from '../idempotency/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
@@ -31,6 +31,8 @@ export interface Database {
   idempotency_keys: IdempotencyKeyTable;
   // extensions and the PJSIP realtime tables Asterisk reads
   extensions: ExtensionTable;
+  /** sealed SIP passwords (PBX_SECRET_KEY), read by provisioning; never by Asterisk */
+  sip_secrets: SipSecretTable;
   ps_endpoints: PsEndpointTable;
   ps_auths: PsAuthTable;
   ps_aors: PsAorTable;

@@ -2,6 +2,7 @@ import type { DbOrTx } from '../db/database.js';
 import type { ExtensionPatch, ExtensionRow, NewExtension } from './tables.js';
 import { callerIdString } from './rules.js';
 import { decodeRealtime, realtimeRow } from '../shared/realtime.js';
+import { SIP_REALM, type SipCredentials } from './sip-credentials.js';
 import { sipSecurityColumns } from './sip-security.js';
 
 export async function findExtension(db: DbOrTx, number: string): Promise<ExtensionRow | undefined> {
@@ -42,9 +43,11 @@ export async function forwardsTo(db: DbOrTx, number: string): Promise<string[]> 
 /**
  * The SIP account of an extension as PJSIP realtime rows (id = extension number). Asterisk reads
  * them on the next REGISTER or INVITE: no reload. Every value is realtime-encoded (a `;` or `^` in
- * the display name reaches Asterisk as itself: src/shared/realtime.ts).
+ * the display name reaches Asterisk as itself: src/shared/realtime.ts). With `credentials` (a new
+ * password), ps_auths gets its digest and sip_secrets the sealed password (sip-credentials.ts);
+ * without, the auth is left as it is.
  */
-export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: string | null): Promise<void> {
+export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, credentials: SipCredentials | null): Promise<void> {
   // Inside the PBX an extension shows its own number; caller_id_number is presented on outside calls.
   const endpoint = realtimeRow({
     id: ext.number,
@@ -87,17 +90,25 @@ export async function writeSipAccount(db: DbOrTx, ext: ExtensionRow, password: s
     .values(realtimeRow({ id: ext.number, max_contacts: 1, remove_existing: 'yes', qualify_frequency: 30, mailboxes: null }))
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
-  if (password !== null) {
-    const auth = realtimeRow({ id: ext.number, auth_type: 'userpass', username: ext.number, password });
+  if (credentials !== null) {
+    // No plaintext for Asterisk: the digest for SIP_REALM (password NULL: a row from before the
+    // digests keeps none either, migration 2026-12-07T03-00-00_sip_password_digest).
+    const auth = realtimeRow({ id: ext.number, auth_type: 'digest', username: ext.number, realm: SIP_REALM, password_digest: credentials.digest, password: null });
     await db
       .insertInto('ps_auths')
       .values(auth)
-      .onConflict((oc) => oc.column('id').doUpdateSet({ password: auth.password }))
+      .onConflict((oc) => oc.column('id').doUpdateSet({ auth_type: auth.auth_type, username: auth.username, realm: auth.realm, password_digest: auth.password_digest, password: null }))
+      .execute();
+    await db
+      .insertInto('sip_secrets')
+      .values({ extension_number: ext.number, sealed_password: credentials.sealed })
+      .onConflict((oc) => oc.column('extension_number').doUpdateSet({ sealed_password: credentials.sealed, updated_at: new Date() }))
       .execute();
   }
 }
 
 export async function deleteSipAccount(db: DbOrTx, number: string): Promise<void> {
+  await db.deleteFrom('sip_secrets').where('extension_number', '=', number).execute();
   await db.deleteFrom('ps_endpoints').where('id', '=', number).execute();
   await db.deleteFrom('ps_auths').where('id', '=', number).execute();
   await db.deleteFrom('ps_aors').where('id', '=', number).execute();

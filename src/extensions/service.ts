@@ -7,6 +7,8 @@ import type { ExtensionPatch, ExtensionRow, PermissionClass, SipSecurity } from 
 import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import * as repo from './repository.js';
+import { sipCredentials } from './sip-credentials.js';
+import type { SecretBox } from '../shared/secret-box.js';
 import {
   displayNameProblem, extensionNumberProblem, forwardTargetProblem, generateSipPassword, hashPin, pinProblem,
 } from './rules.js';
@@ -49,6 +51,8 @@ const invalid = (field: string, problem: string): AppError =>
 export class ExtensionService {
   constructor(
     private readonly db: Db,
+    /** seals SIP passwords for provisioning (PBX_SECRET_KEY); Asterisk gets only their digests */
+    private readonly secrets: SecretBox,
     private readonly usages: readonly ExtensionUsage[] = [],
     private readonly removals: readonly ExtensionRemoval[] = [],
   ) {}
@@ -79,7 +83,7 @@ export class ExtensionService {
         voicemail_pin_hash: pinHash,
         sip_security: input.sipSecurity ?? 'none',
       });
-      await repo.writeSipAccount(tx, row, sipPassword);
+      await repo.writeSipAccount(tx, row, sipCredentials(this.secrets, row.number, sipPassword));
       await recordAudit(tx, actor, {
         action: 'extension.create',
         entity: 'extension',
@@ -138,7 +142,7 @@ export class ExtensionService {
     await this.db.transaction().execute(async (tx) => {
       const row = await repo.findExtension(tx, number);
       if (!row) throw notFound('extension-not-found', 'extension', number);
-      await repo.writeSipAccount(tx, row, sipPassword);
+      await repo.writeSipAccount(tx, row, sipCredentials(this.secrets, row.number, sipPassword));
       await recordAudit(tx, actor, { action: 'extension.rotate-password', entity: 'extension', entityId: number });
     });
     return sipPassword;

@@ -29,6 +29,16 @@ export type NewExtension = Insertable<ExtensionTable>;
 export type ExtensionPatch = Updateable<ExtensionTable>;
 
 /**
+ * An extension's SIP password sealed with PBX_SECRET_KEY (src/shared/secret-box.ts), for the
+ * phone's provisioning file; Asterisk reads only the digest in ps_auths (src/extensions/sip-credentials.ts).
+ */
+export interface SipSecretTable {
+  extension_number: string;
+  sealed_password: string;
+  updated_at: Generated<Date>;
+}
+
+/**
  * PJSIP realtime rows (migration 2026-11-23T00-00-00_pjsip_realtime): Asterisk's own tables and
  * column names, the subset of columns the control plane writes or reads. Extensions write their
  * SIP accounts here (src/extensions/repository.ts), trunks theirs (src/trunks/realtime.ts, which
@@ -67,7 +77,11 @@ export interface PsAuthTable {
   id: string;
   auth_type: Pjsip<string>;
   username: Pjsip<string>;
+  /** plaintext: trunks only (outbound registration needs it); extensions keep it NULL */
   password: Pjsip<string>;
+  /** extensions: `md5:<HA1>` for `realm` (src/extensions/sip-credentials.ts) */
+  password_digest: Pjsip<string>;
+  realm: Pjsip<string>;
 }
 export interface PsAorTable {
   id: string;

@@ -33,7 +33,7 @@ export interface ProvisioningRouteDeps extends ProvisioningSettings {
 }
 
 export function provisioningRoutes(deps: ProvisioningRouteDeps) {
-  const service = new ProvisioningService(deps.db, { site: deps.site, sipPort: deps.sipPort, sipTlsPort: deps.sipTlsPort }, deps.now);
+  const service = new ProvisioningService(deps.db, { site: deps.site, sipPort: deps.sipPort, sipTlsPort: deps.sipTlsPort, secrets: deps.secrets }, deps.now);
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Params: Static<typeof Params> }>(
       '/provision/:file',

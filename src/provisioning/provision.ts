@@ -18,6 +18,7 @@ import {
 import { zoneRules } from './timezone.js';
 import type { DeviceRow, Vendor } from './tables.js';
 import * as repo from './repository.js';
+import type { SecretBox } from '../shared/secret-box.js';
 
 export type ProvisioningFile =
   | { readonly kind: 'polycom-master' }
@@ -53,6 +54,8 @@ export interface ProvisioningSettings {
   readonly sipPort: number;
   /** PBX_SIP_TLS_PORT: the port of extensions whose sipSecurity is tls or tls-srtp */
   readonly sipTlsPort: number;
+  /** opens the extensions' sealed SIP passwords (PBX_SECRET_KEY) */
+  readonly secrets: SecretBox;
 }
 
 export class ProvisioningService {
@@ -109,12 +112,12 @@ export class ProvisioningService {
     return { status: 200, result: 'served', file: rendered, mac: device.mac, vendor: device.vendor, via: access.via };
   }
 
-  /** Everything the renderers need, read fresh; null when the extension has no SIP account (ps_auths row). */
+  /** Everything the renderers need, read fresh; null when the extension has no SIP password (sip_secrets row). */
   private async phoneSettings(device: DeviceRow): Promise<PhoneSettings | null> {
     const numbers = [device.extension_number, ...device.blf_keys];
-    const [names, password] = await Promise.all([repo.findExtensions(this.db, numbers), repo.sipPassword(this.db, device.extension_number)]);
+    const [names, password] = await Promise.all([repo.findExtensions(this.db, numbers), repo.sipPassword(this.db, this.settings.secrets, device.extension_number)]);
     const displayName = names.get(device.extension_number);
-    if (displayName === undefined || password === undefined || password === null) return null;
+    if (displayName === undefined || password === undefined) return null;
     const security = await repo.sipSecurity(this.db, device.extension_number);
     const tls = security !== 'none';
     return {

@@ -1,7 +1,8 @@
 import type { Insertable, Updateable } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import type { DeviceRow, DeviceTable } from './tables.js';
-import { decodeRealtime } from '../shared/realtime.js';
+import type { SecretBox } from '../shared/secret-box.js';
+import { sipSecretContext } from '../extensions/sip-credentials.js';
 import type { SipSecurity } from '../extensions/tables.js';
 
 export async function listDevices(db: DbOrTx): Promise<DeviceRow[]> {
@@ -40,12 +41,14 @@ export async function findExtensions(db: DbOrTx, numbers: readonly string[]): Pr
 }
 
 /**
- * The SIP password of an extension (PJSIP auth id = extension number), as Asterisk reads it
- * (realtime-decoded: src/shared/realtime.ts); undefined = no auth row.
+ * The SIP password of an extension, for its phone's file: sealed in sip_secrets (Asterisk's
+ * ps_auths holds only its digest: src/extensions/sip-credentials.ts), opened with `box`;
+ * undefined = the extension has no SIP password. Throws when it does not open (PBX_SECRET_KEY
+ * changed since it was sealed).
  */
-export async function sipPassword(db: DbOrTx, number: string): Promise<string | null | undefined> {
-  const row = await db.selectFrom('ps_auths').select('password').where('id', '=', number).executeTakeFirst();
-  return row ? row.password && decodeRealtime(row.password) : undefined;
+export async function sipPassword(db: DbOrTx, box: SecretBox, number: string): Promise<string | undefined> {
+  const row = await db.selectFrom('sip_secrets').select('sealed_password').where('extension_number', '=', number).executeTakeFirst();
+  return row ? box.open(row.sealed_password, sipSecretContext(number)) : undefined;
 }
 
 /** The extension's sipSecurity (issue #21: TLS transport and SRTP in its phone's file); 'none' when there is no such extension. */

@@ -13,6 +13,7 @@ import { answerOptions, registerPhone, sippCall, startPhone, watchLamp } from '.
 import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { sipPasswordDigest } from '../../src/extensions/sip-credentials.js';
 
 const world = inject('e2e');
 let daemon: Daemon;
@@ -80,6 +81,25 @@ describe('desk phones and internal calls', () => {
     expect(ext.registration.contacts[0]).toMatchObject({ userAgent: 'pbx-e2e-deskphone' });
     const bad = await registerPhone({ sipPort: world.sipPort, ext: '1003', password: 'wrong-password', port: await freePort(true) });
     expect(bad.code).not.toBe(0);
+  });
+
+  it('Asterisk holds only the digest of a SIP password (realm pbx): no password in its tables or in `pjsip show auth`', async () => {
+    const db = openDb(world.db);
+    try {
+      const rows = await db.selectFrom('ps_auths').select(['id', 'auth_type', 'realm', 'password', 'password_digest']).where('id', 'in', ['1001', '1002', '1003']).orderBy('id').execute();
+      expect(rows.map((r) => r.id)).toEqual(['1001', '1002', '1003']);
+      for (const r of rows) expect(r).toEqual({ id: r.id, auth_type: 'digest', realm: 'pbx', password: null, password_digest: sipPasswordDigest(r.id, passwords.get(r.id)!) });
+      const readable = JSON.stringify([await db.selectFrom('ps_auths').selectAll().execute(), await db.selectFrom('ps_endpoints').selectAll().execute(), await db.selectFrom('ps_aors').selectAll().execute()]);
+      for (const pw of passwords.values()) expect(readable).not.toContain(pw);
+    } finally {
+      await db.destroy();
+    }
+    // as Asterisk 22 loaded it (the phone registered with the password in the test before)
+    const shown = await asteriskInstance('rx', world.asteriskEnv, 'pjsip show auth 1003');
+    expect(shown).toMatch(/auth_type\s*:\s*digest/);
+    expect(shown).toMatch(/realm\s*:\s*pbx/);
+    expect(shown).toContain(sipPasswordDigest('1003', passwords.get('1003')!).slice('md5:'.length));
+    expect(shown).not.toContain(passwords.get('1003'));
   });
 
   it('a phone of an extension made after Asterisk started is qualified: the API shows it reachable with its round-trip time, also after a daemon restart', async () => {

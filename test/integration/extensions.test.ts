@@ -4,6 +4,7 @@ import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { registeredExtensions } from '../../src/extensions/repository.js';
+import { sipPasswordDigest } from '../../src/extensions/sip-credentials.js';
 import { startTestApp } from '../support/app.js';
 import { eventually } from '../support/daemon.js';
 
@@ -28,7 +29,8 @@ describe('extensions API', () => {
     expect(sipPassword).toMatch(/^[A-Za-z2-9]{24}$/);
     expect(extension).toMatchObject({ number: '3101', displayName: 'Anna Berg', permissionClass: 'national', voicemailPinSet: true, registration: { registered: false } });
     const auth = await app.db.selectFrom('ps_auths').selectAll().where('id', '=', '3101').executeTakeFirstOrThrow();
-    expect(auth).toMatchObject({ username: '3101', password: sipPassword, auth_type: 'userpass' });
+    // Asterisk's row holds the digest, never the password (src/extensions/sip-credentials.ts)
+    expect(auth).toMatchObject({ username: '3101', password: null, auth_type: 'digest', realm: 'pbx', password_digest: sipPasswordDigest('3101', sipPassword) });
     const ep = await app.db.selectFrom('ps_endpoints').selectAll().where('id', '=', '3101').executeTakeFirstOrThrow();
     expect(ep).toMatchObject({ aors: '3101', auth: '3101', context: 'pbx-inbound', callerid: '"Anna Berg" <3101>', dtmf_mode: 'rfc4733' });
     expect(await app.db.selectFrom('ps_aors').selectAll().where('id', '=', '3101').executeTakeFirst()).toBeDefined();
@@ -39,8 +41,8 @@ describe('extensions API', () => {
   it('rotates the SIP password', async () => {
     const res = await req('POST', '/api/v1/extensions/3101/rotate-password');
     const { sipPassword } = res.json();
-    const auth = await app.db.selectFrom('ps_auths').select('password').where('id', '=', '3101').executeTakeFirstOrThrow();
-    expect(auth.password).toBe(sipPassword);
+    const auth = await app.db.selectFrom('ps_auths').select(['password', 'password_digest']).where('id', '=', '3101').executeTakeFirstOrThrow();
+    expect(auth).toEqual({ password: null, password_digest: sipPasswordDigest('3101', sipPassword) });
   });
 
   it('shows registration from ps_contacts (as Asterisk writes it), and announces the change (NOTIFY pbx_contacts)', async () => {

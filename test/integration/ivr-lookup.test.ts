@@ -11,7 +11,7 @@ import { eventually } from '../support/wait.js';
 
 /** The allowlist as the daemon reads it (PBX_LOOKUP_ALLOWED_HOSTS). */
 const allowing = (hosts: string) =>
-  lookupHostPolicy(loadConfig({ PBX_ARI_USER: 'x', PBX_ARI_PASSWORD: 'x', PBX_AMI_USER: 'x', PBX_AMI_PASSWORD: 'x', PBX_LOOKUP_ALLOWED_HOSTS: hosts }).ivr.lookupAllowedHosts);
+  lookupHostPolicy(loadConfig({ PBX_ARI_USER: 'x', PBX_ARI_PASSWORD: 'x', PBX_AMI_USER: 'x', PBX_AMI_PASSWORD: 'x', PBX_SECRET_KEY: Buffer.alloc(32).toString('base64'), PBX_LOOKUP_ALLOWED_HOSTS: hosts }).ivr.lookupAllowedHosts);
 // The fake CRM listens on 127.0.0.1, which a site must list to reach.
 const httpLookup = lookupUnder(allowing('127.0.0.1'));
 

@@ -14,8 +14,10 @@ import { buildHttp } from '../../src/http/server.js';
 import { devicesPlugin, phoneProvisioningPlugin } from '../../src/provisioning/plugin.js';
 import { deviceUsages } from '../../src/provisioning/usages.js';
 import { ExtensionService } from '../../src/extensions/service.js';
+import { sipCredentials } from '../../src/extensions/sip-credentials.js';
 import { openDb } from '../support/db.js';
 import { testConfig } from '../support/app.js';
+import { testSecretBox } from '../support/env.js';
 
 let db: Db;
 let http: FastifyInstance;
@@ -37,7 +39,11 @@ const logsSince = (n: number) => logLines.slice(n);
 
 async function addExtension(number: string, name: string, password: string | null): Promise<void> {
   await sql`insert into extensions (number, display_name) values (${number}, ${name})`.execute(db);
-  if (password !== null) await sql`insert into ps_auths (id, auth_type, username, password) values (${number}, 'userpass', ${number}, ${password})`.execute(db);
+  if (password === null) return;
+  // as the extensions feature stores it: the digest for Asterisk, the password sealed for provisioning
+  const { digest, sealed } = sipCredentials(testSecretBox(), number, password);
+  await sql`insert into ps_auths (id, auth_type, username, realm, password_digest) values (${number}, 'digest', ${number}, 'pbx', ${digest})`.execute(db);
+  await sql`insert into sip_secrets (extension_number, sealed_password) values (${number}, ${sealed})`.execute(db);
 }
 
 beforeAll(async () => {
@@ -53,7 +59,7 @@ beforeAll(async () => {
   );
   http = await buildHttp({ log, version: 'test', authFailures: testConfig().http.authFailures });
   const auth = new AuthService(db);
-  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062, sipTlsPort: 5063, plainHttpAllowed: true });
+  await http.register(phoneProvisioningPlugin, { db, site: { address: 'pbx.site.test', timezone: 'Europe/Berlin' }, sipPort: 5062, sipTlsPort: 5063, secrets: testSecretBox(), plainHttpAllowed: true });
   await http.register(devicesPlugin, { db, auth, prefix: '/api/v1' });
   await http.ready();
 
@@ -160,7 +166,7 @@ describe('devices API', () => {
     expect(await deviceUsages(db, EXT.carol)).toEqual(['BLF key on desk phone aa:77:00:00:00:01', 'desk phone aa:77:00:00:00:03']);
     expect(await deviceUsages(db, EXT.noauth)).toEqual([]);
     // wired into the extensions feature, deleting gives its typed 409 instead of a foreign-key error
-    const extensions = new ExtensionService(db, [deviceUsages]);
+    const extensions = new ExtensionService(db, testSecretBox(), [deviceUsages]);
     await expect(extensions.remove(CLI_ACTOR, EXT.carol)).rejects.toMatchObject({ code: 'extension-in-use', status: 409 });
   });
 

@@ -18,6 +18,7 @@ import { sql } from 'kysely';
 import { silentWav } from '../../src/voicemail/audio.js';
 import { startTestApp, testConfig } from '../support/app.js';
 import { ExtensionService } from '../../src/extensions/service.js';
+import { testSecretBox } from '../support/env.js';
 
 let app: App;
 let http: FastifyInstance;
@@ -210,7 +211,7 @@ describe('voicemail API', () => {
   it('deleting the extension removes its messages, greeting, files and Asterisk copies', async () => {
     const msg = await leave('vm-3201-eeeeeeee', 1_500);
     const greeting = await app.db.selectFrom('voicemail_greetings').selectAll().where('mailbox', '=', '3201').executeTakeFirstOrThrow();
-    const extensions = new ExtensionService(app.db, [], [(tx, n) => voicemail.forgetMailbox(tx, n)]);
+    const extensions = new ExtensionService(app.db, testSecretBox(), [], [(tx, n) => voicemail.forgetMailbox(tx, n)]);
     await extensions.remove(CLI_ACTOR, '3201');
     await expect(stat(msg!.file_path)).rejects.toThrow();
     await expect(stat(greeting.file_path)).rejects.toThrow();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/app.js';
-import { REDIS_PASSWORD_ENV, REDIS_URL } from './env.js';
+import { REDIS_PASSWORD_ENV, REDIS_URL, TEST_SECRET_KEY } from './env.js';
 
 /** Config for a daemon under test: the run's database and Redis prefix, plus overrides. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -34,6 +34,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // Tests that go through many routes without a token are not throttled; the limit's own test
     // (test/integration/http-hardening.test.ts) sets a small one.
     PBX_AUTH_FAIL_LIMIT: '100000',
+    PBX_SECRET_KEY: TEST_SECRET_KEY,
     ...overrides,
   });
 }

@@ -2,8 +2,9 @@
  * Test settings. The base database settings come from the same env file the daemon uses
  * (PBX_ENV_FILE, written by deploy/install.sh); each run makes its own database from them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { SecretBox } from '../../src/shared/secret-box.js';
 
 export const DEFAULT_ENV_FILE = '/etc/pbx/pbx.env';
 
@@ -33,6 +34,13 @@ export function baseDbSettings(): Omit<DbSettings, 'name'> {
 export function runId(): string {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
+
+/**
+ * PBX_SECRET_KEY of every daemon and test in a run: one fixed key, so a SIP password sealed by one
+ * test file (or the e2e daemon) opens in another.
+ */
+export const TEST_SECRET_KEY = createHash('sha256').update('pbx test PBX_SECRET_KEY').digest('base64');
+export const testSecretBox = (): SecretBox => new SecretBox(Buffer.from(TEST_SECRET_KEY, 'base64'));
 
 export const REDIS_URL = (): string => process.env['PBX_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** The Redis password of the env file (PBX_REDIS_PASSWORD), as env settings and as ioredis options; none when unset. */

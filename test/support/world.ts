@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { baseDbSettings, REDIS_OPTIONS, REDIS_PASSWORD_ENV, REDIS_URL, runId, type DbSettings } from './env.js';
+import { baseDbSettings, REDIS_OPTIONS, REDIS_PASSWORD_ENV, REDIS_URL, runId, TEST_SECRET_KEY, type DbSettings } from './env.js';
 import { createTestDatabase, dropTestDatabase } from './db.js';
 import { asteriskInstance } from './asterisk.js';
 import { freePort } from './ports.js';
@@ -78,6 +78,7 @@ export async function createWorld(kind: 'e2e' | 'bench', daemonOverrides: Record
     PBX_REDIS_URL: REDIS_URL(),
     ...REDIS_PASSWORD_ENV(),
     PBX_REDIS_PREFIX: redisPrefix,
+    PBX_SECRET_KEY: TEST_SECRET_KEY,
     PBX_SIP_TLS_PORT: String(sipTlsPort),
     ...instanceEnv,
     ...daemonOverrides,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
-const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b' };
+const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b', PBX_SECRET_KEY: Buffer.alloc(32).toString('base64') };
 
 describe('loadConfig', () => {
   it('applies defaults and freezes the result', () => {
@@ -23,7 +23,7 @@ describe('loadConfig', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const problems = (err as ConfigError).problems.join('\n');
-      for (const v of ['PBX_ARI_USER', 'PBX_ARI_PASSWORD', 'PBX_AMI_USER', 'PBX_AMI_PASSWORD']) expect(problems).toContain(v);
+      for (const v of ['PBX_ARI_USER', 'PBX_ARI_PASSWORD', 'PBX_AMI_USER', 'PBX_AMI_PASSWORD', 'PBX_SECRET_KEY']) expect(problems).toContain(v);
     }
   });
 
@@ -38,6 +38,8 @@ describe('loadConfig', () => {
     ['PBX_ARI_PASSWORD', 'a\nb', 'single line'],
     ['PBX_AUTH_FAIL_LIMIT', '0', 'between 1 and'],
     ['PBX_AUTH_FAIL_WINDOW_SECONDS', 'a minute', 'whole number'],
+    ['PBX_SECRET_KEY', 'too-short', '32 bytes in base64'],
+    ['PBX_SECRET_KEY', Buffer.alloc(31).toString('base64'), '32 bytes in base64'],
   ])('rejects %s=%j naming it', (name, value, words) => {
     expect(() => loadConfig({ ...minimal, [name]: value })).toThrow(new RegExp(`${name}.*${words}`));
   });

@@ -5,7 +5,7 @@ import { addressAllowed, hostMayBeAllowed, lookupHostPolicy } from '../../src/iv
 import { checkFlow, type FlowCatalog } from '../../src/ivr/validate.js';
 import { emergencyPlans } from '../../src/routing/outbound.js';
 
-const base = { PBX_ARI_USER: 'x', PBX_ARI_PASSWORD: 'x', PBX_AMI_USER: 'x', PBX_AMI_PASSWORD: 'x' };
+const base = { PBX_ARI_USER: 'x', PBX_ARI_PASSWORD: 'x', PBX_AMI_USER: 'x', PBX_AMI_PASSWORD: 'x', PBX_SECRET_KEY: Buffer.alloc(32).toString('base64') };
 const policy = (hosts: string) => lookupHostPolicy(loadConfig({ ...base, PBX_LOOKUP_ALLOWED_HOSTS: hosts }).ivr.lookupAllowedHosts);
 
 describe('PBX_LOOKUP_ALLOWED_HOSTS', () => {

@@ -130,7 +130,7 @@ describe('espeak-ng', () => {
 });
 
 describe('prompt settings', () => {
-  const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b' };
+  const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b', PBX_SECRET_KEY: Buffer.alloc(32).toString('base64') };
 
   it('defaults: under the data folder, Asterisk sees the same folder, 300 s, 20 MB', () => {
     expect(loadConfig(minimal).prompts).toEqual({ dir: '/var/lib/pbx/prompts', asteriskDir: '/var/lib/pbx/prompts', maxSeconds: 300, maxBytes: 20 * 1024 * 1024 });
