@@ -229,6 +229,13 @@ describe('Idempotency-Key when the handler fails, blocks or is slow', () => {
             return reply.status(201).header('location', `/api/v1/thing/${calls}`).send({ call: calls, n: request.body.n });
           },
         );
+        // A raw body, as prompt uploads are (src/prompts/routes.ts).
+        scope.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+        scope.post<{ Body: Buffer }>(
+          '/upload',
+          { onRequest: requireRole(auth, 'admin'), schema: { security: [{ bearer: [] }], querystring: { type: 'object', properties: { name: { type: 'string' } } } } },
+          async (request, reply) => reply.status(201).send({ call: ++calls, bytes: request.body.length }),
+        );
       },
       { prefix: '/api/v1' },
     );
@@ -294,6 +301,20 @@ describe('Idempotency-Key when the handler fails, blocks or is slow', () => {
     unblock();
     expect((await first).statusCode).toBe(201);
     expect(replayed(await post(key))).toBe(true);
+  });
+
+  it('a raw body is compared byte for byte, and the query string is part of the path', async () => {
+    const key = newKey();
+    const upload = (name: string, bytes: Buffer) =>
+      http.inject({ method: 'POST', url: `/api/v1/upload?name=${name}`, headers: { authorization: `Bearer ${tokenA}`, 'idempotency-key': key, 'content-type': 'application/octet-stream' }, payload: bytes });
+    const first = await upload('a', Buffer.from('RIFF0000WAVE'));
+    expect(first.statusCode).toBe(201);
+    const again = await upload('a', Buffer.from('RIFF0000WAVE'));
+    expect([again.statusCode, replayed(again), again.payload]).toEqual([201, true, first.payload]);
+    const otherBytes = await upload('a', Buffer.from('RIFF0001WAVE'));
+    expect([otherBytes.statusCode, otherBytes.json().error.details.differs]).toEqual([422, 'body']);
+    const otherQuery = await upload('b', Buffer.from('RIFF0000WAVE'));
+    expect([otherQuery.statusCode, otherQuery.json().error.details.differs]).toEqual([422, 'method and path']);
   });
 
   it('a pending key whose request never finished is free again after its lease', async () => {
