@@ -127,7 +127,8 @@ export function callDirectory(db: Db, trunkLoad: TrunkLoad, inboundRules: Inboun
   /**
    * An emergency call goes out on the first route whose trunk has a free channel; when every trunk
    * that can carry it is full, on the first one anyway, over its maxChannels, and the site is told
-   * (an error log and an audit row; an event once the live event stream exists).
+   * (an error log and an audit row). The event `emergency.over-capacity` waits for a domain event
+   * bus (issue #20's stream and webhooks; none exists yet): docs/calls-and-routing.md#emergency-calls.
    */
   async function emergencyTrunk(
     dialed: string,
