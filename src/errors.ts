@@ -5,6 +5,7 @@
  */
 export type ErrorCode =
   | 'validation-failed'
+  | 'cursor-invalid'
   | 'unauthorized'
   | 'token-invalid'
   | 'token-expired'

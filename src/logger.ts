@@ -10,6 +10,6 @@ export function createLogger(level: LogLevel, name = 'pbx'): Logger {
     level,
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['req.headers.authorization', '*.password', '*.token'], censor: '[redacted]' },
+    redact: { paths: ['req.headers.authorization', '*.password', '*.token', '*.secret'], censor: '[redacted]' },
   });
 }

@@ -6,6 +6,7 @@
  */
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
+import { cursorAt, olderThan } from '../db/keyset.js';
 import { agentView, findAgentById, startOfToday, type AgentView } from './call-repository.js';
 import type { AgentStatus } from './agent-state.js';
 import type {
@@ -66,18 +67,23 @@ export interface StateLogQuery {
   readonly to?: Date;
   /** Newest first; default 100. */
   readonly limit?: number;
+  /** Rows older than this (at, id): the keyset of a cursor (src/http/paging.ts). */
+  readonly after?: { readonly at: string; readonly id: string };
 }
 
-export async function listAgentStateLog(db: DbOrTx, agentId: string, q: StateLogQuery = {}): Promise<(AgentStateLogRow & { queue_name: string | null; pause_name: string | null })[]> {
+export async function listAgentStateLog(
+  db: DbOrTx, agentId: string, q: StateLogQuery = {},
+): Promise<(AgentStateLogRow & { queue_name: string | null; pause_name: string | null; cursor_at: string })[]> {
   let query = db
     .selectFrom('agent_state_log as l')
     .leftJoin('queues as q', 'q.id', 'l.queue_id')
     .leftJoin('pause_reasons as p', 'p.code', 'l.pause_code')
     .selectAll('l')
-    .select(['q.name as queue_name', 'p.name as pause_name'])
+    .select(['q.name as queue_name', 'p.name as pause_name', cursorAt('l.at').as('cursor_at')])
     .where('l.agent_id', '=', agentId);
   if (q.from) query = query.where('l.at', '>=', q.from);
   if (q.to) query = query.where('l.at', '<', q.to);
+  if (q.after) query = query.where(olderThan('l.at', 'l.id', q.after));
   return query.orderBy('l.at', 'desc').orderBy('l.id', 'desc').limit(q.limit ?? 100).execute();
 }
 

@@ -10,6 +10,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { ListOf, PageOf, decodeCursor, list, pageOf } from '../http/paging.js';
 import type { QueueMemberView } from './admin-repository.js';
 import { queueSettingsOf, type AgentView } from './call-repository.js';
 import type { AcdService, AgentDetail } from './service.js';
@@ -86,15 +87,15 @@ export function acdRoutes(deps: AcdRouteDeps) {
     const atags = ['agents'];
     app.get(
       '/agents',
-      { onRequest: viewer, schema: { tags: atags, summary: 'List agents with skills, queues and state', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Agent) }) }) } },
-      async () => ({ items: (await acd.listAgents()).map((d) => agentJson(d)) }),
+      { onRequest: viewer, schema: { tags: atags, summary: 'List agents with skills, queues and state', security, response: withErrors({ 200: ListOf(Agent) }) } },
+      async () => list((await acd.listAgents()).map((d) => agentJson(d))),
     );
 
     // Before /agents/:number, so "live" is never taken for a number (numbers are digits anyway).
     app.get(
       '/agents/live',
-      { onRequest: viewer, schema: { tags: atags, summary: 'Every agent now: state, pause reason, seconds in state, phone, calls handled today', security, response: withErrors({ 200: Type.Object({ items: Type.Array(AgentLive) }) }) } },
-      async () => ({ items: await acd.agentsLive() }),
+      { onRequest: viewer, schema: { tags: atags, summary: 'Every agent now: state, pause reason, seconds in state, phone, calls handled today', security, response: withErrors({ 200: ListOf(AgentLive) }) } },
+      async () => list(await acd.agentsLive()),
     );
 
     app.post<{ Body: CreateAgentBody }>(
@@ -144,16 +145,17 @@ export function acdRoutes(deps: AcdRouteDeps) {
       '/agents/:number/log',
       {
         onRequest: viewer,
-        schema: { tags: atags, summary: "The agent's state changes, newest first (from <= at < to)", security, params: AgentParams, querystring: LogQuery, response: withErrors({ 200: Type.Object({ items: Type.Array(StateLogEntry) }) }) },
+        schema: { tags: atags, summary: "The agent's state changes, newest first (from <= at < to)", security, params: AgentParams, querystring: LogQuery, response: withErrors({ 200: PageOf(StateLogEntry) }) },
       },
       async (request) => {
         const q = request.query;
         const rows = await acd.agentLog(request.params.number, {
           ...(q.from ? { from: new Date(q.from) } : {}),
           ...(q.to ? { to: new Date(q.to) } : {}),
-          ...(q.limit ? { limit: q.limit } : {}),
+          ...(q.cursor ? { after: decodeCursor(q.cursor) } : {}),
+          limit: q.limit + 1,
         });
-        return { items: rows.map(logJson) };
+        return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), logJson);
       },
     );
 
@@ -161,8 +163,8 @@ export function acdRoutes(deps: AcdRouteDeps) {
     const qtags = ['queues'];
     app.get(
       '/queues',
-      { onRequest: viewer, schema: { tags: qtags, summary: 'List queues', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Queue) }) }) } },
-      async () => ({ items: (await acd.listQueues()).map(queueJson) }),
+      { onRequest: viewer, schema: { tags: qtags, summary: 'List queues', security, response: withErrors({ 200: ListOf(Queue) }) } },
+      async () => list((await acd.listQueues()).map(queueJson)),
     );
 
     app.post<{ Body: CreateQueueBody }>(
@@ -203,8 +205,8 @@ export function acdRoutes(deps: AcdRouteDeps) {
 
     app.get<ByName>(
       '/queues/:name/members',
-      { onRequest: viewer, schema: { tags: qtags, summary: 'Agents answering the queue, lowest penalty first', security, params: QueueParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Member) }) }) } },
-      async (request) => ({ items: (await acd.members(request.params.name)).map(memberJson) }),
+      { onRequest: viewer, schema: { tags: qtags, summary: 'Agents answering the queue, lowest penalty first', security, params: QueueParams, response: withErrors({ 200: ListOf(Member) }) } },
+      async (request) => list((await acd.members(request.params.name)).map(memberJson)),
     );
 
     app.put<ByName & { Body: SetMemberBody }>(
@@ -226,8 +228,8 @@ export function acdRoutes(deps: AcdRouteDeps) {
     const ptags = ['pause reasons'];
     app.get(
       '/pause-reasons',
-      { onRequest: viewer, schema: { tags: ptags, summary: 'Pause reasons (0 missed is the system\'s own)', security, response: withErrors({ 200: Type.Object({ items: Type.Array(PauseReason) }) }) } },
-      async () => ({ items: (await acd.pauseReasons()).map(reasonJson) }),
+      { onRequest: viewer, schema: { tags: ptags, summary: 'Pause reasons (0 missed is the system\'s own)', security, response: withErrors({ 200: ListOf(PauseReason) }) } },
+      async () => list((await acd.pauseReasons()).map(reasonJson)),
     );
 
     app.post<{ Body: CreatePauseReasonBody }>(

@@ -5,6 +5,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { pageQueryFields } from '../http/paging.js';
 import { STRATEGIES } from './router.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -55,7 +56,7 @@ export const LogQuery = Type.Object(
   {
     from: Type.Optional(Type.String({ format: 'date-time' })),
     to: Type.Optional(Type.String({ format: 'date-time' })),
-    limit: Type.Optional(Int(1, 1000, 'default 100')),
+    ...pageQueryFields,
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../db/database.js';
+import { cursorAt, olderThan } from '../db/keyset.js';
 import type { AuditLogRow } from './tables.js';
 
 /** Who made a change: an API token's user, or the local CLI. */
@@ -33,8 +34,9 @@ export async function recordAudit(db: DbOrTx, actor: Actor, entry: AuditEntry): 
     .execute();
 }
 
-export async function listAudit(db: DbOrTx, limit: number, beforeId?: string): Promise<AuditLogRow[]> {
-  let q = db.selectFrom('audit_log').selectAll();
-  if (beforeId) q = q.where('id', '<', beforeId);
-  return q.orderBy('id', 'desc').limit(limit).execute();
+/** Newest first by (at, id), older than `after` when given; each row with `cursor_at`, its exact time. */
+export async function listAudit(db: DbOrTx, limit: number, after?: { at: string; id: string }): Promise<(AuditLogRow & { cursor_at: string })[]> {
+  let q = db.selectFrom('audit_log').selectAll().select(cursorAt('at').as('cursor_at'));
+  if (after) q = q.where(olderThan('at', 'id', after));
+  return q.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute();
 }

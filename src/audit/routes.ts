@@ -3,15 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.js';
 import { requireRole, type BearerAuth } from '../http/auth.js';
 import { Timestamp, withErrors } from '../http/schemas.js';
+import { PageOf, decodeCursor, pageOf, pageQueryFields } from '../http/paging.js';
 import { listAudit } from './repository.js';
 
-const Query = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
-    before: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$', description: 'return entries with a smaller id' })),
-  },
-  { additionalProperties: false },
-);
+const Query = Type.Object(pageQueryFields, { additionalProperties: false });
 const Entry = Type.Object({
   id: Type.String(),
   at: Timestamp,
@@ -36,10 +31,12 @@ export function auditRoutes(deps: AuditRouteDeps) {
       '/audit',
       {
         onRequest: admin,
-        schema: { tags: ['audit'], summary: 'Audit log of changes, newest first', security: [{ bearer: [] }], querystring: Query, response: withErrors({ 200: Type.Object({ items: Type.Array(Entry) }) }) },
+        schema: { tags: ['audit'], summary: 'Audit log of changes, newest first', security: [{ bearer: [] }], querystring: Query, response: withErrors({ 200: PageOf(Entry) }) },
       },
-      async (request) => ({
-        items: (await listAudit(deps.db, request.query.limit, request.query.before)).map((r) => ({
+      async (request) => {
+        const { limit, cursor } = request.query;
+        const rows = await listAudit(deps.db, limit + 1, cursor ? decodeCursor(cursor) : undefined);
+        return pageOf(rows, limit, (r) => ({ at: r.cursor_at, id: r.id }), (r) => ({
           id: r.id,
           at: r.at.toISOString(),
           actor: r.actor_label,
@@ -48,8 +45,8 @@ export function auditRoutes(deps: AuditRouteDeps) {
           entityId: r.entity_id,
           details: r.details,
           requestId: r.request_id,
-        })),
-      }),
+        }));
+      },
     );
   };
 }

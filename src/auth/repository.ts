@@ -55,11 +55,11 @@ export async function touchToken(db: DbOrTx, tokenId: string, at: Date): Promise
   await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', tokenId).execute();
 }
 
-export async function listTokens(db: DbOrTx): Promise<(Omit<ApiTokenRow, 'token_hash'> & { username: string })[]> {
+export async function listTokens(db: DbOrTx): Promise<(Omit<ApiTokenRow, 'token_hash'> & { username: string; role: Role })[]> {
   return db
     .selectFrom('api_tokens as t')
     .innerJoin('users as u', 'u.id', 't.user_id')
-    .select(['t.id', 't.user_id', 'u.username', 't.name', 't.prefix', 't.expires_at', 't.revoked_at', 't.last_used_at', 't.created_at'])
+    .select(['t.id', 't.user_id', 'u.username', 'u.role', 't.name', 't.prefix', 't.expires_at', 't.revoked_at', 't.last_used_at', 't.created_at'])
     .orderBy('t.id')
     .execute();
 }

@@ -4,7 +4,8 @@ import type { Db } from '../db/database.js';
 import type { Role, UserRow } from './tables.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
-import { IdParams, NullableTimestamp, Timestamp, withErrors } from '../http/schemas.js';
+import { IdParams, NullableTimestamp, Secret, Timestamp, withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import type { AuthService } from './service.js';
 import { listTokens, listUsers } from './repository.js';
 
@@ -21,19 +22,49 @@ const CreateToken = Type.Object(
   },
   { additionalProperties: false },
 );
-const TokenInfo = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  name: Type.String(),
-  prefix: Type.String(),
-  expiresAt: NullableTimestamp,
-  revokedAt: NullableTimestamp,
-  lastUsedAt: NullableTimestamp,
-  createdAt: Timestamp,
-});
+const Token = Type.Object(
+  {
+    id: Type.String(),
+    username: Type.String(),
+    role: RoleSchema,
+    name: Type.String(),
+    prefix: Type.String(),
+    expiresAt: NullableTimestamp,
+    revokedAt: NullableTimestamp,
+    lastUsedAt: NullableTimestamp,
+    createdAt: Timestamp,
+    secret: Secret,
+  },
+  { description: "an API token; secret: the token itself (pbx_...), only in the answer of POST /tokens (only its hash is stored)" },
+);
 
 const userJson = (u: UserRow) => ({ id: u.id, username: u.username, role: u.role, disabled: u.disabled, createdAt: u.created_at.toISOString() });
 const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+interface TokenFacts {
+  id: string;
+  username: string;
+  role: Role;
+  name: string;
+  prefix: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  createdAt: Date;
+}
+
+const tokenJson = (t: TokenFacts, secret?: string): Static<typeof Token> => ({
+  id: t.id,
+  username: t.username,
+  role: t.role,
+  name: t.name,
+  prefix: t.prefix,
+  expiresAt: iso(t.expiresAt),
+  revokedAt: iso(t.revokedAt),
+  lastUsedAt: iso(t.lastUsedAt),
+  createdAt: t.createdAt.toISOString(),
+  ...(secret === undefined ? {} : { secret }),
+});
 
 export interface AuthRouteDeps {
   db: Db;
@@ -61,8 +92,8 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     app.get(
       '/users',
-      { onRequest: admin, schema: { tags: ['auth'], summary: 'List users', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(User) }) }) } },
-      async () => ({ items: (await listUsers(deps.db)).map(userJson) }),
+      { onRequest: admin, schema: { tags: ['auth'], summary: 'List users', security: sec, response: withErrors({ 200: ListOf(User) }) } },
+      async () => list((await listUsers(deps.db)).map(userJson)),
     );
 
     app.post<{ Body: Static<typeof CreateUser> }>(
@@ -79,19 +110,11 @@ export function authRoutes(deps: AuthRouteDeps) {
 
     app.get(
       '/tokens',
-      { onRequest: admin, schema: { tags: ['auth'], summary: 'List API tokens (never their secrets)', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(TokenInfo) }) }) } },
-      async () => ({
-        items: (await listTokens(deps.db)).map((t) => ({
-          id: t.id,
-          username: t.username,
-          name: t.name,
-          prefix: t.prefix,
-          expiresAt: iso(t.expires_at),
-          revokedAt: iso(t.revoked_at),
-          lastUsedAt: iso(t.last_used_at),
-          createdAt: t.created_at.toISOString(),
-        })),
-      }),
+      { onRequest: admin, schema: { tags: ['auth'], summary: 'List API tokens (never their secrets)', security: sec, response: withErrors({ 200: ListOf(Token) }) } },
+      async () => list(
+        (await listTokens(deps.db)).map((t) =>
+          tokenJson({ ...t, expiresAt: t.expires_at, revokedAt: t.revoked_at, lastUsedAt: t.last_used_at, createdAt: t.created_at })),
+      ),
     );
 
     app.post<{ Body: Static<typeof CreateToken> }>(
@@ -100,18 +123,16 @@ export function authRoutes(deps: AuthRouteDeps) {
         onRequest: admin,
         schema: {
           tags: ['auth'],
-          summary: 'Create an API token for a user; the secret is in this response only',
+          summary: 'Create an API token for a user; the token itself is in `secret`, in this response only',
           security: sec,
           body: CreateToken,
-          response: withErrors({
-            201: Type.Object({ id: Type.String(), token: Type.String(), username: Type.String(), role: RoleSchema, expiresAt: NullableTimestamp }),
-          }),
+          response: withErrors({ 201: Token }),
         },
       },
       async (request, reply) => {
         const { username, name, ttlDays } = request.body;
         const created = await deps.auth.createToken(actorFor(request), { username, name, ttlDays: ttlDays === undefined ? 90 : ttlDays });
-        return reply.status(201).send({ ...created, expiresAt: iso(created.expiresAt) });
+        return reply.status(201).send(tokenJson({ ...created, revokedAt: null, lastUsedAt: null }, created.token));
       },
     );
 

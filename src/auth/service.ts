@@ -61,7 +61,7 @@ export class AuthService {
   async createToken(
     actor: Actor,
     input: { username: string; name: string; ttlDays: number | null; ensureRole?: Role },
-  ): Promise<{ id: string; token: string; username: string; role: Role; expiresAt: Date | null }> {
+  ): Promise<{ id: string; token: string; username: string; role: Role; name: string; prefix: string; expiresAt: Date | null; createdAt: Date }> {
     return this.db.transaction().execute(async (tx) => {
       let user = await repo.findUserByName(tx, input.username);
       if (!user && input.ensureRole) {
@@ -92,7 +92,7 @@ export class AuthService {
         entityId: row.id,
         details: { username: user.username, name: input.name, expiresAt: expiresAt?.toISOString() ?? null },
       });
-      return { id: row.id, token: issued.secret, username: user.username, role: user.role, expiresAt };
+      return { id: row.id, token: issued.secret, username: user.username, role: user.role, name: row.name, prefix: row.prefix, expiresAt, createdAt: row.created_at };
     });
   }
 

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import type { ExpressionBuilder } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database, Db, DbOrTx } from '../db/database.js';
+import { cursorAt, olderThan } from '../db/keyset.js';
 import type { CdrRow, Direction, Disposition, LiveCallRow, NewCdr, NewLiveCall } from './tables.js';
 
 export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<void> {
@@ -70,12 +70,14 @@ export interface CdrQuery {
   readonly direction?: Direction;
   readonly callId?: string;
   readonly limit: number;
-  readonly after?: { readonly startedAt: Date; readonly id: string };
+  /** Rows older than this (started_at, id): the keyset of a cursor (src/http/paging.ts). */
+  readonly after?: { readonly at: string; readonly id: string };
 }
 
 /** Newest first, keyset-paginated on (started_at, id). */
-export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<CdrRow[]> {
-  let query = db.selectFrom('cdrs').selectAll();
+/** Newest first; each row with `cursor_at`, its exact started_at for a cursor. */
+export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(CdrRow & { cursor_at: string })[]> {
+  let query = db.selectFrom('cdrs').selectAll().select(cursorAt('started_at').as('cursor_at'));
   if (q.from) query = query.where('started_at', '>=', q.from);
   if (q.to) query = query.where('started_at', '<', q.to);
   if (q.caller) query = query.where('caller_number', '=', q.caller);
@@ -83,10 +85,7 @@ export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<CdrRow[]> {
   if (q.disposition) query = query.where('disposition', '=', q.disposition);
   if (q.direction) query = query.where('direction', '=', q.direction);
   if (q.callId) query = query.where('call_id', '=', q.callId);
-  if (q.after) {
-    const { startedAt, id } = q.after;
-    query = query.where(sql<boolean>`(started_at, id) < (${startedAt}, ${id}::bigint)`);
-  }
+  if (q.after) query = query.where(olderThan('started_at', 'id', q.after));
   return query.select(recordingsOfCdr).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }
 

@@ -5,6 +5,7 @@ import type { CdrRow, LiveCallRow } from './tables.js';
 import type { AuthService } from '../auth/service.js';
 import { requireRole } from '../http/auth.js';
 import { IdParams, withErrors } from '../http/schemas.js';
+import { ListOf, decodeCursor, list, pageOf } from '../http/paging.js';
 import { AppError, notFound } from '../errors.js';
 import { getCdr, listLiveCalls, searchCdrs } from './repository.js';
 import { CdrPage, CdrQuery } from './schemas.js';
@@ -25,10 +26,10 @@ export function callRoutes(deps: CallRouteDeps) {
           tags: ['calls'],
           summary: 'Calls in progress',
           security: [{ bearer: [] }],
-          response: withErrors({ 200: Type.Object({ items: Type.Array(Type.Ref('LiveCall')) }) }),
+          response: withErrors({ 200: ListOf(Type.Ref('LiveCall')) }),
         },
       },
-      async () => ({ items: (await listLiveCalls(deps.db)).map(liveCallJson) }),
+      async () => list((await listLiveCalls(deps.db)).map(liveCallJson)),
     );
 
     app.get<{ Querystring: CdrQuery }>(
@@ -61,9 +62,7 @@ export function callRoutes(deps: CallRouteDeps) {
           limit: q.limit + 1,
           after: q.cursor ? decodeCursor(q.cursor) : undefined,
         });
-        const page = rows.slice(0, q.limit);
-        const last = page[page.length - 1];
-        return { items: page.map(cdrJson), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null };
+        return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), cdrJson);
       },
     );
 
@@ -86,19 +85,6 @@ export function callRoutes(deps: CallRouteDeps) {
       },
     );
   };
-}
-
-function encodeCursor(row: CdrRow): string {
-  return Buffer.from(`${row.started_at.toISOString()}|${row.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { startedAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const startedAt = new Date(iso ?? '');
-  if (!id || !/^\d{1,18}$/.test(id) || Number.isNaN(startedAt.getTime())) {
-    throw new AppError('validation-failed', 400, 'querystring.cursor is not a cursor this API issued', { field: 'querystring.cursor' });
-  }
-  return { startedAt, id };
 }
 
 export function cdrJson(r: CdrRow & { recordings?: { id: string }[] }) {

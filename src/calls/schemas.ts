@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { PageOf, pageQueryFields } from '../http/paging.js';
 
 const Disposition = Type.Union(['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED'].map((d) => Type.Literal(d)));
 const Direction = Type.Union(['inbound', 'outbound', 'internal'].map((d) => Type.Literal(d)));
@@ -69,17 +70,13 @@ export const CdrQuery = Type.Object(
     disposition: Type.Optional(Disposition),
     direction: Type.Optional(Direction),
     callId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+    ...pageQueryFields,
   },
   { additionalProperties: false },
 );
 export type CdrQuery = Static<typeof CdrQuery>;
 
-export const CdrPage = Type.Object({
-  items: Type.Array(Type.Ref('Cdr')),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
-});
+export const CdrPage = PageOf(Type.Ref('Cdr'));
 
 export const LiveCall = Type.Object(
   {

@@ -6,6 +6,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import { notFound } from '../errors.js';
 import { contactsByEndpoint, findExtension, listExtensions, type ContactRow } from './repository.js';
 import type { RegistrationTracker } from './registrations.js';
@@ -24,7 +25,6 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
   const admin = requireRole(deps.auth, 'admin');
   const sec = [{ bearer: [] }];
   const Ext = Type.Ref('Extension');
-  const WithPassword = Type.Object({ extension: Ext, sipPassword: Type.String({ description: 'shown only in this response' }) });
 
   const view = (row: ExtensionRow, contacts: ContactRow[]) => {
     const health = deps.registrations.health(row.number);
@@ -61,10 +61,10 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/extensions',
-      { onRequest: viewer, schema: { tags: ['extensions'], summary: 'List extensions with live registration state', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(Ext) }) }) } },
+      { onRequest: viewer, schema: { tags: ['extensions'], summary: 'List extensions with live registration state', security: sec, response: withErrors({ 200: ListOf(Ext) }) } },
       async () => {
         const [rows, contacts] = await Promise.all([listExtensions(deps.db), contactsByEndpoint(deps.db)]);
-        return { items: rows.map((r) => view(r, contacts.get(r.number) ?? [])) };
+        return list(rows.map((r) => view(r, contacts.get(r.number) ?? [])));
       },
     );
 
@@ -72,11 +72,11 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
       '/extensions',
       {
         onRequest: admin,
-        schema: { tags: ['extensions'], summary: 'Create an extension and its SIP account (the password is shown once)', security: sec, body: CreateExtension, response: withErrors({ 201: WithPassword, 409: Type.Ref('ErrorResponse') }) },
+        schema: { tags: ['extensions'], summary: 'Create an extension and its SIP account (the SIP password is in `secret`, shown once)', security: sec, body: CreateExtension, response: withErrors({ 201: Ext, 409: Type.Ref('ErrorResponse') }) },
       },
       async (request, reply) => {
         const { extension, sipPassword } = await deps.extensions.create(actorFor(request), request.body);
-        return reply.status(201).send({ extension: await one(extension), sipPassword });
+        return reply.status(201).send({ ...(await one(extension)), secret: sipPassword });
       },
     );
 
@@ -98,8 +98,13 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
 
     app.post<{ Params: { number: string } }>(
       '/extensions/:number/rotate-password',
-      { onRequest: admin, schema: { tags: ['extensions'], summary: 'New SIP password (shown once); the phone must be updated', security: sec, params: NumberParams, response: withErrors({ 200: Type.Object({ sipPassword: Type.String() }) }) } },
-      async (request) => ({ sipPassword: await deps.extensions.rotatePassword(actorFor(request), request.params.number) }),
+      { onRequest: admin, schema: { tags: ['extensions'], summary: 'New SIP password: the extension, with the password in `secret` (shown once); the phone must be updated', security: sec, params: NumberParams, response: withErrors({ 200: Ext }) } },
+      async (request) => {
+        const secret = await deps.extensions.rotatePassword(actorFor(request), request.params.number);
+        const row = await findExtension(deps.db, request.params.number);
+        if (!row) throw notFound('extension-not-found', 'extension', request.params.number);
+        return { ...(await one(row)), secret };
+      },
     );
 
     app.delete<{ Params: { number: string } }>(

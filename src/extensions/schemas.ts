@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Timestamp } from '../http/schemas.js';
+import { Secret, Timestamp } from '../http/schemas.js';
 
 const PermissionClass = Type.Union([Type.Literal('internal'), Type.Literal('national'), Type.Literal('international')], {
   description: 'internal: extensions and emergency numbers only; national; international',
@@ -82,6 +82,7 @@ export const Extension = Type.Object(
     registration: Registration,
     createdAt: Timestamp,
     updatedAt: Timestamp,
+    secret: Secret,
   },
-  { $id: 'Extension' },
+  { $id: 'Extension', description: 'secret: the SIP password, only in the answer of POST /extensions and POST /extensions/:number/rotate-password' },
 );

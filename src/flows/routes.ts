@@ -8,6 +8,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import type { FlowSummary as FlowSummaryRow, VersionInfo } from './repository.js';
 import { MAX_DEFINITION_BYTES, type FlowDetail as FlowDetailData, type FlowService } from './service.js';
 import type { FlowVersionRow } from './tables.js';
@@ -61,8 +62,8 @@ export function flowRoutes(deps: FlowRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/flows',
-      { onRequest: viewer, schema: { tags, summary: 'List IVR flows with their published version and whether a draft exists', security, response: withErrors({ 200: Type.Object({ items: Type.Array(FlowSummary) }) }) } },
-      async () => ({ items: (await deps.flows.list()).map(summaryJson) }),
+      { onRequest: viewer, schema: { tags, summary: 'List IVR flows with their published version and whether a draft exists', security, response: withErrors({ 200: ListOf(FlowSummary) }) } },
+      async () => list((await deps.flows.list()).map(summaryJson)),
     );
 
     app.post<{ Body: CreateFlowBody }>(
@@ -137,8 +138,8 @@ export function flowRoutes(deps: FlowRouteDeps) {
 
     app.get<Named>(
       '/flows/:name/versions',
-      { onRequest: viewer, schema: { tags, summary: 'Versions of a flow, newest first', security, params: FlowParams, response: withErrors({ 200: Type.Object({ items: Type.Array(FlowVersionInfo) }) }) } },
-      async (request) => ({ items: (await deps.flows.versions(request.params.name)).map(versionInfoJson) }),
+      { onRequest: viewer, schema: { tags, summary: 'Versions of a flow, newest first', security, params: FlowParams, response: withErrors({ 200: ListOf(FlowVersionInfo) }) } },
+      async (request) => list((await deps.flows.versions(request.params.name)).map(versionInfoJson)),
     );
 
     app.get<{ Params: { name: string; version: number } }>(

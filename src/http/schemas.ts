@@ -24,3 +24,9 @@ export const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$'
 
 export const Timestamp = Type.String({ format: 'date-time' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+
+/**
+ * The one field a secret is shown in (a SIP password, an API token, a provisioning password): only
+ * in the answer that made it (create, rotate), never again; a GET or a list never has it.
+ */
+export const Secret = Type.Optional(Type.String({ description: 'the secret this answer made, shown only here: store it now, it cannot be read again' }));

@@ -9,6 +9,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import { AppError } from '../errors.js';
 import { UPLOAD_CONTENT_TYPES, uploadFormat } from './media.js';
 import type { PromptService } from './service.js';
@@ -69,8 +70,8 @@ export function promptRoutes(deps: PromptRouteDeps) {
 
     app.get(
       '/prompts',
-      { onRequest: viewer, schema: { tags, summary: 'All prompts, by name', security: sec, response: withErrors({ 200: Type.Object({ items: Type.Array(P) }) }) } },
-      async () => ({ items: (await deps.prompts.list()).map(view) }),
+      { onRequest: viewer, schema: { tags, summary: 'All prompts, by name', security: sec, response: withErrors({ 200: ListOf(P) }) } },
+      async () => list((await deps.prompts.list()).map(view)),
     );
 
     app.post<{ Querystring: UploadQuery; Body: unknown }>(

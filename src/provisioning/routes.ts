@@ -1,7 +1,7 @@
 /**
  * /api/v1/devices: desk phones. Viewers read, admins change; every change is audited.
- * The provisioning password is in the response of create, rotate-credentials, and of a PATCH that
- * switches credentials on; never anywhere else.
+ * The provisioning password is in `secret` of the response of create, rotate-credentials, and of a
+ * PATCH that switches credentials on; never anywhere else.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -9,7 +9,8 @@ import type { Db } from '../db/database.js';
 import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
-import { IdParams, NullableTimestamp, Timestamp, withErrors } from '../http/schemas.js';
+import { IdParams, NullableTimestamp, Secret, Timestamp, withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import { provisioningUsername } from './mac.js';
 import { MAX_NETWORKS } from './networks.js';
 import { MAX_BLF_KEYS } from './render.js';
@@ -61,7 +62,6 @@ const Device = Type.Object({
   provisioning: Type.Object({
     username: Type.String({ description: 'HTTP Basic user name: prov-<mac>' }),
     credentials: Type.Boolean({ description: 'whether HTTP credentials are enabled' }),
-    password: Type.Optional(Type.String({ description: 'only in the response that generated it; not retrievable later' })),
     allowedNetworks: Type.Array(Type.String()),
     files: Type.Array(Type.String(), { description: 'paths the phone fetches' }),
   }),
@@ -69,7 +69,8 @@ const Device = Type.Object({
   lastProvisionedIp: Type.Union([Type.String(), Type.Null()]),
   createdAt: Timestamp,
   updatedAt: Timestamp,
-});
+  secret: Secret,
+}, { description: 'a desk phone; secret: its provisioning password, only in the answer that generated it (create, rotate-credentials, a PATCH that switches credentials on)' });
 
 const filesOf = (d: DeviceRow): string[] =>
   d.vendor === 'yealink'
@@ -90,7 +91,6 @@ export function deviceJson(d: DeviceRow, password: string | null = null): Static
     provisioning: {
       username: provisioningUsername(d.mac),
       credentials: d.prov_password_hash !== null,
-      ...(password ? { password } : {}),
       allowedNetworks: d.prov_allowed_networks,
       files: filesOf(d),
     },
@@ -98,6 +98,7 @@ export function deviceJson(d: DeviceRow, password: string | null = null): Static
     lastProvisionedIp: d.last_provisioned_ip,
     createdAt: d.created_at.toISOString(),
     updatedAt: d.updated_at.toISOString(),
+    ...(password ? { secret: password } : {}),
   };
 }
 
@@ -118,8 +119,8 @@ export function deviceRoutes(deps: DeviceRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/devices',
-      { onRequest: viewer, schema: { tags, summary: 'List desk phones', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Device) }) }) } },
-      async () => ({ items: (await devices.list()).map((d) => deviceJson(d)) }),
+      { onRequest: viewer, schema: { tags, summary: 'List desk phones', security, response: withErrors({ 200: ListOf(Device) }) } },
+      async () => list((await devices.list()).map((d) => deviceJson(d))),
     );
 
     app.post<{ Body: Static<typeof CreateDevice> }>(

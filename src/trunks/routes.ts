@@ -9,6 +9,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import { notFound } from '../errors.js';
 import type { TrunkService } from './service.js';
 import type { RouteService } from './route-service.js';
@@ -17,7 +18,7 @@ import { trunkEndpointId } from './realtime.js';
 import * as repo from './repository.js';
 import {
   CreateInboundRoute, CreateOutboundRoute, CreateTrunk, EmergencyNumbers, IdParams, InboundRoute, OutboundRoute, Trunk,
-  TrunkChange, UpdateInboundRoute, UpdateOutboundRoute, UpdateTrunk,
+  UpdateInboundRoute, UpdateOutboundRoute, UpdateTrunk,
   type CreateInboundRouteBody, type CreateOutboundRouteBody, type CreateTrunkBody, type EmergencyNumbersBody,
   type UpdateInboundRouteBody, type UpdateOutboundRouteBody, type UpdateTrunkBody,
 } from './schemas.js';
@@ -87,16 +88,14 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     // ------------------------------------------------------------ trunks
     const tags = ['trunks'];
-    app.get('/trunks', { onRequest: viewer, schema: { tags, summary: 'List trunks', security, response: withErrors({ 200: Type.Object({ items: Type.Array(Trunk) }) }) } }, async () => ({
-      items: (await repo.listTrunks(db)).map(trunkJson),
-    }));
+    app.get('/trunks', { onRequest: viewer, schema: { tags, summary: 'List trunks', security, response: withErrors({ 200: ListOf(Trunk) }) } }, async () => list((await repo.listTrunks(db)).map(trunkJson)));
 
     app.post<{ Body: CreateTrunkBody }>(
       '/trunks',
-      { onRequest: admin, schema: { tags, summary: 'Create a trunk and its PJSIP realtime rows; a registration trunk starts registering', security, body: CreateTrunk, response: withErrors({ 201: TrunkChange, 409: conflict }) } },
+      { onRequest: admin, schema: { tags, summary: 'Create a trunk and its PJSIP realtime rows; a registration trunk starts registering (asteriskSync says whether Asterisk was told)', security, body: CreateTrunk, response: withErrors({ 201: Trunk, 409: conflict }) } },
       async (request, reply) => {
         const { trunk, asteriskSync } = await deps.trunks.create(actorFor(request), request.body);
-        return reply.status(201).send({ trunk: trunkJson(trunk), asteriskSync });
+        return reply.status(201).send({ ...trunkJson(trunk), asteriskSync });
       },
     );
 
@@ -108,10 +107,10 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     app.patch<Id & { Body: UpdateTrunkBody }>(
       '/trunks/:id',
-      { onRequest: admin, schema: { tags, summary: 'Change a trunk (not its name); its realtime rows are rewritten', security, params: IdParams, body: UpdateTrunk, response: withErrors({ 200: TrunkChange, 409: conflict }) } },
+      { onRequest: admin, schema: { tags, summary: 'Change a trunk (not its name); its realtime rows are rewritten (asteriskSync says whether Asterisk was told)', security, params: IdParams, body: UpdateTrunk, response: withErrors({ 200: Trunk, 409: conflict }) } },
       async (request) => {
         const { trunk, asteriskSync } = await deps.trunks.update(actorFor(request), request.params.id, request.body);
-        return { trunk: trunkJson(trunk), asteriskSync };
+        return { ...trunkJson(trunk), asteriskSync };
       },
     );
 
@@ -126,9 +125,7 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     // ------------------------------------------------------------ outbound routes
     const otags = ['outbound routes'];
-    app.get('/outbound-routes', { onRequest: viewer, schema: { tags: otags, summary: 'List outbound routes in the order they are tried', security, response: withErrors({ 200: Type.Object({ items: Type.Array(OutboundRoute) }) }) } }, async () => ({
-      items: (await repo.listOutboundRoutes(db)).map(outboundJson),
-    }));
+    app.get('/outbound-routes', { onRequest: viewer, schema: { tags: otags, summary: 'List outbound routes in the order they are tried', security, response: withErrors({ 200: ListOf(OutboundRoute) }) } }, async () => list((await repo.listOutboundRoutes(db)).map(outboundJson)));
 
     app.post<{ Body: CreateOutboundRouteBody }>(
       '/outbound-routes',
@@ -159,9 +156,7 @@ export function trunkRoutes(deps: TrunkRouteDeps) {
 
     // ------------------------------------------------------------ inbound routes
     const itags = ['inbound routes'];
-    app.get('/inbound-routes', { onRequest: viewer, schema: { tags: itags, summary: 'List inbound routes', security, response: withErrors({ 200: Type.Object({ items: Type.Array(InboundRoute) }) }) } }, async () => ({
-      items: (await repo.listInboundRoutes(db)).map(inboundJson),
-    }));
+    app.get('/inbound-routes', { onRequest: viewer, schema: { tags: itags, summary: 'List inbound routes', security, response: withErrors({ 200: ListOf(InboundRoute) }) } }, async () => list((await repo.listInboundRoutes(db)).map(inboundJson)));
 
     app.post<{ Body: CreateInboundRouteBody }>(
       '/inbound-routes',

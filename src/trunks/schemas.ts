@@ -62,6 +62,11 @@ export type CreateTrunkBody = Static<typeof CreateTrunk>;
 export const UpdateTrunk = Type.Partial(Type.Object(trunkFields), { additionalProperties: false, minProperties: 1 });
 export type UpdateTrunkBody = Static<typeof UpdateTrunk>;
 
+export const AsteriskSync = Type.Union([Type.Literal('done'), Type.Literal('not-needed'), Type.Literal('failed')], {
+  description:
+    "only in the answer of POST /trunks and PATCH /trunks/:id: whether Asterisk was told to (re)load the trunk's outbound registration now; 'failed': it applies at the next Asterisk start",
+});
+
 export const Trunk = Type.Object(
   {
     id: Type.String(),
@@ -72,16 +77,10 @@ export const Trunk = Type.Object(
     codecs: Type.Array(Type.String()),
     createdAt: Timestamp,
     updatedAt: Timestamp,
+    asteriskSync: Type.Optional(AsteriskSync),
   },
   { description: 'a SIP trunk (the password is never returned)' },
 );
-
-export const TrunkChange = Type.Object({
-  trunk: Trunk,
-  asteriskSync: Type.Union([Type.Literal('done'), Type.Literal('not-needed'), Type.Literal('failed')], {
-    description: "whether Asterisk was told to (re)load the trunk's outbound registration now; 'failed': it applies at the next Asterisk start",
-  }),
-});
 
 const Pattern = Type.String({ minLength: 1, maxLength: 64, description: "a number matched exactly, or an Asterisk pattern: _ then 0-9 * # +, X Z N, [1-5#], and '.' or '!' at the end" });
 const RequiredClass = Type.Union([Type.Literal('national'), Type.Literal('international')], { description: 'the least caller permission class that may use this route' });

@@ -1,10 +1,20 @@
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
+import { cursorAt, olderThan } from '../db/keyset.js';
 import type { NewVoicemailGreeting, NewVoicemailMessage, VoicemailGreetingRow, VoicemailMessageRow } from './tables.js';
 import type { MailboxCounts } from './mwi.js';
 
 export async function insertMessage(db: DbOrTx, row: NewVoicemailMessage): Promise<VoicemailMessageRow> {
   return db.insertInto('voicemail_messages').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+/** One page, newest first by (created_at, id), older than `after` when given; each row with `cursor_at`, its exact time. */
+export async function pageMessages(
+  db: DbOrTx, mailbox: string, page: { limit: number; after?: { at: string; id: string } },
+): Promise<(VoicemailMessageRow & { cursor_at: string })[]> {
+  let q = db.selectFrom('voicemail_messages').selectAll().select(cursorAt('created_at').as('cursor_at')).where('mailbox', '=', mailbox);
+  if (page.after) q = q.where(olderThan('created_at', 'id', page.after));
+  return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
 }
 
 /** Newest first. */

@@ -12,10 +12,11 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { PageOf, decodeCursor, pageOf } from '../http/paging.js';
 import { notFound } from '../errors.js';
 import type { VoicemailMessageRow } from './tables.js';
 import type { VoicemailService } from './service.js';
-import { MailboxParams, MessageParams, UpdateMessage } from './schemas.js';
+import { MailboxParams, MessageParams, MessageQuery, UpdateMessage } from './schemas.js';
 
 export interface VoicemailRouteDeps {
   auth: AuthService;
@@ -46,10 +47,17 @@ export function voicemailRoutes(deps: VoicemailRouteDeps) {
   const Msg = Type.Ref('VoicemailMessage');
 
   return async (app: FastifyInstance): Promise<void> => {
-    app.get<{ Params: { number: string } }>(
+    app.get<{ Params: { number: string }; Querystring: MessageQuery }>(
       '/extensions/:number/voicemail',
-      { onRequest: viewer, schema: { tags, summary: 'Messages in an extension\'s mailbox, newest first', security: sec, params: MailboxParams, response: withErrors({ 200: Type.Object({ items: Type.Array(Msg) }) }) } },
-      async (request) => ({ items: (await deps.voicemail.list(request.params.number)).map(voicemailView) }),
+      {
+        onRequest: viewer,
+        schema: { tags, summary: 'Messages in an extension\'s mailbox, newest first, a page at a time', security: sec, params: MailboxParams, querystring: MessageQuery, response: withErrors({ 200: PageOf(Msg) }) },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query;
+        const rows = await deps.voicemail.list(request.params.number, { limit: limit + 1, ...(cursor ? { after: decodeCursor(cursor) } : {}) });
+        return pageOf(rows, limit, (r) => ({ at: r.cursor_at, id: r.id }), voicemailView);
+      },
     );
 
     app.get<{ Params: MessageParams }>(

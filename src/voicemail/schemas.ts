@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Timestamp } from '../http/schemas.js';
+import { pageQueryFields } from '../http/paging.js';
 
 export const MailboxParams = Type.Object({ number: Type.String({ pattern: '^[0-9]{2,16}$', description: 'extension number' }) }, { additionalProperties: false });
 export const MessageParams = Type.Object(
@@ -10,6 +11,9 @@ export const MessageParams = Type.Object(
   { additionalProperties: false },
 );
 export type MessageParams = Static<typeof MessageParams>;
+
+export const MessageQuery = Type.Object(pageQueryFields, { additionalProperties: false });
+export type MessageQuery = Static<typeof MessageQuery>;
 
 export const UpdateMessage = Type.Object({ heard: Type.Boolean({ description: 'false marks it new again (the lamp comes back on)' }) }, { additionalProperties: false });
 export type UpdateMessage = Static<typeof UpdateMessage>;

@@ -155,9 +155,10 @@ export class VoicemailService {
 
   // ------------------------------------------------------------------ reads and changes (API and phone)
 
-  async list(mailbox: string): Promise<VoicemailMessageRow[]> {
+  /** One page of the mailbox, newest first (src/http/paging.ts). */
+  async list(mailbox: string, page: { limit: number; after?: { at: string; id: string } }): Promise<(VoicemailMessageRow & { cursor_at: string })[]> {
     await this.requireMailbox(mailbox);
-    return repo.listMessages(this.deps.db, mailbox);
+    return repo.pageMessages(this.deps.db, mailbox, page);
   }
 
   async get(mailbox: string, id: string): Promise<VoicemailMessageRow> {

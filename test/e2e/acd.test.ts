@@ -135,7 +135,7 @@ beforeAll(async () => {
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'acd-carrier', kind: 'ip', host: CARRIER_IP, port: carrierPort, codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
   // Callbacks go out through this carrier: numbers like the callers' (49...).
-  const out = await admin('POST', '/api/v1/outbound-routes', { name: 'acd callbacks', pattern: '_49X.', trunkId: trunk.body.trunk.id, requiredClass: 'national', priority: 30 });
+  const out = await admin('POST', '/api/v1/outbound-routes', { name: 'acd callbacks', pattern: '_49X.', trunkId: trunk.body.id, requiredClass: 'national', priority: 30 });
   expect(out.status, JSON.stringify(out.body)).toBe(201);
   const q = await admin('POST', '/api/v1/queues', { name: 'support', strategy: 'longest-idle', ringTimeoutSeconds: 5, wrapUpSeconds: 2, missedOffersPause: 1, announceSeconds: 0 });
   expect(q.status, JSON.stringify(q.body)).toBe(201);

@@ -60,7 +60,7 @@ beforeAll(async () => {
   carrierPort = await freePort(true);
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'congested', kind: 'ip', host: CARRIER_IP, port: carrierPort, codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
-  trunkId = String(trunk.body.trunk?.id ?? trunk.body.id);
+  trunkId = String(trunk.body.id);
   const route = await admin('POST', '/api/v1/outbound-routes', { name: 'congested carrier', pattern: '_0999X.', trunkId, requiredClass: 'national', priority: 1 });
   expect(route.status, JSON.stringify(route.body)).toBe(201);
   routeId = String(route.body.id ?? route.body.route?.id);

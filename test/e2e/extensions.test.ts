@@ -112,7 +112,7 @@ describe('desk phones and internal calls', () => {
     await db.updateTable('ps_aors').set({ qualify_frequency: 1 }).where('id', '=', '1004').execute();
     await db.destroy();
     const port = await freePort(true);
-    const phone = { sipPort: world.sipPort, ext: '1004', password: made.body.sipPassword as string, port };
+    const phone = { sipPort: world.sipPort, ext: '1004', password: made.body.secret as string, port };
     expect((await registerPhone(phone)).code).toBe(0);
     const answering = answerOptions(port, 30);
     try {

@@ -51,7 +51,7 @@ describe('realtime values reach Asterisk as given', () => {
     expect((await admin('GET', '/api/v1/extensions/4001')).body.displayName).toBe(renamed);
 
     // Asterisk holds the generated password as given, and a phone registers with it.
-    const { sipPassword } = (await admin('POST', '/api/v1/extensions/4001/rotate-password')).body as { sipPassword: string };
+    const { secret: sipPassword } = (await admin('POST', '/api/v1/extensions/4001/rotate-password')).body as { secret: string };
     expect(await shown('pjsip show auth 4001', 'password')).toBe(sipPassword);
     const reg = await registerPhone({ sipPort: world.sipPort, ext: '4001', password: sipPassword, port: await freePort(true) });
     expect(reg.code, reg.output).toBe(0);
@@ -92,7 +92,7 @@ describe('realtime values reach Asterisk as given', () => {
     try {
       const res = await admin('POST', '/api/v1/trunks', { name: 'semi', kind: 'registration', host: PROVIDER_IP, port, username: 'provuser', password });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
-      trunkIds.push(res.body.trunk.id);
+      trunkIds.push(res.body.id);
       expect(await shown('pjsip show auth trunk-semi', 'password')).toBe(password);
       const status = await eventually(async () => {
         const line = (await rx('pjsip show registrations')).split('\n').find((l) => l.includes('trunk-semi/'));
@@ -107,7 +107,7 @@ describe('realtime values reach Asterisk as given', () => {
   it("a TCP trunk's URI (;transport=tcp) reaches Asterisk whole: its AOR loads with that contact", async () => {
     const res = await admin('POST', '/api/v1/trunks', { name: 'tcp', kind: 'ip', host: '127.0.0.4', port: 5099, transport: 'tcp' });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    trunkIds.push(res.body.trunk.id);
+    trunkIds.push(res.body.id);
     expect(await shown('pjsip show aor trunk-tcp', 'contact')).toBe('sip:127.0.0.4:5099;transport=tcp');
   });
 });

@@ -37,7 +37,7 @@ beforeAll(async () => {
   carrierPort = await freePort(true);
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'carrier', kind: 'ip', host: CARRIER_IP, port: carrierPort, codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
-  trunkId = trunk.body.trunk.id;
+  trunkId = trunk.body.id;
   const intl = await admin('POST', '/api/v1/outbound-routes', { name: 'international', pattern: '_00X.', trunkId, requiredClass: 'international', priority: 10 });
   expect(intl.status, JSON.stringify(intl.body)).toBe(201);
   const national = await admin('POST', '/api/v1/outbound-routes', { name: 'national', pattern: '_0ZX.', trunkId, requiredClass: 'national', priority: 20 });

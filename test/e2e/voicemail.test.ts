@@ -47,7 +47,7 @@ async function admin(method: string, url: string, body?: unknown): Promise<{ sta
 async function createExtension(number: string, displayName: string, extra: Record<string, unknown> = {}): Promise<void> {
   const res = await admin('POST', '/api/v1/extensions', { number, displayName, ...extra });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  passwords.set(number, res.body.sipPassword);
+  passwords.set(number, res.body.secret);
   // Scripted phones take neither connected-line re-INVITEs nor OPTIONS keep-alives (see extensions.test.ts).
   const db = openDb(world.db);
   await db.updateTable('ps_endpoints').set({ send_connected_line: 'no' } as never).where('id', '=', number).execute();

@@ -83,7 +83,7 @@ describe('auth', () => {
   it('issues a token once, which works until revoked', async () => {
     const created = await send('POST', '/api/v1/tokens', admin, { username: 'alice', name: 'wallboard', ttlDays: 7 });
     expect(created.statusCode).toBe(201);
-    const { id, token } = created.json();
+    const { id, secret: token } = created.json();
     expect((await get('/api/v1/me', token)).json()).toMatchObject({ username: 'alice', role: 'supervisor' });
     const listed = (await get('/api/v1/tokens', admin)).json().items;
     expect(JSON.stringify(listed)).not.toContain(token);

@@ -25,7 +25,7 @@ describe('extensions API', () => {
   it('creates the extension and its PJSIP realtime rows in one go, password shown once', async () => {
     const res = await req('POST', '/api/v1/extensions', { number: '3101', displayName: 'Anna Berg', voicemailPin: '4821' });
     expect(res.statusCode).toBe(201);
-    const { extension, sipPassword } = res.json();
+    const { secret: sipPassword, ...extension } = res.json();
     expect(sipPassword).toMatch(/^[A-Za-z2-9]{24}$/);
     expect(extension).toMatchObject({ number: '3101', displayName: 'Anna Berg', permissionClass: 'national', voicemailPinSet: true, registration: { registered: false } });
     const auth = await app.db.selectFrom('ps_auths').selectAll().where('id', '=', '3101').executeTakeFirstOrThrow();
@@ -40,7 +40,9 @@ describe('extensions API', () => {
 
   it('rotates the SIP password', async () => {
     const res = await req('POST', '/api/v1/extensions/3101/rotate-password');
-    const { sipPassword } = res.json();
+    const { secret: sipPassword, ...extension } = res.json();
+    expect(res.statusCode).toBe(200);
+    expect(extension).toMatchObject({ number: '3101', displayName: 'Anna Berg' });
     const auth = await app.db.selectFrom('ps_auths').select(['password', 'password_digest']).where('id', '=', '3101').executeTakeFirstOrThrow();
     expect(auth).toEqual({ password: null, password_digest: sipPasswordDigest('3101', sipPassword) });
   });

@@ -91,16 +91,16 @@ describe('devices API', () => {
     const d = res.json();
     expect(d).toMatchObject({ mac: 'aa7700000001', vendor: 'yealink', model: 'T54W', extension: EXT.alice, blfKeys: [EXT.bob, EXT.carol], label: 'Reception', lastProvisionedAt: null });
     expect(d.provisioning).toMatchObject({ username: 'prov-aa7700000001', credentials: true, allowedNetworks: [], files: ['/provision/aa7700000001.cfg'] });
-    expect(d.provisioning.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(d.secret).toMatch(/^[A-Za-z0-9_-]{24}$/);
 
     const again = await api('GET', `/devices/${d.id}`, viewer);
     expect(again.statusCode).toBe(200);
-    expect(again.json().provisioning.password).toBeUndefined();
+    expect(again.json().secret).toBeUndefined();
     expect((await api('GET', '/devices', viewer)).json().items.some((x: { id: string }) => x.id === d.id)).toBe(true);
 
     const audit = await sql<{ action: string; actor_label: string; details: Record<string, unknown> }>`select action, actor_label, details from audit_log where entity = 'device' and entity_id = ${d.id}`.execute(db);
     expect(audit.rows).toEqual([expect.objectContaining({ action: 'device.create', actor_label: 'user:prov-it-admin' })]);
-    expect(JSON.stringify(audit.rows[0]!.details)).not.toContain(d.provisioning.password);
+    expect(JSON.stringify(audit.rows[0]!.details)).not.toContain(d.secret);
     expect(audit.rows[0]!.details).toMatchObject({ mac: 'aa7700000001', extension: EXT.alice });
   });
 
@@ -138,7 +138,7 @@ describe('devices API', () => {
     const patched = await api('PATCH', `/devices/${created.id}`, admin, { label: 'Lab', blfKeys: [EXT.alice], credentials: false, allowedNetworks: ['10.9.8.0/24'] });
     expect(patched.statusCode).toBe(200);
     expect(patched.json()).toMatchObject({ label: 'Lab', blfKeys: [EXT.alice], extension: EXT.carol, provisioning: { credentials: false, allowedNetworks: ['10.9.8.0/24'] } });
-    expect(patched.json().provisioning.password).toBeUndefined();
+    expect(patched.json().secret).toBeUndefined();
 
     // without credentials and without networks there would be no way in
     const none = await api('PATCH', `/devices/${created.id}`, admin, { allowedNetworks: [] });
@@ -147,7 +147,7 @@ describe('devices API', () => {
 
     const on = await api('PATCH', `/devices/${created.id}`, admin, { credentials: true });
     expect(on.json().provisioning).toMatchObject({ credentials: true });
-    expect(on.json().provisioning.password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(on.json().secret).toMatch(/^[A-Za-z0-9_-]{24}$/);
 
     expect((await api('PATCH', `/devices/${created.id}`, admin, { extension: '99997' })).json().error.message).toMatch(/^body\.extension/);
     expect((await api('PATCH', `/devices/${created.id}`, admin, { mac: 'aa7700000002' })).statusCode).toBe(409);
@@ -177,7 +177,7 @@ describe('devices API', () => {
     expect((await api('GET', `/devices/${created.id}`, viewer)).json().error.code).toBe('device-not-found');
     expect((await api('DELETE', `/devices/${created.id}`, admin)).statusCode).toBe(404);
     // refused like any unknown MAC (401, not 404: the endpoint does not tell which MACs exist)
-    expect((await fetchFile('aa7700000004.cfg', { auth: basic('prov-aa7700000004', created.provisioning.password) })).statusCode).toBe(401);
+    expect((await fetchFile('aa7700000004.cfg', { auth: basic('prov-aa7700000004', created.secret) })).statusCode).toBe(401);
     const audit = await sql<{ action: string }>`select action from audit_log where entity = 'device' and entity_id = ${created.id} order by id`.execute(db);
     expect(audit.rows.map((r) => r.action)).toEqual(['device.create', 'device.delete']);
   });
@@ -194,7 +194,7 @@ describe('provisioning endpoint', () => {
       const res = await api('POST', '/devices', admin, body);
       expect(res.statusCode).toBe(201);
       const d = res.json();
-      return { id: d.id as string, mac: d.mac as string, password: d.provisioning.password as string };
+      return { id: d.id as string, mac: d.mac as string, password: d.secret as string };
     };
     a = await mk({ mac: 'aa:77:00:00:01:0a', vendor: 'yealink', extension: EXT.alice, blfKeys: [EXT.bob, EXT.carol] });
     b = await mk({ mac: 'aa:77:00:00:01:0b', vendor: 'grandstream', extension: EXT.bob, blfKeys: [EXT.alice] });
@@ -366,7 +366,7 @@ describe('provisioning endpoint', () => {
   it('rotating credentials stops the old password at once', async () => {
     const rotated = await api('POST', `/devices/${a.id}/rotate-credentials`, admin);
     expect(rotated.statusCode).toBe(200);
-    const fresh = rotated.json().provisioning.password as string;
+    const fresh = rotated.json().secret as string;
     expect(fresh).not.toBe(a.password);
     expect((await fetchFile(`${a.mac}.cfg`, { auth: basic(`prov-${a.mac}`, a.password) })).statusCode).toBe(401);
     expect((await fetchFile(`${a.mac}.cfg`, { auth: basic(`prov-${a.mac}`, fresh) })).statusCode).toBe(200);
@@ -379,24 +379,24 @@ describe('provisioning endpoint', () => {
     const gs = (await api('POST', '/devices', admin, { mac: 'aa770000010e', vendor: 'grandstream', extension: EXT.hostile })).json();
     const pc = (await api('POST', '/devices', admin, { mac: 'aa770000010f', vendor: 'polycom', extension: EXT.hostile })).json();
 
-    const ylBody = (await fetchFile(`${yl.mac}.cfg`, { auth: basic(yl.provisioning.username, yl.provisioning.password) })).body;
+    const ylBody = (await fetchFile(`${yl.mac}.cfg`, { auth: basic(yl.provisioning.username, yl.secret) })).body;
     expect(ylBody.match(/^account\.1\.password = /gm)).toEqual(['account.1.password = ']);
     expect(ylBody).toContain('account.1.display_name = Tom & "Jerry" <boss>account.1.password = stolen\n');
     expect(ylBody).not.toContain('\r');
 
-    const gsBody = (await fetchFile(`cfg${gs.mac}.xml`, { auth: basic(gs.provisioning.username, gs.provisioning.password) })).body;
+    const gsBody = (await fetchFile(`cfg${gs.mac}.xml`, { auth: basic(gs.provisioning.username, gs.secret) })).body;
     expect(gsBody).toContain('<P3>Tom &amp; &quot;Jerry&quot; &lt;boss&gt;account.1.password = stolen</P3>');
     expect(gsBody).toContain('<P34>h&amp;&lt;&quot;pw</P34>');
     expect(gsBody.match(/</g)!.length).toBe(gsBody.match(/>/g)!.length);
 
-    const pcBody = (await fetchFile(`${pc.mac}-phone.cfg`, { auth: basic(pc.provisioning.username, pc.provisioning.password) })).body;
+    const pcBody = (await fetchFile(`${pc.mac}-phone.cfg`, { auth: basic(pc.provisioning.username, pc.secret) })).body;
     expect(pcBody).toContain('reg.1.displayName="Tom &amp; &quot;Jerry&quot; &lt;boss&gt;account.1.password = stolen"');
     expect(pcBody).toContain('reg.1.auth.password="h&amp;&lt;&quot;pw"');
   });
 
   it('an extension without a SIP account gets 503, not a file with an empty password', async () => {
     const d = (await api('POST', '/devices', admin, { mac: 'aa7700000110', vendor: 'yealink', extension: EXT.noauth })).json();
-    const res = await fetchFile(`${d.mac}.cfg`, { auth: basic(d.provisioning.username, d.provisioning.password) });
+    const res = await fetchFile(`${d.mac}.cfg`, { auth: basic(d.provisioning.username, d.secret) });
     expect(res.statusCode).toBe(503);
   });
 

@@ -25,10 +25,11 @@ describe('site setup through the daemon', () => {
   it('a desk phone provisions itself with its extension account', async () => {
     const ext = await api('POST', '/extensions', { number: '4101', displayName: 'Front Desk' });
     expect(ext.statusCode).toBe(201);
-    const sipPassword: string = ext.json().sipPassword;
+    const sipPassword: string = ext.json().secret;
     const dev = await api('POST', '/devices', { mac: '80:5E:C0:11:22:33', vendor: 'yealink', model: 'T46U', extension: '4101' });
     expect(dev.statusCode, dev.body).toBe(201);
-    const { username, password } = dev.json().provisioning;
+    const { username } = dev.json().provisioning;
+    const password: string = dev.json().secret;
 
     const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
     const file = await app.http.inject({ method: 'GET', url: '/provision/805ec0112233.cfg', headers: { authorization: basic }, remoteAddress: '10.1.2.50' });

@@ -73,7 +73,7 @@ describe('trunks', () => {
   it('creates a registration trunk: realtime rows, masked password, audit without it, and Asterisk reloads', async () => {
     const res = await req('POST', '/trunks', registrationTrunk('acme', { fromUser: '4930123', fromDomain: 'sip.acme.example' }));
     expect(res.statusCode).toBe(201);
-    const { trunk, asteriskSync } = res.json();
+    const { asteriskSync, ...trunk } = res.json();
     expect(asteriskSync).toBe('done');
     expect(trunk).toMatchObject({ name: 'acme', endpoint: 'trunk-acme', kind: 'registration', port: 25070, transport: 'udp', password: '********', codecs: ['alaw', 'ulaw'], maxChannels: 30, enabled: true });
     expect(res.body).not.toContain('S3cret-pass!');
@@ -97,7 +97,7 @@ describe('trunks', () => {
   });
 
   it('never returns the password: list, one, update', async () => {
-    const { trunk } = (await req('POST', '/trunks', registrationTrunk('masked'))).json();
+    const trunk = (await req('POST', '/trunks', registrationTrunk('masked'))).json();
     const list = await req('GET', '/trunks', undefined, viewer);
     expect(list.statusCode).toBe(200);
     expect(list.json().items.find((t: { name: string }) => t.name === 'masked').password).toBe('********');
@@ -114,7 +114,7 @@ describe('trunks', () => {
   it('creates an IP trunk: identify row, no registration, no auth, nothing for Asterisk to do', async () => {
     const res = await req('POST', '/trunks', { name: 'carrier-ip', kind: 'ip', host: 'sbc.carrier.example', transport: 'tcp', port: 5080, codecs: ['g722', 'ulaw'], maxChannels: 120 });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ asteriskSync: 'not-needed', trunk: { password: null, username: null } });
+    expect(res.json()).toMatchObject({ asteriskSync: 'not-needed', password: null, username: null });
     expect(ami.actions).toEqual([]);
     expect(await rows('ps_endpoints', 'trunk-carrier-ip')).toEqual([expect.objectContaining({ outbound_auth: null, transport: 'transport-tcp', allow: 'g722,ulaw', device_state_busy_at: 120 })]);
     // Realtime-encoded (src/shared/realtime.ts): Asterisk reads `^3B` as `;`; a raw `;` cut the contact in two.
@@ -179,11 +179,11 @@ describe('trunks', () => {
   });
 
   it('PATCH rewrites the rows; disabling unregisters first and removes them, enabling brings them back', async () => {
-    const { trunk } = (await req('POST', '/trunks', registrationTrunk('cycle'))).json();
+    const trunk = (await req('POST', '/trunks', registrationTrunk('cycle'))).json();
     ami.actions.length = 0;
 
     const codecs = await req('PATCH', `/trunks/${trunk.id}`, { codecs: ['g722'] });
-    expect(codecs.json()).toMatchObject({ asteriskSync: 'not-needed', trunk: { codecs: ['g722'] } });
+    expect(codecs.json()).toMatchObject({ asteriskSync: 'not-needed', codecs: ['g722'] });
     expect(await rows('ps_endpoints', 'trunk-cycle')).toEqual([expect.objectContaining({ allow: 'g722' })]);
     expect(ami.steps()).toEqual([]);
 
@@ -192,7 +192,7 @@ describe('trunks', () => {
 
     ami.actions.length = 0;
     const off = await req('PATCH', `/trunks/${trunk.id}`, { enabled: false });
-    expect(off.json()).toMatchObject({ asteriskSync: 'done', trunk: { enabled: false } });
+    expect(off.json()).toMatchObject({ asteriskSync: 'done', enabled: false });
     expect(ami.steps()).toEqual(['unregister trunk-cycle', 'reload']);
     for (const t of ['ps_endpoints', 'ps_aors', 'ps_auths', 'ps_endpoint_id_ips', 'ps_registrations']) expect(await rows(t, 'trunk-cycle')).toEqual([]);
 
@@ -210,7 +210,7 @@ describe('trunks', () => {
   });
 
   it('PATCH refuses the name, unknown ids, an empty body and a registration trunk without password', async () => {
-    const { trunk } = (await req('POST', '/trunks', { name: 'patchy', kind: 'ip', host: '192.0.2.9' })).json();
+    const trunk = (await req('POST', '/trunks', { name: 'patchy', kind: 'ip', host: '192.0.2.9' })).json();
     expect(fieldsOf(await req('PATCH', `/trunks/${trunk.id}`, { name: 'other' }))).toContain('body.name');
     expect((await req('PATCH', `/trunks/${trunk.id}`, {})).statusCode).toBe(400);
     expect(fieldsOf(await req('PATCH', `/trunks/${trunk.id}`, { kind: 'registration' }))).toEqual(['body.username']);
@@ -231,7 +231,7 @@ describe('trunks', () => {
   });
 
   it('delete: 409 trunk-in-use naming the routes, then removes trunk and rows after they are gone', async () => {
-    const { trunk } = (await req('POST', '/trunks', registrationTrunk('busy'))).json();
+    const trunk = (await req('POST', '/trunks', registrationTrunk('busy'))).json();
     const r1 = (await req('POST', '/outbound-routes', { name: 'busy-national', pattern: '_0Z.', trunkId: trunk.id })).json();
     const r2 = (await req('POST', '/outbound-routes', { name: 'busy-intl', pattern: '_00.', trunkId: trunk.id, requiredClass: 'international' })).json();
     ami.actions.length = 0;
@@ -272,7 +272,7 @@ describe('trunks', () => {
   });
 
   it('is mounted under /api/v1 by the production app (src/app.ts registers src/trunks/plugin.ts), with its auth', async () => {
-    const { trunk } = (await req('POST', '/trunks', { name: 'mounted', kind: 'ip', host: '192.0.2.11' })).json();
+    const trunk = (await req('POST', '/trunks', { name: 'mounted', kind: 'ip', host: '192.0.2.11' })).json();
     for (const url of ['/api/v1/trunks', '/api/v1/trunks/:id', '/api/v1/outbound-routes', '/api/v1/inbound-routes', '/api/v1/emergency-numbers']) {
       expect(app.http.hasRoute({ method: 'GET', url }), url).toBe(true);
     }

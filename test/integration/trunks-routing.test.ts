@@ -43,8 +43,8 @@ beforeAll(async () => {
   const auth = new AuthService(app.db);
   admin = (await auth.createToken(CLI_ACTOR, { username: 'it-routing-admin', name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;
   viewer = (await auth.createToken(CLI_ACTOR, { username: 'it-routing-viewer', name: 'it', ttlDays: 1, ensureRole: 'viewer' })).token;
-  main = (await req('POST', '/trunks', { name: 'rt-main', kind: 'ip', host: '192.0.2.10' })).json().trunk;
-  backup = (await req('POST', '/trunks', { name: 'rt-backup', kind: 'ip', host: '192.0.2.11', enabled: false })).json().trunk;
+  main = (await req('POST', '/trunks', { name: 'rt-main', kind: 'ip', host: '192.0.2.10' })).json();
+  backup = (await req('POST', '/trunks', { name: 'rt-backup', kind: 'ip', host: '192.0.2.11', enabled: false })).json();
   for (const n of [EXT_A, EXT_B]) await sql`insert into extensions (number, display_name) values (${n}, ${`IT ${n}`})`.execute(app.db);
 });
 

@@ -100,7 +100,7 @@ describe('voicemail API', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().items.map((m: { id: string }) => m.id)).toEqual([second, first]);
     expect(res.json().items[1]).toMatchObject({ callerNumber: '3202', callerName: 'Box 3202', durationMs: 2_000, heard: false, sizeBytes: 32_044 });
-    expect((await req('GET', '/api/v1/extensions/3202/voicemail')).json()).toEqual({ items: [] });
+    expect((await req('GET', '/api/v1/extensions/3202/voicemail')).json()).toEqual({ items: [], nextCursor: null });
   });
 
   it('downloads the WAV with content type and length (supervisor or admin; a viewer gets 403)', async () => {

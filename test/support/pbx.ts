@@ -39,7 +39,7 @@ export async function createScriptedExtension(
   } finally {
     await conn.destroy();
   }
-  return res.body.sipPassword as string;
+  return res.body.secret as string;
 }
 
 /** Start the built daemon for an e2e file and wait until it is ready; an admin API client for it. */
