@@ -144,7 +144,10 @@ apt_install baresip-core
 apt_install curl jq
 # fail2ban: the site bans SIP and API brute force with the filters in deploy/fail2ban (enabling the
 # jail is a site decision, see deploy/README-site.md); the tests check those filters with fail2ban-regex.
-apt_install fail2ban
+# python3-systemd: fail2ban's systemd backend, which the pbx-auth jail uses to read the journal
+# (without it that jail does not start). systemd-journal-remote: the tests write a real journal
+# file with it for fail2ban to read; Debian enables none of its units.
+apt_install fail2ban python3-systemd systemd-journal-remote
 # IVR prompts: sox converts uploads (libsox-fmt-mp3 reads MP3) to 8/16 kHz; espeak-ng speaks text offline.
 # Call recordings: sox compresses them to MP3 after the call (libsox-fmt-mp3 writes it, with LAME).
 apt_install sox libsox-fmt-mp3 espeak-ng
