@@ -125,7 +125,8 @@ export class CallSession {
       answerCaller: () => this.answerCaller(),
       hangupCaller: (reason, by) => this.hangupCaller(reason, by),
       partyAnswered: (answeredBy, agent) => {
-        const party = { answeredBy, agent: agent ?? null, connectedAt: this.deps.now() };
+        // A callback's agent placed the call (facts.agent): the live row keeps naming them.
+        const party = { answeredBy, agent: agent ?? this.facts.agent ?? null, connectedAt: this.deps.now() };
         this.facts = { ...this.facts, party };
         this.recording?.partyAnswered(party.agent);
         this.updateLive({ answered_by: party.answeredBy, agent: party.agent, connected_at: party.connectedAt });

@@ -88,7 +88,9 @@ describe('CDR of a queue callback', () => {
   const acd = { offerAnswered: async () => true, callbackResult: async () => undefined, callEnded: async () => undefined } as unknown as AcdEngine;
 
   async function callback() {
-    const s = setup({ anchor: 'chan-agent', callId: facts.callId, facts, acd });
+    const patches: Record<string, unknown>[] = [];
+    const store = { insert: async () => undefined, update: async (_id: string, patch: Record<string, unknown>) => void patches.push(patch) };
+    const s = { ...setup({ anchor: 'chan-agent', callId: facts.callId, facts, acd, store }), patches };
     s.advance(3_000);
     await s.session.enqueue({ type: 'callback-start', callbackId: 'q1-cb', agentId: agent.id, customer: '1003' });
     const leg = s.nextLeg();
@@ -121,6 +123,8 @@ describe('CDR of a queue callback', () => {
       duration_seconds: 27,
       ended_by: 'agent',
     });
+    // The live row keeps the agent once the customer answered (a restarted daemon's CDR reads it).
+    expect(s.patches.find((p) => 'answered_by' in p)).toMatchObject({ answered_by: '1003', agent: '7001' });
   });
 
   it('the customer hangs up first: ended by the callee', async () => {
