@@ -83,6 +83,23 @@ describe('SIP over TLS with SRTP', () => {
     }
   });
 
+  it('a tls extension (no SRTP) registers and calls over TLS with plain RTP', async () => {
+    const phone = await runBaresip({ tlsPort: world.sipTls.port, caFile: world.sipTls.certFile, ext: TLS_EXT, password: passwords.get(TLS_EXT)!, srtp: false, dial: '*991', seconds: 6 });
+    try {
+      const channel = await eventually(async () => {
+        const list = (await ari('/channels')) as { id: string; name: string; state: string }[];
+        return list.find((c) => c.name.startsWith(`PJSIP/${TLS_EXT}-`) && c.state === 'Up');
+      }, 10_000, `${TLS_EXT}'s call answered`);
+      expect(await channelVar(channel.id, 'CHANNEL(pjsip,secure)')).toBe('1');
+      expect(await channelVar(channel.id, 'CHANNEL(rtp,secure,audio)')).toBe('0');
+    } finally {
+      const { log } = await phone.done;
+      expect(log).toMatch(/\{0\/TLS\/v4\} 200 OK/);
+      expect(log).toContain('Call established');
+      expect(log).not.toContain('SRTP is Enabled');
+    }
+  });
+
   it('a tls-srtp extension offering plain RTP is refused with 488', async () => {
     const phone = await runBaresip({ tlsPort: world.sipTls.port, caFile: world.sipTls.certFile, ext: SRTP_EXT, password: passwords.get(SRTP_EXT)!, srtp: false, dial: '*991', seconds: 5 });
     const { log } = await phone.done;
