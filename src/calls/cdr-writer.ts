@@ -56,7 +56,15 @@ export class CdrWriter {
     return this.draining;
   }
 
+  /** Until nothing is queued: a CDR queued while a drain runs is written by that drain, not left for the next one. */
   private async drainOnce(): Promise<void> {
+    while (this.pending.size > 0) {
+      if (!(await this.writeQueued())) return;
+    }
+  }
+
+  /** Write the CDRs queued now; false when one failed (a retry is scheduled). */
+  private async writeQueued(): Promise<boolean> {
     for (const [callId, cdr] of [...this.pending]) {
       try {
         const written = await closeCall(this.db, cdr);
@@ -75,8 +83,9 @@ export class CdrWriter {
             logRejection(this.drain(), this.log, 'CDR writing failed');
           }, delay);
         }
-        return;
+        return false;
       }
     }
+    return true;
   }
 }

@@ -18,6 +18,29 @@ afterAll(async () => {
 });
 
 describe('CdrWriter', () => {
+  it('writes a CDR queued while another is being written at once, not when a later CDR comes', async () => {
+    const writer = new CdrWriter(db, { baseMs: 50, maxMs: 200 }, pino({ level: 'silent' }));
+    const startedAt = new Date();
+    const ids = ['drain-1', 'drain-2'];
+    for (const id of ids) {
+      await insertLiveCall(db, {
+        call_id: id, channel_id: id, direction: 'internal', caller_number: '1001', caller_name: null,
+        dialed_number: '1002', state: 'answered', digits: '', started_at: startedAt, answered_at: startedAt,
+      });
+    }
+    const cdr = (id: string) =>
+      buildCdr(
+        { callId: id, direction: 'internal', callerNumber: '1001', callerName: null, dialedNumber: '1002', startedAt, answeredAt: startedAt, digits: '' },
+        { endedAt: new Date(startedAt.getTime() + 2000), cause: 16, causeText: null, endedBy: 'caller', reconciled: false },
+      );
+    writer.write(cdr('drain-1'));
+    writer.write(cdr('drain-2')); // queued while drain-1's write is under way
+    await eventually(async () => (writer.pendingCount === 0 ? true : undefined), 5_000, 'both CDRs written', 10);
+    const rows = await db.selectFrom('cdrs').select('call_id').where('call_id', 'in', ids).execute();
+    expect(rows.map((r) => r.call_id).sort()).toEqual(ids);
+    writer.stop();
+  });
+
   it('keeps a CDR whose write failed and lands it once Postgres accepts writes again', async () => {
     const failures: unknown[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => void failures.push(JSON.parse(line)) });
