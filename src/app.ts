@@ -63,6 +63,9 @@ import { PgAcdStore } from './acd/store.js';
 import { AgentLamps } from './acd/lamps.js';
 import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/admin-repository.js';
+import { SupervisionService } from './supervision/service.js';
+import { supervisionPlugin } from './supervision/plugin.js';
+import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
 
 export interface App {
@@ -191,7 +194,25 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     announcementMedia: async (a: { prompt: string } | { text: string; language?: string }) =>
       'prompt' in a ? [prompts.mediaUri(a.prompt)] : [await prompts.speak(a.text, a.language ?? 'en', undefined)],
   };
+  // Live supervision (src/supervision, docs/supervision.md): *55 at a desk phone or the API; a
+  // snoop on the agent's channel and the supervisor in a bridge of their own.
+  const supervision = new SupervisionService({
+    db,
+    log: log.child({ component: 'supervision' }),
+    canSupervise: (number) => supervisionAllowed(db, number),
+    agent: async (number) => {
+      const agent = (await acdStore.agents()).find((a) => a.number === number);
+      return agent ? { extension: agent.extension } : null;
+    },
+    calls: {
+      callParty: (where) => dispatcher!.callParty(where),
+      ringSupervisor: (id, extension, seconds) => dispatcher!.ringSupervisor(id, extension, seconds),
+      hangup: (channelId) => ari.hangup(channelId),
+    },
+    snoop: (channelId, o) => ari.snoop(channelId, o),
+  });
   dispatcher = new StasisDispatcher({
+    supervision,
     recording: callRecording,
     acd: acdEngine,
     voicemail,
@@ -275,6 +296,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes });
       await api.register(flowsPlugin, { auth, flows });
       await api.register(acdPlugin, { auth, acd });
+      await api.register(supervisionPlugin, { auth, supervision });
       await api.register(recordingsPlugin, { auth, recordings });
     },
     { prefix: '/api/v1' },

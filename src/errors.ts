@@ -64,6 +64,8 @@ export type ErrorCode =
   | 'agent-not-found'
   | 'agent-exists'
   | 'agent-busy'
+  | 'supervision-not-found'
+  | 'supervision-not-on-call'
   | 'queue-not-found'
   | 'queue-exists'
   | 'queue-in-use'

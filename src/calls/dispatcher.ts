@@ -26,6 +26,8 @@ import type { IvrPort } from '../ivr/port.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { SessionEvent } from './events.js';
 import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
+import { SUPERVISION_BRIDGE_PREFIX, type SupervisionPort } from '../supervision/port.js';
+import { endpointOfChannel } from './router.js';
 import type { RecordingDeps, RecordingAction, RecordingOutcome } from './call-recording.js';
 import type { RecordingFinisher } from './recording-finisher.js';
 import { runningRecordings } from './recording-repository.js';
@@ -46,6 +48,8 @@ export interface DispatcherDeps {
   readonly ivr: IvrPort;
   /** The ACD: queues, agents, feature codes. */
   readonly acd: AcdEngine;
+  /** Live supervision (src/supervision). */
+  readonly supervision: SupervisionPort;
   /** Call recording (call-recording.ts) and the finisher of recordings whose calls ended; absent: never recorded. */
   readonly recording?: RecordingDeps & { readonly finisher: RecordingFinisher };
 }
@@ -144,6 +148,12 @@ export class StasisDispatcher {
           this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'callback-start', callbackId: pending.callbackId, agentId: pending.agent.id, customer: pending.customer });
           return;
         }
+        if (tag === 'supervise') {
+          // The supervisor's phone, rung for an API request, answered: the session joins the call.
+          const facts: CallFacts = { ...factsFromChannel(event.channel, new Date(event.timestamp || Date.now())), direction: 'internal', callerNumber: null, callerName: null, dialedNumber: endpointOfChannel(event.channel.name) };
+          this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'supervise-start', supervisionId: owner ?? '' });
+          return;
+        }
         if (tag === 'leg') {
           const session = this.legs.get(event.channel.id);
           if (session) this.post(session, { type: 'b-answered', legId: event.channel.id });
@@ -225,6 +235,8 @@ export class StasisDispatcher {
         this.post(this.sessions.get(event.channel.id), { type: 'stasis-end' });
         return;
       case 'ChannelDestroyed': {
+        // A supervision session snooping on this channel ends (src/supervision).
+        this.deps.supervision.channelGone(event.channel.id);
         const callback = this.callbackLegs.get(event.channel.id);
         if (callback) {
           // The agent's phone did not answer the callback: a missed offer; the callback keeps its place.
@@ -304,6 +316,32 @@ export class StasisDispatcher {
       });
   }
 
+  /** Live supervision by API: ring the supervisor's phone; its answer starts session `supervisionId` (supervise-call.ts). */
+  ringSupervisor(supervisionId: string, extension: string, ringTimeoutSeconds: number): Promise<void> {
+    return this.deps.control.originate({ channelId: supervisionId, endpoint: `PJSIP/${extension}`, callerId: '"Supervision" <*55>', timeoutSeconds: ringTimeoutSeconds, appArgs: `supervise,${supervisionId}` });
+  }
+
+  /**
+   * The party to supervise: the channel of `extension` on a connected call, or the extension party
+   * of call `callId` (its answering side, unless that is a trunk; then its caller). Connected = in a
+   * bridge with someone else (Asterisk's view, not a supervision bridge); null when there is none.
+   */
+  async callParty(where: { readonly extension: string } | { readonly callId: string }): Promise<{ channelId: string; callId: string; extension: string | null } | null> {
+    const { control } = this.deps;
+    const [channels, bridges] = await Promise.all([control.listChannels(), control.listBridges()]);
+    const bridged = new Set(bridges.filter((b) => b.channels.length >= 2 && !b.id.startsWith(SUPERVISION_BRIDGE_PREFIX)).flatMap((b) => b.channels));
+    const candidates = channels
+      .filter((c) => bridged.has(c.id))
+      .map((c) => ({ channel: c, session: this.sessions.get(c.id) ?? this.legs.get(c.id), endpoint: endpointOfChannel(c.name) }))
+      .filter((c) => c.session && c.endpoint);
+    const pick =
+      'extension' in where
+        ? candidates.find((c) => c.endpoint === where.extension)
+        : (candidates.find((c) => c.session!.callId === where.callId && c.channel.id !== c.session!.channelId && !c.endpoint!.startsWith('trunk-')) ??
+          candidates.find((c) => c.session!.callId === where.callId && !c.endpoint!.startsWith('trunk-')));
+    return pick ? { channelId: pick.channel.id, callId: pick.session!.callId, extension: pick.endpoint } : null;
+  }
+
   /** Run after every ARI (re)connect. Concurrent calls share one run. */
   reconcile(): Promise<void> {
     this.reconciling ??= this.reconcileOnce().finally(() => {
@@ -371,6 +409,11 @@ export class StasisDispatcher {
       if (this.sessions.has(channelId) || this.legs.has(channelId) || known.has(channelId)) continue;
       const channel = byId.get(channelId);
       if (!channel) continue;
+      if (channel.name.startsWith('Snoop/')) {
+        // A supervision snoop of the daemon before: its session is gone (the supervisor is hung up on adoption).
+        logRejectionUnlessGone(control.hangup(channel.id), log, 'snoop of an ended supervision not hung up', { channel: channel.id });
+        continue;
+      }
       adopted++;
       this.post(this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))), {
         type: 'adopt',
@@ -434,6 +477,7 @@ export class StasisDispatcher {
       voicemail: this.voicemail,
       ivr: this.deps.ivr,
       acd: this.deps.acd,
+      supervision: this.deps.supervision,
       ...(this.deps.recording ? { recording: this.deps.recording } : {}),
       legs: {
         register: (legId, s) => this.legs.set(legId, s),

@@ -10,6 +10,8 @@ import type { TransferRequest } from './transfer.js';
 import type { OfferedAgent } from '../acd/engine.js';
 import type { TransferTarget } from '../ivr/model.js';
 import type { LookupResult } from '../ivr/port.js';
+import type { SupervisionMode } from '../supervision/model.js';
+import type { Actor } from '../audit/repository.js';
 
 /** What an IVR flow run takes (ivr-call.ts). */
 export type IvrEvent =
@@ -45,6 +47,13 @@ export type SessionEvent =
   | { readonly type: 'agent-timeout'; readonly gen: number }
   /** The agent answered a callback (this session's channel is the agent's): call the customer. */
   | { readonly type: 'callback-start'; readonly callbackId: string; readonly agentId: string; readonly customer: string }
+  /** The supervisor's phone, rung for an API request (`supervisionId`), answered (supervise-call.ts). */
+  | { readonly type: 'supervise-start'; readonly supervisionId: string }
+  /** The API switches a supervision session's mode, or ends it. */
+  | { readonly type: 'supervise-mode'; readonly mode: SupervisionMode; readonly by: Actor }
+  | { readonly type: 'supervise-end'; readonly by: Actor }
+  /** The channel a supervision session snoops on is gone. */
+  | { readonly type: 'supervise-target-gone' }
   | { readonly type: 'hangup-request'; readonly cause: number | null }
   | { readonly type: 'stasis-end' }
   | { readonly type: 'destroyed'; readonly cause: number | null; readonly causeText: string | null }

@@ -5,12 +5,14 @@
  *   - *97 from an extension                            -> its own mailbox (PIN, messages, greeting)
  *   - agent feature codes from an extension: *91 login (agent number and PIN by DTMF), *92 logout,
  *     *93<code> pause with a reason code (*93 alone: code 1), *94 unpause
+ *   - *55<agent or extension number> from an extension  -> live supervision (docs/supervision.md)
  *   - from a trunk                                     -> inbound: the DID is routed by inbound rules
  *   - from an extension, to an extension               -> ring it
  *   - from an extension, anything else                 -> outbound routing (trunks, permission class)
  *   - from an endpoint that is neither                 -> refused (403): no anonymous or guest calls
  */
 import { ROUTABLE_NUMBER } from './flow.js';
+import { supervisedNumber } from '../supervision/model.js';
 
 export type CallSource =
   | { readonly kind: 'extension'; readonly number: string }
@@ -29,6 +31,8 @@ export type CallRoute =
   | { readonly kind: 'queue'; readonly queue: string }
   /** An agent feature code dialed at the desk phone `extension`. */
   | { readonly kind: 'agent'; readonly action: AgentAction; readonly code: number | null; readonly extension: string }
+  /** The supervision feature code dialed at the desk phone `extension`: supervise agent or extension `number`. */
+  | { readonly kind: 'supervise'; readonly number: string; readonly extension: string }
   | { readonly kind: 'refuse'; readonly reason: 'unallocated' | 'not-permitted' };
 
 export type AgentAction = 'login' | 'logout' | 'pause' | 'unpause';
@@ -48,6 +52,8 @@ export function decideRoute(source: CallSource, dialed: string | null, isExtensi
   if (agent && source.kind === 'extension') return { kind: 'agent', action: agent, code: agent === 'pause' ? 1 : null, extension: source.number };
   const pause = PAUSE_CODE.exec(dialed);
   if (pause && source.kind === 'extension') return { kind: 'agent', action: 'pause', code: Number(pause[1]), extension: source.number };
+  const supervised = supervisedNumber(dialed);
+  if (supervised) return { kind: 'supervise', number: supervised, extension: source.number };
   if (isExtension(dialed)) return dialed === source.number ? { kind: 'refuse', reason: 'unallocated' } : { kind: 'extension', number: dialed };
   return { kind: 'outbound', dialed };
 }

@@ -27,6 +27,7 @@ import { IVR_CALLER_CONTEXT, Switchboard, type SessionHost } from './switchboard
 import type { AcdEngine } from '../acd/engine.js';
 import type { IvrPort } from '../ivr/port.js';
 import { pathDigits } from '../ivr/interpreter.js';
+import type { SupervisionPort } from '../supervision/port.js';
 import { CallRecording, type RecordingAction, type RecordingDeps, type RecordingOutcome } from './call-recording.js';
 import type { PauseBy } from './recording-machine.js';
 
@@ -55,6 +56,8 @@ export interface SessionDeps {
   readonly voicemail: VoicemailPort;
   readonly ivr: IvrPort;
   readonly acd: AcdEngine;
+  /** Live supervision: who may, where the agent is, snoops, the sessions' register and audit. */
+  readonly supervision: SupervisionPort;
   /** Call recording (call-recording.ts); absent: calls are never recorded (unit tests). */
   readonly recording?: RecordingDeps;
 }
@@ -118,6 +121,7 @@ export class CallSession {
       voicemail: deps.voicemail,
       ivr: deps.ivr,
       acd: deps.acd,
+      supervision: deps.supervision,
       settings: deps.settings,
       digitTimeoutMs: deps.settings.digitTimeoutMs,
       facts: () => this.facts,
@@ -272,6 +276,10 @@ export class CallSession {
         return this.adopt(event);
       case 'callback-start':
         return this.startCallback(event);
+      case 'supervise-start':
+        // The supervisor's phone, rung for an API request, answered (supervise-call.ts).
+        await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'answered', 'supervise')), this.follow(this.channelId)]);
+        return this.switchboard.startSupervision(event.supervisionId);
       case 'hangup-request':
         if (!this.systemHangup) this.hangupRequested = { cause: event.cause };
         return;

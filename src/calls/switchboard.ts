@@ -13,11 +13,12 @@ import { TestServiceRunner, type TestServiceHost } from './test-service-call.js'
 import { IvrRunner, type IvrHost, type IvrTrail } from './ivr-call.js';
 import { QueueRunner, routingFromVars, type QueueHost, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner, type AgentCodeHost } from './agent-call.js';
+import { SuperviseRunner, type SuperviseHost } from './supervise-call.js';
 import type { TransferTarget } from '../ivr/model.js';
 import { logRejection } from '../shared/log-rejection.js';
 
 /** What the session offers its runners: every runner's host interface, in one object. */
-export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost;
+export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost & SuperviseHost;
 
 /** An IVR target of an outside number was set up by an admin: it may reach any outbound route. */
 export const IVR_CALLER_CONTEXT: CallerContext = { callerClass: 'international', callerIdNumber: null };
@@ -81,6 +82,8 @@ export class Switchboard {
         return this.startQueue(route.queue);
       case 'agent':
         return this.handTo(new AgentCodeRunner(host, route.extension, route.action, route.code), 'agent').start();
+      case 'supervise':
+        return this.handTo(new SuperviseRunner(host, { kind: 'code', extension: route.extension, number: route.number }), 'supervise').start();
       case 'refuse':
         this.handTo(idleRunner('refused'), null);
         return host.hangupCaller(route.reason === 'not-permitted' ? 'rejected' : 'unallocated');
@@ -91,6 +94,11 @@ export class Switchboard {
   startCallback(callbackId: string, customer: string): Promise<void> {
     this.callback = callbackId;
     return this.toTarget({ kind: 'external', number: customer });
+  }
+
+  /** The supervisor's phone, rung for API request `supervisionId`, answered: join the call it names. */
+  startSupervision(supervisionId: string): Promise<void> {
+    return this.handTo(new SuperviseRunner(this.host, { kind: 'api', id: supervisionId }), 'supervise').start();
   }
 
   /** A flow ended on a target; its variables may set the caller's priority and required skills in a queue. */
@@ -155,6 +163,8 @@ export class Switchboard {
       return queue.adoptConnected(event.peer, event.bridgeId);
     }
     if (event.mode === 'agent') return host.hangupCaller('normal'); // a feature code call: done or to be dialed again
+    // A supervision session's snoops and bridge were the old daemon's: the supervisor dials again.
+    if (event.mode === 'supervise') return host.hangupCaller('normal');
     // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the
     // message said so far (it is saved once Asterisk has closed the file).
     if (event.mode === 'voicemail' || event.mode === 'mailbox') {

@@ -9,6 +9,12 @@ export async function findExtension(db: DbOrTx, number: string): Promise<Extensi
   return db.selectFrom('extensions').selectAll().where('number', '=', number).executeTakeFirst();
 }
 
+/** Whether extension `number` may supervise (its canSupervise flag); null when there is no such extension. */
+export async function supervisionAllowed(db: DbOrTx, number: string): Promise<boolean | null> {
+  const row = await db.selectFrom('extensions').select('can_supervise').where('number', '=', number).executeTakeFirst();
+  return row ? row.can_supervise : null;
+}
+
 export async function listExtensions(db: DbOrTx): Promise<ExtensionRow[]> {
   return db.selectFrom('extensions').selectAll().orderBy('number').execute();
 }

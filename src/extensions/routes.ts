@@ -39,6 +39,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
       forwardNoAnswer: row.forward_no_answer,
       ringTimeoutSeconds: row.ring_timeout_seconds,
       voicemailEnabled: row.voicemail_enabled,
+      canSupervise: row.can_supervise,
       voicemailPinSet: row.voicemail_pin_hash !== null,
       sipSecurity: row.sip_security,
       registration: {

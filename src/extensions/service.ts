@@ -33,6 +33,7 @@ export interface UpdateExtensionInput {
   forwardNoAnswer?: string | null;
   ringTimeoutSeconds?: number;
   voicemailEnabled?: boolean;
+  canSupervise?: boolean;
   voicemailPin?: string;
   sipSecurity?: SipSecurity;
 }
@@ -107,6 +108,7 @@ export class ExtensionService {
     if (input.dnd !== undefined) patch.dnd = input.dnd;
     if (input.ringTimeoutSeconds !== undefined) patch.ring_timeout_seconds = input.ringTimeoutSeconds;
     if (input.voicemailEnabled !== undefined) patch.voicemail_enabled = input.voicemailEnabled;
+    if (input.canSupervise !== undefined) patch.can_supervise = input.canSupervise;
     if (input.sipSecurity !== undefined) patch.sip_security = input.sipSecurity;
     if (input.voicemailPin !== undefined) {
       const p = pinProblem(input.voicemailPin);

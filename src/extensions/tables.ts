@@ -16,6 +16,8 @@ export interface ExtensionTable {
   forward_no_answer: string | null;
   ring_timeout_seconds: Generated<number>;
   voicemail_enabled: Generated<boolean>;
+  /** May supervise (listen, whisper, barge) from its phone with *55 (docs/supervision.md). */
+  can_supervise: Generated<boolean>;
   voicemail_pin_hash: string | null;
   /** SIP over TLS / SRTP (migration 2026-12-07T07-00-00_extension_sip_security). */
   sip_security: ColumnType<SipSecurity, SipSecurity | undefined, SipSecurity>;

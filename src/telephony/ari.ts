@@ -215,6 +215,15 @@ export class AriConnection implements CallControl {
     );
   }
 
+  /**
+   * A snoop on `channelId` (live supervision): a `Snoop/...` channel named `snoopId`, answered, that
+   * enters our app with `appArgs`. `spy`: audio taken from the channel (in = from its phone, out = to
+   * it); `whisper`: where audio written to the snoop goes. Its directions are fixed for its life.
+   */
+  async snoop(channelId: string, o: { snoopId: string; spy: 'none' | 'in' | 'out' | 'both'; whisper: 'none' | 'in' | 'out' | 'both'; appArgs: string }): Promise<void> {
+    await this.api().json('POST', `/channels/${seg(channelId)}/snoop`, { spy: o.spy, whisper: o.whisper, app: this.settings.app, appArgs: o.appArgs, snoopId: o.snoopId });
+  }
+
   /** POST /channels/{id}/transfer_progress (Asterisk 22.3+). */
   async transferProgress(channelId: string, state: TransferProgress): Promise<void> {
     await this.api().json('POST', `/channels/${seg(channelId)}/transfer_progress`, { states: state });

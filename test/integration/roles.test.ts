@@ -125,6 +125,12 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/pause-reasons': 'viewer',
   'POST /api/v1/pause-reasons': 'supervisor',
   'DELETE /api/v1/pause-reasons/{code}': 'supervisor',
+  // Live supervision: joining a call is a supervisor's.
+  'GET /api/v1/supervision': 'supervisor',
+  'POST /api/v1/supervision': 'supervisor',
+  'GET /api/v1/supervision/{id}': 'supervisor',
+  'PATCH /api/v1/supervision/{id}': 'supervisor',
+  'DELETE /api/v1/supervision/{id}': 'supervisor',
 };
 
 /** Lowest first. */

@@ -13,6 +13,7 @@ import type { RoutedCall } from '../../src/calls/directory.js';
 import type { CallFacts } from '../../src/calls/cdr.js';
 import type { IvrPort } from '../../src/ivr/port.js';
 import type { AcdEngine } from '../../src/acd/engine.js';
+import type { SupervisionPort } from '../../src/supervision/port.js';
 
 export const target = (number: string): DialTarget => ({
   number,
@@ -32,7 +33,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; store?: SessionDeps['store']; control?: Partial<CallControl> } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; supervision?: SupervisionPort; store?: SessionDeps['store']; control?: Partial<CallControl> } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -81,6 +82,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
     voicemail: { mailboxFor: async () => null } as unknown as SessionDeps['voicemail'],
     ivr: o.ivr ?? ({} as IvrPort),
     acd: o.acd ?? ({} as AcdEngine),
+    supervision: o.supervision ?? ({} as SupervisionPort),
   };
   const [callerNumber, callerName] = o.caller ?? ['1001', 'Anna Berg'];
   const anchor = o.anchor ?? 'chan-a';
