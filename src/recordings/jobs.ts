@@ -49,7 +49,14 @@ export class RecordingJobs implements CompressionQueue {
     this.queue.on('error', (err: Error) => log.debug({ err: err.message }, 'recording queue error'));
   }
 
+  /**
+   * One job per recording (its id names it: adding it again while it waits or runs does nothing).
+   * A job BullMQ gave up on (a worker killed in the middle too often) while the row still says
+   * 'stored' is removed first, so that the retention run's re-enqueue takes effect.
+   */
   async enqueueCompress(id: string): Promise<void> {
+    const old = await this.queue.getJob(`compress-${id}`);
+    if (old && (await old.isFailed())) await old.remove();
     await this.queue.add('compress', { id }, {
       jobId: `compress-${id}`,
       attempts: this.opts.attempts,
@@ -80,8 +87,9 @@ export class RecordingJobs implements CompressionQueue {
     return this.queue.getJob(`compress-${id}`);
   }
 
+  /** A compression in progress is not waited for: BullMQ hands it to a worker again once its lock lapses. */
   async stop(): Promise<void> {
-    await this.worker?.close();
+    await this.worker?.close(true);
     await this.queue.close();
     this.connection.disconnect();
   }

@@ -137,6 +137,31 @@ describe('finalize and compression', () => {
   });
 });
 
+describe('lost compressions', () => {
+  it('a stored recording whose job never reached Redis is enqueued again by the retention run', async () => {
+    const r = await recorded();
+    const noRedis = new RecordingStore({ db, settings, log: createLogger('silent') }); // no queue: the enqueue is lost
+    await noRedis.finalize(r.id);
+    await db.updateTable('recordings').set({ updated_at: new Date(Date.now() - 3_600_000) }).where('id', '=', r.id).execute();
+    expect((await store.runRetention()).requeued).toBeGreaterThanOrEqual(1);
+    await eventually(async () => ((await store.get(r.id)).state === 'compressed' ? true : undefined), 20_000, 'compressed');
+  });
+
+  it('after a job BullMQ gave up on, a row set back to stored is compressed on the next run', async () => {
+    const r = await recorded({ broken: true });
+    await store.finalize(r.id);
+    await eventually(async () => ((await store.get(r.id)).state === 'failed' ? true : undefined), 20_000, 'failed');
+    await toneWav(r.file, 2); // the file repaired by hand, the row set back (docs/recording.md)
+    await db.updateTable('recordings').set({ state: 'stored', updated_at: new Date(Date.now() - 3_600_000) }).where('id', '=', r.id).execute();
+    await store.runRetention();
+    const row = await eventually(async () => {
+      const x = await store.get(r.id);
+      return x.state === 'compressed' ? x : undefined;
+    }, 20_000, 'compressed');
+    expect(row.last_error).toBeNull();
+  });
+});
+
 describe('retention', () => {
   it('deletes recordings past retain_until (file and row), keeps those under legal hold and those not due', async () => {
     const due = await recorded();
