@@ -16,6 +16,7 @@ import type { CallHost } from './host.js';
 import type { QueueEvent, SessionEvent } from './events.js';
 import type { CallRunner } from './runner.js';
 import { isBusyCause } from './dial-flow.js';
+import type { LiveCallPatch } from './repository.js';
 
 /** What a caller hears when a callback becomes possible (spoken by espeak-ng, cached). */
 export const CALLBACK_OFFER_TEXT = 'To keep your place in the queue and be called back, press star.';
@@ -47,6 +48,8 @@ export interface QueueHost extends CallHost {
   markCallback(): void;
   /** The caller joined queue `queue`: their CDR names it. */
   joinedQueue(queue: string): void;
+  /** Live-call bookkeeping (best effort): the row's state while waiting or ringing an agent. */
+  updateLive(patch: LiveCallPatch): void;
 }
 
 export interface QueueRouting {
@@ -181,6 +184,8 @@ export class QueueRunner implements CallRunner {
     const { control, channelId, log } = this.host;
     const answering = this.host.answerCaller(); // at once when answered already (a flow, a restart)
     this.answering = answering;
+    // The live row says waiting or ringing (after the answer's own update): see showState.
+    answering.then(() => this.showState(), () => undefined);
     this.mohStarting = answering.then(
       () => control.startMoh(channelId).then(() => true, (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false)),
       (err: Error) => {
@@ -188,6 +193,15 @@ export class QueueRunner implements CallRunner {
         return false;
       },
     );
+  }
+
+  /**
+   * What the caller's live row says while in the queue (GET /calls/live): `ringing` while an
+   * agent's phone rings for them, else `waiting`; once connected the session says `dial`.
+   */
+  private showState(): void {
+    if (!this.joined || this.connectedLeg) return;
+    this.host.updateLive({ state: this.ringing.size > 0 ? 'ringing' : 'waiting' });
   }
 
   /** A digit while waiting: the callback key, once a callback is offered. */
@@ -220,7 +234,7 @@ export class QueueRunner implements CallRunner {
           this.host.releaseLeg(legId);
           await this.host.control.hangup(legId).catch(() => undefined);
         }
-        return;
+        return this.showState();
       case 'queue-leave':
         this.joined = false;
         await this.stopMoh();
@@ -289,6 +303,7 @@ export class QueueRunner implements CallRunner {
     if (!agent) return;
     this.ringing.delete(legId);
     this.host.releaseLeg(legId);
+    this.showState();
     await acd.offerFailed(this.host.facts().callId, agent.id, isBusyCause(cause) ? 'busy' : 'no-answer');
   }
 
@@ -344,6 +359,7 @@ export class QueueRunner implements CallRunner {
         appArgs: `leg,${facts.callId}`,
       });
       log.info({ agent: agent.number, extension: agent.extension, leg: legId }, 'ringing agent');
+      this.showState();
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'call-not-found') log.warn({ agent: agent.number, err: (err as Error).message }, 'could not ring agent');
       await this.legEnded(legId, 20); // unreachable phone: a missed offer

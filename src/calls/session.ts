@@ -78,6 +78,8 @@ export class CallSession {
   private following: Promise<void> = Promise.resolve();
   /** The live row's first insert: updates and the CDR (which drops the row) go after it. */
   private inserted: Promise<void> = Promise.resolve();
+  /** The live row's updates, one after the other (updateLive). */
+  private liveUpdates: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
   private hangupRequested: { cause: number | null } | null = null;
@@ -496,9 +498,14 @@ export class CallSession {
     }
   }
 
-  /** An update of the live row, after its insert; not awaited (see persist). */
+  /**
+   * An update of the live row, after its insert and after the updates before it (a later state
+   * must not be overtaken by an earlier one on another pool connection); not awaited (see persist).
+   */
   private updateLive(patch: LiveCallPatch): void {
-    logRejection(this.persist(() => this.deps.store.update(this.callId, patch)), this.log, 'live call state not saved');
+    const callId = this.callId;
+    this.liveUpdates = this.liveUpdates.then(() => this.persist(() => this.deps.store.update(callId, patch)));
+    logRejection(this.liveUpdates, this.log, 'live call state not saved');
   }
 
   /** Live-call bookkeeping is best effort: a failed write is logged, the call goes on. */

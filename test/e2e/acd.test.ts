@@ -217,7 +217,19 @@ describe('ACD: agents on desk phones', () => {
     const ringing = await agentPhone(PHONE_1, 'phone-no-answer');
     const answering = await agentPhone(PHONE_2, 'phone-answer');
     const since = new Date(Date.now() - 50);
-    const caller = await customer({ hangUpAfter: 8000 }); // 5 s ringing agent 23, then agent 24
+    const calling = customer({ hangUpAfter: 8000 }); // 5 s ringing agent 23, then agent 24
+    // While 23's phone rings, the live views say so: the queue's names 23, the call's is ringing.
+    const inQueue = await eventually(async () => {
+      const w = ((await admin('GET', '/api/v1/queues/support/live')).body as { waiting: { state: string; agents: string[] }[] }).waiting;
+      return w[0]?.state === 'ringing' ? w : undefined;
+    }, 5_000, 'the caller listed as ringing');
+    expect(inQueue).toEqual([expect.objectContaining({ state: 'ringing', agents: ['23'] })]);
+    expect(await stateOf('23')).toBe('reserved');
+    await eventually(async () => {
+      const calls = (await admin('GET', '/api/v1/calls/live')).body.items as { callerNumber: string; state: string }[];
+      return calls.some((c) => c.state === 'ringing') ? true : undefined;
+    }, 5_000, 'the live call ringing');
+    const caller = await calling;
     expect(caller.code, caller.output).toBe(0);
     expect((await ringing.done).code).toBe(0); // rang 5 s, cancelled
     expect((await answering.done).code).toBe(0);

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { setup } from '../support/session-harness.js';
+import { eventually } from '../support/wait.js';
+import type { AcdEngine, QueueCallPort } from '../../src/acd/engine.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -39,5 +41,45 @@ describe('the live row of a call', () => {
     await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
     await settle();
     expect(s.cdrs).toHaveLength(1);
+  });
+});
+
+describe("a queue caller's live row", () => {
+  function queueAcd() {
+    let port: QueueCallPort | null = null;
+    const acd = {
+      join: async (_call: unknown, p: QueueCallPort) => {
+        port = p;
+        return { kind: 'joined', queue: { callbackAfterSeconds: null }, offered: Promise.resolve(false) };
+      },
+      offerAnswered: async () => true,
+      offerFailed: async () => undefined,
+      callEnded: async () => undefined,
+      callerLeft: async () => undefined,
+    } as unknown as AcdEngine;
+    return { acd, offer: () => port!.offer([{ id: 'a-1', number: '7001', extension: '2001' }], 15) };
+  }
+
+  it('says waiting, ringing while an agent rings, waiting again when the offer fails: in the order of the changes, however slow each write', async () => {
+    const states: string[] = [];
+    const { acd, offer } = queueAcd();
+    // Writes that finish in reverse order of their start, as they could on a pool of connections.
+    let delay = 50;
+    const s = setup({
+      acd,
+      route: { kind: 'queue', queue: 'support' },
+      store: {
+        insert: async () => undefined,
+        update: (_id, patch) => new Promise<void>((r) => setTimeout(() => (patch.state ? states.push(patch.state) : undefined, r()), (delay = Math.max(0, delay - 10)))),
+      },
+    });
+    await s.session.enqueue({ type: 'stasis-start' });
+    offer();
+    await s.session.enqueue({ type: 'playback-finished', playbackId: 'none' }); // after the offer's event
+    const leg = [...s.legs.keys()].find((l) => l.includes('-agent-'))!;
+    await eventually(async () => (states.at(-1) === 'ringing' ? true : undefined), 2_000, 'ringing');
+    await s.session.enqueue({ type: 'b-ended', legId: leg, cause: 19 }); // rang out
+    await eventually(async () => (states.at(-1) === 'waiting' && states.length >= 3 ? true : undefined), 2_000, 'waiting again');
+    expect(states.filter((x, i) => x !== states[i - 1])).toEqual(['answered', 'waiting', 'ringing', 'waiting']);
   });
 });
