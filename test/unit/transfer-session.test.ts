@@ -39,6 +39,10 @@ describe('blind transfer in a call session', () => {
       await s.session.enqueue({ type: 'hangup-request', cause: 16 });
       await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
       expect(s.cdrs[1]).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', dialed_number: '1003', caller_number: '1001', disposition: 'ANSWERED', ended_by: 'caller', billable_seconds: 20, duration_seconds: 23 });
+      // Each part names who answered it and splits its wait from its talk: B's part rang 2 s and
+      // talked 10 s; the next part waited while C rang (3 s, A on hold) and talked 20 s with C.
+      expect(s.cdrs[0]).toMatchObject({ answered_by: '1002', wait_seconds: 2, talk_seconds: 10 });
+      expect(s.cdrs[1]).toMatchObject({ answered_by: '1003', agent: null, queue: null, wait_seconds: 3, talk_seconds: 20 });
     } finally {
       vi.useRealTimers();
     }
@@ -85,10 +89,20 @@ describe('blind transfer in a call session', () => {
       await vi.advanceTimersByTimeAsync(0);
       expect(s.calls).toEqual(expect.arrayContaining([`transferProgress ${s.legB} channel_declined`, 'hangup chan-a busy']));
       await s.session.enqueue({ type: 'destroyed', cause: 17, causeText: 'User busy' });
-      expect(s.cdrs[1]).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', disposition: 'BUSY', answered_at: null });
+      expect(s.cdrs[1]).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', disposition: 'BUSY', hangup_cause: 17, answered_at: null, answered_by: null, ended_by: 'system', talk_seconds: 0, billable_seconds: 0 });
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('the caller hangs up while the target rings: the next part is NO ANSWER, all wait, ended by the caller', async () => {
+    const s = await connected();
+    await s.session.enqueue({ type: 'transfer', channelId: s.legB, destination: '1003', replaces: null });
+    s.advance(4000);
+    await s.session.enqueue({ type: 'hangup-request', cause: 16 });
+    await s.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
+    expect(s.cdrs[0]).toMatchObject({ call_id: 'call-1', ended_by: 'transfer', answered_by: '1002' });
+    expect(s.cdrs[1]).toMatchObject({ call_id: 'call-1-t1', disposition: 'NO ANSWER', answered_at: null, answered_by: null, ended_by: 'caller', wait_seconds: 4, talk_seconds: 0 });
   });
 });
 
@@ -147,6 +161,12 @@ describe('attended transfer between two call sessions', () => {
     await one.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
     expect(one.calls).toContain(`hangup ${legC}`);
     expect(one.cdrs.at(-1)).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', caller_number: '1001', caller_name: 'Anna Berg', dialed_number: '1003', ended_by: 'caller', billable_seconds: 7 });
+    // Who answered each part: B on call 1, C on the consultation and on the joined part (all talk).
+    expect(one.cdrs.map((c) => [c.call_id, c.answered_by, c.wait_seconds, c.talk_seconds])).toEqual([
+      ['call-2', '1003', 2, 10],
+      ['call-1', '1002', 2, 10],
+      ['call-1-t1', '1003', 0, 7],
+    ]);
   });
 
   it('when B placed both calls, the survivor\'s remaining party becomes its caller', async () => {
@@ -169,7 +189,7 @@ describe('attended transfer between two call sessions', () => {
     await one.session.enqueue({ type: 'b-ended', legId: legC, cause: 16 });
     expect(one.calls).toContain(`hangup ${legA} normal`);
     await one.session.enqueue({ type: 'destroyed', cause: 16, causeText: 'Normal Clearing' });
-    expect(one.cdrs.at(-1)).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', caller_number: '1001', dialed_number: '1003', disposition: 'ANSWERED' });
+    expect(one.cdrs.at(-1)).toMatchObject({ call_id: 'call-1-t1', linked_id: 'call-1', caller_number: '1001', dialed_number: '1003', disposition: 'ANSWERED', answered_by: '1003', ended_by: 'callee', wait_seconds: 0, talk_seconds: 5 });
   });
 
   it('a call that is not connected takes no part: no side, no hand-over', async () => {
