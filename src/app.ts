@@ -208,6 +208,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       callParty: (where) => dispatcher!.callParty(where),
       ringSupervisor: (id, extension, seconds) => dispatcher!.ringSupervisor(id, extension, seconds),
       hangup: (channelId) => ari.hangup(channelId),
+      noteMonitored: (callId) => dispatcher!.noteMonitored(callId),
     },
     snoop: (channelId, o) => ari.snoop(channelId, o),
   });

@@ -27,6 +27,8 @@ export interface CallFacts {
    * it answered. Absent when no person answered (the caller heard only the system: voicemail, a flow).
    */
   readonly party?: CallParty | null;
+  /** A supervisor joined the call (listen, whisper or barge: docs/supervision.md). */
+  readonly monitored?: boolean;
   /** The agent on the call before anyone answered: a queue callback's agent, who placed it (docs/acd.md#callbacks). */
   readonly agent?: string | null;
 }
@@ -144,6 +146,7 @@ export function buildCdr(call: CallFacts, end: CallEnd): NewCdr {
     queue: call.queue ?? null,
     wait_seconds: times.wait,
     talk_seconds: times.talk,
+    monitored: call.monitored ?? false,
   };
 }
 

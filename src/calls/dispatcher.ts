@@ -316,6 +316,11 @@ export class StasisDispatcher {
       });
   }
 
+  /** A supervisor joined call `callId`: its CDR will say it was monitored. */
+  noteMonitored(callId: string): void {
+    for (const session of this.sessions.values()) if (session.callId === callId) session.noteMonitored();
+  }
+
   /** Live supervision by API: ring the supervisor's phone; its answer starts session `supervisionId` (supervise-call.ts). */
   ringSupervisor(supervisionId: string, extension: string, ringTimeoutSeconds: number): Promise<void> {
     return this.deps.control.originate({ channelId: supervisionId, endpoint: `PJSIP/${extension}`, callerId: '"Supervision" <*55>', timeoutSeconds: ringTimeoutSeconds, appArgs: `supervise,${supervisionId}` });

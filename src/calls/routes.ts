@@ -115,6 +115,7 @@ export function cdrJson(r: CdrRow & { recordings?: { id: string }[] }) {
     ivrPath: (r.ivr_path ?? null) as never,
     recordings: (r.recordings ?? []).map((x) => x.id),
     recordingErased: r.recording_erased,
+    monitored: r.monitored,
   };
 }
 

@@ -44,6 +44,7 @@ export const Cdr = Type.Object(
     }),
     recordings: Type.Array(Type.String(), { description: 'ids of its call recordings, oldest first (GET /recordings/{id}; each names this CDR by callId)' }),
     recordingErased: Type.Boolean({ description: 'its recordings were erased (a data-subject request, POST /recordings/erasure); the CDR stays' }),
+    monitored: Type.Boolean({ description: 'a supervisor listened, whispered or barged in (docs/supervision.md)' }),
     ivrPath: Type.Union(
       [
         Type.Object({

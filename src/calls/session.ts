@@ -223,6 +223,11 @@ export class CallSession {
     return this.anchor;
   }
 
+  /** A supervisor joined this call: its CDR says so (nothing else of the call changes). */
+  noteMonitored(): void {
+    this.facts = { ...this.facts, monitored: true };
+  }
+
   get peerLegId(): string | null {
     return this.switchboard.dial?.peerLegId ?? null;
   }

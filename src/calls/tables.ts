@@ -94,6 +94,8 @@ export interface CdrTable {
   talk_seconds: ColumnType<number | null, number | null | undefined, never>;
   /** Its recordings were erased (a data-subject request; src/recordings). */
   recording_erased: ColumnType<boolean, never, boolean>;
+  /** A supervisor listened, whispered or barged in on the call (docs/supervision.md). */
+  monitored: ColumnType<boolean, boolean | undefined, never>;
   created_at: Generated<Date>;
 }
 export type CdrRow = Selectable<CdrTable>;

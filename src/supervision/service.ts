@@ -26,6 +26,8 @@ export interface SupervisionDeps {
     callParty(where: { readonly extension: string } | { readonly callId: string }): Promise<{ channelId: string; callId: string; extension: string | null } | null>;
     ringSupervisor(id: string, extension: string, ringTimeoutSeconds: number): Promise<void>;
     hangup(channelId: string): Promise<void>;
+    /** The supervised call's CDR notes that it was monitored. */
+    noteMonitored(callId: string): void;
   };
   readonly snoop: (channelId: string, o: { snoopId: string; appArgs: string } & SnoopDirections) => Promise<void>;
   readonly now?: () => Date;
@@ -114,6 +116,7 @@ export class SupervisionService implements SupervisionPort {
 
   opened(info: SupervisionInfo, handle: SupervisionHandle): void {
     this.active.set(info.id, { info, handle });
+    this.deps.calls.noteMonitored(info.callId);
     this.audit(info.actor, 'supervision.start', info.id, {
       supervisor: info.supervisorExtension, target: info.target, callId: info.callId, extension: info.extension, agent: info.agent, mode: info.mode,
     });

@@ -210,6 +210,10 @@ describe('live supervision from a desk phone (*55)', () => {
       expect(rows.every((r) => r.actor === `extension:${SUPERVISOR}`)).toBe(true);
       expect(rows.at(-1)!.details).toMatchObject({ reason: 'call-ended' });
 
+      // The supervised call's CDR says it was monitored, and is otherwise an ordinary answered call.
+      const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?caller=${CUSTOMER}&dialed=${AGENT}&limit=1`)).body.items[0] as Record<string, unknown> | undefined, 10_000, 'the call\'s CDR');
+      expect(cdr).toMatchObject({ monitored: true, disposition: 'ANSWERED', endedBy: 'caller', answeredBy: AGENT, callId: start.details['callId'] });
+
       // Nothing left behind: no live calls, no supervision sessions.
       await eventually(async () => ((await admin('GET', '/api/v1/calls/live')).body.items.length === 0 ? true : undefined), 10_000, 'no live calls');
       expect((await admin('GET', '/api/v1/supervision')).body.items).toEqual([]);

@@ -137,6 +137,7 @@ describe('the supervisor\'s call', () => {
 describe('the supervision service', () => {
   function service(o: { agents?: Record<string, string | null>; extensions?: Record<string, boolean>; party?: { channelId: string; callId: string; extension: string | null } | null } = {}) {
     const rung: string[] = [];
+    const monitored: string[] = [];
     const deps: SupervisionDeps = {
       db: {} as Db, // audit rows: recordAudit fails on this stand-in and is logged, never thrown
       log: pino({ level: 'silent' }),
@@ -146,10 +147,11 @@ describe('the supervision service', () => {
         callParty: async () => o.party ?? null,
         ringSupervisor: async (id, ext) => void rung.push(`${id} ${ext}`),
         hangup: async () => undefined,
+        noteMonitored: (callId) => void monitored.push(callId),
       },
       snoop: async () => undefined,
     };
-    return { svc: new SupervisionService(deps), rung };
+    return { svc: new SupervisionService(deps), rung, monitored };
   }
   const party = { channelId: 'c1', callId: 'call-1', extension: '1002' };
   const actor = { userId: 'u1', tokenId: 't1', label: 'user:sue', requestId: 'r1' };
@@ -181,8 +183,8 @@ describe('the supervision service', () => {
     expect(() => busy.svc.get(view.id)).toThrow(/not found/);
   });
 
-  it('a destroyed channel ends the sessions snooping on it, only those', () => {
-    const { svc } = service();
+  it('a destroyed channel ends the sessions snooping on it, only those; an opened session marks its call monitored', () => {
+    const { svc, monitored } = service();
     const told: string[] = [];
     const info = (id: string, channelId: string): SupervisionInfo => ({
       id, supervisorExtension: '1001', target: { kind: 'extension', number: '1002' }, callId: 'call-1', channelId, extension: '1002', agent: null, mode: 'listen', startedAt: new Date(), actor,
@@ -191,6 +193,7 @@ describe('the supervision service', () => {
     svc.opened(info('s2', 'c2'), { switchTo: () => undefined, end: () => undefined, targetGone: () => void told.push('s2') });
     svc.channelGone('c2');
     expect(told).toEqual(['s2']);
+    expect(monitored).toEqual(['call-1', 'call-1']);
     svc.changeMode('s1', 'barge', actor);
     expect(() => svc.changeMode('nope', 'barge', actor)).toThrow(/no active supervision/);
   });
