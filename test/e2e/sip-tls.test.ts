@@ -5,10 +5,12 @@
  * service; a plain RTP offer and plain-UDP calls of such extensions are refused.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
-import { asteriskInstance } from '../support/asterisk.js';
+import { REPO, asteriskInstance } from '../support/asterisk.js';
 import { runBaresip } from '../support/baresip.js';
 import { answerOptions, registerPhone, sippCall } from '../support/sipp.js';
 import { openDb } from '../support/db.js';
@@ -106,6 +108,29 @@ describe('SIP over TLS with SRTP', () => {
     expect(log).toMatch(/\{0\/TLS\/v4\} 200 OK/);
     expect(log).toContain('488 Not Acceptable Here');
     expect(log).not.toContain('Call established');
+  });
+
+  it('a wrong password over TLS is the security event fail2ban\'s SIP filter counts (RemoteAddress IPV4/TLS/...)', async () => {
+    const securityLog = path.join((await asteriskInstance('path', world.asteriskEnv)).trim(), 'log/security.log');
+    const before = (await readFile(securityLog, 'utf8')).length;
+    const phone = await runBaresip({ tlsPort: world.sipTls.port, caFile: world.sipTls.certFile, ext: SRTP_EXT, password: 'not-the-password', srtp: true, seconds: 4 });
+    const { log } = await phone.done;
+    const added = (await readFile(securityLog, 'utf8')).slice(before).split('\n').filter((l) => l.includes('ChallengeResponseFailed'));
+    expect(added.length, log).toBeGreaterThan(0);
+    expect(log).not.toMatch(/200 OK \(pbx\) \[1 binding\]/);
+    expect(added[0]).toMatch(/RemoteAddress="IPV4\/TLS\/127\.0\.0\.1\/\d+"/);
+    // deploy/fail2ban's filter, with the repository's common.conf (test/unit/provisioning-fail2ban.test.ts does the rest)
+    const dir = await mkdtemp(path.join(tmpdir(), 'pbx-e2e-f2b-'));
+    try {
+      await mkdir(path.join(dir, 'filter.d'));
+      await copyFile(path.join(REPO, 'deploy/fail2ban/common.conf'), path.join(dir, 'filter.d/common.conf'));
+      for (const f of await readdir(path.join(REPO, 'deploy/fail2ban/filter.d'))) await copyFile(path.join(REPO, 'deploy/fail2ban/filter.d', f), path.join(dir, 'filter.d', f));
+      await writeFile(path.join(dir, 'security.log'), `${added.join('\n')}\n`);
+      const ips = execFileSync('fail2ban-regex', ['-c', dir, '-o', 'ip', path.join(dir, 'security.log'), path.join(dir, 'filter.d/pbx-asterisk.conf')], { encoding: 'utf8' });
+      expect(ips.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual(added.map(() => '127.0.0.1'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a TLS extension calling over plain UDP is refused (403 from the dialplan guard)', async () => {
