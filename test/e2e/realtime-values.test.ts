@@ -12,6 +12,7 @@ import { registerPhone } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, startReadyDaemon } from '../support/pbx.js';
 import { openDb } from '../support/db.js';
+import { sipPasswordDigest } from '../../src/extensions/sip-credentials.js';
 import { spawn } from 'node:child_process';
 
 const world = inject('e2e');
@@ -50,9 +51,11 @@ describe('realtime values reach Asterisk as given', () => {
     expect(await shown('pjsip show endpoint 4001', 'callerid')).toBe(`"${renamed}" <4001>`);
     expect((await admin('GET', '/api/v1/extensions/4001')).body.displayName).toBe(renamed);
 
-    // Asterisk holds the generated password as given, and a phone registers with it.
+    // Asterisk holds the digest of the rotated password (never the password: sip-credentials.ts),
+    // and a phone registers with the password.
     const { secret: sipPassword } = (await admin('POST', '/api/v1/extensions/4001/rotate-password')).body as { secret: string };
-    expect(await shown('pjsip show auth 4001', 'password')).toBe(sipPassword);
+    expect(await shown('pjsip show auth 4001', 'password_digest')).toBe(`MD5:${sipPasswordDigest('4001', sipPassword).slice('md5:'.length)}`);
+    expect(await rx('pjsip show auth 4001')).not.toContain(sipPassword);
     const reg = await registerPhone({ sipPort: world.sipPort, ext: '4001', password: sipPassword, port: await freePort(true) });
     expect(reg.code, reg.output).toBe(0);
     const ext = await eventually(async () => {
