@@ -449,7 +449,7 @@ export function describeConfig(env: Env): string[] {
     const shown =
       raw === undefined
         ? `(unset${v.fallback ? `, default ${v.fallback}` : ', REQUIRED'})`
-        : /PASSWORD/.test(v.name)
+        : /PASSWORD|SECRET/.test(v.name)
           ? '(set, hidden)'
           : raw;
     return `${v.name.padEnd(24)} ${shown}\n    ${v.about}`;

@@ -2,9 +2,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, describeConfig, loadConfig } from '../../src/config.js';
 
 const minimal = { PBX_ARI_USER: 'pbx', PBX_ARI_PASSWORD: 'a', PBX_AMI_USER: 'pbx', PBX_AMI_PASSWORD: 'b', PBX_SECRET_KEY: Buffer.alloc(32).toString('base64') };
+
+describe('pbx config (describeConfig)', () => {
+  it('shows settings but hides passwords and PBX_SECRET_KEY', () => {
+    const lines = describeConfig({ ...minimal, PBX_HTTP_PORT: '8443' }).join('\n');
+    expect(lines).toMatch(/^PBX_HTTP_PORT\s+8443$/m);
+    for (const name of ['PBX_ARI_PASSWORD', 'PBX_AMI_PASSWORD', 'PBX_SECRET_KEY']) expect(lines).toMatch(new RegExp(`^${name}\\s+\\(set, hidden\\)$`, 'm'));
+    expect(lines).not.toContain(minimal.PBX_SECRET_KEY);
+  });
+});
 
 describe('loadConfig', () => {
   it('applies defaults and freezes the result', () => {
