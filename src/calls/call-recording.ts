@@ -230,7 +230,7 @@ export class CallRecording {
 
   private async apply(decision: RecordingDecision): Promise<void> {
     this.policy = decision.kind === 'record' ? 'always' : decision.kind === 'never' ? 'never' : 'on-demand';
-    this.call.log.info({ decision: decision.kind, level: decision.level }, 'recording policy');
+    this.call.log.info({ decision: decision.kind, policyFrom: decision.level }, 'recording policy');
     if (decision.kind === 'never') {
       this.pending = null;
       if (this.machine.phase === 'recording' || this.machine.phase === 'paused') await this.run('stop', 'api');
@@ -262,14 +262,14 @@ export class CallRecording {
   }
 
   private async startNow(by: 'policy' | PauseBy): Promise<void> {
-    const outcome = await this.run('start', by === 'policy' ? 'api' : by);
+    const outcome = await this.run('start', by);
     if (!outcome.ok && outcome.refusal !== 'recording-already-active') this.call.log.warn({ refusal: outcome.refusal }, 'recording not started');
   }
 
-  private async run(action: RecordingAction, by: PauseBy): Promise<RecordingOutcome> {
+  private async run(action: RecordingAction, by: PauseBy | 'policy'): Promise<RecordingOutcome> {
     const at = this.call.now();
     if (action === 'start' && !allowsOnDemand(this.policy)) return { ok: false, refusal: 'recording-not-allowed' };
-    const step = stepRecording(this.machine, action === 'start' ? { type: 'start' } : action === 'stop' ? { type: 'stop', at } : action === 'pause' ? { type: 'pause', at, by } : { type: 'resume', at });
+    const step = stepRecording(this.machine, action === 'start' ? { type: 'start' } : action === 'stop' ? { type: 'stop', at } : action === 'pause' ? { type: 'pause', at, by: by === 'policy' ? 'api' : by } : { type: 'resume', at });
     if (!step.ok) return step;
     const { recorder, rows } = this.deps;
     const channelId = this.call.channelId;

@@ -23,13 +23,12 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { Daemon, eventually } from '../support/daemon.js';
 import { holdFor } from '../support/wait.js';
-import { registerPhone, sippCall, type SippResult } from '../support/sipp.js';
+import { registerPhone, runSipp, sippCall, type SippResult } from '../support/sipp.js';
 import { REPO, asteriskInstance } from '../support/asterisk.js';
 import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { dtmfScenario, type CallerStep } from '../support/sipp-dtmf.js';
-import { spawn } from 'node:child_process';
 
 const run = promisify(execFile);
 const world = inject('e2e');
@@ -78,21 +77,12 @@ async function toneScenario(template: string, freq: number): Promise<string> {
   return file;
 }
 
-function sipp(args: string[]): { done: Promise<SippResult>; kill: () => void } {
-  const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const done = new Promise<SippResult>((resolve) => proc.once('exit', (code) => resolve({ code, output: output.slice(-4000) })));
-  return { done, kill: () => proc.kill('SIGKILL') };
-}
-
 /** The agent's desk phone answers the next call and sends its tone until the BYE. */
 async function deskAnswers(): Promise<{ done: Promise<SippResult>; kill: () => void }> {
   const reg = await registerPhone({ sipPort: world.sipPort, ext: DESK, password: deskPassword, port: deskPort });
   expect(reg.code, reg.output).toBe(0);
   const log = path.join(tmpdir(), `pbx-e2e-rec-desk-${Date.now()}.log`);
-  return sipp(['-sf', scenarios.phone, '-p', String(deskPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
+  return runSipp(['-sf', scenarios.phone, '-p', String(deskPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
     '-timeout', '90s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', log, '-trace_err', '-error_file', `${log}.err`]);
 }
 
@@ -248,7 +238,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) if (r.name === 'recorded line') await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
+  for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) if (String(r.name).startsWith('recorded ')) await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
   await daemon?.stop();
   await db.destroy();
   await writeFile(path.join(tmpdir(), 'pbx-e2e-recording-measured.json'), JSON.stringify(measured, null, 2)).catch(() => undefined);
@@ -385,6 +375,117 @@ describe('call recording', () => {
     expect(levels.agent).toBeGreaterThan(HEARD);
     expect(Math.abs(durationMs(wav) - (endedAt - startMs))).toBeLessThan(1500);
     await daemon.waitForLog((l) => l.msg === 'recording of a call that ended while the daemon was away: finishing it');
+  });
+
+  it('the daemon killed mid-call and back while the call goes on: it adopts the recording (pause by API works on it) and stores it when the call ends', async () => {
+    await agentReady();
+    const desk = await deskAnswers();
+    const calling = callerCalls(12_000);
+    const callId = await liveCallId();
+    const started = await talking(callId);
+    await daemon.kill();
+    ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
+    await daemon.waitForLog((l) => l.msg === 'recording kept running while the daemon was away: adopted');
+    const pauseAt = Date.now();
+    const paused = await admin('POST', `/api/v1/calls/${callId}/recording/pause`);
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+    expect(paused.body.recordingId).toBe(started.id);
+    await holdFor(1500, 'a paused stretch after the restart');
+    const resumeAt = Date.now();
+    expect((await admin('POST', `/api/v1/calls/${callId}/recording/resume`)).status).toBe(200);
+    const res = await calling;
+    expect(res.code, res.output).toBe(0);
+    await desk.done;
+    const row = await recordingOf(callId);
+    expect(row.id).toBe(started.id);
+    expect(row.pauses).toHaveLength(1);
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    const startMs = new Date(row.started_at).getTime();
+    const quiet = silences(wav);
+    measured.push({ test: 'daemon-restarted-call-on', callId, pauseMs: pauseAt - startMs, resumeMs: resumeAt - startMs, silences: quiet, fileMs: durationMs(wav) });
+    const stretch = quiet.find(([a, b]) => b > pauseAt - startMs && a < resumeAt - startMs);
+    expect(stretch, JSON.stringify(quiet)).toBeDefined();
+    expect(Math.abs(stretch![0] - (pauseAt - startMs))).toBeLessThan(300);
+    expect(Math.abs(stretch![1] - (resumeAt - startMs))).toBeLessThan(300);
+  });
+
+  it('a payment IVR pauses the recording with its recording node: the card digits reach the flow but not the CDR, its path or the logs; the file is silent meanwhile', async () => {
+    // The carrier's trunk records every call (a queue would win over it; this call goes to a flow).
+    await db.updateTable('trunks').set({ recording_policy: 'always' } as never).where('name', '=', 'rec-carrier').execute();
+    const definition = {
+      language: 'en',
+      start: 'hello',
+      nodes: {
+        hello: { kind: 'play', prompt: { sound: 'hello-world' }, next: 'pause' },
+        pause: { kind: 'recording', action: 'pause', next: 'card' },
+        card: { kind: 'gather', prompt: { sound: 'hello-world' }, variable: 'card', minDigits: 4, maxDigits: 4, timeoutMs: 5000, next: 'resume', timeout: 'resume' },
+        resume: { kind: 'recording', action: 'resume', next: 'after' },
+        after: { kind: 'menu', prompt: { sound: 'hello-world' }, options: { '8': 'bye' }, fallback: 'bye', timeoutMs: 8000 },
+        // A goodbye before the hangup: the caller's script is still sending the digit when '8' is taken.
+        bye: { kind: 'play', prompt: { sound: 'vm-goodbye' }, next: 'end' },
+        end: { kind: 'hangup' },
+      },
+    };
+    expect((await admin('POST', '/api/v1/flows', { name: 'rec-pay', definition })).status).toBe(201);
+    expect((await admin('POST', '/api/v1/flows/rec-pay/publish')).status).toBe(200);
+    const did = '4930888002';
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'recorded pay line', didPattern: did, target: { kind: 'flow', flow: 'rec-pay' } })).status).toBe(201);
+    const steps: CallerStep[] = [{ pause: 3500 }, { digit: '2' }, { digit: '3' }, { digit: '6' }, { digit: '7' }, { pause: 2500 }, { digit: '8' }];
+    const scenarioFile = await dtmfScenario(steps, { waitForBye: true });
+    const logsBefore = daemon.logs.length;
+    const res = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: did, sipPort: world.sipPort, user: CALLER, password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    expect(res.code, res.output).toBe(0);
+    const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?dialed=${did}&limit=1`)).body.items?.[0], 15_000, 'CDR of the pay line');
+    const row = await recordingOf(cdr.callId);
+    await db.updateTable('trunks').set({ recording_policy: null } as never).where('name', '=', 'rec-carrier').execute();
+    const logs = daemon.logs.slice(logsBefore).map((l) => JSON.stringify(l)).join('\n');
+    const live = JSON.stringify(await db.selectFrom('live_calls').selectAll().execute());
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    const startMs = new Date(row.started_at).getTime();
+    const pause = row.pauses[0]!;
+    const [pauseMs, resumeMs] = [Date.parse(pause.from) - startMs, Date.parse(pause.to!) - startMs];
+    measured.push({ test: 'ivr-pci-node', callId: cdr.callId, digits: cdr.digits, path: cdr.ivrPath?.path?.map((e: { kind: string; digits?: string }) => `${e.kind}:${e.digits ?? ''}`), pauses: row.pauses, pauseMs, resumeMs, silences: silences(wav), peakDuring: peak(wav, pauseMs + 200, resumeMs - 200), peakBefore: peak(wav, 0, pauseMs - 200), fileMs: durationMs(wav) });
+    expect(cdr.digits).toBe('8');
+    expect(JSON.stringify(cdr.ivrPath)).not.toContain('2367');
+    expect(cdr.ivrPath.path.map((e: { kind: string }) => e.kind)).toEqual(['play', 'recording', 'gather', 'recording', 'menu', 'play', 'hangup']);
+    expect(logs).not.toMatch(/2367|"digit":"[2367]"/);
+    expect(live).not.toContain('2367');
+    expect(row.pauses).toEqual([{ from: expect.any(String), to: expect.any(String), by: 'ivr' }]);
+    expect(row.parts).toContain('ivr');
+    // The gather's prompt played while paused and the digits were typed: the file holds silence from
+    // the pause on, for at least the prompt's length. (This caller sends no audio, only its digits, and
+    // MixMonitor writes only while media flows: the stretch between the prompt and the resume, with
+    // nothing flowing either way, is not in the file. A real phone sends RTP all along; the queue
+    // tests above, where both phones do, check the stretch against the clock.)
+    const stretch = silences(wav).find(([a, b]) => b > pauseMs && a < pauseMs + 300);
+    expect(stretch, JSON.stringify(silences(wav))).toBeDefined();
+    expect(Math.abs(stretch![0] - pauseMs)).toBeLessThan(300);
+    expect(stretch![1] - stretch![0]).toBeGreaterThan(1000);
+    // ... and the prompts before and after it are in channel 2.
+    expect(peak(wav, 0, pauseMs - 200)).toBeGreaterThan(1000);
+    expect(peak(wav, stretch![1], durationMs(wav))).toBeGreaterThan(1000);
+  });
+
+  it('a queue with an announcement: the caller hears it first, the recording starts after it', async () => {
+    const q = await admin('POST', '/api/v1/queues', { name: 'recq-notice', ringTimeoutSeconds: 10, wrapUpSeconds: 1, announceSeconds: 0, recordingPolicy: 'always', recordingAnnouncement: { text: 'This call may be recorded for quality and training.', language: 'en' } });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    expect((await admin('PUT', '/api/v1/queues/recq-notice/members', { agent: AGENT, penalty: 0 })).status).toBeLessThan(300);
+    const did = '4930888001';
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'recorded notice line', didPattern: did, target: { kind: 'queue', queue: 'recq-notice' } })).status).toBe(201);
+    await agentReady();
+    const desk = await deskAnswers();
+    const res = await sippCall({ scenario: 'uac-long-call', scenarioFile: scenarios.caller, dialed: did, sipPort: world.sipPort, user: CALLER, password: 'unused', localIp: CARRIER_IP, timeoutS: 90, set: { hold_ms: '9000' } });
+    expect(res.code, res.output).toBe(0);
+    await desk.done;
+    const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?dialed=${did}&limit=1`)).body.items?.[0], 15_000, 'CDR of the notice line');
+    const row = await recordingOf(cdr.callId);
+    const late = new Date(row.started_at).getTime() - Date.parse(cdr.answeredAt);
+    measured.push({ test: 'announcement', callId: cdr.callId, recordingStartsAfterAnswerMs: late, fileMs: row.duration_ms });
+    // espeak-ng says the sentence in about 3 s: the recording starts once it has played.
+    expect(late).toBeGreaterThan(1500);
+    expect(late).toBeLessThan(8000);
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    expect(level(wav, 1, TONE.agent, durationMs(wav) - 2500, durationMs(wav) - 500)).toBeGreaterThan(HEARD);
   });
 
   it('the recordings disk below its free-space threshold: no recording starts, the call goes on, a log line says why', async () => {

@@ -55,7 +55,8 @@ export async function sippCall(call: SippCall): Promise<SippResult> {
   });
 }
 
-function runSipp(args: string[]): { done: Promise<SippResult>; kill: () => void } {
+/** SIPp with these arguments: its exit (code, the end of its output) and a way to kill it. */
+export function runSipp(args: string[]): { done: Promise<SippResult>; kill: () => void } {
   const proc = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (c: Buffer) => (output += c.toString()));
