@@ -5,6 +5,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { registeredExtensions } from '../../src/extensions/repository.js';
 import { sipPasswordDigest } from '../../src/extensions/sip-credentials.js';
+import { sipPassword as provisionedSipPassword } from '../../src/provisioning/repository.js';
+import { testSecretBox } from '../support/env.js';
 import { startTestApp } from '../support/app.js';
 import { eventually } from '../support/daemon.js';
 
@@ -45,6 +47,8 @@ describe('extensions API', () => {
     expect(extension).toMatchObject({ number: '3101', displayName: 'Anna Berg' });
     const auth = await app.db.selectFrom('ps_auths').select(['password', 'password_digest']).where('id', '=', '3101').executeTakeFirstOrThrow();
     expect(auth).toEqual({ password: null, password_digest: sipPasswordDigest('3101', sipPassword) });
+    // and the sealed copy provisioning opens is the new password
+    expect(await provisionedSipPassword(app.db, testSecretBox(), '3101')).toBe(sipPassword);
   });
 
   it('shows registration from ps_contacts (as Asterisk writes it), and announces the change (NOTIFY pbx_contacts)', async () => {
