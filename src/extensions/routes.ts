@@ -40,6 +40,7 @@ export function extensionRoutes(deps: ExtensionRouteDeps) {
       ringTimeoutSeconds: row.ring_timeout_seconds,
       voicemailEnabled: row.voicemail_enabled,
       canSupervise: row.can_supervise,
+      recordingPolicy: (row.recording_policy ?? null) as 'always' | 'never' | 'on-demand' | null,
       voicemailPinSet: row.voicemail_pin_hash !== null,
       sipSecurity: row.sip_security,
       registration: {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Secret, Timestamp } from '../http/schemas.js';
+import { Secret, Timestamp, RecordingPolicyField } from '../http/schemas.js';
 
 const PermissionClass = Type.Union([Type.Literal('internal'), Type.Literal('national'), Type.Literal('international')], {
   description: 'internal: extensions and emergency numbers only; national; international',
@@ -45,6 +45,7 @@ export const UpdateExtension = Type.Object(
     ringTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 120 })),
     voicemailEnabled: Type.Optional(Type.Boolean()),
     canSupervise: Type.Optional(Type.Boolean({ description: 'may supervise live calls from its phone (*55, docs/supervision.md); default false' })),
+    recordingPolicy: Type.Optional(RecordingPolicyField),
     voicemailPin: Type.Optional(Pin),
     sipSecurity: Type.Optional(SipSecurity),
   },
@@ -79,6 +80,7 @@ export const Extension = Type.Object(
     ringTimeoutSeconds: Type.Integer(),
     voicemailEnabled: Type.Boolean(),
     canSupervise: Type.Boolean(),
+    recordingPolicy: RecordingPolicyField,
     voicemailPinSet: Type.Boolean(),
     sipSecurity: SipSecurity,
     registration: Registration,

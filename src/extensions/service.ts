@@ -34,6 +34,7 @@ export interface UpdateExtensionInput {
   ringTimeoutSeconds?: number;
   voicemailEnabled?: boolean;
   canSupervise?: boolean;
+  recordingPolicy?: 'always' | 'never' | 'on-demand' | null;
   voicemailPin?: string;
   sipSecurity?: SipSecurity;
 }
@@ -109,6 +110,7 @@ export class ExtensionService {
     if (input.ringTimeoutSeconds !== undefined) patch.ring_timeout_seconds = input.ringTimeoutSeconds;
     if (input.voicemailEnabled !== undefined) patch.voicemail_enabled = input.voicemailEnabled;
     if (input.canSupervise !== undefined) patch.can_supervise = input.canSupervise;
+    if (input.recordingPolicy !== undefined) patch.recording_policy = input.recordingPolicy;
     if (input.sipSecurity !== undefined) patch.sip_security = input.sipSecurity;
     if (input.voicemailPin !== undefined) {
       const p = pinProblem(input.voicemailPin);

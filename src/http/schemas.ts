@@ -25,6 +25,11 @@ export const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,18}$'
 export const Timestamp = Type.String({ format: 'date-time' });
 export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
+/** A call recording policy where a resource may set one (docs/recording.md#policy); null: not set here. */
+export const RecordingPolicyField = Type.Union([Type.Literal('always'), Type.Literal('never'), Type.Literal('on-demand'), Type.Null()], {
+  description: 'call recording: always, never or on-demand; null: not set here (a more specific level or the site default decides; docs/recording.md#policy)',
+});
+
 /**
  * The one field a secret is shown in (a SIP password, an API token, a provisioning password): only
  * in the answer that made it (create, rotate), never again; a GET or a list never has it.

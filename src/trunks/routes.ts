@@ -47,6 +47,7 @@ const trunkJson = (t: TrunkRow) => ({
   codecs: t.codecs,
   maxChannels: t.max_channels,
   enabled: t.enabled,
+  recordingPolicy: (t.recording_policy ?? null) as 'always' | 'never' | 'on-demand' | null,
   createdAt: t.created_at.toISOString(),
   updatedAt: t.updated_at.toISOString(),
 });

@@ -4,7 +4,7 @@
  * the field with what is wrong); everything else here.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Timestamp } from '../http/schemas.js';
+import { RecordingPolicyField, Timestamp } from '../http/schemas.js';
 import { CODECS } from './tables.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -37,6 +37,7 @@ const trunkFields = {
   codecs: Codecs,
   maxChannels: MaxChannels,
   enabled: Type.Boolean(),
+  recordingPolicy: RecordingPolicyField,
 };
 
 export const CreateTrunk = Type.Object(

@@ -87,6 +87,8 @@ export class TrunkService {
         checkCredentials(next);
         if (registers(old) && !registers(next)) unregistered = (await this.registrar.stopping(old.name)) === 'done';
         const { name: _name, ...patch } = next;
+        // Not part of the trunk's Asterisk side (realtime): the call core reads it (docs/recording.md#policy).
+        if (body.recordingPolicy !== undefined) await tx.updateTable('trunks').set({ recording_policy: body.recordingPolicy }).where('id', '=', id).execute();
         const row = await repo.updateTrunk(tx, id, patch);
         await writeTrunkRealtime(tx, row);
         await audit(tx, actor, 'trunk.update', row, { changed: changedFields(old, row), ...describe(row) });
