@@ -11,6 +11,7 @@ import { actorFor } from '../audit/actor.js';
 import { AppError } from '../errors.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { ListOf, list } from '../http/paging.js';
 import type { SupervisionTarget } from './model.js';
 import type { SupervisionService, SupervisionView } from './service.js';
 import { ChangeSupervision, StartSupervision, SupervisionParams, type ChangeSupervisionBody, type StartSupervisionBody } from './schemas.js';
@@ -57,8 +58,8 @@ export function supervisionRoutes(deps: SupervisionRouteDeps) {
     );
     app.get(
       '/supervision',
-      { onRequest: supervisor, schema: { tags: ['supervision'], summary: 'Supervision sessions ringing or in progress', security, response: withErrors({ 200: Type.Object({ items: Type.Array(ref) }) }) } },
-      async () => ({ items: supervision.list().map(json) }),
+      { onRequest: supervisor, schema: { tags: ['supervision'], summary: 'Supervision sessions ringing or in progress', security, response: withErrors({ 200: ListOf(ref) }) } },
+      async () => list(supervision.list().map(json)),
     );
     app.get<{ Params: { id: string } }>(
       '/supervision/:id',

@@ -72,7 +72,7 @@ describe('POST /supervision', () => {
     expect(loggedOut.statusCode).toBe(409);
     expect(loggedOut.json().error.code).toBe('supervision-not-on-call');
     expect((await req('POST', '/supervision', { supervisorExtension: SUP, agent: AGENT, mode: 'listen' }, viewer)).statusCode).toBe(403);
-    expect((await req('GET', '/supervision')).json()).toEqual({ items: [] });
+    expect((await req('GET', '/supervision')).json()).toEqual({ items: [], nextCursor: null });
   });
 });
 
