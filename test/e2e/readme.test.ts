@@ -92,7 +92,7 @@ describe("README.md's first steps", () => {
 
     // The site's env file, as deploy/gen-env.sh writes one: the world's settings.
     const settings = { ...world.asteriskEnv, ...world.daemonEnv, PBX_SIP_PORT: String(world.sipPort) };
-    for (const [k, v] of Object.entries(settings)) if (!/^[A-Za-z0-9_.:/@+-]*$/.test(v)) throw new Error(`${k} would need quoting in the env file`);
+    for (const [k, v] of Object.entries(settings)) if (!/^[A-Za-z0-9_.:/@+=-]*$/.test(v)) throw new Error(`${k} would need quoting in the env file`);
     const envFile = path.join(dir, 'pbx.env');
     await writeFile(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
 
