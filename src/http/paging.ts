@@ -51,10 +51,13 @@ export function encodeCursor(k: Keyset): string {
   return Buffer.from(`${k.at}|${k.id}`, 'utf8').toString('base64url');
 }
 
-/** The keyset a cursor names; 400 cursor-invalid for anything this API did not issue. */
-export function decodeCursor(cursor: string): Keyset {
+/**
+ * The keyset a cursor names; 400 cursor-invalid for anything this API did not issue. `isId`: what
+ * the list's ids look like (default: a numeric id).
+ */
+export function decodeCursor(cursor: string, isId: (id: string) => boolean = (id) => ID.test(id)): Keyset {
   const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length > 0 || !at || !id || !AT.test(at) || !ID.test(id) || Number.isNaN(new Date(at).getTime())) {
+  if (rest.length > 0 || !at || !id || !AT.test(at) || !isId(id) || Number.isNaN(new Date(at).getTime())) {
     throw new AppError('cursor-invalid', 400, 'querystring.cursor is not a cursor this API issued: start again without one', { field: 'querystring.cursor' });
   }
   return { at, id };

@@ -11,6 +11,7 @@ import type { AuthService } from '../auth/service.js';
 import { actorFor } from '../audit/actor.js';
 import { requireRole } from '../http/auth.js';
 import { withErrors } from '../http/schemas.js';
+import { decodeCursor, pageOf } from '../http/paging.js';
 import { AppError, invalid } from '../errors.js';
 import { isRecordingId } from './layout.js';
 import { parseRange } from './range.js';
@@ -51,18 +52,6 @@ export function recordingJson(r: RecordingRow) {
   };
 }
 
-const AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-
-function encodeCursor(at: string, id: string): string {
-  return Buffer.from(`${at}|${id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { at: string; id: string } {
-  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (rest.length > 0 || !at || !id || !AT.test(at) || !isRecordingId(id)) throw invalid('querystring.cursor', 'not a cursor this API issued: start again without one');
-  return { at, id };
-}
-
 const CONTENT_TYPES: Record<string, string> = { mp3: 'audio/mpeg', wav: 'audio/wav' };
 
 export function recordingRoutes(deps: RecordingRouteDeps) {
@@ -98,11 +87,9 @@ export function recordingRoutes(deps: RecordingRouteDeps) {
           minDurationMs: q.minDurationSeconds === undefined ? undefined : q.minDurationSeconds * 1000,
           maxDurationMs: q.maxDurationSeconds === undefined ? undefined : q.maxDurationSeconds * 1000 + 999,
           limit: q.limit + 1,
-          after: q.cursor ? decodeCursor(q.cursor) : undefined,
+          after: q.cursor ? decodeCursor(q.cursor, isRecordingId) : undefined,
         });
-        const page = rows.slice(0, q.limit);
-        const last = page[page.length - 1];
-        return { items: page.map(recordingJson), nextCursor: rows.length > q.limit && last ? encodeCursor(last.cursor_at, last.id) : null };
+        return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), recordingJson);
       },
     );
 

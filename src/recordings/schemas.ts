@@ -1,6 +1,7 @@
 /** Request and response shapes of the recordings API (/api/v1/recordings). */
 import { Type, type Static } from '@sinclair/typebox';
 import { NullableTimestamp, Timestamp } from '../http/schemas.js';
+import { PageOf, pageQueryFields } from '../http/paging.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const PhoneFilter = Type.String({ minLength: 1, maxLength: 80, pattern: '^[0-9A-Za-z+*#_.-]+$' });
@@ -51,20 +52,13 @@ export const RecordingQuery = Type.Object(
     callId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     minDurationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 * 7 })),
     maxDurationSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 * 7 })),
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'nextCursor of the previous page' })),
+    ...pageQueryFields,
   },
   { additionalProperties: false },
 );
 export type RecordingQuery = Static<typeof RecordingQuery>;
 
-export const RecordingPage = Type.Object(
-  {
-    items: Type.Array(Type.Ref('Recording')),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as `cursor` for the next page; null on the last page' }),
-  },
-  { additionalProperties: false },
-);
+export const RecordingPage = PageOf(Type.Ref('Recording'));
 
 export const AudioQuery = Type.Object(
   { as: Type.Union([Type.Literal('download'), Type.Literal('listen')], { default: 'download', description: 'listen: Content-Disposition inline (a player); download: attachment. Both are audited' }) },

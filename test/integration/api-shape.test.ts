@@ -113,7 +113,7 @@ describe('the OpenAPI document: one shape', () => {
   });
 
   it('the lists that grow without bound are paged by cursor', () => {
-    for (const path of ['/api/v1/cdrs', '/api/v1/audit', '/api/v1/agents/{number}/log', '/api/v1/extensions/{number}/voicemail']) {
+    for (const path of ['/api/v1/cdrs', '/api/v1/audit', '/api/v1/agents/{number}/log', '/api/v1/extensions/{number}/voicemail', '/api/v1/recordings']) {
       const op = spec.paths[path]!.get!;
       expect([path, takesQuery(op, 'cursor'), takesQuery(op, 'limit')]).toEqual([path, true, true]);
     }
@@ -263,7 +263,7 @@ describe('keyset paging', () => {
 
   describe('a cursor the API did not issue', () => {
     const bad = ['garbage', Buffer.from('2026-01-01T00:00:00Z|x').toString('base64url'), Buffer.from('yesterday|12').toString('base64url'), Buffer.from('2026-01-01T00:00:00Z|1|2').toString('base64url')];
-    it.each(['/cdrs', '/audit', '/agents/7977/log', '/extensions/3977/voicemail'])('%s: 400 cursor-invalid', async (url) => {
+    it.each(['/cdrs', '/audit', '/agents/7977/log', '/extensions/3977/voicemail', '/recordings'])('%s: 400 cursor-invalid', async (url) => {
       for (const cursor of bad) {
         const res = await req('GET', `${url}?cursor=${encodeURIComponent(cursor)}`);
         expect(res.statusCode).toBe(400);

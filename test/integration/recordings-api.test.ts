@@ -118,8 +118,15 @@ describe('search', () => {
     expect(seen).toEqual([r[4]!.id, r[3]!.id, r[2]!.id, r[1]!.id, r[0]!.id]);
   });
 
+  it('a cursor this API did not issue: 400 cursor-invalid, as on every paged list', async () => {
+    for (const cursor of ['bm9wZQ', Buffer.from('2026-01-01T00:00:00Z|12').toString('base64url')]) {
+      const res = await get(`/api/v1/recordings?cursor=${cursor}`);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatchObject({ code: 'cursor-invalid', details: { field: 'querystring.cursor' } });
+    }
+  });
+
   it.each([
-    ['cursor=bm9wZQ', 'querystring.cursor'],
     [`from=${at(30).toISOString()}&to=${at(10).toISOString()}`, 'querystring.from'],
     ['minDurationSeconds=90&maxDurationSeconds=30', 'querystring.minDurationSeconds'],
     ['minDurationSeconds=-1', 'minDurationSeconds'],
