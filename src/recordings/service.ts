@@ -250,8 +250,12 @@ export class RecordingStore {
         .where('path', '=', row.path)
         .where('state', 'in', ['stored', 'failed'])
         .executeTakeFirst();
-      if (done.numUpdatedRows > 0n) await removeFile(original);
-      else await removeFile(target); // deleted or changed meanwhile: the compressed copy is not its file
+      if (done.numUpdatedRows === 0n) {
+        await removeFile(target); // deleted or changed meanwhile: the compressed copy is not its file
+        return 'skipped';
+      }
+      await removeFile(original);
+      this.deps.log.info({ recording: id, attempt, path: targetRel, bytes, originalMs, encodedMs }, 'recording compressed');
       return 'compressed';
     } catch (err) {
       await removeFile(partial).catch(() => undefined);
