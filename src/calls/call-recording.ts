@@ -62,7 +62,7 @@ export type RecordingAction = 'start' | 'stop' | 'pause' | 'resume';
 export type RecordingOutcome = { readonly ok: true; readonly recordingId: string; readonly state: 'recording' | 'paused' | 'stopped' } | { readonly ok: false; readonly refusal: RecordingRefusal | 'recording-not-allowed' | 'recording-no-space' };
 
 /** The handset's key sequence that starts or stops recording during a connected call (docs/recording.md#from-the-handset). */
-export const HANDSET_TOGGLE = '*1';
+export const HANDSET_TOGGLE = '*#';
 const HANDSET_WITHIN_MS = 3_000;
 export const NOTICE_PLAYBACK = (callId: string): string => `${callId}-recording-notice`;
 
@@ -169,7 +169,7 @@ export class CallRecording {
   }
 
   /**
-   * A digit from either side of a connected call: `*1` starts or stops the recording where policy
+   * A digit from either side of a connected call: `*#` starts or stops the recording where policy
    * allows on demand (any other key between them breaks the sequence).
    */
   digit(digit: string, connected: boolean): void {

@@ -247,6 +247,16 @@ afterAll(async () => {
 
 const agentReady = () => eventually(async () => ((await agentState()) === 'ready' ? true : undefined), 20_000, 'agent ready again');
 
+/** A recorded queue call (caller holding `holdMs`) once the agent talks: the caller's SIPp, the desk phone's, the call and its recording row. */
+async function recordedCallTalking(holdMs: number) {
+  await agentReady();
+  const desk = await deskAnswers();
+  const calling = callerCalls(holdMs);
+  const callId = await liveCallId();
+  const started = await talking(callId);
+  return { desk, calling, callId, started };
+}
+
 describe('call recording', () => {
   it('a queue call with policy always: a stereo file, the caller on channel 1 and the agent on channel 2, as long as the call', async () => {
     await agentReady();
@@ -289,11 +299,7 @@ describe('call recording', () => {
   });
 
   it('PCI pause by API: the file is silent from the pause to the resume (within 300 ms), the audio on either side; refusals answer 409 with codes', async () => {
-    await agentReady();
-    const desk = await deskAnswers();
-    const calling = callerCalls(9000);
-    const callId = await liveCallId();
-    const started = await talking(callId);
+    const { desk, calling, callId, started } = await recordedCallTalking(9000);
     await holdFor(1500, 'recorded talk before the pause');
     const again = await admin('POST', `/api/v1/calls/${callId}/recording/start`);
     expect(again.status).toBe(409);
@@ -347,11 +353,7 @@ describe('call recording', () => {
   });
 
   it('the daemon killed mid-call, the caller hanging up while it is dead: Asterisk recorded on; the next daemon finishes and stores the recording', async () => {
-    await agentReady();
-    const desk = await deskAnswers();
-    const calling = callerCalls(9000);
-    const callId = await liveCallId();
-    const started = await talking(callId);
+    const { desk, calling, callId, started } = await recordedCallTalking(9000);
     await holdFor(1500, 'recorded talk before the kill');
     await daemon.kill();
     const killedAt = Date.now();
@@ -378,11 +380,7 @@ describe('call recording', () => {
   });
 
   it('the daemon killed mid-call and back while the call goes on: it adopts the recording (pause by API works on it) and stores it when the call ends', async () => {
-    await agentReady();
-    const desk = await deskAnswers();
-    const calling = callerCalls(12_000);
-    const callId = await liveCallId();
-    const started = await talking(callId);
+    const { desk, calling, callId, started } = await recordedCallTalking(12_000);
     await daemon.kill();
     ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
     await daemon.waitForLog((l) => l.msg === 'recording kept running while the daemon was away: adopted');

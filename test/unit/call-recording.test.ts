@@ -86,25 +86,25 @@ describe('a call\'s recording (call-recording.ts)', () => {
     expect(asked).toEqual([]);
   });
 
-  it('*1 on a connected call starts, then stops; not before the call is connected, not with other keys between', async () => {
+  it('*# on a connected call starts, then stops; not before the call is connected, not with other keys between', async () => {
     const { rec, asked, tick } = setup();
     rec.digit('*', false);
-    rec.digit('1', false);
+    rec.digit('#', false);
     rec.digit('*', true);
     rec.digit('2', true);
-    rec.digit('1', true);
+    rec.digit('#', true);
     await rec.command('resume', 'api');
     expect(asked).toEqual([]);
     rec.digit('*', true);
     tick(500);
-    rec.digit('1', true);
+    rec.digit('#', true);
     await rec.command('resume', 'api');
     expect(asked.map((a) => a.split(' ')[0])).toEqual(['start']);
     rec.digit('*', true);
     tick(4000); // too slow
-    rec.digit('1', true);
+    rec.digit('#', true);
     rec.digit('*', true);
-    rec.digit('1', true);
+    rec.digit('#', true);
     await rec.command('resume', 'api');
     expect(asked.map((a) => a.split(' ')[0])).toEqual(['start', 'stop']);
   });
