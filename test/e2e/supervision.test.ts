@@ -7,7 +7,9 @@
  *   whisper  the agent gets the supervisor's tone, the customer does not;
  *   barge    both do.
  * Modes are switched by DTMF (4/5/6) from the supervisor's phone; the session ends when the
- * customer hangs up, and every step is in the audit log. An extension without canSupervise is refused.
+ * customer hangs up, and every step is in the audit log; the call's CDR says monitored; Asterisk
+ * keeps no snoop or bridge. An extension without canSupervise is refused. By API: the
+ * supervisor's phone is rung, whispers, barges (PATCH), is ended (DELETE).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -126,6 +128,19 @@ function expectAudio(levels: Record<Who, Levels>, heard: `${Who}<-${Who}`[], abs
   for (const pair of absent) expect(level(pair), `${pair} in ${JSON.stringify(levels)}`).toBeLessThan(ABSENT);
 }
 
+/** Snoop channels and supervision bridges Asterisk still has (a GET on the test instance's ARI). */
+async function leftInAsterisk(): Promise<string[]> {
+  const env = world.asteriskEnv;
+  const get = async (what: string) => {
+    const res = await fetch(`http://127.0.0.1:${env['PBX_ARI_PORT']}/ari/${what}`, {
+      headers: { authorization: `Basic ${Buffer.from(`${env['PBX_ARI_USER']}:${env['PBX_ARI_PASSWORD']}`).toString('base64')}` },
+    });
+    return (await res.json()) as { id: string; name?: string }[];
+  };
+  const [channels, bridges] = await Promise.all([get('channels'), get('bridges')]);
+  return [...channels.filter((c) => c.name?.startsWith('Snoop/')).map((c) => c.name!), ...bridges.filter((b) => b.id.startsWith('supervision-')).map((b) => b.id)];
+}
+
 async function auditRows(id: string): Promise<{ action: string; details: Record<string, unknown>; actor: string }[]> {
   const res = await admin('GET', '/api/v1/audit?limit=200');
   return (res.body.items as { action: string; entityId: string | null; details: Record<string, unknown>; actor: string }[]).filter((r) => r.entityId === id).reverse();
@@ -217,6 +232,7 @@ describe('live supervision from a desk phone (*55)', () => {
       // Nothing left behind: no live calls, no supervision sessions.
       await eventually(async () => ((await admin('GET', '/api/v1/calls/live')).body.items.length === 0 ? true : undefined), 10_000, 'no live calls');
       expect((await admin('GET', '/api/v1/supervision')).body.items).toEqual([]);
+      await eventually(async () => ((await leftInAsterisk()).length === 0 ? true : undefined), 10_000, 'no snoop channel or supervision bridge left in Asterisk');
     } finally {
       for (const p of [customer, agent, supervisor]) p.close();
     }
@@ -297,7 +313,8 @@ describe('live supervision by API', () => {
       expect((await admin('DELETE', `/api/v1/supervision/${started.body.id as string}`)).status).toBe(204);
       const s = await supervisorPhone.done; // the supervisor's phone got the PBX's BYE
       expect(s.code, s.output).toBe(0);
-      // The call itself goes on: the customer still hears the agent, no longer the supervisor.
+      // Its snoop and bridge are gone; the call itself goes on: the customer still hears the agent, no longer the supervisor.
+      await eventually(async () => ((await leftInAsterisk()).length === 0 ? true : undefined), 10_000, 'no snoop channel or supervision bridge left in Asterisk');
       await eventually(async () => (heard(customer, TONE.supervisor) < ABSENT ? true : undefined), 10_000, 'the supervisor is gone', 100);
       expect(heard(customer, TONE.agent)).toBeGreaterThan(HEARD);
       const [c, a] = await Promise.all([customerCall.done, agentPhone.done]);
