@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -70,6 +70,9 @@ bench-acd: deps ## ACD routing decision time, 1,000 agents / 10,000 waiting call
 
 bench-queue: setup build ## queue -> agent phone ringing: pbx ACD vs Asterisk's app_queue, same Asterisk
 	npx tsx bench/acd-vs-app-queue.ts $(or $(CALLS),50) $(or $(AGENTS),2) $(or $(BUSY_CALLS),24)
+
+bench-recording: setup build ## CPU per concurrent call with and without recording: daemon (AMI MixMonitor) vs MixMonitor in the dialplan, same Asterisk
+	npx tsx bench/recording.ts "$(CALLS)" "$(HOLD)" "$(REPEAT)"
 
 clean:
 	rm -rf dist

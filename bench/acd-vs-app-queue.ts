@@ -39,7 +39,6 @@
  *
  *   make bench-queue   (or: npx tsc -p tsconfig.build.json && npx tsx bench/acd-vs-app-queue.ts [calls] [agents] [busy callers])
  */
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,6 +53,7 @@ import { createScriptedExtension, startReadyDaemon } from '../test/support/pbx.j
 import { applyAgentEvent, findAgentByNumber } from '../src/acd/call-repository.js';
 import { startAriFloor, type AriFloor } from './support/ari-floor.js';
 import { cpuMs } from './support/cpu.js';
+import { carrierTrunks, sipp, strict } from './support/calls.js';
 
 const CALLS = Number(process.argv[2] ?? 50);
 const AGENTS = Number(process.argv[3] ?? 2);
@@ -172,12 +172,6 @@ function busyReport(sides: [string, BusyCall[], number[]][]): string {
   return lines.join('\n') + '\n';
 }
 
-function sipp(args: string[], cwd: string): { done: Promise<number | null>; kill: () => void } {
-  const proc = spawn('sipp', args, { cwd, stdio: 'ignore' });
-  const done = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { done, kill: () => proc.kill('SIGTERM') };
-}
-
 async function main(): Promise<void> {
   const world = await createWorld('bench', { PBX_LOG_LEVEL: 'info' });
   const work = await mkdtemp(path.join(tmpdir(), 'pbx-bench-queue-'));
@@ -190,11 +184,7 @@ async function main(): Promise<void> {
     const started = await startReadyDaemon(world.daemonEnv);
     daemon = started.daemon;
     const admin = started.admin;
-    const ok = async (method: string, url: string, body?: unknown) => {
-      const res = await admin(method, url, body);
-      if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(res.body)}`);
-      return res.body;
-    };
+    const ok = strict(admin);
     const rx = (cmd: string) => asteriskInstance('rx', world.asteriskEnv, cmd);
     if (!/app_queue\.so\s.*Running/.test(await rx('module show like app_queue'))) throw new Error('app_queue.so is not running in this Asterisk (asterisk/modules.conf)');
 
@@ -219,12 +209,11 @@ async function main(): Promise<void> {
     }
 
     // Two carriers, the same trunk rows; the baseline's endpoint goes to [pbx-bench-queue] instead.
-    for (const [name, host] of [['bench-ours', OURS_IP], ['bench-app-queue', BASE_IP], ['bench-ari-floor', FLOOR_IP]] as const) {
-      await ok('POST', '/api/v1/trunks', { name, kind: 'ip', host, port: await freePort(true), codecs: ['ulaw'] });
-      await sql`update ps_aors set qualify_frequency = 0 where id = ${`trunk-${name}`}`.execute(conn);
-    }
-    await sql`update ps_endpoints set context = 'pbx-bench-queue' where id = 'trunk-bench-app-queue'`.execute(conn);
-    await sql`update ps_endpoints set context = 'pbx-bench-ari-floor' where id = 'trunk-bench-ari-floor'`.execute(conn);
+    await carrierTrunks(admin, conn, [
+      { name: 'bench-ours', host: OURS_IP },
+      { name: 'bench-app-queue', host: BASE_IP, context: 'pbx-bench-queue' },
+      { name: 'bench-ari-floor', host: FLOOR_IP, context: 'pbx-bench-ari-floor' },
+    ]);
 
     // app_queue: the phones as members. app_queue skips members whose device state is Unavailable,
     // and a PJSIP endpoint read from realtime after start-up stays Unavailable (its contacts are not

@@ -22,3 +22,17 @@ export async function cpuMs(which: { name: string } | { pid: number }): Promise<
   }
   return ticks * TICK_MS;
 }
+
+/**
+ * CPU ms of the process `pid` itself (utime + stime) and of its children it has waited for
+ * (cutime + cstime: e.g. the daemon's sox runs), 10 ms ticks. null when the process is gone.
+ */
+export async function processCpuMs(pid: number): Promise<{ self: number; children: number } | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  if (!stat) return null;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+  return {
+    self: (Number(fields[11]) + Number(fields[12])) * TICK_MS, // utime, stime: fields 14, 15
+    children: (Number(fields[13]) + Number(fields[14])) * TICK_MS, // cutime, cstime: fields 16, 17
+  };
+}
