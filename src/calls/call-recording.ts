@@ -41,7 +41,12 @@ export interface RecordingDeps {
   readonly hasRoom: () => Promise<boolean>;
   readonly site: { readonly policy: RecordingPolicy; readonly recordQueueWait: boolean; readonly mono: boolean; readonly announcement: RecordingAnnouncement | null };
   /** The policies of the route, extension and trunk a call took (its queue's come with queue()). */
-  readonly routeSources: (channelName: string | null, route: { kind: string; number?: string }, callerExtension: string | null) => Promise<Omit<PolicySources, 'site' | 'queue'>>;
+  readonly routeSources: (
+    channelName: string | null,
+    route: { kind: string; number?: string; dialed?: string },
+    callerExtension: string | null,
+    numbers: { readonly dialed: string | null; readonly callerNumber: string | null },
+  ) => Promise<Omit<PolicySources, 'site' | 'queue'>>;
   readonly queue: (name: string) => Promise<QueueRecording | null>;
   /** Media URIs of an announcement (a prompt, or TTS text in its language). */
   readonly announcementMedia: (a: RecordingAnnouncement) => Promise<string[]>;
@@ -105,9 +110,10 @@ export class CallRecording {
   }
 
   /** The call was routed: a route to a queue waits for the queue's word; anything else is decided now. */
-  routed(channelName: string | null, route: { kind: string; number?: string }, callerExtension: string | null): void {
+  routed(channelName: string | null, route: { kind: string; number?: string; dialed?: string }, callerExtension: string | null): void {
     this.background('recording policy not applied', async () => {
-      this.sources = await this.deps.routeSources(channelName, route, callerExtension);
+      const facts = this.call.facts();
+      this.sources = await this.deps.routeSources(channelName, route, callerExtension, { dialed: facts.dialedNumber, callerNumber: facts.callerNumber });
       if (route.kind === 'queue' || route.kind === 'refuse') return;
       this.current = route.kind === 'flow' ? 'ivr' : 'talk';
       await this.apply(decideRecording({ ...this.sources, site: this.deps.site.policy }, { at: 'routed' }, this.call.facts().callId, this.options()));

@@ -49,14 +49,19 @@ export function resolveInbound(
   rules: readonly InboundRule[],
   defaultTarget: Target | null,
 ): Target | null {
+  return matchInboundRule(did, callerNumber, rules)?.target ?? defaultTarget;
+}
+
+/** The rule a call takes (resolveInbound's choice), or null: the default target applies. */
+export function matchInboundRule(did: string, callerNumber: string | null, rules: readonly InboundRule[]): InboundRule | null {
   const didOk = isDialable(did);
   const callerOk = isDialable(callerNumber);
   for (const c of compileRules(rules)) {
     if (c.did && !(didOk && c.did.matches(did))) continue;
     if (c.caller && !(callerOk && c.caller.matches(callerNumber))) continue;
-    return c.rule.target;
+    return c.rule;
   }
-  return defaultTarget;
+  return null;
 }
 
 /** The rules in the order resolveInbound tries them (rules without any pattern are left out). */

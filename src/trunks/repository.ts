@@ -161,7 +161,7 @@ export async function replaceEmergencyNumbers(db: DbOrTx, numbers: readonly stri
 
 // ---------------------------------------------------------------- for the call core
 
-export type LoadedOutboundRoute = OutboundRoute & { readonly trunkName: string; readonly maxChannels: number };
+export type LoadedOutboundRoute = OutboundRoute & { readonly trunkName: string; readonly maxChannels: number; readonly recordingPolicy: string | null };
 
 /** Outbound routes whose trunk is enabled, as planOutbound takes them (plus the trunk's name). */
 export async function loadOutboundRoutes(db: Db | DbOrTx): Promise<LoadedOutboundRoute[]> {
@@ -183,6 +183,7 @@ export async function loadOutboundRoutes(db: Db | DbOrTx): Promise<LoadedOutboun
     trunkId: r.trunk_id,
     priority: r.priority,
     requiredClass: r.required_class,
+    recordingPolicy: r.recording_policy,
     trunkName: r.trunk_name,
     maxChannels: r.max_channels,
   }));
@@ -192,16 +193,28 @@ export async function loadEmergencyNumbers(db: Db | DbOrTx): Promise<string[]> {
   return listEmergencyNumbers(db);
 }
 
-/** Inbound rules and the default target, as resolveInbound takes them. */
-export async function loadInboundRules(db: Db | DbOrTx): Promise<{ rules: InboundRule[]; defaultTarget: Target | null }> {
+/**
+ * Inbound rules and the default target, as resolveInbound takes them; with each route's recording
+ * policy (by rule id; the default route's apart) for the call's recording (docs/recording.md#policy).
+ */
+export async function loadInboundRules(
+  db: Db | DbOrTx,
+): Promise<{ rules: InboundRule[]; defaultTarget: Target | null; recordingPolicies: ReadonlyMap<string, string | null>; defaultRecordingPolicy: string | null }> {
   const rows = await listInboundRoutes(db);
   const rules: InboundRule[] = [];
+  const recordingPolicies = new Map<string, string | null>();
   let defaultTarget: Target | null = null;
+  let defaultRecordingPolicy: string | null = null;
   for (const r of rows) {
-    if (r.did_pattern === null && r.caller_pattern === null) defaultTarget = targetOf(r);
-    else rules.push({ id: r.id, priority: r.priority, didPattern: r.did_pattern, callerPattern: r.caller_pattern, target: targetOf(r) });
+    if (r.did_pattern === null && r.caller_pattern === null) {
+      defaultTarget = targetOf(r);
+      defaultRecordingPolicy = r.recording_policy;
+    } else {
+      rules.push({ id: r.id, priority: r.priority, didPattern: r.did_pattern, callerPattern: r.caller_pattern, target: targetOf(r) });
+      recordingPolicies.set(r.id, r.recording_policy);
+    }
   }
-  return { rules, defaultTarget };
+  return { rules, defaultTarget, recordingPolicies, defaultRecordingPolicy };
 }
 
 /** An enabled trunk by id (for the dial target of a planned route), or undefined. */

@@ -16,7 +16,10 @@ import type {
 import * as repo from './repository.js';
 
 /** The columns a route write sets (the table's, without id and timestamps). */
-type OutboundValues = Omit<OutboundRouteTable, 'id' | 'created_at' | 'updated_at' | 'recording_policy'>;
+type OutboundValues = Omit<OutboundRouteTable, 'id' | 'created_at' | 'updated_at' | 'recording_policy'> & { recording_policy: RecordingPolicy | null };
+
+/** A route's call recording policy (docs/recording.md#policy); null: not set here. */
+type RecordingPolicy = 'always' | 'never' | 'on-demand';
 
 interface InboundValues {
   name: string;
@@ -24,6 +27,7 @@ interface InboundValues {
   caller_pattern: string | null;
   priority: number;
   target: Target;
+  recording_policy: RecordingPolicy | null;
 }
 
 export class RouteService {
@@ -40,6 +44,7 @@ export class RouteService {
       trunk_id: b.trunkId,
       priority: b.priority ?? 100,
       required_class: b.requiredClass ?? 'national',
+      recording_policy: b.recordingPolicy ?? null,
     };
     return this.writeOutbound(actor, null, values);
   }
@@ -55,6 +60,7 @@ export class RouteService {
       trunk_id: b.trunkId ?? old.trunk_id,
       priority: b.priority ?? old.priority,
       required_class: b.requiredClass ?? old.required_class,
+      recording_policy: b.recordingPolicy !== undefined ? b.recordingPolicy : (old.recording_policy as RecordingPolicy | null),
     };
     return this.writeOutbound(actor, id, values);
   }
@@ -103,6 +109,7 @@ export class RouteService {
       caller_pattern: b.callerPattern ?? null,
       priority: b.priority ?? 100,
       target: b.target,
+      recording_policy: b.recordingPolicy ?? null,
     });
   }
 
@@ -115,6 +122,7 @@ export class RouteService {
       caller_pattern: b.callerPattern !== undefined ? b.callerPattern : old.caller_pattern,
       priority: b.priority ?? old.priority,
       target: b.target ?? repo.targetOf(old),
+      recording_policy: b.recordingPolicy !== undefined ? b.recordingPolicy : (old.recording_policy as RecordingPolicy | null),
     });
   }
 

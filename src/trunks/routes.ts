@@ -47,10 +47,13 @@ const trunkJson = (t: TrunkRow) => ({
   codecs: t.codecs,
   maxChannels: t.max_channels,
   enabled: t.enabled,
-  recordingPolicy: (t.recording_policy ?? null) as 'always' | 'never' | 'on-demand' | null,
+  recordingPolicy: policyOf(t.recording_policy),
   createdAt: t.created_at.toISOString(),
   updatedAt: t.updated_at.toISOString(),
 });
+
+/** The stored column (checked by the database) as the API types it. */
+const policyOf = (v: string | null): 'always' | 'never' | 'on-demand' | null => (v ?? null) as 'always' | 'never' | 'on-demand' | null;
 
 const outboundJson = (r: repo.OutboundRouteWithTrunk) => ({
   id: r.id,
@@ -62,6 +65,7 @@ const outboundJson = (r: repo.OutboundRouteWithTrunk) => ({
   trunkName: r.trunk_name,
   priority: r.priority,
   requiredClass: r.required_class,
+  recordingPolicy: policyOf(r.recording_policy),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -74,6 +78,7 @@ const inboundJson = (r: InboundRouteView) => ({
   priority: r.priority,
   target: repo.targetOf(r),
   isDefault: r.did_pattern === null && r.caller_pattern === null,
+  recordingPolicy: policyOf(r.recording_policy),
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });

@@ -95,6 +95,7 @@ const outboundFields = {
   trunkId: Id,
   priority: Priority,
   requiredClass: RequiredClass,
+  recordingPolicy: RecordingPolicyField,
 };
 export const CreateOutboundRoute = Type.Object(
   {
@@ -103,6 +104,7 @@ export const CreateOutboundRoute = Type.Object(
     prepend: Type.Optional(outboundFields.prepend),
     priority: Type.Optional(Priority),
     requiredClass: Type.Optional(RequiredClass),
+    recordingPolicy: Type.Optional(RecordingPolicyField),
   },
   { additionalProperties: false },
 );
@@ -134,6 +136,7 @@ const inboundFields = {
   callerPattern: Nullable(Pattern),
   priority: Priority,
   target: TargetSchema,
+  recordingPolicy: RecordingPolicyField,
 };
 export const CreateInboundRoute = Type.Object(
   {
@@ -142,6 +145,7 @@ export const CreateInboundRoute = Type.Object(
     callerPattern: Type.Optional(inboundFields.callerPattern),
     priority: Type.Optional(Priority),
     target: TargetSchema,
+    recordingPolicy: Type.Optional(RecordingPolicyField),
   },
   { additionalProperties: false, description: 'no didPattern and no callerPattern: the default route (at most one)' },
 );

@@ -2,12 +2,14 @@
  * Recording policy fields in the API (docs/recording.md#policy), real app and Postgres: a queue's
  * policy, sample share and announcement; an extension's and a trunk's policy; bad values are 400
  * naming the field; the live call recording routes answer 404 call-not-found for a call this
- * daemon does not have. What the call core makes of the policies is tested in
+ * daemon does not have. An inbound and an outbound route's policy: in the API, and read for a
+ * call by the route it takes (recording-lookup.ts). What the call core makes of the policies is tested in
  * test/unit/recording-policy.test.ts and test/e2e/recording.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
+import { recordingLookup } from '../../src/calls/recording-lookup.js';
 import { startTestApp } from '../support/app.js';
 
 let app: App;
@@ -64,6 +66,54 @@ describe('recording policy in the API', () => {
     expect(patched.statusCode, patched.body).toBe(200);
     expect(patched.json().recordingPolicy).toBe('always');
     expect((await req('GET', `/trunks/${trunk.json().id}`)).json().recordingPolicy).toBe('always');
+  });
+
+  it('inbound and outbound routes: recordingPolicy kept and shown (null by default), a bad one 400 naming the field; a call reads the route it takes', async () => {
+    expect((await req('POST', '/extensions', { number: '7702', displayName: 'Rec Route' })).statusCode).toBe(201);
+    const trunk = await req('POST', '/trunks', { name: 'it-recpol-rt', kind: 'ip', host: '192.0.2.11' });
+    expect(trunk.statusCode, trunk.body).toBe(201);
+    const trunkId = trunk.json().id as string;
+
+    const inbound = await req('POST', '/inbound-routes', { name: 'it-recpol-in', didPattern: '4930777001', target: { kind: 'extension', number: '7702' }, recordingPolicy: 'always' });
+    expect(inbound.statusCode, inbound.body).toBe(201);
+    expect(inbound.json().recordingPolicy).toBe('always');
+    const other = await req('POST', '/inbound-routes', { name: 'it-recpol-in2', didPattern: '4930777002', target: { kind: 'extension', number: '7702' } });
+    expect(other.statusCode, other.body).toBe(201);
+    expect(other.json().recordingPolicy).toBeNull();
+    const outbound = await req('POST', '/outbound-routes', { name: 'it-recpol-out', pattern: '_0307770XX', trunkId, priority: 0, recordingPolicy: 'never' });
+    expect(outbound.statusCode, outbound.body).toBe(201);
+    expect(outbound.json().recordingPolicy).toBe('never');
+
+    for (const url of [`/inbound-routes/${inbound.json().id}`, `/outbound-routes/${outbound.json().id}`]) {
+      const bad = await req('PATCH', url, { recordingPolicy: 'sometimes' });
+      expect(bad.statusCode, bad.body).toBe(400);
+      expect(bad.json().error.code).toBe('validation-failed');
+      expect(bad.body).toContain('recordingPolicy');
+    }
+    const badCreate = await req('POST', '/inbound-routes', { name: 'it-recpol-in3', didPattern: '4930777003', target: { kind: 'hangup' }, recordingPolicy: 'yes' });
+    expect(badCreate.statusCode, badCreate.body).toBe(400);
+    expect(badCreate.body).toContain('recordingPolicy');
+
+    // A PATCH of another field keeps the policy; null clears it.
+    const renamed = await req('PATCH', `/outbound-routes/${outbound.json().id}`, { priority: 1 });
+    expect(renamed.json().recordingPolicy).toBe('never');
+    expect((await req('GET', `/inbound-routes/${inbound.json().id}`)).json().recordingPolicy).toBe('always');
+
+    // At call time: the route a call takes is the one whose policy counts.
+    await req('PATCH', '/extensions/7702', { recordingPolicy: 'on-demand' });
+    await req('PATCH', `/trunks/${trunkId}`, { recordingPolicy: 'never' });
+    const lookup = recordingLookup(app.db);
+    const fromCarrier = (did: string) => lookup.routeSources('PJSIP/trunk-it-recpol-rt-0000000a', { kind: 'extension', number: '7702' }, null, { dialed: did, callerNumber: '4930555000' });
+    expect(await fromCarrier('4930777001')).toEqual({ 'inbound-route': 'always', 'outbound-route': null, extension: 'on-demand', trunk: 'never' });
+    expect(await fromCarrier('4930777002')).toMatchObject({ 'inbound-route': null, extension: 'on-demand', trunk: 'never' });
+    const outside = (dialed: string) => lookup.routeSources('PJSIP/7702-0000000b', { kind: 'outbound', dialed }, null, { dialed, callerNumber: '7702' });
+    expect(await outside('030777012')).toEqual({ 'inbound-route': null, 'outbound-route': 'never', extension: 'on-demand', trunk: null });
+    expect((await outside('040123456'))['outbound-route']).toBeNull(); // no route takes it
+
+    const cleared = await req('PATCH', `/inbound-routes/${inbound.json().id}`, { recordingPolicy: null });
+    expect(cleared.statusCode, cleared.body).toBe(200);
+    expect(cleared.json().recordingPolicy).toBeNull();
+    expect((await fromCarrier('4930777001'))['inbound-route']).toBeNull();
   });
 
   it('the live call recording routes: a call this daemon does not have is 404 call-not-found', async () => {

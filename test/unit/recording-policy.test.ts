@@ -4,6 +4,7 @@ import { closePauses, idleRecording, stepRecording, type RecordingMachine } from
 import { pathDigits, startFlow, stepFlow, type FlowRunState } from '../../src/ivr/interpreter.js';
 import type { FlowDefinition } from '../../src/ivr/model.js';
 import { validateFlow } from '../../src/ivr/validate.js';
+import { matchInboundRule, resolveInbound, type InboundRule } from '../../src/routing/inbound.js';
 
 const opts = { recordQueueWait: true, siteAnnouncement: null };
 
@@ -16,6 +17,31 @@ describe('recording policy precedence (docs/recording.md#policy)', () => {
     expect(resolvePolicy({ extension: 'always', trunk: 'never', site: 'never' })).toEqual({ policy: 'always', level: 'extension' });
     expect(resolvePolicy({ trunk: 'never', site: 'always' })).toEqual({ policy: 'never', level: 'trunk' });
     expect(resolvePolicy({ site: 'always' })).toEqual({ policy: 'always', level: 'site' });
+  });
+
+  it('a routed call: its inbound route wins over the extension and trunk, its outbound route over the calling extension', () => {
+    const routed = { at: 'routed' } as const;
+    expect(decideRecording({ 'inbound-route': 'always', extension: 'never', trunk: 'never', site: 'never' }, routed, 'c1', opts)).toMatchObject({ kind: 'record', level: 'inbound-route' });
+    expect(decideRecording({ 'inbound-route': 'never', extension: 'always', site: 'always' }, routed, 'c1', opts)).toEqual({ kind: 'never', level: 'inbound-route' });
+    expect(decideRecording({ 'outbound-route': 'never', extension: 'always', site: 'always' }, routed, 'c1', opts)).toEqual({ kind: 'never', level: 'outbound-route' });
+    expect(decideRecording({ 'inbound-route': null, 'outbound-route': null, extension: 'on-demand', site: 'always' }, routed, 'c1', opts)).toEqual({ kind: 'on-demand', level: 'extension' });
+    // A queue's word still wins over the route when the call joins it.
+    const queue = { at: 'queue', samplePercent: null, announcement: null } as const;
+    expect(decideRecording({ queue: 'never', 'inbound-route': 'always', site: 'always' }, queue, 'c1', opts)).toEqual({ kind: 'never', level: 'queue' });
+  });
+
+  it('the inbound rule whose policy counts is the one routing takes (null: the default route)', () => {
+    const ext = (number: string) => ({ kind: 'extension', number }) as const;
+    const rules: InboundRule[] = [
+      { id: 'a', priority: 100, didPattern: '_4930XXXX', callerPattern: null, target: ext('1001') },
+      { id: 'b', priority: 100, didPattern: '49301234', callerPattern: null, target: ext('1002') },
+      { id: 'c', priority: 100, didPattern: null, callerPattern: '_0170.', target: ext('1003') },
+    ];
+    for (const [did, caller, id] of [['49301234', '030111', 'b'], ['49305555', '030111', 'a'], ['49301234', '01701234', 'c'], ['4940', '030111', null]] as const) {
+      const rule = matchInboundRule(did, caller, rules);
+      expect(rule?.id ?? null).toBe(id);
+      expect(resolveInbound(did, caller, rules, ext('9999'))).toEqual(rule?.target ?? ext('9999'));
+    }
   });
 
   it('a queue that says never stops what a route started; always in a queue records the wait unless told not to', () => {
