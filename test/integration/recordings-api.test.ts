@@ -19,6 +19,11 @@ const dir = testConfig().recordings.dir;
 /** Marks this file's rows: every search below filters by it or by something only they have. */
 const run = randomUUID().slice(0, 8);
 const queue = `it-recq-${run}`;
+/** This run's caller numbers: other files' rows in the same database never share them (erasure goes by number). */
+const digits = String(Math.floor(Math.random() * 1e6)).padStart(6, '0');
+const callerA = `+49301${digits}`;
+const callerB = `+49302${digits}`;
+const callerC = `+49303${digits}`;
 
 const get = (url: string, token = supervisor, headers: Record<string, string> = {}) =>
   app.http.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers } });
@@ -58,10 +63,10 @@ beforeAll(async () => {
   supervisor = (await auth.createToken(CLI_ACTOR, { username: `rec-sup-${run}`, name: 'it', ttlDays: 1, ensureRole: 'supervisor' })).token;
   admin = (await auth.createToken(CLI_ACTOR, { username: `rec-admin-${run}`, name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;
   r = [
-    await make({ startedAt: at(0), agent: '7001', caller: '+4930111', called: '100', durationMs: 30_000 }),
-    await make({ startedAt: at(10), agent: '7002', caller: '+4930222', called: '100', durationMs: 90_000 }),
-    await make({ startedAt: at(20), agent: '7001', caller: '+4930111', called: '200', durationMs: 300_000 }),
-    await make({ startedAt: at(30), agent: '7003', caller: '+4930333', called: '200', durationMs: 5_000 }),
+    await make({ startedAt: at(0), agent: '7001', caller: callerA, called: '100', durationMs: 30_000 }),
+    await make({ startedAt: at(10), agent: '7002', caller: callerB, called: '100', durationMs: 90_000 }),
+    await make({ startedAt: at(20), agent: '7001', caller: callerA, called: '200', durationMs: 300_000 }),
+    await make({ startedAt: at(30), agent: '7003', caller: callerC, called: '200', durationMs: 5_000 }),
     await make({ startedAt: at(40), agent: '7001', caller: '+4930444', called: '300', durationMs: 61_000 }),
   ];
 });
@@ -79,14 +84,14 @@ describe('search', () => {
     expect(ids(res)).toEqual([r[4]!.id, r[3]!.id, r[2]!.id, r[1]!.id, r[0]!.id]);
     expect(res.json().nextCursor).toBeNull();
     expect(res.json().items[4]).toMatchObject({
-      id: r[0]!.id, callId: r[0]!.callId, queue, agent: '7001', caller: '+4930111', called: '100', parts: ['queue', 'talk'], state: 'compressed',
+      id: r[0]!.id, callId: r[0]!.callId, queue, agent: '7001', caller: callerA, called: '100', parts: ['queue', 'talk'], state: 'compressed',
       format: 'mp3', channels: 2, bytes: r[0]!.content.length, durationMs: 30_000, startedAt: at(0).toISOString(), legalHold: false, attempts: 0, lastError: null,
     });
   });
 
   it.each([
     ['agent=7001', [4, 2, 0]],
-    ['caller=%2B4930111', [2, 0]],
+    [`caller=${encodeURIComponent(callerA)}`, [2, 0]],
     ['called=200', [3, 2]],
     ['minDurationSeconds=61', [4, 2, 1]],
     ['maxDurationSeconds=30', [3, 0]],
@@ -234,7 +239,7 @@ const cdrOf = async (m: Made) => {
 
 describe('the CDR lists its recordings', () => {
   it('GET /cdrs and GET /cdrs/:id name the recording ids; the recording names the CDR by callId', async () => {
-    await cdrFor(r[1]!, '+4930222');
+    await cdrFor(r[1]!, callerB);
     const cdr = await cdrOf(r[1]!);
     expect(cdr).toMatchObject({ recordings: [r[1]!.id], recordingErased: false });
     const one = await get(`/api/v1/cdrs/${cdr.id}`);
@@ -259,10 +264,10 @@ describe('legal hold and erasure', () => {
   });
 
   it('erasure by caller number (admin): the held recording stays and the answer says so; the others go with their files', async () => {
-    // r[0] (held above) and r[2] are +4930111's
-    await cdrFor(r[2]!, '+4930111');
+    // r[0] (held above) and r[2] are callerA's
+    await cdrFor(r[2]!, callerA);
     expect(await cdrOf(r[2]!)).toMatchObject({ recordings: [r[2]!.id], recordingErased: false });
-    const res = await app.http.inject({ method: 'POST', url: '/api/v1/recordings/erasure', headers: { authorization: `Bearer ${admin}` }, payload: { callerNumber: '+4930111' } });
+    const res = await app.http.inject({ method: 'POST', url: '/api/v1/recordings/erasure', headers: { authorization: `Bearer ${admin}` }, payload: { callerNumber: callerA } });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ erased: [r[2]!.id], legalHold: [r[0]!.id], inProgress: [] });
     expect((await get(`/api/v1/recordings/${r[2]!.id}`)).statusCode).toBe(404);
