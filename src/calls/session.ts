@@ -313,7 +313,7 @@ export class CallSession {
         return dial ? dial.transfer(event) : declineTransfer(this.host, event, 'not-connected');
       }
       case 'dtmf':
-        // The handset's recording key (*1) on a connected call, from either side; the agent's or
+        // The handset's recording key (*#) on a connected call, from either side; the agent's or
         // callee's digits (fromLeg) go nowhere else.
         this.recording?.digit(event.digit, Boolean(this.facts.party));
         if (event.fromLeg) return;

@@ -229,8 +229,14 @@ export class AriConnection implements CallControl {
     await this.api().json('POST', `/channels/${seg(channelId)}/transfer_progress`, { states: state });
   }
 
+  /**
+   * A mixing bridge with `dtmf_events`: Asterisk decodes the media, so a key pressed on either
+   * channel raises ChannelDtmfReceived (the handset's recording key, docs/recording.md). Without it
+   * two RTP channels get the native_rtp technology, which relays their packets, key presses
+   * included, from one RTP instance to the other without raising DTMF events.
+   */
   async createBridge(bridgeId: string): Promise<void> {
-    await this.api().json('POST', `/bridges/${seg(bridgeId)}`, { type: 'mixing' });
+    await this.api().json('POST', `/bridges/${seg(bridgeId)}`, { type: 'mixing,dtmf_events' });
   }
 
   async addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void> {

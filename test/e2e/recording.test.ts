@@ -29,6 +29,7 @@ import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { dtmfScenario, type CallerStep } from '../support/sipp-dtmf.js';
+import { writePhoneRtpPcap } from '../support/rtp-pcap.js';
 
 const run = promisify(execFile);
 const world = inject('e2e');
@@ -77,28 +78,28 @@ async function toneScenario(template: string, freq: number): Promise<string> {
   return file;
 }
 
-/** The agent's desk phone answers the next call and sends its tone until the BYE. */
-async function deskAnswers(): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+/** The agent's desk phone answers the next call and sends its tone until the BYE (or plays `scenario`). */
+async function deskAnswers(scenario = scenarios.phone): Promise<{ done: Promise<SippResult>; kill: () => void }> {
   const reg = await registerPhone({ sipPort: world.sipPort, ext: DESK, password: deskPassword, port: deskPort });
   expect(reg.code, reg.output).toBe(0);
   const log = path.join(tmpdir(), `pbx-e2e-rec-desk-${Date.now()}.log`);
-  return runSipp(['-sf', scenarios.phone, '-p', String(deskPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
+  return runSipp(['-sf', scenario, '-p', String(deskPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
     '-timeout', '90s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', log, '-trace_err', '-error_file', `${log}.err`]);
 }
 
 /** The carrier's caller: sends its tone for holdMs, then hangs up. */
-function callerCalls(holdMs: number): Promise<SippResult> {
-  return sippCall({ scenario: 'uac-long-call', scenarioFile: scenarios.caller, dialed: DID, sipPort: world.sipPort, user: CALLER, password: 'unused', localIp: CARRIER_IP, timeoutS: 90, set: { hold_ms: String(holdMs) } });
+function callerCalls(holdMs: number, did = DID): Promise<SippResult> {
+  return sippCall({ scenario: 'uac-long-call', scenarioFile: scenarios.caller, dialed: did, sipPort: world.sipPort, user: CALLER, password: 'unused', localIp: CARRIER_IP, timeoutS: 90, set: { hold_ms: String(holdMs) } });
 }
 
 async function agentState(): Promise<string> {
   return (await admin('GET', `/api/v1/agents/${AGENT}`)).body.state as string;
 }
 
-async function liveCallId(): Promise<string> {
+async function liveCallId(did = DID): Promise<string> {
   return eventually(async () => {
     const res = await admin('GET', '/api/v1/calls/live');
-    return (res.body.items as { callId: string; dialedNumber: string }[]).find((c) => c.dialedNumber === DID)?.callId;
+    return (res.body.items as { callId: string; dialedNumber: string }[]).find((c) => c.dialedNumber === did)?.callId;
   }, 15_000, 'the live queue call');
 }
 
@@ -484,6 +485,78 @@ describe('call recording', () => {
     expect(late).toBeLessThan(8000);
     const wav = await readWav(path.join(recordingsDir, row.path));
     expect(level(wav, 1, TONE.agent, durationMs(wav) - 2500, durationMs(wav) - 500)).toBeGreaterThan(HEARD);
+  });
+
+  it('an inbound route with policy always, its DID straight to an extension: the call is recorded, stereo, each party\'s tone on its channel', async () => {
+    const did = '4930888003';
+    const route = await admin('POST', '/api/v1/inbound-routes', { name: 'recorded direct line', didPattern: did, target: { kind: 'extension', number: DESK }, recordingPolicy: 'always' });
+    expect(route.status, JSON.stringify(route.body)).toBe(201);
+    expect(route.body.recordingPolicy).toBe('always');
+    await agentReady();
+    const desk = await deskAnswers();
+    const calling = callerCalls(6000, did);
+    const callId = await liveCallId(did);
+    const res = await calling;
+    expect(res.code, res.output).toBe(0);
+    expect((await desk.done).code).toBe(0);
+    const row = await recordingOf(callId);
+    expect(row).toMatchObject({ channels: 2, queue: null, caller: CALLER, called: did });
+    expect(row.parts).toContain('talk');
+    await daemon.waitForLog((l) => l.msg === 'recording policy' && l['policyFrom'] === 'inbound-route' && l['decision'] === 'record');
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    const fileMs = durationMs(wav);
+    const talk = [fileMs - 3000, fileMs - 500] as const;
+    const levels = {
+      ch1Caller: level(wav, 0, TONE.caller, ...talk), ch1Agent: level(wav, 0, TONE.agent, ...talk),
+      ch2Agent: level(wav, 1, TONE.agent, ...talk), ch2Caller: level(wav, 1, TONE.caller, ...talk),
+    };
+    measured.push({ test: 'inbound-route-always', callId, fileMs, levels });
+    expect(levels.ch1Caller).toBeGreaterThan(HEARD);
+    expect(levels.ch1Agent).toBeLessThan(ABSENT);
+    expect(levels.ch2Agent).toBeGreaterThan(HEARD);
+    expect(levels.ch2Caller).toBeLessThan(ABSENT);
+  });
+
+  it('on demand from the handset: the agent presses *# and a recording starts, *# again and it stops (row and file with both tones)', async () => {
+    const q = await admin('POST', '/api/v1/queues', { name: 'recq-demand', ringTimeoutSeconds: 10, wrapUpSeconds: 1, announceSeconds: 0, recordingPolicy: 'on-demand' });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    expect((await admin('PUT', '/api/v1/queues/recq-demand/members', { agent: AGENT, penalty: 0 })).status).toBeLessThan(300);
+    const did = '4930888004';
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'recorded on demand line', didPattern: did, target: { kind: 'queue', queue: 'recq-demand' } })).status).toBe(201);
+    // The agent's phone: its tone and its keys in one RTP stream, as a phone sends them (test/support/rtp-pcap.ts).
+    const ulaw = await readFile(path.join(tmpdir(), `pbx-e2e-rec-${TONE.agent}.ul`));
+    const pcapFile = path.join(tmpdir(), `pbx-e2e-rec-${process.pid}-handset.pcap`);
+    await writePhoneRtpPcap(pcapFile, ulaw, [{ audioMs: 2500 }, { key: '*' }, { key: '#' }, { audioMs: 4000 }, { key: '*' }, { key: '#' }, { audioMs: 8000 }]);
+    const phone = path.join(tmpdir(), `pbx-e2e-rec-${process.pid}-rec-phone-pcap.xml`);
+    await writeFile(phone, (await readFile(path.join(REPO, 'test/e2e/sipp/rec-phone-pcap.xml'), 'utf8')).replaceAll('PCAP_FILE', pcapFile));
+    await agentReady();
+    const desk = await deskAnswers(phone);
+    const calling = callerCalls(11_000, did);
+    const callId = await liveCallId(did);
+    // Policy on-demand: nothing records until the key.
+    const started = await eventually(async () => db.selectFrom('recordings').selectAll().where('call_id', '=', callId).executeTakeFirst(), 15_000, 'a recording started by *#');
+    const startedAt = Date.now();
+    const row = await recordingOf(callId);
+    const stoppedAt = Date.now();
+    const res = await calling;
+    expect(res.code, res.output).toBe(0);
+    await desk.done;
+    expect(row.id).toBe(started.id);
+    expect(row.agent).toBe(AGENT);
+    const toggles = daemon.logs.filter((l) => l.msg === 'recording toggled from the handset');
+    expect(toggles.map((l) => [l['action'], l['ok']])).toEqual([['start', true], ['stop', true]]);
+    // Stopped by the second *# (4.4 s of audio and keys after the first), long before the call ended.
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    const fileMs = durationMs(wav);
+    const rows = await db.selectFrom('recordings').select(sql<number>`count(*)::int`.as('n')).where('call_id', '=', callId).executeTakeFirstOrThrow();
+    const levels = { caller: level(wav, 0, TONE.caller, 500, fileMs - 800), agent: level(wav, 1, TONE.agent, 500, fileMs - 800), agentOnCh1: level(wav, 0, TONE.agent, 500, fileMs - 800) };
+    measured.push({ test: 'handset-toggle', callId, fileMs, rowMs: row.duration_ms, stoppedSeenMs: stoppedAt - startedAt, levels });
+    expect(rows.n).toBe(1);
+    expect(fileMs).toBeGreaterThan(3500);
+    expect(fileMs).toBeLessThan(5500);
+    expect(levels.caller).toBeGreaterThan(HEARD);
+    expect(levels.agent).toBeGreaterThan(HEARD);
+    expect(levels.agentOnCh1).toBeLessThan(ABSENT);
   });
 
   it('the recordings disk below its free-space threshold: no recording starts, the call goes on, a log line says why', async () => {
