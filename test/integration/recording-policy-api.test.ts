@@ -50,12 +50,12 @@ describe('recording policy in the API', () => {
   });
 
   it('an extension and a trunk: policy kept and shown (null by default); a bad one is 400', async () => {
-    expect((await req('POST', '/extensions', { number: '7701', displayName: 'Rec Policy' })).statusCode).toBe(201);
-    expect((await req('GET', '/extensions/7701')).json().recordingPolicy).toBeNull();
-    const ext = await req('PATCH', '/extensions/7701', { recordingPolicy: 'never' });
+    expect((await req('POST', '/extensions', { number: '7791', displayName: 'Rec Policy' })).statusCode).toBe(201);
+    expect((await req('GET', '/extensions/7791')).json().recordingPolicy).toBeNull();
+    const ext = await req('PATCH', '/extensions/7791', { recordingPolicy: 'never' });
     expect(ext.statusCode, ext.body).toBe(200);
     expect(ext.json().recordingPolicy).toBe('never');
-    const badExt = await req('PATCH', '/extensions/7701', { recordingPolicy: 'maybe' });
+    const badExt = await req('PATCH', '/extensions/7791', { recordingPolicy: 'maybe' });
     expect(badExt.statusCode).toBe(400);
     expect(badExt.body).toContain('recordingPolicy');
 
@@ -69,15 +69,15 @@ describe('recording policy in the API', () => {
   });
 
   it('inbound and outbound routes: recordingPolicy kept and shown (null by default), a bad one 400 naming the field; a call reads the route it takes', async () => {
-    expect((await req('POST', '/extensions', { number: '7702', displayName: 'Rec Route' })).statusCode).toBe(201);
+    expect((await req('POST', '/extensions', { number: '7792', displayName: 'Rec Route' })).statusCode).toBe(201);
     const trunk = await req('POST', '/trunks', { name: 'it-recpol-rt', kind: 'ip', host: '192.0.2.11' });
     expect(trunk.statusCode, trunk.body).toBe(201);
     const trunkId = trunk.json().id as string;
 
-    const inbound = await req('POST', '/inbound-routes', { name: 'it-recpol-in', didPattern: '4930777001', target: { kind: 'extension', number: '7702' }, recordingPolicy: 'always' });
+    const inbound = await req('POST', '/inbound-routes', { name: 'it-recpol-in', didPattern: '4930777001', target: { kind: 'extension', number: '7792' }, recordingPolicy: 'always' });
     expect(inbound.statusCode, inbound.body).toBe(201);
     expect(inbound.json().recordingPolicy).toBe('always');
-    const other = await req('POST', '/inbound-routes', { name: 'it-recpol-in2', didPattern: '4930777002', target: { kind: 'extension', number: '7702' } });
+    const other = await req('POST', '/inbound-routes', { name: 'it-recpol-in2', didPattern: '4930777002', target: { kind: 'extension', number: '7792' } });
     expect(other.statusCode, other.body).toBe(201);
     expect(other.json().recordingPolicy).toBeNull();
     const outbound = await req('POST', '/outbound-routes', { name: 'it-recpol-out', pattern: '_0307770XX', trunkId, priority: 0, recordingPolicy: 'never' });
@@ -100,13 +100,13 @@ describe('recording policy in the API', () => {
     expect((await req('GET', `/inbound-routes/${inbound.json().id}`)).json().recordingPolicy).toBe('always');
 
     // At call time: the route a call takes is the one whose policy counts.
-    await req('PATCH', '/extensions/7702', { recordingPolicy: 'on-demand' });
+    await req('PATCH', '/extensions/7792', { recordingPolicy: 'on-demand' });
     await req('PATCH', `/trunks/${trunkId}`, { recordingPolicy: 'never' });
     const lookup = recordingLookup(app.db);
-    const fromCarrier = (did: string) => lookup.routeSources('PJSIP/trunk-it-recpol-rt-0000000a', { kind: 'extension', number: '7702' }, null, { dialed: did, callerNumber: '4930555000' });
+    const fromCarrier = (did: string) => lookup.routeSources('PJSIP/trunk-it-recpol-rt-0000000a', { kind: 'extension', number: '7792' }, null, { dialed: did, callerNumber: '4930555000' });
     expect(await fromCarrier('4930777001')).toEqual({ 'inbound-route': 'always', 'outbound-route': null, extension: 'on-demand', trunk: 'never' });
     expect(await fromCarrier('4930777002')).toMatchObject({ 'inbound-route': null, extension: 'on-demand', trunk: 'never' });
-    const outside = (dialed: string) => lookup.routeSources('PJSIP/7702-0000000b', { kind: 'outbound', dialed }, null, { dialed, callerNumber: '7702' });
+    const outside = (dialed: string) => lookup.routeSources('PJSIP/7792-0000000b', { kind: 'outbound', dialed }, null, { dialed, callerNumber: '7792' });
     expect(await outside('030777012')).toEqual({ 'inbound-route': null, 'outbound-route': 'never', extension: 'on-demand', trunk: null });
     expect((await outside('040123456'))['outbound-route']).toBeNull(); // no route takes it
 
