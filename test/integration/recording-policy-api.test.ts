@@ -74,10 +74,10 @@ describe('recording policy in the API', () => {
     expect(trunk.statusCode, trunk.body).toBe(201);
     const trunkId = trunk.json().id as string;
 
-    const inbound = await req('POST', '/inbound-routes', { name: 'it-recpol-in', didPattern: '4930777001', target: { kind: 'extension', number: '7792' }, recordingPolicy: 'always' });
+    const inbound = await req('POST', '/inbound-routes', { name: 'it-recpol-in', didPattern: '4930779001', target: { kind: 'extension', number: '7792' }, recordingPolicy: 'always' });
     expect(inbound.statusCode, inbound.body).toBe(201);
     expect(inbound.json().recordingPolicy).toBe('always');
-    const other = await req('POST', '/inbound-routes', { name: 'it-recpol-in2', didPattern: '4930777002', target: { kind: 'extension', number: '7792' } });
+    const other = await req('POST', '/inbound-routes', { name: 'it-recpol-in2', didPattern: '4930779002', target: { kind: 'extension', number: '7792' } });
     expect(other.statusCode, other.body).toBe(201);
     expect(other.json().recordingPolicy).toBeNull();
     const outbound = await req('POST', '/outbound-routes', { name: 'it-recpol-out', pattern: '_0307770XX', trunkId, priority: 0, recordingPolicy: 'never' });
@@ -90,7 +90,7 @@ describe('recording policy in the API', () => {
       expect(bad.json().error.code).toBe('validation-failed');
       expect(bad.body).toContain('recordingPolicy');
     }
-    const badCreate = await req('POST', '/inbound-routes', { name: 'it-recpol-in3', didPattern: '4930777003', target: { kind: 'hangup' }, recordingPolicy: 'yes' });
+    const badCreate = await req('POST', '/inbound-routes', { name: 'it-recpol-in3', didPattern: '4930779003', target: { kind: 'hangup' }, recordingPolicy: 'yes' });
     expect(badCreate.statusCode, badCreate.body).toBe(400);
     expect(badCreate.body).toContain('recordingPolicy');
 
@@ -104,8 +104,8 @@ describe('recording policy in the API', () => {
     await req('PATCH', `/trunks/${trunkId}`, { recordingPolicy: 'never' });
     const lookup = recordingLookup(app.db);
     const fromCarrier = (did: string) => lookup.routeSources('PJSIP/trunk-it-recpol-rt-0000000a', { kind: 'extension', number: '7792' }, null, { dialed: did, callerNumber: '4930555000' });
-    expect(await fromCarrier('4930777001')).toEqual({ 'inbound-route': 'always', 'outbound-route': null, extension: 'on-demand', trunk: 'never' });
-    expect(await fromCarrier('4930777002')).toMatchObject({ 'inbound-route': null, extension: 'on-demand', trunk: 'never' });
+    expect(await fromCarrier('4930779001')).toEqual({ 'inbound-route': 'always', 'outbound-route': null, extension: 'on-demand', trunk: 'never' });
+    expect(await fromCarrier('4930779002')).toMatchObject({ 'inbound-route': null, extension: 'on-demand', trunk: 'never' });
     const outside = (dialed: string) => lookup.routeSources('PJSIP/7792-0000000b', { kind: 'outbound', dialed }, null, { dialed, callerNumber: '7792' });
     expect(await outside('030777012')).toEqual({ 'inbound-route': null, 'outbound-route': 'never', extension: 'on-demand', trunk: null });
     expect((await outside('040123456'))['outbound-route']).toBeNull(); // no route takes it
@@ -113,7 +113,7 @@ describe('recording policy in the API', () => {
     const cleared = await req('PATCH', `/inbound-routes/${inbound.json().id}`, { recordingPolicy: null });
     expect(cleared.statusCode, cleared.body).toBe(200);
     expect(cleared.json().recordingPolicy).toBeNull();
-    expect((await fromCarrier('4930777001'))['inbound-route']).toBeNull();
+    expect((await fromCarrier('4930779001'))['inbound-route']).toBeNull();
   });
 
   it('the live call recording routes: a call this daemon does not have is 404 call-not-found', async () => {
