@@ -12,7 +12,7 @@ import type { NewCdr } from '../../src/calls/tables.js';
 import type { RoutedCall } from '../../src/calls/directory.js';
 import type { CallFacts } from '../../src/calls/cdr.js';
 import type { IvrPort } from '../../src/ivr/port.js';
-import type { AcdEngine } from '../../src/acd/engine.js';
+import type { AcdEngine, QueueCallPort } from '../../src/acd/engine.js';
 import type { SupervisionPort } from '../../src/supervision/port.js';
 
 export const target = (number: string): DialTarget => ({
@@ -106,4 +106,20 @@ export async function connected(o: Parameters<typeof setup>[0] = {}) {
   await s.session.enqueue({ type: 'b-answered', legId: legB });
   s.advance(10_000);
   return { ...s, legB };
+}
+
+/** An ACD that lets the caller join one queue and, on `offer()`, offers agent 7001 at extension 2001 (15 s). */
+export function fakeQueueAcd(): { acd: AcdEngine; offer: () => ReturnType<QueueCallPort['offer']> } {
+  let port: QueueCallPort | null = null;
+  const acd = {
+    join: async (_call: unknown, p: QueueCallPort) => {
+      port = p;
+      return { kind: 'joined', queue: { callbackAfterSeconds: null }, offered: Promise.resolve(false) };
+    },
+    offerAnswered: async () => true,
+    offerFailed: async () => undefined,
+    callEnded: async () => undefined,
+    callerLeft: async () => undefined,
+  } as unknown as AcdEngine;
+  return { acd, offer: () => port!.offer([{ id: 'a-1', number: '7001', extension: '2001' }], 15) };
 }

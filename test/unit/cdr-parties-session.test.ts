@@ -4,9 +4,9 @@
  * answer and talk after it, and which side hung up.
  */
 import { describe, expect, it } from 'vitest';
-import { connected, setup, target } from '../support/session-harness.js';
+import { connected, fakeQueueAcd, setup, target } from '../support/session-harness.js';
 import type { DialTarget } from '../../src/calls/dial-flow.js';
-import type { AcdEngine, QueueCallPort } from '../../src/acd/engine.js';
+import type { AcdEngine } from '../../src/acd/engine.js';
 import { callbackFacts } from '../../src/calls/dial-call.js';
 
 describe('CDR of a dialed extension', () => {
@@ -27,22 +27,8 @@ describe('CDR of a dialed extension', () => {
 });
 
 describe('CDR of a queue call', () => {
-  function queueAcd() {
-    let port: QueueCallPort | null = null;
-    const acd = {
-      join: async (_call: unknown, p: QueueCallPort) => {
-        port = p;
-        return { kind: 'joined', queue: { callbackAfterSeconds: null }, offered: Promise.resolve(false) };
-      },
-      offerAnswered: async () => true,
-      callEnded: async () => undefined,
-      callerLeft: async () => undefined,
-    } as unknown as AcdEngine;
-    return { acd, offer: () => port!.offer([{ id: 'a-1', number: '7001', extension: '2001' }], 15) };
-  }
-
   it('names the queue and the agent; the wait before the agent answered is not billed; the agent hung up', async () => {
-    const { acd, offer } = queueAcd();
+    const { acd, offer } = fakeQueueAcd();
     const s = setup({ acd, route: { kind: 'queue', queue: 'support' } });
     await s.session.enqueue({ type: 'stasis-start' });
     expect(s.calls).toContain('answer chan-a'); // the system answers the caller at once
@@ -69,7 +55,7 @@ describe('CDR of a queue call', () => {
   });
 
   it('a caller who hangs up while waiting: all wait, no talk', async () => {
-    const { acd } = queueAcd();
+    const { acd } = fakeQueueAcd();
     const s = setup({ acd, route: { kind: 'queue', queue: 'support' } });
     await s.session.enqueue({ type: 'stasis-start' });
     s.advance(12_000);

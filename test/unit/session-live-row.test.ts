@@ -4,9 +4,8 @@
  * drops the row) waits for it, so the row is never left behind nor updated before it exists.
  */
 import { describe, expect, it } from 'vitest';
-import { setup } from '../support/session-harness.js';
+import { fakeQueueAcd, setup } from '../support/session-harness.js';
 import { eventually } from '../support/wait.js';
-import type { AcdEngine, QueueCallPort } from '../../src/acd/engine.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -45,24 +44,9 @@ describe('the live row of a call', () => {
 });
 
 describe("a queue caller's live row", () => {
-  function queueAcd() {
-    let port: QueueCallPort | null = null;
-    const acd = {
-      join: async (_call: unknown, p: QueueCallPort) => {
-        port = p;
-        return { kind: 'joined', queue: { callbackAfterSeconds: null }, offered: Promise.resolve(false) };
-      },
-      offerAnswered: async () => true,
-      offerFailed: async () => undefined,
-      callEnded: async () => undefined,
-      callerLeft: async () => undefined,
-    } as unknown as AcdEngine;
-    return { acd, offer: () => port!.offer([{ id: 'a-1', number: '7001', extension: '2001' }], 15) };
-  }
-
   it('says waiting, ringing while an agent rings, waiting again when the offer fails: in the order of the changes, however slow each write', async () => {
     const states: string[] = [];
-    const { acd, offer } = queueAcd();
+    const { acd, offer } = fakeQueueAcd();
     // Writes that finish in reverse order of their start, as they could on a pool of connections.
     let delay = 50;
     const s = setup({
