@@ -191,3 +191,39 @@ export interface QueueCallLogTable {
   agent_id: string | null;
 }
 export type QueueCallLogRow = Selectable<QueueCallLogTable>;
+
+// ---------------------------------------------------------------- reporting (migration 2026-12-08T00-00-00_queue_events)
+
+/**
+ * One step of a queue call. `wait_ms` is set on answer, abandon, overflow, timeout and
+ * callback-requested; `talk_ms`, `hold_ms`, `wrap_up_ms` on end (an answered call's parts).
+ */
+export type QueueEventType =
+  | 'join'
+  | 'offer'
+  | 'ring-no-answer'
+  | 'answer'
+  | 'transfer'
+  | 'abandon'
+  | 'overflow'
+  | 'timeout'
+  | 'callback-requested'
+  | 'callback-done'
+  | 'end';
+
+export interface QueueEventTable {
+  id: Generated<string>;
+  at: ColumnType<Date, Date | undefined, never>;
+  queue_id: string;
+  call_id: string;
+  type: QueueEventType;
+  agent_id: string | null;
+  caller_number: string | null;
+  wait_ms: number | null;
+  talk_ms: number | null;
+  hold_ms: number | null;
+  wrap_up_ms: number | null;
+  details: ColumnType<Record<string, unknown> | null, string | null, never>;
+}
+export type QueueEventRow = Selectable<QueueEventTable>;
+export type NewQueueEvent = Insertable<QueueEventTable>;

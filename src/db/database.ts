@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import type {
-  AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueMemberTable, QueueTable,
+  AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueEventTable, QueueMemberTable, QueueTable,
 } from '../acd/tables.js';
 import type { AuditLogTable } from '../audit/tables.js';
 import type { ApiTokenTable, UserTable } from '../auth/tables.js';
@@ -12,6 +12,7 @@ import type { FlowTable, FlowVersionTable } from '../flows/tables.js';
 import type { IdempotencyKeyTable } from '../idempotency/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
 import type { RecordingTable } from '../recordings/tables.js';
+import type { SurveyResponseTable } from '../reports/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
 import type { VoicemailGreetingTable, VoicemailMessageTable, VoicemailPinFailureTable } from '../voicemail/tables.js';
@@ -66,6 +67,9 @@ export interface Database {
   queue_call_log: QueueCallLogTable;
   // call recordings
   recordings: RecordingTable;
+  // reporting: queue events (every step of a queue call) and post-call survey answers
+  queue_events: QueueEventTable;
+  survey_responses: SurveyResponseTable;
 }
 
 export type Db = Kysely<Database>;
