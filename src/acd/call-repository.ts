@@ -500,6 +500,11 @@ export interface QueueSettings extends QueueConfig {
   readonly leaveWhenEmpty: boolean;
   readonly slSeconds: number;
   readonly slPercent: number;
+  /** Report settings (docs/reporting.md). */
+  readonly shortAbandonSeconds: number;
+  readonly slExcludeShortAbandons: boolean;
+  readonly slCountAbandons: boolean;
+  readonly fcrWindowHours: number;
   readonly announceSeconds: number;
   readonly missedOffersPause: number;
   readonly callbackAfterSeconds: number | null;
@@ -531,6 +536,10 @@ export function queueSettingsOf(q: QueueRow): QueueSettings {
     leaveWhenEmpty: q.leave_when_empty,
     slSeconds: q.sl_seconds,
     slPercent: q.sl_percent,
+    shortAbandonSeconds: q.report_short_abandon_seconds,
+    slExcludeShortAbandons: q.report_sl_exclude_short,
+    slCountAbandons: q.report_sl_count_abandons,
+    fcrWindowHours: q.report_fcr_hours,
     announceSeconds: q.announce_seconds,
     missedOffersPause: q.missed_offers_pause,
     callbackAfterSeconds: q.callback_after_seconds,

@@ -55,6 +55,10 @@ export interface QueueFields {
   readonly leaveWhenEmpty?: boolean;
   readonly slSeconds?: number;
   readonly slPercent?: number;
+  readonly shortAbandonSeconds?: number;
+  readonly slExcludeShortAbandons?: boolean;
+  readonly slCountAbandons?: boolean;
+  readonly fcrWindowHours?: number;
   readonly announceSeconds?: number;
   readonly missedOffersPause?: number;
   readonly requiredSkills?: readonly SkillRequirement[];
@@ -601,6 +605,10 @@ const QUEUE_DEFAULTS: Settings = {
   leaveWhenEmpty: true,
   slSeconds: 20,
   slPercent: 80,
+  shortAbandonSeconds: 5,
+  slExcludeShortAbandons: true,
+  slCountAbandons: true,
+  fcrWindowHours: 24,
   announceSeconds: 30,
   missedOffersPause: 3,
   requiredSkills: [],
@@ -642,6 +650,10 @@ function queueColumns(s: Settings): Omit<NewQueue, 'name'> {
     leave_when_empty: s.leaveWhenEmpty,
     sl_seconds: s.slSeconds,
     sl_percent: s.slPercent,
+    report_short_abandon_seconds: s.shortAbandonSeconds,
+    report_sl_exclude_short: s.slExcludeShortAbandons,
+    report_sl_count_abandons: s.slCountAbandons,
+    report_fcr_hours: s.fcrWindowHours,
     announce_seconds: s.announceSeconds,
     missed_offers_pause: s.missedOffersPause,
     required_skills: JSON.stringify(s.requiredSkills),
@@ -669,6 +681,8 @@ export function checkQueueFields(s: Settings): void {
   range('body.maxLength', s.maxLength, 1, 1000, ' (or null: no limit)');
   range('body.slSeconds', s.slSeconds, 1, 3600);
   range('body.slPercent', s.slPercent, 1, 100);
+  range('body.shortAbandonSeconds', s.shortAbandonSeconds, 0, 600);
+  range('body.fcrWindowHours', s.fcrWindowHours, 1, 720);
   if (s.announceSeconds !== 0) range('body.announceSeconds', s.announceSeconds, 10, 600, ' (or 0: no position announcements)');
   range('body.missedOffersPause', s.missedOffersPause, 1, 10);
   range('body.callbackAfterSeconds', s.callbackAfterSeconds, 10, 7200, ' (or null: no callback offer)');

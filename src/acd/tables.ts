@@ -97,6 +97,14 @@ export interface QueueTable {
   leave_when_empty: ColumnType<boolean, boolean | undefined, boolean>;
   sl_seconds: ColumnType<number, number | undefined, number>;
   sl_percent: ColumnType<number, number | undefined, number>;
+  /** Reports (docs/reporting.md): abandons within this wait are short, reported apart. */
+  report_short_abandon_seconds: ColumnType<number, number | undefined, number>;
+  /** Reports: short abandons left out of the service level's denominator. */
+  report_sl_exclude_short: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Reports: (other) abandons count in the service level's denominator. */
+  report_sl_count_abandons: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Reports: first-call-resolution window, hours. */
+  report_fcr_hours: ColumnType<number, number | undefined, number>;
   announce_seconds: ColumnType<number, number | undefined, number>;
   missed_offers_pause: ColumnType<number, number | undefined, number>;
   required_skills: Json<SkillRequirement[]>;
