@@ -111,6 +111,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     onConnected: () => {
       reconcile();
       unserved.collectNow();
+      // Supervision sessions a daemon before this one left ringing or in progress (docs/supervision.md).
+      logRejection(supervision.recover(), log, 'supervision sessions not recovered');
     },
     onDisconnected: (reason) => log.warn({ reason }, 'ARI disconnected: calls arriving now get the dialplan fallback'),
     onEvent: (event) => dispatcher?.onEvent(event),
@@ -208,6 +210,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       callParty: (where) => dispatcher!.callParty(where),
       ringSupervisor: (id, extension, seconds) => dispatcher!.ringSupervisor(id, extension, seconds),
       hangup: (channelId) => ari.hangup(channelId),
+      channels: () => ari.listChannels(),
+      destroyBridge: (bridgeId) => ari.destroyBridge(bridgeId),
       noteMonitored: (callId) => dispatcher!.noteMonitored(callId),
     },
     snoop: (channelId, o) => ari.snoop(channelId, o),

@@ -13,6 +13,7 @@ import type { IdempotencyKeyTable } from '../idempotency/tables.js';
 import type { PromptTable } from '../prompts/tables.js';
 import type { RecordingTable } from '../recordings/tables.js';
 import type { SurveyResponseTable } from '../reports/tables.js';
+import type { SupervisionSessionTable } from '../supervision/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
 import type { VoicemailGreetingTable, VoicemailMessageTable, VoicemailPinFailureTable } from '../voicemail/tables.js';
@@ -70,6 +71,8 @@ export interface Database {
   // reporting: queue events (every step of a queue call) and post-call survey answers
   queue_events: QueueEventTable;
   survey_responses: SurveyResponseTable;
+  // live supervision: sessions ringing or in progress (a restarted daemon finds them)
+  supervision_sessions: SupervisionSessionTable;
 }
 
 export type Db = Kysely<Database>;

@@ -70,4 +70,4 @@ export type TargetLookup =
   | { readonly found: 'unknown' | 'not-on-call' };
 
 /** Why a session ended (the audit row's `reason`). */
-export type SupervisionEnd = 'supervisor-hangup' | 'call-ended' | 'ended-by-api' | 'failed';
+export type SupervisionEnd = 'supervisor-hangup' | 'call-ended' | 'ended-by-api' | 'failed' | 'daemon-restart';

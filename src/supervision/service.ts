@@ -2,8 +2,11 @@
  * Live supervision, the daemon's side (docs/supervision.md): the port a supervisor's call uses
  * (port.ts), the register of sessions in progress, the API's requests (ring the supervisor's
  * phone, switch the mode, end) and an audit row for every start, mode change, end and refusal.
- * Sessions live in the supervisor's call; the register only points at them (a restarted daemon
- * ends them: their snoops and bridge were the old daemon's).
+ * Sessions live in the supervisor's call; the register only points at them. Each session ringing
+ * or in progress also has a supervision_sessions row (repository.ts), so that a restarted daemon
+ * finds them (recover): a request still ringing goes on ringing and connects when answered, or is
+ * hung up when its time is up; a session in progress is ended (its snoops and bridge were the old
+ * daemon's). Either way the audit log says so.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -11,8 +14,9 @@ import type { Db } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { recordAudit, type Actor, type AuditEntry } from '../audit/repository.js';
 import { logRejection } from '../shared/log-rejection.js';
+import { supervisionStore, type StoredSupervision, type SupervisionStore } from './repository.js';
 import type { SnoopDirections, SupervisionEnd, SupervisionMode, SupervisionTarget, TargetLookup } from './model.js';
-import type { PendingSupervision, SupervisionHandle, SupervisionInfo, SupervisionPort, SupervisionRefusal } from './port.js';
+import { SUPERVISION_BRIDGE_PREFIX, type PendingSupervision, type SupervisionHandle, type SupervisionInfo, type SupervisionPort, type SupervisionRefusal } from './port.js';
 
 export interface SupervisionDeps {
   readonly db: Db;
@@ -26,15 +30,22 @@ export interface SupervisionDeps {
     callParty(where: { readonly extension: string } | { readonly callId: string }): Promise<{ channelId: string; callId: string; extension: string | null } | null>;
     ringSupervisor(id: string, extension: string, ringTimeoutSeconds: number): Promise<void>;
     hangup(channelId: string): Promise<void>;
+    /** The channels Asterisk has now (recover: is a request's phone still ringing?). */
+    channels(): Promise<readonly { readonly id: string; readonly state: string }[]>;
+    destroyBridge(bridgeId: string): Promise<void>;
     /** The supervised call's CDR notes that it was monitored. */
     noteMonitored(callId: string): void;
   };
   readonly snoop: (channelId: string, o: { snoopId: string; appArgs: string } & SnoopDirections) => Promise<void>;
   readonly now?: () => Date;
+  /** The rows of sessions ringing or in progress; supervision_sessions in `db` unless given. */
+  readonly store?: SupervisionStore;
 }
 
 /** How long the supervisor's phone rings for an API request. */
 export const SUPERVISOR_RING_SECONDS = 30;
+/** A request is forgotten this long after its phone stops ringing (an answer arriving late is hung up). */
+const RING_GRACE_MS = 10_000;
 
 export interface SupervisionRequest {
   readonly supervisorExtension: string;
@@ -64,9 +75,13 @@ export class SupervisionService implements SupervisionPort {
   private readonly active = new Map<string, { info: SupervisionInfo; handle: SupervisionHandle }>();
   private readonly pending = new Map<string, Pending>();
   private readonly now: () => Date;
+  /** supervision_sessions writes, one at a time in the order of the events (a start before its end). */
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly store: SupervisionStore;
 
   constructor(private readonly deps: SupervisionDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.store = deps.store ?? supervisionStore(deps.db);
   }
 
   // ---------------------------------------------------------------- the port (supervise-call.ts)
@@ -111,11 +126,13 @@ export class SupervisionService implements SupervisionPort {
     if (!pending) return null;
     clearTimeout(pending.timer);
     this.pending.delete(id);
+    this.persist(id, 'claimed', (store) => store.delete(id));
     return pending.request;
   }
 
   opened(info: SupervisionInfo, handle: SupervisionHandle): void {
     this.active.set(info.id, { info, handle });
+    this.persist(info.id, 'opened', (store) => store.upsertActive(info));
     this.deps.calls.noteMonitored(info.callId);
     this.audit(info.actor, 'supervision.start', info.id, {
       supervisor: info.supervisorExtension, target: info.target, callId: info.callId, extension: info.extension, agent: info.agent, mode: info.mode,
@@ -125,6 +142,7 @@ export class SupervisionService implements SupervisionPort {
   changed(id: string, from: SupervisionMode, to: SupervisionMode, by: Actor): void {
     const session = this.active.get(id);
     if (session) session.info = { ...session.info, mode: to };
+    this.persist(id, 'mode', (store) => store.updateMode(id, to));
     this.audit(by, 'supervision.mode', id, { from, to, callId: session?.info.callId ?? null });
   }
 
@@ -132,6 +150,7 @@ export class SupervisionService implements SupervisionPort {
     const session = this.active.get(id);
     if (!session) return;
     this.active.delete(id);
+    this.persist(id, 'closed', (store) => store.delete(id));
     const seconds = Math.round((this.now().getTime() - session.info.startedAt.getTime()) / 1000);
     this.audit(session.info.actor, 'supervision.end', id, { reason, callId: session.info.callId, mode: session.info.mode, seconds });
   }
@@ -158,17 +177,17 @@ export class SupervisionService implements SupervisionPort {
     }
     const id = `sv-${randomUUID()}`;
     const request: PendingSupervision = { id, supervisorExtension: req.supervisorExtension, target: req.target, mode: req.mode, actor };
-    // Not answered in time (the originate's own timeout), or answered too late: forgotten.
-    const timer = setTimeout(() => {
-      if (this.pending.delete(id)) this.audit(actor, 'supervision.not-answered', id, { supervisor: req.supervisorExtension, target: req.target });
-    }, (SUPERVISOR_RING_SECONDS + 10) * 1000);
-    timer.unref();
-    this.pending.set(id, { request, timer });
+    // Stored before the phone rings: a daemon restarted meanwhile finds the request (recover).
+    const ringUntil = new Date(this.now().getTime() + SUPERVISOR_RING_SECONDS * 1000);
+    await this.persistNow((store) => store.insertRinging(request, ringUntil));
+    this.waitForAnswer(request, ringUntil);
     try {
       await this.deps.calls.ringSupervisor(id, req.supervisorExtension, SUPERVISOR_RING_SECONDS);
     } catch (err) {
-      clearTimeout(timer);
+      const pending = this.pending.get(id);
+      if (pending) clearTimeout(pending.timer);
       this.pending.delete(id);
+      this.persist(id, 'not rung', (store) => store.delete(id));
       throw err;
     }
     this.audit(actor, 'supervision.request', id, { supervisor: req.supervisorExtension, target: req.target, mode: req.mode, callId: found.callId });
@@ -205,9 +224,84 @@ export class SupervisionService implements SupervisionPort {
     const request = this.claim(id);
     if (!request) throw new AppError('supervision-not-found', 404, `supervision session ${id} not found`, { id });
     this.audit(actor, 'supervision.cancel', id, { supervisor: request.supervisorExtension, target: request.target });
-    await this.deps.calls.hangup(id).catch((err: unknown) => {
+    await this.hangupIfThere(id);
+  }
+
+  /** Wait for `request`'s phone to answer (claim); not answered in time, or answered too late: forgotten. */
+  private waitForAnswer(request: PendingSupervision, ringUntil: Date): void {
+    const { id } = request;
+    const timer = setTimeout(() => {
+      if (!this.pending.delete(id)) return;
+      this.persist(id, 'not answered', (store) => store.delete(id));
+      this.audit(request.actor, 'supervision.not-answered', id, { supervisor: request.supervisorExtension, target: request.target });
+    }, Math.max(0, ringUntil.getTime() - this.now().getTime()) + RING_GRACE_MS);
+    timer.unref();
+    this.pending.set(id, { request, timer });
+  }
+
+  // ---------------------------------------------------------------- a restarted daemon (src/app.ts, on ARI connect)
+
+  /**
+   * The sessions a daemon before this one left in supervision_sessions (rows this daemon does not
+   * hold): a request whose phone still rings within its time is waited for again (its answer
+   * connects as usual); one whose phone is gone, answered (the old daemon's), or out of time is hung
+   * up and audited `supervision.cancel` (reason daemon-restart); a session in progress is ended: the
+   * supervisor's phone is hung up, its bridge destroyed, `supervision.end` (reason daemon-restart).
+   * The call supervised goes on. Returns the ids, for the log and tests.
+   */
+  async recover(): Promise<{ waiting: string[]; cancelled: string[]; ended: string[] }> {
+    const out = { waiting: [] as string[], cancelled: [] as string[], ended: [] as string[] };
+    await this.writes;
+    const stored = (await this.store.list()).filter((s) => !this.pending.has(idOf(s)) && !this.active.has(idOf(s)));
+    if (stored.length === 0) return out;
+    const channels = new Map((await this.deps.calls.channels()).map((c) => [c.id, c.state]));
+    for (const s of stored) {
+      if (s.state === 'ringing') {
+        const { request, ringUntil } = s;
+        const state = channels.get(request.id);
+        if (state !== undefined && state !== 'Up' && ringUntil.getTime() > this.now().getTime()) {
+          this.waitForAnswer(request, ringUntil);
+          out.waiting.push(request.id);
+          continue;
+        }
+        await this.hangupIfThere(request.id);
+        await this.persistNow((store) => store.delete(request.id));
+        this.audit(request.actor, 'supervision.cancel', request.id, { supervisor: request.supervisorExtension, target: request.target, reason: 'daemon-restart' });
+        out.cancelled.push(request.id);
+        continue;
+      }
+      const { info } = s;
+      await this.hangupIfThere(info.id);
+      await this.deps.calls.destroyBridge(`${SUPERVISION_BRIDGE_PREFIX}${info.id}`).catch((err: unknown) => {
+        if (!(err instanceof AppError && err.code === 'call-not-found')) this.deps.log.debug({ supervision: info.id, err: (err as Error).message }, 'supervision bridge not destroyed');
+      });
+      await this.persistNow((store) => store.delete(info.id));
+      const seconds = Math.round((this.now().getTime() - info.startedAt.getTime()) / 1000);
+      this.audit(info.actor, 'supervision.end', info.id, { reason: 'daemon-restart' satisfies SupervisionEnd, callId: info.callId, mode: info.mode, seconds });
+      out.ended.push(info.id);
+    }
+    this.deps.log.info(out, 'supervision sessions of the daemon before recovered');
+    return out;
+  }
+
+  /** Hang up a supervisor's channel, if Asterisk still has it. */
+  private async hangupIfThere(channelId: string): Promise<void> {
+    await this.deps.calls.hangup(channelId).catch((err: unknown) => {
       if (!(err instanceof AppError && err.code === 'call-not-found')) throw err;
     });
+  }
+
+  /** A supervision_sessions write after the ones before it; a failure is logged (the session goes on). */
+  private persist(id: string, what: string, write: (store: SupervisionStore) => Promise<void>): void {
+    const next = this.writes.then(() => write(this.store));
+    this.writes = next.catch((err: Error) => this.deps.log.warn({ supervision: id, what, err: err.message }, 'supervision session row not written'));
+  }
+
+  /** The same, awaited: its failure is the caller's. */
+  private persistNow(write: (store: SupervisionStore) => Promise<void>): Promise<void> {
+    const next = this.writes.then(() => write(this.store));
+    this.writes = next.catch(() => undefined);
+    return next;
   }
 
   private audit(actor: Actor, action: string, id: string | null, details: Record<string, unknown>): void {
@@ -215,6 +309,8 @@ export class SupervisionService implements SupervisionPort {
     logRejection(recordAudit(this.deps.db, actor, entry), this.deps.log, 'supervision audit row not written', { action, supervision: id });
   }
 }
+
+const idOf = (s: StoredSupervision): string => (s.state === 'ringing' ? s.request.id : s.info.id);
 
 function describe(target: SupervisionTarget): string {
   return target.kind === 'call' ? `call ${target.callId}` : `${target.kind === 'number' ? 'agent or extension' : target.kind} ${target.number}`;

@@ -10,6 +10,7 @@ import { modeOfKey, snoopDirections, supervisedNumber, type TargetLookup } from 
 import type { SupervisionHandle, SupervisionInfo, SupervisionPort } from '../../src/supervision/port.js';
 import { SupervisionService, type SupervisionDeps } from '../../src/supervision/service.js';
 import type { Db } from '../../src/db/database.js';
+import type { StoredSupervision, SupervisionStore } from '../../src/supervision/repository.js';
 import { setup } from '../support/session-harness.js';
 import { eventually } from '../support/wait.js';
 import { toneLevel, ulawDecode, ulawEncode } from '../support/rtp.js';
@@ -134,10 +135,36 @@ describe('the supervisor\'s call', () => {
   });
 });
 
+/** supervision_sessions in memory (the real one: test/integration/supervision-sessions.test.ts). */
+function memoryStore(rows = new Map<string, StoredSupervision>()): SupervisionStore & { rows: Map<string, StoredSupervision> } {
+  return {
+    rows,
+    insertRinging: async (request, ringUntil) => void rows.set(request.id, { state: 'ringing', request, ringUntil }),
+    upsertActive: async (info) => void rows.set(info.id, { state: 'active', info }),
+    updateMode: async (id, mode) => {
+      const row = rows.get(id);
+      if (row?.state === 'active') rows.set(id, { state: 'active', info: { ...row.info, mode } });
+    },
+    delete: async (id) => void rows.delete(id),
+    list: async () => [...rows.values()],
+  };
+}
+
 describe('the supervision service', () => {
-  function service(o: { agents?: Record<string, string | null>; extensions?: Record<string, boolean>; party?: { channelId: string; callId: string; extension: string | null } | null } = {}) {
+  function service(
+    o: {
+      agents?: Record<string, string | null>;
+      extensions?: Record<string, boolean>;
+      party?: { channelId: string; callId: string; extension: string | null } | null;
+      store?: ReturnType<typeof memoryStore>;
+      channels?: { id: string; state: string }[];
+      now?: () => Date;
+    } = {},
+  ) {
     const rung: string[] = [];
     const monitored: string[] = [];
+    const hungUp: string[] = [];
+    const store = o.store ?? memoryStore();
     const deps: SupervisionDeps = {
       db: {} as Db, // audit rows: recordAudit fails on this stand-in and is logged, never thrown
       log: pino({ level: 'silent' }),
@@ -146,12 +173,16 @@ describe('the supervision service', () => {
       calls: {
         callParty: async () => o.party ?? null,
         ringSupervisor: async (id, ext) => void rung.push(`${id} ${ext}`),
-        hangup: async () => undefined,
+        hangup: async (id) => void hungUp.push(id),
+        channels: async () => o.channels ?? [],
+        destroyBridge: async (id) => void hungUp.push(`bridge ${id}`),
         noteMonitored: (callId) => void monitored.push(callId),
       },
       snoop: async () => undefined,
+      store,
+      ...(o.now ? { now: o.now } : {}),
     };
-    return { svc: new SupervisionService(deps), rung, monitored };
+    return { svc: new SupervisionService(deps), rung, monitored, hungUp, store };
   }
   const party = { channelId: 'c1', callId: 'call-1', extension: '1002' };
   const actor = { userId: 'u1', tokenId: 't1', label: 'user:sue', requestId: 'r1' };
@@ -177,10 +208,40 @@ describe('the supervision service', () => {
     expect(view).toMatchObject({ state: 'ringing', mode: 'whisper', callId: 'call-1' });
     expect(busy.rung).toEqual([`${view.id} 1001`]);
     expect(busy.svc.list().map((v) => v.id)).toEqual([view.id]);
+    expect(busy.store.rows.get(view.id)).toMatchObject({ state: 'ringing' }); // stored before it rang
     // Answered: the call claims the request once.
     expect(busy.svc.claim(view.id)).toMatchObject({ mode: 'whisper', supervisorExtension: '1001' });
     expect(busy.svc.claim(view.id)).toBeNull();
     expect(() => busy.svc.get(view.id)).toThrow(/not found/);
+    await eventually(async () => (busy.store.rows.size === 0 ? true : undefined), 1000, 'the claimed row gone');
+  });
+
+  it("a restarted daemon: the request whose phone still rings is waited for again; one whose phone is gone is hung up; a session in progress is ended; the daemon's own rows are not touched", async () => {
+    const now = new Date('2026-12-08T10:00:00Z');
+    const soon = new Date(now.getTime() + 20_000);
+    const store = memoryStore();
+    const request = (id: string) => ({ id, supervisorExtension: '1001', target: { kind: 'agent', number: '2001' } as const, mode: 'listen' as const, actor });
+    await store.insertRinging(request('sv-ringing'), soon);
+    await store.insertRinging(request('sv-gone'), soon);
+    await store.insertRinging(request('sv-late'), new Date(now.getTime() - 1000));
+    await store.insertRinging(request('sv-answered'), soon);
+    await store.upsertActive({ ...request('call-9'), callId: 'call-1', channelId: 'c1', extension: '1002', agent: '2001', mode: 'whisper', startedAt: new Date(now.getTime() - 65_000) });
+    const { svc, hungUp } = service({
+      store, now: () => now,
+      channels: [{ id: 'sv-ringing', state: 'Ringing' }, { id: 'sv-late', state: 'Ringing' }, { id: 'sv-answered', state: 'Up' }, { id: 'call-9', state: 'Up' }],
+    });
+    const out = await svc.recover();
+    expect(out).toEqual({ waiting: ['sv-ringing'], cancelled: ['sv-gone', 'sv-late', 'sv-answered'], ended: ['call-9'] });
+    expect(hungUp).toEqual(['sv-gone', 'sv-late', 'sv-answered', 'call-9', 'bridge supervision-call-9']);
+    expect([...store.rows.keys()]).toEqual(['sv-ringing']);
+    // The request waited for again is claimed by its answer as any other.
+    expect(svc.get('sv-ringing')).toMatchObject({ state: 'ringing' });
+    expect(svc.claim('sv-ringing')).toMatchObject({ mode: 'listen', supervisorExtension: '1001' });
+    // Run again (an ARI reconnect): nothing of this daemon's is touched.
+    svc.opened({ ...request('s-live'), callId: 'call-2', channelId: 'c2', extension: '1002', agent: null, startedAt: now }, { switchTo: () => undefined, end: () => undefined, targetGone: () => undefined });
+    await eventually(async () => (store.rows.has('s-live') ? true : undefined), 1000, 'the session stored');
+    expect(await svc.recover()).toEqual({ waiting: [], cancelled: [], ended: [] });
+    expect(store.rows.get('s-live')).toMatchObject({ state: 'active' });
   });
 
   it('a destroyed channel ends the sessions snooping on it, only those; an opened session marks its call monitored', () => {
