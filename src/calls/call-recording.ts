@@ -64,6 +64,8 @@ export interface RecordingCallView {
 }
 
 export type RecordingAction = 'start' | 'stop' | 'pause' | 'resume';
+/** Which side of a connected call pressed a key: the call's caller channel, or the other party (agent, callee). */
+export type KeySide = 'caller' | 'peer';
 export type RecordingOutcome = { readonly ok: true; readonly recordingId: string; readonly state: 'recording' | 'paused' | 'stopped' } | { readonly ok: false; readonly refusal: RecordingRefusal | 'recording-not-allowed' | 'recording-no-space' };
 
 /** The handset's key sequence that starts or stops recording during a connected call (docs/recording.md#from-the-handset). */
@@ -84,8 +86,11 @@ export class CallRecording {
   private personAnswered = false;
   private agent: string | null = null;
   private notice: string | null = null;
-  private lastStar = 0;
+  /** The last `*` of the handset key: which side pressed it, and when. */
+  private lastStar: { side: KeySide; at: number } | null = null;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The policy points so far, decided (routed, joined a queue). */
+  private decided: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly call: RecordingCallView,
@@ -109,9 +114,19 @@ export class CallRecording {
     logRejection(this.serial(task), this.call.log, what);
   }
 
+  /** Run `task` in turn; a failure is logged. The promise settles when it has run (never rejects). */
+  private settles(what: string, task: () => Promise<unknown>): Promise<void> {
+    const work = this.serial(task);
+    logRejection(work, this.call.log, what);
+    return work.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
   /** The call was routed: a route to a queue waits for the queue's word; anything else is decided now. */
   routed(channelName: string | null, route: { kind: string; number?: string; dialed?: string }, callerExtension: string | null): void {
-    this.background('recording policy not applied', async () => {
+    this.decided = this.settles('recording policy not applied', async () => {
       const facts = this.call.facts();
       this.sources = await this.deps.routeSources(channelName, route, callerExtension, { dialed: facts.dialedNumber, callerNumber: facts.callerNumber });
       if (route.kind === 'queue' || route.kind === 'refuse') return;
@@ -121,7 +136,7 @@ export class CallRecording {
   }
 
   joinedQueue(queue: string): void {
-    this.background('recording policy not applied', async () => {
+    this.decided = this.settles('recording policy not applied', async () => {
       this.current = 'queue';
       if (this.id) await this.notePart('queue', { queue });
       const q = await this.deps.queue(queue);
@@ -169,24 +184,38 @@ export class CallRecording {
     return true;
   }
 
+  /**
+   * Whether the handset key can do anything on this call, once the policy points so far are
+   * decided: where policy is `never` it cannot, and the call's bridge need not raise key events
+   * (docs/recording.md#from-the-handset: such a bridge costs Asterisk more CPU).
+   */
+  async handsetKeyAllowed(): Promise<boolean> {
+    await this.decided;
+    return allowsOnDemand(this.policy);
+  }
+
   /** The API, an IVR node or the handset asks. */
   command(action: RecordingAction, by: PauseBy): Promise<RecordingOutcome> {
     return this.serial(() => this.run(action, by));
   }
 
   /**
-   * A digit from either side of a connected call: `*#` starts or stops the recording where policy
-   * allows on demand (any other key between them breaks the sequence).
+   * A digit from one side of a connected call: `*#` on one of our phones (the agent's, an
+   * extension's; not a carrier's caller or callee) starts or stops the recording where policy
+   * allows on demand. Both keys from the same side, within 3 s; any other key of that side between
+   * them breaks the sequence. Keys from outside (`fromPhone` false) do nothing.
    */
-  digit(digit: string, connected: boolean): void {
-    if (!connected) return;
+  digit(digit: string, connected: boolean, from: { readonly side: KeySide; readonly fromPhone: boolean }): void {
+    if (!connected || !from.fromPhone) return;
     const now = this.call.now().getTime();
     if (digit === HANDSET_TOGGLE[0]) {
-      this.lastStar = now;
+      this.lastStar = { side: from.side, at: now };
       return;
     }
-    const sequence = digit === HANDSET_TOGGLE[1] && this.lastStar > 0 && now - this.lastStar <= HANDSET_WITHIN_MS;
-    this.lastStar = 0; // any other key breaks the sequence
+    const star = this.lastStar;
+    if (star && star.side !== from.side) return; // the other phone's key: this side's sequence goes on
+    const sequence = digit === HANDSET_TOGGLE[1] && star !== null && now - star.at <= HANDSET_WITHIN_MS;
+    this.lastStar = null; // any other key breaks the sequence
     if (!sequence) return;
     this.background('handset recording toggle failed', async () => {
       const active = this.machine.phase === 'recording' || this.machine.phase === 'paused';

@@ -108,6 +108,8 @@ export class DialRunner implements CallRunner {
    * voicemail, or the caller hears it under the call for its whole length (issue #19).
    */
   private ringingBack = false;
+  /** The last leg rung is one of our phones (an extension), not an outside number. */
+  private dialedPhone = true;
   /** How the last dialed leg that never connected ended (busy, declined, unreachable...): the CDR's cause. */
   private unconnected: CallEnd['dialed'] = null;
 
@@ -199,6 +201,7 @@ export class DialRunner implements CallRunner {
           // Outside calls present the extension's external caller id number when it has one.
           const facts = host.facts();
           const external = action.endpoint.includes('@');
+          this.dialedPhone = !external;
           const number = (external ? host.caller.callerIdNumber : null) ?? facts.callerNumber ?? '';
           const callerId = `"${facts.callerName ?? number}" <${number}>`;
           host.log.info({ leg: action.legId, to: action.number, endpoint: action.endpoint }, 'ringing');
@@ -231,7 +234,7 @@ export class DialRunner implements CallRunner {
           await this.stopRingingBack();
           const bridgeId = `${host.facts().callId}-bridge`;
           host.bridgeId = bridgeId;
-          await control.createBridge(bridgeId);
+          await host.createCallBridge(bridgeId, this.dialedPhone);
           await control.addToBridge(bridgeId, [channelId, action.legId]);
           host.updateLive({ state: 'dial', bridge_id: bridgeId });
           // The number finally dialed (after forwards) answered.

@@ -27,7 +27,7 @@ import type { AcdEngine } from '../acd/engine.js';
 import type { SessionEvent } from './events.js';
 import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
 import { SUPERVISION_BRIDGE_PREFIX, type SupervisionPort } from '../supervision/port.js';
-import { endpointOfChannel } from './router.js';
+import { endpointOfChannel, isPhoneChannel } from './router.js';
 import type { RecordingDeps, RecordingAction, RecordingOutcome } from './call-recording.js';
 import type { RecordingFinisher } from './recording-finisher.js';
 import { runningRecordings } from './recording-repository.js';
@@ -191,8 +191,9 @@ export class StasisDispatcher {
       case 'ChannelDtmfReceived': {
         const caller = this.sessions.get(event.channel.id);
         // The other side of a connected call (agent, callee): only the handset's recording key uses it.
-        if (caller) this.post(caller, { type: 'dtmf', digit: event.digit });
-        else this.post(this.legs.get(event.channel.id), { type: 'dtmf', digit: event.digit, fromLeg: true });
+        const fromPhone = isPhoneChannel(event.channel.name);
+        if (caller) this.post(caller, { type: 'dtmf', digit: event.digit, fromPhone });
+        else this.post(this.legs.get(event.channel.id), { type: 'dtmf', digit: event.digit, fromLeg: true, fromPhone });
         return;
       }
       case 'ChannelHold':

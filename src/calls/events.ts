@@ -17,8 +17,12 @@ import type { Actor } from '../audit/repository.js';
 export type IvrEvent =
   | { readonly type: 'ivr-timeout'; readonly gen: number }
   | { readonly type: 'ivr-lookup'; readonly requestId: string; readonly result: LookupResult }
-  /** `fromLeg`: pressed on the other side of a connected call (the agent, the callee), not by the caller. */
-  | { readonly type: 'dtmf'; readonly digit: string; readonly fromLeg?: boolean }
+  /**
+   * `fromLeg`: pressed on the other side of a connected call (the agent, the callee), not by the
+   * caller. `fromPhone`: on one of our extensions' phones (not a carrier's trunk): only those may
+   * use the handset's recording key.
+   */
+  | { readonly type: 'dtmf'; readonly digit: string; readonly fromLeg?: boolean; readonly fromPhone?: boolean }
   | { readonly type: 'playback-finished'; readonly playbackId: string };
 
 /** What the ACD engine tells a caller waiting in a queue (queue-call.ts). */

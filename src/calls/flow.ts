@@ -27,8 +27,8 @@ export type FlowEvent =
   | { readonly type: 'resume' }
   | { readonly type: 'answered' }
   | { readonly type: 'playback-finished'; readonly playbackId: string }
-  /** `fromLeg`: pressed on the other side of a connected call (the agent, the callee), not by the caller. */
-  | { readonly type: 'dtmf'; readonly digit: string; readonly fromLeg?: boolean }
+  /** `fromLeg`: pressed on the other side of a connected call (the agent, the callee), not by the caller; `fromPhone`: see events.ts. */
+  | { readonly type: 'dtmf'; readonly digit: string; readonly fromLeg?: boolean; readonly fromPhone?: boolean }
   | { readonly type: 'digit-timeout'; readonly gen: number }
   | { readonly type: 'action-failed'; readonly action: FlowAction['kind'] }
   | { readonly type: 'channel-gone' };

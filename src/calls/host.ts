@@ -21,6 +21,13 @@ export interface CallHost {
   hangupCaller(reason: HangupReason, by?: Extract<EndedBy, 'callee' | 'agent'>): Promise<void>;
   /** A person answered: the dialed extension or number (after forwards), or an agent (`agent`: their number). The CDR's talk time starts now. */
   partyAnswered(answeredBy: string | null, agent?: string | null): void;
+  /**
+   * Create the call's bridge (the caller and the other party). It raises key events (Asterisk
+   * decodes its media) only where the handset's recording key can do something: policy not
+   * `never`, and one of the two is one of our phones (`peerIsPhone`: the other party is);
+   * elsewhere Asterisk relays the media natively (docs/recording.md#from-the-handset).
+   */
+  createCallBridge(bridgeId: string, peerIsPhone: boolean): Promise<void>;
   /** The session's one timer: `event` is queued to the session when it fires (a new timer replaces the old). */
   setTimer(ms: number, event: SessionEvent): void;
   clearTimer(): void;

@@ -283,7 +283,7 @@ export class QueueRunner implements CallRunner {
     if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
     await this.stopMoh();
     this.bridgeId = `${this.host.facts().callId}-bridge`;
-    await control.createBridge(this.bridgeId);
+    await this.host.createCallBridge(this.bridgeId, true); // the agent's phone
     await control.addToBridge(this.bridgeId, [channelId, legId]);
     this.host.connected(legId, this.bridgeId);
     this.host.partyAnswered(agent.extension, agent.number);

@@ -63,3 +63,9 @@ export function endpointOfChannel(channelName: string): string | null {
   const m = /^PJSIP\/(.+)-[0-9a-f]{8}$/.exec(channelName);
   return m ? m[1]! : null;
 }
+
+/** A channel of one of our phones (an extension's endpoint), not a carrier's trunk or anything else. */
+export function isPhoneChannel(channelName: string | null | undefined): boolean {
+  const endpoint = channelName ? endpointOfChannel(channelName) : null;
+  return endpoint !== null && !endpoint.startsWith('trunk-');
+}

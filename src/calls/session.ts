@@ -30,6 +30,7 @@ import { pathDigits } from '../ivr/interpreter.js';
 import type { SupervisionPort } from '../supervision/port.js';
 import { CallRecording, type RecordingAction, type RecordingDeps, type RecordingOutcome } from './call-recording.js';
 import type { PauseBy } from './recording-machine.js';
+import { isPhoneChannel } from './router.js';
 
 export interface LiveCallStore {
   /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
@@ -89,6 +90,8 @@ export class CallSession {
   private closed = false;
   /** Parts of the call after transfers (0: never transferred). */
   private part = 0;
+  /** The caller's channel is one of our phones (not a carrier's): its keys may work the recording. */
+  private callerIsPhone: boolean;
   private readonly host: SessionHost;
   /** The call's recording (policy, on demand, PCI pause): it spans runners, so the session holds it. */
   private readonly recording: CallRecording | null;
@@ -101,6 +104,7 @@ export class CallSession {
     private readonly deps: SessionDeps,
   ) {
     this.log = deps.log.child({ callId: facts.callId });
+    this.callerIsPhone = isPhoneChannel(channelName);
     const session = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the host reads the session's current channel, caller and bridge
     this.host = {
       get channelId() {
@@ -142,6 +146,7 @@ export class CallSession {
         this.recording?.joinedQueue(queue);
         this.updateLive({ queue });
       },
+      createCallBridge: (bridgeId, peerIsPhone) => this.createCallBridge(bridgeId, peerIsPhone),
       setTimer: (ms, event) => this.setTimer(ms, event),
       clearTimer: () => this.clearTimer(),
       deliver: (event) => this.post(event),
@@ -313,9 +318,9 @@ export class CallSession {
         return dial ? dial.transfer(event) : declineTransfer(this.host, event, 'not-connected');
       }
       case 'dtmf':
-        // The handset's recording key (*#) on a connected call, from either side; the agent's or
-        // callee's digits (fromLeg) go nowhere else.
-        this.recording?.digit(event.digit, Boolean(this.facts.party));
+        // The handset's recording key (*#) on a connected call, from our phones on either side (not
+        // a carrier's party); the agent's or callee's digits (fromLeg) go nowhere else.
+        this.recording?.digit(event.digit, Boolean(this.facts.party), { side: event.fromLeg ? 'peer' : 'caller', fromPhone: event.fromPhone ?? false });
         if (event.fromLeg) return;
         return this.switchboard.active.onEvent(event);
       case 'playback-finished':
@@ -412,6 +417,7 @@ export class CallSession {
         this.deps.legs.release(kept.remaining);
         this.deps.legs.reanchor(this.anchor, kept.remaining, this);
         this.anchor = kept.remaining;
+        this.callerIsPhone = true; // a party this call dialed: not known here, so its keys count
       }
       this.part += 1;
       const previous = this.callId;
@@ -419,7 +425,7 @@ export class CallSession {
       dial.joined(joined.number, joined.remaining);
       this.deps.legs.register(joined.remaining, this);
       this.bridgeId = `${this.callId}-bridge`;
-      await control.createBridge(this.bridgeId);
+      await this.createCallBridge(this.bridgeId, true);
       await control.addToBridge(this.bridgeId, [this.anchor, joined.remaining]);
       await Promise.all([this.anchor, joined.remaining].map((c) => control.stopMoh(c).catch(() => undefined)));
       this.log.info({ from: previous, part: this.callId, caller: this.anchor, joined: joined.remaining }, 'attended transfer: parties joined');
@@ -428,6 +434,13 @@ export class CallSession {
       await this.follow(joined.remaining);
       return true;
     });
+  }
+
+  /** The call's bridge: with key events only where the handset's recording key can work (host.ts). */
+  private async createCallBridge(bridgeId: string, peerIsPhone: boolean): Promise<void> {
+    const keyAllowed = (await this.recording?.handsetKeyAllowed()) ?? false;
+    const dtmfEvents = keyAllowed && (peerIsPhone || this.callerIsPhone);
+    await this.deps.control.createBridge(bridgeId, { dtmfEvents });
   }
 
   private async answerCaller(): Promise<void> {

@@ -133,7 +133,11 @@ export interface CallControl {
   originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void>;
   /** Tell the transferring phone how its transfer (REFER) went: a NOTIFY with the matching sipfrag. */
   transferProgress(channelId: string, state: TransferProgress): Promise<void>;
-  createBridge(bridgeId: string): Promise<void>;
+  /**
+   * A mixing bridge. `dtmfEvents` (default true): ChannelDtmfReceived is raised for keys pressed in
+   * it, at the price of Asterisk decoding its media (no native_rtp); false where no key is wanted.
+   */
+  createBridge(bridgeId: string, o?: { readonly dtmfEvents: boolean }): Promise<void>;
   addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void>;
   destroyBridge(bridgeId: string): Promise<void>;
   startMoh(channelId: string): Promise<void>;

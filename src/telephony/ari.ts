@@ -230,13 +230,14 @@ export class AriConnection implements CallControl {
   }
 
   /**
-   * A mixing bridge with `dtmf_events`: Asterisk decodes the media, so a key pressed on either
-   * channel raises ChannelDtmfReceived (the handset's recording key, docs/recording.md). Without it
-   * two RTP channels get the native_rtp technology, which relays their packets, key presses
-   * included, from one RTP instance to the other without raising DTMF events.
+   * A mixing bridge, with `dtmf_events` unless told otherwise. With it Asterisk decodes the media,
+   * so a key pressed on either channel raises ChannelDtmfReceived (the handset's recording key,
+   * docs/recording.md#from-the-handset). Without it two RTP channels get the native_rtp
+   * technology, which relays their packets, key presses included, from one RTP instance to the
+   * other without decoding them (cheaper: docs/benchmarks.md) and without raising DTMF events.
    */
-  async createBridge(bridgeId: string): Promise<void> {
-    await this.api().json('POST', `/bridges/${seg(bridgeId)}`, { type: 'mixing,dtmf_events' });
+  async createBridge(bridgeId: string, o: { readonly dtmfEvents: boolean } = { dtmfEvents: true }): Promise<void> {
+    await this.api().json('POST', `/bridges/${seg(bridgeId)}`, { type: o.dtmfEvents ? 'mixing,dtmf_events' : 'mixing' });
   }
 
   async addToBridge(bridgeId: string, channelIds: readonly string[]): Promise<void> {

@@ -33,7 +33,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; supervision?: SupervisionPort; store?: SessionDeps['store']; control?: Partial<CallControl> } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; supervision?: SupervisionPort; store?: SessionDeps['store']; control?: Partial<CallControl>; recording?: SessionDeps['recording']; channelName?: string } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -83,12 +83,13 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
     ivr: o.ivr ?? ({} as IvrPort),
     acd: o.acd ?? ({} as AcdEngine),
     supervision: o.supervision ?? ({} as SupervisionPort),
+    ...(o.recording ? { recording: o.recording } : {}),
   };
   const [callerNumber, callerName] = o.caller ?? ['1001', 'Anna Berg'];
   const anchor = o.anchor ?? 'chan-a';
   const session = new CallSession(
     anchor,
-    `PJSIP/${callerNumber}-00000001`,
+    o.channelName ?? `PJSIP/${callerNumber}-00000001`,
     { callId: o.callId ?? 'call-1', direction: 'inbound', callerNumber, callerName, dialedNumber: o.dialed ?? '1002', startedAt: new Date(t), answeredAt: null, digits: '', ...o.facts },
     deps,
   );

@@ -38,6 +38,9 @@ function setup(o: { site?: RecordingDeps['site']['policy']; queue?: 'always' | '
   return { rec, asked, rows, finished, settle, tick: (ms: number) => (now = new Date(now.getTime() + ms)) };
 }
 
+/** Keys from the agent's or extension's phone (the other side of the call). */
+const agent = { side: 'peer', fromPhone: true } as const;
+
 describe('a call\'s recording (call-recording.ts)', () => {
   it('a queue with always: starts once the caller is answered, covers the queue then the talk, and is finished when the call ends', async () => {
     const { rec, asked, rows, finished } = setup({ queue: 'always' });
@@ -88,24 +91,66 @@ describe('a call\'s recording (call-recording.ts)', () => {
 
   it('*# on a connected call starts, then stops; not before the call is connected, not with other keys between', async () => {
     const { rec, asked, tick } = setup();
-    rec.digit('*', false);
-    rec.digit('#', false);
-    rec.digit('*', true);
-    rec.digit('2', true);
-    rec.digit('#', true);
+    rec.digit('*', false, agent);
+    rec.digit('#', false, agent);
+    rec.digit('*', true, agent);
+    rec.digit('2', true, agent);
+    rec.digit('#', true, agent);
     await rec.command('resume', 'api');
     expect(asked).toEqual([]);
-    rec.digit('*', true);
+    rec.digit('*', true, agent);
     tick(500);
-    rec.digit('#', true);
+    rec.digit('#', true, agent);
     await rec.command('resume', 'api');
     expect(asked.map((a) => a.split(' ')[0])).toEqual(['start']);
-    rec.digit('*', true);
+    rec.digit('*', true, agent);
     tick(4000); // too slow
-    rec.digit('#', true);
-    rec.digit('*', true);
-    rec.digit('#', true);
+    rec.digit('#', true, agent);
+    rec.digit('*', true, agent);
+    rec.digit('#', true, agent);
     await rec.command('resume', 'api');
     expect(asked.map((a) => a.split(' ')[0])).toEqual(['start', 'stop']);
+  });
+
+  it('*# from a carrier\'s party (caller or callee) does nothing; *# of one phone is not completed by the other\'s key', async () => {
+    const { rec, asked } = setup();
+    const outsideCaller = { side: 'caller', fromPhone: false } as const;
+    rec.digit('*', true, outsideCaller);
+    rec.digit('#', true, outsideCaller);
+    rec.digit('*', true, { side: 'peer', fromPhone: false });
+    rec.digit('#', true, { side: 'peer', fromPhone: false });
+    await rec.command('resume', 'api');
+    expect(asked).toEqual([]);
+    // An extension calling an extension: both are phones, each presses one key: no sequence.
+    const caller = { side: 'caller', fromPhone: true } as const;
+    rec.digit('*', true, caller);
+    rec.digit('#', true, agent);
+    await rec.command('resume', 'api');
+    expect(asked).toEqual([]);
+    // The caller's own *# (an extension's phone) works, a key of the other side between them does not break it.
+    rec.digit('*', true, caller);
+    rec.digit('5', true, agent);
+    rec.digit('#', true, caller);
+    await rec.command('resume', 'api');
+    expect(asked.map((a) => a.split(' ')[0])).toEqual(['start']);
+  });
+
+  it('the handset key is allowed (the bridge raises key events) unless the policy decided at the call\'s points so far says never', async () => {
+    const onDemand = setup();
+    onDemand.rec.routed('PJSIP/1001-0001', { kind: 'extension', number: '1002' }, null);
+    expect(await onDemand.rec.handsetKeyAllowed()).toBe(true);
+    const never = setup({ extension: 'never' });
+    never.rec.routed('PJSIP/1001-0001', { kind: 'extension', number: '1002' }, null);
+    expect(await never.rec.handsetKeyAllowed()).toBe(false);
+    // A queue's word comes when the caller joins it: the route said always, the queue never.
+    const queue = setup({ extension: 'always', queue: 'never' });
+    queue.rec.routed('PJSIP/trunk-carrier-0001', { kind: 'queue' }, null);
+    expect(await queue.rec.handsetKeyAllowed()).toBe(true);
+    queue.rec.joinedQueue('quiet');
+    expect(await queue.rec.handsetKeyAllowed()).toBe(false);
+    const always = setup({ queue: 'always' });
+    always.rec.routed('PJSIP/trunk-carrier-0001', { kind: 'queue' }, null);
+    always.rec.joinedQueue('support');
+    expect(await always.rec.handsetKeyAllowed()).toBe(true);
   });
 });
