@@ -4,7 +4,7 @@
  * and a token without the role gets its 403 just as early. The server knows only the small interface
  * below; src/auth/service.ts implements it (tokens, users and roles live there).
  */
-import type { onRequestAsyncHookHandler, RouteOptions } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler, RouteOptions } from 'fastify';
 import { isAppError } from '../errors.js';
 import { logAuthFailure } from '../shared/auth-failure-log.js';
 
@@ -36,12 +36,19 @@ const BEARER_CHECK = Symbol('pbx.bearer-check');
 /**
  * The route's `onRequest` hook: bearer token required, and at least role `need`. A 401 is logged
  * for fail2ban and counted against the source (src/http/auth-failures.ts: 429 once over the limit).
+ * `credential`: what is handed to `auth.authenticate` (default: the Authorization header); a route
+ * a browser's EventSource reaches, which cannot set headers, may read another credential (a
+ * one-time ticket) with the same checks, logging and limits.
  */
-export function requireRole<Role extends string>(auth: BearerAuth<Role>, need: NoInfer<Role>): onRequestAsyncHookHandler {
+export function requireRole<Role extends string>(
+  auth: BearerAuth<Role>,
+  need: NoInfer<Role>,
+  credential: (request: FastifyRequest) => string | undefined = (request) => request.headers.authorization,
+): onRequestAsyncHookHandler {
   const check: onRequestAsyncHookHandler = async (request, reply) => {
     let principal: Principal;
     try {
-      principal = await auth.authenticate(request.headers.authorization);
+      principal = await auth.authenticate(credential(request));
     } catch (err) {
       if (!isAppError(err) || err.status !== 401) throw err;
       // One stable line per failed authentication (401s only) for fail2ban (deploy/fail2ban).

@@ -1,0 +1,128 @@
+/**
+ * The events of the live stream (GET /api/v1/events, docs/events.md): one TypeBox union, the
+ * types features publish (without id and time: the bus adds them), and the role rule. Pure.
+ *
+ * Role rule: a viewer sees agent.state and the queue events (queue.joined, queue.left: what a
+ * wallboard counts), with the caller's number and name withheld (null); every other type (the
+ * call events, the screen pop, recordings) needs a supervisor. Supervisors and admins see all.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const NullableString = Nullable(Type.String());
+const Caller = {
+  callerNumber: Type.Union([Type.String(), Type.Null()], { description: 'the caller\'s number; null when unknown or withheld from a viewer' }),
+  callerName: Type.Union([Type.String(), Type.Null()], { description: 'the caller\'s name; null when unknown or withheld from a viewer' }),
+};
+/** Every event: `id` increases (docs/events.md#ids), `at` when it was published. */
+const envelope = <Name extends string, P extends Record<string, TSchema>>(type: Name, props: P, description: string) =>
+  Type.Object({ id: Type.Integer({ minimum: 1 }), at: Type.String({ format: 'date-time' }), type: Type.Literal(type), ...props }, { description, additionalProperties: false });
+
+export const CallStarted = envelope('call.started', {
+  callId: Type.String(),
+  direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound'), Type.Literal('internal')]),
+  ...Caller,
+  dialedNumber: NullableString,
+  linkedId: Type.Union([Type.String(), Type.Null()], { description: 'the first part\'s callId for the part after a transfer' }),
+}, 'a call (or a call\'s part after a transfer) reached the daemon; its live row is written');
+
+export const CallAnswered = envelope('call.answered', {
+  callId: Type.String(),
+  answeredBy: Type.Union([Type.String(), Type.Null()], { description: 'the extension or number that answered (the agent\'s extension for a queue call)' }),
+  agent: Type.Union([Type.String(), Type.Null()], { description: 'the agent\'s number, for a queue call' }),
+  queue: NullableString,
+}, 'a person answered: the talk time starts');
+
+export const CallEnded = envelope('call.ended', {
+  callId: Type.String(),
+  cdrId: Type.String({ description: 'GET /api/v1/cdrs/{cdrId}' }),
+  disposition: Type.String(),
+  durationSeconds: Type.Integer(),
+  billableSeconds: Type.Integer(),
+  ...Caller,
+  queue: NullableString,
+  agent: NullableString,
+}, 'the call is over and its CDR is written');
+
+export const QueueJoined = envelope('queue.joined', {
+  callId: Type.String(),
+  queue: Type.String(),
+  ...Caller,
+  priority: Type.Integer(),
+}, 'a caller joined a queue (written)');
+
+export const QUEUE_LEFT_REASONS = ['answered', 'abandoned', 'overflow', 'timeout'] as const;
+export const QueueLeft = envelope('queue.left', {
+  callId: Type.String(),
+  queue: Type.String(),
+  ...Caller,
+  reason: Type.Union(QUEUE_LEFT_REASONS.map((r) => Type.Literal(r))),
+  agent: Type.Union([Type.String(), Type.Null()], { description: 'the agent who answered (reason answered)' }),
+  waitSeconds: Type.Number(),
+}, 'a caller left a queue: answered by an agent, hung up (abandoned), sent on (overflow) or out of time');
+
+export const AgentOffered = envelope('agent.offered', {
+  callId: Type.String(),
+  queue: NullableString,
+  agent: Type.String(),
+  extension: Type.String(),
+  ...Caller,
+  variables: Type.Record(Type.String(), Type.String(), { description: 'what the IVR flows collected for this caller (flow variables)' }),
+}, "the agent's phone is ringing with this caller: the screen pop");
+
+export const AGENT_STATES = ['logged-out', 'ready', 'reserved', 'on-call', 'wrap-up', 'paused'] as const;
+const AgentStatusSchema = Type.Union(AGENT_STATES.map((s) => Type.Literal(s)));
+export const AgentStateChanged = envelope('agent.state', {
+  agent: Type.String(),
+  state: AgentStatusSchema,
+  from: AgentStatusSchema,
+  cause: Type.String({ description: "the agent event that made the change: login, logout, pause, unpause, offer, answer, reject, ring-timeout, call-ended, wrap-up-done, force" }),
+  pause: Nullable(Type.Object({ code: Type.Integer(), name: Type.String() })),
+  callId: NullableString,
+  queue: Type.Union([Type.String(), Type.Null()], { description: 'the queue of the call the agent is offered, on or wrapping up' }),
+  queues: Type.Array(Type.String(), { description: 'the queues the agent is a member of' }),
+}, "an agent's state changed (written)");
+
+export const RecordingReady = envelope('recording.ready', {
+  recordingId: Type.String(),
+  callId: Type.String(),
+  queue: NullableString,
+  agent: NullableString,
+  durationMs: Nullable(Type.Integer()),
+}, 'a call recording is stored and can be fetched (GET /api/v1/recordings/{id})');
+
+export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady], { $id: 'PbxEvent' });
+export type PbxEvent = Static<typeof PbxEvent>;
+export type EventType = PbxEvent['type'];
+export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready'];
+
+/** What a feature publishes: the event without its id and time (the bus gives those). */
+export type EventInput = PbxEvent extends infer E ? (E extends PbxEvent ? Omit<E, 'id' | 'at'> : never) : never;
+
+/** The stream's control message when a resume is impossible: fetch state again (the REST live views). No id. */
+export const Resync = Type.Object(
+  {
+    type: Type.Literal('resync'),
+    reason: Type.Union([Type.Literal('too-old'), Type.Literal('unknown-id')]),
+    oldestId: Type.Union([Type.Integer(), Type.Null()], { description: 'the oldest id the daemon can still replay' }),
+    newestId: Type.Union([Type.Integer(), Type.Null()]),
+  },
+  { $id: 'EventResync', description: 'sent first when Last-Event-ID is outside the replay window (or from before a restart); live events follow' },
+);
+export type Resync = Static<typeof Resync>;
+
+export type StreamRole = 'viewer' | 'supervisor' | 'admin';
+
+/** The types a viewer may receive. */
+export const VIEWER_TYPES: ReadonlySet<EventType> = new Set(['agent.state', 'queue.joined', 'queue.left']);
+
+export function mayReceive(role: StreamRole, type: EventType): boolean {
+  return role !== 'viewer' || VIEWER_TYPES.has(type);
+}
+
+/** The event as `role` receives it (null: withheld). Caller numbers and names need a supervisor. */
+export function forRole(role: StreamRole, event: PbxEvent): PbxEvent | null {
+  if (!mayReceive(role, event.type)) return null;
+  if (role !== 'viewer' || !('callerNumber' in event)) return event;
+  return { ...event, callerNumber: null, callerName: null };
+}
