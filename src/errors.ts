@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'recording-not-found'
   | 'recording-not-ready'
   | 'recording-file-missing'
+  | 'recording-not-failed'
   | 'range-not-satisfiable'
   | 'prompt-not-found'
   | 'prompt-exists'

@@ -152,6 +152,21 @@ export function recordingRoutes(deps: RecordingRouteDeps) {
       async (request) => recordingJson(await deps.recordings.setLegalHold(actorFor(request), request.params.id, request.body.legalHold)),
     );
 
+    app.post<{ Params: RecordingParams }>(
+      '/recordings/:id/compress',
+      {
+        onRequest: admin,
+        schema: {
+          tags,
+          summary: 'Compress again a recording whose compression failed (state failed), once its cause is fixed: it goes back to stored and its job is queued (audited; admin)',
+          security,
+          params: RecordingParams,
+          response: withErrors({ 202: One, 409: Type.Ref('ErrorResponse') }),
+        },
+      },
+      async (request, reply) => reply.status(202).send(recordingJson(await deps.recordings.retryCompression(actorFor(request), request.params.id))),
+    );
+
     app.post<{ Body: ErasureRequest }>(
       '/recordings/erasure',
       {

@@ -348,6 +348,33 @@ export class RecordingStore {
     return searchRecordings(this.deps.db, q);
   }
 
+  /**
+   * Compression again, for a recording whose compression failed for good (`failed`), once its
+   * cause is fixed (sox installed, the disk freed): the row goes back to `stored` with its attempts
+   * counted from 0, and its job is queued again (audited, with the error it had). 409
+   * recording-not-failed in any other state; 404 when there is no such recording.
+   */
+  async retryCompression(actor: Actor, id: string): Promise<RecordingRow> {
+    const row = await this.deps.db.transaction().execute(async (tx) => {
+      const current = await tx.selectFrom('recordings').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!current || current.state === 'deleting') throw notFound('recording-not-found', 'recording', id);
+      if (current.state !== 'failed') {
+        throw new AppError('recording-not-failed', 409, `recording ${id} is ${current.state}: only a failed compression is retried`, { id, state: current.state });
+      }
+      const updated = await tx
+        .updateTable('recordings')
+        .set({ state: 'stored', attempts: 0, last_error: null, updated_at: new Date() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await recordAudit(tx, actor, { action: 'recording.compress-retry', entity: 'recording', entityId: id, details: { callId: current.call_id, attempts: current.attempts, lastError: current.last_error } });
+      return updated;
+    });
+    this.deps.log.info({ recording: id }, 'recording compression retried');
+    await this.enqueue(id);
+    return row;
+  }
+
   async setLegalHold(actor: Actor, id: string, on: boolean): Promise<RecordingRow> {
     return this.deps.db.transaction().execute(async (tx) => {
       const row = await tx

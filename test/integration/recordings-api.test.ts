@@ -7,10 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { recordingPath } from '../../src/recordings/layout.js';
 import { startTestApp, testConfig } from '../support/app.js';
+import { eventually } from '../support/wait.js';
+
+const exec = promisify(execFile);
 
 let app: App;
 let supervisor: string;
@@ -261,6 +266,30 @@ describe('legal hold and erasure', () => {
     const bad = await app.http.inject({ method: 'PATCH', url: `/api/v1/recordings/${r[0]!.id}`, headers: { authorization: `Bearer ${supervisor}` }, payload: { legalHold: 'yes' } });
     expect(bad.statusCode).toBe(400);
     expect(JSON.stringify(bad.json().error)).toContain('legalHold');
+  });
+
+  it('POST /recordings/:id/compress (admin): a failed one 202 and back to stored, audited; not failed 409 recording-not-failed; unknown 404; supervisor 403', async () => {
+    // A recording whose compression failed for good, its WAV kept (a real one: the app's job compresses it after the retry).
+    const failed = await make({ startedAt: at(50), q: null });
+    const wavRel = failed.file.slice(dir.length + 1).replace(/\.mp3$/, '.wav');
+    await rm(failed.file);
+    await exec('sox', ['-n', '-r', '8000', '-c', '2', '-b', '16', path.join(dir, wavRel), 'synth', '2', 'sine', '440', 'sine', '660']);
+    await app.db.updateTable('recordings').set({ state: 'failed', format: 'wav', path: wavRel, attempts: 5, last_error: 'sox: no handler for file extension mp3' }).where('id', '=', failed.id).execute();
+    const post = (id: string, token = admin) => app.http.inject({ method: 'POST', url: `/api/v1/recordings/${id}/compress`, headers: { authorization: `Bearer ${token}` } });
+    expect((await post(failed.id, supervisor)).statusCode).toBe(403);
+    const res = await post(failed.id);
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toMatchObject({ id: failed.id, state: 'stored', attempts: 0, lastError: null });
+    const audit = await app.db.selectFrom('audit_log').select(['action', 'actor_label']).where('entity_id', '=', failed.id).where('action', '=', 'recording.compress-retry').execute();
+    expect(audit).toEqual([{ action: 'recording.compress-retry', actor_label: `user:rec-admin-${run}` }]);
+    const again = await post(r[1]!.id);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('recording-not-failed');
+    const unknown = await post(randomUUID());
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().error.code).toBe('recording-not-found');
+    expect((await post('not-a-uuid')).statusCode).toBe(400);
+    await eventually(async () => ((await get(`/api/v1/recordings/${failed.id}`)).json().state === 'compressed' ? true : undefined), 20_000, 'compressed after the retry');
   });
 
   it('erasure by caller number (admin): the held recording stays and the answer says so; the others go with their files', async () => {

@@ -162,6 +162,42 @@ describe('lost compressions', () => {
   });
 });
 
+describe('compression retried by hand (POST /recordings/:id/compress)', () => {
+  it('a failed compression, its file repaired: back to stored with attempts from 0, audited, then compressed by the job', async () => {
+    const r = await recorded({ broken: true });
+    await store.finalize(r.id);
+    const failed = await eventually(async () => {
+      const row = await store.get(r.id);
+      return row.state === 'failed' ? row : undefined;
+    }, 20_000, 'failed');
+    // The cause fixed (here: the file), then the retry.
+    await toneWav(r.file, 2);
+    const retried = await store.retryCompression(actor, r.id);
+    expect(retried).toMatchObject({ state: 'stored', attempts: 0, last_error: null, format: 'wav' });
+    const audit = await db.selectFrom('audit_log').select(['action', 'actor_label', 'details']).where('entity_id', '=', r.id).where('action', '=', 'recording.compress-retry').execute();
+    expect(audit).toEqual([{ action: 'recording.compress-retry', actor_label: 'test:recordings', details: expect.objectContaining({ callId: r.callId, attempts: 3, lastError: failed.last_error }) }]);
+    const row = await eventually(async () => {
+      const x = await store.get(r.id);
+      return x.state === 'compressed' ? x : undefined;
+    }, 20_000, 'compressed after the retry');
+    expect(row).toMatchObject({ format: 'mp3', attempts: 1, last_error: null });
+    expect(await sha(path.join(settings.dir, row.path))).toBe(row.sha256);
+    expect(await exists(r.file)).toBe(false);
+  });
+
+  it('only a failed one: 409 recording-not-failed for stored or compressed (nothing changes), 404 for an unknown id', async () => {
+    const r = await recorded();
+    await store.finalize(r.id);
+    const compressed = await eventually(async () => {
+      const x = await store.get(r.id);
+      return x.state === 'compressed' ? x : undefined;
+    }, 20_000, 'compressed');
+    await expect(store.retryCompression(actor, r.id)).rejects.toMatchObject({ code: 'recording-not-failed', status: 409 });
+    expect(await store.get(r.id)).toEqual(compressed);
+    await expect(store.retryCompression(actor, randomUUID())).rejects.toMatchObject({ code: 'recording-not-found', status: 404 });
+  });
+});
+
 describe('retention', () => {
   it('deletes recordings past retain_until (file and row), keeps those under legal hold and those not due', async () => {
     const due = await recorded();

@@ -43,6 +43,7 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/recordings/{id}/audio': 'supervisor',
   'PATCH /api/v1/recordings/{id}': 'supervisor',
   'POST /api/v1/recordings/erasure': 'admin',
+  'POST /api/v1/recordings/{id}/compress': 'admin',
   // Recording a live call (PCI pause by a CRM included): supervisors.
   'POST /api/v1/calls/{callId}/recording/start': 'supervisor',
   'POST /api/v1/calls/{callId}/recording/stop': 'supervisor',
