@@ -67,6 +67,8 @@ import { SupervisionService } from './supervision/service.js';
 import { supervisionPlugin } from './supervision/plugin.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
+import { StaffingService } from './staffing/service.js';
+import { staffingPlugin } from './staffing/plugin.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -303,6 +305,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
       await api.register(recordingsPlugin, { auth, recordings });
+      // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
+      await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });
     },
     { prefix: '/api/v1' },
   );

@@ -76,7 +76,8 @@ export type ErrorCode =
   | 'pause-reason-in-use'
   | 'idempotency-key-invalid'
   | 'idempotency-key-reused'
-  | 'idempotency-in-progress';
+  | 'idempotency-in-progress'
+  | 'target-unreachable';
 
 export class AppError extends Error {
   constructor(
