@@ -126,6 +126,9 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/pause-reasons': 'viewer',
   'POST /api/v1/pause-reasons': 'supervisor',
   'DELETE /api/v1/pause-reasons/{code}': 'supervisor',
+  // Staffing arithmetic and forecast: they change nothing, so viewers too.
+  'POST /api/v1/staffing/erlang': 'viewer',
+  'POST /api/v1/staffing/forecast': 'viewer',
   // Live supervision: joining a call is a supervisor's.
   'GET /api/v1/supervision': 'supervisor',
   'POST /api/v1/supervision': 'supervisor',
