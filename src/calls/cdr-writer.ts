@@ -9,7 +9,7 @@ import type { Db } from '../db/database.js';
 import type { NewCdr } from './tables.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { logRejection } from '../shared/log-rejection.js';
-import { closeCall } from './repository.js';
+import { closeCallWithId } from './repository.js';
 
 export class CdrWriter {
   private readonly pending = new Map<string, NewCdr>();
@@ -21,6 +21,8 @@ export class CdrWriter {
     private readonly db: Db,
     private readonly backoff: BackoffPolicy,
     private readonly log: Logger,
+    /** A CDR was written (after its commit; not for one there already): the event stream's call.ended. */
+    private readonly written: (cdr: NewCdr, cdrId: string) => void = () => undefined,
   ) {}
 
   get pendingCount(): number {
@@ -67,8 +69,10 @@ export class CdrWriter {
   private async writeQueued(): Promise<boolean> {
     for (const [callId, cdr] of [...this.pending]) {
       try {
-        const written = await closeCall(this.db, cdr);
+        const cdrId = await closeCallWithId(this.db, cdr);
+        const written = cdrId !== null;
         this.pending.delete(callId);
+        if (written) this.written(cdr, cdrId);
         this.attempt = 0;
         this.log.info(
           { callId, disposition: cdr.disposition, billsec: cdr.billable_seconds, duplicate: !written },

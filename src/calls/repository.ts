@@ -49,6 +49,11 @@ export async function listLiveCalls(db: DbOrTx): Promise<LiveCallRow[]> {
  * the same call (a retry, or two daemons reconciling) inserts nothing. Returns true if written.
  */
 export async function closeCall(db: Db, cdr: NewCdr): Promise<boolean> {
+  return (await closeCallWithId(db, cdr)) !== null;
+}
+
+/** closeCall, answering the new CDR's id (null: it was written before). */
+export async function closeCallWithId(db: Db, cdr: NewCdr): Promise<string | null> {
   return db.transaction().execute(async (tx) => {
     const inserted = await tx
       .insertInto('cdrs')
@@ -57,7 +62,7 @@ export async function closeCall(db: Db, cdr: NewCdr): Promise<boolean> {
       .returning('id')
       .executeTakeFirst();
     await tx.deleteFrom('live_calls').where('call_id', '=', cdr.call_id).execute();
-    return inserted !== undefined;
+    return inserted?.id ?? null;
   });
 }
 
