@@ -2,14 +2,16 @@
  * The ACD's call path in Postgres: what the call runtime (engine.ts through store.ts) reads and
  * writes while calls are routed. Plain functions over a connection or transaction (DbOrTx):
  *
- *   applyAgentEvent       load -> agentTransition (agent-state.ts) -> store + state log row, in one
- *                         transaction under the agent's row lock
+ *   applyAgentEvent       load -> agentTransition (agent-state.ts) -> store + state log row + its
+ *                         queue event (queue-events.ts), in one transaction under the agent's row lock
  *   applyAgentEventAt     the same in one statement from a row held in memory, written only if the
  *                         row is still at that version (optimistic; the warm routing view)
  *   loadSnapshotAgents / loadQueueSettings
  *                         agents and queues as routeCalls (router.ts) takes them (all agents, or some)
  *   findAgentByNumber / findAgentByExtension, checkAgentPin, recordPinFailure / resetPinFailures
- *   upsertQueueCall / deleteQueueCall / waitingCallOf, logQueueCall, recordTalkTime
+ *   queueCallJoined (with its join event), upsertQueueCall / deleteQueueCall / waitingCallOf,
+ *   queueCallLeft (with its event), logQueueCall, recordTalkTime, saveCallback (callback-requested /
+ *   callback-done events)
  *   agentsOnEndedCalls
  *
  * The admin API's queries are in admin-repository.ts. A function given a transaction runs inside
@@ -21,8 +23,9 @@ import { verifyPin } from '../extensions/rules.js';
 import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
 import type { QueueConfig, RoutableAgent, SkillRequirement, WideningStep } from './router.js';
 import type { WaitingCall } from './waiting-calls.js';
+import { agentCallFigures, agentQueueEvent, leftQueueEventType, queueEventRow, type AgentBefore, type QueueCallFacts, type QueueEvent } from './queue-events.js';
 import type {
-  AgentRow, AgentUpdate, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueCallOutcome, QueueCallRow, QueueCallState, QueueRow,
+  AgentRow, AgentUpdate, CallbackState, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueCallOutcome, QueueCallRow, QueueCallState, QueueRow,
 } from './tables.js';
 
 /** Run `fn` in the transaction given, or in a new one. */
@@ -216,30 +219,36 @@ export interface ApplyOptions {
   readonly fields?: AgentUpdate;
   /** The event's time (epoch ms); default now. */
   readonly at?: number;
+  /** What the queue knows of the call (join time, hold) for its queue event (queue-events.ts). */
+  readonly queueCall?: QueueCallFacts;
 }
 
 export type AppliedAgentEvent =
   | { readonly ok: true; readonly agent: AgentView; readonly step: Extract<AgentStep, { ok: true }> }
   | { readonly ok: false; readonly agent: AgentView; readonly step: Extract<AgentStep, { ok: false }> };
 
-/** What one accepted event writes: the agent's new columns and its state log row. */
+/** What one accepted event writes: the agent's new columns, its state log row and its queue event. */
 interface PlannedEvent {
   readonly step: Extract<AgentStep, { ok: true }>;
   readonly cols: AgentUpdate;
   readonly log: StateLogEntry;
   readonly at: Date;
+  readonly queueEvent: QueueEvent | null;
 }
 
 /** The state machine's answer for `event` on the stored row `agent`, and what to write if accepted. */
 function planAgentEvent(agent: AgentView, event: AgentEvent, options: ApplyOptions): PlannedEvent | Extract<AgentStep, { ok: false }> {
   const at = options.at ?? Date.now();
-  const step = agentTransition(agentStateOf(agent), event, at);
+  const before = agentStateOf(agent);
+  const step = agentTransition(before, event, at);
   if (!step.ok) return step;
   const s = step.state;
   const cols: AgentUpdate = { ...agentStateColumns(s), ...(options.fields ?? {}) };
   if (s.status === 'ready' && (agent.state !== 'ready' || agent.idle_since === null)) cols.idle_since = new Date(s.since);
   if (s.status === 'logged-out' && options.fields?.extension === undefined) cols.extension = null;
   if (step.record.cause.kind === 'offer') cols.last_offered_at = new Date(at);
+  const held: AgentBefore = { state: before, callTalkMs: agent.call_talk_ms, callHoldMs: agent.call_hold_ms };
+  Object.assign(cols, agentCallFigures(held, step.record, options.queueCall));
   cols.updated_at = new Date(at);
   const c = step.record.cause;
   const log: StateLogEntry = {
@@ -250,7 +259,7 @@ function planAgentEvent(agent: AgentView, event: AgentEvent, options: ApplyOptio
     byActor: options.byActor ?? c.by ?? null,
     details: { ...c },
   };
-  return { step, cols, log, at: new Date(at) };
+  return { step, cols, log, at: new Date(at), queueEvent: agentQueueEvent(agent.id, held, step.record, options.queueCall) };
 }
 
 /** The row as agentView reads it after `plan` was written over `agent` (pause names from the state machine). */
@@ -273,6 +282,7 @@ export async function applyAgentEvent(db: DbOrTx, agentId: string, event: AgentE
     if (!('cols' in plan)) return { ok: false, agent, step: plan };
     await tx.updateTable('agents').set(plan.cols).where('id', '=', agentId).execute();
     await tx.insertInto('agent_state_log').values(stateLogValues(agentId, plan.step.record.from, plan.step.record.to, plan.log, plan.at)).execute();
+    if (plan.queueEvent) await insertQueueEvent(tx, plan.queueEvent);
     return { ok: true, agent: (await findAgentById(tx, agentId))!, step: plan.step };
   });
 }
@@ -280,7 +290,7 @@ export async function applyAgentEvent(db: DbOrTx, agentId: string, event: AgentE
 /**
  * applyAgentEvent in one statement (one round trip, one commit), for a caller that holds the agent's
  * row as of some version (the warm routing snapshot): the transition is computed from `known`, and
- * the row is written, with its state log row, only if it is still at `known.version`. 'stale' when
+ * the row is written, with its state log row and queue event, only if it is still at `known.version`. 'stale' when
  * it is not, or when the event is refused for `known` (the caller then runs applyAgentEvent, which
  * locks the row and reads it).
  */
@@ -289,6 +299,8 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
   if (!('cols' in plan)) return 'stale';
   const { from, to } = plan.step.record;
   const log = stateLogValues(known.id, from, to, plan.log, plan.at);
+  // The queue event's insert is in the statement either way; without an event it selects no row.
+  const ev = plan.queueEvent ? queueEventRow(plan.queueEvent) : null;
   const row = await db
     .with('moved', (qc) => qc.updateTable('agents').set(plan.cols).where('id', '=', known.id).where('version', '=', known.version).returningAll())
     .with('logged', (qc) =>
@@ -310,6 +322,29 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
           ]),
         ),
     )
+    .with('evented', (qc) =>
+      qc
+        .insertInto('queue_events')
+        .columns(['at', 'queue_id', 'call_id', 'type', 'agent_id', 'caller_number', 'wait_ms', 'talk_ms', 'hold_ms', 'wrap_up_ms', 'details'])
+        .expression((eb) =>
+          eb
+            .selectFrom('moved')
+            .select([
+              sql<Date>`${ev?.at ?? plan.at}::timestamptz`.as('at'),
+              sql<string>`${ev?.queue_id ?? '0'}::bigint`.as('queue_id'),
+              sql<string>`${ev?.call_id ?? ''}::varchar`.as('call_id'),
+              sql<string>`${ev?.type ?? 'offer'}::varchar`.as('type'),
+              sql<string | null>`${ev?.agent_id ?? null}::bigint`.as('agent_id'),
+              sql<string | null>`${ev?.caller_number ?? null}::varchar`.as('caller_number'),
+              sql<number | null>`${ev?.wait_ms ?? null}::integer`.as('wait_ms'),
+              sql<number | null>`${ev?.talk_ms ?? null}::integer`.as('talk_ms'),
+              sql<number | null>`${ev?.hold_ms ?? null}::integer`.as('hold_ms'),
+              sql<number | null>`${ev?.wrap_up_ms ?? null}::integer`.as('wrap_up_ms'),
+              sql<string | null>`${ev?.details ?? null}::jsonb`.as('details'),
+            ])
+            .where(sql<boolean>`${ev !== null}::boolean`),
+        ),
+    )
     .selectFrom('moved')
     .selectAll()
     .executeTakeFirst();
@@ -317,6 +352,11 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
 }
 
 const toId = (v: string | undefined | null): string | null => (v && /^[0-9]{1,18}$/.test(v) ? v : null);
+
+/** One queue_events row (queue-events.ts), in the caller's transaction. */
+export async function insertQueueEvent(db: DbOrTx, e: QueueEvent): Promise<void> {
+  await db.insertInto('queue_events').values(queueEventRow(e)).execute();
+}
 
 // ================================================================ pause reasons
 
@@ -376,6 +416,25 @@ export async function upsertQueueCall(db: DbOrTx, c: QueueCallInput): Promise<Qu
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * A caller joined a queue: their waiting-call row and the 'join' event (at the join time, with the
+ * caller's number), in one transaction. A caller already stored in this queue (picked up again
+ * after a restart) writes no second join; one stored in another queue has moved (a join there).
+ */
+export async function queueCallJoined(db: DbOrTx, c: QueueCallInput & { readonly enqueuedAt: Date }): Promise<QueueCallRow> {
+  return inTx(db, async (tx) => {
+    const stored = await tx.selectFrom('queue_calls').select('queue_id').where('call_id', '=', c.callId).forUpdate().executeTakeFirst();
+    const row = await upsertQueueCall(tx, c);
+    if (stored?.queue_id !== row.queue_id) {
+      await insertQueueEvent(tx, {
+        type: 'join', at: c.enqueuedAt, queueId: row.queue_id, callId: row.call_id, callerNumber: row.caller_number,
+        details: { ...(row.priority ? { priority: row.priority } : {}), ...(c.skills ? { skills: c.skills } : {}) },
+      });
+    }
+    return row;
+  });
+}
+
 export async function deleteQueueCall(db: DbOrTx, callId: string): Promise<boolean> {
   const r = await db.deleteFrom('queue_calls').where('call_id', '=', callId).executeTakeFirst();
   return r.numDeletedRows > 0n;
@@ -404,6 +463,8 @@ export interface QueueCallLogInput {
   readonly waitSeconds?: number;
   readonly talkSeconds?: number | null;
   readonly agentId?: string | null;
+  /** The queue event's details (queueCallLeft), e.g. {target} of an overflow. */
+  readonly details?: Record<string, unknown> | null;
 }
 
 /** One row per queued call once it left the queue (service level, handle times, calls per agent). */
@@ -432,11 +493,67 @@ export async function logQueueCall(db: DbOrTx, e: QueueCallLogInput): Promise<Qu
  * A caller left the queue (answered, abandoned, overflowed, timed out, asked for a callback): its
  * waiting-call row goes and its call-log row comes in one transaction, so the queue's figures
  * (offered = calls in the queue + calls that left it) never count the call twice or not at all.
+ * The same transaction writes the queue event (abandon, overflow, timeout, callback-requested, with
+ * the wait in ms; an answer's event is the agent's, applyAgentEvent).
  */
 export async function queueCallLeft(db: DbOrTx, e: QueueCallLogInput): Promise<QueueCallLogRow> {
   return inTx(db, async (tx) => {
     await deleteQueueCall(tx, e.callId);
-    return logQueueCall(tx, e);
+    const logged = await logQueueCall(tx, e);
+    const type = leftQueueEventType(e.outcome);
+    if (type) {
+      await insertQueueEvent(tx, {
+        type, at: logged.ended_at, queueId: e.queueId, callId: e.callId, agentId: e.agentId ?? null,
+        waitMs: Math.max(0, logged.ended_at.getTime() - e.enqueuedAt.getTime()), details: e.details ?? null,
+      });
+    }
+    return logged;
+  });
+}
+
+export interface CallbackInput {
+  /** The callback's id (the caller's call id + '-cb'). */
+  readonly id: string;
+  readonly queueId: string;
+  /** The caller's call: it leaves the queue when the callback is requested. */
+  readonly callerCallId: string;
+  readonly callerNumber: string;
+  readonly enqueuedAt: Date;
+  readonly state: CallbackState;
+  readonly attempts: number;
+  readonly result: string | null;
+}
+
+/**
+ * A callback's row, stored or updated, in one transaction with what it means for the queue: the
+ * first save (waiting, no attempt yet) is the caller leaving the queue (queueCallLeft: outcome
+ * callback, event callback-requested); reaching done or failed writes 'callback-done' once, with
+ * details {result: 'done' | 'failed', attempts, lastResult}.
+ */
+export async function saveCallback(db: DbOrTx, cb: CallbackInput): Promise<void> {
+  await inTx(db, async (tx) => {
+    const row = {
+      queue_id: cb.queueId,
+      call_id: cb.id,
+      caller_number: cb.callerNumber.slice(0, 32),
+      enqueued_at: cb.enqueuedAt,
+      state: cb.state,
+      attempts: cb.attempts,
+      last_result: cb.result,
+    };
+    const stored = await tx.selectFrom('callbacks').select('state').where('call_id', '=', cb.id).forUpdate().executeTakeFirst();
+    if (stored) await tx.updateTable('callbacks').set(row).where('call_id', '=', cb.id).execute();
+    else await tx.insertInto('callbacks').values(row).execute();
+    if (cb.state === 'waiting' && cb.attempts === 0 && !stored) {
+      await queueCallLeft(tx, { queueId: cb.queueId, callId: cb.callerCallId, enqueuedAt: cb.enqueuedAt, outcome: 'callback', details: { callbackId: cb.id } });
+    }
+    const finished = (s: CallbackState | undefined) => s === 'done' || s === 'failed';
+    if (finished(cb.state) && !finished(stored?.state)) {
+      await insertQueueEvent(tx, {
+        type: 'callback-done', at: new Date(), queueId: cb.queueId, callId: cb.id,
+        details: { result: cb.state, attempts: cb.attempts, lastResult: cb.result },
+      });
+    }
   });
 }
 

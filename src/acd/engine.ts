@@ -34,6 +34,7 @@ import { estimatedWaitSeconds } from './estimate.js';
 import { logRejection } from '../shared/log-rejection.js';
 import type { LoginOutcome } from './login.js';
 import { callbackIdOf } from './callback-id.js';
+import type { QueueCallFacts } from './queue-events.js';
 
 export interface QueueSettings {
   readonly id: string;
@@ -70,17 +71,25 @@ export interface AgentRecord extends RoutableAgent {
 
 export type LoginCheck = { readonly outcome: 'ok'; readonly agentId: string } | { readonly outcome: 'wrong' | 'locked' };
 
+/** More to an agent event: the phone logged in at, who made it, what the queue knows of the call (its queue event). */
+export interface ApplyExtra {
+  readonly extension?: string | null;
+  readonly actor?: string;
+  readonly queueCall?: QueueCallFacts;
+}
+
 export interface AcdStore {
   queues(): Promise<QueueSettings[]>;
   agents(): Promise<AgentRecord[]>;
   /** Apply one event to an agent under its row lock; the accepted step is stored with its log row. */
-  apply(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep>;
+  apply(agentId: string, event: AgentEvent, extra?: ApplyExtra): Promise<AgentStep>;
   checkLogin(number: string, pin: string): Promise<LoginCheck>;
   agentAtExtension(extension: string): Promise<string | null>;
   pauseReason(code: number): Promise<PauseReason | null>;
   /** Waiting-call bookkeeping (live views, restart recovery) and the queue's call log. */
   callJoined(call: QueueCall): Promise<void>;
-  callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void>;
+  /** `details`: of the queue event (an overflow's target). */
+  callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null, details?: Record<string, unknown>): Promise<void>;
   /** An answered call is over: its talk time counts (least talk time, handle-time estimates). */
   talkEnded(callId: string, agentId: string, at: Date): Promise<void>;
   /** Run `fn` when agents or queues changed outside this engine (another daemon, the API). */
@@ -304,7 +313,7 @@ export class AcdEngine {
   async offerAnswered(callId: string, agentId: string): Promise<boolean> {
     const w = this.calls.get(callId);
     if (!w || w.answeredBy) return false;
-    const step = await this.apply(agentId, { type: 'answer', callId });
+    const step = await this.apply(agentId, { type: 'answer', callId }, { queueCall: { enqueuedAt: w.call.enqueuedAt } });
     if (!step.ok) return false;
     w.answeredBy = agentId;
     w.offered.delete(agentId);
@@ -336,8 +345,8 @@ export class AcdEngine {
     if (w && !w.answeredBy && w.offered.size === 0) this.decide(); // back at its place in the queue
   }
 
-  /** The caller hung up (or left) before being connected. */
-  async callerLeft(callId: string, outcome: 'abandoned' | 'overflow' | 'timeout' = 'abandoned'): Promise<void> {
+  /** The caller hung up (or left) before being connected; `details` of its queue event (an overflow's target). */
+  async callerLeft(callId: string, outcome: 'abandoned' | 'overflow' | 'timeout' = 'abandoned', details?: Record<string, unknown>): Promise<void> {
     const w = this.calls.get(callId);
     if (!w) return;
     this.calls.delete(callId);
@@ -348,7 +357,7 @@ export class AcdEngine {
     }
     if (!w.answeredBy) {
       const at = new Date(this.now());
-      await Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, outcome, at, null)).catch(() => undefined);
+      await Promise.resolve(w.saved).then(() => this.deps.store.callLeft(w.call, outcome, at, null, details)).catch(() => undefined);
     }
     this.deps.log.info({ callId, queue: w.queue.name, outcome }, 'caller left queue');
   }
@@ -438,8 +447,11 @@ export class AcdEngine {
     }
   }
 
-  /** A connected call is over (either side hung up): the agent goes to wrap-up. */
-  async callEnded(callId: string): Promise<void> {
+  /**
+   * A connected call is over (either side hung up): the agent goes to wrap-up. `holdMs`: the time
+   * it spent on hold (its queue 'end' event, written when wrap-up is over).
+   */
+  async callEnded(callId: string, holdMs = 0): Promise<void> {
     const w = this.calls.get(callId);
     if (!w || (w.callback && !w.answeredBy)) return; // a callback waiting for its next try stays
     if (w.callback) {
@@ -450,7 +462,7 @@ export class AcdEngine {
     if (!agentId) return;
     const at = new Date(this.now());
     Promise.resolve(w.left).then(() => this.deps.store.talkEnded(callId, agentId, at)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'talk time not recorded'));
-    await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds });
+    await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds }, { queueCall: { holdMs } });
   }
 
   // ---------------------------------------------------------------- agents at desk phones
@@ -577,12 +589,12 @@ export class AcdEngine {
       if (w.callback) continue; // holds its place; nobody is on the line to announce to or time out
       const waited = (now - w.call.enqueuedAt) / 1000;
       if (w.queue.leaveWhenEmpty && w.offered.size === 0 && !staffed(w.queue.id)) {
-        await this.callerLeft(w.call.callId, 'overflow');
+        await this.callerLeft(w.call.callId, 'overflow', { target: w.queue.overflow, why: 'no-agents' });
         w.port.leave(w.queue.overflow, 'no-agents');
         continue;
       }
       if (w.queue.maxWaitSeconds !== null && waited >= w.queue.maxWaitSeconds && w.offered.size === 0) {
-        await this.callerLeft(w.call.callId, 'timeout');
+        await this.callerLeft(w.call.callId, 'timeout', { target: w.queue.overflow, why: 'max-wait' });
         w.port.leave(w.queue.overflow, 'max-wait');
         continue;
       }
@@ -631,7 +643,7 @@ export class AcdEngine {
   }
 
   /** One agent event through the store, then its effects. Never throws: a refused step is returned, and so is a storage failure (logged). */
-  private async apply(agentId: string, event: AgentEvent, extra?: { extension?: string | null; actor?: string }): Promise<AgentStep> {
+  private async apply(agentId: string, event: AgentEvent, extra?: ApplyExtra): Promise<AgentStep> {
     try {
       return await this.applyStored(agentId, event, extra);
     } catch (err) {
@@ -641,7 +653,7 @@ export class AcdEngine {
   }
 
   /** The same, but a storage failure throws (feature codes tell the phone). */
-  private async applyStored(agentId: string, event: AgentEvent, extra?: { extension?: string | null; actor?: string }): Promise<AgentStep> {
+  private async applyStored(agentId: string, event: AgentEvent, extra?: ApplyExtra): Promise<AgentStep> {
     const step = await this.deps.store.apply(agentId, event, extra);
     if (!step.ok) {
       this.deps.log.debug({ agentId, event: event.type, code: step.code, from: step.from }, 'agent event refused');

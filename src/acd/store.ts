@@ -21,7 +21,7 @@ import { PgListener } from '../db/listener.js';
 import type { Logger } from '../logger.js';
 import type { BackoffPolicy } from '../shared/backoff.js';
 import type { AgentEvent, AgentStep, PauseReason } from './agent-state.js';
-import type { AcdStore, AgentRecord, LoginCheck, QueueCall, QueueSettings } from './engine.js';
+import type { AcdStore, AgentRecord, ApplyExtra, LoginCheck, QueueCall, QueueSettings } from './engine.js';
 import * as repo from './call-repository.js';
 import { RoutingCache } from './routing-cache.js';
 import { callerCallIdOf } from './callback-id.js';
@@ -153,7 +153,7 @@ export class PgAcdStore implements AcdStore {
     return (await this.current()).agents();
   }
 
-  async apply(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep> {
+  async apply(agentId: string, event: AgentEvent, extra?: ApplyExtra): Promise<AgentStep> {
     const write = this.applyNow(agentId, event, extra);
     this.writing.set(agentId, write);
     try {
@@ -163,9 +163,9 @@ export class PgAcdStore implements AcdStore {
     }
   }
 
-  private async applyNow(agentId: string, event: AgentEvent, extra?: { readonly extension?: string | null; readonly actor?: string }): Promise<AgentStep> {
+  private async applyNow(agentId: string, event: AgentEvent, extra?: ApplyExtra): Promise<AgentStep> {
     const fields = extra?.extension !== undefined ? { extension: extra.extension } : undefined;
-    const options = { ...(fields ? { fields } : {}), byActor: extra?.actor ?? null };
+    const options = { ...(fields ? { fields } : {}), byActor: extra?.actor ?? null, ...(extra?.queueCall ? { queueCall: extra.queueCall } : {}) };
     const held = this.cache.agent(agentId);
     if (held) {
       const fast = await repo.applyAgentEventAt(this.db, held.row, event, options);
@@ -204,7 +204,7 @@ export class PgAcdStore implements AcdStore {
 
   async callJoined(call: QueueCall): Promise<void> {
     const enqueuedAt = new Date(call.enqueuedAt);
-    await repo.upsertQueueCall(this.db, {
+    await repo.queueCallJoined(this.db, {
       callId: call.callId,
       queueId: call.queueId,
       channelId: call.channelId,
@@ -217,7 +217,7 @@ export class PgAcdStore implements AcdStore {
     });
   }
 
-  async callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null): Promise<void> {
+  async callLeft(call: QueueCall, outcome: 'answered' | 'abandoned' | 'overflow' | 'timeout', at: Date, agentId: string | null, details?: Record<string, unknown>): Promise<void> {
     await repo.queueCallLeft(this.db, {
       queueId: call.queueId,
       callId: call.callId,
@@ -226,6 +226,7 @@ export class PgAcdStore implements AcdStore {
       endedAt: at,
       outcome,
       agentId,
+      ...(details ? { details } : {}),
     });
     if (agentId) this.reloadAgent(agentId).catch(() => undefined); // calls handled today; a failure is logged by reloadAgent
   }
@@ -254,23 +255,18 @@ export class PgAcdStore implements AcdStore {
     return repo.agentsOnEndedCalls(this.db, minAgeMs);
   }
 
+  /** The callback's row; its first save is the caller leaving the queue, done / failed its end (repo.saveCallback: one transaction). */
   async callbackSaved(cb: Parameters<AcdStore['callbackSaved']>[0]): Promise<void> {
-    const row = {
-      queue_id: cb.call.queueId,
-      call_id: cb.id,
-      caller_number: (cb.call.callerNumber ?? '').slice(0, 32),
-      enqueued_at: new Date(cb.call.enqueuedAt),
+    await repo.saveCallback(this.db, {
+      id: cb.id,
+      queueId: cb.call.queueId,
+      callerCallId: callerCallIdOf(cb.call.callId),
+      callerNumber: cb.call.callerNumber ?? '',
+      enqueuedAt: new Date(cb.call.enqueuedAt),
       state: cb.state,
       attempts: cb.attempts,
-      last_result: cb.result,
-    };
-    const db = this.db;
-    const updated = await db.updateTable('callbacks').set(row).where('call_id', '=', cb.id).executeTakeFirst();
-    if (updated.numUpdatedRows === 0n) await db.insertInto('callbacks').values(row).execute();
-    if (cb.state === 'waiting' && cb.attempts === 0) {
-      // The caller left the queue by asking for a callback: out of the waiting calls, into the call log.
-      await repo.queueCallLeft(this.db, { queueId: cb.call.queueId, callId: callerCallIdOf(cb.call.callId), enqueuedAt: new Date(cb.call.enqueuedAt), outcome: 'callback' });
-    }
+      result: cb.result,
+    });
   }
 
   async recentHandleSeconds(queueId: string): Promise<number[]> {

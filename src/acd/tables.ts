@@ -62,6 +62,9 @@ export interface AgentTable {
   /** A pause or logout asked for during a call, carried out when it is over. */
   pending: PendingKind | null;
   pending_pause_code: number | null;
+  /** In wrap-up: talk and hold of the call being wrapped up (ms), for its queue 'end' event; else null. */
+  call_talk_ms: ColumnType<number | null, number | null | undefined, number | null>;
+  call_hold_ms: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: Generated<Date>;
   updated_at: Updated;
   /** Bumped by a trigger on every update (optimistic writes from the warm routing snapshot). */
@@ -120,6 +123,8 @@ export interface QueueTable {
   recording_sample_percent: ColumnType<number | null, number | null | undefined, number | null>;
   /** Played before recording starts: {"prompt": id} or {"text": ..., "language": ...}; null: the site's. */
   recording_announcement: ColumnType<unknown, string | null | undefined, string | null>;
+  /** The IVR flow callers go into when the agent hangs up (post-call survey); null: none. */
+  survey_flow_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Updated;
 }

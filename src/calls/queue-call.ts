@@ -4,7 +4,9 @@
  * picks agents and asks this runner to ring their desk phones (one, or several for ring-all).
  * The first phone to answer is bridged with the caller; a phone that is busy or rings out is
  * reported (the engine counts the miss and tries the next agent). Either side hanging up ends
- * the call; the agent goes to wrap-up.
+ * the call; the agent goes to wrap-up. While connected, either side putting the call on hold
+ * (ChannelHold) plays music to the other, and the time on hold is counted (holdTime) for the
+ * call's queue 'end' event.
  */
 import { randomUUID } from 'node:crypto';
 import { silentPort, type AcdEngine, type OfferedAgent, type QueueCallPort } from '../acd/engine.js';
@@ -17,6 +19,7 @@ import type { QueueEvent, SessionEvent } from './events.js';
 import type { CallRunner } from './runner.js';
 import { isBusyCause } from './dial-flow.js';
 import type { LiveCallPatch } from './repository.js';
+import { HoldTime } from './hold-time.js';
 
 /** What a caller hears when a callback becomes possible (spoken by espeak-ng, cached). */
 export const CALLBACK_OFFER_TEXT = 'To keep your place in the queue and be called back, press star.';
@@ -48,6 +51,8 @@ export interface QueueHost extends CallHost {
   markCallback(): void;
   /** The caller joined queue `queue`: their CDR names it. */
   joinedQueue(queue: string): void;
+  /** The agent hung up the connected call: the caller goes into the queue's post-call survey, or is hung up. */
+  agentHungUp(): Promise<void>;
   /** Live-call bookkeeping (best effort): the row's state while waiting or ringing an agent. */
   updateLive(patch: LiveCallPatch): void;
 }
@@ -89,6 +94,8 @@ export class QueueRunner implements CallRunner {
   private answering: Promise<void> | null = null;
   /** Music on hold being started once answered (not awaited either). */
   private mohStarting: Promise<boolean> = Promise.resolve(false);
+  /** Hold while connected to the agent. */
+  private readonly hold = new HoldTime();
 
   /**
    * `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's.
@@ -118,7 +125,29 @@ export class QueueRunner implements CallRunner {
         return this.playbackFinished(event.playbackId);
       case 'dtmf':
         return this.dtmf(event.digit);
+      case 'hold':
+        return this.holdChanged(event.channelId, event.on);
     }
+  }
+
+  /** The caller or the agent put the connected call on hold (or took it off): music for the other side, and the time counts. */
+  private async holdChanged(channelId: string, on: boolean): Promise<void> {
+    const { control, channelId: caller, log } = this.host;
+    const agentLeg = this.connectedLeg;
+    if (!agentLeg || (channelId !== caller && channelId !== agentLeg)) return;
+    this.hold.set(channelId, on, this.host.now().getTime());
+    const other = channelId === caller ? agentLeg : caller;
+    try {
+      await (on ? control.startMoh(other) : control.stopMoh(other));
+      log.info({ holder: channelId, other }, on ? 'queue call on hold: music for the other party' : 'queue call off hold: music stopped');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'music on hold failed');
+    }
+  }
+
+  /** The connected call's time on hold so far (ms). */
+  private holdMs(): number {
+    return this.hold.ms(this.host.now().getTime());
   }
 
   /** Nothing to let go of: the caller left the queue before being handed on (queue-leave). */
@@ -296,8 +325,8 @@ export class QueueRunner implements CallRunner {
     if (legId === this.connectedLeg) {
       this.connectedLeg = null;
       this.host.releaseLeg(legId);
-      await acd.callEnded(this.host.facts().callId);
-      return this.host.hangupCaller('normal', 'agent');
+      await acd.callEnded(this.host.facts().callId, this.holdMs());
+      return this.host.agentHungUp();
     }
     const agent = this.ringing.get(legId);
     if (!agent) return;
@@ -331,7 +360,7 @@ export class QueueRunner implements CallRunner {
       this.connectedLeg = null;
       this.host.releaseLeg(leg);
       logRejectionUnlessGone(control.hangup(leg), log, 'agent leg not hung up', { leg });
-      logRejection(acd.callEnded(callId), log, 'queue call end not passed to the ACD');
+      logRejection(acd.callEnded(callId, this.holdMs()), log, 'queue call end not passed to the ACD');
     } else if (this.joined) {
       logRejection(acd.callerLeft(callId, 'abandoned'), log, 'caller leaving not passed to the ACD');
     }
