@@ -294,7 +294,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       // First: its hooks reach every POST/PUT/PATCH/DELETE route registered after it here.
       await api.register(idempotencyPlugin, { db });
       await api.register(authPlugin, { db, auth });
-      await api.register(callsPlugin, { db, auth, live: dispatcher });
+      await api.register(callsPlugin, { db, auth, live: dispatcher, timezone: config.site.timezone });
       await api.register(auditPlugin, { db, auth });
       await api.register(extensionsPlugin, { db, auth, extensions, registrations });
       await api.register(trunksPlugin, { db, auth, trunks, routing });

@@ -66,7 +66,8 @@ export async function closeCallWithId(db: Db, cdr: NewCdr): Promise<string | nul
   });
 }
 
-export interface CdrQuery {
+/** Which CDRs: the filters of the CDR list (JSON and CSV alike). */
+export interface CdrFilter {
   readonly from?: Date;
   readonly to?: Date;
   readonly caller?: string;
@@ -74,15 +75,17 @@ export interface CdrQuery {
   readonly disposition?: Disposition;
   readonly direction?: Direction;
   readonly callId?: string;
-  readonly limit: number;
   /** Rows older than this (started_at, id): the keyset of a cursor (src/http/paging.ts). */
   readonly after?: { readonly at: string; readonly id: string };
 }
 
-/** Newest first, keyset-paginated on (started_at, id). */
-/** Newest first; each row with `cursor_at`, its exact started_at for a cursor. */
-export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(CdrRow & { cursor_at: string })[]> {
-  let query = db.selectFrom('cdrs').selectAll().select(cursorAt('started_at').as('cursor_at'));
+export interface CdrQuery extends CdrFilter {
+  readonly limit: number;
+}
+
+/** The CDRs a filter names, newest first by (started_at, id) (index cdrs_started_at_idx). */
+function cdrsMatching(db: DbOrTx, q: CdrFilter) {
+  let query = db.selectFrom('cdrs');
   if (q.from) query = query.where('started_at', '>=', q.from);
   if (q.to) query = query.where('started_at', '<', q.to);
   if (q.caller) query = query.where('caller_number', '=', q.caller);
@@ -91,8 +94,32 @@ export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(CdrRow & { c
   if (q.direction) query = query.where('direction', '=', q.direction);
   if (q.callId) query = query.where('call_id', '=', q.callId);
   if (q.after) query = query.where(olderThan('started_at', 'id', q.after));
-  return query.select(recordingsOfCdr).orderBy('started_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
+  return query.orderBy('started_at', 'desc').orderBy('id', 'desc');
 }
+
+/** Newest first, keyset-paginated on (started_at, id); each row with `cursor_at`, its exact started_at for a cursor. */
+export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(CdrRow & { cursor_at: string })[]> {
+  return cdrsMatching(db, q).selectAll().select(cursorAt('started_at').as('cursor_at')).select(recordingsOfCdr).limit(q.limit).execute();
+}
+
+/**
+ * Every CDR a filter names, newest first, as a stream: a server-side cursor (pg-cursor, through
+ * Kysely's stream) hands over `chunk` rows at a time on one pooled connection. Stopping the
+ * iteration early (`return()`, e.g. the HTTP client went away) closes the cursor and gives the
+ * connection back. Without ivr_path (CSV has no column for it).
+ */
+export function streamCdrs(db: Db, q: CdrFilter, chunk = 1000): AsyncIterable<StreamedCdr> {
+  return cdrsMatching(db, q).select(STREAMED_CDR_COLUMNS).stream(chunk);
+}
+
+const STREAMED_CDR_COLUMNS = [
+  'id', 'call_id', 'direction', 'caller_number', 'caller_name', 'dialed_number', 'started_at', 'answered_at', 'ended_at',
+  'duration_seconds', 'billable_seconds', 'wait_seconds', 'talk_seconds', 'answered_by', 'agent', 'queue', 'hangup_cause',
+  'hangup_cause_text', 'disposition', 'ended_by', 'digits', 'reconciled', 'linked_id', 'recording_erased', 'monitored',
+] as const satisfies readonly (keyof CdrRow)[];
+
+/** A CDR as streamCdrs gives it: every column but ivr_path and created_at. */
+export type StreamedCdr = Pick<CdrRow, (typeof STREAMED_CDR_COLUMNS)[number]>;
 
 /** A CDR's recordings (src/recordings) as [{id}], oldest first: the CDR lists them; a recording names its CDR by call_id. */
 const recordingsOfCdr = (eb: ExpressionBuilder<Database, 'cdrs'>) =>

@@ -7,12 +7,16 @@ import { requireRole } from '../http/auth.js';
 import { IdParams, withErrors } from '../http/schemas.js';
 import { ListOf, decodeCursor, list, pageOf } from '../http/paging.js';
 import { AppError, notFound } from '../errors.js';
-import { getCdr, listLiveCalls, searchCdrs } from './repository.js';
+import { csvTimeZone, sendCsv, wantsCsv } from '../http/csv.js';
+import { getCdr, listLiveCalls, searchCdrs, streamCdrs, type CdrFilter } from './repository.js';
+import { cdrCsv, cdrCsvFilename } from './cdr-export.js';
 import { CdrPage, CdrQuery } from './schemas.js';
 
 export interface CallRouteDeps {
   db: Db;
   auth: AuthService;
+  /** The site's IANA time zone (PBX_TIMEZONE): a CSV export's times are in it unless `tz` names another. */
+  timezone: string;
 }
 
 export function callRoutes(deps: CallRouteDeps) {
@@ -38,20 +42,22 @@ export function callRoutes(deps: CallRouteDeps) {
         onRequest: viewer,
         schema: {
           tags: ['calls'],
-          summary: 'Search call detail records, newest first',
+          summary: 'Search call detail records, newest first; as CSV (format=csv or Accept: text/csv) every matching record, streamed',
           security: [{ bearer: [] }],
           querystring: CdrQuery,
+          produces: ['application/json', 'text/csv'],
           response: withErrors({ 200: CdrPage }),
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const q = request.query;
         const from = q.from ? new Date(q.from) : undefined;
         const to = q.to ? new Date(q.to) : undefined;
         if (from && to && from.getTime() >= to.getTime()) {
           throw new AppError('validation-failed', 400, 'querystring.from must be before querystring.to', { field: 'querystring.from' });
         }
-        const rows = await searchCdrs(deps.db, {
+        const tz = csvTimeZone(q.tz, deps.timezone);
+        const filter: CdrFilter = {
           from,
           to,
           caller: q.caller,
@@ -59,9 +65,11 @@ export function callRoutes(deps: CallRouteDeps) {
           disposition: q.disposition as CdrRow['disposition'] | undefined,
           direction: q.direction as CdrRow['direction'] | undefined,
           callId: q.callId,
-          limit: q.limit + 1,
           after: q.cursor ? decodeCursor(q.cursor) : undefined,
-        });
+        };
+        // CSV: every row the filter names (no limit), from a server-side cursor as the client reads.
+        if (wantsCsv(q.format, request.headers.accept)) return sendCsv(reply, cdrCsvFilename(from, to, tz, new Date()), cdrCsv(streamCdrs(deps.db, filter), tz));
+        const rows = await searchCdrs(deps.db, { ...filter, limit: q.limit + 1 });
         return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), cdrJson);
       },
     );

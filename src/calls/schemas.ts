@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { NullableTimestamp, Timestamp } from '../http/schemas.js';
 import { PageOf, pageQueryFields } from '../http/paging.js';
+import { csvQueryFields } from '../http/csv.js';
 
 const Disposition = Type.Union(['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED'].map((d) => Type.Literal(d)));
 const Direction = Type.Union(['inbound', 'outbound', 'internal'].map((d) => Type.Literal(d)));
@@ -72,6 +73,7 @@ export const CdrQuery = Type.Object(
     direction: Type.Optional(Direction),
     callId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     ...pageQueryFields,
+    ...csvQueryFields,
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import type { Config } from '../config.js';
 import type {
   AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueEventTable, QueueMemberTable, QueueTable,
@@ -96,6 +97,10 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
   return pool;
 }
 
+/**
+ * `cursor`: pg-cursor lets a query stream (Kysely's `.stream(n)`): rows come from a server-side
+ * portal n at a time, so an export of a year of CDRs never sits in memory (src/calls/cdr-export.ts).
+ */
 export function createDb(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
 }

@@ -24,14 +24,15 @@ import { Readable } from 'node:stream';
 export type CsvCell = string | number | bigint | boolean | Date | null | undefined;
 
 const NEEDS_QUOTES = /[",\r\n]/;
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** = + - @ tab CR, by char code (a field's first character is checked on every row of an export) */
+const FORMULA_START = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x09, 0x0d]);
 
 /** One field: guarded (text only) and quoted where RFC 4180 needs it. */
 export function csvField(value: CsvCell): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   let text = value instanceof Date ? value.toISOString() : value;
-  if (typeof value === 'string' && FORMULA_START.test(text)) text = `'${text}`;
+  if (typeof value === 'string' && FORMULA_START.has(text.charCodeAt(0))) text = `'${text}`;
   return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -79,7 +79,7 @@ describe('csvRow and csvDocument', () => {
         expect(back.slice(1)).toEqual(fixed.map((r) => r.map((v) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v))));
       }),
     );
-  });
+  }, 60_000);
 });
 
 async function collect(stream: NodeJS.ReadableStream): Promise<string> {
