@@ -11,6 +11,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { AriChannel, AriEvent, CallControl } from '../telephony/ari-types.js';
 import type { Db } from '../db/database.js';
+import type { EventPublisher } from '../events/bus.js';
+import { agentOffered, publishingLiveStore } from './call-events.js';
 import type { LiveCallRow } from './tables.js';
 import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
 import type { CdrWriter } from './cdr-writer.js';
@@ -42,6 +44,8 @@ export interface DispatcherDeps {
   readonly route: SessionDeps['route'];
   readonly lookupTarget: SessionDeps['lookupTarget'];
   readonly now?: () => Date;
+  /** The event stream (src/events): call.started / call.answered after the live row's writes, agent.offered. */
+  readonly events?: EventPublisher;
   /** Voicemail (recordings, mailbox menu, MWI). */
   readonly voicemail: VoicemailService;
   /** IVR flows (published versions, prompts, lookups). */
@@ -108,6 +112,7 @@ export class StasisDispatcher {
         }),
       update: (callId, patch) => updateLiveCall(db, callId, patch),
     };
+    if (deps.events) this.store = publishingLiveStore(this.store, deps.events);
   }
 
   get liveCount(): number {
@@ -475,6 +480,7 @@ export class StasisDispatcher {
       control: this.deps.control,
       store: this.store,
       writeCdr: (cdr) => this.deps.cdrWriter.write(cdr),
+      ...(this.deps.events ? { agentOffered: agentOffered(this.deps.events) } : {}),
       settings: this.deps.settings,
       log: this.deps.log,
       now: this.now,

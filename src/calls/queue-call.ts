@@ -38,6 +38,8 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 
 export interface QueueHost extends CallHost {
   readonly acd: AcdEngine;
+  /** Asterisk is ringing this agent's phone for the caller (the screen pop: agent.offered). */
+  agentRinging?(agent: OfferedAgent): void;
   /** Our leg ids must reach this session: b-answered / b-ended. */
   registerLeg(legId: string): void;
   releaseLeg(legId: string): void;
@@ -388,6 +390,7 @@ export class QueueRunner implements CallRunner {
         appArgs: `leg,${facts.callId}`,
       });
       log.info({ agent: agent.number, extension: agent.extension, leg: legId }, 'ringing agent');
+      this.host.agentRinging?.(agent);
       this.showState();
     } catch (err) {
       if (!(err instanceof AppError) || err.code !== 'call-not-found') log.warn({ agent: agent.number, err: (err as Error).message }, 'could not ring agent');

@@ -24,7 +24,7 @@ import type { SessionEvent } from './events.js';
 import { callbackMode, declineTransfer } from './dial-call.js';
 import type { VoicemailPort } from './voicemail-call.js';
 import { IVR_CALLER_CONTEXT, Switchboard, type SessionHost } from './switchboard.js';
-import type { AcdEngine } from '../acd/engine.js';
+import type { AcdEngine, OfferedAgent } from '../acd/engine.js';
 import type { IvrPort } from '../ivr/port.js';
 import { pathDigits } from '../ivr/interpreter.js';
 import type { SupervisionPort } from '../supervision/port.js';
@@ -42,6 +42,8 @@ export interface SessionDeps {
   readonly control: CallControl;
   readonly store: LiveCallStore;
   readonly writeCdr: (cdr: NewCdr) => void;
+  /** An agent's phone is rung with this caller (the event stream's agent.offered: src/calls/call-events.ts). */
+  readonly agentOffered?: (facts: CallFacts, agent: OfferedAgent, ivrVariables: Readonly<Record<string, string>>) => void;
   readonly settings: FlowSettings;
   readonly log: Logger;
   readonly now: () => Date;
@@ -133,6 +135,7 @@ export class CallSession {
       facts: () => this.facts,
       now: deps.now,
       answerCaller: () => this.answerCaller(),
+      agentRinging: (agent) => deps.agentOffered?.(this.facts, agent, this.switchboard.ivrVariables),
       hangupCaller: (reason, by) => this.hangupCaller(reason, by),
       partyAnswered: (answeredBy, agent) => {
         // A callback's agent placed the call (facts.agent): the live row keeps naming them.

@@ -41,6 +41,11 @@ export class Switchboard {
     return this.runner instanceof DialRunner ? this.runner : null;
   }
 
+  /** What the caller's IVR flows collected so far (flow variables). */
+  get ivrVariables(): Readonly<Record<string, string>> {
+    return this.ivrTrail?.vars ?? {};
+  }
+
   get callbackId(): string | null {
     return this.callback;
   }
