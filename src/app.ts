@@ -65,6 +65,7 @@ import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/admin-repository.js';
 import { SupervisionService } from './supervision/service.js';
 import { supervisionPlugin } from './supervision/plugin.js';
+import { surveyPort } from './surveys/repository.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
 import { StaffingService } from './staffing/service.js';
@@ -220,6 +221,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   });
   dispatcher = new StasisDispatcher({
     supervision,
+    // Post-call surveys (docs/acd.md#post-call-survey): a queue's survey flow, the answers.
+    surveys: surveyPort(db),
     recording: callRecording,
     acd: acdEngine,
     voicemail,

@@ -144,6 +144,19 @@ export async function deleteQueueRow(db: DbOrTx, id: string): Promise<void> {
   await db.deleteFrom('queues').where('id', '=', id).execute();
 }
 
+/** The rows with their post-call survey flow's name (null: none). */
+export async function withSurveyFlow<R extends QueueRow>(db: DbOrTx, rows: readonly R[]): Promise<(R & { survey_flow: string | null })[]> {
+  const ids = [...new Set(rows.map((r) => r.survey_flow_id).filter((id): id is string => id !== null))];
+  const names = new Map<string, string>();
+  if (ids.length > 0) for (const f of await db.selectFrom('flows').select(['id', 'name']).where('id', 'in', ids).execute()) names.set(f.id, f.name);
+  return rows.map((r) => ({ ...r, survey_flow: r.survey_flow_id === null ? null : (names.get(r.survey_flow_id) ?? null) }));
+}
+
+/** Queues whose post-call survey is flow `flowId` (the flow API's "in use" check). */
+export async function queuesSurveyingWith(db: DbOrTx, flowId: string): Promise<string[]> {
+  return (await db.selectFrom('queues').select('name').where('survey_flow_id', '=', flowId).orderBy('name').execute()).map((r) => r.name);
+}
+
 /** Names of all queues (the IVR flow validator's catalog). */
 export async function queueNames(db: DbOrTx): Promise<string[]> {
   return (await db.selectFrom('queues').select('name').orderBy('name').execute()).map((r) => r.name);

@@ -51,9 +51,9 @@ const agentJson = (d: AgentDetail, now = new Date()) => {
   };
 };
 
-const queueJson = (q: QueueRow) => {
+const queueJson = (q: QueueRow & { survey_flow: string | null }) => {
   const { id: _id, name: _name, ...settings } = queueSettingsOf(q);
-  return { id: q.id, name: q.name, ...settings, createdAt: q.created_at.toISOString(), updatedAt: q.updated_at.toISOString() };
+  return { id: q.id, name: q.name, ...settings, surveyFlow: q.survey_flow, createdAt: q.created_at.toISOString(), updatedAt: q.updated_at.toISOString() };
 };
 
 const memberJson = (m: QueueMemberView) => ({ agent: m.number, name: m.name, penalty: m.penalty, state: m.state });

@@ -156,6 +156,7 @@ const queueFields = {
   shortAbandonSeconds: Int(0, 600, 'reports: callers who hang up within this wait are short abandons, reported apart (default 5; docs/reporting.md)'),
   slExcludeShortAbandons: Type.Boolean({ description: "reports: short abandons are left out of the service level's denominator (default true)" }),
   slCountAbandons: Type.Boolean({ description: "reports: abandons (other than short ones) count in the service level's denominator (default true)" }),
+  surveyFlow: Nullable(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'post-call survey: the IVR flow (with a published version) the caller goes into when the agent hangs up (docs/acd.md#post-call-survey); null: none' })),
   fcrWindowHours: Int(1, 720, 'reports: a caller answered who does not call again within this many hours counts as resolved first time (default 24)'),
   announceSeconds: Int(0, 600, 'position announcements every N seconds (10-600); 0: none (default 30)'),
   missedOffersPause: Int(1, 10, 'missed offers in a row that pause the agent (reason 0 missed; default 3)'),

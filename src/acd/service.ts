@@ -71,9 +71,15 @@ export interface QueueFields {
   readonly recordingSamplePercent?: number | null;
   readonly recordingAnnouncement?: { readonly prompt: string } | { readonly text: string; readonly language?: string } | null;
 }
-export interface CreateQueueInput extends QueueFields {
+export interface CreateQueueInput extends QueueInput {
   readonly name: string;
 }
+/** The settings, and the post-call survey flow (by name; stored as queues.survey_flow_id). */
+export interface QueueInput extends QueueFields {
+  readonly surveyFlow?: string | null;
+}
+/** A queue row with its survey flow's name (the API shows the name). */
+export type QueueWithSurvey = QueueRow & { readonly survey_flow: string | null };
 
 export interface ForceStateInput {
   readonly state: 'ready' | 'paused' | 'logged-out';
@@ -312,17 +318,17 @@ export class AcdService {
 
   // ================================================================ queues
 
-  async listQueues(): Promise<QueueRow[]> {
-    return repo.listQueues(this.db);
+  async listQueues(): Promise<QueueWithSurvey[]> {
+    return repo.withSurveyFlow(this.db, await repo.listQueues(this.db));
   }
 
-  async getQueue(name: string): Promise<QueueRow> {
+  async getQueue(name: string): Promise<QueueWithSurvey> {
     const q = await repo.findQueueByName(this.db, name);
     if (!q) throw notFound('queue-not-found', 'queue', name);
-    return q;
+    return (await repo.withSurveyFlow(this.db, [q]))[0]!;
   }
 
-  async createQueue(actor: Actor, input: CreateQueueInput): Promise<QueueRow> {
+  async createQueue(actor: Actor, input: CreateQueueInput): Promise<QueueWithSurvey> {
     const { name } = input;
     if (!QUEUE_NAME.test(name)) throw invalid('body.name', 'lower-case letters, digits and -, starting with a letter or digit, up to 64 characters');
     const settings = { ...QUEUE_DEFAULTS, ...definedOnly(input) };
@@ -332,9 +338,10 @@ export class AcdService {
       .execute(async (tx) => {
         if (await repo.findQueueByName(tx, name)) throw queueExists(name);
         await this.checkOverflow(tx, name, settings.overflow);
-        const row = await repo.insertQueue(tx, { name, ...queueColumns(settings) });
-        await audit(tx, actor, 'queue.create', 'queue', row.id, { name, ...settings });
-        return row;
+        const surveyFlow = input.surveyFlow ?? null;
+        const row = await repo.insertQueue(tx, { name, ...queueColumns(settings), survey_flow_id: await surveyFlowId(tx, surveyFlow) });
+        await audit(tx, actor, 'queue.create', 'queue', row.id, { name, ...settings, surveyFlow });
+        return { ...row, survey_flow: surveyFlow };
       })
       .catch((err: unknown) => {
         if (pgCode(err) === UNIQUE_VIOLATION) throw queueExists(name);
@@ -342,16 +349,18 @@ export class AcdService {
       });
   }
 
-  async updateQueue(actor: Actor, name: string, input: QueueFields): Promise<QueueRow> {
+  async updateQueue(actor: Actor, name: string, input: QueueInput): Promise<QueueWithSurvey> {
     return this.db.transaction().execute(async (tx) => {
       const old = await lockedQueue(tx, name);
       const given = definedOnly(input);
       const settings = { ...fieldsOf(old), ...given };
       checkQueueFields(settings);
       if (given.overflow !== undefined) await this.checkOverflow(tx, name, settings.overflow);
-      const row = await repo.updateQueueRow(tx, old.id, queueColumns(settings));
-      await audit(tx, actor, 'queue.update', 'queue', old.id, { name, changed: Object.keys(given), ...given });
-      return row;
+      const survey = input.surveyFlow === undefined ? {} : { survey_flow_id: await surveyFlowId(tx, input.surveyFlow) };
+      const row = await repo.updateQueueRow(tx, old.id, { ...queueColumns(settings), ...survey });
+      const surveyChange = input.surveyFlow === undefined ? {} : { surveyFlow: input.surveyFlow };
+      await audit(tx, actor, 'queue.update', 'queue', old.id, { name, changed: [...Object.keys(given), ...Object.keys(surveyChange)], ...given, ...surveyChange });
+      return (await repo.withSurveyFlow(tx, [row]))[0]!;
     });
   }
 
@@ -580,6 +589,15 @@ function checkPin(pin: string): void {
   if (!/^[0-9]{4,8}$/.test(pin)) throw invalid('body.pin', 'must be 4 to 8 digits');
   const p = pinProblem(pin);
   if (p) throw invalid('body.pin', p);
+}
+
+/** The id of a queue's survey flow: it must exist and have a published version (400 naming body.surveyFlow). */
+async function surveyFlowId(tx: DbOrTx, name: string | null): Promise<string | null> {
+  if (name === null) return null;
+  const flow = await tx.selectFrom('flows').select(['id', 'published_version']).where('name', '=', name).executeTakeFirst();
+  if (!flow) throw invalid('body.surveyFlow', `flow ${name} does not exist`);
+  if (flow.published_version === null) throw invalid('body.surveyFlow', `flow ${name} has no published version; publish it first`);
+  return flow.id;
 }
 
 function checkSkills(skills: Readonly<Record<string, number>>): Record<string, number> {

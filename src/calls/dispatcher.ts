@@ -25,6 +25,7 @@ import { VOICEMAIL_RECORDING, type VoicemailService } from '../voicemail/service
 import { planAttendedTransfer } from './transfer.js';
 import { MESSAGE_RECORDING } from './voicemail-call.js';
 import type { IvrPort } from '../ivr/port.js';
+import type { SurveyPort } from '../surveys/port.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { SessionEvent } from './events.js';
 import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
@@ -56,6 +57,8 @@ export interface DispatcherDeps {
   readonly supervision: SupervisionPort;
   /** Call recording (call-recording.ts) and the finisher of recordings whose calls ended; absent: never recorded. */
   readonly recording?: RecordingDeps & { readonly finisher: RecordingFinisher };
+  /** Post-call surveys (a queue's survey flow, the answers); absent: an agent hanging up ends the call. */
+  readonly surveys?: SurveyPort;
 }
 
 
@@ -491,6 +494,7 @@ export class StasisDispatcher {
       acd: this.deps.acd,
       supervision: this.deps.supervision,
       ...(this.deps.recording ? { recording: this.deps.recording } : {}),
+      ...(this.deps.surveys ? { surveys: this.deps.surveys } : {}),
       legs: {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {

@@ -12,6 +12,7 @@ import type { TransferTarget } from '../ivr/model.js';
 import { startFlow, stepFlow, type FlowAction, type FlowEvent, type FlowRunState, type Media, type PathEntry } from '../ivr/interpreter.js';
 import type { IvrPort, IvrRecord, LookupResult } from '../ivr/port.js';
 import { AppError } from '../errors.js';
+import { logRejection } from '../shared/log-rejection.js';
 import type { CallHost } from './host.js';
 import type { IvrEvent, SessionEvent } from './events.js';
 import type { CallRunner } from './runner.js';
@@ -34,7 +35,11 @@ export interface IvrHost extends CallHost {
   recordingNode(action: 'pause' | 'resume'): Promise<void>;
   /** The call's recording is paused: digits typed now are kept nowhere (docs/recording.md#pci-pause). */
   readonly recordingPaused: boolean;
+  /** A survey node's answer (score, or null: no response): stored with the call, its queue and agent. */
+  surveyAnswer(answer: SurveyAnswer): Promise<void>;
 }
+
+export type SurveyAnswer = Omit<Extract<FlowAction, { kind: 'survey-answer' }>, 'kind'>;
 
 /** A flow may hand the caller to another flow; a chain longer than this ends the call. */
 const MAX_FLOW_HOPS = 10;
@@ -140,10 +145,12 @@ export class IvrRunner implements CallRunner {
     await this.carryOut(actions);
   }
 
-  /** The caller hung up: close the path (for the CDR). */
+  /** The caller hung up: close the path (for the CDR); a survey question asked now is answered null. */
   channelGone(): void {
     if (!this.state) return;
-    this.state = stepFlow(this.state, { type: 'hangup', now: this.now() }).state;
+    const { state, actions } = stepFlow(this.state, { type: 'hangup', now: this.now() });
+    this.state = state;
+    for (const a of actions) if (a.kind === 'survey-answer') logRejection(this.host.surveyAnswer(a), this.host.log, 'survey answer not stored', { question: a.question });
     this.keepRecord();
   }
 
@@ -203,6 +210,8 @@ export class IvrRunner implements CallRunner {
       }
       case 'recording':
         return this.host.recordingNode(action.action);
+      case 'survey-answer':
+        return this.host.surveyAnswer(action);
       case 'hangup':
         this.keepRecord();
         return this.host.hangupCaller('normal');

@@ -30,6 +30,9 @@ import { pathDigits } from '../ivr/interpreter.js';
 import type { SupervisionPort } from '../supervision/port.js';
 import { CallRecording, type RecordingAction, type RecordingDeps, type RecordingOutcome } from './call-recording.js';
 import type { PauseBy } from './recording-machine.js';
+import type { SurveyPort } from '../surveys/port.js';
+import { surveyPartFacts, type SurveyContext } from './post-call-survey.js';
+import type { SurveyAnswer } from './ivr-call.js';
 import { isPhoneChannel } from './router.js';
 
 export interface LiveCallStore {
@@ -63,6 +66,8 @@ export interface SessionDeps {
   readonly supervision: SupervisionPort;
   /** Call recording (call-recording.ts); absent: calls are never recorded (unit tests). */
   readonly recording?: RecordingDeps;
+  /** Post-call surveys (post-call-survey.ts); absent: an agent hanging up ends the call (unit tests). */
+  readonly surveys?: SurveyPort;
 }
 
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
@@ -90,8 +95,10 @@ export class CallSession {
   /** The callee or agent hung up first (the daemon then hung up the caller). */
   private peerHangup: Extract<EndedBy, 'callee' | 'agent'> | null = null;
   private closed = false;
-  /** Parts of the call after transfers (0: never transferred). */
+  /** Parts of the call after transfers and a post-call survey (0: the first). */
   private part = 0;
+  /** In a post-call survey: the surveyed queue call its answers belong to. */
+  private survey: SurveyContext | null = null;
   /** The caller's channel is one of our phones (not a carrier's): its keys may work the recording. */
   private callerIsPhone: boolean;
   private readonly host: SessionHost;
@@ -169,6 +176,8 @@ export class CallSession {
         this.facts = { ...this.facts, digits: pathDigits(trail.path), ivr: { flows: trail.flows, path: trail.path } };
       },
       transfer: (target) => this.switchboard.flowDone(target),
+      surveyAnswer: (answer) => this.recordSurveyAnswer(answer),
+      agentHungUp: () => this.agentHungUp(),
       get recordingPaused() {
         return session.recording?.paused ?? false;
       },
@@ -350,6 +359,52 @@ export class CallSession {
     this.caller = IVR_CALLER_CONTEXT;
     this.log.info({ callback: event.callbackId, customer: event.customer }, 'callback: agent answered; calling the customer');
     return this.switchboard.startCallback(event.callbackId, event.customer);
+  }
+
+  // ---------------------------------------------------------------- post-call survey (post-call-survey.ts)
+
+  /**
+   * The agent hung up an answered queue call (queue-call.ts): the caller goes into the queue's
+   * survey flow as the call's next part, or (no survey, the caller gone too) is hung up.
+   */
+  private async agentHungUp(): Promise<void> {
+    const survey = await this.postCallSurvey();
+    if (!survey || this.hangupRequested) return this.hangupCaller('normal', 'agent');
+    const now = this.deps.now();
+    if (this.bridgeId) {
+      await this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
+      this.bridgeId = null;
+    }
+    // The queue call's part ends here, as it would have: the agent hung up.
+    this.deps.writeCdr(buildCdr(this.facts, { endedAt: now, cause: 16, causeText: 'Normal Clearing', endedBy: 'agent', reconciled: false }));
+    this.survey = { callId: this.callId, queueId: survey.queueId, agentId: survey.agentId };
+    this.part += 1;
+    this.facts = surveyPartFacts(this.facts, this.part, now);
+    this.log.info({ flow: survey.flow, surveyed: this.survey.callId, part: this.callId }, 'agent hung up: caller to the post-call survey');
+    await this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'answered', `survey:${survey.flow}`));
+    return this.switchboard.startSurvey(survey.flow);
+  }
+
+  private async postCallSurvey() {
+    const { surveys } = this.deps;
+    const queue = this.facts.queue;
+    if (!surveys || !queue) return null;
+    return surveys.surveyFor(queue, this.facts.party?.agent ?? null).catch((err: unknown) => {
+      this.log.warn({ err: (err as Error).message, queue }, 'post-call survey not looked up; the caller is hung up');
+      return null;
+    });
+  }
+
+  /** A survey node's answer: with the surveyed queue call, or (a survey node in any other flow) with this call alone. */
+  private async recordSurveyAnswer(answer: SurveyAnswer): Promise<void> {
+    const { surveys } = this.deps;
+    if (!surveys) return;
+    const ctx = this.survey;
+    await surveys.record({
+      callId: ctx?.callId ?? this.callId, queueId: ctx?.queueId ?? null, agentId: ctx?.agentId ?? null,
+      question: answer.question, scale: answer.scale, score: answer.score,
+    });
+    this.log.info({ question: answer.question, score: answer.score, surveyed: ctx?.callId ?? this.callId }, 'survey answer stored');
   }
 
   // ---------------------------------------------------------------- transfers (transfer.ts, dial-call.ts, dispatcher)

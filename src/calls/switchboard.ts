@@ -106,6 +106,12 @@ export class Switchboard {
     return this.handTo(new SuperviseRunner(this.host, { kind: 'api', id: supervisionId }), 'supervise').start();
   }
 
+  /** The agent hung up and the queue surveys its callers: the survey flow, on a trail of its own (the survey part's CDR). */
+  startSurvey(flow: string): Promise<void> {
+    this.ivrTrail = null;
+    return this.handTo(new IvrRunner(this.host, flow, null), null).start();
+  }
+
   /** A flow ended on a target; its variables may set the caller's priority and required skills in a queue. */
   flowDone(target: Exclude<TransferTarget, { kind: 'flow' }>): Promise<void> {
     return this.toTarget(target, target.kind === 'queue' ? routingFromVars(this.ivrTrail?.vars ?? {}) : undefined);
@@ -168,6 +174,8 @@ export class Switchboard {
       return queue.adoptConnected(event.peer, event.bridgeId);
     }
     if (event.mode === 'agent') return host.hangupCaller('normal'); // a feature code call: done or to be dialed again
+    // A post-call survey's context (the surveyed call, queue, agent) was the old daemon's: done.
+    if (event.mode.startsWith('survey:')) return host.hangupCaller('normal');
     // A supervision session's snoops and bridge were the old daemon's: the supervisor dials again.
     if (event.mode === 'supervise') return host.hangupCaller('normal');
     // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the

@@ -20,7 +20,7 @@ import { recordAudit, type Actor } from '../audit/repository.js';
 import { checkFlow, type FlowCatalog, type Problem } from '../ivr/validate.js';
 import { planOutbound } from '../routing/outbound.js';
 import { loadEmergencyNumbers, loadOutboundRoutes } from '../trunks/repository.js';
-import { queueNames, queuesOverflowingTo } from '../acd/admin-repository.js';
+import { queueNames, queuesOverflowingTo, queuesSurveyingWith } from '../acd/admin-repository.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import * as repo from './repository.js';
 import type { FlowRow, FlowVersionRow } from './tables.js';
@@ -169,10 +169,10 @@ export class FlowService {
       .transaction()
       .execute(async (tx) => {
         const flow = await this.lock(tx, name);
-        const [inboundRoutes, flows, queues] = await Promise.all([
-          repo.inboundRoutesUsingFlow(tx, flow.id), repo.flowsTransferringTo(tx, name), queuesOverflowingTo(tx, { kind: 'flow', flow: name }),
+        const [inboundRoutes, flows, queues, surveys] = await Promise.all([
+          repo.inboundRoutesUsingFlow(tx, flow.id), repo.flowsTransferringTo(tx, name), queuesOverflowingTo(tx, { kind: 'flow', flow: name }), queuesSurveyingWith(tx, flow.id),
         ]);
-        if (inboundRoutes.length > 0 || flows.length > 0 || queues.length > 0) throw inUse(name, inboundRoutes, flows, queues);
+        if (inboundRoutes.length > 0 || flows.length > 0 || queues.length > 0 || surveys.length > 0) throw inUse(name, inboundRoutes, flows, queues, surveys);
         await repo.deleteFlowRow(tx, flow.id);
         await audit(tx, actor, 'flow.delete', flow, { name, publishedVersion: flow.published_version });
       })
@@ -180,7 +180,7 @@ export class FlowService {
         // A route written at the same moment: the foreign key refuses; say who uses it.
         if (pgCode(err) === FOREIGN_KEY_VIOLATION) {
           const flow = await repo.findFlow(this.db, name);
-          throw inUse(name, flow ? await repo.inboundRoutesUsingFlow(this.db, flow.id) : [], await repo.flowsTransferringTo(this.db, name));
+          throw inUse(name, flow ? await repo.inboundRoutesUsingFlow(this.db, flow.id) : [], await repo.flowsTransferringTo(this.db, name), [], flow ? await queuesSurveyingWith(this.db, flow.id) : []);
         }
         throw err;
       });
@@ -228,13 +228,14 @@ const flowExists = (name: string): AppError => new AppError('flow-exists', 409, 
 const noVersion = (name: string, version: number): AppError =>
   new AppError('flow-version-not-found', 404, `flow ${name} has no version ${version}`, { name, version });
 
-function inUse(name: string, inboundRoutes: string[], flows: string[], queues: string[] = []): AppError {
+function inUse(name: string, inboundRoutes: string[], flows: string[], queues: string[] = [], surveys: string[] = []): AppError {
   const users = [
     ...(inboundRoutes.length ? [`inbound route(s) ${inboundRoutes.join(', ')}`] : []),
     ...(flows.length ? [`the published version of flow(s) ${flows.join(', ')}`] : []),
     ...(queues.length ? [`the overflow of queue(s) ${queues.join(', ')}`] : []),
+    ...(surveys.length ? [`the post-call survey of queue(s) ${surveys.join(', ')}`] : []),
   ];
-  return new AppError('flow-in-use', 409, `flow ${name} is used by ${users.join(' and ')}; point them elsewhere first`, { name, inboundRoutes, flows, queues });
+  return new AppError('flow-in-use', 409, `flow ${name} is used by ${users.join(' and ')}; point them elsewhere first`, { name, inboundRoutes, flows, queues, surveyQueues: surveys });
 }
 
 async function audit(tx: DbOrTx, actor: Actor, action: string, flow: FlowRow, details: Record<string, unknown>): Promise<void> {

@@ -21,6 +21,12 @@
  *   lookup    asks the runner for an HTTP GET; the JSON answer's dot paths fill variables
  *             (missing -> '', values as strings, at most 256 characters), then `next`; a failure
  *             goes to `error`.
+ *   survey    plays its prompt (a digit stops it and counts) and takes one score on its scale:
+ *             '1-5' keys 1-5; '0-10' keys 0-9, and 10 as '1' then '0' (a '1' waits SURVEY_TEN_WAIT_MS
+ *             for the '0'; '#' or the wait makes it 1). A key off the scale plays invalidPrompt (or
+ *             'invalid') and the prompt again, silence the prompt again, up to maxRetries; then
+ *             no response. Either way a 'survey-answer' action (score, or null) and then `next`;
+ *             a caller hanging up during the question answers null.
  *   transfer, hangup        end the flow (the runner executes the target / hangs up).
  *
  * One timer at a time: start-timer replaces a running one (its generation becomes stale);
@@ -37,8 +43,8 @@
  * cut. pathDigits(path) is every digit the flows took, in order (the CDR's `digits`).
  */
 import {
-  BUILTIN_VARIABLES, GATHER_DEFAULTS, MENU_DEFAULTS, expandTemplate, promptList,
-  type FlowDefinition, type GatherNode, type MenuNode, type NodeKind, type Prompt, type Prompts, type TransferTarget,
+  BUILTIN_VARIABLES, GATHER_DEFAULTS, MENU_DEFAULTS, SURVEY_DEFAULTS, SURVEY_TEN_WAIT_MS, expandTemplate, promptList,
+  type FlowDefinition, type GatherNode, type MenuNode, type NodeKind, type Prompt, type Prompts, type SurveyNode, type TransferTarget,
 } from './model.js';
 import { scheduleState } from './schedule.js';
 
@@ -90,6 +96,8 @@ export type FlowAction =
   | { readonly kind: 'cancel-timer' }
   | { readonly kind: 'lookup'; readonly requestId: string; readonly url: string; readonly params: Readonly<Record<string, string>>; readonly timeoutMs: number }
   | { readonly kind: 'transfer'; readonly target: TransferTarget }
+  /** A survey node's answer: the score on its scale, or null (no response: silence, keys off the scale, the caller hung up). */
+  | { readonly kind: 'survey-answer'; readonly question: string; readonly scale: SurveyNode['scale']; readonly score: number | null }
   | { readonly kind: 'hangup' }
   | { readonly kind: 'finished'; readonly reason: FinishReason };
 
@@ -105,6 +113,8 @@ export interface PathEntry {
   readonly lookup?: { readonly url: string; readonly ok: boolean; readonly ms?: number; readonly error?: LookupError; readonly status?: number };
   /** Menus: why this attempt failed, a digit not among the options ('invalid') or silence ('timeout'). */
   readonly failure?: 'invalid' | 'timeout';
+  /** Survey questions: the score taken, or null (no response). */
+  readonly score?: number | null;
   /**
    * How the node was left: the edge taken ('next', 'options.1', 'fallback', 'cases[0].next', 'open',
    * 'error', ...), 'retry' (a failed menu attempt: the menu starts over, in the next entry),
@@ -119,7 +129,9 @@ export function pathDigits(path: readonly PathEntry[]): string {
 }
 
 /** What the flow waits for. 'starting' exists only inside startFlow. */
-export type FlowPhase = 'starting' | 'playing' | 'menu-prompt' | 'menu-wait' | 'menu-retry' | 'gather-prompt' | 'gather-wait' | 'lookup' | 'ended';
+export type FlowPhase =
+  | 'starting' | 'playing' | 'menu-prompt' | 'menu-wait' | 'menu-retry' | 'gather-prompt' | 'gather-wait' | 'lookup'
+  | 'survey-prompt' | 'survey-wait' | 'survey-retry' | 'survey-ten' | 'ended';
 
 export interface FlowRunState {
   readonly def: FlowDefinition;
@@ -137,7 +149,7 @@ export interface FlowRunState {
   readonly timerRunning: boolean;
   readonly requestId: string | null;
   readonly lookupStartedMs: number | null;
-  /** Failed tries at the current menu. */
+  /** Failed tries at the current menu or survey question. */
   readonly retries: number;
   /** Digits collected by the current gather. */
   readonly digits: string;
@@ -181,7 +193,9 @@ export function stepFlow(state: FlowRunState, event: FlowEvent): FlowStep {
 
   switch (event.type) {
     case 'hangup': {
-      const quiet = silence(state, out);
+      // A caller gone during a survey question: no response.
+      const asked = node?.kind === 'survey' && inSurvey(state) ? surveyAnswer(state, node, null, out) : state;
+      const quiet = silence(asked, out);
       return { state: finish(close(quiet, 'caller-hangup'), 'caller-hangup', out), actions: out };
     }
 
@@ -192,6 +206,8 @@ export function stepFlow(state: FlowRunState, event: FlowEvent): FlowStep {
       if (state.phase === 'menu-prompt' && node?.kind === 'menu') return { state: startTimer(done, node.timeoutMs ?? MENU_DEFAULTS.timeoutMs, 'menu-wait', out), actions: out };
       if (state.phase === 'menu-retry' && node?.kind === 'menu') return { state: menuPrompt(done, node, out), actions: out };
       if (state.phase === 'gather-prompt' && node?.kind === 'gather') return { state: startTimer(done, node.timeoutMs ?? GATHER_DEFAULTS.timeoutMs, 'gather-wait', out), actions: out };
+      if (state.phase === 'survey-prompt' && node?.kind === 'survey') return { state: startTimer(done, node.timeoutMs ?? SURVEY_DEFAULTS.timeoutMs, 'survey-wait', out), actions: out };
+      if (state.phase === 'survey-retry' && node?.kind === 'survey') return { state: surveyPrompt(done, node, out), actions: out };
       return { state: done, actions: [] };
     }
 
@@ -214,6 +230,7 @@ export function stepFlow(state: FlowRunState, event: FlowEvent): FlowStep {
         const s = addDigit(stopPlayback(state, out), d);
         return { state: startTimer({ ...s, digits }, node.timeoutMs ?? GATHER_DEFAULTS.timeoutMs, 'gather-wait', out), actions: out };
       }
+      if (node?.kind === 'survey' && inSurvey(state)) return { state: surveyDigit(addDigit(state, d), node, d, now, out), actions: out };
       return stay; // play, lookup: digits do nothing
     }
 
@@ -222,6 +239,8 @@ export function stepFlow(state: FlowRunState, event: FlowEvent): FlowStep {
       const s: FlowRunState = { ...state, timerRunning: false };
       if (state.phase === 'menu-wait' && node?.kind === 'menu') return { state: menuFailure(s, node, 'timeout', now, out), actions: out };
       if (state.phase === 'gather-wait' && node?.kind === 'gather') return { state: endGather(s, node, now, out), actions: out };
+      if (state.phase === 'survey-wait' && node?.kind === 'survey') return { state: surveyFailure(s, node, 'timeout', now, out), actions: out };
+      if (state.phase === 'survey-ten' && node?.kind === 'survey') return { state: surveyScored(s, node, 1, now, out), actions: out };
       return { state: s, actions: [] };
     }
 
@@ -300,6 +319,8 @@ function goTo(from: FlowRunState, id: string, now: Date, out: FlowAction[]): Flo
         const t = now.getTime();
         return { ...s, phase: 'lookup', seq, requestId, lookupStartedMs: Number.isFinite(t) ? t : null };
       }
+      case 'survey':
+        return surveyPrompt(s, node, out);
       case 'recording': {
         out.push({ kind: 'recording', action: node.action });
         s = close({ ...s, secret: node.action === 'pause' }, 'next');
@@ -332,6 +353,52 @@ function menuFailure(s: FlowRunState, node: MenuNode, why: 'invalid' | 'timeout'
   const media = notice === undefined ? [] : toMedia(next, notice);
   if (media.length === 0) return menuPrompt(next, node, out);
   return play(next, media, 'menu-retry', out);
+}
+
+// --- survey questions ----------------------------------------------------------------------------
+
+const inSurvey = (s: FlowRunState): boolean => s.phase === 'survey-prompt' || s.phase === 'survey-wait' || s.phase === 'survey-retry' || s.phase === 'survey-ten';
+
+function surveyPrompt(s: FlowRunState, node: SurveyNode, out: FlowAction[]): FlowRunState {
+  const media = toMedia(s, node.prompt);
+  if (media.length === 0) return startTimer(s, node.timeoutMs ?? SURVEY_DEFAULTS.timeoutMs, 'survey-wait', out);
+  return play(s, media, 'survey-prompt', out);
+}
+
+/** A key during a survey question (the prompt stops: barge-in). */
+function surveyDigit(s: FlowRunState, node: SurveyNode, d: string, now: Date, out: FlowAction[]): FlowRunState {
+  if (s.phase === 'survey-ten') {
+    // After a '1' on a 0-10 scale: '0' makes 10, '#' confirms 1, anything else is off the scale.
+    if (d === '0') return surveyScored(silence(s, out), node, 10, now, out);
+    if (d === '#') return surveyScored(silence(s, out), node, 1, now, out);
+    return surveyFailure(silence(s, out), node, 'invalid', now, out);
+  }
+  const quiet = silence(s, out);
+  if (!/^[0-9]$/.test(d)) return surveyFailure(quiet, node, 'invalid', now, out);
+  const score = Number(d);
+  if (node.scale === '1-5') return score >= 1 && score <= 5 ? surveyScored(quiet, node, score, now, out) : surveyFailure(quiet, node, 'invalid', now, out);
+  if (score === 1) return startTimer(quiet, SURVEY_TEN_WAIT_MS, 'survey-ten', out); // 1, or the first key of 10
+  return surveyScored(quiet, node, score, now, out);
+}
+
+/** A key off the scale or silence: the prompt again (after the invalid notice), or no response after the last retry. */
+function surveyFailure(s: FlowRunState, node: SurveyNode, why: 'invalid' | 'timeout', now: Date, out: FlowAction[]): FlowRunState {
+  const retries = s.retries + 1;
+  if (retries > (node.maxRetries ?? SURVEY_DEFAULTS.maxRetries)) return surveyScored({ ...s, retries }, node, null, now, out);
+  const next: FlowRunState = { ...s, retries };
+  if (why === 'timeout') return surveyPrompt(next, node, out);
+  const media = toMedia(next, node.invalidPrompt ?? { sound: INVALID_OPTION_SOUND });
+  if (media.length === 0) return surveyPrompt(next, node, out);
+  return play(next, media, 'survey-retry', out);
+}
+
+function surveyAnswer(s: FlowRunState, node: SurveyNode, score: number | null, out: FlowAction[]): FlowRunState {
+  out.push({ kind: 'survey-answer', question: node.question, scale: node.scale, score });
+  return patchEntry(s, { score });
+}
+
+function surveyScored(s: FlowRunState, node: SurveyNode, score: number | null, now: Date, out: FlowAction[]): FlowRunState {
+  return goTo(close(surveyAnswer(s, node, score, out), 'next'), node.next, now, out);
 }
 
 function endGather(s: FlowRunState, node: GatherNode, now: Date, out: FlowAction[]): FlowRunState {

@@ -4,7 +4,7 @@
  *   { language: 'en', start: 'welcome', nodes: { welcome: { kind: 'play', ... }, ... } }
  *
  * A flow is a graph of at most MAX_NODES named nodes. Some nodes wait for the caller (play, menu,
- * gather) or for the network (lookup); branch, set and schedule decide at once; transfer and
+ * gather, survey) or for the network (lookup); branch, set and schedule decide at once; transfer and
  * hangup end the flow. Edges are node ids (`next`, `options`, `fallback`, `timeout`, `cases`,
  * `default`, `open`/`closed`/`holiday`, `error`).
  *
@@ -17,6 +17,10 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 export const MAX_NODES = 200;
 export const MENU_DEFAULTS = { timeoutMs: 5_000, maxRetries: 2 } as const;
 export const GATHER_DEFAULTS = { timeoutMs: 5_000 } as const;
+export const SURVEY_DEFAULTS = { timeoutMs: 5_000, maxRetries: 1 } as const;
+/** On a 0-10 survey, after a '1' the caller has this long to press '0' (for 10); else the score is 1. */
+export const SURVEY_TEN_WAIT_MS = 2_000;
+export const SURVEY_QUESTION_PATTERN = '^[a-z][a-z0-9_-]{0,39}$';
 /** What `${...}` may name besides the flow's own variables. */
 export const BUILTIN_VARIABLES: ReadonlySet<string> = new Set(['caller', 'dialed']);
 
@@ -170,6 +174,26 @@ export const RecordingNode = Type.Object(
   strict,
 );
 
+/**
+ * A post-call survey question (docs/ivr.md#survey-questions): plays its prompt, takes one score on
+ * its scale ('1-5': keys 1-5; '0-10': keys 0-9, and 10 as '1' then '0'), replays the prompt after
+ * a key off the scale or silence (maxRetries times), then goes to `next` either way. The answer,
+ * or no response (null), is stored with the call, its queue and agent under `question`.
+ */
+export const SurveyNode = Type.Object(
+  {
+    kind: Type.Literal('survey'),
+    question: Type.String({ pattern: SURVEY_QUESTION_PATTERN, description: "the question's key in the answers, e.g. 'csat' or 'nps' (lower case, up to 40)" }),
+    scale: Type.Union([Type.Literal('1-5'), Type.Literal('0-10')], { description: "'1-5' (CSAT) or '0-10' (NPS)" }),
+    prompt: Prompts,
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1_000, maximum: 30_000, default: SURVEY_DEFAULTS.timeoutMs, description: 'silence after the prompt before it is played again' })),
+    maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, default: SURVEY_DEFAULTS.maxRetries, description: 'replays after a key off the scale or silence; then no response' })),
+    invalidPrompt: Type.Optional(Prompt),
+    next: NodeId,
+  },
+  strict,
+);
+
 /** One schema per node kind (checkFlow picks by `kind` to give precise error paths). */
 export const NodeSchemas = {
   play: PlayNode,
@@ -182,11 +206,12 @@ export const NodeSchemas = {
   transfer: TransferNode,
   hangup: HangupNode,
   recording: RecordingNode,
+  survey: SurveyNode,
 } as const satisfies Record<string, TSchema>;
 export type NodeKind = keyof typeof NodeSchemas;
 export const NODE_KINDS = Object.keys(NodeSchemas) as NodeKind[];
 
-export const FlowNode = Type.Union([PlayNode, MenuNode, GatherNode, BranchNode, ScheduleNode, SetNode, LookupNode, TransferNode, HangupNode, RecordingNode]);
+export const FlowNode = Type.Union([PlayNode, MenuNode, GatherNode, BranchNode, ScheduleNode, SetNode, LookupNode, TransferNode, HangupNode, RecordingNode, SurveyNode]);
 export type PlayNode = Static<typeof PlayNode>;
 export type MenuNode = Static<typeof MenuNode>;
 export type GatherNode = Static<typeof GatherNode>;
@@ -197,6 +222,7 @@ export type LookupNode = Static<typeof LookupNode>;
 export type TransferNode = Static<typeof TransferNode>;
 export type HangupNode = Static<typeof HangupNode>;
 export type RecordingNode = Static<typeof RecordingNode>;
+export type SurveyNode = Static<typeof SurveyNode>;
 export type FlowNode = Static<typeof FlowNode>;
 
 export const FlowDefinitionSchema = Type.Object(
@@ -224,6 +250,7 @@ export function edgesOf(node: FlowNode): Edge[] {
     case 'play':
     case 'set':
     case 'recording':
+    case 'survey':
       return [{ field: 'next', to: node.next }];
     case 'menu':
       return [...Object.entries(node.options).map(([digit, to]) => ({ field: `options.${digit}`, to })), { field: 'fallback', to: node.fallback }];
@@ -243,7 +270,7 @@ export function edgesOf(node: FlowNode): Edge[] {
 
 /** Nodes that wait for the caller's digits: a loop through one of them is not silent. */
 export function takesInput(node: FlowNode): boolean {
-  return node.kind === 'menu' || node.kind === 'gather';
+  return node.kind === 'menu' || node.kind === 'gather' || node.kind === 'survey';
 }
 
 export function promptList(p: Prompts): readonly Prompt[] {

@@ -9,6 +9,7 @@
  *       strongly connected group of such nodes is reported once, with one cycle through it);
  *     - transfer targets exist (extensions, mailboxes, other flows, queues once the ACD exists,
  *       external numbers only where an outbound route matches); no transfer to the flow itself;
+ *     - survey questions: one node per question key (answers are stored per call and question);
  *     - schedules (schedule.ts), uploaded prompts, lookup URLs (http/https, a host the site allows), templates naming only
  *       variables some node sets (or caller/dialed), digit counts, branch cases.
  *
@@ -17,7 +18,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import {
-  BUILTIN_VARIABLES, GATHER_DEFAULTS, MAX_NODES, MENU_DEFAULTS, NODE_ID_PATTERN, NodeSchemas, edgesOf, promptList, takesInput, templateNames,
+  BUILTIN_VARIABLES, GATHER_DEFAULTS, MAX_NODES, MENU_DEFAULTS, NODE_ID_PATTERN, SURVEY_DEFAULTS, NodeSchemas, edgesOf, promptList, takesInput, templateNames,
   FlowDefinitionSchema, type FlowDefinition, type FlowNode, type NodeKind, type Prompts, type TransferTarget,
 } from './model.js';
 import { validateSchedule } from './schedule.js';
@@ -40,7 +41,7 @@ export type ProblemCode =
   | 'unknown-target' | 'queue-not-supported' | 'no-outbound-route' | 'self-flow'
   // content
   | 'bad-schedule' | 'unknown-prompt' | 'bad-url' | 'unknown-variable' | 'bad-template' | 'reserved-variable' | 'bad-digit-range'
-  | 'bad-case' | 'duplicate-case' | 'host-not-allowed';
+  | 'bad-case' | 'duplicate-case' | 'host-not-allowed' | 'duplicate-question';
 
 export interface FlowCatalog {
   readonly extensions: ReadonlySet<string>;
@@ -89,6 +90,7 @@ export function validateFlow(def: FlowDefinition, catalog: FlowCatalog): Problem
   else if (!exists(def.start)) add(null, 'start', 'unknown-node', `start names node '${def.start}', which does not exist`);
 
   const known = knownVariables(def, catalog);
+  const questions = new Map<string, string>();
   for (const id of ids) {
     const node = def.nodes[id]!;
     const at = (field: string) => `node '${id}' ${field}`;
@@ -162,6 +164,14 @@ export function validateFlow(def: FlowDefinition, catalog: FlowCatalog): Problem
       case 'transfer': {
         const p = targetProblem(node.target, catalog);
         if (p) add(id, p.field, p.code, `${at(p.field)}: ${p.message}`);
+        break;
+      }
+      case 'survey': {
+        prompts('prompt', node.prompt);
+        prompts('invalidPrompt', node.invalidPrompt);
+        const first = questions.get(node.question);
+        if (first !== undefined) add(id, 'question', 'duplicate-question', `${at('question')} '${node.question}' is asked by node '${first}' already (one answer per call and question)`);
+        else questions.set(node.question, id);
         break;
       }
       case 'hangup':
@@ -414,6 +424,7 @@ function withDefaults(def: FlowDefinition): FlowDefinition {
   for (const [id, n] of Object.entries(def.nodes)) {
     if (n.kind === 'menu') nodes[id] = { ...n, timeoutMs: n.timeoutMs ?? MENU_DEFAULTS.timeoutMs, maxRetries: n.maxRetries ?? MENU_DEFAULTS.maxRetries };
     else if (n.kind === 'gather') nodes[id] = { ...n, timeoutMs: n.timeoutMs ?? GATHER_DEFAULTS.timeoutMs };
+    else if (n.kind === 'survey') nodes[id] = { ...n, timeoutMs: n.timeoutMs ?? SURVEY_DEFAULTS.timeoutMs, maxRetries: n.maxRetries ?? SURVEY_DEFAULTS.maxRetries };
     else nodes[id] = n;
   }
   return { ...def, nodes };
