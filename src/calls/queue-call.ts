@@ -55,8 +55,6 @@ export interface QueueHost extends CallHost {
   joinedQueue(queue: string): void;
   /** The agent hung up the connected call: the caller goes into the queue's post-call survey, or is hung up. */
   agentHungUp(): Promise<void>;
-  /** The agent hung up the connected call: the caller goes into the queue's post-call survey, or is hung up. */
-  agentHungUp(): Promise<void>;
   /** Live-call bookkeeping (best effort): the row's state while waiting or ringing an agent. */
   updateLive(patch: LiveCallPatch): void;
 }
