@@ -64,6 +64,10 @@ export interface RecordingCallView {
 }
 
 export type RecordingAction = 'start' | 'stop' | 'pause' | 'resume';
+/** A recording that stopped because its channel left the call in an attended transfer (`paused`: by whom, if it was). */
+export interface RecordingCarry {
+  readonly paused: PauseBy | null;
+}
 /** Which side of a connected call pressed a key: the call's caller channel, or the other party (agent, callee). */
 export type KeySide = 'caller' | 'peer';
 export type RecordingOutcome = { readonly ok: true; readonly recordingId: string; readonly state: 'recording' | 'paused' | 'stopped' } | { readonly ok: false; readonly refusal: RecordingRefusal | 'recording-not-allowed' | 'recording-no-space' };
@@ -235,10 +239,40 @@ export class CallRecording {
     });
   }
 
-  /** The call leaves this session without ending (an attended transfer handed its party over): stop here. */
-  handedOver(): void {
-    this.background('recording not stopped', async () => {
-      if (this.machine.phase === 'recording' || this.machine.phase === 'paused') await this.run('stop', 'api');
+  /**
+   * The channel this recording runs on leaves the call (an attended transfer: the call hands its
+   * party over, or the transferring phone was its caller): the recording stops here (it is
+   * finished and stored) and says what was running, for the transfer's joined part to carry on
+   * (carryOn). Null when nothing was recording.
+   */
+  leaving(): Promise<RecordingCarry | null> {
+    return this.serial(async () => {
+      const { phase, pauses } = this.machine;
+      if (phase !== 'recording' && phase !== 'paused') return null;
+      const open = pauses.find((p) => p.to === null);
+      await this.run('stop', 'api');
+      return { paused: phase === 'paused' ? (open?.by ?? 'api') : null };
+    });
+  }
+
+  /**
+   * The joined part of an attended transfer: where a recording ran on either call (`carry`: this
+   * call's own, stopped because its channel left, or the handed-over call's), a new one records
+   * this part on the caller's channel, linked to the call (its callId and linkedId), paused if
+   * that one was (a card payment goes on). Nothing when one still runs here, or the policy says never.
+   */
+  carryOn(carry: RecordingCarry | null): Promise<void> {
+    return this.settles('recording not carried on after the transfer', async () => {
+      if (!carry || this.machine.phase === 'recording' || this.machine.phase === 'paused') return;
+      this.current = 'transfer';
+      const started = await this.run('start', 'policy');
+      if (!started.ok) {
+        this.call.log.info({ refusal: started.refusal }, 'recording not carried on after the transfer');
+        return;
+      }
+      await this.notePart('talk');
+      if (carry.paused) await this.run('pause', carry.paused);
+      this.call.log.info({ recording: started.recordingId, paused: carry.paused !== null }, 'recording carried on after an attended transfer');
     });
   }
 

@@ -28,7 +28,7 @@ import type { AcdEngine, OfferedAgent } from '../acd/engine.js';
 import type { IvrPort } from '../ivr/port.js';
 import { pathDigits } from '../ivr/interpreter.js';
 import type { SupervisionPort } from '../supervision/port.js';
-import { CallRecording, type RecordingAction, type RecordingDeps, type RecordingOutcome } from './call-recording.js';
+import { CallRecording, type RecordingAction, type RecordingCarry, type RecordingDeps, type RecordingOutcome } from './call-recording.js';
 import type { PauseBy } from './recording-machine.js';
 import type { SurveyPort } from '../surveys/port.js';
 import { surveyPartFacts, type SurveyContext } from './post-call-survey.js';
@@ -447,11 +447,12 @@ export class CallSession {
       dial.letGo();
       if (this.bridgeId) await this.deps.control.destroyBridge(this.bridgeId).catch(() => undefined);
       this.facts = { ...this.facts, linkedId };
-      this.recording?.handedOver();
       this.endPart(this.deps.now());
-      this.log.info({ leaving, handedOver: side.remaining, linkedId }, 'attended transfer: call handed over');
+      // Its recording stops (the file is this part's); the survivor records the joined part on.
+      const recording = (await this.recording?.leaving()) ?? null;
+      this.log.info({ leaving, handedOver: side.remaining, linkedId, recorded: recording !== null }, 'attended transfer: call handed over');
       this.deps.onEnded(this);
-      return side;
+      return recording ? { ...side, recording } : side;
     });
   }
 
@@ -469,8 +470,11 @@ export class CallSession {
       this.clearTimer();
       this.endPart(now);
       if (this.bridgeId) await control.destroyBridge(this.bridgeId).catch(() => undefined);
+      // This call's recording runs on its caller's channel: it goes on unless that channel leaves.
+      let ownRecording: RecordingCarry | null = null;
       if (kept.remainingIsCaller) this.deps.legs.release(leaving);
       else {
+        ownRecording = (await this.recording?.leaving()) ?? null;
         // The transferring phone placed this call: the party it called becomes the caller.
         this.deps.legs.release(kept.remaining);
         this.deps.legs.reanchor(this.anchor, kept.remaining, this);
@@ -490,6 +494,8 @@ export class CallSession {
       await this.persist(() => this.deps.store.insert(this.facts, this.anchor, 'dial'));
       this.updateLive({ mode: 'dial', peer_channel_id: joined.remaining, bridge_id: this.bridgeId });
       await this.follow(joined.remaining);
+      // Every part of the call is covered: a recording that ran on either call records the joined part.
+      if (ownRecording || joined.recording) await this.recording?.carryOn({ paused: ownRecording?.paused ?? joined.recording?.paused ?? null });
       return true;
     });
   }

@@ -20,6 +20,7 @@
 import type { CallFacts } from './cdr.js';
 import { initialDialState, type DialState, type NoConnect } from './dial-flow.js';
 import type { TransferProgress } from '../telephony/ari-types.js';
+import type { RecordingCarry } from './call-recording.js';
 
 export interface TransferRequest {
   /** The channel the REFER came in on. */
@@ -88,6 +89,8 @@ export interface TransferSide {
   readonly name: string | null;
   /** The linked id of this call's parts. */
   readonly linkedId: string;
+  /** Set by the call that hands its party over: its recording, stopped there, for the joined part to carry on. */
+  readonly recording?: RecordingCarry | null;
 }
 
 export type AttendedPlan =

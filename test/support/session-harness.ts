@@ -14,6 +14,8 @@ import type { CallFacts } from '../../src/calls/cdr.js';
 import type { IvrPort } from '../../src/ivr/port.js';
 import type { AcdEngine, QueueCallPort } from '../../src/acd/engine.js';
 import type { SupervisionPort } from '../../src/supervision/port.js';
+import type { RecordingDeps } from '../../src/calls/call-recording.js';
+import type { RecordingPolicy } from '../../src/calls/recording-policy.js';
 
 export const target = (number: string): DialTarget => ({
   number,
@@ -123,4 +125,31 @@ export function fakeQueueAcd(): { acd: AcdEngine; offer: () => ReturnType<QueueC
     callerLeft: async () => undefined,
   } as unknown as AcdEngine;
   return { acd, offer: () => port!.offer([{ id: 'a-1', number: '7001', extension: '2001' }], 15) };
+}
+
+/**
+ * Recording deps for a session whose extension level says `policy` (site: on-demand): what it
+ * asked Asterisk goes into `asked` ("start chan-a", "mute chan-a true", "stop chan-a"), the rows it
+ * wrote into `rows` (inserts with their id, updates as {update: id, ...}).
+ */
+export function fakeRecordingDeps(policy: RecordingPolicy | null, asked: string[] = [], rows: Record<string, unknown>[] = []): RecordingDeps {
+  return {
+    recorder: {
+      start: async (channel) => void asked.push(`start ${channel}`),
+      mute: async (channel, on) => void asked.push(`mute ${channel} ${on}`),
+      stop: async (channel) => void asked.push(`stop ${channel}`),
+    },
+    rows: {
+      insert: async (id, row) => void rows.push({ id, ...row }),
+      update: async (id, patch) => void rows.push({ update: id, ...patch }),
+      remove: async () => undefined,
+      runningOn: async () => undefined,
+    },
+    finisher: { finish: async () => undefined },
+    hasRoom: async () => true,
+    site: { policy: 'on-demand', recordQueueWait: true, mono: false, announcement: null },
+    routeSources: async () => ({ extension: policy }),
+    queue: async () => null,
+    announcementMedia: async () => [],
+  };
 }

@@ -1,21 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordingDeps } from '../../src/calls/call-recording.js';
-import type { RecordingPolicy } from '../../src/calls/recording-policy.js';
-import { connected, fakeQueueAcd, setup, target } from '../support/session-harness.js';
-
-/** Recording deps whose extension level says `policy` (nothing is started: no policy says always). */
-function recording(policy: RecordingPolicy | null, recorded: string[] = []): RecordingDeps {
-  return {
-    recorder: { start: async (channel) => void recorded.push(`start ${channel}`), mute: async () => undefined, stop: async (channel) => void recorded.push(`stop ${channel}`) },
-    rows: { insert: async () => undefined, update: async () => undefined, remove: async () => undefined, runningOn: async () => undefined },
-    finisher: { finish: async () => undefined },
-    hasRoom: async () => true,
-    site: { policy: 'on-demand', recordQueueWait: true, mono: false, announcement: null },
-    routeSources: async () => ({ extension: policy }),
-    queue: async () => null,
-    announcementMedia: async () => [],
-  };
-}
+import { connected, fakeQueueAcd, fakeRecordingDeps as recording, setup, target } from '../support/session-harness.js';
 
 const bridges = (calls: string[]) => calls.filter((c) => c.startsWith('createBridge'));
 
