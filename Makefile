@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -73,6 +73,9 @@ bench-queue: setup build ## queue -> agent phone ringing: pbx ACD vs Asterisk's 
 
 bench-recording: setup build ## CPU per concurrent call with and without recording: daemon (AMI MixMonitor) vs MixMonitor in the dialplan, same Asterisk
 	npx tsx bench/recording.ts "$(CALLS)" "$(HOLD)" "$(REPEAT)"
+
+bench-erlang: deps ## staffing search time at 500 Erlangs (Erlang C and A) vs a spreadsheet-style search (CPU only)
+	npx tsx bench/erlang.ts $(or $(RUNS),2000)
 
 clean:
 	rm -rf dist

@@ -64,17 +64,24 @@ export function logAddExp(a: number, b: number): number {
   return m + Math.log1p(Math.exp(-Math.abs(a - b)));
 }
 
+/** One step of the Erlang B recursion in logs: log(1/B(k)) from log(1/B(k-1)), 1/B(k) = 1 + (k/a) / B(k-1). */
+function nextLogInverseB(lr: number, k: number, la: number): number {
+  const t = Math.log(k) - la + lr; // log(k/a / B(k-1))
+  return t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t));
+}
+
 /**
- * log(1/B(n, a)), B the Erlang B blocking probability, by the recursion 1/B(k) = 1 + (k/a) / B(k-1)
- * carried in logs (no overflow however small B gets). a > 0.
+ * log(1/B(n, a)), B the Erlang B blocking probability, by the recursion B(k) = a B(k-1) / (k + a B(k-1)),
+ * B(0) = 1: in plain doubles while B stays far from underflow (B lies in (0, 1], nothing can
+ * overflow), then carried as log(1/B) (no underflow however small B gets). a > 0.
  */
 export function logInverseErlangB(n: number, a: number): number {
-  let lr = 0; // 1/B(0) = 1
+  let b = 1;
+  let k = 1;
+  for (; k <= n && b > 1e-250; k++) b = (a * b) / (k + a * b);
+  let lr = -Math.log(b);
   const la = Math.log(a);
-  for (let k = 1; k <= n; k++) {
-    const t = Math.log(k) - la + lr; // log(k/a / B(k-1))
-    lr = t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t));
-  }
+  for (; k <= n; k++) lr = nextLogInverseB(lr, k, la);
   return lr;
 }
 
@@ -86,13 +93,14 @@ function logBelow(lr: number): number {
   return lr < 30 ? Math.log(Math.expm1(lr)) : lr + Math.log1p(-Math.exp(-lr));
 }
 
+/** Erlang C from log(1/B(n, a)): C = n B / (n - a + a B) = n / ((1/B)(n - a) + a); n > a > 0. */
+const erlangCFrom = (lr: number, n: number, a: number): number => Math.exp(Math.log(n) - logAddExp(lr + Math.log(n - a), Math.log(a)));
+
 /** Erlang C: probability that a call waits, n agents and a Erlangs (1 when n <= a). */
 export function erlangC(n: number, a: number): number {
   if (a <= 0) return 0;
   if (n <= a) return 1;
-  const lr = logInverseErlangB(n, a);
-  // C = n B / (n - a + a B) = n / ((1/B)(n - a) + a)
-  return Math.exp(Math.log(n) - logAddExp(lr + Math.log(n - a), Math.log(a)));
+  return erlangCFrom(logInverseErlangB(n, a), n, a);
 }
 
 /**
@@ -121,12 +129,12 @@ function logSeries(x: number, z: number, factors: readonly ((j: number) => numbe
 
 const one = (): number => 1;
 
-/** Performance of Erlang C with n agents; T = answerSeconds for the service level. */
-function erlangCPerformance(t: Traffic, n: number, answerSeconds: number): Performance {
+/** Performance of Erlang C with n agents; T = answerSeconds for the service level; lr = log(1/B(n, a)) when known. */
+function erlangCPerformance(t: Traffic, n: number, answerSeconds: number, lr?: number): Performance {
   const a = offeredLoad(t);
   if (a <= 0) return { agents: n, serviceLevel: 1, probabilityWait: 0, asaSeconds: 0, occupancy: 0, abandonRate: null };
   if (n <= a) return { agents: n, serviceLevel: 0, probabilityWait: 1, asaSeconds: null, occupancy: 1, abandonRate: null };
-  const c = erlangC(n, a);
+  const c = erlangCFrom(lr ?? logInverseErlangB(n, a), n, a);
   return {
     agents: n,
     serviceLevel: 1 - c * Math.exp((-(n - a) * answerSeconds) / t.ahtSeconds),
@@ -201,18 +209,32 @@ export type Staffing = { readonly reachable: true; readonly performance: Perform
 
 /**
  * The fewest agents that meet every target. Each target gets easier with more agents (service level
- * rises, ASA and occupancy fall), so the answer is found by doubling and then bisection. Not
- * reachable: even `maxAgents` agents miss a target (named, with their performance).
+ * rises, ASA and occupancy fall). Erlang C: upward from the load, one agent at a time, each a single
+ * step of the Erlang B recursion. Erlang A (each evaluation sums series): doubling, then bisection.
+ * Not reachable: even `maxAgents` agents miss a target (named, with their performance).
  */
 export function staff(t: Traffic, targets: Targets, maxAgents = MAX_AGENTS): Staffing {
   const answerSeconds = targets.answerSeconds ?? 0;
   const at = (n: number): Performance => evaluate(t, n, answerSeconds);
   if (unmet(at(0), targets) === null) return { reachable: true, performance: at(0) };
-  // Erlang C needs more agents than the load; start there.
-  let low = t.patienceSeconds === undefined ? Math.min(maxAgents, Math.floor(offeredLoad(t))) : 0; // fails (or is 0, which failed)
-  if (low > 0 && unmet(at(low), targets) === null) low = 0;
-  let high = Math.max(1, low + 1);
-  let step = Math.max(1, Math.ceil(Math.sqrt(offeredLoad(t))));
+  const a = offeredLoad(t);
+  if (t.patienceSeconds === undefined) {
+    // Fewer agents than the load never meet a target (the queue grows without end).
+    let n = Math.min(maxAgents, Math.floor(a));
+    let lr = logInverseErlangB(n, a);
+    const la = Math.log(a);
+    while (n < maxAgents) {
+      n++;
+      lr = nextLogInverseB(lr, n, la);
+      const p = erlangCPerformance(t, n, answerSeconds, lr);
+      if (unmet(p, targets) === null) return { reachable: true, performance: p };
+    }
+    const p = at(maxAgents);
+    return { reachable: false, field: unmet(p, targets)!, performance: p };
+  }
+  let low = 0; // fails
+  let high = 1;
+  let step = Math.max(1, Math.ceil(Math.sqrt(a)));
   while (unmet(at(high), targets) !== null) {
     if (high >= maxAgents) {
       const p = at(maxAgents);
