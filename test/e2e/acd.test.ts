@@ -126,6 +126,40 @@ function customerCdr(since: Date): Promise<QueueCdr> {
   return eventually(async () => (await admin('GET', `/api/v1/cdrs?dialed=${DID}&from=${from}&limit=1`)).body.items?.[0] as QueueCdr | undefined, 15_000, 'the customer call CDR');
 }
 
+interface QueueEventSeen {
+  type: string;
+  agent: string | null;
+  callerNumber: string | null;
+  waitMs: number | null;
+  talkMs: number | null;
+  holdMs: number | null;
+  wrapUpMs: number | null;
+  details: Record<string, unknown> | null;
+}
+
+/**
+ * The queue events (docs/queue-events.md) of the first caller who joined the support queue after
+ * `since`, in order, once the last one is of type `last`; agents by number.
+ */
+async function queueEventsOfCaller(since: Date, last: string): Promise<QueueEventSeen[]> {
+  const db = openDb(world.db);
+  try {
+    return await eventually(async () => {
+      const rows = await sql<{ type: string; agent: string | null; caller_number: string | null; wait_ms: number | null; talk_ms: number | null; hold_ms: number | null; wrap_up_ms: number | null; details: Record<string, unknown> | null }>`
+        select e.type, a.number as agent, e.caller_number, e.wait_ms, e.talk_ms, e.hold_ms, e.wrap_up_ms, e.details
+        from queue_events e left join agents a on a.id = e.agent_id
+        where e.call_id = (
+          select j.call_id from queue_events j join queues q on q.id = j.queue_id
+          where q.name = 'support' and j.type = 'join' and j.at >= ${since} order by j.at, j.id limit 1)
+        order by e.at, e.id`.execute(db);
+      const seen = rows.rows.map((r) => ({ type: r.type, agent: r.agent, callerNumber: r.caller_number, waitMs: r.wait_ms, talkMs: r.talk_ms, holdMs: r.hold_ms, wrapUpMs: r.wrap_up_ms, details: r.details }));
+      return seen.at(-1)?.type === last ? seen : undefined;
+    }, 15_000, `queue events up to ${last}`);
+  } finally {
+    await db.destroy();
+  }
+}
+
 beforeAll(async () => {
   ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
   for (const [number, name] of [[PHONE_1, 'Desk One'], [PHONE_2, 'Desk Two']] as const) {
@@ -167,6 +201,7 @@ describe('ACD: agents on desk phones', () => {
 
   it('a caller is routed to the ready agent; after the call the agent wraps up, then is ready again', async () => {
     const since = await sinceSettled('23');
+    const placed = new Date(Date.now() - 50);
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = await customer({ hangUpAfter: 3000 });
     expect(caller.code, caller.output).toBe(0);
@@ -174,6 +209,37 @@ describe('ACD: agents on desk phones', () => {
     await waitState('23', 'wrap-up', 5_000);
     await waitState('23', 'ready', 10_000);
     expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->wrap-up', 'wrap-up->ready']);
+    // Its queue events: join, offer, answer, and the end once wrap-up (2 s) is over.
+    const events = await queueEventsOfCaller(placed, 'end');
+    expect(events.map((e) => `${e.type}:${e.agent ?? ''}`)).toEqual(['join:', 'offer:23', 'answer:23', 'end:23']);
+    expect(events[0]!.callerNumber).toBe('4930222333');
+    const [, , answer, end] = events;
+    expect(answer!.waitMs).toBeGreaterThanOrEqual(0);
+    const cdr = await customerCdr(placed);
+    expect(cdr).toMatchObject({ queue: 'support', agent: '23' });
+    // The caller hangs up 3 s after being answered, the agent's phone answers before: talk is the CDR's.
+    expect(end!.talkMs).toBeGreaterThan(1_000);
+    expect(Math.abs(end!.talkMs! / 1000 - cdr.talkSeconds!)).toBeLessThanOrEqual(1);
+    expect(end).toMatchObject({ holdMs: 0, details: { endedBy: 'wrap-up-done' } });
+    expect(end!.wrapUpMs).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('a caller who hangs up while waiting is an abandon, with the wait', async () => {
+    await admin('POST', '/api/v1/agents/23/state', { state: 'paused', pauseCode: 1 }); // logged in (the queue is staffed), not ready
+    const placed = new Date(Date.now() - 50);
+    const calling = customer({ hangUpAfter: 3000 });
+    await callersWaiting(1, 'the caller waiting');
+    const caller = await calling;
+    expect(caller.code, caller.output).toBe(0);
+    const events = await queueEventsOfCaller(placed, 'abandon');
+    expect(events.map((e) => e.type)).toEqual(['join', 'abandon']);
+    const cdr = await customerCdr(placed);
+    expect(cdr).toMatchObject({ queue: 'support', agent: null });
+    // Answered at once (nobody to ring), then 3 s of waiting: the wait is the CDR's.
+    expect(events[1]!.waitMs).toBeGreaterThanOrEqual(3_000);
+    expect(Math.abs(events[1]!.waitMs! / 1000 - cdr.waitSeconds!)).toBeLessThanOrEqual(1);
+    await admin('POST', '/api/v1/agents/23/state', { state: 'ready' });
+    await waitState('23', 'ready');
   });
 
   it('pause with a reason code (*932), an unknown code is refused by voice, a pause that cannot be stored is told, unpause (*94)', async () => {
