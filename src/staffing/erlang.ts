@@ -1,8 +1,9 @@
 /**
  * Erlang C (M/M/N) and Erlang A (M/M/N+M, Palm) staffing arithmetic, pure (docs/staffing.md).
  *
- * Nothing here forms a factorial or a power of the load: the Erlang B recursion runs on
- * log(1/B), and the Erlang A queue's sums run in log space with a running scale, so 500 Erlangs
+ * Nothing here forms a factorial or a power of the load: the Erlang B recursion runs in doubles
+ * (B stays in (0, 1]) and then on log(1/B) before B could underflow, and the Erlang A queue's sums
+ * run in log space with a running scale, so 500 Erlangs
  * on 600 agents (or 10 000 on 12 000) stay finite and exact to double precision.
  *
  * Erlang A, with c = N/AHT (service rate of all agents), theta = 1/patience, x = c/theta and
@@ -210,7 +211,8 @@ export type Staffing = { readonly reachable: true; readonly performance: Perform
 /**
  * The fewest agents that meet every target. Each target gets easier with more agents (service level
  * rises, ASA and occupancy fall). Erlang C: upward from the load, one agent at a time, each a single
- * step of the Erlang B recursion. Erlang A (each evaluation sums series): doubling, then bisection.
+ * step of the Erlang B recursion. Erlang A (each evaluation sums series): a bracket galloping from
+ * the Erlang C answer, then bisection.
  * Not reachable: even `maxAgents` agents miss a target (named, with their performance).
  */
 export function staff(t: Traffic, targets: Targets, maxAgents = MAX_AGENTS): Staffing {
@@ -232,10 +234,26 @@ export function staff(t: Traffic, targets: Targets, maxAgents = MAX_AGENTS): Sta
     const p = at(maxAgents);
     return { reachable: false, field: unmet(p, targets)!, performance: p };
   }
-  let low = 0; // fails
-  let high = 1;
-  let step = Math.max(1, Math.ceil(Math.sqrt(a)));
-  while (unmet(at(high), targets) !== null) {
+  // Erlang A: bracket from the Erlang C answer, where the series are short (their length grows
+  // with (load - agents) x patience / AHT), galloping down while it still meets the targets...
+  const meets = (n: number): boolean => unmet(at(n), targets) === null;
+  const erlangCAnswer = staff({ callsPerSecond: t.callsPerSecond, ahtSeconds: t.ahtSeconds }, targets, maxAgents);
+  let low = 0; // 0 agents failed above
+  let high = erlangCAnswer.reachable ? erlangCAnswer.performance.agents : 1;
+  let step = 1;
+  if (meets(high)) {
+    while (high - step > low && meets(high - step)) {
+      high -= step;
+      step *= 2;
+    }
+    low = Math.max(low, high - step);
+  } else {
+    low = high;
+    high = Math.min(maxAgents, high + 1);
+  }
+  // ...or up, by doubling steps, while it does not.
+  step = Math.max(1, Math.ceil(Math.sqrt(a)));
+  while (!meets(high)) {
     if (high >= maxAgents) {
       const p = at(maxAgents);
       return { reachable: false, field: unmet(p, targets)!, performance: p };

@@ -14,7 +14,7 @@ import type { ErlangRequestBody, ForecastRequestBody } from './schemas.js';
 /** Largest offered load the calculator takes, Erlangs (docs/staffing.md#limits). */
 export const MAX_LOAD_ERLANGS = 10_000;
 /** Largest calls-per-second x patience (the Erlang A series' length) it takes. */
-export const MAX_PATIENCE_CALLS = 1_000_000;
+export const MAX_PATIENCE_CALLS = 100_000;
 
 type TargetBody = Pick<ErlangRequestBody, 'targetAnswerSeconds' | 'targetServiceLevel' | 'targetAsaSeconds' | 'maxOccupancy' | 'shrinkage' | 'patienceSeconds'>;
 
