@@ -12,11 +12,12 @@ export async function queueIdByName(db: Db, name: string): Promise<string | unde
 /**
  * Offered calls ('join') and ended calls with their handle time ('end': talk + hold + wrap-up) per
  * local date and slot (minutes since local midnight / intervalMinutes) in `zone`, over the local
- * `dates`, which lie within [from, to). One queue, or every queue when queueId is null.
+ * days `days` ([start, end) each: only those rows are read, by queue_events_queue_at_idx when one
+ * queue is asked). One queue, or every queue when queueId is null.
  */
 export async function slotHistory(
   db: Db,
-  o: { queueId: string | null; zone: string; intervalMinutes: number; dates: readonly string[]; from: Date; to: Date },
+  o: { queueId: string | null; zone: string; intervalMinutes: number; days: readonly { start: Date; end: Date }[] },
 ): Promise<SlotHistory[]> {
   const local = sql`(e.at at time zone ${o.zone})`;
   const day = sql<string>`to_char(${local}, 'YYYY-MM-DD')`;
@@ -31,9 +32,7 @@ export async function slotHistory(
       sql<string>`coalesce(sum(coalesce(e.talk_ms, 0) + coalesce(e.hold_ms, 0) + coalesce(e.wrap_up_ms, 0)) filter (where e.type = 'end'), 0)`.as('handle'),
     ])
     .where('e.type', 'in', ['join', 'end'])
-    .where('e.at', '>=', o.from)
-    .where('e.at', '<', o.to)
-    .where(sql<boolean>`${day} in (${sql.join(o.dates)})`)
+    .where((eb) => eb.or(o.days.map((d) => eb.and([eb('e.at', '>=', d.start), eb('e.at', '<', d.end)]))))
     .groupBy([sql`1`, sql`2`]);
   if (o.queueId !== null) q = q.where('e.queue_id', '=', o.queueId);
   const rows = await q.execute();

@@ -79,9 +79,11 @@ export class StaffingService {
       if (queueId === null) throw notFound('queue-not-found', 'queue', body.queue);
     }
     const dates = historyDates(body.date, weeks);
-    const from = daySlots(dates.at(-1)!, zone, intervalMinutes)[0]!.start;
-    const to = daySlots(dates[0]!, zone, intervalMinutes).at(-1)!.end;
-    const history = await slotHistory(this.db, { queueId, zone, intervalMinutes, dates, from, to });
+    const days = dates.map((d) => {
+      const slots = daySlots(d, zone, intervalMinutes);
+      return { start: slots[0]!.start, end: slots.at(-1)!.end };
+    });
+    const history = await slotHistory(this.db, { queueId, zone, intervalMinutes, days });
     const shrinkage = body.shrinkage ?? 0;
     const intervals = forecastDay(body.date, zone, intervalMinutes, weeks, history).map((slot) => {
       const seconds = (slot.end.getTime() - slot.start.getTime()) / 1000;
