@@ -10,7 +10,12 @@
  * y = lambda/theta: an arrival that finds all N agents busy and j callers waiting has weight
  * y^j / ((x+1)...(x+j)) relative to one that finds exactly N calls in the system, and its offered
  * wait V (time to reach an agent if it never hung up) has, mixed over j, the density
- * g(v) = c exp(-c v + y (1 - e^{-theta v})) (docs/staffing.md derives it). A caller is answered
+ * g(v) = c exp(-c v + y (1 - e^{-theta v})). Derivation: at place p in the line (p - 1 ahead) V is
+ * the sum of exponential steps with rates c + i theta, i = 0..p-1, whose Laplace transform
+ * prod (x+i)/(s/theta + x + i) is the Beta ratio B(s/theta + x, p) / B(x, p); with u = e^{-theta v}
+ * that is the density theta e^{-c v} (1 - e^{-theta v})^{p-1} / B(x, p). Weighted by
+ * w_p = y^{p-1} / ((x+1)...(x+p-1)), w_p / B(x, p) = x y^{p-1} / (p-1)!, and the sum over p is the
+ * exponential series: g(v) above (with theta -> 0 it is c e^{-(c - lambda) v}, Erlang C). A caller is answered
  * when its patience outlasts V, so answered-within-T is the integral of e^{-theta v} g(v) over
  * [0, T], which is a difference of two series A(x+1, .) below (the Garnett-Mandelbaum-Reiman
  * incomplete-gamma form, summed instead of integrated).
