@@ -114,8 +114,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     onConnected: () => {
       reconcile();
       unserved.collectNow();
-      // Supervision sessions a daemon before this one left ringing or in progress (docs/supervision.md).
-      logRejection(supervision.recover(), log, 'supervision sessions not recovered');
+      // Supervision sessions a daemon before this one left ringing or in progress (docs/supervision.md),
+      // once the calls are adopted (the supervised call's CDR is noted monitored).
+      const adopted = dispatcher?.reconcile().catch(() => undefined) ?? Promise.resolve();
+      logRejection(adopted.then(() => supervision.recover()), log, 'supervision sessions not recovered');
     },
     onDisconnected: (reason) => log.warn({ reason }, 'ARI disconnected: calls arriving now get the dialplan fallback'),
     onEvent: (event) => dispatcher?.onEvent(event),

@@ -247,7 +247,8 @@ export class SupervisionService implements SupervisionPort {
    * connects as usual); one whose phone is gone, answered (the old daemon's), or out of time is hung
    * up and audited `supervision.cancel` (reason daemon-restart); a session in progress is ended: the
    * supervisor's phone is hung up, its bridge destroyed, `supervision.end` (reason daemon-restart).
-   * The call supervised goes on. Returns the ids, for the log and tests.
+   * The call supervised goes on, still noted as monitored: run this after the calls are adopted
+   * (src/app.ts). Returns the ids, for the log and tests.
    */
   async recover(): Promise<{ waiting: string[]; cancelled: string[]; ended: string[] }> {
     const out = { waiting: [] as string[], cancelled: [] as string[], ended: [] as string[] };
@@ -276,6 +277,8 @@ export class SupervisionService implements SupervisionPort {
         if (!(err instanceof AppError && err.code === 'call-not-found')) this.deps.log.debug({ supervision: info.id, err: (err as Error).message }, 'supervision bridge not destroyed');
       });
       await this.persistNow((store) => store.delete(info.id));
+      // The call supervised goes on in this daemon (adopted): its CDR still says it was monitored.
+      this.deps.calls.noteMonitored(info.callId);
       const seconds = Math.round((this.now().getTime() - info.startedAt.getTime()) / 1000);
       this.audit(info.actor, 'supervision.end', info.id, { reason: 'daemon-restart' satisfies SupervisionEnd, callId: info.callId, mode: info.mode, seconds });
       out.ended.push(info.id);

@@ -38,7 +38,7 @@ function daemon(channels: { id: string; state: string }[] = []) {
       hangup: async (id) => void asked.push(`hangup ${id}`),
       channels: async () => channels,
       destroyBridge: async (id) => void asked.push(`destroy ${id}`),
-      noteMonitored: () => undefined,
+      noteMonitored: (callId) => void asked.push(`monitored ${callId}`),
     },
     snoop: async () => undefined,
   });
@@ -96,7 +96,7 @@ describe('supervision_sessions', () => {
     expect(out.waiting).toContain(ringing.id);
     expect(out.cancelled).toContain(gone.id);
     expect(out.ended).toContain(sessionId);
-    expect(next.asked).toEqual(expect.arrayContaining([`hangup ${gone.id}`, `hangup ${sessionId}`, `destroy supervision-${sessionId}`]));
+    expect(next.asked).toEqual(expect.arrayContaining([`hangup ${gone.id}`, `hangup ${sessionId}`, `destroy supervision-${sessionId}`, `monitored call-${run}`]));
     expect(next.asked).not.toContain(`hangup ${ringing.id}`);
     expect((await rowsOf([ringing.id, gone.id, sessionId])).map((r) => [r.id, r.state])).toEqual([[ringing.id, 'ringing']]);
     expect(next.svc.list().map((v) => v.id)).toContain(ringing.id);

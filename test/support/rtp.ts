@@ -95,6 +95,18 @@ export class RtpPhone {
     this.dtmf = { event, sent: 0 };
   }
 
+  /**
+   * Type `digits` one after the other, each pressed once its previous key's packets are all sent.
+   * One RTP stream with rising sequence numbers and timestamps carries them, so any order of keys
+   * arrives (sip-tester's fixed DTMF pcaps could only send keys in ascending order within a call).
+   */
+  async type(digits: string): Promise<void> {
+    for (const digit of digits) {
+      this.press(digit);
+      await eventually(async () => (this.dtmf === null ? true : undefined), 5000, `key ${digit} sent`, 10);
+    }
+  }
+
   /** Received audio from `fromMs` (Date.now() time) to `toMs`, decoded. */
   audio(fromMs: number, toMs = Date.now()): Int16Array {
     const parts = this.received.filter(([t]) => t >= fromMs && t <= toMs).map(([, s]) => s);

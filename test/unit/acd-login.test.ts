@@ -63,6 +63,24 @@ describe('agent login by feature code', () => {
     expect(empty.state).toMatchObject({ phase: 'number', attempts: 1 });
   });
 
+  it('keeps every digit, in any order, whatever arrives between them: barge-in, the stopped prompt finishing late, timers gone stale', async () => {
+    // What a desk phone's *91 2401 # 4711 # gives the collector when the keys come while the
+    // prompts play: '2' stops agent-user, whose PlaybackFinished arrives only after '4'; each
+    // digit's silence timer fires just as the next digit is queued (a stale generation).
+    let s = run([{ type: 'start' }, { type: 'dtmf', digit: '2' }]);
+    expect(s.actions).toContainEqual({ kind: 'stop-playback', playbackId: 'login-1' });
+    const genAfter2 = s.state.timerGen;
+    s = run([{ type: 'dtmf', digit: '4' }, { type: 'playback-finished', playbackId: 'login-1' }, { type: 'timeout', gen: genAfter2 }, { type: 'dtmf', digit: '0' }], s.state);
+    const genAfter0 = s.state.timerGen;
+    s = run([{ type: 'dtmf', digit: '1' }, { type: 'timeout', gen: genAfter0 }], s.state);
+    expect(s.state).toMatchObject({ phase: 'number', number: '2401' });
+    // Ended by silence (the e2e tests' way), then the PIN typed over agent-pass.
+    s = run([{ type: 'timeout', gen: s.state.timerGen }], s.state);
+    expect(s.state).toMatchObject({ phase: 'pin', number: '2401', playbackId: 'login-2' });
+    s = run([...digits('47'), { type: 'playback-finished', playbackId: 'login-2' }, ...digits('11#')], s.state);
+    expect(s.actions.at(-1)).toEqual({ kind: 'check', number: '2401', pin: '4711' });
+  });
+
   it('a DTMF storm keeps at most 16 digits and letters are ignored; hangup ends it anywhere', async () => {
     const s = run([{ type: 'start' }, ...digits('1234567890123456789*AB')]);
     expect(s.state.number).toBe('1234567890123456');

@@ -226,7 +226,7 @@ describe('the supervision service', () => {
     await store.insertRinging(request('sv-late'), new Date(now.getTime() - 1000));
     await store.insertRinging(request('sv-answered'), soon);
     await store.upsertActive({ ...request('call-9'), callId: 'call-1', channelId: 'c1', extension: '1002', agent: '2001', mode: 'whisper', startedAt: new Date(now.getTime() - 65_000) });
-    const { svc, hungUp } = service({
+    const { svc, hungUp, monitored } = service({
       store, now: () => now,
       channels: [{ id: 'sv-ringing', state: 'Ringing' }, { id: 'sv-late', state: 'Ringing' }, { id: 'sv-answered', state: 'Up' }, { id: 'call-9', state: 'Up' }],
     });
@@ -234,6 +234,7 @@ describe('the supervision service', () => {
     expect(out).toEqual({ waiting: ['sv-ringing'], cancelled: ['sv-gone', 'sv-late', 'sv-answered'], ended: ['call-9'] });
     expect(hungUp).toEqual(['sv-gone', 'sv-late', 'sv-answered', 'call-9', 'bridge supervision-call-9']);
     expect([...store.rows.keys()]).toEqual(['sv-ringing']);
+    expect(monitored).toEqual(['call-1']); // the call supervised goes on, still noted as monitored
     // The request waited for again is claimed by its answer as any other.
     expect(svc.get('sv-ringing')).toMatchObject({ state: 'ringing' });
     expect(svc.claim('sv-ringing')).toMatchObject({ mode: 'listen', supervisorExtension: '1001' });
