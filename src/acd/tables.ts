@@ -125,8 +125,6 @@ export interface QueueTable {
   recording_announcement: ColumnType<unknown, string | null | undefined, string | null>;
   /** The IVR flow callers go into when the agent hangs up (post-call survey); null: none. */
   survey_flow_id: ColumnType<string | null, string | null | undefined, string | null>;
-  /** The IVR flow callers go into when the agent hangs up (post-call survey); null: none. */
-  survey_flow_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Updated;
 }
