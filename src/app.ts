@@ -70,6 +70,8 @@ import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
 import { StaffingService } from './staffing/service.js';
 import { staffingPlugin } from './staffing/plugin.js';
+import { ReportService } from './reports/service.js';
+import { reportsPlugin } from './reports/plugin.js';
 
 export interface App {
   readonly http: FastifyInstance;
@@ -312,6 +314,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });
+      // Queue and agent reports, live queue figures, computed from queue_events and the agent state log (src/reports, docs/reporting.md).
+      await api.register(reportsPlugin, { auth, reports: new ReportService(db, { timezone: config.site.timezone }) });
     },
     { prefix: '/api/v1' },
   );

@@ -28,11 +28,6 @@ export interface Interval {
 const MINUTES: Partial<Record<IntervalKind, number>> = { '15m': 15, '30m': 30, '1h': 60 };
 const CALENDAR = { day: { days: 1 }, week: { weeks: 1 }, month: { months: 1 } } as const;
 
-/** True when the zone is an IANA name the runtime knows. */
-export function isTimeZone(tz: string): boolean {
-  return DateTime.now().setZone(tz).isValid;
-}
-
 /** Where the interval holding `at` starts (epoch ms). */
 export function intervalStart(at: number, kind: IntervalKind, tz: string): number {
   const local = DateTime.fromMillis(at, { zone: tz });
@@ -123,9 +118,4 @@ export function parseRangeEdge(text: string, edge: 'from' | 'to', tz: string): n
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return null;
   const at = DateTime.fromISO(text, { setZone: true });
   return at.isValid ? at.toMillis() : null;
-}
-
-/** An instant as local ISO 8601 with its offset in `tz` (what a report row shows). */
-export function localIso(at: number, tz: string): string {
-  return DateTime.fromMillis(at, { zone: tz }).toISO({ suppressMilliseconds: true }) ?? new Date(at).toISOString();
 }

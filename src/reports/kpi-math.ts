@@ -35,6 +35,18 @@ export function intervalIndex(intervals: readonly Interval[], at: number): numbe
   return -1;
 }
 
+/** The items grouped by key, in their order. */
+export function byKey<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
 /** Milliseconds as seconds, one decimal. */
 export const seconds = (ms: number): number => Math.round(ms / 100) / 10;
 /** part / whole as a percentage, one decimal; null when whole is 0. */

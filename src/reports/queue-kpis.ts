@@ -14,7 +14,7 @@
 import type { QueueSettings } from '../acd/call-repository.js';
 import type { QueueEventType } from '../acd/tables.js';
 import {
-  averageSeconds, emptySurveyTally, intervalIndex, percent, seconds, surveyFigures, tallySurvey, type KpiInput, type SurveyFigures, type SurveyTally,
+  averageSeconds, byKey, emptySurveyTally, intervalIndex, percent, seconds, surveyFigures, tallySurvey, type KpiInput, type SurveyFigures, type SurveyTally,
 } from './kpi-math.js';
 
 /** One queue_events row as the core takes it (times epoch ms). */
@@ -149,12 +149,7 @@ export function queueKpis(input: QueueKpiInput): QueueKpis[] {
   const slMs = s.slSeconds * 1000;
   const shortMs = s.shortAbandonSeconds * 1000;
   const windowMs = s.fcrWindowHours * 3_600_000;
-  const joinsByCaller = new Map<string, CallerJoin[]>();
-  for (const j of input.laterJoins) {
-    const list = joinsByCaller.get(j.callerNumber);
-    if (list) list.push(j);
-    else joinsByCaller.set(j.callerNumber, [j]);
-  }
+  const joinsByCaller = byKey(input.laterJoins, (j) => j.callerNumber);
 
   for (const [callId, c] of callsOf(input.events)) {
     if (!c.join) continue; // joined before the range: counted where it joined

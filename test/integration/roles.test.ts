@@ -129,6 +129,10 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   // Staffing arithmetic and forecast: they change nothing, so viewers too.
   'POST /api/v1/staffing/erlang': 'viewer',
   'POST /api/v1/staffing/forecast': 'viewer',
+  // Reports: queue figures are aggregates (a wallboard's, like the queue live view); agent figures are each person's performance.
+  'GET /api/v1/reports/queues': 'viewer',
+  'GET /api/v1/reports/queues/live': 'viewer',
+  'GET /api/v1/reports/agents': 'supervisor',
   // Live supervision: joining a call is a supervisor's.
   'GET /api/v1/supervision': 'supervisor',
   'POST /api/v1/supervision': 'supervisor',

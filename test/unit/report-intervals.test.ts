@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { intervalsOf, localIso, parseRangeEdge, startOfLocalDay, type IntervalKind } from '../../src/reports/intervals.js';
+import { intervalsOf, parseRangeEdge, startOfLocalDay, type IntervalKind } from '../../src/reports/intervals.js';
+import { zonedIso } from '../../src/shared/zoned-time.js';
+
+const localIso = (at: number, tz: string) => zonedIso(tz)(new Date(at));
 
 const ms = (iso: string) => new Date(iso).getTime();
 const H = 3_600_000;
