@@ -11,7 +11,9 @@
  *     a few hundred ms of the API calls, with the audio on either side;
  *   - the daemon SIGKILLed mid-call, the caller hanging up while it is dead: Asterisk recorded on,
  *     and the next daemon finishes the recording (stored, with the audio after the kill);
- *   - a recordings disk below the free-space threshold (a full tmpfs): no recording, the call goes on.
+ *   - a recordings disk below the free-space threshold (a full tmpfs): no recording, the call goes on;
+ *   - an attended transfer (desk phones 6311 A, 6312 B, 6313 C: B consults C, then joins A and C):
+ *     A's and C's tones are in the recording of the joined part, whichever call was recorded.
  * What was measured is written to $TMPDIR/pbx-e2e-recording-measured.json for the report.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -559,6 +561,31 @@ describe('call recording', () => {
     expect(levels.agentOnCh1).toBeLessThan(ABSENT);
   });
 
+  it('on demand from the handset: the carrier\'s caller pressing *# does nothing (only our phones work the key)', async () => {
+    const q = await admin('POST', '/api/v1/queues', { name: 'recq-demand-caller', ringTimeoutSeconds: 10, wrapUpSeconds: 1, announceSeconds: 0, recordingPolicy: 'on-demand' });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    expect((await admin('PUT', '/api/v1/queues/recq-demand-caller/members', { agent: AGENT, penalty: 0 })).status).toBeLessThan(300);
+    const did = '4930888005';
+    expect((await admin('POST', '/api/v1/inbound-routes', { name: 'recorded caller key line', didPattern: did, target: { kind: 'queue', queue: 'recq-demand-caller' } })).status).toBe(201);
+    await agentReady();
+    const desk = await deskAnswers();
+    const logsBefore = daemon.logs.length;
+    // The caller is answered on joining the queue; the agent's phone answers within a second; then *#.
+    const scenarioFile = await dtmfScenario([{ pause: 4000 }, { digit: '*' }, { digit: '#' }], { hangUpAfter: 3000 });
+    const calling = sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: did, sipPort: world.sipPort, user: CALLER, password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
+    const callId = await liveCallId(did);
+    const res = await calling;
+    expect(res.code, res.output).toBe(0);
+    expect((await desk.done).code).toBe(0);
+    const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?callId=${encodeURIComponent(callId)}`)).body.items?.[0], 15_000, 'CDR');
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', agent: AGENT });
+    expect(cdr.talkSeconds).toBeGreaterThanOrEqual(3); // the keys came during the talk
+    const rows = await db.selectFrom('recordings').select(sql<number>`count(*)::int`.as('n')).where('call_id', '=', callId).executeTakeFirstOrThrow();
+    expect(rows.n).toBe(0);
+    expect(daemon.logs.slice(logsBefore).filter((l) => l.msg === 'recording toggled from the handset')).toEqual([]);
+    measured.push({ test: 'handset-key-from-caller', callId, talkSeconds: cdr.talkSeconds, recordings: rows.n });
+  });
+
   it('the recordings disk below its free-space threshold: no recording starts, the call goes on, a log line says why', async () => {
     // A small tmpfs, nearly full, as the recordings folder; the threshold is 2 MB.
     const full = `${instDir}/lib/recordings-full`;
@@ -593,6 +620,100 @@ describe('call recording', () => {
       await run('umount', [full]).catch(() => undefined);
       await rm(full, { recursive: true, force: true });
       ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
+    }
+  });
+});
+
+describe('recording across an attended transfer (SIP REFER with Replaces)', () => {
+  // A (6311) calls B (6312); B's second line has called C (6313) first, the consultation; B REFERs
+  // A's call replacing the consultation: A's call survives with A and C (test/e2e/transfers.test.ts).
+  const X = { a: '6311', b: '6312', c: '6313' } as const;
+  const pw = new Map<string, string>();
+
+  beforeAll(async () => {
+    for (const [number, displayName] of [[X.a, 'Rec A'], [X.b, 'Rec B'], [X.c, 'Rec C']] as const) {
+      pw.set(number, await createScriptedExtension(admin, world.db, { number, displayName }));
+    }
+  });
+
+  /** The transfer with tones: A sends 440 Hz for `holdMs`, C answers the consultation and sends 1000 Hz. The three CDRs. */
+  async function attendedTransfer(holdMs: number) {
+    const cPort = await freePort(true);
+    const reg = await registerPhone({ sipPort: world.sipPort, ext: X.c, password: pw.get(X.c)!, port: cPort });
+    expect(reg.code, reg.output).toBe(0);
+    const cLog = path.join(tmpdir(), `pbx-e2e-rec-xfer-c-${Date.now()}.log`);
+    const c = runSipp(['-sf', scenarios.phone, '-p', String(cPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1', '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', cLog]);
+    const since = new Date(Date.now() - 50);
+    const consultLog = path.join(tmpdir(), `pbx-e2e-rec-xfer-consult-${Date.now()}.log`);
+    const consult = sippCall({ scenario: 'xfer-consult', dialed: X.c, sipPort: world.sipPort, user: X.b, password: pw.get(X.b)!, logFile: consultLog });
+    const ids = await eventually(async () => {
+      const m = /consult-dialog call-id=(\S+) from-tag=(\S+) to-tag=(\S+)/.exec(await readFile(consultLog, 'utf8').catch(() => ''));
+      return m ? { callId: m[1]!, fromTag: m[2]!, toTag: m[3]! } : undefined;
+    }, 15_000, 'consultation call answered');
+    const bPort = await freePort(true);
+    const regB = await registerPhone({ sipPort: world.sipPort, ext: X.b, password: pw.get(X.b)!, port: bPort });
+    expect(regB.code, regB.output).toBe(0);
+    const replaces = encodeURIComponent(`${ids.callId};to-tag=${ids.toTag};from-tag=${ids.fromTag}`);
+    const b = runSipp(['-sf', path.join(REPO, 'test/e2e/sipp/xfer-attended.xml'), '-p', String(bPort), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
+      '-key', 'target', X.c, '-key', 'replaces', replaces, '-timeout', '60s', '-timeout_error', '-nostdin']);
+    const a = await sippCall({ scenario: 'uac-long-call', scenarioFile: scenarios.caller, dialed: X.b, sipPort: world.sipPort, user: X.a, password: pw.get(X.a)!, timeoutS: 60, set: { hold_ms: String(holdMs) } });
+    const [bDone, cDone, consultDone] = await Promise.all([b.done, c.done, consult]);
+    expect(a.code, a.output).toBe(0);
+    expect(bDone.code, bDone.output).toBe(0);
+    expect(cDone.code, cDone.output).toBe(0);
+    expect(consultDone.code, consultDone.output).toBe(0);
+    const cdr = (from: string, to: string) => eventually(async () => (await admin('GET', `/api/v1/cdrs?caller=${from}&dialed=${to}&from=${encodeURIComponent(since.toISOString())}&limit=1`)).body.items?.[0] as { callId: string; linkedId: string | null } | undefined, 15_000, `CDR ${from}->${to}`);
+    return { first: await cdr(X.a, X.b), consultation: await cdr(X.b, X.c), joined: await cdr(X.a, X.c) };
+  }
+
+  /** A's tone on channel 1 and C's on channel 2 (and not the other way) over the file's last seconds: the joined part. */
+  async function joinedTones(row: Row, test: string) {
+    const wav = await readWav(path.join(recordingsDir, row.path));
+    const fileMs = durationMs(wav);
+    const talk = [fileMs - 2500, fileMs - 500] as const;
+    const levels = {
+      ch1A: level(wav, 0, TONE.caller, ...talk), ch1C: level(wav, 0, TONE.agent, ...talk),
+      ch2C: level(wav, 1, TONE.agent, ...talk), ch2A: level(wav, 1, TONE.caller, ...talk),
+    };
+    measured.push({ test, callId: row.call_id, linkedId: row.linked_id, parts: row.parts, fileMs, levels });
+    expect(levels.ch1A).toBeGreaterThan(HEARD);
+    expect(levels.ch1C).toBeLessThan(ABSENT);
+    expect(levels.ch2C).toBeGreaterThan(HEARD);
+    expect(levels.ch2A).toBeLessThan(ABSENT);
+    return fileMs;
+  }
+
+  it('A\'s call recorded (B\'s policy always): the recording on A\'s channel goes on through the transfer and holds A and then C', async () => {
+    expect((await admin('PATCH', `/api/v1/extensions/${X.b}`, { recordingPolicy: 'always' })).status).toBe(200);
+    try {
+      const { first, joined } = await attendedTransfer(8000);
+      expect(joined.linkedId).toBe(first.callId);
+      const row = await recordingOf(first.callId);
+      expect(row.parts).toEqual(expect.arrayContaining(['talk', 'transfer']));
+      const fileMs = await joinedTones(row, 'attended-transfer-a-recorded');
+      // One recording for the whole call: from B's answer to A's hang-up (~8 s).
+      expect(fileMs).toBeGreaterThan(6000);
+      const later = await db.selectFrom('recordings').select('id').where('call_id', '=', joined.callId).execute();
+      expect(later).toEqual([]);
+    } finally {
+      await admin('PATCH', `/api/v1/extensions/${X.b}`, { recordingPolicy: null });
+    }
+  });
+
+  it('the consultation recorded (C\'s policy always), A\'s call not: the consultation\'s recording ends with it, and a new one records A with C, linked to the call', async () => {
+    expect((await admin('PATCH', `/api/v1/extensions/${X.c}`, { recordingPolicy: 'always' })).status).toBe(200);
+    try {
+      const { first, consultation, joined } = await attendedTransfer(8000);
+      expect(await db.selectFrom('recordings').select('id').where('call_id', '=', first.callId).execute()).toEqual([]);
+      const consulted = await recordingOf(consultation.callId);
+      expect(consulted.parts).toEqual(expect.arrayContaining(['talk', 'transfer']));
+      const row = await recordingOf(joined.callId);
+      expect(row).toMatchObject({ linked_id: first.callId, channels: 2 });
+      expect(row.parts).toEqual(expect.arrayContaining(['transfer', 'talk']));
+      await daemon.waitForLog((l) => l.msg === 'recording carried on after an attended transfer');
+      await joinedTones(row, 'attended-transfer-consultation-recorded');
+    } finally {
+      await admin('PATCH', `/api/v1/extensions/${X.c}`, { recordingPolicy: null });
     }
   });
 });
