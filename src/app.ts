@@ -15,6 +15,11 @@ import { StasisDispatcher } from './calls/dispatcher.js';
 import { inboundRulesView } from './trunks/inbound-view.js';
 import { CONTACTS_CHANNEL, ExtensionLamps, contactChange } from './extensions/lamps.js';
 import { PgListener } from './db/listener.js';
+import { EventStream } from './events/service.js';
+import { eventsPlugin } from './events/plugin.js';
+import { reserveIdBlock } from './events/repository.js';
+import { publishAgentChange, publishingAcdStore } from './events/acd-events.js';
+import { callEnded } from './calls/call-events.js';
 import { registeredExtensions } from './extensions/repository.js';
 import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
@@ -79,6 +84,8 @@ export interface App {
   readonly plainHttp: Server | null;
   readonly db: Db;
   readonly dispatcher: StasisDispatcher;
+  /** The live event stream (src/events, docs/events.md). */
+  readonly events: EventStream;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -99,7 +106,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error'));
 
-  const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }));
+  // The live event stream (src/events, docs/events.md): features publish to events.bus after their commits.
+  const events = new EventStream({ blocks: { reserve: () => reserveIdBlock(db) }, backoff: config.reconnect, log: log.child({ component: 'events' }) });
+  const eventLog = (err: Error): void => log.warn({ component: 'events', err: err.message }, 'event not published');
+  const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }), callEnded(events.bus));
   let dispatcher: StasisDispatcher | null = null;
   let reconcileTimer: NodeJS.Timeout | null = null;
   const reconcile = (): void => {
@@ -163,7 +173,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const acdStore = new PgAcdStore(db, { timezone: config.site.timezone, log: log.child({ component: 'acd' }), listen: { db: config.db, backoff: config.reconnect } });
   // BLF lamps: *80<agent number> on a team lead's phone follows the agent's state (src/acd/lamps.ts).
   const lamps = new AgentLamps({ ami, control: ari, context: 'pbx-inbound', log: log.child({ component: 'acd' }) });
-  const acdEngine = new AcdEngine({ store: acdStore, log: log.child({ component: 'acd' }), endedCallCheckMs: config.acd.endedCallCheckMs, deviceState: (number, status) => lamps.follow(number, status) });
+  const acdEngine = new AcdEngine({ store: publishingAcdStore(acdStore, events.bus, eventLog), log: log.child({ component: 'acd' }), endedCallCheckMs: config.acd.endedCallCheckMs, deviceState: (number, status) => lamps.follow(number, status) });
   const syncLamps = (): void => {
     lamps.forgetHints();
     acdStore.agents().then((agents) => lamps.showAll(agents)).catch((err: Error) => log.warn({ err: err.message }, 'agent lamps not synced'));
@@ -188,7 +198,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       db,
       dir: config.recordings.dir,
       mono: config.recordingPolicy.mixedMono,
-      sink: { finalize: async (id) => void (await recordings.finalize(id)), prepare: (relative) => recordings.prepareFolder(relative) },
+      sink: {
+        finalize: async (id) => {
+          const r = await recordings.finalize(id);
+          events.bus.publish({ type: 'recording.ready', recordingId: r.id, callId: r.call_id, queue: r.queue, agent: r.agent, durationMs: r.duration_ms });
+        },
+        prepare: (relative) => recordings.prepareFolder(relative),
+      },
       log: log.child({ component: 'recordings' }),
     }),
     hasRoom: async () => (await recordings.canStartRecording()).ok,
@@ -233,6 +249,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     db,
     control: ari,
     cdrWriter,
+    events: events.bus,
     settings: config.callFlow,
     log: log.child({ component: 'calls' }),
     route: directory.route,
@@ -278,6 +295,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // States forced through the API reach the call runtime via acd.onAgentChange((change) => ...)
   // (change.effects: withdraw a ringing offer, cancel a wrap-up timer).
   const acd = new AcdService(db, { flowsUsingQueue, timezone: config.site.timezone });
+  acd.onAgentChange(publishAgentChange(acdStore, events.bus, eventLog));
   acd.onAgentChange((change) =>
     logRejection(
       acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }),
@@ -305,6 +323,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(auditPlugin, { db, auth });
       await api.register(extensionsPlugin, { db, auth, extensions, registrations });
       await api.register(trunksPlugin, { db, auth, trunks, routing });
+      await api.register(eventsPlugin, { auth, events });
       await api.register(devicesPlugin, { db, auth });
       await api.register(voicemailPlugin, { auth, voicemail });
       await api.register(promptsPlugin, { auth, prompts, maxBytes: config.prompts.maxBytes });
@@ -326,12 +345,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     plainHttp: plain?.server ?? null,
     db,
     dispatcher,
+    events,
     async start() {
       redis.connect().catch((err: Error) => log.warn({ err: err.message }, 'redis not reachable yet; retrying in background'));
       ari.start();
       ami.start();
       dispatcher!.startHeartbeat();
       acdStore.start();
+      events.start();
       inbound.start();
       contacts.start();
       acdEngine.start();
@@ -357,6 +378,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await contacts.stop();
         if (reconcileTimer) clearTimeout(reconcileTimer);
         unserved.stop();
+        events.stop();
         stopPurgingKeys?.();
         contactStates.stop();
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);

@@ -1,9 +1,11 @@
 /**
  * One stream client: its view of the events (filter and role) and a bounded queue in front of its
  * connection. Delivering never waits: frames are queued and written on the next turn of the event
- * loop, all at once. A client whose unsent bytes (queued here plus what the socket has not taken)
- * pass `maxBufferedBytes` is a slow consumer: it is sent a last `close` frame with the reason and
- * dropped, so it never holds the publisher or the other clients up, nor the daemon's memory.
+ * loop, all at once. A client whose connection holds more than `maxBufferedBytes` the socket could
+ * not send (written on earlier turns, not read by the client) is a slow consumer: it is sent a
+ * last `close` frame with the reason and dropped, so it never holds the publisher or the other
+ * clients up, nor the daemon's memory. What one turn queues is bounded too (QUEUED_LIMIT_FACTOR
+ * times the limit), so a burst from the publisher alone never drops a client that reads.
  * Frames are Server-Sent Events (text/event-stream).
  */
 import type { PbxEvent, Resync } from './model.js';
@@ -20,11 +22,22 @@ export interface StreamSink {
 export type CloseReason = 'slow-consumer' | 'shutdown';
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Frames queued within one turn of the event loop may reach this many times the limit. */
+const QUEUED_LIMIT_FACTOR = 16;
 
 export const eventFrame = (e: PbxEvent): string => `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
 export const resyncFrame = (r: Resync): string => `event: resync\ndata: ${JSON.stringify(r)}\n\n`;
 export const closeFrame = (reason: CloseReason, detail: Record<string, unknown> = {}): string =>
   `event: close\ndata: ${JSON.stringify({ type: 'close', reason, ...detail })}\n\n`;
+export interface Frame {
+  readonly text: string;
+  readonly bytes: number;
+}
+export const frameOf = (e: PbxEvent): Frame => {
+  const text = eventFrame(e);
+  return { text, bytes: Buffer.byteLength(text) };
+};
+
 /** A comment line: keeps proxies from closing an idle stream. */
 export const PING_FRAME = ': ping\n\n';
 
@@ -44,6 +57,8 @@ export class StreamClient {
       readonly maxBufferedBytes: number;
       readonly onClose: (client: StreamClient, reason: CloseReason) => void;
       readonly schedule?: (fn: () => void) => void;
+      /** The event's frame; the stream serializes an event once for all clients that see it alike. */
+      readonly frame?: (e: PbxEvent) => Frame;
     },
   ) {}
 
@@ -63,11 +78,11 @@ export class StreamClient {
     const seen = this.view(event);
     if (!seen) return;
     this.delivered++;
-    this.send(eventFrame(seen));
+    this.send((this.options.frame ?? frameOf)(seen));
   }
 
   ping(): void {
-    if (!this.closed) this.send(PING_FRAME);
+    if (!this.closed) this.send({ text: PING_FRAME, bytes: PING_FRAME.length });
   }
 
   close(reason: CloseReason, detail: Record<string, unknown> = {}): void {
@@ -87,13 +102,14 @@ export class StreamClient {
     this.queuedBytes = 0;
   }
 
-  private send(frame: string): void {
-    this.queued.push(frame);
-    this.queuedBytes += Buffer.byteLength(frame);
-    const buffered = this.sink.buffered();
-    if (buffered === 0) this.allowance = 0;
-    if (this.queuedBytes + buffered > this.options.maxBufferedBytes + this.allowance) {
-      this.close('slow-consumer', { unsentBytes: this.queuedBytes + buffered, limitBytes: this.options.maxBufferedBytes });
+  private send(frame: Frame): void {
+    this.queued.push(frame.text);
+    this.queuedBytes += frame.bytes;
+    const backlog = this.sink.buffered();
+    if (backlog === 0) this.allowance = 0;
+    const { maxBufferedBytes } = this.options;
+    if (backlog > maxBufferedBytes + this.allowance || this.queuedBytes > maxBufferedBytes * QUEUED_LIMIT_FACTOR) {
+      this.close('slow-consumer', { unsentBytes: this.queuedBytes + backlog, limitBytes: maxBufferedBytes });
       return;
     }
     if (this.scheduled) return;

@@ -55,12 +55,14 @@ function lastIdOf(request: FastifyRequest<{ Querystring: StreamQuery }>): number
 }
 
 function sinkOf(res: ServerResponse): StreamSink {
+  // Held here: once the response has ended, res lets go of its (keep-alive) socket.
+  const socket = res.socket;
   return {
     write: (chunk) => void res.write(chunk),
     buffered: () => res.writableLength,
     end: (last) => {
-      res.end(last);
-      setTimeout(() => res.destroy(), END_GRACE_MS).unref();
+      res.end(last, () => socket?.end());
+      setTimeout(() => socket?.destroy(), END_GRACE_MS).unref();
     },
   };
 }
@@ -76,14 +78,14 @@ export function eventRoutes(deps: EventRouteDeps) {
         onRequest: viewer,
         schema: {
           tags: ['events'],
-          summary: 'A one-time ticket for GET /events (30 s, one connection, same role as the token): for browsers, whose EventSource cannot send the Authorization header',
+          summary: 'A one-time ticket (not a resource: 200) for GET /events (30 s, one connection, same role as the token): for browsers, whose EventSource cannot send the Authorization header',
           security,
-          response: withErrors({ 201: Type.Ref('EventTicket') }),
+          response: withErrors({ 200: Type.Ref('EventTicket') }),
         },
       },
-      async (request, reply) => {
+      async (request) => {
         const issued = deps.events.tickets.issue(request.principal!);
-        return reply.code(201).send({ ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString() });
+        return { ticket: issued.ticket, expiresAt: issued.expiresAt.toISOString() };
       },
     );
 

@@ -5,10 +5,10 @@
 import type { Logger } from '../logger.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { EventBus } from './bus.js';
-import { DEFAULT_MAX_BUFFERED_BYTES, StreamClient, eventFrame, resyncFrame, type CloseReason, type StreamSink } from './client.js';
+import { DEFAULT_MAX_BUFFERED_BYTES, StreamClient, frameOf, resyncFrame, type CloseReason, type Frame, type StreamSink } from './client.js';
 import { viewFor, type StreamFilter } from './filter.js';
 import { EventIds, type IdBlocks } from './ids.js';
-import type { StreamRole } from './model.js';
+import type { PbxEvent, StreamRole } from './model.js';
 import { DEFAULT_WINDOW, EventRing, type ReplayWindow } from './ring.js';
 import { TicketStore } from './tickets.js';
 
@@ -32,6 +32,13 @@ export class EventStream {
   private readonly ring: EventRing;
   private readonly clients = new Set<StreamClient>();
   private readonly closedFor = new Map<CloseReason, number>();
+  /** Each event serialized once for every client that sees it as published (viewers' redacted copies are their own). */
+  private readonly frames = new WeakMap<PbxEvent, Frame>();
+  private readonly frame = (e: PbxEvent): Frame => {
+    let f = this.frames.get(e);
+    if (!f) this.frames.set(e, (f = frameOf(e)));
+    return f;
+  };
   private pingTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -85,6 +92,7 @@ export class EventStream {
     const view = viewFor(role, filter);
     const client = new StreamClient(sink, view, {
       maxBufferedBytes: this.options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      frame: this.frame,
       onClose: (c, reason) => {
         this.clients.delete(c);
         unsubscribe();
@@ -99,7 +107,7 @@ export class EventStream {
     if (replay?.kind === 'replay') {
       for (const e of replay.events) {
         const seen = view(e);
-        if (seen) first.push(eventFrame(seen));
+        if (seen) first.push(this.frame(seen).text);
       }
     }
     // An empty comment: the client sees the stream open before the first event.

@@ -25,6 +25,9 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /provision/{file}': 'device',
 
   'GET /api/v1/me': 'viewer',
+  // The live event stream: viewers get agent states and queue events without caller numbers (docs/events.md#roles).
+  'GET /api/v1/events': 'viewer',
+  'POST /api/v1/events/tickets': 'viewer',
   'GET /api/v1/users': 'admin',
   'POST /api/v1/users': 'admin',
   'GET /api/v1/tokens': 'admin',
@@ -141,6 +144,9 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'DELETE /api/v1/supervision/{id}': 'supervisor',
 };
 
+/** Routes that answer a stream that never ends: asked with a filter that does not exist, so an allowed role gets a 400, not a stream. */
+const STREAMS = new Set(['GET /api/v1/events']);
+
 /** Lowest first. */
 const RANK: readonly Role[] = ['viewer', 'supervisor', 'admin'];
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -187,7 +193,7 @@ const operation = (route: string): Operation => {
  */
 function call(route: string, role: Role | null) {
   const [method, path] = route.split(' ') as [Method, string];
-  const url = path === '/provision/{file}' ? '/provision/00000000a13a.cfg' : path.replace(/\{[^}]+\}/g, 'no-such-thing');
+  const url = path === '/provision/{file}' ? '/provision/00000000a13a.cfg' : path.replace(/\{[^}]+\}/g, 'no-such-thing') + (STREAMS.has(route) ? '?types=no-such-type' : '');
   const withBody = method === 'POST' || method === 'PUT' || method === 'PATCH';
   return app.http.inject({
     method,

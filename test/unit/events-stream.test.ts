@@ -229,8 +229,21 @@ describe('stream clients', () => {
     client.deliver(agentState(1));
     flush();
     expect(closed).toEqual([]);
-    for (let i = 2; i < 10; i++) client.deliver(agentState(i));
+    for (let i = 2; i < 10; i++) {
+      client.deliver(agentState(i));
+      flush();
+    }
     expect(closed).toEqual(['slow-consumer']);
+  });
+
+  it('a burst within one turn does not drop a client that reads', () => {
+    const sink = new FakeSink();
+    const closed: string[] = [];
+    const client = new StreamClient(sink, (e) => e, { maxBufferedBytes: 1000, schedule, onClose: (_c, r) => closed.push(r) });
+    for (let i = 1; i <= 40; i++) client.deliver(agentState(i));
+    flush();
+    expect(closed).toEqual([]);
+    expect(sink.text.match(/^id: /gm)?.length).toBe(40);
   });
 });
 
