@@ -10,6 +10,12 @@
  * customer hangs up, and every step is in the audit log; the call's CDR says monitored; Asterisk
  * keeps no snoop or bridge. An extension without canSupervise is refused. By API: the
  * supervisor's phone is rung, whispers, barges (PATCH), is ended (DELETE).
+ *
+ * A queue call (a carrier's caller -> queue -> agent 2401 at a desk phone), supervised by *55 and
+ * the agent's number: the agent logs in typing 2401 and the PIN on its own RTP stream (keys in any
+ * order arrive; sip-tester's DTMF pcaps could send only ascending keys, which once made "2401"
+ * arrive as "24"); listen and whisper as above; the agent hanging up first ends the session; a
+ * daemon restarted during a session hangs the supervisor up while the call goes on.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -23,6 +29,7 @@ import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { RtpPhone, remoteMedia } from '../support/rtp.js';
 import { holdFor } from '../support/wait.js';
+import { openDb } from '../support/db.js';
 
 const world = inject('e2e');
 let daemon: Daemon;
@@ -33,6 +40,13 @@ const CUSTOMER = '1401';
 const AGENT = '1402';
 const SUPERVISOR = '1403';
 const NOBODY = '1404';
+/** The queue's agent (digits not ascending, on purpose) at their desk phone; the carrier's caller. */
+const AGENT_DESK = '1405';
+const AGENT_NO = '2401';
+const AGENT_PIN = '4711';
+const CARRIER_IP = '127.0.0.8';
+const DID = '4930444100';
+const CALLER = '4930444199';
 const TONE = { customer: 600, agent: 1000, supervisor: 1450 } as const;
 /** A tone is heard above this amplitude (sent at 6000) and absent below ABSENT (noise and u-law error stay far under). */
 const HEARD = 1500;
@@ -58,28 +72,33 @@ function sipp(args: string[]): { done: Promise<SippResult>; kill: () => void } {
 const logFile = (what: string) => path.join(tmpdir(), `pbx-e2e-supervision-${what}-${Date.now()}.log`);
 
 /** A phone calling `dialed` with its audio in `rtp`: hangs up after holdMs, or (no holdMs) waits for the PBX's BYE. */
-async function call(from: string, dialed: string, rtp: RtpPhone, holdMs?: number) {
+async function call(from: string, dialed: string, rtp: RtpPhone, holdMs?: number, localIp = '127.0.0.1') {
   const log = logFile(`${from}-to-${dialed.replace('*', 's')}`);
   const scenario = holdMs === undefined ? 'rtp-uac-wait-bye' : 'rtp-uac-hangup';
   const proc = sipp([
     `127.0.0.1:${world.sipPort}`, '-sf', path.join(REPO, `test/e2e/sipp/${scenario}.xml`), '-s', dialed,
-    '-key', 'caller', from, '-au', from, '-ap', passwords.get(from)!, '-key', 'rtpport', String(rtp.port),
+    '-key', 'caller', from, '-au', from, '-ap', passwords.get(from) ?? 'unused', '-key', 'rtpport', String(rtp.port),
     ...(holdMs === undefined ? [] : ['-set', 'hold_ms', String(holdMs)]),
-    '-m', '1', '-l', '1', '-p', String(await freePort(true)), '-mp', String(await freePort(true)), '-i', '127.0.0.1',
+    '-m', '1', '-l', '1', '-p', String(await freePort(true)), '-mp', String(await freePort(true)), '-i', localIp,
     '-timeout', '90s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', log, '-trace_err', '-error_file', `${log}.err`,
   ]);
   return { ...proc, log };
 }
 
-/** A registered phone that answers one call with its audio in `rtp`, then waits for BYE. */
-async function answeringPhone(ext: string, rtp: RtpPhone) {
+/** A registered phone that answers one call with its audio in `rtp`, then waits for BYE (or hangs up `hangUpAfterMs` after answering). */
+async function answeringPhone(ext: string, rtp: RtpPhone, hangUpAfterMs?: number) {
   const port = ports.get(ext) ?? (await freePort(true));
   ports.set(ext, port);
   const reg = await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port });
   expect(reg.code, reg.output).toBe(0);
   const log = logFile(`${ext}-answers`);
+  let scenario = path.join(REPO, 'test/e2e/sipp/rtp-phone.xml');
+  if (hangUpAfterMs !== undefined) {
+    scenario = `${log}.xml`;
+    await writeFile(scenario, (await readFile(path.join(REPO, 'test/e2e/sipp/rtp-phone-hangup.xml'), 'utf8')).replaceAll('HOLD_MS', String(hangUpAfterMs)));
+  }
   const proc = sipp([
-    '-sf', path.join(REPO, 'test/e2e/sipp/rtp-phone.xml'), '-p', String(port), '-mp', String(await freePort(true)), '-key', 'rtpport', String(rtp.port),
+    '-sf', scenario, '-p', String(port), '-mp', String(await freePort(true)), '-key', 'rtpport', String(rtp.port),
     '-i', '127.0.0.1', '-m', '1', '-timeout', '90s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', log, '-trace_err', '-error_file', `${log}.err`,
   ]);
   return { ...proc, log };
@@ -139,6 +158,24 @@ async function leftInAsterisk(): Promise<string[]> {
   };
   const [channels, bridges] = await Promise.all([get('channels'), get('bridges')]);
   return [...channels.filter((c) => c.name?.startsWith('Snoop/')).map((c) => c.name!), ...bridges.filter((b) => b.id.startsWith('supervision-')).map((b) => b.id)];
+}
+
+/** The audit row of the session a `supervision.start` row with these details began. */
+async function startedSession(details: Record<string, unknown>, not: readonly string[] = []) {
+  return eventually(async () => {
+    const res = await admin('GET', '/api/v1/audit?limit=200');
+    return (res.body.items as { action: string; entityId: string; details: Record<string, unknown> }[]).find(
+      (r) => r.action === 'supervision.start' && !not.includes(r.entityId) && Object.entries(details).every(([k, v]) => r.details[k] === v),
+    );
+  }, 10_000, `supervision.start audited (${JSON.stringify(details)})`);
+}
+
+/** The session's audit rows once `supervision.end` is among them. */
+async function sessionRows(id: string) {
+  return eventually(async () => {
+    const r = await auditRows(id);
+    return r.some((x) => x.action === 'supervision.end') ? r : undefined;
+  }, 15_000, 'supervision.end audited');
 }
 
 async function auditRows(id: string): Promise<{ action: string; details: Record<string, unknown>; actor: string }[]> {
@@ -331,3 +368,138 @@ describe('live supervision by API', () => {
     }
   });
 });
+
+describe('supervising a queue call: *55 and an agent number', () => {
+  const db = openDb(world.db);
+
+  beforeAll(async () => {
+    passwords.set(AGENT_DESK, await createScriptedExtension(admin, world.db, { number: AGENT_DESK, displayName: 'Quinn Queue-Agent' }));
+    const trunk = await admin('POST', '/api/v1/trunks', { name: 'sup-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
+    expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
+    const q = await admin('POST', '/api/v1/queues', { name: 'supq', ringTimeoutSeconds: 10, wrapUpSeconds: 0, announceSeconds: 0 });
+    expect(q.status, JSON.stringify(q.body)).toBe(201);
+    expect((await admin('POST', '/api/v1/agents', { number: AGENT_NO, name: 'Quinn', pin: AGENT_PIN })).status).toBe(201);
+    expect((await admin('PUT', '/api/v1/queues/supq/members', { agent: AGENT_NO, penalty: 0 })).status).toBeLessThan(300);
+    const route = await admin('POST', '/api/v1/inbound-routes', { name: 'supervised line', didPattern: DID, target: { kind: 'queue', queue: 'supq' } });
+    expect(route.status, JSON.stringify(route.body)).toBe(201);
+
+    // The agent logs in at the desk phone: *91, 2401 #, 4711 #, the keys typed over the prompts.
+    const keys = await RtpPhone.open(TONE.agent);
+    try {
+      const login = await call(AGENT_DESK, '*91', keys);
+      keys.start(await remoteMedia(login.log));
+      await eventually(async () => (keys.audio(0).length > 0 ? true : undefined), 10_000, 'the login prompt plays', 50);
+      await keys.type(`${AGENT_NO}#${AGENT_PIN}#`);
+      const done = await login.done; // "agent logged in", then the PBX's BYE
+      expect(done.code, done.output).toBe(0);
+    } finally {
+      keys.close();
+    }
+    const agent = await eventually(async () => {
+      const res = await admin('GET', `/api/v1/agents/${AGENT_NO}`);
+      return res.body.state === 'ready' ? (res.body as { extension: string | null }) : undefined;
+    }, 15_000, `agent ${AGENT_NO} logged in (all four digits arrived)`);
+    expect(agent.extension).toBe(AGENT_DESK);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) if (r.name === 'supervised line') await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
+    await db.destroy();
+  });
+
+  /** The carrier's caller into the queue, the agent's phone answering: both talking. */
+  async function queueCall(phones: { customer: RtpPhone; agent: RtpPhone }, o: { customerHoldMs?: number; agentHangsUpAfterMs?: number }) {
+    const agentPhone = await answeringPhone(AGENT_DESK, phones.agent, o.agentHangsUpAfterMs);
+    const customerCall = await call(CALLER, DID, phones.customer, o.customerHoldMs, CARRIER_IP);
+    phones.customer.start(await remoteMedia(customerCall.log));
+    phones.agent.start(await remoteMedia(agentPhone.log));
+    await untilHeard(phones.customer, TONE.agent, 'the caller hears the agent');
+    await untilHeard(phones.agent, TONE.customer, 'the agent hears the caller');
+    return { agentPhone, customerCall };
+  }
+
+  const cdrOf = (callId: string) =>
+    eventually(async () => ((await admin('GET', `/api/v1/cdrs?caller=${CALLER}&dialed=${DID}&limit=20`)).body.items as Record<string, unknown>[]).find((c) => c['callId'] === callId), 15_000, 'the queue call\'s CDR');
+
+  it('listen hears the caller and the agent; whisper reaches the agent only; the agent hangs up first: the supervisor is hung up, audited, CDR monitored', async () => {
+    const [customer, agent, supervisor] = await Promise.all([RtpPhone.open(TONE.customer), RtpPhone.open(TONE.agent), RtpPhone.open(TONE.supervisor)]);
+    try {
+      // The agent hangs up 20 s after answering; the caller would wait for the PBX's BYE.
+      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { agentHangsUpAfterMs: 20_000 });
+      const supervisorCall = await call(SUPERVISOR, `*55${AGENT_NO}`, supervisor);
+      supervisor.start(await remoteMedia(supervisorCall.log));
+      const phones = { customer, agent, supervisor };
+      const talking = ['customer<-agent', 'agent<-customer'] as const;
+
+      await untilHeard(supervisor, TONE.customer, 'the supervisor hears the caller');
+      await untilHeard(supervisor, TONE.agent, 'the supervisor hears the agent');
+      expectAudio(await stretch('queue listen', phones), ['supervisor<-customer', 'supervisor<-agent', ...talking], ['customer<-supervisor', 'agent<-supervisor']);
+
+      supervisor.press('5');
+      await untilHeard(agent, TONE.supervisor, 'the agent hears the whispering supervisor');
+      expectAudio(await stretch('queue whisper', phones), ['agent<-supervisor', 'supervisor<-customer', 'supervisor<-agent', ...talking], ['customer<-supervisor']);
+
+      // The agent hangs up: the caller and the supervisor get the PBX's BYE.
+      const a = await agentPhone.done;
+      expect(a.code, a.output).toBe(0);
+      const [c, s] = await Promise.all([customerCall.done, supervisorCall.done]);
+      expect(c.code, c.output).toBe(0);
+      expect(s.code, s.output).toBe(0);
+
+      const start = await startedSession({ supervisor: SUPERVISOR, agent: AGENT_NO });
+      expect(start.details).toMatchObject({ extension: AGENT_DESK, target: { kind: 'number', number: AGENT_NO }, mode: 'listen' });
+      const rows = await sessionRows(start.entityId);
+      expect(rows.map((r) => r.action)).toEqual(['supervision.start', 'supervision.mode', 'supervision.end']);
+      expect(rows.at(-1)!.details).toMatchObject({ reason: 'call-ended', mode: 'whisper' });
+      // The call's CDR: an ordinary queue call the agent ended, noted as monitored.
+      expect(await cdrOf(start.details['callId'] as string)).toMatchObject({ monitored: true, disposition: 'ANSWERED', endedBy: 'agent', agent: AGENT_NO, answeredBy: AGENT_DESK, queue: 'supq' });
+      await eventually(async () => ((await leftInAsterisk()).length === 0 ? true : undefined), 10_000, 'no snoop channel or supervision bridge left in Asterisk');
+      expect((await admin('GET', '/api/v1/supervision')).body.items).toEqual([]);
+      expect(await db.selectFrom('supervision_sessions').select('id').where('id', '=', start.entityId).execute()).toEqual([]);
+    } finally {
+      for (const p of [customer, agent, supervisor]) p.close();
+    }
+  });
+
+  it('a daemon restarted during a session hangs up the supervisor; the call goes on; the audit says daemon-restart; the CDR says monitored', async () => {
+    const [customer, agent, supervisor] = await Promise.all([RtpPhone.open(TONE.customer), RtpPhone.open(TONE.agent), RtpPhone.open(TONE.supervisor)]);
+    const before: string[] = (await auditRowsOf('supervision.start')).map((r) => r.entityId);
+    try {
+      // The caller hangs up after 40 s: the whole test, restart included.
+      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { customerHoldMs: 40_000 });
+      const supervisorCall = await call(SUPERVISOR, `*55${AGENT_NO}`, supervisor);
+      supervisor.start(await remoteMedia(supervisorCall.log));
+      await untilHeard(supervisor, TONE.customer, 'the supervisor hears the caller');
+      await untilHeard(supervisor, TONE.agent, 'the supervisor hears the agent');
+      const start = await startedSession({ supervisor: SUPERVISOR, agent: AGENT_NO }, before);
+      expect(await db.selectFrom('supervision_sessions').select(['state', 'mode', 'call_id']).where('id', '=', start.entityId).execute()).toEqual([
+        { state: 'active', mode: 'listen', call_id: start.details['callId'] },
+      ]);
+
+      // Restart (SIGTERM, then a new daemon): it adopts the call and hangs the supervisor up.
+      await daemon.stop();
+      ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+      const s = await supervisorCall.done; // the PBX's BYE
+      expect(s.code, s.output).toBe(0);
+      const rows = await sessionRows(start.entityId);
+      expect(rows.map((r) => r.action)).toEqual(['supervision.start', 'supervision.end']);
+      expect(rows.at(-1)).toMatchObject({ actor: `extension:${SUPERVISOR}`, details: { reason: 'daemon-restart', mode: 'listen', callId: start.details['callId'] } });
+      await eventually(async () => ((await leftInAsterisk()).length === 0 ? true : undefined), 10_000, 'no snoop channel or supervision bridge left in Asterisk');
+      expect(await db.selectFrom('supervision_sessions').select('id').where('id', '=', start.entityId).execute()).toEqual([]);
+
+      // The call goes on: the caller and the agent still hear each other.
+      expectAudio(await stretch('after the restart', { customer, agent, supervisor }), ['customer<-agent', 'agent<-customer'], ['customer<-supervisor', 'agent<-supervisor']);
+      const [c, a] = await Promise.all([customerCall.done, agentPhone.done]);
+      expect(c.code, c.output).toBe(0);
+      expect(a.code, a.output).toBe(0);
+      expect(await cdrOf(start.details['callId'] as string)).toMatchObject({ monitored: true, disposition: 'ANSWERED', endedBy: 'caller', agent: AGENT_NO });
+    } finally {
+      for (const p of [customer, agent, supervisor]) p.close();
+    }
+  }, 120_000);
+});
+
+async function auditRowsOf(action: string): Promise<{ entityId: string; details: Record<string, unknown> }[]> {
+  const res = await admin('GET', '/api/v1/audit?limit=200');
+  return (res.body.items as { action: string; entityId: string; details: Record<string, unknown> }[]).filter((r) => r.action === action);
+}
