@@ -68,7 +68,7 @@ export function callRoutes(deps: CallRouteDeps) {
           after: q.cursor ? decodeCursor(q.cursor) : undefined,
         };
         // CSV: every row the filter names (no limit), from a server-side cursor as the client reads.
-        if (wantsCsv(q.format, request.headers.accept)) return sendCsv(reply, cdrCsvFilename(from, to, tz, new Date()), cdrCsv(streamCdrs(deps.db, filter), tz));
+        if (wantsCsv(q.format, request.headers.accept)) return sendCsv(reply, cdrCsvFilename(from, to, tz, new Date()), () => cdrCsv(streamCdrs(deps.db, filter), tz));
         const rows = await searchCdrs(deps.db, { ...filter, limit: q.limit + 1 });
         return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), cdrJson);
       },

@@ -51,11 +51,15 @@ export function csvTimeZone(tz: string | undefined, siteTimeZone: string): strin
   return tz;
 }
 
-/** Send `body` as a CSV download named `filename` (letters, digits, `._-` only). */
-export function sendCsv(reply: FastifyReply, filename: string, body: Readable): FastifyReply {
-  return reply
+/**
+ * Send the CSV `body()` makes as a download named `filename` (letters, digits, `._-` only). A HEAD
+ * request gets the headers alone: its body is never made (Fastify would read a stream to the end
+ * and drop it, a whole export's database work for nothing).
+ */
+export function sendCsv(reply: FastifyReply, filename: string, body: () => Readable): FastifyReply {
+  reply
     .header('content-type', 'text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
-    .header('cache-control', 'no-store')
-    .send(body);
+    .header('cache-control', 'no-store');
+  return reply.send(reply.request.method === 'HEAD' ? '' : body());
 }
