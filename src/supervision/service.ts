@@ -74,6 +74,8 @@ interface Pending {
 export class SupervisionService implements SupervisionPort {
   private readonly active = new Map<string, { info: SupervisionInfo; handle: SupervisionHandle }>();
   private readonly pending = new Map<string, Pending>();
+  /** Sessions of this daemon whose row may still be there: recover leaves them alone. */
+  private readonly mine = new Set<string>();
   private readonly now: () => Date;
   /** supervision_sessions writes, one at a time in the order of the events (a start before its end). */
   private writes: Promise<unknown> = Promise.resolve();
@@ -126,12 +128,13 @@ export class SupervisionService implements SupervisionPort {
     if (!pending) return null;
     clearTimeout(pending.timer);
     this.pending.delete(id);
-    this.persist(id, 'claimed', (store) => store.delete(id));
+    this.persist(id, 'claimed', (store) => this.deleteRow(store, id));
     return pending.request;
   }
 
   opened(info: SupervisionInfo, handle: SupervisionHandle): void {
     this.active.set(info.id, { info, handle });
+    this.mine.add(info.id);
     this.persist(info.id, 'opened', (store) => store.upsertActive(info));
     this.deps.calls.noteMonitored(info.callId);
     this.audit(info.actor, 'supervision.start', info.id, {
@@ -150,7 +153,7 @@ export class SupervisionService implements SupervisionPort {
     const session = this.active.get(id);
     if (!session) return;
     this.active.delete(id);
-    this.persist(id, 'closed', (store) => store.delete(id));
+    this.persist(id, 'closed', (store) => this.deleteRow(store, id));
     const seconds = Math.round((this.now().getTime() - session.info.startedAt.getTime()) / 1000);
     this.audit(session.info.actor, 'supervision.end', id, { reason, callId: session.info.callId, mode: session.info.mode, seconds });
   }
@@ -187,7 +190,7 @@ export class SupervisionService implements SupervisionPort {
       const pending = this.pending.get(id);
       if (pending) clearTimeout(pending.timer);
       this.pending.delete(id);
-      this.persist(id, 'not rung', (store) => store.delete(id));
+      this.persist(id, 'not rung', (store) => this.deleteRow(store, id));
       throw err;
     }
     this.audit(actor, 'supervision.request', id, { supervisor: req.supervisorExtension, target: req.target, mode: req.mode, callId: found.callId });
@@ -232,11 +235,12 @@ export class SupervisionService implements SupervisionPort {
     const { id } = request;
     const timer = setTimeout(() => {
       if (!this.pending.delete(id)) return;
-      this.persist(id, 'not answered', (store) => store.delete(id));
+      this.persist(id, 'not answered', (store) => this.deleteRow(store, id));
       this.audit(request.actor, 'supervision.not-answered', id, { supervisor: request.supervisorExtension, target: request.target });
     }, Math.max(0, ringUntil.getTime() - this.now().getTime()) + RING_GRACE_MS);
     timer.unref();
     this.pending.set(id, { request, timer });
+    this.mine.add(id);
   }
 
   // ---------------------------------------------------------------- a restarted daemon (src/app.ts, on ARI connect)
@@ -252,8 +256,8 @@ export class SupervisionService implements SupervisionPort {
    */
   async recover(): Promise<{ waiting: string[]; cancelled: string[]; ended: string[] }> {
     const out = { waiting: [] as string[], cancelled: [] as string[], ended: [] as string[] };
-    await this.writes;
-    const stored = (await this.store.list()).filter((s) => !this.pending.has(idOf(s)) && !this.active.has(idOf(s)));
+    // Read in turn with this daemon's own writes: a row listed is either still ours (mine) or the old daemon's.
+    const stored = (await this.persistNow((store) => store.list())).filter((s) => !this.mine.has(idOf(s)));
     if (stored.length === 0) return out;
     const channels = new Map((await this.deps.calls.channels()).map((c) => [c.id, c.state]));
     for (const s of stored) {
@@ -294,6 +298,12 @@ export class SupervisionService implements SupervisionPort {
     });
   }
 
+  /** Delete a session's row; once it is gone, the id is no longer this daemon's to keep from recover. */
+  private async deleteRow(store: SupervisionStore, id: string): Promise<void> {
+    await store.delete(id);
+    if (!this.pending.has(id) && !this.active.has(id)) this.mine.delete(id);
+  }
+
   /** A supervision_sessions write after the ones before it; a failure is logged (the session goes on). */
   private persist(id: string, what: string, write: (store: SupervisionStore) => Promise<void>): void {
     const next = this.writes.then(() => write(this.store));
@@ -301,7 +311,7 @@ export class SupervisionService implements SupervisionPort {
   }
 
   /** The same, awaited: its failure is the caller's. */
-  private persistNow(write: (store: SupervisionStore) => Promise<void>): Promise<void> {
+  private persistNow<T>(write: (store: SupervisionStore) => Promise<T>): Promise<T> {
     const next = this.writes.then(() => write(this.store));
     this.writes = next.catch(() => undefined);
     return next;

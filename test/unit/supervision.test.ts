@@ -245,6 +245,20 @@ describe('the supervision service', () => {
     expect(store.rows.get('s-live')).toMatchObject({ state: 'active' });
   });
 
+  it("a session this daemon ended whose row could not be deleted is not taken for the old daemon's", async () => {
+    const store = memoryStore();
+    const { svc, hungUp } = service({ store, channels: [] });
+    const info: SupervisionInfo = { id: 's-mine', supervisorExtension: '1001', target: { kind: 'extension', number: '1002' }, callId: 'call-1', channelId: 'c1', extension: '1002', agent: null, mode: 'listen', startedAt: new Date(), actor };
+    svc.opened(info, { switchTo: () => undefined, end: () => undefined, targetGone: () => undefined });
+    await eventually(async () => (store.rows.has('s-mine') ? true : undefined), 1000, 'the session stored');
+    store.delete = async () => {
+      throw new Error('database unreachable');
+    };
+    svc.closed('s-mine', 'supervisor-hangup');
+    expect(await svc.recover()).toEqual({ waiting: [], cancelled: [], ended: [] });
+    expect(hungUp).toEqual([]);
+  });
+
   it('a destroyed channel ends the sessions snooping on it, only those; an opened session marks its call monitored', () => {
     const { svc, monitored } = service();
     const told: string[] = [];
