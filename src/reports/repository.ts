@@ -4,7 +4,7 @@
  * request (src/reports/queue-kpis.ts, agent-kpis.ts); nothing is kept as a counter.
  *
  *   reportQueues / reportAgents    the queues (with their report settings) and agents asked for
- *   queueEventsOfCalls             every event of the calls that joined the queues in [from, to),
+ *   queueEventsOfCalls             the events of the calls that joined the queues in [from, to),
  *                                  and the callback-done events in it
  *   callerJoins                    joins of some caller numbers (any queue) in (from, to]: FCR
  *   surveysOf                      survey answers of queues or agents in [from, to)
@@ -69,9 +69,10 @@ export type QueueEventOfQueue = QueueEventFact & { readonly queueId: string };
 type EventRow = Pick<QueueEventRow, 'queue_id' | 'call_id' | 'type' | 'at' | 'agent_id' | 'caller_number' | 'wait_ms' | 'talk_ms' | 'hold_ms' | 'wrap_up_ms'> & { result: string | null };
 
 /**
- * Every event of the calls that joined one of the queues in [from, to) (whenever the event
- * happened: an answer or an end of wrap-up after `to` belongs to its call), and the callback-done
- * events of the queues in [from, to).
+ * The events of the calls that joined one of the queues in [from, to) (whenever the event
+ * happened: an answer or an end of wrap-up after `to` belongs to its call; offers and
+ * ring-no-answers left out, the queue figures do not use them), and the callback-done events of
+ * the queues in [from, to).
  */
 export async function queueEventsOfCalls(db: DbOrTx, queueIds: readonly string[], from: Date, to: Date): Promise<QueueEventOfQueue[]> {
   if (queueIds.length === 0) return [];
@@ -82,8 +83,11 @@ export async function queueEventsOfCalls(db: DbOrTx, queueIds: readonly string[]
       where type = 'join' and queue_id = any(${ids}) and at >= ${from} and at < ${to}
     )
     select e.queue_id::text, e.call_id, e.type, e.at, e.agent_id::text, e.caller_number, e.wait_ms, e.talk_ms, e.hold_ms, e.wrap_up_ms, null as result
-      from joined j join queue_events e on e.call_id = j.call_id and e.queue_id = j.queue_id
-      where e.type <> 'callback-done'
+      from joined j
+      -- A call's few events by call_id alone; "offset 0" keeps the planner from adding the queue
+      -- to that lookup (a BitmapAnd with the (queue_id, at) index reads the queue's whole history per call).
+      cross join lateral (select * from queue_events x where x.call_id = j.call_id offset 0) e
+      where e.queue_id = j.queue_id and e.type not in ('callback-done', 'offer', 'ring-no-answer')
     union all
     select queue_id::text, call_id, type, at, agent_id::text, caller_number, wait_ms, talk_ms, hold_ms, wrap_up_ms, details->>'result'
       from queue_events

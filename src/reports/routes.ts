@@ -60,7 +60,7 @@ export function reportRoutes(deps: ReportRouteDeps) {
         // The schema checked it (o.query is Q's schema).
         const q = request.query as Q;
         const rows = await o.run(q);
-        return wantsCsv(q.format, request.headers.accept) ? sendCsv(reply, `${o.file}${q.interval ? `-${q.interval}` : ''}.csv`, csvOf(o.row, rows)) : list(rows);
+        return wantsCsv(q.format, request.headers.accept) ? sendCsv(reply, `${o.file}${q.interval ? `-${q.interval}` : ''}.csv`, () => csvOf(o.row, rows)) : list(rows);
       },
     );
   }

@@ -168,7 +168,10 @@ export class ReportService {
       repo.queueEventsOfCalls(this.db, ids, new Date(from), new Date(to)),
       repo.surveysOf(this.db, 'queue', ids, new Date(from), new Date(to)),
     ]);
-    // First-call resolution: later joins of the callers answered, up to the longest window after the last answer.
+    // First-call resolution: later joins of the answered callers whose window is over (the others
+    // are not judged yet: none in the live windows with the default 24 h), up to the end of the last window.
+    const now = this.now();
+    const windowOf = new Map(queues.map((q) => [q.id, q.settings.fcrWindowHours * H]));
     const answeredAt = new Map<string, number>();
     for (const e of events) if (e.type === 'answer') answeredAt.set(`${e.queueId}:${e.callId}`, e.at);
     const callers = new Set<string>();
@@ -176,14 +179,13 @@ export class ReportService {
     let last = -Infinity;
     for (const e of events) {
       const at = e.type === 'join' && e.callerNumber ? answeredAt.get(`${e.queueId}:${e.callId}`) : undefined;
-      if (at === undefined) continue;
+      const until = at === undefined ? undefined : at + windowOf.get(e.queueId)!;
+      if (until === undefined || until > now) continue;
       callers.add(e.callerNumber!);
-      first = Math.min(first, at);
-      last = Math.max(last, at);
+      first = Math.min(first, at!);
+      last = Math.max(last, until);
     }
-    const windowMs = Math.max(0, ...queues.map((q) => q.settings.fcrWindowHours)) * H;
-    const laterJoins = callers.size ? await repo.callerJoins(this.db, [...callers], new Date(first), new Date(Math.min(last + windowMs, this.now()))) : [];
-    const now = this.now();
+    const laterJoins = callers.size ? await repo.callerJoins(this.db, [...callers], new Date(first), new Date(last)) : [];
     const eventsOf = byKey(events, (e) => e.queueId);
     const surveysOf = byKey(surveys, (s) => s.owner);
     return queues.map((queue) => {
