@@ -13,6 +13,9 @@ import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
 import { applyAgentEvent, findAgentByNumber } from '../../src/acd/call-repository.js';
 import type { EventInput } from '../../src/events/model.js';
+import { pino } from 'pino';
+import { CdrWriter } from '../../src/calls/cdr-writer.js';
+import { buildCdr } from '../../src/calls/cdr.js';
 import { startTestApp } from '../support/app.js';
 import { eventually, withTimeout } from '../support/wait.js';
 
@@ -213,6 +216,26 @@ describe('agent state, resume and resync', () => {
     const beforeRestart = await connected('/events', { ...bearer('admin'), 'last-event-id': '5' });
     expect((await beforeRestart.next(() => true)).data).toMatchObject({ type: 'resync', reason: 'too-old' });
     beforeRestart.close();
+  });
+});
+
+describe('call.ended', () => {
+  it("the CDR writer tells the new CDR's id once it is written, and nothing for a CDR written before", async () => {
+    const told: [string, string][] = [];
+    const writer = new CdrWriter(app.db, { baseMs: 50, maxMs: 200 }, pino({ level: 'silent' }), (cdr, id) => void told.push([cdr.call_id, id]));
+    const startedAt = new Date();
+    const callId = `it-events-cdr-${Date.now()}`;
+    const cdr = buildCdr(
+      { callId, direction: 'inbound', callerNumber: '+4930555333', callerName: null, dialedNumber: '500', startedAt, answeredAt: startedAt, digits: '' },
+      { endedAt: new Date(startedAt.getTime() + 2000), cause: 16, causeText: null, endedBy: 'caller', reconciled: false },
+    );
+    writer.write(cdr);
+    expect(await writer.flush(10_000)).toBe(true);
+    writer.write(cdr);
+    expect(await writer.flush(10_000)).toBe(true);
+    writer.stop();
+    const row = await app.db.selectFrom('cdrs').select('id').where('call_id', '=', callId).executeTakeFirstOrThrow();
+    expect(told).toEqual([[callId, String(row.id)]]);
   });
 });
 
