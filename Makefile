@@ -72,7 +72,7 @@ bench-queue: setup build ## queue -> agent phone ringing: pbx ACD vs Asterisk's 
 	npx tsx bench/acd-vs-app-queue.ts $(or $(CALLS),50) $(or $(AGENTS),2) $(or $(BUSY_CALLS),24)
 
 bench-recording: setup build ## CPU per concurrent call with and without recording: daemon (AMI MixMonitor) vs MixMonitor in the dialplan, same Asterisk
-	npx tsx bench/recording.ts "$(CALLS)" "$(HOLD)" "$(REPEAT)"
+	npx tsx bench/recording.ts "$(CALLS)" "$(HOLD)" "$(REPEAT)" "$(CASES)"
 
 bench-erlang: deps ## staffing search time at 500 Erlangs (Erlang C and A) vs a spreadsheet-style search (CPU only)
 	npx tsx bench/erlang.ts $(or $(RUNS),2000)

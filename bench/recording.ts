@@ -2,7 +2,7 @@
  * The CPU cost of call recording (issue #16, docs/benchmarks.md#call-recording-make-bench-recording):
  * recording through the daemon (AMI MixMonitor on the caller's channel, src/calls/recorder.ts)
  * against Asterisk's own MixMonitor in the dialplan, on the same Asterisk, the same desk phone
- * and the same callers. Four cases, each with N concurrent bridged calls carrying RTP both ways
+ * and the same callers. Five cases, each with N concurrent bridged calls carrying RTP both ways
  * (SIPp rtp_stream: the caller loops a 440 Hz tone, the phone a 1000 Hz one, as the e2e
  * recording test does, test/e2e/sipp/rec-*-tone.xml), each call held HOLD_S:
  *
@@ -11,7 +11,11 @@
  *                                MixMonitor(,r(..-rx.wav)t(..-tx.wav)) then Dial(), the options the daemon uses
  *   c  daemon, recording         carrier trunk on 127.0.0.5 (pbx-inbound), a DID routed to the extension
  *                                by the API, the extension's recordingPolicy `always`
- *   d  daemon, no recording      the same, recordingPolicy `never`
+ *   d  daemon, no recording      the same, recordingPolicy `never`: a plain mixing bridge (native_rtp)
+ *   e  daemon, no recording,     the same, recordingPolicy `on-demand`: not recorded, but the handset's
+ *      the key available         recording key may start it, so the bridge raises DTMF events (mixing,dtmf_events;
+ *                                Asterisk decodes the media). Every unrecorded daemon call was bridged so
+ *                                before the bridge type became conditional: e against d is that change.
  *
  * The two dialplan contexts are added at run time (`dialplan add extension`), so they exist in
  * the bench's throwaway Asterisk only. Measured over a window while all N calls are up (the
@@ -22,8 +26,8 @@
  * post-call line), and the stored MP3 bytes per hour. Cases run in turn, REPEAT times each
  * (this machine is shared and noisy): the table gives min and median.
  *
- *   make bench-recording   CALLS=20,50 HOLD=30 REPEAT=2 by default
- *   (or: npx tsc -p tsconfig.build.json && npx tsx bench/recording.ts [concurrent calls, comma-separated] [hold s] [repeat])
+ *   make bench-recording   CALLS=20,50 HOLD=30 REPEAT=2 CASES=abcde by default
+ *   (or: npx tsc -p tsconfig.build.json && npx tsx bench/recording.ts [concurrent calls, comma-separated] [hold s] [repeat] [cases])
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
@@ -47,19 +51,24 @@ const arg = (i: number, fallback: string) => process.argv[i] || fallback;
 const CONCURRENCY = arg(2, '20,50').split(',').map(Number);
 const HOLD_S = Number(arg(3, '30'));
 const REPEAT = Number(arg(4, '2'));
+/** Which cases to run (letters, e.g. `de`); the ratios need a b c d. */
+const ONLY = arg(5, 'abcde');
 /** New calls per second while a case ramps up. */
 const RATE = 10;
 const DID = '4930555300';
 const EXT = '6401';
 const IPS = { ours: '127.0.0.5', plain: '127.0.0.6', mixmon: '127.0.0.7' } as const;
 
-type Case = 'a' | 'b' | 'c' | 'd';
-const CASES: { id: Case; label: string; ip: string }[] = [
+type Case = 'a' | 'b' | 'c' | 'd' | 'e';
+const ALL_CASES: { id: Case; label: string; ip: string }[] = [
   { id: 'a', label: 'a  dialplan Dial(), no recording (baseline)', ip: IPS.plain },
   { id: 'b', label: 'b  dialplan MixMonitor(r,t) + Dial()', ip: IPS.mixmon },
   { id: 'c', label: 'c  daemon, policy always (AMI MixMonitor)', ip: IPS.ours },
   { id: 'd', label: 'd  daemon, policy never', ip: IPS.ours },
+  { id: 'e', label: 'e  daemon, policy on-demand (not recorded, key available)', ip: IPS.ours },
 ];
+const CASES = ALL_CASES.filter((c) => ONLY.includes(c.id));
+const POLICY: Partial<Record<Case, string>> = { c: 'always', d: 'never', e: 'on-demand' };
 
 /** One run of one case: CPU as % of one core per call over the window, folder growth per call-hour. */
 interface Sample { asterisk: number; daemon: number; bytesPerHour: number; windowS: number; channels: [number, number]; failed: number; bridges: string }
@@ -153,7 +162,8 @@ async function main(): Promise<void> {
     /** One run: N calls ramped at RATE/s, held HOLD_S each; measured while all are up. */
     const runCase = async (c: (typeof CASES)[number], n: number): Promise<Sample> => {
       await eventually(async () => ((await channels()) === 0 ? true : undefined), 60_000, 'no channels left before the run');
-      if (c.id === 'c' || c.id === 'd') await ok('PATCH', `/api/v1/extensions/${EXT}`, { recordingPolicy: c.id === 'c' ? 'always' : 'never' });
+      const policy = POLICY[c.id];
+      if (policy) await ok('PATCH', `/api/v1/extensions/${EXT}`, { recordingPolicy: policy });
       const folder = c.id === 'b' ? dialplanDir : `${recordingsDir}/incoming`;
       const recordedBefore = c.id === 'c' ? Number((await sql<{ n: number }>`select count(*)::int as n from recordings`.execute(conn)).rows[0]!.n) : 0;
       const rampS = n / RATE;
@@ -236,6 +246,8 @@ async function main(): Promise<void> {
         `${n} calls: (c-d)/(b-a), Asterisk+daemon, medians: ${f((m('c', both) - m('d', both)) / (m('b', both) - m('a', both)))}` +
         ` (Asterisk only: medians ${f((m('c', ast) - m('d', ast)) / (m('b', ast) - m('a', ast)))}, mins ${f((mn('c', ast) - mn('d', ast)) / (mn('b', ast) - mn('a', ast)))});` +
         ` recording cost per call: dialplan ${f(m('b', both) - m('a', both))} %, daemon ${f(m('c', both) - m('d', both))} % of a core`,
+        `${n} calls: an unrecorded daemon call, the bridge with DTMF events against without, e/d, Asterisk+daemon, medians: ${f(m('e', both) / m('d', both))}` +
+        ` (Asterisk only: medians ${f(m('e', ast) / m('d', ast))}, mins ${f(mn('e', ast) / mn('d', ast))}); against the dialplan's Dial(): d/a ${f(m('d', both) / m('a', both))}, e/a ${f(m('e', both) / m('a', both))}`,
       );
     }
     console.log(`\n${ratios.join('\n')}`);
