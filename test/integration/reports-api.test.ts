@@ -143,6 +143,12 @@ describe('queue report', () => {
     expect(rows[3]).toMatchObject({ offered: 2, answered: 1, abandoned: 1, shortAbandoned: 0 });
     const quarter = await get(`/reports/queues?from=2026-10-25&to=2026-10-25&interval=15m&queue=${QA}`);
     expect(quarter.json().items).toHaveLength(100);
+    // interval defaults to 1h; a week starts on Monday at local midnight (cut to the range).
+    expect((await get(`/reports/queues?from=2026-10-25&to=2026-10-25&queue=${QA}`)).json().items).toHaveLength(25);
+    const weeks = (await get(`/reports/queues?from=2026-10-20&to=2026-10-31&interval=week&queue=${QA}`)).json().items;
+    expect(weeks.map((w: { from: string; to: string; offered: number }) => [w.from, w.to, w.offered])).toEqual([
+      ['2026-10-20T00:00:00+02:00', '2026-10-26T00:00:00+01:00', 7], ['2026-10-26T00:00:00+01:00', '2026-11-01T00:00:00+01:00', 0],
+    ]);
   });
 
   it('the day as one row: every figure by hand', async () => {
