@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const dayOurs: number[] = [];
     const dayBase: number[] = [];
     for (const c of cases) {
-      const ms = await getMs(`/reports/queues?from=${c.day}&to=${c.day}&interval=15m&queue=q${c.queue}&tz=${TZ}`);
+      const ms = await getMs(`/reports/queues?from=${c.day}&to=${nextDay(c.day)}&interval=15m&queue=q${c.queue}&tz=${TZ}`);
       if (ms === null) break;
       dayOurs.push(ms);
     }

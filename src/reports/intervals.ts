@@ -106,14 +106,13 @@ export function startOfLocalDay(at: number, tz: string): number {
 
 /**
  * `from` / `to` as the API takes them: an ISO 8601 date-time with its offset (`Z` or `+01:00`), or
- * a local date `YYYY-MM-DD` in `tz`: as `from` its midnight, as `to` the midnight after it (the day
- * is included). null when it is neither.
+ * a local date `YYYY-MM-DD` in `tz`, which is that day's local midnight (a range is [from, to):
+ * `from=2026-10-25&to=2026-10-26` is the day of the 25th). null when it is neither.
  */
-export function parseRangeEdge(text: string, edge: 'from' | 'to', tz: string): number | null {
+export function parseRangeEdge(text: string, tz: string): number | null {
   if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
     const day = DateTime.fromISO(text, { zone: tz });
-    if (!day.isValid) return null;
-    return (edge === 'from' ? day.startOf('day') : day.plus({ days: 1 }).startOf('day')).toMillis();
+    return day.isValid ? day.startOf('day').toMillis() : null;
   }
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) return null;
   const at = DateTime.fromISO(text, { setZone: true });

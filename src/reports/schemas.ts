@@ -11,7 +11,7 @@ const Percent = (description: string) => Nullable(Type.Number({ description: `${
 
 const rangeFields = {
   from: Type.String({ minLength: 10, maxLength: 40, description: 'start (included): a date-time with its offset (2026-03-29T00:00:00+01:00, ...Z) or a local date in tz (2026-03-29: its midnight)' }),
-  to: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: `end (excluded): a date-time with its offset, or a local date in tz (the day included); default now. At most ${MAX_RANGE_DAYS} days after from` }),
+  to: Type.Optional(Type.String({ minLength: 10, maxLength: 40, description: `end (excluded): a date-time with its offset, or a local date in tz (its midnight: to=2026-03-30 ends the 29th); default now. At most ${MAX_RANGE_DAYS} days after from` }),
   ),
   interval: Type.Union(INTERVALS.map((i) => Type.Literal(i)), {
     default: '1h',

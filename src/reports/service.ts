@@ -213,10 +213,10 @@ export class ReportService {
   /** The question's range and intervals; 400 naming the field for a bad edge, a reversed or too long range, too many intervals. */
   private range(q: ReportQuery): Range {
     const tz = this.zone(q.tz);
-    const from = parseRangeEdge(q.from, 'from', tz);
+    const from = parseRangeEdge(q.from, tz);
     if (from === null) throw invalid('querystring.from', 'a date-time with its offset (2026-03-29T08:00:00+02:00 or ...Z) or a local date (2026-03-29)');
-    const to = q.to === undefined ? this.now() : parseRangeEdge(q.to, 'to', tz);
-    if (to === null) throw invalid('querystring.to', 'a date-time with its offset (2026-03-29T08:00:00+02:00 or ...Z) or a local date (2026-03-29, the day included)');
+    const to = q.to === undefined ? this.now() : parseRangeEdge(q.to, tz);
+    if (to === null) throw invalid('querystring.to', 'a date-time with its offset (2026-03-29T08:00:00+02:00 or ...Z) or a local date (2026-03-30: its midnight, excluded)');
     if (to <= from) throw invalid('querystring.to', 'must be after from');
     if (to - from > MAX_RANGE_DAYS * 24 * H) throw invalid('querystring.to', `the range is at most ${MAX_RANGE_DAYS} days`);
     const intervals = intervalsOf(from, to, q.interval, tz, MAX_INTERVALS);

@@ -130,7 +130,7 @@ afterAll(async () => {
 
 describe('queue report', () => {
   it('a 25-hour day in the site zone: 25 hourly rows, 02:00 twice, each call in the hour it joined', async () => {
-    const res = await get(`/reports/queues?from=2026-10-25&to=2026-10-25&interval=1h&queue=${QA}`, viewer);
+    const res = await get(`/reports/queues?from=2026-10-25&to=2026-10-26&interval=1h&queue=${QA}`, viewer);
     expect(res.statusCode, res.body).toBe(200);
     const rows = res.json().items as { from: string; to: string; offered: number; answered: number; abandoned: number; shortAbandoned: number }[];
     expect(res.json().nextCursor).toBeNull();
@@ -141,18 +141,18 @@ describe('queue report', () => {
     expect(rows.map((r) => r.offered)).toEqual([0, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     expect(rows[2]).toMatchObject({ offered: 1, shortAbandoned: 1, abandoned: 0 });
     expect(rows[3]).toMatchObject({ offered: 2, answered: 1, abandoned: 1, shortAbandoned: 0 });
-    const quarter = await get(`/reports/queues?from=2026-10-25&to=2026-10-25&interval=15m&queue=${QA}`);
+    const quarter = await get(`/reports/queues?from=2026-10-25&to=2026-10-26&interval=15m&queue=${QA}`);
     expect(quarter.json().items).toHaveLength(100);
     // interval defaults to 1h; a week starts on Monday at local midnight (cut to the range).
-    expect((await get(`/reports/queues?from=2026-10-25&to=2026-10-25&queue=${QA}`)).json().items).toHaveLength(25);
-    const weeks = (await get(`/reports/queues?from=2026-10-20&to=2026-10-31&interval=week&queue=${QA}`)).json().items;
+    expect((await get(`/reports/queues?from=2026-10-25&to=2026-10-26&queue=${QA}`)).json().items).toHaveLength(25);
+    const weeks = (await get(`/reports/queues?from=2026-10-20&to=2026-11-01&interval=week&queue=${QA}`)).json().items;
     expect(weeks.map((w: { from: string; to: string; offered: number }) => [w.from, w.to, w.offered])).toEqual([
       ['2026-10-20T00:00:00+02:00', '2026-10-26T00:00:00+01:00', 7], ['2026-10-26T00:00:00+01:00', '2026-11-01T00:00:00+01:00', 0],
     ]);
   });
 
   it('the day as one row: every figure by hand', async () => {
-    const res = await get(`/reports/queues?from=2026-10-25&to=2026-10-25&interval=day&queue=${QA}`);
+    const res = await get(`/reports/queues?from=2026-10-25&to=2026-10-26&interval=day&queue=${QA}`);
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json().items).toEqual([{
       queue: QA, from: '2026-10-25T00:00:00+02:00', to: '2026-10-26T00:00:00+01:00',
@@ -178,7 +178,7 @@ describe('queue report', () => {
       { queue: qb, call: call('s2'), type: 'join', at: '2026-10-20T08:01:00Z' },
       { queue: qb, call: call('s2'), type: 'answer', at: '2026-10-20T08:01:05Z', wait: 5 },
     ]);
-    const day = async () => (await get(`/reports/queues?from=2026-10-20&to=2026-10-20&interval=day&queue=${QB}`)).json().items[0];
+    const day = async () => (await get(`/reports/queues?from=2026-10-20&to=2026-10-21&interval=day&queue=${QB}`)).json().items[0];
     expect(await day()).toMatchObject({ shortAbandoned: 1, abandoned: 0, slCalls: 1, serviceLevelPercent: 100 });
     const ok = await patch({ shortAbandonSeconds: 2 });
     expect(ok.json()).toMatchObject({ shortAbandonSeconds: 2, slExcludeShortAbandons: true, slCountAbandons: true, fcrWindowHours: 24 });
@@ -189,8 +189,8 @@ describe('queue report', () => {
 
   it('CSV: format=csv or Accept: text/csv, the same columns as the JSON', async () => {
     for (const [url, headers] of [
-      [`/reports/queues?from=2026-10-25&to=2026-10-25&interval=day&queue=${QA}&format=csv`, {}],
-      [`/reports/queues?from=2026-10-25&to=2026-10-25&interval=day&queue=${QA}`, { accept: 'text/csv' }],
+      [`/reports/queues?from=2026-10-25&to=2026-10-26&interval=day&queue=${QA}&format=csv`, {}],
+      [`/reports/queues?from=2026-10-25&to=2026-10-26&interval=day&queue=${QA}`, { accept: 'text/csv' }],
     ] as const) {
       const res = await get(url, viewer, headers);
       expect(res.statusCode).toBe(200);
@@ -213,6 +213,7 @@ describe('queue report', () => {
       expect(res.json().error.message).toContain(name);
     };
     await field(`/reports/queues?from=2026-10-25&to=2026-10-24&queue=${QA}`, 'querystring.to');
+    await field(`/reports/queues?from=2026-10-25&to=2026-10-25&queue=${QA}`, 'querystring.to');
     await field(`/reports/queues?from=2026-10-25T10:00:00Z&to=2026-10-25T10:00:00Z`, 'querystring.to');
     await field(`/reports/queues?from=2020-01-01&to=2026-01-01&interval=month`, 'querystring.to');
     await field(`/reports/queues?from=2026-01-01&to=2026-06-30&interval=15m&queue=${QA}`, 'querystring.interval');
@@ -231,15 +232,15 @@ describe('queue report', () => {
   });
 
   it('another zone: tz=UTC cuts the same events into UTC days', async () => {
-    const res = await get(`/reports/queues?from=2026-10-24&to=2026-10-25&interval=day&tz=UTC&queue=${QA}`);
+    const res = await get(`/reports/queues?from=2026-10-24&to=2026-10-26&interval=day&tz=UTC&queue=${QA}`);
     expect(res.json().items.map((r: { from: string; offered: number }) => [r.from, r.offered])).toEqual([['2026-10-24T00:00:00+00:00', 2], ['2026-10-25T00:00:00+00:00', 5]]);
   });
 });
 
 describe('agent report', () => {
   it('state time, paused by reason, calls, AHT, occupancy, utilization, CSAT; supervisor only', async () => {
-    expect((await get(`/reports/agents?from=2026-10-25&to=2026-10-25&interval=day&agent=${A1}`, viewer)).statusCode).toBe(403);
-    const res = await get(`/reports/agents?from=2026-10-25&to=2026-10-25&interval=day&agent=${A1}`);
+    expect((await get(`/reports/agents?from=2026-10-25&to=2026-10-26&interval=day&agent=${A1}`, viewer)).statusCode).toBe(403);
+    const res = await get(`/reports/agents?from=2026-10-25&to=2026-10-26&interval=day&agent=${A1}`);
     expect(res.statusCode, res.body).toBe(200);
     // 22:00Z (day start) to 01:00Z logged in: 3 h; ringing 5 s, on-call 120 s, wrap-up 30 s, paused 30 min.
     expect(res.json().items).toEqual([{
@@ -250,10 +251,10 @@ describe('agent report', () => {
       handleSeconds: 150, occupancyPercent: 1.7, utilizationPercent: 1.4, // 150 / (150 + 8845 + 5); 150 / 10800
       surveysAsked: 2, csatResponses: 1, csatPercent: 100, npsResponses: 1, nps: 100,
     }]);
-    const csv = await get(`/reports/agents?from=2026-10-25&to=2026-10-25&interval=day&agent=${A1}&format=csv`);
+    const csv = await get(`/reports/agents?from=2026-10-25&to=2026-10-26&interval=day&agent=${A1}&format=csv`);
     expect(csv.body).toContain('missed (0): 1800');
     // Hourly: the hour 01:00-02:00 CEST holds the call; 02:00 CET (the second) ends with the logout.
-    const hours = (await get(`/reports/agents?from=2026-10-25&to=2026-10-25&interval=1h&agent=${A1}`)).json().items;
+    const hours = (await get(`/reports/agents?from=2026-10-25&to=2026-10-26&interval=1h&agent=${A1}`)).json().items;
     expect(hours).toHaveLength(25);
     expect(hours.slice(0, 5).map((h: { loggedInSeconds: number }) => h.loggedInSeconds)).toEqual([3600, 3600, 3600, 0, 0]);
     expect(hours[1]).toMatchObject({ answered: 1, onCallSeconds: 120, handled: 1 });

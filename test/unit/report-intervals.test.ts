@@ -22,8 +22,8 @@ describe('report intervals across DST', () => {
   });
 
   it('Europe/Berlin autumn day (2026-10-25): 25 hours, 02:00 twice (CEST then CET), 100 quarter hours', () => {
-    const from = parseRangeEdge('2026-10-25', 'from', 'Europe/Berlin')!;
-    const to = parseRangeEdge('2026-10-25', 'to', 'Europe/Berlin')!;
+    const from = parseRangeEdge('2026-10-25', 'Europe/Berlin')!;
+    const to = parseRangeEdge('2026-10-26', 'Europe/Berlin')!;
     expect(to - from).toBe(25 * H);
     const hours = intervalsOf(from, to, '1h', 'Europe/Berlin', 1000)!.map((i) => localIso(i.start, 'Europe/Berlin'));
     expect(hours).toHaveLength(25);
@@ -33,10 +33,10 @@ describe('report intervals across DST', () => {
 
   it('America/New_York: 2026-03-08 has 23 hours, 2026-11-01 has 25; a day starts at local midnight', () => {
     const tz = 'America/New_York';
-    const days = intervalsOf(parseRangeEdge('2026-03-07', 'from', tz)!, parseRangeEdge('2026-03-09', 'to', tz)!, 'day', tz, 10)!;
+    const days = intervalsOf(parseRangeEdge('2026-03-07', tz)!, parseRangeEdge('2026-03-10', tz)!, 'day', tz, 10)!;
     expect(days.map((d) => (d.end - d.start) / H)).toEqual([24, 23, 24]);
     expect(days.map((d) => localIso(d.start, tz))).toEqual(['2026-03-07T00:00:00-05:00', '2026-03-08T00:00:00-05:00', '2026-03-09T00:00:00-04:00']);
-    const autumn = intervalsOf(parseRangeEdge('2026-11-01', 'from', tz)!, parseRangeEdge('2026-11-01', 'to', tz)!, '30m', tz, 1000)!;
+    const autumn = intervalsOf(parseRangeEdge('2026-11-01', tz)!, parseRangeEdge('2026-11-02', tz)!, '30m', tz, 1000)!;
     expect(autumn).toHaveLength(50);
   });
 
@@ -51,7 +51,7 @@ describe('report intervals across DST', () => {
   it('Australia/Lord_Howe moves its clock 30 minutes: one short hour, then back on the local hour', () => {
     // 2026-10-04 02:00 (+10:30) becomes 02:30 (+11:00).
     const tz = 'Australia/Lord_Howe';
-    const hours = intervalsOf(parseRangeEdge('2026-10-04', 'from', tz)!, parseRangeEdge('2026-10-04', 'to', tz)!, '1h', tz, 100)!;
+    const hours = intervalsOf(parseRangeEdge('2026-10-04', tz)!, parseRangeEdge('2026-10-05', tz)!, '1h', tz, 100)!;
     expect(hours.reduce((s, i) => s + i.end - i.start, 0)).toBe(23.5 * H);
     const shown = hours.map((i) => localIso(i.start, tz));
     expect(shown.slice(1, 5)).toEqual(['2026-10-04T01:00:00+10:30', '2026-10-04T02:30:00+11:00', '2026-10-04T03:00:00+11:00', '2026-10-04T04:00:00+11:00']);
@@ -61,7 +61,7 @@ describe('report intervals across DST', () => {
     const tz = 'Europe/Berlin';
     const weeks = intervalsOf(ms('2026-03-25T12:00:00Z'), ms('2026-04-10T00:00:00Z'), 'week', tz, 10)!.map((i) => localIso(i.start, tz));
     expect(weeks).toEqual(['2026-03-25T13:00:00+01:00', '2026-03-30T00:00:00+02:00', '2026-04-06T00:00:00+02:00']);
-    const months = intervalsOf(parseRangeEdge('2026-01-01', 'from', tz)!, parseRangeEdge('2026-12-31', 'to', tz)!, 'month', tz, 20)!;
+    const months = intervalsOf(parseRangeEdge('2026-01-01', tz)!, parseRangeEdge('2027-01-01', tz)!, 'month', tz, 20)!;
     expect(months).toHaveLength(12);
     expect(localIso(months[3]!.start, tz)).toBe('2026-04-01T00:00:00+02:00');
   });
@@ -95,11 +95,11 @@ describe('report intervals across DST', () => {
     );
   });
 
-  it('parses from/to: offsets, Z, local dates; refuses anything else', () => {
-    expect(parseRangeEdge('2026-03-29T10:00:00+02:00', 'from', 'UTC')).toBe(ms('2026-03-29T08:00:00Z'));
-    expect(parseRangeEdge('2026-03-29T10:00:00.5Z', 'from', 'UTC')).toBe(ms('2026-03-29T10:00:00.500Z'));
-    expect(parseRangeEdge('2026-03-29', 'from', 'Europe/Berlin')).toBe(ms('2026-03-28T23:00:00Z'));
-    expect(parseRangeEdge('2026-03-29', 'to', 'Europe/Berlin')).toBe(ms('2026-03-29T22:00:00Z'));
-    for (const bad of ['2026-02-30', '2026-03-29T10:00:00', 'yesterday', '2026-13-01T00:00:00Z']) expect(parseRangeEdge(bad, 'from', 'UTC')).toBeNull();
+  it('parses from/to: offsets, Z, local dates (their midnight); refuses anything else', () => {
+    expect(parseRangeEdge('2026-03-29T10:00:00+02:00', 'UTC')).toBe(ms('2026-03-29T08:00:00Z'));
+    expect(parseRangeEdge('2026-03-29T10:00:00.5Z', 'UTC')).toBe(ms('2026-03-29T10:00:00.500Z'));
+    expect(parseRangeEdge('2026-03-29', 'Europe/Berlin')).toBe(ms('2026-03-28T23:00:00Z'));
+    expect(parseRangeEdge('2026-03-30', 'Europe/Berlin')).toBe(ms('2026-03-29T22:00:00Z'));
+    for (const bad of ['2026-02-30', '2026-03-29T10:00:00', 'yesterday', '2026-13-01T00:00:00Z']) expect(parseRangeEdge(bad, 'UTC')).toBeNull();
   });
 });
