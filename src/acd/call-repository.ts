@@ -23,7 +23,7 @@ import { verifyPin } from '../extensions/rules.js';
 import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
 import type { QueueConfig, RoutableAgent, SkillRequirement, WideningStep } from './router.js';
 import type { WaitingCall } from './waiting-calls.js';
-import { agentCallFigures, agentQueueEvent, leftQueueEventType, queueEventRow, type AgentBefore, type QueueCallFacts, type QueueEvent } from './queue-events.js';
+import { agentCallFigures, agentQueueEvents, leftQueueEventType, queueEventRow, type AgentBefore, type AgentQueueEvents, type QueueCallFacts, type QueueEvent } from './queue-events.js';
 import type {
   AgentRow, AgentUpdate, CallbackState, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueCallOutcome, QueueCallRow, QueueCallState, QueueRow,
 } from './tables.js';
@@ -233,7 +233,7 @@ interface PlannedEvent {
   readonly cols: AgentUpdate;
   readonly log: StateLogEntry;
   readonly at: Date;
-  readonly queueEvent: QueueEvent | null;
+  readonly queueEvents: AgentQueueEvents;
 }
 
 /** The state machine's answer for `event` on the stored row `agent`, and what to write if accepted. */
@@ -259,7 +259,7 @@ function planAgentEvent(agent: AgentView, event: AgentEvent, options: ApplyOptio
     byActor: options.byActor ?? c.by ?? null,
     details: { ...c },
   };
-  return { step, cols, log, at: new Date(at), queueEvent: agentQueueEvent(agent.id, held, step.record, options.queueCall) };
+  return { step, cols, log, at: new Date(at), queueEvents: agentQueueEvents(agent.id, held, step.record, options.queueCall) };
 }
 
 /** The row as agentView reads it after `plan` was written over `agent` (pause names from the state machine). */
@@ -282,7 +282,7 @@ export async function applyAgentEvent(db: DbOrTx, agentId: string, event: AgentE
     if (!('cols' in plan)) return { ok: false, agent, step: plan };
     await tx.updateTable('agents').set(plan.cols).where('id', '=', agentId).execute();
     await tx.insertInto('agent_state_log').values(stateLogValues(agentId, plan.step.record.from, plan.step.record.to, plan.log, plan.at)).execute();
-    if (plan.queueEvent) await insertQueueEvent(tx, plan.queueEvent);
+    for (const e of plan.queueEvents) await insertQueueEvent(tx, e);
     return { ok: true, agent: (await findAgentById(tx, agentId))!, step: plan.step };
   });
 }
@@ -299,8 +299,6 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
   if (!('cols' in plan)) return 'stale';
   const { from, to } = plan.step.record;
   const log = stateLogValues(known.id, from, to, plan.log, plan.at);
-  // The queue event's insert is in the statement either way; without an event it selects no row.
-  const ev = plan.queueEvent ? queueEventRow(plan.queueEvent) : null;
   const row = await db
     .with('moved', (qc) => qc.updateTable('agents').set(plan.cols).where('id', '=', known.id).where('version', '=', known.version).returningAll())
     .with('logged', (qc) =>
@@ -322,29 +320,7 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
           ]),
         ),
     )
-    .with('evented', (qc) =>
-      qc
-        .insertInto('queue_events')
-        .columns(['at', 'queue_id', 'call_id', 'type', 'agent_id', 'caller_number', 'wait_ms', 'talk_ms', 'hold_ms', 'wrap_up_ms', 'details'])
-        .expression((eb) =>
-          eb
-            .selectFrom('moved')
-            .select([
-              sql<Date>`${ev?.at ?? plan.at}::timestamptz`.as('at'),
-              sql<string>`${ev?.queue_id ?? '0'}::bigint`.as('queue_id'),
-              sql<string>`${ev?.call_id ?? ''}::varchar`.as('call_id'),
-              sql<string>`${ev?.type ?? 'offer'}::varchar`.as('type'),
-              sql<string | null>`${ev?.agent_id ?? null}::bigint`.as('agent_id'),
-              sql<string | null>`${ev?.caller_number ?? null}::varchar`.as('caller_number'),
-              sql<number | null>`${ev?.wait_ms ?? null}::integer`.as('wait_ms'),
-              sql<number | null>`${ev?.talk_ms ?? null}::integer`.as('talk_ms'),
-              sql<number | null>`${ev?.hold_ms ?? null}::integer`.as('hold_ms'),
-              sql<number | null>`${ev?.wrap_up_ms ?? null}::integer`.as('wrap_up_ms'),
-              sql<string | null>`${ev?.details ?? null}::jsonb`.as('details'),
-            ])
-            .where(sql<boolean>`${ev !== null}::boolean`),
-        ),
-    )
+    .with('evented', () => insertQueueEventsAfter(plan.queueEvents))
     .selectFrom('moved')
     .selectAll()
     .executeTakeFirst();
@@ -352,6 +328,22 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
 }
 
 const toId = (v: string | undefined | null): string | null => (v && /^[0-9]{1,18}$/.test(v) ? v : null);
+
+/**
+ * In applyAgentEventAt's statement: insert the queue events if the agent row was written (a row of
+ * the CTE 'moved'), in their order. A raw CTE body is not put in parentheses by Kysely: they are
+ * written here.
+ */
+function insertQueueEventsAfter(events: readonly QueueEvent[]) {
+  const rows = events.map((e, n) => ({ ...queueEventRow(e), details: e.details ?? null, n }));
+  return sql<Record<string, never>>`(
+    insert into queue_events (at, queue_id, call_id, type, agent_id, caller_number, wait_ms, talk_ms, hold_ms, wrap_up_ms, details)
+    select r.at, r.queue_id, r.call_id, r.type, r.agent_id, r.caller_number, r.wait_ms, r.talk_ms, r.hold_ms, r.wrap_up_ms, r.details
+    from moved, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
+      at timestamptz, queue_id bigint, call_id varchar, type varchar, agent_id bigint, caller_number varchar,
+      wait_ms integer, talk_ms integer, hold_ms integer, wrap_up_ms integer, details jsonb, n integer)
+    order by r.n)`;
+}
 
 /** One queue_events row (queue-events.ts), in the caller's transaction. */
 export async function insertQueueEvent(db: DbOrTx, e: QueueEvent): Promise<void> {

@@ -448,10 +448,11 @@ export class AcdEngine {
   }
 
   /**
-   * A connected call is over (either side hung up): the agent goes to wrap-up. `holdMs`: the time
-   * it spent on hold (its queue 'end' event, written when wrap-up is over).
+   * A connected call is over (either side hung up, or the agent transferred it to `transferTo`):
+   * the agent goes to wrap-up. `holdMs`: the time it spent on hold (its queue 'end' event, written
+   * when wrap-up is over).
    */
-  async callEnded(callId: string, holdMs = 0): Promise<void> {
+  async callEnded(callId: string, holdMs = 0, transferTo?: string): Promise<void> {
     const w = this.calls.get(callId);
     if (!w || (w.callback && !w.answeredBy)) return; // a callback waiting for its next try stays
     if (w.callback) {
@@ -462,7 +463,7 @@ export class AcdEngine {
     if (!agentId) return;
     const at = new Date(this.now());
     Promise.resolve(w.left).then(() => this.deps.store.talkEnded(callId, agentId, at)).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'talk time not recorded'));
-    await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds }, { queueCall: { holdMs } });
+    await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: w.queue.wrapUpSeconds }, { queueCall: { holdMs, ...(transferTo !== undefined ? { transferTo } : {}) } });
   }
 
   // ---------------------------------------------------------------- agents at desk phones

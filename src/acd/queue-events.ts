@@ -3,7 +3,7 @@
  * the repository (call-repository.ts) writes the row in the same statement or transaction as the
  * state it describes.
  *
- *   agentQueueEvent     an agent's state change -> offer, ring-no-answer, answer or end (or none)
+ *   agentQueueEvents    an agent's state change -> offer, ring-no-answer, answer, transfer, end (or none)
  *   agentCallFigures    what the agent's row keeps through wrap-up for the end event
  *   leftQueueEventType  a caller leaving the queue (queue_call_log outcome) -> abandon, overflow,
  *                       timeout, callback-requested (answered: none, the answer is the agent's)
@@ -17,6 +17,8 @@ export interface QueueCallFacts {
   readonly enqueuedAt?: number;
   /** Time the call spent on hold, either side (ms): at its hang-up. */
   readonly holdMs?: number;
+  /** The agent blind-transferred the call to this number (it ends for the agent there). */
+  readonly transferTo?: string;
 }
 
 /** The agent before the change, as far as queue events need it. */
@@ -45,6 +47,22 @@ const ID = /^[0-9]{1,18}$/;
 const ms = (n: number): number => Math.max(0, Math.round(n));
 /** Statuses in which the agent is handling an answered call. */
 const HANDLING = new Set(['on-call', 'wrap-up']);
+
+/** At most two: a transfer and, without wrap-up, the end it brings. */
+export type AgentQueueEvents = readonly [] | readonly [QueueEvent] | readonly [QueueEvent, QueueEvent];
+
+/**
+ * The queue events of one accepted agent state change (agentQueueEvent), with a 'transfer' before
+ * it when the call ended by the agent's blind transfer (details.target; the answered call's end,
+ * at once or after wrap-up, follows as usual).
+ */
+export function agentQueueEvents(agentId: string, before: AgentBefore, record: TransitionRecord, facts: QueueCallFacts = {}): AgentQueueEvents {
+  const ev = agentQueueEvent(agentId, before, record, facts);
+  const call = before.state.call;
+  if (facts.transferTo === undefined || record.cause.kind !== 'call-ended' || record.from !== 'on-call' || !call || !ID.test(call.queueId)) return ev ? [ev] : [];
+  const transfer: QueueEvent = { type: 'transfer', at: new Date(record.at), queueId: call.queueId, callId: call.callId, agentId, details: { target: facts.transferTo, kind: 'blind' } };
+  return ev ? [transfer, ev] : [transfer];
+}
 
 /**
  * The queue event of one accepted agent state change, or null:
@@ -79,7 +97,7 @@ export function agentQueueEvent(agentId: string, before: AgentBefore, record: Tr
       talkMs: call.talk,
       holdMs: call.hold,
       wrapUpMs: fromCall ? 0 : ms(record.at - before.state.since),
-      details: { endedBy: c.kind === 'force' ? 'supervisor' : c.kind },
+      details: { endedBy: c.kind === 'force' ? 'supervisor' : c.kind, ...(facts.transferTo !== undefined && fromCall ? { transferred: true } : {}) },
     };
   }
   return null;

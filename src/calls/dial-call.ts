@@ -44,8 +44,12 @@ export interface DialHost extends CallHost {
 }
 
 export type DialStart =
-  /** Dial `number`, checked against the permission class of `context`. */
-  | { readonly kind: 'dial'; readonly number: string; readonly context: CallerContext }
+  /**
+   * Dial `number`, checked against the permission class of `context`. `transferer`: the leg of the
+   * extension whose phone blind-transferred the call here (a queue's agent): told the outcome, then
+   * hung up; the caller hears music on hold meanwhile, and the extension counts as tried.
+   */
+  | { readonly kind: 'dial'; readonly number: string; readonly context: CallerContext; readonly transferer?: { readonly leg: string; readonly extension: string | null } }
   /** A restarted daemon picked the call up connected to `peer`: keep the two legs tied together. */
   | { readonly kind: 'connected'; readonly peer: string };
 
@@ -117,7 +121,9 @@ export class DialRunner implements CallRunner {
     private readonly host: DialHost,
     private readonly first: DialStart,
   ) {
-    this.state = first.kind === 'connected' ? bridgedTo(first.peer, null) : initialDialState;
+    const transferer = first.kind === 'dial' ? first.transferer : undefined;
+    this.state = first.kind === 'connected' ? bridgedTo(first.peer, null) : transferer ? transferDialState({ ...initialDialState, current: transferer.extension }) : initialDialState;
+    this.transferer = transferer?.leg ?? null;
   }
 
   /** The dialed leg, ringing or connected. */

@@ -20,6 +20,9 @@ import type { CallRunner } from './runner.js';
 import { isBusyCause } from './dial-flow.js';
 import type { LiveCallPatch } from './repository.js';
 import { HoldTime } from './hold-time.js';
+import { decideLegTransfer, type TransferRequest } from './transfer.js';
+import { declineTransfer, type DialHost } from './dial-call.js';
+import type { CallerContext } from './directory.js';
 
 /** What a caller hears when a callback becomes possible (spoken by espeak-ng, cached). */
 export const CALLBACK_OFFER_TEXT = 'To keep your place in the queue and be called back, press star.';
@@ -36,7 +39,7 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-export interface QueueHost extends CallHost {
+export interface QueueHost extends CallHost, Pick<DialHost, 'lookupTarget' | 'caller' | 'nextPart'> {
   readonly acd: AcdEngine;
   /** Asterisk is ringing this agent's phone for the caller (the screen pop: agent.offered). */
   agentRinging?(agent: OfferedAgent): void;
@@ -57,6 +60,8 @@ export interface QueueHost extends CallHost {
   agentHungUp(): Promise<void>;
   /** Live-call bookkeeping (best effort): the row's state while waiting or ringing an agent. */
   updateLive(patch: LiveCallPatch): void;
+  /** The agent blind-transferred the caller (from their leg and extension): dial `number` with `context`'s permissions. */
+  transferTo(number: string, context: CallerContext, transferer: { readonly leg: string; readonly extension: string | null }): Promise<void>;
 }
 
 export interface QueueRouting {
@@ -311,6 +316,7 @@ export class QueueRunner implements CallRunner {
     this.joined = false;
     this.connectedLeg = legId;
     this.agentOf = agentId;
+    this.agentExtension = agent.extension;
     if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
     await this.stopMoh();
     this.bridgeId = `${this.host.facts().callId}-bridge`;
@@ -399,6 +405,37 @@ export class QueueRunner implements CallRunner {
   }
 
   private callbackConfirm: string | null = null;
+  /** The connected agent's desk phone (a transfer is dialed with its permissions). */
+  private agentExtension: string | null = null;
+
+  /**
+   * The connected agent's phone asked for a blind transfer (REFER): the agent's part ends (the ACD
+   * counts it as a transfer, the agent goes to wrap-up), the caller hears music on hold and the
+   * target is dialed as the call's next part (its own CDR), with the agent's extension's
+   * permissions. The agent's phone is told how it went, then hung up (dial-call.ts). Declined: a
+   * transfer by the caller, an attended one, a number that is nothing.
+   */
+  async transfer(req: TransferRequest): Promise<void> {
+    const { host } = this;
+    const { control, log } = host;
+    const decision = decideLegTransfer(this.connectedLeg, host.channelId, req);
+    if (decision.kind === 'decline') return declineTransfer(host, req, decision.why);
+    const noClass: CallerContext = { callerClass: null, callerIdNumber: null };
+    const context = (this.agentExtension ? (await host.lookupTarget(this.agentExtension, host.caller))?.owner : undefined) ?? noClass;
+    if (!(await host.lookupTarget(decision.destination, context))) return declineTransfer(host, req, 'unknown-destination');
+    const leg = decision.transfererLeg;
+    if (this.connectedLeg !== leg) return; // the agent hung up meanwhile
+    this.connectedLeg = null;
+    logRejectionUnlessGone(control.transferProgress(leg, 'channel_progress'), log, 'transfer progress not delivered', { transferer: leg });
+    const callId = host.facts().callId;
+    await host.acd.callEnded(callId, this.holdMs(), decision.destination).catch((err: Error) => log.warn({ err: err.message }, 'queue call transfer not passed to the ACD'));
+    if (this.bridgeId) await control.destroyBridge(this.bridgeId).catch(() => undefined);
+    this.bridgeId = null;
+    await control.startMoh(host.channelId).catch((err: Error) => log.warn({ err: err.message }, 'music on hold failed'));
+    log.info({ agent: this.agentOf, to: decision.destination }, 'agent transferred the queue call');
+    await host.nextPart(decision.destination, leg, host.now());
+    return host.transferTo(decision.destination, context, { leg, extension: this.agentExtension });
+  }
 
   private async offerCallback(): Promise<void> {
     const { acd, control, channelId, log } = this.host;

@@ -197,6 +197,7 @@ export class CallSession {
       },
       toVoicemail: (mailbox, why) => this.switchboard.toVoicemail(mailbox, why),
       nextPart: (destination, transferer, now) => this.nextPart(destination, transferer, now),
+      transferTo: (number, context, transferer) => this.switchboard.transferTo(number, context, transferer),
     };
     this.switchboard = new Switchboard(this.host);
     this.recording = deps.recording
@@ -325,8 +326,9 @@ export class CallSession {
       case 'lost':
         return this.close({ endedAt: event.lastSeen, cause: null, causeText: null, endedBy: 'unknown', reconciled: true, waiting: this.waitingForParty() });
       case 'transfer': {
-        // Only the dialed side of a connected call may transfer (dial-call.ts).
-        const { dial } = this.switchboard;
+        // The dialed side of a connected call may transfer (dial-call.ts), and a queue call's agent.
+        const { dial, queue } = this.switchboard;
+        if (queue) return queue.transfer(event); // a queue call's agent (queue-call.ts)
         return dial ? dial.transfer(event) : declineTransfer(this.host, event, 'not-connected');
       }
       case 'dtmf':

@@ -41,6 +41,17 @@ export class Switchboard {
     return this.runner instanceof DialRunner ? this.runner : null;
   }
 
+  /** The active runner when it is a queue (its agent may transfer the connected call). */
+  get queue(): QueueRunner | null {
+    return this.runner instanceof QueueRunner ? this.runner : null;
+  }
+
+  /** A queue call's agent blind-transferred the caller (from `transferer`): dial `number` with the agent's permissions. */
+  transferTo(number: string, context: CallerContext, transferer: { readonly leg: string; readonly extension: string | null }): Promise<void> {
+    this.host.clearTimer();
+    return this.handTo(new DialRunner(this.host, { kind: 'dial', number, context, transferer }), 'dial').start();
+  }
+
   /** What the caller's IVR flows collected so far (flow variables). */
   get ivrVariables(): Readonly<Record<string, string>> {
     return this.ivrTrail?.vars ?? {};

@@ -43,13 +43,21 @@ const DESTINATION = /^[0-9*#+]{1,32}$/;
  * A transfer by the caller (leg A) would make B the caller of the next part: not supported yet.
  */
 export function decideTransfer(dial: DialState, callerChannelId: string, req: TransferRequest): TransferDecision {
+  return decideLegTransfer(dial.phase === 'bridged' ? dial.legId : null, callerChannelId, req);
+}
+
+/**
+ * The same for a call whose connected leg B is `connectedLeg` (null: not connected), e.g. a queue
+ * call's agent: only B may transfer, and only blind.
+ */
+export function decideLegTransfer(connectedLeg: string | null, callerChannelId: string, req: TransferRequest): TransferDecision {
   if (req.replaces) return { kind: 'decline', why: 'attended' };
-  if (dial.phase !== 'bridged' || !dial.legId) return { kind: 'decline', why: 'not-connected' };
+  if (!connectedLeg) return { kind: 'decline', why: 'not-connected' };
   if (req.channelId === callerChannelId) return { kind: 'decline', why: 'caller-transfer' };
-  if (req.channelId !== dial.legId) return { kind: 'decline', why: 'not-connected' };
+  if (req.channelId !== connectedLeg) return { kind: 'decline', why: 'not-connected' };
   const destination = req.destination?.trim() ?? '';
   if (!DESTINATION.test(destination)) return { kind: 'decline', why: 'no-destination' };
-  return { kind: 'blind', transfererLeg: dial.legId, destination };
+  return { kind: 'blind', transfererLeg: connectedLeg, destination };
 }
 
 /** The call's next part: same caller, the transfer target dialed, a fresh call id linked to the first. */

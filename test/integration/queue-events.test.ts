@@ -125,6 +125,21 @@ describe('agent steps (applyAgentEventAt: one statement; applyAgentEvent: under 
     expect(await findAgentById(app.db, agent.id)).toMatchObject({ state: 'ready', call_talk_ms: null, call_hold_ms: null });
   });
 
+  it('a transfer by the agent with no wrap-up: transfer and end, both in the one statement', async () => {
+    const id = callId('transfer');
+    const agent = await newAgent('7404');
+    const offered = await applyAgentEventAt(app.db, agent, { type: 'offer', callId: id, queueId });
+    if (offered === 'stale') throw new Error('stale');
+    const answered = await applyAgentEventAt(app.db, offered.agent, { type: 'answer', callId: id }, { queueCall: { enqueuedAt: Date.now() - 5_000 } });
+    if (answered === 'stale') throw new Error('stale');
+    const ended = await applyAgentEventAt(app.db, answered.agent, { type: 'call-ended', callId: id, wrapUpSeconds: 0 }, { queueCall: { holdMs: 0, transferTo: '1003' } });
+    expect(ended).not.toBe('stale');
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(['offer', 'answer', 'transfer', 'end']);
+    expect(events[2]).toMatchObject({ agent_id: agent.id, details: { target: '1003', kind: 'blind' } });
+    expect(events[3]).toMatchObject({ agent_id: agent.id, wrap_up_ms: 0, details: { endedBy: 'call-ended', transferred: true } });
+  });
+
   it('ring-no-answer for a reject and a ring timeout (with the cause); a stale write writes no event', async () => {
     const agent = await newAgent('7402');
     let held = agent;

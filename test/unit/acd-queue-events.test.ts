@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { agentTransition, initialAgentState, type AgentEvent, type AgentState, type AgentStep } from '../../src/acd/agent-state.js';
-import { agentCallFigures, agentQueueEvent, leftQueueEventType, queueEventRow, type AgentBefore, type QueueCallFacts } from '../../src/acd/queue-events.js';
+import { agentCallFigures, agentQueueEvent, agentQueueEvents, leftQueueEventType, queueEventRow, type AgentBefore, type QueueCallFacts } from '../../src/acd/queue-events.js';
 import { HoldTime } from '../../src/calls/hold-time.js';
 
 const T0 = Date.parse('2026-12-08T09:00:00Z');
@@ -96,6 +96,33 @@ describe('agentQueueEvent: other endings', () => {
     expect(step(a, { type: 'answer', callId: CALL }, T0 + 1_000).ev).toMatchObject({ type: 'answer', waitMs: null });
     expect(step(start(), { type: 'pause', reason: { code: 1, name: 'break' } }, T0).ev).toBeNull();
     expect(step(start(), { type: 'offer', callId: CALL, queueId: 'not-an-id' }, T0).ev).toBeNull();
+  });
+});
+
+describe('agentQueueEvents: a transfer by the agent', () => {
+  const onCall = () => {
+    let a = start();
+    a = step(a, { type: 'offer', callId: CALL, queueId: QUEUE }, T0).next;
+    return step(a, { type: 'answer', callId: CALL }, T0 + 1_000).next;
+  };
+  const events = (a: ReturnType<typeof onCall>, wrapUpSeconds: number, facts: QueueCallFacts) => {
+    const r = agentTransition(a.state, { type: 'call-ended', callId: CALL, wrapUpSeconds }, T0 + 21_000);
+    if (!r.ok) throw new Error('refused');
+    return agentQueueEvents('7', { state: a.state, callTalkMs: a.talk, callHoldMs: a.hold }, r.record, facts);
+  };
+
+  it('transfer (target) at the moment it happens; with no wrap-up the end comes with it', () => {
+    expect(events(onCall(), 10, { transferTo: '1003', holdMs: 0 })).toEqual([
+      { type: 'transfer', at: new Date(T0 + 21_000), queueId: QUEUE, callId: CALL, agentId: '7', details: { target: '1003', kind: 'blind' } },
+    ]);
+    const both = events(onCall(), 0, { transferTo: '1003' });
+    expect(both.map((e) => e.type)).toEqual(['transfer', 'end']);
+    expect(both[1]).toMatchObject({ talkMs: 20_000, wrapUpMs: 0, details: { endedBy: 'call-ended', transferred: true } });
+  });
+
+  it('no transfer: the one event of agentQueueEvent, or none', () => {
+    expect(events(onCall(), 10, {})).toEqual([]);
+    expect(events(onCall(), 0, {}).map((e) => e.type)).toEqual(['end']);
   });
 });
 
