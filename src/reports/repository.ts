@@ -6,6 +6,7 @@
  *   reportQueues / reportAgents    the queues (with their report settings) and agents asked for
  *   queueEventsOfCalls             the events of the calls that joined the queues in [from, to),
  *                                  and the callback-done events in it
+ *   queueEventsSince               every event of the queues from a time on (live: one range scan)
  *   callerJoins                    joins of some caller numbers (any queue) in (from, to]: FCR
  *   surveysOf                      survey answers of queues or agents in [from, to)
  *   agentStateChanges              each agent's state at `from` and its changes in [from, to)
@@ -93,10 +94,29 @@ export async function queueEventsOfCalls(db: DbOrTx, queueIds: readonly string[]
       from queue_events
       where type = 'callback-done' and queue_id = any(${ids}) and at >= ${from} and at < ${to}
   `.execute(db);
-  return rows.map((r) => ({
-    queueId: r.queue_id, callId: r.call_id, type: r.type, at: r.at.getTime(), agentId: r.agent_id, callerNumber: r.caller_number,
-    waitMs: r.wait_ms, talkMs: r.talk_ms, holdMs: r.hold_ms, wrapUpMs: r.wrap_up_ms, result: r.result,
-  }));
+  return rows.map(eventFact);
+}
+
+const eventFact = (r: EventRow): QueueEventOfQueue => ({
+  queueId: r.queue_id, callId: r.call_id, type: r.type, at: r.at.getTime(), agentId: r.agent_id, callerNumber: r.caller_number,
+  waitMs: r.wait_ms, talkMs: r.talk_ms, holdMs: r.hold_ms, wrapUpMs: r.wrap_up_ms, result: r.result,
+});
+
+/**
+ * Every event of the queues from `from` on (offers and ring-no-answers left out): for a range that
+ * ends now (the live figures), a superset of queueEventsOfCalls read by one range scan of the
+ * (queue_id, at) index instead of a lookup per call. Events of calls that joined before `from`
+ * come along; the core counts a call only where its join is.
+ */
+export async function queueEventsSince(db: DbOrTx, queueIds: readonly string[], from: Date): Promise<QueueEventOfQueue[]> {
+  if (queueIds.length === 0) return [];
+  const { rows } = await sql<EventRow>`
+    select queue_id::text, call_id, type, at, agent_id::text, caller_number, wait_ms, talk_ms, hold_ms, wrap_up_ms,
+        case when type = 'callback-done' then details->>'result' end as result
+      from queue_events
+      where queue_id = any(${sql`${[...queueIds]}::bigint[]`}) and at >= ${from} and type not in ('offer', 'ring-no-answer')
+  `.execute(db);
+  return rows.map(eventFact);
 }
 
 /** Joins (any queue) by these caller numbers with from < at <= to. */

@@ -110,8 +110,8 @@ export class ReportService {
     ];
     const queues = await this.queues(q.queues);
     const from = Math.min(...windows.map(([, w]) => w.start));
-    // One read for all three windows (the widest), then the core once per window.
-    const perQueue = await this.queueFigures(queues, windows.map(([, w]) => [w]), from, now + 1);
+    // One read for all three windows (the widest, up to now: one index range scan), then the core once per window.
+    const perQueue = await this.queueFigures(queues, windows.map(([, w]) => [w]), from, now + 1, 'since');
     const span = spanIn(tz);
     return queues.flatMap((queue, n) => windows.map(([window, w], i) => ({ queue: queue.name, window, ...span({ start: w.start, end: now }), ...perQueue[n]![i]![0]! })));
   }
@@ -160,12 +160,12 @@ export class ReportService {
   /**
    * The figures of each queue (first index) for each list of intervals in `groups` (second: a
    * report's intervals, or the live windows, which overlap), per interval (third), from one read
-   * of [from, to).
+   * of [from, to) (`since`: `to` is now, every event from `from` on is read by one range scan).
    */
-  private async queueFigures(queues: readonly repo.ReportQueue[], groups: readonly Interval[][], from: number, to: number): Promise<QueueKpis[][][]> {
+  private async queueFigures(queues: readonly repo.ReportQueue[], groups: readonly Interval[][], from: number, to: number, read: 'calls' | 'since' = 'calls'): Promise<QueueKpis[][][]> {
     const ids = queues.map((q) => q.id);
     const [events, surveys] = await Promise.all([
-      repo.queueEventsOfCalls(this.db, ids, new Date(from), new Date(to)),
+      read === 'since' ? repo.queueEventsSince(this.db, ids, new Date(from)) : repo.queueEventsOfCalls(this.db, ids, new Date(from), new Date(to)),
       repo.surveysOf(this.db, 'queue', ids, new Date(from), new Date(to)),
     ]);
     // First-call resolution: later joins of the answered callers whose window is over (the others
