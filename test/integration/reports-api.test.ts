@@ -272,9 +272,12 @@ describe('live figures', () => {
       { queue: qb, call: call('l2'), type: 'abandon', at: new Date(ago(30).getTime() + 20 * S), wait: 20 },
       { queue: qb, call: call('l3'), type: 'join', at: ago(90) },
       { queue: qb, call: call('l3'), type: 'answer', at: new Date(ago(90).getTime() + 40 * S), wait: 40 },
+      // Joined before the last 60 minutes, answered within them: counted where it joined only.
+      { queue: qb, call: call('l5'), type: 'join', at: ago(70) },
+      { queue: qb, call: call('l5'), type: 'answer', at: ago(50), wait: 20 * 60 },
     ]);
     const midnight = startOfLocalDay(now, TZ);
-    const today = [5, 30, 90].filter((m) => now - m * 60_000 >= midnight).length;
+    const today = [5, 30, 70, 90].filter((m) => now - m * 60_000 >= midnight).length;
     const live = async () => {
       const res = await get(`/reports/queues/live?queue=${QB}`, viewer);
       expect(res.statusCode, res.body).toBe(200);
