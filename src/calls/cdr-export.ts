@@ -8,6 +8,12 @@ import { csvReadable, type CsvCell } from '../shared/csv.js';
 import { zonedIso } from '../shared/zoned-time.js';
 import type { StreamedCdr } from './repository.js';
 
+/**
+ * CSV exports one daemon runs at once. Each holds one connection of the daemon's pool (10) for as
+ * long as the client reads, and the calls need the others; one more gets 429 rate-limited.
+ */
+export const CSV_EXPORTS_AT_ONCE = 2;
+
 export const CDR_CSV_HEADER = [
   'id', 'callId', 'direction', 'callerNumber', 'callerName', 'dialedNumber', 'startedAt', 'answeredAt', 'endedAt',
   'durationSeconds', 'billableSeconds', 'waitSeconds', 'talkSeconds', 'answeredBy', 'agent', 'queue', 'hangupCause',

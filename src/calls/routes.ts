@@ -9,7 +9,7 @@ import { ListOf, decodeCursor, list, pageOf } from '../http/paging.js';
 import { AppError, notFound } from '../errors.js';
 import { csvTimeZone, sendCsv, wantsCsv } from '../http/csv.js';
 import { getCdr, listLiveCalls, searchCdrs, streamCdrs, type CdrFilter } from './repository.js';
-import { cdrCsv, cdrCsvFilename } from './cdr-export.js';
+import { CSV_EXPORTS_AT_ONCE, cdrCsv, cdrCsvFilename } from './cdr-export.js';
 import { CdrPage, CdrQuery } from './schemas.js';
 
 export interface CallRouteDeps {
@@ -21,6 +21,14 @@ export interface CallRouteDeps {
 
 export function callRoutes(deps: CallRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
+  let exports = 0;
+  /** The CSV body, counted among the running exports until its stream closes (ended, failed or the client left). */
+  const exportCsv = (filter: CdrFilter, tz: string) => () => {
+    exports++;
+    const body = cdrCsv(streamCdrs(deps.db, filter), tz);
+    body.once('close', () => exports--);
+    return body;
+  };
   return async (app: FastifyInstance): Promise<void> => {
     app.get(
       '/calls/live',
@@ -68,7 +76,13 @@ export function callRoutes(deps: CallRouteDeps) {
           after: q.cursor ? decodeCursor(q.cursor) : undefined,
         };
         // CSV: every row the filter names (no limit), from a server-side cursor as the client reads.
-        if (wantsCsv(q.format, request.headers.accept)) return sendCsv(reply, cdrCsvFilename(from, to, tz, new Date()), () => cdrCsv(streamCdrs(deps.db, filter), tz));
+        if (wantsCsv(q.format, request.headers.accept)) {
+          if (exports >= CSV_EXPORTS_AT_ONCE && request.method !== 'HEAD') {
+            reply.header('retry-after', '10');
+            throw new AppError('rate-limited', 429, `${CSV_EXPORTS_AT_ONCE} CSV exports are running (the most at once); try again when one has ended`);
+          }
+          return sendCsv(reply, cdrCsvFilename(from, to, tz, new Date()), exportCsv(filter, tz));
+        }
         const rows = await searchCdrs(deps.db, { ...filter, limit: q.limit + 1 });
         return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), cdrJson);
       },

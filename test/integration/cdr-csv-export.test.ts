@@ -12,7 +12,7 @@ import { inject } from 'vitest';
 import { sql } from 'kysely';
 import type { App } from '../../src/app.js';
 import { AuthService, CLI_ACTOR } from '../../src/auth/service.js';
-import { CDR_CSV_HEADER } from '../../src/calls/cdr-export.js';
+import { CDR_CSV_HEADER, CSV_EXPORTS_AT_ONCE } from '../../src/calls/cdr-export.js';
 import type { Db } from '../../src/db/database.js';
 import { startTestApp } from '../support/app.js';
 import { createTestDatabase, dropTestDatabase, openDb } from '../support/db.js';
@@ -98,6 +98,15 @@ function exportCsv(path: string, o: { headers?: Record<string, string>; pick?: n
       reject(err);
     });
   });
+}
+
+/** A whole-table export whose client read one chunk and stopped reading: the server waits, its cursor open. */
+async function stalledExport(): Promise<http.ClientRequest> {
+  const req = http.get(`${base}/cdrs?format=csv`, { headers: { authorization: `Bearer ${viewer}` } });
+  const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+  await new Promise((resolve) => res.once('data', resolve));
+  res.pause();
+  return req;
 }
 
 /** Export queries running in Postgres now (this test's own connection aside). */
@@ -216,17 +225,26 @@ describe('GET /cdrs as CSV', () => {
 
   it('a client that goes away mid-export frees the cursor and its connection', async () => {
     expect(await busy()).toBe(0);
-
-    const req = http.get(`${base}/cdrs?format=csv`, { headers: { authorization: `Bearer ${viewer}` } });
-    const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
-    // read one chunk, then stop reading: the server fills the socket and waits, its cursor open
-    await new Promise((resolve) => res.once('data', resolve));
-    res.pause();
+    const req = await stalledExport();
     await eventually(async () => ((await busy()) === 1 ? true : undefined), 20_000, 'the export cursor open in Postgres');
     req.destroy();
     await eventually(async () => ((await busy()) === 0 ? true : undefined), 20_000, 'the export cursor closed after the client left');
     // and the daemon's pool still serves
     const after = await exportCsv(`/cdrs?format=csv&callId=csv-1`);
     expect(after.rows).toBe(1);
+  });
+
+  it(`runs ${CSV_EXPORTS_AT_ONCE} exports at once; one more is 429 rate-limited until one ends`, async () => {
+    const running = await Promise.all(Array.from({ length: CSV_EXPORTS_AT_ONCE }, () => stalledExport()));
+    const refused = await fetch(`${base}/cdrs?format=csv&callId=csv-1`, { headers: { authorization: `Bearer ${viewer}` } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('10');
+    expect(await refused.json()).toMatchObject({ error: { code: 'rate-limited' } });
+    // JSON is not an export
+    expect((await fetch(`${base}/cdrs?callId=csv-1`, { headers: { authorization: `Bearer ${viewer}` } })).status).toBe(200);
+    running[0]!.destroy();
+    await eventually(async () => ((await exportCsv('/cdrs?format=csv&callId=csv-1').catch(() => null))?.status === 200 ? true : undefined), 20_000, 'an export slot free again');
+    for (const req of running) req.destroy();
+    await eventually(async () => ((await busy()) === 0 ? true : undefined), 20_000, 'every export cursor closed');
   });
 });
