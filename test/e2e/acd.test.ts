@@ -20,6 +20,7 @@ import { apiClient, createScriptedExtension, startReadyDaemon } from '../support
 import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
 import { asteriskInstance } from '../support/asterisk.js';
 import { sql } from 'kysely';
+import { openEventStream } from '../support/events.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.4';
@@ -202,10 +203,19 @@ describe('ACD: agents on desk phones', () => {
   it('a caller is routed to the ready agent; after the call the agent wraps up, then is ready again', async () => {
     const since = await sinceSettled('23');
     const placed = new Date(Date.now() - 50);
+    // The screen pop (docs/events.md): agent.offered with the caller's number, before the answer.
+    const ticket = await admin('POST', '/api/v1/events/tickets');
+    const stream = await openEventStream(world.daemonEnv['PBX_HTTP_PORT']!, ticket.body.ticket, 'types=agent.offered,call.answered&queue=support');
     const phone = await agentPhone(PHONE_1, 'phone-answer');
     const caller = await customer({ hangUpAfter: 3000 });
     expect(caller.code, caller.output).toBe(0);
     expect((await phone.done).code).toBe(0);
+    const pop = await stream.next((e) => e.type === 'agent.offered', 5_000, 'agent.offered');
+    expect(pop).toMatchObject({ queue: 'support', agent: '23', extension: PHONE_1, callerNumber: '4930222333' });
+    const answered = await stream.next((e) => e.type === 'call.answered' && e['callId'] === pop['callId'], 5_000, 'call.answered');
+    expect(answered).toMatchObject({ agent: '23', queue: 'support' });
+    expect(Number(pop['id'])).toBeLessThan(Number(answered['id']));
+    stream.close();
     await waitState('23', 'wrap-up', 5_000);
     await waitState('23', 'ready', 10_000);
     expect(await trail('23', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->wrap-up', 'wrap-up->ready']);
