@@ -325,3 +325,12 @@ describe('a slow consumer', () => {
     for (const s of others) s.res.destroy();
   }, 180_000);
 });
+
+describe('shutdown', () => {
+  it('stopping the daemon ends every stream with reason shutdown (the server does not wait for them)', async () => {
+    const stream = await connected('/events', bearer('admin'));
+    await withTimeout(app.stop(), 15_000, 'app.stop with a stream open');
+    const last = await stream.next((f) => f.event === 'close');
+    expect(last.data).toMatchObject({ type: 'close', reason: 'shutdown' });
+  });
+});
