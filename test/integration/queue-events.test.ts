@@ -36,7 +36,7 @@ async function newAgent(number: string): Promise<AgentView> {
 }
 
 const eventsOf = async (call: string): Promise<QueueEventRow[]> =>
-  app.db.selectFrom('queue_events').selectAll().where('call_id', '=', call).orderBy('at').orderBy('id').execute();
+  app.db.selectFrom('queue_events').selectAll().where('call_id', '=', call).orderBy('at').orderBy(sql`type <> 'join'`).orderBy('id').execute();
 const count = async (table: 'queue_calls' | 'queue_call_log' | 'callbacks', call: string) =>
   Number((await app.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).where('call_id', '=', call).executeTakeFirstOrThrow()).n);
 const stateLogRows = async (agentId: string) =>
