@@ -29,7 +29,7 @@ import type { SurveyPort } from '../surveys/port.js';
 import type { AcdEngine } from '../acd/engine.js';
 import type { SessionEvent } from './events.js';
 import { logRejection, logRejectionUnlessGone } from '../shared/log-rejection.js';
-import { SUPERVISION_BRIDGE_PREFIX, type SupervisionPort } from '../supervision/port.js';
+import { SUPERVISION_BRIDGE_PREFIX, SUPERVISION_REQUEST_PREFIX, type SupervisionPort } from '../supervision/port.js';
 import { endpointOfChannel, isPhoneChannel } from './router.js';
 import type { RecordingDeps, RecordingAction, RecordingOutcome } from './call-recording.js';
 import type { RecordingFinisher } from './recording-finisher.js';
@@ -428,6 +428,8 @@ export class StasisDispatcher {
         logRejectionUnlessGone(control.hangup(channel.id), log, 'snoop of an ended supervision not hung up', { channel: channel.id });
         continue;
       }
+      // A supervisor's phone still ringing for an API request: its answer joins the session (src/supervision recover).
+      if (channel.id.startsWith(SUPERVISION_REQUEST_PREFIX) && channel.state !== 'Up') continue;
       adopted++;
       this.post(this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))), {
         type: 'adopt',

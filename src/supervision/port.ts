@@ -68,5 +68,12 @@ export function phoneActor(extension: string): Actor {
   return { userId: null, tokenId: null, label: `extension:${extension}`, requestId: null };
 }
 
+/**
+ * The supervisor's phone rung for an API request is a channel with this id prefix (the request's id).
+ * It is in the app from the originate on, before it answers: a restarted daemon must not take it for
+ * a caller; its answer (StasisStart `supervise`) starts the session the recovered request waits for.
+ */
+export const SUPERVISION_REQUEST_PREFIX = 'sv-';
+
 /** Supervision bridges (the supervisor and a snoop) have ids with this prefix: never a call's bridge. */
 export const SUPERVISION_BRIDGE_PREFIX = 'supervision-';

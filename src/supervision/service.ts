@@ -16,7 +16,7 @@ import { recordAudit, type Actor, type AuditEntry } from '../audit/repository.js
 import { logRejection } from '../shared/log-rejection.js';
 import { supervisionStore, type StoredSupervision, type SupervisionStore } from './repository.js';
 import type { SnoopDirections, SupervisionEnd, SupervisionMode, SupervisionTarget, TargetLookup } from './model.js';
-import { SUPERVISION_BRIDGE_PREFIX, type PendingSupervision, type SupervisionHandle, type SupervisionInfo, type SupervisionPort, type SupervisionRefusal } from './port.js';
+import { SUPERVISION_BRIDGE_PREFIX, SUPERVISION_REQUEST_PREFIX, type PendingSupervision, type SupervisionHandle, type SupervisionInfo, type SupervisionPort, type SupervisionRefusal } from './port.js';
 
 export interface SupervisionDeps {
   readonly db: Db;
@@ -178,7 +178,7 @@ export class SupervisionService implements SupervisionPort {
     if (found.found !== 'on-call') {
       throw found.found === 'unknown' ? unknownTarget(req.target) : new AppError('supervision-not-on-call', 409, `${describe(req.target)} is not on a call`, { target: req.target });
     }
-    const id = `sv-${randomUUID()}`;
+    const id = `${SUPERVISION_REQUEST_PREFIX}${randomUUID()}`;
     const request: PendingSupervision = { id, supervisorExtension: req.supervisorExtension, target: req.target, mode: req.mode, actor };
     // Stored before the phone rings: a daemon restarted meanwhile finds the request (recover).
     const ringUntil = new Date(this.now().getTime() + SUPERVISOR_RING_SECONDS * 1000);

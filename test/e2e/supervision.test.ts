@@ -85,8 +85,11 @@ async function call(from: string, dialed: string, rtp: RtpPhone, holdMs?: number
   return { ...proc, log };
 }
 
-/** A registered phone that answers one call with its audio in `rtp`, then waits for BYE (or hangs up `hangUpAfterMs` after answering). */
-async function answeringPhone(ext: string, rtp: RtpPhone, hangUpAfterMs?: number) {
+/**
+ * A registered phone that answers one call with its audio in `rtp`, then waits for BYE (or hangs up
+ * `hangUpAfterMs` after answering); it rings 300 ms before answering, or `ringMs`.
+ */
+async function answeringPhone(ext: string, rtp: RtpPhone, hangUpAfterMs?: number, ringMs?: number) {
   const port = ports.get(ext) ?? (await freePort(true));
   ports.set(ext, port);
   const reg = await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port });
@@ -96,6 +99,9 @@ async function answeringPhone(ext: string, rtp: RtpPhone, hangUpAfterMs?: number
   if (hangUpAfterMs !== undefined) {
     scenario = `${log}.xml`;
     await writeFile(scenario, (await readFile(path.join(REPO, 'test/e2e/sipp/rtp-phone-hangup.xml'), 'utf8')).replaceAll('HOLD_MS', String(hangUpAfterMs)));
+  } else if (ringMs !== undefined) {
+    scenario = `${log}.xml`;
+    await writeFile(scenario, (await readFile(path.join(REPO, 'test/e2e/sipp/rtp-phone.xml'), 'utf8')).replace('<pause milliseconds="300"/>', `<pause milliseconds="${ringMs}"/>`));
   }
   const proc = sipp([
     '-sf', scenario, '-p', String(port), '-mp', String(await freePort(true)), '-key', 'rtpport', String(rtp.port),
@@ -493,6 +499,39 @@ describe('supervising a queue call: *55 and an agent number', () => {
       expect(c.code, c.output).toBe(0);
       expect(a.code, a.output).toBe(0);
       expect(await cdrOf(start.details['callId'] as string)).toMatchObject({ monitored: true, disposition: 'ANSWERED', endedBy: 'caller', agent: AGENT_NO });
+    } finally {
+      for (const p of [customer, agent, supervisor]) p.close();
+    }
+  }, 120_000);
+
+  it('an API request still ringing when the daemon restarts: the new daemon connects it when answered, in the mode asked for', async () => {
+    const [customer, agent, supervisor] = await Promise.all([RtpPhone.open(TONE.customer), RtpPhone.open(TONE.agent), RtpPhone.open(TONE.supervisor)]);
+    try {
+      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { customerHoldMs: 40_000 });
+      // The supervisor's phone rings 12 s before it answers: the daemon restarts meanwhile.
+      const supervisorPhone = await answeringPhone(SUPERVISOR, supervisor, undefined, 12_000);
+      const started = await admin('POST', '/api/v1/supervision', { supervisorExtension: SUPERVISOR, agent: AGENT_NO, mode: 'whisper' });
+      expect(started.status, JSON.stringify(started.body)).toBe(202);
+      const id = started.body.id as string;
+      expect(await db.selectFrom('supervision_sessions').select(['state', 'mode']).where('id', '=', id).execute()).toEqual([{ state: 'ringing', mode: 'whisper' }]);
+      await daemon.stop();
+      ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
+      // The new daemon has the request (still ringing) ...
+      await eventually(async () => ((await admin('GET', `/api/v1/supervision/${id}`)).body.state === 'ringing' ? true : undefined), 10_000, 'the request recovered, ringing');
+      // ... and the answer joins the call, whispering to the agent only.
+      supervisor.start(await remoteMedia(supervisorPhone.log));
+      await untilHeard(agent, TONE.supervisor, 'the agent hears the whispering supervisor');
+      expectAudio(await stretch('whisper after the restart', { customer, agent, supervisor }), ['agent<-supervisor', 'supervisor<-customer', 'supervisor<-agent'], ['customer<-supervisor']);
+      expect((await admin('GET', `/api/v1/supervision/${id}`)).body).toMatchObject({ state: 'active', mode: 'whisper', agent: AGENT_NO });
+      expect((await admin('DELETE', `/api/v1/supervision/${id}`)).status).toBe(204);
+      const s = await supervisorPhone.done;
+      expect(s.code, s.output).toBe(0);
+      const rows = await sessionRows(id);
+      expect(rows.map((r) => r.action)).toEqual(['supervision.request', 'supervision.start', 'supervision.end']);
+      expect(rows.at(-1)!.details).toMatchObject({ reason: 'ended-by-api' });
+      const [c, a] = await Promise.all([customerCall.done, agentPhone.done]);
+      expect(c.code, c.output).toBe(0);
+      expect(a.code, a.output).toBe(0);
     } finally {
       for (const p of [customer, agent, supervisor]) p.close();
     }
