@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
-import Cursor from 'pg-cursor';
+import { StreamCursor } from './cursor.js';
 import type { Config } from '../config.js';
 import type {
   AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueEventTable, QueueMemberTable, QueueTable,
@@ -94,13 +94,18 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
   });
   // A pool error on an idle client (e.g. Postgres restarted) must not crash the daemon.
   pool.on('error', () => undefined);
+  // Nor one on a client in use: pg emits 'error' on a client whose connection ends unexpectedly
+  // (backend terminated, Postgres restarted), and the pool listens only while the client is idle.
+  // The query in flight fails on its own; the pool drops the dead client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
 /**
- * `cursor`: pg-cursor lets a query stream (Kysely's `.stream(n)`): rows come from a server-side
- * portal n at a time, so an export of a year of CDRs never sits in memory (src/calls/cdr-export.ts).
+ * `cursor`: pg-cursor (src/db/cursor.ts) lets a query stream (Kysely's `.stream(n)`): rows come
+ * from a server-side portal n at a time, so an export of a year of CDRs never sits in memory
+ * (src/calls/cdr-export.ts).
  */
 export function createDb(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: StreamCursor }) });
 }

@@ -101,12 +101,12 @@ function exportCsv(path: string, o: { headers?: Record<string, string>; pick?: n
 }
 
 /** A whole-table export whose client read one chunk and stopped reading: the server waits, its cursor open. */
-async function stalledExport(): Promise<http.ClientRequest> {
+async function stalledExport(): Promise<http.ClientRequest & { response: http.IncomingMessage }> {
   const req = http.get(`${base}/cdrs?format=csv`, { headers: { authorization: `Bearer ${viewer}` } });
-  const res = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
-  await new Promise((resolve) => res.once('data', resolve));
-  res.pause();
-  return req;
+  const response = await new Promise<http.IncomingMessage>((resolve) => req.on('response', resolve));
+  await new Promise((resolve) => response.once('data', resolve));
+  response.pause();
+  return Object.assign(req, { response });
 }
 
 /** Export queries running in Postgres now (this test's own connection aside). */
@@ -232,6 +232,26 @@ describe('GET /cdrs as CSV', () => {
     // and the daemon's pool still serves
     const after = await exportCsv(`/cdrs?format=csv&callId=csv-1`);
     expect(after.rows).toBe(1);
+  });
+
+  it('a database failure mid-export cuts the download (never a short file that looks whole)', async () => {
+    const res = (await stalledExport()).response;
+    const killed = await eventually(async () => {
+      const r = await sql<{ ok: boolean }>`
+        SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE datname = ${dbSettings.name} AND pid <> pg_backend_pid() AND state <> 'idle' AND query LIKE '%from "cdrs"%'`.execute(db);
+      return r.rows.length === 1 && r.rows[0]!.ok ? true : undefined;
+    }, 20_000, 'the export backend terminated');
+    expect(killed).toBe(true);
+    const outcome = await new Promise<string>((resolve) => {
+      res.on('end', () => resolve('end'));
+      res.on('aborted', () => resolve('aborted'));
+      res.on('error', () => resolve('error'));
+      res.resume();
+    });
+    expect(outcome).not.toBe('end');
+    // the pool gives out a working connection again
+    expect((await exportCsv('/cdrs?format=csv&callId=csv-1')).rows).toBe(1);
   });
 
   it(`runs ${CSV_EXPORTS_AT_ONCE} exports at once; one more is 429 rate-limited until one ends`, async () => {
