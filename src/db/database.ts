@@ -94,9 +94,10 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
   });
   // A pool error on an idle client (e.g. Postgres restarted) must not crash the daemon.
   pool.on('error', () => undefined);
-  // Nor one on a client in use: pg emits 'error' on a client whose connection ends unexpectedly
-  // (backend terminated, Postgres restarted), and the pool listens only while the client is idle.
-  // The query in flight fails on its own; the pool drops the dead client when it comes back.
+  // Nor one on a client in use, where the pool does not listen: pg emits 'error' on the client
+  // when a write to its dead connection fails (seen: pg-cursor sends Sync after an export's
+  // backend was terminated, EPIPE). The query in flight fails on its own; the pool drops the dead
+  // client when it comes back.
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
