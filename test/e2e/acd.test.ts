@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Daemon, eventually } from '../support/daemon.js';
 import { holdFor } from '../support/wait.js';
-import { registerPhone, sippCall, startCarrier, startPhone, type SippResult } from '../support/sipp.js';
+import { registerPhone, runSipp, sippCall, startCarrier, startPhone, type SippResult } from '../support/sipp.js';
 import { readFile } from 'node:fs/promises';
 import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
-import { asteriskInstance } from '../support/asterisk.js';
+import { asteriskInstance, REPO } from '../support/asterisk.js';
 import { sql } from 'kysely';
 import { openEventStream } from '../support/events.js';
 
@@ -34,11 +34,23 @@ let carrierPort = 0;
 const ports = new Map<string, number>();
 
 /** The agent's desk phone waits for one call: answers, or lets it ring. */
-async function agentPhone(ext: string, behaviour: 'phone-answer' | 'phone-no-answer' | 'phone-answer-hangup') {
+async function agentPhone(ext: string, behaviour: 'phone-answer' | 'phone-no-answer' | 'phone-answer-hangup' | 'phone-hold') {
   const port = ports.get(ext) ?? (await freePort(true));
   ports.set(ext, port);
   expect((await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port })).code).toBe(0);
   return startPhone(behaviour, port, path.join(tmpdir(), `pbx-e2e-acd-${ext}-${port}.log`));
+}
+
+/** The agent's desk phone answers the next call, then blind-transfers the caller to `target` (xfer-blind.xml: REFER). */
+async function transferringAgentPhone(ext: string, target: string) {
+  const port = ports.get(ext) ?? (await freePort(true));
+  ports.set(ext, port);
+  expect((await registerPhone({ sipPort: world.sipPort, ext, password: passwords.get(ext)!, port })).code).toBe(0);
+  const logFile = path.join(tmpdir(), `pbx-e2e-acd-xfer-${ext}-${port}.log`);
+  return runSipp([
+    '-sf', path.join(REPO, 'test/e2e/sipp/xfer-blind.xml'), '-p', String(port), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
+    '-key', 'target', target, '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile, '-trace_msg', '-message_file', `${logFile}.msg`,
+  ]);
 }
 
 /** A call from the desk phone `ext` (feature codes), with digits. */
@@ -140,7 +152,8 @@ interface QueueEventSeen {
 
 /**
  * The queue events (docs/queue-events.md) of the first caller who joined the support queue after
- * `since`, in order, once the last one is of type `last`; agents by number.
+ * `since`, in order (by time; a join and the offer of the same millisecond: the join first), once
+ * the last one is of type `last`; agents by number.
  */
 async function queueEventsOfCaller(since: Date, last: string): Promise<QueueEventSeen[]> {
   const db = openDb(world.db);
@@ -152,7 +165,7 @@ async function queueEventsOfCaller(since: Date, last: string): Promise<QueueEven
         where e.call_id = (
           select j.call_id from queue_events j join queues q on q.id = j.queue_id
           where q.name = 'support' and j.type = 'join' and j.at >= ${since} order by j.at, j.id limit 1)
-        order by e.at, e.id`.execute(db);
+        order by e.at, e.type <> 'join', e.id`.execute(db);
       const seen = rows.rows.map((r) => ({ type: r.type, agent: r.agent, callerNumber: r.caller_number, waitMs: r.wait_ms, talkMs: r.talk_ms, holdMs: r.hold_ms, wrapUpMs: r.wrap_up_ms, details: r.details }));
       return seen.at(-1)?.type === last ? seen : undefined;
     }, 15_000, `queue events up to ${last}`);
@@ -249,6 +262,38 @@ describe('ACD: agents on desk phones', () => {
     expect(events[1]!.waitMs).toBeGreaterThanOrEqual(3_000);
     expect(Math.abs(events[1]!.waitMs! / 1000 - cdr.waitSeconds!)).toBeLessThanOrEqual(1);
     await admin('POST', '/api/v1/agents/23/state', { state: 'ready' });
+    await waitState('23', 'ready');
+  });
+
+  it('the agent puts the caller on hold for 2 s: the end\'s hold_ms, talk without it', async () => {
+    await waitState('23', 'ready');
+    const placed = new Date(Date.now() - 50);
+    const phone = await agentPhone(PHONE_1, 'phone-hold'); // answers, 1 s, hold 2 s, resume
+    const caller = await customer({ hangUpAfter: 6000 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await phone.done).code).toBe(0);
+    const end = (await queueEventsOfCaller(placed, 'end')).at(-1)!;
+    expect(end.holdMs).toBeGreaterThanOrEqual(1_900);
+    expect(end.holdMs! + end.talkMs!).toBeLessThan(6_500); // both within the call
+    const cdr = await customerCdr(placed);
+    expect(Math.abs((end.holdMs! + end.talkMs!) / 1000 - cdr.talkSeconds!)).toBeLessThanOrEqual(1);
+  });
+
+  it('the agent blind-transfers the caller (REFER) to another desk phone: transfer, then the end after wrap-up', async () => {
+    await waitState('23', 'ready');
+    const placed = new Date(Date.now() - 50);
+    const target = await agentPhone(PHONE_2, 'phone-answer');
+    const agentSide = await transferringAgentPhone(PHONE_1, PHONE_2);
+    const caller = await customer({ hangUpAfter: 8000 });
+    expect(caller.code, caller.output).toBe(0);
+    expect((await agentSide.done).code, (await agentSide.done).output).toBe(0); // told 200 OK, hung up
+    expect((await target.done).code).toBe(0); // 6102 rang, answered, talked to the caller
+    const events = await queueEventsOfCaller(placed, 'end');
+    expect(events.map((e) => `${e.type}:${e.agent ?? ''}`)).toEqual(['join:', 'offer:23', 'answer:23', 'transfer:23', 'end:23']);
+    expect(events[3]!.details).toEqual({ target: PHONE_2, kind: 'blind' });
+    expect(events[4]!.wrapUpMs).toBeGreaterThanOrEqual(2_000);
+    const cdr = await customerCdr(placed);
+    expect(cdr).toMatchObject({ queue: 'support', agent: '23', endedBy: 'transfer' });
     await waitState('23', 'ready');
   });
 
