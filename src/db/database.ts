@@ -15,6 +15,7 @@ import type { PromptTable } from '../prompts/tables.js';
 import type { RecordingTable } from '../recordings/tables.js';
 import type { SurveyResponseTable } from '../reports/tables.js';
 import type { SupervisionSessionTable } from '../supervision/tables.js';
+import type { WebhookDeliveryTable, WebhookTable } from '../webhooks/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
 import type { VoicemailGreetingTable, VoicemailMessageTable, VoicemailPinFailureTable } from '../voicemail/tables.js';
@@ -74,6 +75,9 @@ export interface Database {
   survey_responses: SurveyResponseTable;
   // live supervision: sessions ringing or in progress (a restarted daemon finds them)
   supervision_sessions: SupervisionSessionTable;
+  // webhooks and their deliveries (src/webhooks, docs/webhooks.md)
+  webhooks: WebhookTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }
 
 export type Db = Kysely<Database>;
