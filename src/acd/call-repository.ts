@@ -627,6 +627,9 @@ export interface QueueSettings extends QueueConfig {
   readonly recordingSamplePercent: number | null;
   /** Played to the caller before recording starts; null: the site's (PBX_RECORDING_ANNOUNCEMENT). */
   readonly recordingAnnouncement: { readonly prompt: string } | { readonly text: string; readonly language?: string } | null;
+  /** Screen pop on the handset (screen-pop.ts): the caller-ID name template and the Alert-Info of its offers; null: none. */
+  readonly callerIdTemplate: string | null;
+  readonly alertInfo: string | null;
 }
 
 export function queueSettingsOf(q: QueueRow): QueueSettings {
@@ -658,6 +661,8 @@ export function queueSettingsOf(q: QueueRow): QueueSettings {
     recordingPolicy: (q.recording_policy ?? null) as QueueSettings['recordingPolicy'],
     recordingSamplePercent: q.recording_sample_percent ?? null,
     recordingAnnouncement: (q.recording_announcement ?? null) as QueueSettings['recordingAnnouncement'],
+    callerIdTemplate: q.caller_id_template ?? null,
+    alertInfo: q.alert_info ?? null,
   };
 }
 

@@ -35,6 +35,7 @@ const agentJson = (d: AgentDetail, now = new Date()) => {
     number: a.number,
     name: a.name,
     skills: d.skills,
+    autoAnswer: a.auto_answer,
     queues: d.queues.map((m) => ({ queue: m.queue, penalty: m.penalty })),
     state: a.state,
     stateSince: a.state_since.toISOString(),

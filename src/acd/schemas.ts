@@ -25,6 +25,7 @@ const Skills = Type.Record(Type.String(), Type.Integer({ minimum: 1, maximum: 5 
 const QueueName = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'lower-case letters, digits and -, up to 64' });
 const AgentStatus = Type.Union(['logged-out', 'ready', 'reserved', 'on-call', 'wrap-up', 'paused'].map((s) => Type.Literal(s)));
 const PauseCode = Int(0, 99);
+const AutoAnswer = Type.Boolean({ description: 'the agent works on a headset: offers ask the phone to answer at once, with a beep (Alert-Info / Call-Info answer-after=0; docs/acd.md#screen-pop-on-the-handset); default false' });
 
 // ------------------------------------------------------------------ agents
 
@@ -32,13 +33,13 @@ export const AgentParams = Type.Object({ number: AgentNumber }, { additionalProp
 export type AgentParams = Static<typeof AgentParams>;
 
 export const CreateAgent = Type.Object(
-  { number: AgentNumber, name: AgentName, pin: Pin, skills: Type.Optional(Skills) },
+  { number: AgentNumber, name: AgentName, pin: Pin, skills: Type.Optional(Skills), autoAnswer: Type.Optional(AutoAnswer) },
   { additionalProperties: false },
 );
 export type CreateAgentBody = Static<typeof CreateAgent>;
 
 export const UpdateAgent = Type.Object(
-  { name: Type.Optional(AgentName), pin: Type.Optional(Pin), skills: Type.Optional({ ...Skills, description: 'replaces all skills' }) },
+  { name: Type.Optional(AgentName), pin: Type.Optional(Pin), skills: Type.Optional({ ...Skills, description: 'replaces all skills' }), autoAnswer: Type.Optional(AutoAnswer) },
   { additionalProperties: false, minProperties: 1 },
 );
 export type UpdateAgentBody = Static<typeof UpdateAgent>;
@@ -67,6 +68,7 @@ export const Agent = Type.Object(
     number: Type.String(),
     name: Type.String(),
     skills: Type.Record(Type.String(), Type.Integer()),
+    autoAnswer: AutoAnswer,
     queues: Type.Array(Type.Object({ queue: Type.String(), penalty: Type.Integer() })),
     state: AgentStatus,
     stateSince: Timestamp,
@@ -174,6 +176,8 @@ const queueFields = {
       Type.Object({ text: Type.String({ minLength: 1, maxLength: 500, description: 'spoken by text-to-speech' }), language: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[A-Za-z]{2})?$' })) }, strict),
     ], { description: 'played to the caller before the recording starts: {prompt} or {text, language?}; null: the site\'s (PBX_RECORDING_ANNOUNCEMENT)' }),
   ),
+  callerIdTemplate: Nullable(Type.String({ minLength: 1, maxLength: 64, description: "what the agent's phone shows as the caller-ID name while a call of this queue rings it: a label and {caller} ({name}, {number}), optionally one IVR variable such as {account}; cut to 24 characters (docs/acd.md#screen-pop-on-the-handset); null: the caller's name or number" })),
+  alertInfo: Nullable(Type.String({ minLength: 1, maxLength: 200, description: 'Alert-Info header of this queue\'s offers, a distinctive ring: <http://127.0.0.1/Bellcore-dr2>, <http://127.0.0.1>;info=ring2 or info=ring2; null: none' })),
 };
 
 export const CreateQueue = Type.Object({ name: QueueName, ...Type.Partial(Type.Object(queueFields)).properties }, strict);

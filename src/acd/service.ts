@@ -22,6 +22,7 @@ import * as repo from './admin-repository.js';
 import * as callRepo from './call-repository.js';
 import type { NewQueue, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueRow } from './tables.js';
 import { isCallbackId } from './callback-id.js';
+import { alertInfoProblem, parseCallerIdTemplate } from './screen-pop.js';
 
 /** Lower-case letters, digits and -, starting with a letter or digit, up to 64 (as flow names). */
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -36,12 +37,15 @@ export interface CreateAgentInput {
   readonly name: string;
   readonly pin: string;
   readonly skills?: Readonly<Record<string, number>>;
+  readonly autoAnswer?: boolean;
 }
 export interface UpdateAgentInput {
   readonly name?: string;
   readonly pin?: string;
   /** Replaces all skills. */
   readonly skills?: Readonly<Record<string, number>>;
+  /** On a headset: offers ask the phone to answer at once (docs/acd.md#screen-pop-on-the-handset). */
+  readonly autoAnswer?: boolean;
 }
 
 export interface QueueFields {
@@ -70,6 +74,8 @@ export interface QueueFields {
   readonly recordingPolicy?: 'always' | 'never' | 'on-demand' | null;
   readonly recordingSamplePercent?: number | null;
   readonly recordingAnnouncement?: { readonly prompt: string } | { readonly text: string; readonly language?: string } | null;
+  readonly callerIdTemplate?: string | null;
+  readonly alertInfo?: string | null;
 }
 export interface CreateQueueInput extends QueueInput {
   readonly name: string;
@@ -195,9 +201,10 @@ export class AcdService {
       .transaction()
       .execute(async (tx) => {
         if (await callRepo.findAgentByNumber(tx, number)) throw agentExists(number);
-        const agent = await repo.insertAgent(tx, { number, name: input.name, pin_hash: pinHash });
+        const autoAnswer = input.autoAnswer ?? false;
+        const agent = await repo.insertAgent(tx, { number, name: input.name, pin_hash: pinHash, auto_answer: autoAnswer });
         await repo.replaceAgentSkills(tx, agent.id, skills);
-        await audit(tx, actor, 'agent.create', 'agent', agent.id, { number, name: input.name, skills });
+        await audit(tx, actor, 'agent.create', 'agent', agent.id, { number, name: input.name, skills, autoAnswer });
         return this.agentDetail(tx, number);
       })
       .catch((err: unknown) => {
@@ -214,11 +221,15 @@ export class AcdService {
     return this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       // A new PIN also lifts a lock from wrong PINs.
-      const patch = { ...(input.name !== undefined ? { name: input.name } : {}), ...(pinHash ? { pin_hash: pinHash, pin_failures: 0, locked_until: null } : {}) };
+      const patch = {
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(pinHash ? { pin_hash: pinHash, pin_failures: 0, locked_until: null } : {}),
+        ...(input.autoAnswer !== undefined ? { auto_answer: input.autoAnswer } : {}),
+      };
       if (Object.keys(patch).length) await callRepo.updateAgentRow(tx, agent.id, patch);
       if (skills) await repo.replaceAgentSkills(tx, agent.id, skills);
       const changed = Object.keys(input).filter((k) => input[k as keyof UpdateAgentInput] !== undefined);
-      await audit(tx, actor, 'agent.update', 'agent', agent.id, { number, changed, ...(input.name !== undefined ? { name: input.name } : {}), ...(skills ? { skills } : {}) });
+      await audit(tx, actor, 'agent.update', 'agent', agent.id, { number, changed, ...(input.name !== undefined ? { name: input.name } : {}), ...(skills ? { skills } : {}), ...(input.autoAnswer !== undefined ? { autoAnswer: input.autoAnswer } : {}) });
       return this.agentDetail(tx, number);
     });
   }
@@ -638,6 +649,8 @@ const QUEUE_DEFAULTS: Settings = {
   recordingPolicy: null,
   recordingSamplePercent: null,
   recordingAnnouncement: null,
+  callerIdTemplate: null,
+  alertInfo: null,
 };
 
 function definedOnly(input: QueueFields): Partial<Settings> {
@@ -683,6 +696,8 @@ function queueColumns(s: Settings): Omit<NewQueue, 'name'> {
     recording_policy: s.recordingPolicy,
     recording_sample_percent: s.recordingSamplePercent,
     recording_announcement: s.recordingAnnouncement === null ? null : JSON.stringify(s.recordingAnnouncement),
+    caller_id_template: s.callerIdTemplate,
+    alert_info: s.alertInfo,
   };
 }
 
@@ -708,6 +723,7 @@ export function checkQueueFields(s: Settings): void {
   range('body.recordingRetentionDays', s.recordingRetentionDays, 1, 36500, ' (or null: the site default)');
   range('body.recordingSamplePercent', s.recordingSamplePercent, 1, 100, ' (or null: every call)');
   if (s.recordingPolicy !== null && !['always', 'never', 'on-demand'].includes(s.recordingPolicy)) throw invalid('body.recordingPolicy', 'always, never, on-demand or null');
+  checkScreenPop(s);
   if (!/^[A-Za-z0-9_-]{1,40}$/.test(s.musicClass)) throw invalid('body.musicClass', 'letters, digits, _ and -, up to 40 (an Asterisk music on hold class)');
   if (s.callbackAfterSeconds !== null && s.maxWaitSeconds !== null && s.callbackAfterSeconds >= s.maxWaitSeconds) {
     throw invalid('body.callbackAfterSeconds', `must be less than maxWaitSeconds (${s.maxWaitSeconds}): callers would leave the queue before the callback offer`);
@@ -737,6 +753,16 @@ export function checkQueueFields(s: Settings): void {
     prevAfter = w.afterSeconds;
     prevDrop = drop;
   });
+}
+
+/** The handset's caller-ID name template and Alert-Info (docs/acd.md#screen-pop-on-the-handset). */
+function checkScreenPop(s: Pick<Settings, 'callerIdTemplate' | 'alertInfo'>): void {
+  if (s.callerIdTemplate !== null) {
+    const t = parseCallerIdTemplate(s.callerIdTemplate);
+    if ('problem' in t) throw invalid('body.callerIdTemplate', t.problem);
+  }
+  const alert = s.alertInfo === null ? null : alertInfoProblem(s.alertInfo);
+  if (alert) throw invalid('body.alertInfo', alert);
 }
 
 // ------------------------------------------------------------------ helpers

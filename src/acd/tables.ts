@@ -65,6 +65,8 @@ export interface AgentTable {
   /** In wrap-up: talk and hold of the call being wrapped up (ms), for its queue 'end' event; else null. */
   call_talk_ms: ColumnType<number | null, number | null | undefined, number | null>;
   call_hold_ms: ColumnType<number | null, number | null | undefined, number | null>;
+  /** On a headset: offers ask the phone to answer at once (docs/acd.md#screen-pop-on-the-handset). */
+  auto_answer: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Generated<Date>;
   updated_at: Updated;
   /** Bumped by a trigger on every update (optimistic writes from the warm routing snapshot). */
@@ -125,6 +127,10 @@ export interface QueueTable {
   recording_announcement: ColumnType<unknown, string | null | undefined, string | null>;
   /** The IVR flow callers go into when the agent hangs up (post-call survey); null: none. */
   survey_flow_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The caller-ID name an agent's phone shows for this queue's calls (src/acd/screen-pop.ts); null: the caller's name or number. */
+  caller_id_template: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The Alert-Info header of this queue's offers (distinctive ring); null: none. */
+  alert_info: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Date>;
   updated_at: Updated;
 }

@@ -7,7 +7,7 @@ const t0 = new Date('2026-11-23T09:00:00Z');
 const row = (id: string, version: number, o: Partial<AgentView> = {}): AgentView => ({
   id, number: `20${id}`, name: `Agent ${id}`, pin_hash: 'x', pin_failures: 0, locked_until: null, state: 'ready', pause_code: null,
   state_since: t0, extension: '1001', call_id: null, queue_id: null, wrap_up_until: null, missed_offers: 0, idle_since: t0,
-  last_offered_at: null, pending: null, pending_pause_code: null, call_talk_ms: null, call_hold_ms: null, created_at: t0, updated_at: t0, version: String(version),
+  last_offered_at: null, pending: null, pending_pause_code: null, call_talk_ms: null, call_hold_ms: null, auto_answer: false, created_at: t0, updated_at: t0, version: String(version),
   pause_name: null, pending_pause_name: null, ...o,
 });
 const figures = (calls = 0, queueId = 'q1') => ({ memberships: [{ queueId, penalty: 0 }], skills: {}, callsHandled: calls, talkSeconds: 0 });
