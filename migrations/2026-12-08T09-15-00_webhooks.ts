@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 //
 // Webhooks (docs/webhooks.md): an admin's registration of a URL for some event types, with an
 // HMAC secret sealed under PBX_SECRET_KEY, and one delivery row per (webhook, event): its state,
-// attempts, last response code and error. The delivery id is `<webhook id>-<event id>`.
+// attempts, last response code and error, and the body sent. The delivery id is `<webhook id>-<event id>`.
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('webhooks')
@@ -26,6 +26,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('webhook_id', 'varchar(64)', (c) => c.notNull().references('webhooks.id').onDelete('cascade'))
     .addColumn('event_id', 'bigint', (c) => c.notNull())
     .addColumn('event_type', 'varchar(32)', (c) => c.notNull())
+    // the JSON body as signed and sent (the same bytes at every attempt and on redelivery)
+    .addColumn('body', 'text', (c) => c.notNull())
     .addColumn('state', 'varchar(12)', (c) => c.notNull().check(sql`state in ('pending','retrying','delivered','failed','gone')`))
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('response_code', 'integer')

@@ -66,6 +66,8 @@ export type ErrorCode =
   | 'agent-exists'
   | 'agent-busy'
   | 'supervision-not-found'
+  | 'webhook-not-found'
+  | 'webhook-delivery-not-found'
   | 'supervision-not-on-call'
   | 'queue-not-found'
   | 'queue-exists'

@@ -61,10 +61,10 @@ export async function deleteWebhook(db: DbOrTx, id: string): Promise<boolean> {
 }
 
 /** The delivery's row, once (a second enqueue of the same delivery leaves it as it is). */
-export async function insertDelivery(db: DbOrTx, d: { id: string; webhookId: string; eventId: number; eventType: string }): Promise<void> {
+export async function insertDelivery(db: DbOrTx, d: { id: string; webhookId: string; eventId: number; eventType: string; body: string }): Promise<void> {
   await db
     .insertInto('webhook_deliveries')
-    .values({ id: d.id, webhook_id: d.webhookId, event_id: d.eventId, event_type: d.eventType, state: 'pending', attempts: 0, response_code: null, duration_ms: null, last_error: null })
+    .values({ id: d.id, webhook_id: d.webhookId, event_id: d.eventId, event_type: d.eventType, body: d.body, state: 'pending', attempts: 0, response_code: null, duration_ms: null, last_error: null })
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
 }
@@ -87,3 +87,11 @@ export async function recordAttempt(db: DbOrTx, id: string, o: AttemptOutcome): 
 /** The newest deliveries of a webhook first. */
 export const listDeliveries = (db: DbOrTx, webhookId: string, limit: number): Promise<WebhookDeliveryRow[]> =>
   db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+
+export const findDelivery = (db: DbOrTx, webhookId: string, id: string): Promise<WebhookDeliveryRow | undefined> =>
+  db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).where('id', '=', id).executeTakeFirst();
+
+/** Back to pending for a redelivery (the attempts count on). */
+export async function resetDelivery(db: DbOrTx, id: string): Promise<void> {
+  await db.updateTable('webhook_deliveries').set({ state: 'pending', updated_at: new Date() }).where('id', '=', id).execute();
+}

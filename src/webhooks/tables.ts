@@ -25,6 +25,8 @@ export interface WebhookDeliveryTable {
   webhook_id: string;
   event_id: ColumnType<string, number, never>;
   event_type: string;
+  /** The JSON body as sent. */
+  body: string;
   state: DeliveryState;
   attempts: number;
   response_code: number | null;

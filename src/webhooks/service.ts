@@ -1,0 +1,246 @@
+/**
+ * Webhooks (docs/webhooks.md): the admin's registrations and the deliveries. The service is a
+ * subscriber of the event bus: each event an active webhook wants (its types, its queue filter)
+ * becomes a delivery row (its body fixed then) and a BullMQ job of the same id, enqueued in the
+ * order the events came. An attempt (the worker) sends the stored body signed with the webhook's
+ * current secret and records the outcome: 2xx delivered; 410 gone and the webhook disabled; any
+ * other answer, a timeout or a connection error is retried until the retry window is over, then
+ * the delivery is dead ('failed') and the webhook disabled, each disabling audited.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Actor } from '../audit/repository.js';
+import { recordAudit } from '../audit/repository.js';
+import type { Db } from '../db/database.js';
+import { AppError, invalid, notFound } from '../errors.js';
+import type { PbxEvent } from '../events/model.js';
+import type { Subscriber } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+import type { SecretBox } from '../shared/secret-box.js';
+import type { DeliveryJob, DeliveryQueue } from './jobs.js';
+import * as repo from './repository.js';
+import { send, type SendOutcome } from './sender.js';
+import { newSecret } from './signing.js';
+import type { WebhookDeliveryRow, WebhookRow } from './tables.js';
+import { checkTarget } from './target.js';
+
+export const SYSTEM_ACTOR: Actor = { userId: null, tokenId: null, label: 'system:webhooks', requestId: null };
+const DELIVERY_LOG_LIMIT = 100;
+const CACHE_MS = 5_000;
+
+export interface WebhookView {
+  readonly id: string;
+  readonly url: string;
+  readonly eventTypes: string[];
+  readonly queue: string | null;
+  readonly active: boolean;
+  readonly disabledReason: string | null;
+  readonly description: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface WebhookInput {
+  readonly url: string;
+  readonly eventTypes: readonly string[];
+  readonly queue?: string | null;
+  readonly active?: boolean;
+  readonly description?: string | null;
+}
+
+export const viewOf = (r: WebhookRow): WebhookView => ({
+  id: r.id, url: r.url, eventTypes: r.event_types as string[], queue: r.queue, active: r.active,
+  disabledReason: r.disabled_reason, description: r.description, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+
+/** Does a webhook want this event: its type listed (or `*`), and its queue when it has a filter. */
+export function wants(hook: { eventTypes: readonly string[]; queue: string | null }, event: PbxEvent): boolean {
+  if (!hook.eventTypes.includes('*') && !hook.eventTypes.includes(event.type)) return false;
+  if (hook.queue === null) return true;
+  const e = event as { queue?: string | null; queues?: string[] };
+  return e.queue === hook.queue || (e.queues?.includes(hook.queue) ?? false);
+}
+
+export const deliveryIdOf = (webhookId: string, eventId: number): string => `${webhookId}-${eventId}`;
+const secretContext = (id: string) => `webhook-secret:${id}`;
+
+export interface WebhookServiceDeps {
+  readonly db: Db;
+  readonly secrets: SecretBox;
+  readonly queue: DeliveryQueue;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+}
+
+export class WebhookService implements Subscriber {
+  private cache: { at: number; hooks: WebhookView[] } | null = null;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: WebhookServiceDeps) {}
+
+  // --- registrations ---
+
+  async create(input: WebhookInput, actor: Actor): Promise<{ webhook: WebhookView; secret: string }> {
+    const url = this.url(input.url);
+    const id = `wh-${randomUUID()}`;
+    const secret = newSecret();
+    const row = await this.deps.db.transaction().execute(async (tx) => {
+      const r = await repo.insertWebhook(tx, {
+        id, url, eventTypes: [...new Set(input.eventTypes)], queue: input.queue ?? null, active: input.active ?? true,
+        description: input.description ?? null, secretSealed: this.deps.secrets.seal(secret, secretContext(id)),
+      });
+      await recordAudit(tx, actor, { action: 'webhook.create', entity: 'webhook', entityId: id, details: { url, eventTypes: input.eventTypes, queue: input.queue ?? null } });
+      return r;
+    });
+    this.cache = null;
+    return { webhook: viewOf(row), secret };
+  }
+
+  async list(): Promise<WebhookView[]> {
+    return (await repo.listWebhooks(this.deps.db)).map(viewOf);
+  }
+
+  async get(id: string): Promise<WebhookView> {
+    return viewOf(await this.row(id));
+  }
+
+  async update(id: string, patch: Partial<WebhookInput>, actor: Actor): Promise<WebhookView> {
+    const url = patch.url === undefined ? undefined : this.url(patch.url);
+    const row = await this.deps.db.transaction().execute(async (tx) => {
+      const r = await repo.updateWebhook(tx, id, {
+        ...(url !== undefined ? { url } : {}),
+        ...(patch.eventTypes !== undefined ? { eventTypes: [...new Set(patch.eventTypes)] } : {}),
+        ...(patch.queue !== undefined ? { queue: patch.queue } : {}),
+        ...(patch.description !== undefined ? { description: patch.description } : {}),
+        ...(patch.active !== undefined ? { active: patch.active, disabledReason: null } : {}),
+      });
+      if (!r) throw notFound('webhook-not-found', 'webhook', id);
+      await recordAudit(tx, actor, { action: 'webhook.update', entity: 'webhook', entityId: id, details: { ...patch } });
+      return r;
+    });
+    this.cache = null;
+    return viewOf(row);
+  }
+
+  async remove(id: string, actor: Actor): Promise<void> {
+    await this.deps.db.transaction().execute(async (tx) => {
+      if (!(await repo.deleteWebhook(tx, id))) throw notFound('webhook-not-found', 'webhook', id);
+      await recordAudit(tx, actor, { action: 'webhook.delete', entity: 'webhook', entityId: id });
+    });
+    this.cache = null;
+  }
+
+  /** A new secret, shown once; deliveries from now on (retries included) are signed with it. */
+  async rotateSecret(id: string, actor: Actor): Promise<{ webhook: WebhookView; secret: string }> {
+    const secret = newSecret();
+    const row = await this.deps.db.transaction().execute(async (tx) => {
+      const r = await repo.updateWebhook(tx, id, { secretSealed: this.deps.secrets.seal(secret, secretContext(id)) });
+      if (!r) throw notFound('webhook-not-found', 'webhook', id);
+      await recordAudit(tx, actor, { action: 'webhook.rotate-secret', entity: 'webhook', entityId: id });
+      return r;
+    });
+    return { webhook: viewOf(row), secret };
+  }
+
+  async deliveries(id: string, limit = DELIVERY_LOG_LIMIT): Promise<WebhookDeliveryRow[]> {
+    await this.row(id);
+    return repo.listDeliveries(this.deps.db, id, limit);
+  }
+
+  /** Send a delivery again (a new job of the same id: the receiver sees the same Pbx-Delivery). */
+  async redeliver(id: string, deliveryId: string, actor: Actor): Promise<WebhookDeliveryRow> {
+    const d = await repo.findDelivery(this.deps.db, id, deliveryId);
+    if (!d) throw notFound('webhook-delivery-not-found', 'delivery', deliveryId);
+    await repo.resetDelivery(this.deps.db, deliveryId);
+    await this.deps.queue.enqueue({ webhookId: id, deliveryId });
+    await recordAudit(this.deps.db, actor, { action: 'webhook.redeliver', entity: 'webhook', entityId: id, details: { deliveryId } });
+    return { ...d, state: 'pending' };
+  }
+
+  /** A signed `ping` sent now, not queued nor retried: tells an admin whether the receiver answers. */
+  async ping(id: string): Promise<SendOutcome> {
+    const row = await this.row(id);
+    const body = JSON.stringify({ type: 'ping', webhookId: id, at: new Date().toISOString() });
+    return send({ url: row.url, secret: this.secretOf(row), body, deliveryId: `${id}-ping-${Date.now()}`, eventType: 'ping', timeoutMs: this.deps.timeoutMs });
+  }
+
+  // --- deliveries ---
+
+  /** The bus hands every event here; never blocks, never throws. */
+  deliver(event: PbxEvent): void {
+    this.chain = this.chain.then(() => this.enqueueFor(event)).catch((err: Error) => this.deps.log.warn({ err: err.message, eventId: event.id }, 'webhook deliveries not enqueued'));
+  }
+
+  private async enqueueFor(event: PbxEvent): Promise<void> {
+    const hooks = (await this.active()).filter((h) => wants(h, event));
+    if (!hooks.length) return;
+    const body = JSON.stringify(event);
+    for (const h of hooks) {
+      const deliveryId = deliveryIdOf(h.id, event.id);
+      await repo.insertDelivery(this.deps.db, { id: deliveryId, webhookId: h.id, eventId: event.id, eventType: event.type, body });
+      await this.deps.queue.enqueue({ webhookId: h.id, deliveryId });
+    }
+  }
+
+  /** One attempt (the worker's): throws when BullMQ should retry. */
+  async attempt(job: DeliveryJob, attempt: number, last: boolean): Promise<void> {
+    const { db, log } = this.deps;
+    const [hook, delivery] = await Promise.all([repo.findWebhook(db, job.webhookId), repo.findDelivery(db, job.webhookId, job.deliveryId)]);
+    if (!hook || !delivery) return; // deleted meanwhile
+    if (!hook.active) {
+      await repo.recordAttempt(db, job.deliveryId, { state: 'failed', responseCode: null, durationMs: 0, error: 'webhook disabled' });
+      return;
+    }
+    const outcome = await send({ url: hook.url, secret: this.secretOf(hook), body: delivery.body, deliveryId: job.deliveryId, eventType: delivery.event_type, timeoutMs: this.deps.timeoutMs });
+    if (outcome.kind === 'delivered') {
+      await repo.recordAttempt(db, job.deliveryId, { state: 'delivered', responseCode: outcome.status, durationMs: outcome.durationMs, error: null });
+      return;
+    }
+    if (outcome.kind === 'gone') {
+      await repo.recordAttempt(db, job.deliveryId, { state: 'gone', responseCode: 410, durationMs: outcome.durationMs, error: 'HTTP 410 Gone' });
+      await this.disable(hook.id, 'the receiver answered 410 Gone', job.deliveryId);
+      return;
+    }
+    await repo.recordAttempt(db, job.deliveryId, { state: last ? 'failed' : 'retrying', responseCode: outcome.status, durationMs: outcome.durationMs, error: outcome.error });
+    log.info({ webhookId: hook.id, deliveryId: job.deliveryId, attempt, error: outcome.error }, last ? 'webhook delivery dead after its last attempt' : 'webhook delivery failed; retried');
+    if (last) {
+      await this.disable(hook.id, 'deliveries failed for the whole retry window', job.deliveryId);
+      return;
+    }
+    throw new Error(outcome.error);
+  }
+
+  private async disable(id: string, reason: string, deliveryId: string): Promise<void> {
+    await this.deps.db.transaction().execute(async (tx) => {
+      const r = await repo.updateWebhook(tx, id, { active: false, disabledReason: reason });
+      if (r) await recordAudit(tx, SYSTEM_ACTOR, { action: 'webhook.disable', entity: 'webhook', entityId: id, details: { reason, deliveryId } });
+    });
+    this.cache = null;
+    this.deps.log.warn({ webhookId: id, reason }, 'webhook disabled');
+  }
+
+  private async active(): Promise<WebhookView[]> {
+    const now = Date.now();
+    if (!this.cache || now - this.cache.at > CACHE_MS) this.cache = { at: now, hooks: (await repo.activeWebhooks(this.deps.db)).map(viewOf) };
+    return this.cache.hooks;
+  }
+
+  private async row(id: string): Promise<WebhookRow> {
+    const r = await repo.findWebhook(this.deps.db, id);
+    if (!r) throw notFound('webhook-not-found', 'webhook', id);
+    return r;
+  }
+
+  private secretOf(row: WebhookRow): string {
+    try {
+      return this.deps.secrets.open(row.secret_sealed, secretContext(row.id));
+    } catch {
+      throw new AppError('internal-error', 500, `webhook ${row.id}: its secret does not open under PBX_SECRET_KEY (rotate it)`);
+    }
+  }
+
+  private url(raw: string): string {
+    const c = checkTarget(raw);
+    if (!c.ok) throw invalid('url', c.problem);
+    return c.url;
+  }
+}
