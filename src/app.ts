@@ -37,7 +37,7 @@ import { trunksPlugin } from './trunks/plugin.js';
 import { devicesPlugin, phoneProvisioningPlugin } from './provisioning/plugin.js';
 import { voicemailPlugin } from './voicemail/plugin.js';
 import { RecordingStore } from './recordings/service.js';
-import { RecordingJobs } from './recordings/jobs.js';
+import { RECORDINGS_QUEUE, RecordingJobs } from './recordings/jobs.js';
 import { recordingsPlugin } from './recordings/plugin.js';
 import { MixMonitorRecorder } from './calls/recorder.js';
 import { RecordingFinisher } from './calls/recording-finisher.js';
@@ -70,16 +70,17 @@ import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/admin-repository.js';
 import { SupervisionService } from './supervision/service.js';
 import { supervisionPlugin } from './supervision/plugin.js';
-import { WebhookJobs } from './webhooks/jobs.js';
-import { attemptsFor } from './webhooks/signing.js';
-import { WebhookService } from './webhooks/service.js';
-import { webhooksPlugin } from './webhooks/plugin.js';
 import { surveyPort } from './surveys/repository.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
 import { StaffingService } from './staffing/service.js';
 import { staffingPlugin } from './staffing/plugin.js';
 import { ReportService } from './reports/service.js';
+import { Registry } from 'prom-client';
+import { PbxMetrics } from './metrics/metrics.js';
+import { metricsPlugin, requestTimingPlugin } from './metrics/plugin.js';
+import { agentCounts, queueFigures } from './metrics/repository.js';
+import { checkReadiness } from './health/checks.js';
 import { reportsPlugin } from './reports/plugin.js';
 
 export interface App {
@@ -113,6 +114,22 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // The live event stream (src/events, docs/events.md): features publish to events.bus after their commits.
   const events = new EventStream({ blocks: { reserve: () => reserveIdBlock(db) }, backoff: config.reconnect, log: log.child({ component: 'events' }) });
   const eventLog = (err: Error): void => log.warn({ component: 'events', err: err.message }, 'event not published');
+  // Prometheus metrics (src/metrics, docs/metrics.md) on this daemon's own registry; the sources
+  // are read at scrape time (the adapters they name are built below), call and queue events counted from the bus.
+  const metrics = new PbxMetrics(new Registry(), {
+    liveCalls: () => dispatcher?.liveCount ?? 0,
+    asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }),
+    dependencies: async () => {
+      const { checks } = await checkReadiness({ db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
+      return { postgres: checks.postgres.ok, redis: checks.redis.ok };
+    },
+    queues: () => queueFigures(db),
+    agents: () => agentCounts(db),
+    jobs: async () => Object.entries(await recordingJobs.counts()).map(([state, count]) => ({ queue: RECORDINGS_QUEUE, state, count })),
+    streamClients: () => events.stats,
+    cdrPending: () => cdrWriter.pendingCount,
+  }, VERSION);
+  events.bus.subscribe(metrics, null);
   const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }), callEnded(events.bus));
   let dispatcher: StasisDispatcher | null = null;
   let reconcileTimer: NodeJS.Timeout | null = null;
@@ -128,6 +145,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const unserved = new UnservedCollector({ db, file: config.unservedFile, log: log.child({ component: 'cdr' }) });
   const ari = new AriConnection(config.ari, config.reconnect, {
     onConnected: () => {
+      metrics.asteriskConnected('ari');
       reconcile();
       unserved.collectNow();
       // Supervision sessions a daemon before this one left ringing or in progress (docs/supervision.md),
@@ -184,6 +202,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     logRejection(extensionLamps.showAll(), log, 'extension lamps not shown');
   };
   ami.onConnected(syncLamps);
+  ami.onConnected(() => metrics.asteriskConnected('ami'));
   // Call recording, the call side (src/calls/call-recording.ts, docs/recording.md): policy, MixMonitor
   // on the caller's channel over AMI, PCI pause; the finisher merges the two directions and hands
   // the file to the store (recordings.finalize).
@@ -277,10 +296,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   ami.onConnected(() => contactStates.refresh());
   // SIP passwords: Asterisk gets digests; the passwords phones are provisioned with are sealed under PBX_SECRET_KEY.
   const secrets = new SecretBox(Buffer.from(config.secretKey, 'base64'));
-  // Signed webhooks (src/webhooks, docs/webhooks.md): a bus subscriber that enqueues a BullMQ delivery per (webhook, event).
-  const webhookJobs = new WebhookJobs({ redis: config.redis, attempts: attemptsFor(config.webhooks.retryForMs, config.webhooks.firstRetryMs), firstRetryMs: config.webhooks.firstRetryMs }, log.child({ component: 'webhooks' }));
-  const webhooks = new WebhookService({ db, secrets, queue: webhookJobs, timeoutMs: config.webhooks.timeoutMs, log: log.child({ component: 'webhooks' }) });
-  let unsubscribeWebhooks: (() => void) | null = null;
   const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
@@ -318,7 +333,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const tls = config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined;
   const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
   const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
+  // First: its onResponse hook times every route registered after it (pbx_http_request_duration_seconds).
+  await http.register(requestTimingPlugin, { metrics });
   await http.register(healthPlugin, { db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }), recordingsDisk: () => recordings.diskCheck() });
+  // GET /metrics for Prometheus: a bearer token (viewer) or loopback only (PBX_METRICS_ACCESS).
+  await http.register(metricsPlugin, { auth, metrics, access: config.http.metricsAccess });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
   await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, sipTlsPort: config.sip.tlsPort, secrets, plainHttpAllowed: config.http.provisionPlain });
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
@@ -338,7 +357,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(flowsPlugin, { auth, flows });
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
-      await api.register(webhooksPlugin, { auth, webhooks });
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });
@@ -369,8 +387,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       stopPurgingKeys ??= purgeExpiredKeysEvery(db, log.child({ component: 'http' }));
       await recordings.ensureFolder();
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
-      webhookJobs.start((job, attempt, last) => webhooks.attempt(job, attempt, last));
-      unsubscribeWebhooks ??= events.bus.subscribe(webhooks, null).unsubscribe;
       contactStates.start();
       await http.listen({ host: config.http.host, port: config.http.port });
       if (plain) await plain.listen(config.http.host, config.http.plainPort ?? 0);
@@ -395,8 +411,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
         cdrWriter.stop();
-        unsubscribeWebhooks?.();
-        await webhookJobs.stop();
         await recordingJobs.stop();
         await ami.stop();
         redis.disconnect();

@@ -66,6 +66,11 @@ export class RecordingJobs implements CompressionQueue {
     });
   }
 
+  /** Jobs by state (the metrics' pbx_jobs{queue="recordings"}); waits for Redis, so callers bound it. */
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+  }
+
   /** Start the worker and the retention schedule (resolves once Redis has the schedule). */
   async start(): Promise<void> {
     this.worker = new Worker<JobData>(RECORDINGS_QUEUE, (job) => this.process(job), { connection: this.connection, prefix: this.prefix, concurrency: 1 });
