@@ -70,6 +70,10 @@ import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/admin-repository.js';
 import { SupervisionService } from './supervision/service.js';
 import { supervisionPlugin } from './supervision/plugin.js';
+import { WebhookJobs } from './webhooks/jobs.js';
+import { attemptsFor } from './webhooks/signing.js';
+import { WebhookService } from './webhooks/service.js';
+import { webhooksPlugin } from './webhooks/plugin.js';
 import { surveyPort } from './surveys/repository.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
@@ -296,6 +300,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   ami.onConnected(() => contactStates.refresh());
   // SIP passwords: Asterisk gets digests; the passwords phones are provisioned with are sealed under PBX_SECRET_KEY.
   const secrets = new SecretBox(Buffer.from(config.secretKey, 'base64'));
+  // Signed webhooks (src/webhooks, docs/webhooks.md): a bus subscriber that enqueues a BullMQ delivery per (webhook, event).
+  const webhookJobs = new WebhookJobs({ redis: config.redis, attempts: attemptsFor(config.webhooks.retryForMs, config.webhooks.firstRetryMs), firstRetryMs: config.webhooks.firstRetryMs }, log.child({ component: 'webhooks' }));
+  const webhooks = new WebhookService({ db, secrets, queue: webhookJobs, timeoutMs: config.webhooks.timeoutMs, log: log.child({ component: 'webhooks' }) });
+  let unsubscribeWebhooks: (() => void) | null = null;
   const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
@@ -357,6 +365,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(flowsPlugin, { auth, flows });
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
+      await api.register(webhooksPlugin, { auth, webhooks });
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });
@@ -387,6 +396,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       stopPurgingKeys ??= purgeExpiredKeysEvery(db, log.child({ component: 'http' }));
       await recordings.ensureFolder();
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
+      webhookJobs.start((job, attempt, last) => webhooks.attempt(job, attempt, last));
+      unsubscribeWebhooks ??= events.bus.subscribe(webhooks, null).unsubscribe;
       contactStates.start();
       await http.listen({ host: config.http.host, port: config.http.port });
       if (plain) await plain.listen(config.http.host, config.http.plainPort ?? 0);
@@ -411,6 +422,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         const flushed = await cdrWriter.flush(config.shutdownGraceMs);
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
         cdrWriter.stop();
+        unsubscribeWebhooks?.();
+        await webhookJobs.stop();
         await recordingJobs.stop();
         await ami.stop();
         redis.disconnect();

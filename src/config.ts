@@ -88,6 +88,15 @@ export interface Config {
     /** How often the retention job runs. */
     readonly retentionEveryMs: number;
   };
+  /** Webhook deliveries (src/webhooks, docs/webhooks.md#retries). */
+  readonly webhooks: {
+    /** How long a failing delivery is retried (exponential backoff); then it is dead. */
+    readonly retryForMs: number;
+    /** The first retry's delay; it doubles each attempt. */
+    readonly firstRetryMs: number;
+    /** One attempt's time limit (connect to the end of the response head). */
+    readonly timeoutMs: number;
+  };
   /** Which calls are recorded and how (src/calls/recording-policy.ts, docs/recording.md#policy). */
   readonly recordingPolicy: {
     /** Where no queue, route, extension or trunk says. */
@@ -163,6 +172,9 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_RECORDINGS_MIN_FREE_MB', required: false, fallback: '1024', about: 'below this many MB free on the recordings disk no new recording starts (the call goes on); readiness and doctor say so' },
   { name: 'PBX_RECORDING_FORMAT', required: false, fallback: 'mp3', about: 'storage format after the call: mp3 (stereo, compressed by a BullMQ job with sox) or wav (kept as recorded)' },
   { name: 'PBX_RECORDING_MP3_KBPS', required: false, fallback: '32', about: 'MP3 bitrate of stored recordings: 16, 24, 32, 40, 48, 56 or 64 kbit/s' },
+  { name: 'PBX_WEBHOOK_RETRY_HOURS', required: false, fallback: '24', about: 'how long a failing webhook delivery is retried, with exponential backoff (0-168; 0: one attempt)' },
+  { name: 'PBX_WEBHOOK_FIRST_RETRY_MS', required: false, fallback: '10000', about: "a failed webhook delivery's first retry delay; it doubles each attempt" },
+  { name: 'PBX_WEBHOOK_TIMEOUT_MS', required: false, fallback: '10000', about: 'time limit of one webhook delivery attempt' },
   { name: 'PBX_RECORDING_COMPRESS_ATTEMPTS', required: false, fallback: '5', about: 'compression attempts (backoff 5 s doubling) before a recording is marked failed; its WAV original is kept' },
   { name: 'PBX_RECORDING_RETENTION_CHECK_MINUTES', required: false, fallback: '60', about: 'how often the retention job looks for recordings past their retain-until time' },
   { name: 'PBX_RECORDING_POLICY', required: false, fallback: 'on-demand', about: 'site default recording policy where no queue, route, extension or trunk sets one: always, never or on-demand (docs/recording.md#policy)' },
@@ -340,6 +352,11 @@ export function loadConfig(env: Env): Config {
       mp3Kbps,
       compressAttempts: r.int('PBX_RECORDING_COMPRESS_ATTEMPTS', 5, 1, 50),
       retentionEveryMs: r.int('PBX_RECORDING_RETENTION_CHECK_MINUTES', 60, 1, 1_440) * 60_000,
+    },
+    webhooks: {
+      retryForMs: r.int('PBX_WEBHOOK_RETRY_HOURS', 24, 0, 168) * 3_600_000,
+      firstRetryMs: r.int('PBX_WEBHOOK_FIRST_RETRY_MS', 10_000, 50, 3_600_000),
+      timeoutMs: r.int('PBX_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     recordingPolicy: {
       site: r.oneOf('PBX_RECORDING_POLICY', 'on-demand', ['always', 'never', 'on-demand'] as const),
