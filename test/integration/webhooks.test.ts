@@ -1,0 +1,182 @@
+/**
+ * Webhooks end to end (docs/webhooks.md): the wired daemon (its API, event bus, BullMQ worker) on
+ * the run's real Postgres and Redis (its own key prefix), and a real HTTP receiver in this process.
+ * Events are published on the daemon's bus as a feature does after its commit. Checked: a
+ * registered webhook receives the events it wants (types, queue filter), signed so that the
+ * documented receiver snippet accepts it; a receiver failing twice then answering 200 gets the same
+ * delivery id and body three times and the log says delivered after 3 attempts; 410 disables the
+ * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { CLI_ACTOR, AuthService } from '../../src/auth/service.js';
+import { startTestApp } from '../support/app.js';
+import { eventually } from '../support/wait.js';
+import { documentedVerifier, type Verify } from '../support/webhook-snippet.js';
+
+interface Received {
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+let app: App;
+let receiver: Server;
+let base = '';
+let admin = '';
+let verify: Verify;
+const received: Received[] = [];
+/** Per path, the statuses to answer in turn (the last one repeats); 200 when none. */
+const script = new Map<string, number[]>();
+const run = Date.now().toString(36);
+const QUEUE = `it-wh-${run}`;
+
+const api = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, token = admin) =>
+  app.http.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+const at = (path: string) => received.filter((r) => r.path === path);
+const agentState = (agent: string, queues: string[]) =>
+  app.events.bus.publish({ type: 'agent.state', agent, state: 'ready', from: 'paused', cause: 'unpause', pause: null, callId: null, queue: null, queues });
+
+async function register(path: string, body: Record<string, unknown> = {}) {
+  const res = await api('POST', '/webhooks', { url: `${base}${path}`, eventTypes: ['agent.state'], ...body });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; secret: string; url: string; active: boolean };
+}
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const statuses = script.get(path) ?? [];
+      const status = statuses.length > 1 ? statuses.shift()! : (statuses[0] ?? 200);
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  app = await startTestApp({ PBX_WEBHOOK_FIRST_RETRY_MS: '100', PBX_WEBHOOK_RETRY_HOURS: '1', PBX_WEBHOOK_TIMEOUT_MS: '3000' });
+  const auth = new AuthService(app.db);
+  admin = (await auth.createToken(CLI_ACTOR, { username: `wh-admin-${run}`, name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;
+  verify = await documentedVerifier();
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+});
+
+describe('webhooks', () => {
+  it('refuses bad input with 400 naming the field, and non-admins', async () => {
+    const bad = async (body: unknown, field: string) => {
+      const res = await api('POST', '/webhooks', body);
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().error.code).toBe('validation-failed');
+      expect(JSON.stringify(res.json().error)).toContain(field);
+    };
+    await bad({ url: 'ftp://crm.example.com/hook', eventTypes: ['agent.state'] }, 'url');
+    await bad({ url: 'file:///etc/passwd', eventTypes: ['agent.state'] }, 'url');
+    await bad({ url: 'https://u:p@crm.example.com/', eventTypes: ['agent.state'] }, 'url');
+    await bad({ url: `${base}/x`, eventTypes: ['agent.nonsense'] }, 'eventTypes');
+    await bad({ url: `${base}/x`, eventTypes: [] }, 'eventTypes');
+    await bad({ eventTypes: ['agent.state'] }, 'url');
+    const auth = new AuthService(app.db);
+    const sup = (await auth.createToken(CLI_ACTOR, { username: `wh-sup-${run}`, name: 'it', ttlDays: 1, ensureRole: 'supervisor' })).token;
+    expect((await api('GET', '/webhooks', undefined, sup)).statusCode).toBe(403);
+  });
+
+  it('delivers the events a webhook wants, signed as documented; the secret is shown once', async () => {
+    const hook = await register('/crm', { queue: QUEUE });
+    expect(hook.secret).toMatch(/^whsec_/);
+    const got = await api('GET', `/webhooks/${hook.id}`);
+    expect(got.json().secret).toBeUndefined();
+    expect(got.json()).toMatchObject({ url: `${base}/crm`, eventTypes: ['agent.state'], queue: QUEUE, active: true });
+
+    agentState('9001', ['some-other-queue']); // not its queue
+    app.events.bus.publish({ type: 'queue.joined', callId: 'c1', queue: QUEUE, callerNumber: '1', callerName: null, priority: 0 }); // not its type
+    agentState('9002', ['x', QUEUE]);
+    const [first] = await eventually(async () => (at('/crm').length ? at('/crm') : undefined), 20_000, 'delivery to /crm');
+    const event = JSON.parse(first!.body) as { id: number; type: string; agent: string };
+    expect(event).toMatchObject({ type: 'agent.state', agent: '9002' });
+    expect(first!.headers['content-type']).toBe('application/json');
+    expect(first!.headers['pbx-event']).toBe('agent.state');
+    expect(first!.headers['pbx-delivery']).toBe(`${hook.id}-${event.id}`);
+    expect(verify(hook.secret, first!.headers['pbx-signature'] as string, first!.body)).toBe(true);
+    expect(verify('whsec_wrong', first!.headers['pbx-signature'] as string, first!.body)).toBe(false);
+
+    const log = await eventually(async () => {
+      const items = (await api('GET', `/webhooks/${hook.id}/deliveries`)).json().items as { state: string }[];
+      return items[0]?.state === 'delivered' ? items : undefined;
+    }, 10_000, 'delivery logged');
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ id: `${hook.id}-${event.id}`, eventId: event.id, eventType: 'agent.state', state: 'delivered', attempts: 1, responseCode: 200, lastError: null });
+
+    // redeliver: the same delivery id and body again
+    const re = await api('POST', `/webhooks/${hook.id}/deliveries/${hook.id}-${event.id}/redeliver`);
+    expect(re.statusCode, re.body).toBe(202);
+    const again = await eventually(async () => at('/crm')[1], 10_000, 'redelivery');
+    expect(again.headers['pbx-delivery']).toBe(first!.headers['pbx-delivery']);
+    expect(again.body).toBe(first!.body);
+    expect(verify(hook.secret, again.headers['pbx-signature'] as string, again.body)).toBe(true);
+  });
+
+  it('a receiver failing twice gets the same delivery three times, logged delivered after 3 attempts', async () => {
+    script.set('/flaky', [500, 503, 200]);
+    const hook = await register('/flaky');
+    agentState('9003', []);
+    const tries = await eventually(async () => (at('/flaky').length >= 3 ? at('/flaky') : undefined), 20_000, 'three attempts');
+    const ids = new Set(tries.map((t) => t.headers['pbx-delivery']));
+    expect(ids.size).toBe(1);
+    expect(new Set(tries.map((t) => t.body)).size).toBe(1);
+    for (const t of tries) expect(verify(hook.secret, t.headers['pbx-signature'] as string, t.body)).toBe(true);
+    const log = await eventually(async () => {
+      const items = (await api('GET', `/webhooks/${hook.id}/deliveries`)).json().items as { state: string; attempts: number }[];
+      return items[0]?.state === 'delivered' ? items : undefined;
+    }, 10_000, 'delivered after retries');
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ state: 'delivered', attempts: 3, responseCode: 200 });
+    // no fourth attempt: the next event's delivery is the next request
+    agentState('9004', []);
+    const next = await eventually(async () => at('/flaky')[3], 10_000, 'next event');
+    expect(next.headers['pbx-delivery']).not.toBe(tries[0]!.headers['pbx-delivery']);
+    expect(JSON.parse(next.body)).toMatchObject({ agent: '9004' });
+  });
+
+  it('410 Gone disables the webhook, with an audit row', async () => {
+    script.set('/gone', [410]);
+    const hook = await register('/gone');
+    agentState('9005', []);
+    const disabled = await eventually(async () => {
+      const w = (await api('GET', `/webhooks/${hook.id}`)).json() as { active: boolean; disabledReason: string | null };
+      return w.active ? undefined : w;
+    }, 20_000, 'webhook disabled');
+    expect(disabled.disabledReason).toContain('410');
+    expect(at('/gone')).toHaveLength(1);
+    const items = (await api('GET', `/webhooks/${hook.id}/deliveries`)).json().items as { state: string }[];
+    expect(items[0]).toMatchObject({ state: 'gone', attempts: 1, responseCode: 410 });
+    const audit = await app.db.selectFrom('audit_log').select(['action', 'actor_label']).where('entity', '=', 'webhook').where('entity_id', '=', hook.id).orderBy('id').execute();
+    expect(audit.map((a) => a.action)).toEqual(['webhook.create', 'webhook.disable']);
+    expect(audit[1]!.actor_label).toBe('system:webhooks');
+  });
+
+  it('rotate-secret: the new secret is shown once and signs from then on; ping answers', async () => {
+    const hook = await register('/rotated');
+    const rotated = await api('POST', `/webhooks/${hook.id}/rotate-secret`);
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const secret = rotated.json().secret as string;
+    expect(secret).toMatch(/^whsec_/);
+    expect(secret).not.toBe(hook.secret);
+    const ping = await api('POST', `/webhooks/${hook.id}/ping`);
+    expect(ping.json()).toMatchObject({ outcome: 'delivered', responseCode: 200, error: null });
+    const p = at('/rotated')[0]!;
+    expect(JSON.parse(p.body)).toMatchObject({ type: 'ping', webhookId: hook.id });
+    expect(verify(secret, p.headers['pbx-signature'] as string, p.body)).toBe(true);
+    expect(verify(hook.secret, p.headers['pbx-signature'] as string, p.body)).toBe(false);
+    expect((await api('DELETE', `/webhooks/${hook.id}`)).statusCode).toBe(204);
+    expect((await api('GET', `/webhooks/${hook.id}`)).statusCode).toBe(404);
+  });
+});
