@@ -18,14 +18,14 @@ export type AsteriskInterface = 'ari' | 'ami';
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
- * `read` once for the collects that run together in one scrape (registry.metrics() runs them at
- * once); the next scrape reads again.
+ * `read` once for the collects that run together in one scrape: registry.metrics() calls every
+ * collect in the same tick, before any read can settle; once it has settled the next call reads again.
  */
 export function oncePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
   let inFlight: Promise<T> | null = null;
   return () =>
     (inFlight ??= read().finally(() => {
-      setImmediate(() => (inFlight = null));
+      inFlight = null;
     }));
 }
 
