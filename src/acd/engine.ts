@@ -55,6 +55,9 @@ export interface QueueSettings {
   /** After this long in the queue a caller may ask to be called back (null: never). */
   readonly callbackAfterSeconds: number | null;
   readonly callbackRetries: number;
+  /** Screen pop on the handset (screen-pop.ts); absent or null: none. */
+  readonly callerIdTemplate?: string | null;
+  readonly alertInfo?: string | null;
 }
 
 /** Rings the agent for a callback; the agent's answer and the customer's come back as events. */
@@ -67,6 +70,8 @@ export interface AgentRecord extends RoutableAgent {
   readonly number: string;
   readonly extension: string | null;
   readonly machine: AgentState;
+  /** On a headset: offers ask the phone to answer at once. */
+  readonly autoAnswer?: boolean;
 }
 
 export type LoginCheck = { readonly outcome: 'ok'; readonly agentId: string } | { readonly outcome: 'wrong' | 'locked' };
@@ -130,6 +135,15 @@ export interface OfferedAgent {
   readonly id: string;
   readonly number: string;
   readonly extension: string;
+  /** What the agent's phone shows and does while it rings (screen-pop.ts); absent: the caller's name or number, no extra headers. */
+  readonly handset?: HandsetOffer;
+}
+
+/** The queue's screen pop settings and the agent's auto-answer, for ringing their phone. */
+export interface HandsetOffer {
+  readonly callerIdTemplate: string | null;
+  readonly alertInfo: string | null;
+  readonly autoAnswer: boolean;
 }
 
 /** What the engine asks of the caller's session. */
@@ -564,7 +578,8 @@ export class AcdEngine {
         const agent = byId.get(agentId);
         if (!agent?.extension) continue;
         const step = await this.apply(agentId, { type: 'offer', callId: a.callId, queueId: a.queueId });
-        if (step.ok) claimed.push({ id: agentId, number: agent.number, extension: agent.extension });
+        const handset = { callerIdTemplate: w.queue.callerIdTemplate ?? null, alertInfo: w.queue.alertInfo ?? null, autoAnswer: agent.autoAnswer ?? false };
+        if (step.ok) claimed.push({ id: agentId, number: agent.number, extension: agent.extension, handset });
       }
       if (claimed.length === 0) {
         this.again = true; // lost every claim: look again with fresh states

@@ -33,7 +33,7 @@ export class RoutingCache {
 
   /** Every agent (logged out too), as the engine takes them; the same array until something changes. */
   agents(): AgentRecord[] {
-    this.records ??= [...this.byId.values()].map((a) => ({ ...a, machine: a.agentState }));
+    this.records ??= [...this.byId.values()].map((a) => ({ ...a, machine: a.agentState, autoAnswer: a.row.auto_answer }));
     return this.records;
   }
 

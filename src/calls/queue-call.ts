@@ -23,6 +23,7 @@ import { HoldTime } from './hold-time.js';
 import { decideLegTransfer, type TransferRequest } from './transfer.js';
 import { declineTransfer, type DialHost } from './dial-call.js';
 import type { CallerContext } from './directory.js';
+import { handsetOffer } from './handset-offer.js';
 
 /** What a caller hears when a callback becomes possible (spoken by espeak-ng, cached). */
 export const CALLBACK_OFFER_TEXT = 'To keep your place in the queue and be called back, press star.';
@@ -43,6 +44,8 @@ export interface QueueHost extends CallHost, Pick<DialHost, 'lookupTarget' | 'ca
   readonly acd: AcdEngine;
   /** Asterisk is ringing this agent's phone for the caller (the screen pop: agent.offered). */
   agentRinging?(agent: OfferedAgent): void;
+  /** What the caller's IVR flow collected (a queue's caller-ID name template may show one). */
+  ivrVariables?(): Readonly<Record<string, string>>;
   /** Our leg ids must reach this session: b-answered / b-ended. */
   registerLeg(legId: string): void;
   releaseLeg(legId: string): void;
@@ -387,13 +390,15 @@ export class QueueRunner implements CallRunner {
     this.ringing.set(legId, agent);
     this.host.registerLeg(legId);
     const number = facts.callerNumber ?? '';
+    const { name, variables } = handsetOffer(agent.handset, { name: facts.callerName, number: facts.callerNumber, variables: this.host.ivrVariables?.() ?? {} });
     try {
       await control.originate({
         channelId: legId,
         endpoint: `PJSIP/${agent.extension}`,
-        callerId: `"${facts.callerName ?? number}" <${number}>`,
+        callerId: `"${name}" <${number}>`,
         timeoutSeconds: ringTimeoutSeconds,
         appArgs: `leg,${facts.callId}`,
+        variables,
       });
       log.info({ agent: agent.number, extension: agent.extension, leg: legId }, 'ringing agent');
       this.host.agentRinging?.(agent);

@@ -143,6 +143,7 @@ export class CallSession {
       now: deps.now,
       answerCaller: () => this.answerCaller(),
       agentRinging: (agent) => deps.agentOffered?.(this.facts, agent, this.switchboard.ivrVariables),
+      ivrVariables: () => this.switchboard.ivrVariables,
       hangupCaller: (reason, by) => this.hangupCaller(reason, by),
       partyAnswered: (answeredBy, agent) => {
         // A callback's agent placed the call (facts.agent): the live row keeps naming them.

@@ -129,8 +129,10 @@ export interface CallControl {
   /**
    * Dial an endpoint into our Stasis app. The new channel gets `channelId`, enters the app (with
    * `appArgs`) only when answered, and its ChannelDestroyed (with the cause) reaches us if not.
+   * `variables`: set on the new channel before it dials, e.g. `PJSIP_HEADER(add,Alert-Info)` to
+   * add a header to the INVITE.
    */
-  originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void>;
+  originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string; variables?: Readonly<Record<string, string>> }): Promise<void>;
   /** Tell the transferring phone how its transfer (REFER) went: a NOTIFY with the matching sipfrag. */
   transferProgress(channelId: string, state: TransferProgress): Promise<void>;
   /**

@@ -205,13 +205,13 @@ export class AriConnection implements CallControl {
     await this.api().json('DELETE', `/channels/${seg(channelId)}/ring`);
   }
 
-  async originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string }): Promise<void> {
+  async originate(o: { channelId: string; endpoint: string; callerId: string; timeoutSeconds: number; appArgs: string; variables?: Readonly<Record<string, string>> }): Promise<void> {
     await this.api().json(
       'POST',
       `/channels/${seg(o.channelId)}`,
       { endpoint: o.endpoint, callerId: o.callerId, timeout: o.timeoutSeconds, app: this.settings.app, appArgs: o.appArgs },
       // A REFER from the dialed phone raises ChannelTransfer for us instead of a core transfer.
-      { variables: { 'PJSIP_TRANSFER_HANDLING()': 'ari-only' } },
+      { variables: { ...o.variables, 'PJSIP_TRANSFER_HANDLING()': 'ari-only' } },
     );
   }
 

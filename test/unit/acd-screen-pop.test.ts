@@ -10,6 +10,7 @@ import {
   sanitize,
   type CallerIdTemplate,
 } from '../../src/acd/screen-pop.js';
+import { handsetOffer } from '../../src/calls/handset-offer.js';
 
 function parsed(template: string): CallerIdTemplate {
   const t = parseCallerIdTemplate(template);
@@ -88,5 +89,19 @@ describe('Alert-Info and auto-answer', () => {
     const auto = offerHeaders({ alertInfo: 'info=ring2', autoAnswer: true });
     expect(auto['PJSIP_HEADER(add,Alert-Info)']).toBe(AUTO_ANSWER_ALERT_INFO);
     expect(auto['PJSIP_HEADER(add,Call-Info)']).toMatch(/answer-after=0$/);
+  });
+});
+
+describe('handsetOffer (what the agent leg is originated with)', () => {
+  const caller = { name: 'Ada "A" Lovelace', number: '4930222333', variables: { account: '1234' } };
+  it('without settings: the caller name, sanitised, and no headers', () => {
+    expect(handsetOffer(undefined, caller)).toEqual({ name: 'Ada A Lovelace', variables: {} });
+  });
+  it("with the queue's template and ring, and auto-answer", () => {
+    const handset = { callerIdTemplate: 'SALES:{caller} #{account}', alertInfo: '<http://127.0.0.1/Bellcore-dr2>', autoAnswer: false };
+    expect(handsetOffer(handset, caller)).toEqual({ name: 'SALES:Ada A Lovela #1234', variables: { 'PJSIP_HEADER(add,Alert-Info)': '<http://127.0.0.1/Bellcore-dr2>' } });
+    expect(Object.keys(handsetOffer({ ...handset, autoAnswer: true }, caller).variables)).toEqual(['PJSIP_HEADER(add,Alert-Info)', 'PJSIP_HEADER(add,Call-Info)']);
+    // A stored template that no longer parses shows the plain caller.
+    expect(handsetOffer({ ...handset, callerIdTemplate: '{' }, caller).name).toBe('Ada A Lovelace');
   });
 });
