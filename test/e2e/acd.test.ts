@@ -174,6 +174,35 @@ async function queueEventsOfCaller(since: Date, last: string): Promise<QueueEven
   }
 }
 
+/** A customer's call answered by agent 23's phone (PHONE_1): the INVITE that phone received (SIPp's message trace). */
+async function inviteAtAgentPhone(): Promise<string> {
+  const port = ports.get(PHONE_1) ?? (await freePort(true));
+  ports.set(PHONE_1, port);
+  expect((await registerPhone({ sipPort: world.sipPort, ext: PHONE_1, password: passwords.get(PHONE_1)!, port })).code).toBe(0);
+  const logFile = path.join(tmpdir(), `pbx-e2e-acd-pop-${PHONE_1}-${port}-${Date.now()}.log`);
+  const phone = await startPhone('phone-answer', port, logFile);
+  const caller = await customer({ hangUpAfter: 1500 });
+  expect(caller.code, caller.output).toBe(0);
+  expect((await phone.done).code).toBe(0);
+  const trace = await readFile(`${logFile}.msg`, 'utf8');
+  const invite = trace.split(/-{20,}[^\n]*\n/).find((m) => /^INVITE sip:/m.test(m));
+  if (!invite) throw new Error(`no INVITE in ${logFile}.msg`);
+  await waitState('23', 'ready', 15_000);
+  return invite;
+}
+
+/** A header's value in a SIP message (the first of that name; compact forms not used by Asterisk here); null if absent. */
+function header(message: string, name: string): string | null {
+  const line = message.split(/\r?\n/).find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+  return line === undefined ? null : line.slice(name.length + 1).trim();
+}
+
+/** The quoted display name of a From / P-Asserted-Identity header. */
+function displayName(message: string, name: string): string | null {
+  const value = header(message, name);
+  return value === null ? null : (/^"((?:[^"\\]|\\.)*)"/.exec(value)?.[1] ?? null);
+}
+
 beforeAll(async () => {
   ({ daemon, admin } = await startReadyDaemon(daemonEnv()));
   for (const [number, name] of [[PHONE_1, 'Desk One'], [PHONE_2, 'Desk Two']] as const) {
@@ -245,6 +274,36 @@ describe('ACD: agents on desk phones', () => {
     expect(Math.abs(end!.talkMs! / 1000 - cdr.talkSeconds!)).toBeLessThanOrEqual(1);
     expect(end).toMatchObject({ holdMs: 0, details: { endedBy: 'wrap-up-done' } });
     expect(end!.wrapUpMs).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('screen pop on the handset: the INVITE to the agent phone shows the queue template in From and P-Asserted-Identity, with the Alert-Info; a headset agent is sent auto-answer', async () => {
+    const bad = await admin('PATCH', '/api/v1/queues/support', { callerIdTemplate: 'SUP:{caller} {a} {b}' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: { code: 'validation-failed', details: { field: 'body.callerIdTemplate' } } });
+    const badRing = await admin('PATCH', '/api/v1/queues/support', { alertInfo: 'info=ring2\r\nX-Evil: 1' });
+    expect(badRing.body).toMatchObject({ error: { details: { field: 'body.alertInfo' } } });
+    const set = await admin('PATCH', '/api/v1/queues/support', { callerIdTemplate: 'SUP:{caller}', alertInfo: '<http://127.0.0.1/Bellcore-dr2>' });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body).toMatchObject({ callerIdTemplate: 'SUP:{caller}', alertInfo: '<http://127.0.0.1/Bellcore-dr2>' });
+    try {
+      await waitState('23', 'ready');
+      let invite = await inviteAtAgentPhone();
+      // The carrier's caller sends no name: {caller} is their number.
+      expect(displayName(invite, 'From')).toBe('SUP:4930222333');
+      expect(displayName(invite, 'P-Asserted-Identity')).toBe('SUP:4930222333');
+      expect(header(invite, 'Alert-Info')).toBe('<http://127.0.0.1/Bellcore-dr2>');
+      expect(header(invite, 'Call-Info')).toBeNull();
+      // Agent 23 works on a headset: auto-answer replaces the queue's ring.
+      expect((await admin('PATCH', '/api/v1/agents/23', { autoAnswer: true })).body).toMatchObject({ autoAnswer: true });
+      await waitState('23', 'ready');
+      invite = await inviteAtAgentPhone();
+      expect(header(invite, 'Alert-Info')).toBe('<http://127.0.0.1>;info=alert-autoanswer');
+      expect(header(invite, 'Call-Info')).toBe('<sip:127.0.0.1>;answer-after=0');
+      expect(displayName(invite, 'From')).toBe('SUP:4930222333');
+    } finally {
+      await admin('PATCH', '/api/v1/queues/support', { callerIdTemplate: null, alertInfo: null });
+      await admin('PATCH', '/api/v1/agents/23', { autoAnswer: false });
+    }
   });
 
   it('a caller who hangs up while waiting is an abandon, with the wait', async () => {
