@@ -54,7 +54,7 @@ describe('caller-ID name template', () => {
   it('sanitises what the caller and the IVR supply (quotes, brackets, control characters)', () => {
     const t = parsed('Q:{caller}/{account}');
     const name = renderCallerIdName(t, { name: '"Evil" <sip:x@y>\r\nVia: z', number: '1', variables: { account: '12\u0000"3' } });
-    expect(name).not.toMatch(/["<>\r\n\u0000]/);
+    expect([...name].filter((c) => '"<>\r\n\u0000'.includes(c))).toEqual([]);
     expect(name.startsWith('Q:Evil sip:x@y Via:')).toBe(true);
     expect(sanitize('a\u200bb\tc  d')).toBe('a b c d');
   });
