@@ -132,6 +132,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     jobs: async () => Object.entries(await recordingJobs.counts()).map(([state, count]) => ({ queue: RECORDINGS_QUEUE, state, count })),
     streamClients: () => events.stats,
     cdrPending: () => cdrWriter.pendingCount,
+    cdrWriteFailures: () => cdrWriter.failedWrites,
   }, VERSION);
   events.bus.subscribe(metrics, null);
   const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }), callEnded(events.bus));
@@ -159,6 +160,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
     onDisconnected: (reason) => log.warn({ reason }, 'ARI disconnected: calls arriving now get the dialplan fallback'),
     onEvent: (event) => dispatcher?.onEvent(event),
+    onRequestTimed: (method, resource, seconds, ok) => metrics.observeAriRequest(method, resource, seconds, ok),
   }, log.child({ component: 'ari' }));
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
   // The DID rules a call from a trunk is routed by, kept warm; changes arrive by LISTEN.

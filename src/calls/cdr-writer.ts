@@ -14,6 +14,7 @@ import { closeCallWithId } from './repository.js';
 export class CdrWriter {
   private readonly pending = new Map<string, NewCdr>();
   private attempt = 0;
+  private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
 
@@ -27,6 +28,11 @@ export class CdrWriter {
 
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Failed write attempts since start (each retry that fails counts): the metrics' pbx_cdr_write_failures_total. */
+  get failedWrites(): number {
+    return this.failures;
   }
 
   write(cdr: NewCdr): void {
@@ -79,6 +85,7 @@ export class CdrWriter {
           written ? 'CDR written' : 'CDR already present',
         );
       } catch (err) {
+        this.failures++;
         const delay = backoffDelay(this.attempt++, this.backoff);
         this.log.error({ callId, err: (err as Error).message, pending: this.pending.size, retryInMs: delay }, 'CDR write failed; will retry');
         if (!this.timer) {

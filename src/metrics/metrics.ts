@@ -14,6 +14,9 @@ import type { MetricSources } from './port.js';
 
 export type AsteriskInterface = 'ari' | 'ami';
 
+/** Seconds; an ARI request on the same host answers in about a millisecond. */
+const ARI_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
 /** Seconds; an API answer is usually well under 50 ms, a CSV export may take minutes. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -52,6 +55,7 @@ export class PbxMetrics {
   private readonly queueLeft: Counter<'queue' | 'reason'>;
   private readonly connections: Counter<'interface'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly ariDuration: Histogram<'method' | 'resource' | 'outcome'>;
 
   constructor(
     readonly registry: Registry,
@@ -70,6 +74,10 @@ export class PbxMetrics {
     this.callsStarted = new Counter({ name: 'pbx_calls_started_total', help: 'Calls (and call parts after a transfer) that reached the daemon, by direction', labelNames: ['direction'], registers });
     this.callsAnswered = new Counter({ name: 'pbx_calls_answered_total', help: 'Calls a person answered', registers });
     this.callsEnded = new Counter({ name: 'pbx_calls_ended_total', help: 'Calls ended with their CDR written, by disposition', labelNames: ['disposition'], registers });
+    new Counter({ name: 'pbx_cdr_write_failures_total', help: 'CDR write attempts that failed (each is retried until it lands)', registers, collect() {
+      this.reset();
+      this.inc(sources.cdrWriteFailures());
+    } });
     new Gauge({ name: 'pbx_cdr_pending_writes', help: 'CDRs waiting to be written (Postgres slow or down; retried)', registers, collect() {
       this.set(sources.cdrPending());
     } });
@@ -111,6 +119,7 @@ export class PbxMetrics {
     } });
     this.connections = new Counter({ name: 'pbx_asterisk_connections_total', help: 'Successful connections to Asterisk (first one and each reconnect)', labelNames: ['interface'], registers });
     for (const i of ['ari', 'ami'] as const) this.connections.inc({ interface: i }, 0);
+    this.ariDuration = new Histogram({ name: 'pbx_ari_request_duration_seconds', help: 'ARI REST requests by method, resource (channels, bridges, playbacks...) and outcome (ok: 2xx, error: any other answer or no answer)', labelNames: ['method', 'resource', 'outcome'], buckets: ARI_BUCKETS, registers });
     const readDeps = oncePerScrape(() => sources.dependencies());
     new Gauge({ name: 'pbx_postgres_up', help: '1 when Postgres answered a query at this scrape (the /health/ready check)', registers, async collect() {
       this.set((await readDeps()).postgres ? 1 : 0);
@@ -160,6 +169,11 @@ export class PbxMetrics {
 
   asteriskConnected(which: AsteriskInterface): void {
     this.connections.inc({ interface: which });
+  }
+
+  /** An ARI REST request answered or failed (src/telephony/ari-rest.ts). */
+  observeAriRequest(method: string, resource: string, seconds: number, ok: boolean): void {
+    this.ariDuration.observe({ method, resource, outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
   /** `route`: the matched route's pattern (never the raw URL); null for no route (404). */

@@ -38,4 +38,6 @@ export interface MetricSources {
   streamClients(): { readonly clients: number; readonly closed: Readonly<Record<string, number>> };
   /** CDRs waiting to be written (Postgres slow or down). */
   cdrPending(): number;
+  /** CDR write attempts that failed since start (each is retried). */
+  cdrWriteFailures(): number;
 }

@@ -25,6 +25,13 @@ export interface AriRestSettings {
 
 const DEADLINE_MS = 10_000;
 
+/**
+ * Told of every request once it is answered or failed: the method, the resource (the path's first
+ * segment: channels, bridges, playbacks...; never an id), the seconds it took and whether it
+ * succeeded (2xx). For the metrics (pbx_ari_request_duration_seconds).
+ */
+export type AriRequestTimer = (method: string, resource: string, seconds: number, ok: boolean) => void;
+
 export class AriRest {
   /**
    * Idle connections are dropped after 5 s, well before Asterisk closes them (http.conf
@@ -33,7 +40,10 @@ export class AriRest {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32, timeout: 5_000 });
   private readonly authorization: string;
 
-  constructor(private readonly settings: AriRestSettings) {
+  constructor(
+    private readonly settings: AriRestSettings,
+    private readonly timed: AriRequestTimer = () => undefined,
+  ) {
     this.authorization = `Basic ${Buffer.from(`${settings.user}:${settings.password}`).toString('base64')}`;
   }
 
@@ -66,7 +76,9 @@ export class AriRest {
       headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
     }
-    return new Promise<Buffer>((resolve, reject) => {
+    const started = performance.now();
+    const resource = /^\/([A-Za-z]+)/.exec(path)?.[1] ?? 'other';
+    const answered = new Promise<Buffer>((resolve, reject) => {
       const req = http.request(
         { host: this.settings.host, port: this.settings.port, method, path: `/ari${path}${queryString(query)}`, headers, agent: this.agent, timeout: deadlineMs },
         (res) => {
@@ -85,6 +97,11 @@ export class AriRest {
       req.on('error', (err) => reject(new AppError('asterisk-unavailable', 503, `${what} failed: ${err.message}`)));
       req.end(payload ?? undefined);
     });
+    answered.then(
+      () => this.timed(method, resource, (performance.now() - started) / 1000, true),
+      () => this.timed(method, resource, (performance.now() - started) / 1000, false),
+    );
+    return answered;
   }
 }
 

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { logRejection } from '../shared/log-rejection.js';
-import { AriRest, seg } from './ari-rest.js';
+import { AriRest, seg, type AriRequestTimer } from './ari-rest.js';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import {
   HANDLED_EVENT_TYPES,
@@ -35,6 +35,8 @@ export interface AriListeners {
   onConnected(): void;
   onDisconnected(reason: string): void;
   onEvent(event: AriEvent): void;
+  /** Each REST request's time (the metrics); optional. */
+  onRequestTimed?: AriRequestTimer;
 }
 
 const RECORDING_NAME = /^[A-Za-z0-9_-]{1,120}$/;
@@ -58,7 +60,7 @@ export class AriConnection implements CallControl {
     private readonly listeners: AriListeners,
     private readonly log: Logger,
   ) {
-    this.rest = new AriRest(settings);
+    this.rest = new AriRest(settings, listeners.onRequestTimed);
   }
 
   get isConnected(): boolean {

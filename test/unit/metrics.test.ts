@@ -27,6 +27,7 @@ function fakeSources(over: Partial<MetricSources> = {}): MetricSources & { queue
     jobs: async () => [{ queue: 'recordings', state: 'waiting', count: 7 }],
     streamClients: () => ({ clients: 5, closed: { 'slow-consumer': 1 } }),
     cdrPending: () => 0,
+    cdrWriteFailures: () => 2,
     ...over,
   };
   return s;
@@ -50,6 +51,7 @@ describe('PbxMetrics', () => {
     expect(line(body, 'pbx_jobs{queue="recordings",state="waiting"}')).toBe('pbx_jobs{queue="recordings",state="waiting"} 7');
     expect(line(body, 'pbx_event_stream_closed_total{reason="slow-consumer"}')).toBe('pbx_event_stream_closed_total{reason="slow-consumer"} 1');
     expect(line(body, 'pbx_info{version="1.2.3"}')).toBe('pbx_info{version="1.2.3"} 1');
+    expect(line(body, 'pbx_cdr_write_failures_total')).toBe('pbx_cdr_write_failures_total 2');
     expect(sources.queueReads).toBe(1);
     await m.scrape();
     expect(sources.queueReads).toBe(2);
@@ -77,11 +79,13 @@ describe('PbxMetrics', () => {
     m.deliver({ id: 1, at, type: 'call.started', callId: 'c1', direction: 'outbound', callerNumber: '100', callerName: null, dialedNumber: '0301234', linkedId: null });
     m.deliver({ id: 2, at, type: 'call.ended', callId: 'c1', cdrId: '9', disposition: 'NO ANSWER', durationSeconds: 20, billableSeconds: 0, callerNumber: '100', callerName: null, queue: null, agent: null });
     m.deliver({ id: 3, at, type: 'queue.joined', callId: 'c2', queue: 'sales', callerNumber: null, callerName: null, priority: 0 });
+    m.observeAriRequest('POST', 'channels', 0.003, true);
     m.deliver({ id: 4, at, type: 'recording.ready', recordingId: 'r', callId: 'c2', queue: null, agent: null, durationMs: null });
     const { body } = await m.scrape();
     expect(line(body, 'pbx_calls_started_total{direction="outbound"}')).toBe('pbx_calls_started_total{direction="outbound"} 1');
     expect(line(body, 'pbx_calls_ended_total{disposition="NO ANSWER"}')).toBe('pbx_calls_ended_total{disposition="NO ANSWER"} 1');
     expect(line(body, 'pbx_queue_joined_total{queue="sales"}')).toBe('pbx_queue_joined_total{queue="sales"} 1');
+    expect(line(body, 'pbx_ari_request_duration_seconds_count{method="POST",resource="channels",outcome="ok"}')).toBe('pbx_ari_request_duration_seconds_count{method="POST",resource="channels",outcome="ok"} 1');
     expect(body).not.toMatch(/c1|c2|0301234/);
   });
 
