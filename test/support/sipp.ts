@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO } from './asterisk.js';
 import { freePort } from './ports.js';
@@ -96,15 +96,38 @@ export function answerOptions(port: number, count: number): { done: Promise<Sipp
   ]);
 }
 
-/** The registered phone waits on `port` for one call and answers, refuses busy, declines (603), lets it ring, or never responds. */
+/**
+ * The registered phone waits on `port` for one call and answers, refuses busy, declines (603), lets it ring, or never responds.
+ * `answerAfterMs` (phone-answer): let it ring that long before answering (300 ms otherwise).
+ */
 export async function startPhone(
   scenario: 'phone-answer' | 'phone-busy' | 'phone-decline' | 'phone-no-answer' | 'phone-silent' | 'phone-hold' | 'phone-answer-hangup',
   port: number,
   logFile: string,
+  o: { answerAfterMs?: number } = {},
 ): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+  let scenarioFile = path.join(REPO, 'test/e2e/sipp', `${scenario}.xml`);
+  if (o.answerAfterMs !== undefined) {
+    const ring = '<pause milliseconds="300"/>';
+    const xml = await readFile(scenarioFile, 'utf8');
+    if (scenario !== 'phone-answer' || !xml.includes(ring)) throw new Error(`answerAfterMs: ${scenario}.xml has no ${ring} before its 200 OK`);
+    scenarioFile = `${logFile}.xml`;
+    await writeFile(scenarioFile, xml.replace(ring, `<pause milliseconds="${Math.round(o.answerAfterMs)}"/>`));
+  }
   return runSipp([
-    '-sf', path.join(REPO, 'test/e2e/sipp', `${scenario}.xml`), '-p', String(port), '-mp', String(await freePort(true)),
+    '-sf', scenarioFile, '-p', String(port), '-mp', String(await freePort(true)),
     '-i', '127.0.0.1', '-m', '1', '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile, '-trace_msg', '-message_file', `${logFile}.msg`, '-trace_err', '-error_file', `${logFile}.err`,
+  ]);
+}
+
+/**
+ * The registered phone on `port` answers the next call, talks 1 s, then blind-transfers the caller
+ * to `target` (xfer-blind.xml: REFER, the NOTIFYs, then BYE).
+ */
+export async function startBlindTransferPhone(port: number, target: string, logFile: string): Promise<{ done: Promise<SippResult>; kill: () => void }> {
+  return runSipp([
+    '-sf', path.join(REPO, 'test/e2e/sipp/xfer-blind.xml'), '-p', String(port), '-mp', String(await freePort(true)), '-i', '127.0.0.1', '-m', '1',
+    '-key', 'target', target, '-timeout', '60s', '-timeout_error', '-nostdin', '-trace_logs', '-log_file', logFile, '-trace_msg', '-message_file', `${logFile}.msg`,
   ]);
 }
 
