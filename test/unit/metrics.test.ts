@@ -3,6 +3,7 @@
  * port (one read per scrape for the gauges that share it, a failing or hanging source leaves its
  * series out instead of failing or hanging the scrape), and PBX_METRICS_ACCESS=loopback.
  */
+import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { AuthService } from '../../src/auth/service.js';
@@ -93,6 +94,18 @@ describe('PbxMetrics', () => {
     expect(await within(1_000, async () => 1, 0)).toBe(1);
     expect(await within(1_000, () => Promise.reject(new Error('x')), 0)).toBe(0);
     expect(await within(10, () => new Promise<number>(() => undefined), -1)).toBe(-1);
+  });
+});
+
+describe('deploy/grafana/pbx-dashboard.json', () => {
+  it('parses, and every pbx_ metric its queries use is registered', async () => {
+    const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/pbx-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+    const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\bpbx_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')))));
+    expect(used.size).toBeGreaterThan(10);
+    const registry = new Registry();
+    new PbxMetrics(registry, fakeSources(), 'x');
+    const registered = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+    expect([...used].filter((name) => !registered.has(name))).toEqual([]);
   });
 });
 
