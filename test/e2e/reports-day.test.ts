@@ -7,8 +7,8 @@
  * survey. Two agents on SIPp desk phones: 13 (penalty 0, offered first) declines its one offer and
  * is paused for it (missedOffersPause 1); 34 (penalty 1) takes the calls. Callers come through a
  * carrier (SIPp on 127.0.0.6):
- *   A  declined by 13 (a RONA), answered by 34 at once, 2 s of talk     answered within SL
- *   B  34's phone rings 6.5 s before it answers, 2 s of talk            answered after SL
+ *   A  declined by 13 (a RONA), answered by 34 after 0.3 s, ~1.5 s talk  answered within SL
+ *   B  34's phone rings 6.5 s before it answers, ~2 s of talk           answered after SL
  *   C  hangs up after 1 s of waiting (34 paused)                        short abandon
  *   D  hangs up after 4.5 s of waiting (34 paused)                      abandon
  *   E  34 talks 4 s and hangs up; the caller stays and presses 4        CSAT 100 %, 1 answer
@@ -20,7 +20,8 @@
  * the call to the phone's 200 OK; its talk is the phone's 200 OK to its BYE. An abandon's wait lies
  * between the caller's `hangUpAfter` (the queue answers a caller at once when nobody is free) and
  * the time from placing the call to SIPp's exit. The report must fall in those bounds, widened by
- * the daemon's lag in stamping Asterisk's events (EVENT_LAG_S).
+ * the daemon's lag in stamping Asterisk's events (EVENT_LAG_S). (The queue answers a caller once
+ * an agent's phone rings, so a caller's `hangUpAfter` counts the ringing too.)
  *
  * Agent numbers and PINs go in ascending pcap order within a login call (test/support/sipp-dtmf.ts).
  */
