@@ -22,6 +22,8 @@ type Need = Role | 'public' | 'device';
 const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /health/live': 'public',
   'GET /health/ready': 'public',
+  // Prometheus (docs/metrics.md#access); with PBX_METRICS_ACCESS=loopback no token, from loopback only (unit metrics.test.ts).
+  'GET /metrics': 'viewer',
   'GET /provision/{file}': 'device',
 
   'GET /api/v1/me': 'viewer',
