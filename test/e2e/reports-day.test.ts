@@ -4,10 +4,10 @@
  * its own clock.
  *
  * The queue: service level 5 s (target 80 %), short abandons under 3 s, wrap-up 1 s, a post-call
- * survey. Two agents on SIPp desk phones: 13 (penalty 0, offered first) declines its one offer and
+ * survey. Two agents on SIPp desk phones: 123 (penalty 0, offered first) declines its one offer and
  * is paused for it (missedOffersPause 1); 34 (penalty 1) takes the calls. Callers come through a
  * carrier (SIPp on 127.0.0.6):
- *   A  declined by 13 (a RONA), answered by 34 after 0.3 s, ~1.5 s talk  answered within SL
+ *   A  declined by 123 (a RONA), answered by 34 after 0.3 s, ~1.5 s talk  answered within SL
  *   B  34's phone rings 6.5 s before it answers, ~2 s of talk           answered after SL
  *   C  hangs up after 1 s of waiting (34 paused)                        short abandon
  *   D  hangs up after 4.5 s of waiting (34 paused)                      abandon
@@ -41,7 +41,7 @@ const DID = '4930777060';
 const QUEUE = 'reports-day';
 const FLOW = 'reports-day-survey';
 const TAKER = { number: '34', pin: '5689', phone: '6181' }; // penalty 1: takes the calls
-const DECLINER = { number: '13', pin: '4679', phone: '6182' }; // penalty 0: offered first, declines
+const DECLINER = { number: '123', pin: '4679', phone: '6182' }; // penalty 0: offered first, declines (agent 13 is recording.test.ts's; one database for the e2e run; digits ascend across number and PIN, test/support/sipp-dtmf.ts)
 const SL_SECONDS = 5;
 const SHORT_ABANDON_SECONDS = 3;
 const WRAP_UP_SECONDS = 1;
@@ -218,7 +218,7 @@ describe('a short day of a queue, reported', () => {
       ringing: s(p.answered - p.invite),
     });
 
-    // A: 13 declines (RONA, then paused), 34 answers after 300 ms. The queue answers the caller
+    // A: 123 declines (RONA, then paused), 34 answers after 300 ms. The queue answers the caller
     // when an agent's phone rings, so the caller's 2 s include that ringing.
     const declining = await deskPhone(DECLINER.phone, 'phone-decline');
     let taking = await deskPhone(TAKER.phone, 'phone-answer');
@@ -236,7 +236,7 @@ describe('a short day of a queue, reported', () => {
     const callB = answeredCall(b.t0, await taking.times());
     await waitState(TAKER.number, 'ready');
 
-    // C and D: nobody ready (34 paused, 13 paused by its miss); both callers wait, then hang up.
+    // C and D: nobody ready (34 paused, 123 paused by its miss); both callers wait, then hang up.
     const pauseAsked = Date.now();
     expect((await admin('POST', `/api/v1/agents/${TAKER.number}/state`, { state: 'paused', pauseCode: 1 })).status).toBe(200);
     const paused = Date.now();
@@ -346,7 +346,7 @@ describe('a short day of a queue, reported', () => {
       const states = ['readySeconds', 'ringingSeconds', 'onCallSeconds', 'wrapUpStateSeconds', 'pausedSeconds'].reduce((n, k) => n + (r[k] as number), 0);
       expect(Math.abs(states - (r['loggedInSeconds'] as number)), `agent ${String(r['agent'])}'s states`).toBeLessThanOrEqual(0.3);
     }
-    // 13 was paused for its miss (reason 0) from call A to now.
+    // 123 was paused for its miss (reason 0) from call A to now.
     expect((decliner['paused'] as { code: number | null }[]).map((p) => p.code)).toEqual([0]);
   });
 });
