@@ -399,6 +399,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await recordings.ensureFolder();
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
       webhookJobs.start((job, attempt, last) => webhooks.attempt(job, attempt, last));
+      webhookJobs.onReady(() => {
+        webhooks.sweep(0).catch(() => undefined);
+      });
+      webhooks.start();
       unsubscribeWebhooks ??= events.bus.subscribe(webhooks, null).unsubscribe;
       contactStates.start();
       await http.listen({ host: config.http.host, port: config.http.port });
@@ -425,6 +429,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         if (!flushed) log.error({ pending: cdrWriter.pendingCount }, 'CDRs not written before shutdown; reconciliation will close them after restart');
         cdrWriter.stop();
         unsubscribeWebhooks?.();
+        webhooks.stop();
         await webhookJobs.stop();
         await recordingJobs.stop();
         await ami.stop();

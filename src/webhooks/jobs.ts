@@ -4,6 +4,9 @@
  * the delivery id `<webhook id>-<event id>`, so enqueueing it again does nothing and a retry is the
  * same delivery. Exponential backoff from `firstRetryMs`, as many attempts as cover `retryForMs`
  * (signing.ts attemptsFor). What an attempt does is WebhookService.attempt.
+ * Adding a job fails at once while Redis is unreachable (its own connection, no offline queue): the
+ * delivery row waits in Postgres as 'pending' and WebhookService.sweep queues it once Redis is back
+ * (`onReady`).
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -32,6 +35,7 @@ export interface WebhookJobOptions {
 
 export class WebhookJobs implements DeliveryQueue {
   private readonly connection: Redis;
+  private readonly adds: Redis;
   private readonly queue: Queue<DeliveryJob>;
   private worker: Worker<DeliveryJob> | null = null;
   private readonly prefix: string;
@@ -46,7 +50,13 @@ export class WebhookJobs implements DeliveryQueue {
       maxRetriesPerRequest: null,
     });
     this.connection.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error (webhook jobs)'));
-    this.queue = new Queue<DeliveryJob>(WEBHOOKS_QUEUE, { connection: this.connection, prefix: this.prefix });
+    this.adds = new Redis(opts.redis.url, {
+      ...(opts.redis.password === null ? {} : { password: opts.redis.password }),
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+    });
+    this.adds.on('error', (err: Error) => log.debug({ err: err.message }, 'redis error (webhook queue)'));
+    this.queue = new Queue<DeliveryJob>(WEBHOOKS_QUEUE, { connection: this.adds, prefix: this.prefix });
     this.queue.on('error', (err: Error) => log.debug({ err: err.message }, 'webhook queue error'));
   }
 
@@ -61,6 +71,11 @@ export class WebhookJobs implements DeliveryQueue {
       removeOnComplete: true,
       removeOnFail: { count: 1_000 },
     });
+  }
+
+  /** Called each time the queue's connection to Redis is (re)established. */
+  onReady(fn: () => void): void {
+    this.adds.on('ready', fn);
   }
 
   start(attempt: Attempt): void {
@@ -78,6 +93,7 @@ export class WebhookJobs implements DeliveryQueue {
   async stop(): Promise<void> {
     await this.worker?.close(true);
     await this.queue.close();
+    this.adds.disconnect();
     this.connection.disconnect();
   }
 }

@@ -95,3 +95,19 @@ export const findDelivery = (db: DbOrTx, webhookId: string, id: string): Promise
 export async function resetDelivery(db: DbOrTx, id: string): Promise<void> {
   await db.updateTable('webhook_deliveries').set({ state: 'pending', updated_at: new Date() }).where('id', '=', id).execute();
 }
+
+/** The outbox: deliveries written but (maybe) never queued, oldest first, untouched for `olderThanMs`. */
+export const pendingDeliveries = (db: DbOrTx, olderThanMs: number, limit: number): Promise<Pick<WebhookDeliveryRow, 'id' | 'webhook_id'>[]> =>
+  db
+    .selectFrom('webhook_deliveries')
+    .select(['id', 'webhook_id'])
+    .where('state', '=', 'pending')
+    .where('updated_at', '<', new Date(Date.now() - olderThanMs))
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+
+/** A pending row just queued: not swept again for a while. */
+export async function touchDelivery(db: DbOrTx, id: string): Promise<void> {
+  await db.updateTable('webhook_deliveries').set({ updated_at: new Date() }).where('id', '=', id).where('state', '=', 'pending').execute();
+}

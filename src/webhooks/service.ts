@@ -6,6 +6,8 @@
  * current secret and records the outcome: 2xx delivered; 410 gone and the webhook disabled; any
  * other answer, a timeout or a connection error is retried until the retry window is over, then
  * the delivery is dead ('failed') and the webhook disabled, each disabling audited.
+ * The delivery rows are the outbox: a job that could not be added (Redis down) leaves its row
+ * 'pending', and sweep() queues pending rows when Redis is back and every SWEEP_MS.
  */
 import { randomUUID } from 'node:crypto';
 import type { Actor } from '../audit/repository.js';
@@ -26,6 +28,10 @@ import { checkTarget } from './target.js';
 export const SYSTEM_ACTOR: Actor = { userId: null, tokenId: null, label: 'system:webhooks', requestId: null };
 const DELIVERY_LOG_LIMIT = 100;
 const CACHE_MS = 5_000;
+/** A pending row untouched this long is queued (again) by the sweep; adding an existing job is a no-op. */
+const PENDING_GRACE_MS = 2_000;
+const SWEEP_BATCH = 500;
+const SWEEP_EVERY_MS = 30_000;
 
 export interface WebhookView {
   readonly id: string;
@@ -170,15 +176,62 @@ export class WebhookService implements Subscriber {
     this.chain = this.chain.then(() => this.enqueueFor(event)).catch((err: Error) => this.deps.log.warn({ err: err.message, eventId: event.id }, 'webhook deliveries not enqueued'));
   }
 
+  /** Rows first (the outbox, in event order), then the jobs; a job not added waits for sweep(). */
   private async enqueueFor(event: PbxEvent): Promise<void> {
     const hooks = (await this.active()).filter((h) => wants(h, event));
     if (!hooks.length) return;
     const body = JSON.stringify(event);
-    for (const h of hooks) {
-      const deliveryId = deliveryIdOf(h.id, event.id);
-      await repo.insertDelivery(this.deps.db, { id: deliveryId, webhookId: h.id, eventId: event.id, eventType: event.type, body });
-      await this.deps.queue.enqueue({ webhookId: h.id, deliveryId });
+    const jobs = hooks.map((h) => ({ webhookId: h.id, deliveryId: deliveryIdOf(h.id, event.id) }));
+    for (const j of jobs) await repo.insertDelivery(this.deps.db, { id: j.deliveryId, webhookId: j.webhookId, eventId: event.id, eventType: event.type, body });
+    for (const j of jobs) {
+      try {
+        await this.deps.queue.enqueue(j);
+      } catch (err) {
+        this.deps.log.debug({ err: (err as Error).message, deliveryId: j.deliveryId }, 'webhook delivery not queued (Redis?); kept pending in Postgres');
+      }
     }
+  }
+
+  private sweeping = false;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  /** The periodic outbox pass (the Redis-back pass is wired to the queue's connection in src/app.ts). */
+  start(): void {
+    this.sweepTimer ??= setInterval(() => {
+      this.sweep().catch(() => undefined);
+    }, SWEEP_EVERY_MS).unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /**
+   * Queue the outbox's pending rows untouched for `graceMs` (Redis back: 0; the periodic pass: a
+   * grace so that rows being queued right now are left alone); returns how many were queued.
+   */
+  async sweep(graceMs = PENDING_GRACE_MS): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let queued = 0;
+    try {
+      for (;;) {
+        const rows = await repo.pendingDeliveries(this.deps.db, graceMs, SWEEP_BATCH);
+        for (const r of rows) {
+          await this.deps.queue.enqueue({ webhookId: r.webhook_id, deliveryId: r.id });
+          await repo.touchDelivery(this.deps.db, r.id);
+          queued++;
+        }
+        if (rows.length < SWEEP_BATCH) break;
+      }
+    } catch (err) {
+      this.deps.log.debug({ err: (err as Error).message }, 'webhook outbox sweep stopped (Redis?)');
+    } finally {
+      this.sweeping = false;
+    }
+    if (queued) this.deps.log.info({ queued }, 'webhook deliveries queued from the outbox');
+    return queued;
   }
 
   /** One attempt (the worker's): throws when BullMQ should retry. */

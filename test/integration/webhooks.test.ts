@@ -5,15 +5,18 @@
  * registered webhook receives the events it wants (types, queue filter), signed so that the
  * documented receiver snippet accepts it; a receiver failing twice then answering 200 gets the same
  * delivery id and body three times and the log says delivered after 3 attempts; 410 disables the
- * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field.
+ * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field;
+ * with Redis unreachable (a second daemon reaching Redis through a TCP gate this test closes) an
+ * event waits in Postgres as a pending delivery and is delivered once Redis is back.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { CLI_ACTOR, AuthService } from '../../src/auth/service.js';
 import { startTestApp } from '../support/app.js';
-import { eventually } from '../support/wait.js';
+import { REDIS_URL } from '../support/env.js';
+import { eventually, holdFor } from '../support/wait.js';
 import { documentedVerifier, type Verify } from '../support/webhook-snippet.js';
 
 interface Received {
@@ -178,5 +181,68 @@ describe('webhooks', () => {
     expect(verify(hook.secret, p.headers['pbx-signature'] as string, p.body)).toBe(false);
     expect((await api('DELETE', `/webhooks/${hook.id}`)).statusCode).toBe(204);
     expect((await api('GET', `/webhooks/${hook.id}`)).statusCode).toBe(404);
+  });
+});
+
+/** A TCP gate in front of the real Redis: close() drops every connection and refuses new ones. */
+function redisGate(target: URL) {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  let port = 0;
+  return {
+    url: () => { const u = new URL(target.href); u.hostname = '127.0.0.1'; u.port = String(port); return u.href; },
+    open: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => { port = (server.address() as AddressInfo).port; resolve(); })),
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); }),
+  };
+}
+
+describe('webhooks with Redis down', () => {
+  it('keeps the delivery in Postgres (pending) and delivers it once Redis is back, from the next daemon', async () => {
+    const gate = redisGate(new URL(REDIS_URL()));
+    await gate.open();
+    const overrides = { PBX_REDIS_URL: gate.url(), PBX_REDIS_PREFIX: `${inject('redisPrefix')}:b`, PBX_WEBHOOK_FIRST_RETRY_MS: '100', PBX_WEBHOOK_RETRY_HOURS: '1' };
+    let b = await startTestApp(overrides);
+    try {
+      const created = await b.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: { authorization: `Bearer ${admin}` }, payload: { url: `${base}/outbox`, eventTypes: ['agent.state'] } });
+      expect(created.statusCode, created.body).toBe(201);
+      const hook = created.json() as { id: string; secret: string };
+      const redisOk = async () => (await b.http.inject({ method: 'GET', url: '/health/ready' })).json().checks?.redis?.ok as boolean | undefined;
+      await eventually(async () => ((await redisOk()) === true ? true : undefined), 20_000, 'daemon b reaches Redis through the gate');
+
+      await gate.close();
+      await eventually(async () => ((await redisOk()) === false ? true : undefined), 20_000, 'daemon b sees Redis down');
+      b.events.bus.publish({ type: 'agent.state', agent: '9100', state: 'ready', from: 'paused', cause: 'unpause', pause: null, callId: null, queue: null, queues: [] });
+      const row = await eventually(async () => app.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id).executeTakeFirst(), 10_000, 'outbox row');
+      expect(row.state).toBe('pending');
+      await holdFor(1_000, 'Redis is down: nothing may be delivered meanwhile');
+      expect(at('/outbox')).toHaveLength(0);
+
+      // The daemon that published it stops while Redis is still down: nothing of it is in memory any
+      // more; the next daemon (Redis back) finds the row and delivers it.
+      await b.stop();
+      await gate.open();
+      b = await startTestApp(overrides);
+      const got = await eventually(async () => at('/outbox')[0], 30_000, 'delivery after Redis is back');
+      expect(JSON.parse(got.body)).toMatchObject({ type: 'agent.state', agent: '9100' });
+      expect(got.headers['pbx-delivery']).toBe(row.id);
+      expect(verify(hook.secret, got.headers['pbx-signature'] as string, got.body)).toBe(true);
+      await eventually(async () => ((await app.db.selectFrom('webhook_deliveries').select('state').where('id', '=', row.id).executeTakeFirst())?.state === 'delivered' ? true : undefined), 10_000, 'delivered');
+      expect(at('/outbox')).toHaveLength(1);
+    } finally {
+      await b.stop();
+      await gate.close().catch(() => undefined);
+    }
   });
 });
