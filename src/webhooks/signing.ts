@@ -41,11 +41,11 @@ export function verifySignature(secret: string, header: string, body: string, no
 }
 
 /**
- * Attempts for exponential backoff (first retry after `firstDelayMs`, doubling) to keep trying for
- * at least `retryForMs`: the smallest n with firstDelay * (2^(n-1) - 1) >= retryFor.
+ * Attempts for exponential backoff (first retry after `firstDelayMs`, doubling) whose last attempt
+ * is still within `retryForMs` of the first: the largest n with firstDelay * (2^(n-1) - 1) <= retryFor.
  */
 export function attemptsFor(retryForMs: number, firstDelayMs: number): number {
   let n = 1;
-  while (firstDelayMs * (2 ** (n - 1) - 1) < retryForMs && n < 60) n++;
+  while (firstDelayMs * (2 ** n - 1) <= retryForMs && n < 60) n++;
   return n;
 }

@@ -38,10 +38,13 @@ describe('webhook signatures', () => {
 });
 
 describe('retry attempts for a window', () => {
-  it('covers the window with doubling delays', () => {
+  it('keeps the last attempt within the window, doubling delays', () => {
     expect(attemptsFor(0, 10_000)).toBe(1);
-    expect(attemptsFor(24 * 3_600_000, 10_000)).toBe(15); // 10 s * (2^14 - 1) = 45.5 h >= 24 h; 2^13 - 1 gives 22.7 h
-    expect(10_000 * (2 ** 13 - 1)).toBeLessThan(24 * 3_600_000);
+    expect(attemptsFor(9_999, 10_000)).toBe(1);
+    expect(attemptsFor(10_000, 10_000)).toBe(2);
+    expect(attemptsFor(30_000, 10_000)).toBe(3); // retries after 10 s and 20 s more
+    // default: 14 attempts, the last 10 s * (2^13 - 1) = 22.75 h after the first; a 15th would be at 45.5 h
+    expect(attemptsFor(24 * 3_600_000, 10_000)).toBe(14);
   });
 });
 
