@@ -184,10 +184,15 @@ async function inviteAtAgentPhone(): Promise<string> {
   const caller = await customer({ hangUpAfter: 1500 });
   expect(caller.code, caller.output).toBe(0);
   expect((await phone.done).code).toBe(0);
-  const trace = await readFile(`${logFile}.msg`, 'utf8');
-  const invite = trace.split(/-{20,}[^\n]*\n/).find((m) => /^INVITE sip:/m.test(m));
-  if (!invite) throw new Error(`no INVITE in ${logFile}.msg`);
+  const invite = await lastInvite(`${logFile}.msg`);
   await waitState('23', 'ready', 15_000);
+  return invite;
+}
+
+/** The last INVITE in a SIPp message trace (-trace_msg). */
+async function lastInvite(file: string): Promise<string> {
+  const invite = (await readFile(file, 'utf8')).split(/-{20,}[^\n]*\n/).filter((m) => /^INVITE sip:/m.test(m)).at(-1);
+  if (!invite) throw new Error(`no INVITE in ${file}`);
   return invite;
 }
 
@@ -561,7 +566,8 @@ describe('ACD: agents on desk phones', () => {
     // Skills changed through the API reach the running ACD (its routing view listens for changes).
     expect((await admin('PATCH', '/api/v1/agents/23', { skills: { french: 1 } })).status).toBe(200);
     expect((await admin('PATCH', '/api/v1/agents/24', { skills: { french: 4 } })).status).toBe(200);
-    const q = await admin('POST', '/api/v1/queues', { name: 'skilled', strategy: 'skills', ringTimeoutSeconds: 10, wrapUpSeconds: 0, announceSeconds: 0 });
+    // The handset shows one variable the flow collected (screen pop on the handset).
+    const q = await admin('POST', '/api/v1/queues', { name: 'skilled', strategy: 'skills', ringTimeoutSeconds: 10, wrapUpSeconds: 0, announceSeconds: 0, callerIdTemplate: 'FR:{caller} {account}' });
     expect(q.status, JSON.stringify(q.body)).toBe(201);
     for (const number of ['23', '24']) expect((await admin('PUT', '/api/v1/queues/skilled/members', { agent: number, penalty: 0 })).status).toBeLessThan(300);
     const flow = await admin('POST', '/api/v1/flows', {
@@ -570,7 +576,8 @@ describe('ACD: agents on desk phones', () => {
         language: 'en',
         start: 'french',
         nodes: {
-          french: { kind: 'set', variable: 'queue_skills', value: 'french:3', next: 'queue' },
+          french: { kind: 'set', variable: 'queue_skills', value: 'french:3', next: 'account' },
+          account: { kind: 'set', variable: 'account', value: '98765', next: 'queue' },
           queue: { kind: 'transfer', target: { kind: 'queue', queue: 'skilled' } },
         },
       },
@@ -585,6 +592,8 @@ describe('ACD: agents on desk phones', () => {
     const caller = await sippCall({ scenario: 'uac-long-call', scenarioFile, dialed: '4930777003', sipPort: world.sipPort, user: '4930222333', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 });
     expect(caller.code, caller.output).toBe(0);
     expect((await phone.done).code).toBe(0);
+    const invite = await lastInvite(path.join(tmpdir(), `pbx-e2e-acd-${PHONE_2}-${ports.get(PHONE_2)}.log.msg`));
+    expect(displayName(invite, 'From')).toBe('FR:4930222333 98765');
     await waitState('24', 'ready');
     expect(await trail('24', since)).toEqual(['ready->reserved', 'reserved->on-call', 'on-call->ready']);
     expect(await trail('23', since)).toEqual([]); // never offered: French 1 is below the 3 asked for
