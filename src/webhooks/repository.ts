@@ -111,3 +111,18 @@ export const pendingDeliveries = (db: DbOrTx, olderThanMs: number, limit: number
 export async function touchDelivery(db: DbOrTx, id: string): Promise<void> {
   await db.updateTable('webhook_deliveries').set({ updated_at: new Date() }).where('id', '=', id).where('state', '=', 'pending').execute();
 }
+
+/** Forget finished deliveries: delivered or gone ones older than `doneDays`, dead ones older than `deadDays`. */
+export async function pruneDeliveries(db: DbOrTx, doneDays: number, deadDays: number): Promise<number> {
+  const day = 86_400_000;
+  const r = await db
+    .deleteFrom('webhook_deliveries')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('state', 'in', ['delivered', 'gone']), eb('updated_at', '<', new Date(Date.now() - doneDays * day))]),
+        eb.and([eb('state', '=', 'failed'), eb('updated_at', '<', new Date(Date.now() - deadDays * day))]),
+      ]),
+    )
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

@@ -32,6 +32,10 @@ const CACHE_MS = 5_000;
 const PENDING_GRACE_MS = 2_000;
 const SWEEP_BATCH = 500;
 const SWEEP_EVERY_MS = 30_000;
+/** The delivery log keeps delivered / gone deliveries this long, dead ones longer; pruned hourly. */
+export const KEEP_DONE_DAYS = 7;
+export const KEEP_DEAD_DAYS = 30;
+const PRUNE_EVERY_MS = 3_600_000;
 
 export interface WebhookView {
   readonly id: string;
@@ -194,11 +198,16 @@ export class WebhookService implements Subscriber {
 
   private sweeping = false;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private prunedAt = 0;
 
   /** The periodic outbox pass (the Redis-back pass is wired to the queue's connection in src/app.ts). */
   start(): void {
     this.sweepTimer ??= setInterval(() => {
       this.sweep().catch(() => undefined);
+      if (Date.now() - this.prunedAt >= PRUNE_EVERY_MS) {
+        this.prunedAt = Date.now();
+        repo.pruneDeliveries(this.deps.db, KEEP_DONE_DAYS, KEEP_DEAD_DAYS).catch((err: Error) => this.deps.log.debug({ err: err.message }, 'webhook delivery log not pruned'));
+      }
     }, SWEEP_EVERY_MS).unref();
   }
 

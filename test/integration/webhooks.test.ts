@@ -17,6 +17,7 @@ import { CLI_ACTOR, AuthService } from '../../src/auth/service.js';
 import { startTestApp } from '../support/app.js';
 import { REDIS_URL } from '../support/env.js';
 import { eventually, holdFor } from '../support/wait.js';
+import { pruneDeliveries } from '../../src/webhooks/repository.js';
 import { documentedVerifier, type Verify } from '../support/webhook-snippet.js';
 
 interface Received {
@@ -181,6 +182,23 @@ describe('webhooks', () => {
     expect(verify(hook.secret, p.headers['pbx-signature'] as string, p.body)).toBe(false);
     expect((await api('DELETE', `/webhooks/${hook.id}`)).statusCode).toBe(204);
     expect((await api('GET', `/webhooks/${hook.id}`)).statusCode).toBe(404);
+  });
+});
+
+describe('the delivery log', () => {
+  it('prunes delivered and gone deliveries after 7 days, dead ones after 30, never pending or retrying ones', async () => {
+    const hook = await register('/prune', { active: false });
+    const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
+    const rows = [
+      ['delivered', 8], ['delivered', 6], ['gone', 8], ['failed', 8], ['failed', 31], ['pending', 40], ['retrying', 40],
+    ] as const;
+    await app.db.insertInto('webhook_deliveries').values(rows.map(([state, d], i) => ({
+      id: `${hook.id}-${900 + i}`, webhook_id: hook.id, event_id: 900 + i, event_type: 'agent.state', body: '{}', state, attempts: 1,
+      response_code: null, duration_ms: null, last_error: null, updated_at: daysAgo(d),
+    }))).execute();
+    expect(await pruneDeliveries(app.db, 7, 30)).toBeGreaterThanOrEqual(3);
+    const left = await app.db.selectFrom('webhook_deliveries').select(['state', 'event_id']).where('webhook_id', '=', hook.id).orderBy('event_id').execute();
+    expect(left.map((r) => r.state)).toEqual(['delivered', 'failed', 'pending', 'retrying']);
   });
 });
 
