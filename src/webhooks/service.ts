@@ -79,6 +79,8 @@ export interface WebhookServiceDeps {
   readonly queue: DeliveryQueue;
   readonly timeoutMs: number;
   readonly log: Logger;
+  /** Told each attempt's outcome (metrics: webhook deliveries by outcome); must not throw. */
+  readonly observe?: (outcome: 'delivered' | 'gone' | 'retrying' | 'failed', durationMs: number) => void;
 }
 
 export class WebhookService implements Subscriber {
@@ -253,6 +255,7 @@ export class WebhookService implements Subscriber {
       return;
     }
     const outcome = await send({ url: hook.url, secret: this.secretOf(hook), body: delivery.body, deliveryId: job.deliveryId, eventType: delivery.event_type, timeoutMs: this.deps.timeoutMs });
+    this.deps.observe?.(outcome.kind === 'failed' ? (last ? 'failed' : 'retrying') : outcome.kind, outcome.durationMs);
     if (outcome.kind === 'delivered') {
       await repo.recordAttempt(db, job.deliveryId, { state: 'delivered', responseCode: outcome.status, durationMs: outcome.durationMs, error: null });
       return;
