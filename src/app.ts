@@ -70,7 +70,7 @@ import { acdPlugin } from './acd/plugin.js';
 import { queuesUsingExtension } from './acd/admin-repository.js';
 import { SupervisionService } from './supervision/service.js';
 import { supervisionPlugin } from './supervision/plugin.js';
-import { WebhookJobs } from './webhooks/jobs.js';
+import { WEBHOOKS_QUEUE, WebhookJobs } from './webhooks/jobs.js';
 import { attemptsFor } from './webhooks/signing.js';
 import { WebhookService } from './webhooks/service.js';
 import { webhooksPlugin } from './webhooks/plugin.js';
@@ -129,7 +129,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
     queues: () => queueFigures(db),
     agents: () => agentCounts(db),
-    jobs: async () => Object.entries(await recordingJobs.counts()).map(([state, count]) => ({ queue: RECORDINGS_QUEUE, state, count })),
+    jobs: async () => {
+      const [recs, hooks] = await Promise.all([recordingJobs.counts(), webhookJobs.counts()]);
+      return [
+        ...Object.entries(recs).map(([state, count]) => ({ queue: RECORDINGS_QUEUE, state, count })),
+        ...Object.entries(hooks).map(([state, count]) => ({ queue: WEBHOOKS_QUEUE, state, count })),
+      ];
+    },
     streamClients: () => events.stats,
     cdrPending: () => cdrWriter.pendingCount,
     cdrWriteFailures: () => cdrWriter.failedWrites,
@@ -304,7 +310,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const secrets = new SecretBox(Buffer.from(config.secretKey, 'base64'));
   // Signed webhooks (src/webhooks, docs/webhooks.md): a bus subscriber that enqueues a BullMQ delivery per (webhook, event).
   const webhookJobs = new WebhookJobs({ redis: config.redis, attempts: attemptsFor(config.webhooks.retryForMs, config.webhooks.firstRetryMs), firstRetryMs: config.webhooks.firstRetryMs }, log.child({ component: 'webhooks' }));
-  const webhooks = new WebhookService({ db, secrets, queue: webhookJobs, timeoutMs: config.webhooks.timeoutMs, log: log.child({ component: 'webhooks' }) });
+  const webhooks = new WebhookService({ db, secrets, queue: webhookJobs, timeoutMs: config.webhooks.timeoutMs, log: log.child({ component: 'webhooks' }), observe: (outcome, ms) => metrics.observeWebhookDelivery(outcome, ms) });
   let unsubscribeWebhooks: (() => void) | null = null;
   const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));

@@ -20,6 +20,13 @@ const ARI_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 /** Seconds; an API answer is usually well under 50 ms, a CSV export may take minutes. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** Seconds; a webhook receiver answers in tens of milliseconds, an attempt times out at PBX_WEBHOOK_TIMEOUT_MS. */
+const WEBHOOK_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** What became of one webhook delivery attempt (src/webhooks/service.ts). */
+export type WebhookOutcome = 'delivered' | 'gone' | 'retrying' | 'failed';
+const WEBHOOK_OUTCOMES: readonly WebhookOutcome[] = ['delivered', 'gone', 'retrying', 'failed'];
+
 /**
  * `read` once for the collects that run together in one scrape: registry.metrics() calls every
  * collect in the same tick, before any read can settle; once it has settled the next call reads again.
@@ -56,6 +63,8 @@ export class PbxMetrics {
   private readonly connections: Counter<'interface'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly ariDuration: Histogram<'method' | 'resource' | 'outcome'>;
+  private readonly webhookAttempts: Counter<'outcome'>;
+  private readonly webhookDuration: Histogram<'outcome'>;
 
   constructor(
     readonly registry: Registry,
@@ -141,6 +150,10 @@ export class PbxMetrics {
       this.reset();
       for (const [reason, n] of Object.entries(sources.streamClients().closed)) this.inc({ reason }, n);
     } });
+    // ---- webhooks (each delivery attempt, src/webhooks)
+    this.webhookAttempts = new Counter({ name: 'pbx_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered: 2xx; gone: 410, the webhook disabled; retrying: failed, another try follows; failed: the last try failed, dead-lettered)', labelNames: ['outcome'], registers });
+    this.webhookDuration = new Histogram({ name: 'pbx_webhook_delivery_duration_seconds', help: 'Webhook delivery attempts by outcome: from the POST to its answer, timeout or error', labelNames: ['outcome'], buckets: WEBHOOK_BUCKETS, registers });
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhookAttempts.inc({ outcome }, 0);
     this.httpDuration = new Histogram({ name: 'pbx_http_request_duration_seconds', help: 'HTTP requests by method, route pattern and status code (event streams not included)', labelNames: ['method', 'route', 'status_code'], buckets: HTTP_BUCKETS, registers });
   }
 
@@ -174,6 +187,12 @@ export class PbxMetrics {
   /** An ARI REST request answered or failed (src/telephony/ari-rest.ts). */
   observeAriRequest(method: string, resource: string, seconds: number, ok: boolean): void {
     this.ariDuration.observe({ method, resource, outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  /** A webhook delivery attempt ended (WebhookService's observe hook). */
+  observeWebhookDelivery(outcome: WebhookOutcome, durationMs: number): void {
+    this.webhookAttempts.inc({ outcome });
+    this.webhookDuration.observe({ outcome }, durationMs / 1000);
   }
 
   /** `route`: the matched route's pattern (never the raw URL); null for no route (404). */

@@ -73,6 +73,11 @@ export class WebhookJobs implements DeliveryQueue {
     });
   }
 
+  /** Jobs by state (the metrics' pbx_jobs{queue="webhooks"}); fails at once while Redis is unreachable. */
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+  }
+
   /** Called each time the queue's connection to Redis is (re)established. */
   onReady(fn: () => void): void {
     this.adds.on('ready', fn);

@@ -4,7 +4,8 @@
  * Events are published on the daemon's bus as a feature does after its commit. Checked: a
  * registered webhook receives the events it wants (types, queue filter), signed so that the
  * documented receiver snippet accepts it; a receiver failing twice then answering 200 gets the same
- * delivery id and body three times and the log says delivered after 3 attempts; 410 disables the
+ * delivery id and body three times, the log says delivered after 3 attempts and
+ * pbx_webhook_deliveries_total counts the attempts by outcome; 410 disables the
  * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field;
  * with Redis unreachable (a second daemon reaching Redis through a TCP gate this test closes) an
  * event waits in Postgres as a pending delivery and is delivered once Redis is back.
@@ -40,6 +41,13 @@ const QUEUE = `it-wh-${run}`;
 const api = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, token = admin) =>
   app.http.inject({ method, url: `/api/v1${url}`, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
 const at = (path: string) => received.filter((r) => r.path === path);
+/** GET /metrics: the value of the sample `name{labels}` as written (0 when absent). */
+async function metric(name: string, labels: string): Promise<number> {
+  const res = await app.http.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${admin}` } });
+  expect(res.statusCode).toBe(200);
+  const line = res.body.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
 const agentState = (agent: string, queues: string[]) =>
   app.events.bus.publish({ type: 'agent.state', agent, state: 'ready', from: 'paused', cause: 'unpause', pause: null, callId: null, queue: null, queues });
 
@@ -130,6 +138,9 @@ describe('webhooks', () => {
 
   it('a receiver failing twice gets the same delivery three times, logged delivered after 3 attempts', async () => {
     script.set('/flaky', [500, 503, 200]);
+    const retrying = await metric('pbx_webhook_deliveries_total', 'outcome="retrying"');
+    const delivered = await metric('pbx_webhook_deliveries_total', 'outcome="delivered"');
+    const timed = await metric('pbx_webhook_delivery_duration_seconds_count', 'outcome="retrying"');
     const hook = await register('/flaky');
     agentState('9003', []);
     const tries = await eventually(async () => (at('/flaky').length >= 3 ? at('/flaky') : undefined), 20_000, 'three attempts');
@@ -143,6 +154,11 @@ describe('webhooks', () => {
     }, 10_000, 'delivered after retries');
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ state: 'delivered', attempts: 3, responseCode: 200 });
+    // the metrics saw each attempt by outcome (the earlier tests' receivers all answer 200)
+    expect(await metric('pbx_webhook_deliveries_total', 'outcome="retrying"')).toBe(retrying + 2);
+    expect(await metric('pbx_webhook_delivery_duration_seconds_count', 'outcome="retrying"')).toBe(timed + 2);
+    expect(await metric('pbx_webhook_deliveries_total', 'outcome="delivered"')).toBeGreaterThanOrEqual(delivered + 1);
+    expect((await app.http.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${admin}` } })).body).toMatch(/^pbx_jobs\{queue="webhooks",state="waiting"\} \d+$/m);
     // no fourth attempt: the next event's delivery is the next request
     agentState('9004', []);
     const next = await eventually(async () => at('/flaky')[3], 10_000, 'next event');

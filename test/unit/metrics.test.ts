@@ -90,6 +90,19 @@ describe('PbxMetrics', () => {
     expect(body).not.toMatch(/c1|c2|0301234/);
   });
 
+  it('counts webhook delivery attempts by outcome, every outcome present from the start', async () => {
+    const m = new PbxMetrics(new Registry(), fakeSources(), 'x');
+    m.observeWebhookDelivery('retrying', 30);
+    m.observeWebhookDelivery('delivered', 1500);
+    const { body } = await m.scrape();
+    expect(line(body, 'pbx_webhook_deliveries_total{outcome="retrying"}')).toBe('pbx_webhook_deliveries_total{outcome="retrying"} 1');
+    expect(line(body, 'pbx_webhook_deliveries_total{outcome="delivered"}')).toBe('pbx_webhook_deliveries_total{outcome="delivered"} 1');
+    expect(line(body, 'pbx_webhook_deliveries_total{outcome="failed"}')).toBe('pbx_webhook_deliveries_total{outcome="failed"} 0');
+    // milliseconds in, seconds out: 1.5 s is above the 1 s bucket, within the 2.5 s one
+    expect(line(body, 'pbx_webhook_delivery_duration_seconds_bucket{le="1",outcome="delivered"}')).toBe('pbx_webhook_delivery_duration_seconds_bucket{le="1",outcome="delivered"} 0');
+    expect(line(body, 'pbx_webhook_delivery_duration_seconds_bucket{le="2.5",outcome="delivered"}')).toBe('pbx_webhook_delivery_duration_seconds_bucket{le="2.5",outcome="delivered"} 1');
+  });
+
   it('within: the answer, or the fallback on failure or when it takes too long', async () => {
     expect(await within(1_000, async () => 1, 0)).toBe(1);
     expect(await within(1_000, () => Promise.reject(new Error('x')), 0)).toBe(0);
