@@ -43,4 +43,6 @@ export default tseslint.config(
   { files: ['src/db/migrate.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   // Plain JavaScript (this file, bin/pbx.js) is outside the TypeScript program: no type information.
   { files: ['**/*.js', '**/*.cjs', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  // The wallboard page's script runs in the browser (src/wallboard/static, docs/wallboard.md).
+  { files: ['src/wallboard/static/**/*.js'], languageOptions: { globals: { window: 'readonly', document: 'readonly', sessionStorage: 'readonly', EventSource: 'readonly', URLSearchParams: 'readonly', CSS: 'readonly' } } },
 );

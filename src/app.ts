@@ -21,6 +21,7 @@ import { reserveIdBlock } from './events/repository.js';
 import { publishAgentChange, publishingAcdStore } from './events/acd-events.js';
 import { callEnded } from './calls/call-events.js';
 import { registeredExtensions } from './extensions/repository.js';
+import { wallboardPlugin } from './wallboard/plugin.js';
 import { callDirectory } from './calls/directory.js';
 import { AuthService } from './auth/service.js';
 import { buildHttp, plainListener } from './http/server.js';
@@ -356,6 +357,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   await http.register(metricsPlugin, { auth, metrics, access: config.http.metricsAccess });
   // Phone-facing, at the root (no bearer token: per-device credentials or IP allowlist).
   await http.register(phoneProvisioningPlugin, { db, site: config.site, sipPort: config.sip.port, sipTlsPort: config.sip.tlsPort, secrets, plainHttpAllowed: config.http.provisionPlain });
+  // The wallboard page at /wallboard (src/wallboard, docs/wallboard.md): static files; it asks for a token itself.
+  await http.register(wallboardPlugin, {});
   // The API: each feature's plugin (src/<feature>/plugin.ts) under /api/v1.
   await http.register(
     async (api) => {
