@@ -144,6 +144,16 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/supervision/{id}': 'supervisor',
   'PATCH /api/v1/supervision/{id}': 'supervisor',
   'DELETE /api/v1/supervision/{id}': 'supervisor',
+  // Webhooks: a URL that receives caller numbers, and its secret: admin's (docs/webhooks.md).
+  'GET /api/v1/webhooks': 'admin',
+  'POST /api/v1/webhooks': 'admin',
+  'GET /api/v1/webhooks/{id}': 'admin',
+  'PATCH /api/v1/webhooks/{id}': 'admin',
+  'DELETE /api/v1/webhooks/{id}': 'admin',
+  'POST /api/v1/webhooks/{id}/rotate-secret': 'admin',
+  'GET /api/v1/webhooks/{id}/deliveries': 'admin',
+  'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': 'admin',
+  'POST /api/v1/webhooks/{id}/ping': 'admin',
 };
 
 /** Routes that answer a stream that never ends: asked with a filter that does not exist, so an allowed role gets a 400, not a stream. */
