@@ -226,7 +226,7 @@ describe('call.ended', () => {
     const startedAt = new Date();
     const callId = `it-events-cdr-${Date.now()}`;
     const cdr = buildCdr(
-      { callId, direction: 'inbound', callerNumber: '+4930555333', callerName: null, dialedNumber: '500', startedAt, answeredAt: startedAt, digits: '' },
+      { callId, direction: 'inbound', callerNumber: '+4930555333', callerName: null, dialedNumber: '4930555399', startedAt, answeredAt: startedAt, digits: '' },
       { endedAt: new Date(startedAt.getTime() + 2000), cause: 16, causeText: null, endedBy: 'caller', reconciled: false },
     );
     writer.write(cdr);
