@@ -174,7 +174,8 @@ function slChart(q) {
   const target = q.settings.slPercent;
   const svg = svgEl('svg', { class: 'chart', viewBox: `0 0 ${W} ${H + 14}`, role: 'img', 'aria-label': `service level by half hour today, target ${target}%` });
   const slot = W / 48;
-  const dayStart = q.intervals.length ? Date.parse(q.intervals[0].from) : 0;
+  // Slots from local midnight (today's row of the live report), so a bar sits at its time of day.
+  const dayStart = Date.parse(q.today?.from ?? q.intervals[0]?.from ?? '');
   for (const row of q.intervals) {
     if (row.serviceLevelPercent === null) continue;
     const i = Math.round((Date.parse(row.from) - dayStart) / 1800000);
