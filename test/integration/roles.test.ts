@@ -22,6 +22,10 @@ type Need = Role | 'public' | 'device';
 const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /health/live': 'public',
   'GET /health/ready': 'public',
+  // The wallboard page's own files; the page asks for a token and sends it with each API call (docs/wallboard.md).
+  'GET /wallboard': 'public',
+  'GET /wallboard/wallboard.js': 'public',
+  'GET /wallboard/wallboard.css': 'public',
   // Prometheus (docs/metrics.md#access); with PBX_METRICS_ACCESS=loopback no token, from loopback only (unit metrics.test.ts).
   'GET /metrics': 'viewer',
   'GET /provision/{file}': 'device',
