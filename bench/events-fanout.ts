@@ -180,6 +180,8 @@ async function main(): Promise<void> {
 
     const oursSent: number[] = [];
     const amiSent: number[] = [];
+    /** The state change's own round trip (its answer, not the event): where our time goes. */
+    const apiAnswered: number[] = [];
     let state: 'paused' | 'ready' = 'ready';
     for (let k = 0; k < WARMUP + ROUNDS; k++) {
       amiSent.push(performance.now());
@@ -189,6 +191,7 @@ async function main(): Promise<void> {
       state = state === 'ready' ? 'paused' : 'ready';
       oursSent.push(performance.now());
       const res = await admin('POST', `/api/v1/agents/${AGENT}/state`, state === 'paused' ? { state, pauseCode } : { state });
+      apiAnswered.push(performance.now() - oursSent[k]!);
       if (res.status !== 200) throw new Error(`state change answered ${res.status}: ${JSON.stringify(res.body)}`);
       await allHave(ours, k + 1, `stream round ${k}`);
     }
@@ -204,6 +207,7 @@ async function main(): Promise<void> {
     console.log(row('Asterisk AMI: UserEvent action -> each AMI session (baseline)', base));
     console.log(row('pbx: API state change -> each SSE client', stream));
     console.log(row('pbx: event time (`at`, ms resolution) -> each SSE client', fromAt));
+    console.log(row('(pbx: the API state change answered, per event)', stats(apiAnswered.slice(WARMUP))));
     console.log(`\nratio pbx/AMI: p50 ${(stream.p50 / base.p50).toFixed(2)}x, p90 ${(stream.p90 / base.p90).toFixed(2)}x, p99 ${(stream.p99 / base.p99).toFixed(2)}x\n`);
   } finally {
     for (const r of receivers) r.socket.destroy();
