@@ -121,7 +121,10 @@ describe('event stream churn', () => {
       const h = handles();
       return total(h) <= total(handlesBefore) ? h : undefined;
     }, 10_000, `handles back to ${total(handlesBefore)}`, 20).catch(() => handles());
-    expect(Object.fromEntries(handlesAfter)).toEqual(Object.fromEntries(handlesBefore));
+    // No kind of handle grew. Fewer is fine: the pool may close an idle connection (or finish
+    // opening one) meanwhile, which is the pool's business, not a stream client's leak.
+    const grown = Object.fromEntries([...handlesAfter].filter(([kind, n]) => n > (handlesBefore.get(kind) ?? 0)));
+    expect(grown, `before ${JSON.stringify(Object.fromEntries(handlesBefore))}`).toEqual({});
     const heapAfter = await settledHeap();
     const rssAfter = process.memoryUsage().rss;
     const keptPerClient = (heapAfter - heapBefore) / CLIENTS;
