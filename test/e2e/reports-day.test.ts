@@ -33,6 +33,7 @@ import { Daemon, eventually } from '../support/daemon.js';
 import { registerPhone, sippCall, startBlindTransferPhone, startPhone, type SippResult } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { publishCsatSurvey } from '../support/survey-flow.js';
 import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
 
 const world = inject('e2e');
@@ -165,21 +166,7 @@ beforeAll(async () => {
   }
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'reports-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
-  const flow = await admin('POST', '/api/v1/flows', {
-    name: FLOW,
-    definition: {
-      language: 'en',
-      start: 'csat',
-      nodes: {
-        // Thanks before the hang-up: the caller's scenario is still in its pause after the key (a BYE there fails it).
-        csat: { kind: 'survey', question: 'csat', scale: '1-5', prompt: { sound: 'hello-world' }, timeoutMs: 10_000, maxRetries: 0, next: 'thanks' },
-        thanks: { kind: 'play', prompt: { sound: 'auth-thankyou' }, next: 'bye' },
-        bye: { kind: 'hangup' },
-      },
-    },
-  });
-  expect(flow.status, JSON.stringify(flow.body)).toBe(201);
-  expect((await admin('POST', `/api/v1/flows/${FLOW}/publish`)).status).toBe(200);
+  await publishCsatSurvey(admin, FLOW);
   const q = await admin('POST', '/api/v1/queues', {
     name: QUEUE, strategy: 'longest-idle', ringTimeoutSeconds: 15, wrapUpSeconds: WRAP_UP_SECONDS, missedOffersPause: 1, announceSeconds: 0,
     slSeconds: SL_SECONDS, slPercent: 80, shortAbandonSeconds: SHORT_ABANDON_SECONDS, surveyFlow: FLOW,

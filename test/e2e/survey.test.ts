@@ -18,6 +18,7 @@ import { registerPhone, sippCall, startPhone, type SippResult } from '../support
 import { openDb } from '../support/db.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
+import { publishCsatSurvey } from '../support/survey-flow.js';
 import { dtmfScenario, type CallerEnd, type CallerStep } from '../support/sipp-dtmf.js';
 
 const world = inject('e2e');
@@ -79,20 +80,7 @@ beforeAll(async () => {
   password = await createScriptedExtension(admin, world.db, { number: PHONE, displayName: 'Survey Desk' });
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'survey-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
   expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
-  const flow = await admin('POST', '/api/v1/flows', {
-    name: FLOW,
-    definition: {
-      language: 'en',
-      start: 'csat',
-      nodes: {
-        csat: { kind: 'survey', question: 'csat', scale: '1-5', prompt: { sound: 'hello-world' }, timeoutMs: 10_000, maxRetries: 0, next: 'thanks' },
-        thanks: { kind: 'play', prompt: { sound: 'auth-thankyou' }, next: 'bye' },
-        bye: { kind: 'hangup' },
-      },
-    },
-  });
-  expect(flow.status, JSON.stringify(flow.body)).toBe(201);
-  expect((await admin('POST', `/api/v1/flows/${FLOW}/publish`)).status).toBe(200);
+  await publishCsatSurvey(admin, FLOW);
   const q = await admin('POST', '/api/v1/queues', { name: QUEUE, strategy: 'longest-idle', ringTimeoutSeconds: 10, wrapUpSeconds: 0, announceSeconds: 0, surveyFlow: FLOW });
   expect(q.status, JSON.stringify(q.body)).toBe(201);
   expect(q.body.surveyFlow).toBe(FLOW);
