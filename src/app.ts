@@ -75,6 +75,7 @@ import { WEBHOOKS_QUEUE, WebhookJobs } from './webhooks/jobs.js';
 import { attemptsFor } from './webhooks/signing.js';
 import { WebhookService } from './webhooks/service.js';
 import { webhooksPlugin } from './webhooks/plugin.js';
+import { campaignsPlugin } from './campaigns/plugin.js';
 import { surveyPort } from './surveys/repository.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
@@ -377,6 +378,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
       await api.register(webhooksPlugin, { auth, webhooks });
+      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }) });
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });

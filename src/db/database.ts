@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { StreamCursor } from './cursor.js';
 import type { Config } from '../config.js';
+import { markPgUnreachable } from '../shared/pg-errors.js';
 import type {
   AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueEventTable, QueueMemberTable, QueueTable,
 } from '../acd/tables.js';
@@ -16,6 +17,9 @@ import type { RecordingTable } from '../recordings/tables.js';
 import type { SurveyResponseTable } from '../reports/tables.js';
 import type { SupervisionSessionTable } from '../supervision/tables.js';
 import type { WebhookDeliveryTable, WebhookTable } from '../webhooks/tables.js';
+import type {
+  CampaignAttemptTable, CampaignContactTable, CampaignDayTable, CampaignImportRejectTable, CampaignImportTable, CampaignTable, DncNumberTable,
+} from '../campaigns/tables.js';
 import type { DeviceTable } from '../provisioning/tables.js';
 import type { EmergencyNumberTable, InboundRouteTable, OutboundRouteTable, PsIdentifyTable, PsRegistrationTable, TrunkTable } from '../trunks/tables.js';
 import type { VoicemailGreetingTable, VoicemailMessageTable, VoicemailPinFailureTable } from '../voicemail/tables.js';
@@ -78,6 +82,14 @@ export interface Database {
   // webhooks and their deliveries (src/webhooks, docs/webhooks.md)
   webhooks: WebhookTable;
   webhook_deliveries: WebhookDeliveryTable;
+  // outbound campaigns (src/campaigns, docs/campaigns.md)
+  campaigns: CampaignTable;
+  campaign_imports: CampaignImportTable;
+  campaign_import_rejects: CampaignImportRejectTable;
+  campaign_contacts: CampaignContactTable;
+  campaign_attempts: CampaignAttemptTable;
+  campaign_days: CampaignDayTable;
+  dnc_numbers: DncNumberTable;
 }
 
 export type Db = Kysely<Database>;
@@ -101,8 +113,9 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
   // Nor one on a client in use, where the pool does not listen: pg emits 'error' on the client
   // when a write to its dead connection fails (seen: pg-cursor sends Sync after an export's
   // backend was terminated, EPIPE). The query in flight fails on its own; the pool drops the dead
-  // client when it comes back.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  // client when it comes back. pg emits this error before it rejects the query in flight with the
+  // same object, so marking it here makes that query's failure say "Postgres unreachable" (503).
+  pool.on('connect', (client) => client.on('error', (err) => markPgUnreachable(err)));
   return pool;
 }
 
@@ -112,5 +125,7 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
  * (src/calls/cdr-export.ts).
  */
 export function createDb(pool: pg.Pool): Db {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: StreamCursor }) });
+  // Any failure to get a client (refused, connect timeout, pool wait timeout) is "unreachable".
+  const marking = { connect: () => pool.connect().catch((err: unknown) => { throw markPgUnreachable(err); }), end: () => pool.end() };
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: marking, cursor: StreamCursor }) });
 }
