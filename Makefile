@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-reports bench-events clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -76,6 +76,9 @@ bench-recording: setup build ## CPU per concurrent call with and without recordi
 
 bench-erlang: deps ## staffing search time at 500 Erlangs (Erlang C and A) vs a spreadsheet-style search (CPU only)
 	npx tsx bench/erlang.ts $(or $(RUNS),2000)
+
+bench-pacing: deps ## dialer pacing simulator, real pacing module in simulated time: one SCENARIO (JSON) or CURVE=1 (fixed levels 1-4 and predictive over SEEDS seeds, a markdown table)
+	npx tsx bench/pacing-sim.ts $(or $(SCENARIO),bench/scenarios/pacing-20-agents.json) $(if $(CURVE),--curve --seeds $(or $(SEEDS),5))
 
 bench-events: setup build ## event fan-out to 100 clients: the SSE stream (an API state change -> each client) vs Asterisk's AMI (UserEvent -> each session), same Asterisk
 	npx tsx bench/events-fanout.ts $(or $(ROUNDS),300) $(or $(CLIENTS),100)
