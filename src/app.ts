@@ -378,7 +378,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
       await api.register(webhooksPlugin, { auth, webhooks });
-      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }) });
+      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }), events: events.bus, timezone: config.site.timezone });
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });

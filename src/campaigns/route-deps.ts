@@ -1,10 +1,15 @@
 /** What the campaign routes are given by app.ts (one object for the feature's three route files). */
 import type { AuthService } from '../auth/service.js';
 import type { Db } from '../db/database.js';
+import type { EventPublisher } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 
 export interface CampaignRouteDeps {
   readonly auth: AuthService;
   readonly db: Db;
   readonly log: Logger;
+  /** campaign.state events after each lifecycle change (routes.ts). */
+  readonly events: EventPublisher;
+  /** The site's time zone (PBX_TIMEZONE): the default of the outbound reports' `tz`. */
+  readonly timezone: string;
 }
