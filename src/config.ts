@@ -97,6 +97,13 @@ export interface Config {
     /** One attempt's time limit (connect to the end of the response head). */
     readonly timeoutMs: number;
   };
+  /** Contact and do-not-call list imports (src/campaigns, docs/campaigns.md#contact-lists-and-time-zones). */
+  readonly campaignImports: {
+    /** Where uploaded CSV files wait for their import job (host path). */
+    readonly dir: string;
+    /** Largest CSV upload accepted, in bytes (413 above). */
+    readonly maxBytes: number;
+  };
   /** Which calls are recorded and how (src/calls/recording-policy.ts, docs/recording.md#policy). */
   readonly recordingPolicy: {
     /** Where no queue, route, extension or trunk says. */
@@ -175,6 +182,8 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_WEBHOOK_RETRY_HOURS', required: false, fallback: '24', about: 'how long a failing webhook delivery is retried, with exponential backoff (0-168; 0: one attempt)' },
   { name: 'PBX_WEBHOOK_FIRST_RETRY_MS', required: false, fallback: '10000', about: "a failed webhook delivery's first retry delay; it doubles each attempt" },
   { name: 'PBX_WEBHOOK_TIMEOUT_MS', required: false, fallback: '10000', about: 'time limit of one webhook delivery attempt' },
+  { name: 'PBX_CAMPAIGN_IMPORT_DIR', required: false, fallback: '$PBX_DATA_DIR/campaign-imports', about: 'folder where uploaded contact and do-not-call CSV files wait for their import job (deleted when it is done)' },
+  { name: 'PBX_CAMPAIGN_IMPORT_MAX_MB', required: false, fallback: '200', about: 'largest contact or do-not-call CSV upload accepted, in MB (413 above)' },
   { name: 'PBX_RECORDING_COMPRESS_ATTEMPTS', required: false, fallback: '5', about: 'compression attempts (backoff 5 s doubling) before a recording is marked failed; its WAV original is kept' },
   { name: 'PBX_RECORDING_RETENTION_CHECK_MINUTES', required: false, fallback: '60', about: 'how often the retention job looks for recordings past their retain-until time' },
   { name: 'PBX_RECORDING_POLICY', required: false, fallback: 'on-demand', about: 'site default recording policy where no queue, route, extension or trunk sets one: always, never or on-demand (docs/recording.md#policy)' },
@@ -357,6 +366,10 @@ export function loadConfig(env: Env): Config {
       retryForMs: r.int('PBX_WEBHOOK_RETRY_HOURS', 24, 0, 168) * 3_600_000,
       firstRetryMs: r.int('PBX_WEBHOOK_FIRST_RETRY_MS', 10_000, 50, 3_600_000),
       timeoutMs: r.int('PBX_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    },
+    campaignImports: {
+      dir: trimSlash(r.pattern('PBX_CAMPAIGN_IMPORT_DIR', `${trimSlash(dataDir)}/campaign-imports`, ABSOLUTE_PATH, 'an absolute path')),
+      maxBytes: r.int('PBX_CAMPAIGN_IMPORT_MAX_MB', 200, 1, 100_000) * 1024 * 1024,
     },
     recordingPolicy: {
       site: r.oneOf('PBX_RECORDING_POLICY', 'on-demand', ['always', 'never', 'on-demand'] as const),
