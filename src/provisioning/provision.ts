@@ -16,6 +16,7 @@ import {
   type RenderedFile,
 } from './render.js';
 import { zoneRules } from './timezone.js';
+import { ringRules } from './ring.js';
 import type { DeviceRow, Vendor } from './tables.js';
 import * as repo from './repository.js';
 import type { SecretBox } from '../shared/secret-box.js';
@@ -118,7 +119,7 @@ export class ProvisioningService {
     const [names, password] = await Promise.all([repo.findExtensions(this.db, numbers), repo.sipPassword(this.db, this.settings.secrets, device.extension_number)]);
     const displayName = names.get(device.extension_number);
     if (displayName === undefined || password === undefined) return null;
-    const security = await repo.sipSecurity(this.db, device.extension_number);
+    const [security, queues, autoAnswer] = await Promise.all([repo.sipSecurity(this.db, device.extension_number), repo.queueAlertInfos(this.db), repo.someAgentAutoAnswers(this.db)]);
     const tls = security !== 'none';
     return {
       mac: device.mac,
@@ -128,6 +129,7 @@ export class ProvisioningService {
       time: zoneRules(this.settings.site.timezone, this.now().getUTCFullYear()),
       // a BLF key whose extension was deleted since is left out rather than monitoring nothing
       blf: device.blf_keys.filter((n) => names.has(n)).map((n) => ({ number: n, label: names.get(n) || n })),
+      ring: { rules: ringRules(queues), autoAnswer },
     };
   }
 }

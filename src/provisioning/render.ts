@@ -6,6 +6,8 @@ import { formatMac } from './mac.js';
 import type { Vendor } from './tables.js';
 import { kvValue, xmlEscape } from './escape.js';
 import { hoursOffset, posixTz, type DstRule, type ZoneRules } from './timezone.js';
+import { MAX_RING_RULES, type RingSettings } from './ring.js';
+import { AUTO_ANSWER_ALERT_INFO } from '../acd/screen-pop.js';
 
 export const VENDORS: readonly Vendor[] = ['yealink', 'polycom', 'grandstream'];
 
@@ -29,6 +31,8 @@ export interface PhoneSettings {
   readonly time: ZoneRules;
   /** in key order */
   readonly blf: readonly { readonly number: string; readonly label: string }[];
+  /** the queues' distinctive rings and auto-answer (ring.ts) */
+  readonly ring: RingSettings;
 }
 
 export interface RenderedFile {
@@ -82,6 +86,16 @@ export function renderYealink(p: PhoneSettings): RenderedFile {
     set(`linekey.${n}.label`, k.label);
   });
   for (let n = p.blf.length + 2; n <= MAX_BLF_KEYS + 1; n++) set(`linekey.${n}.type`, 0);
+  lines.push('');
+
+  // Distinctive ring: a queue's `info=<text>` plays Ring2..Ring8 (Ring1 stays the plain ring);
+  // Bellcore-drN needs no rule. Auto-answer on the offer's Alert-Info is built in: the tone is its beep.
+  for (const r of p.ring.rules) {
+    if (r.info === null) continue;
+    set(`distinctive_ring_tones.alert_info.${r.tone}.text`, r.info);
+    set(`distinctive_ring_tones.alert_info.${r.tone}.ringer`, ((r.tone - 1) % 7) + 2);
+  }
+  if (p.ring.autoAnswer) set('features.auto_answer_tone.enable', 1);
   return { contentType: 'text/plain; charset=utf-8', body: `${lines.join('\n')}\n` };
 }
 
@@ -146,6 +160,7 @@ export function renderPolycomPhone(p: PhoneSettings): RenderedFile {
     blf.push([`attendant.resourceList.${i}.address`, k?.number ?? ''], [`attendant.resourceList.${i}.label`, k?.label ?? '']);
     if (k) blf.push([`attendant.resourceList.${i}.type`, 'normal']);
   }
+  const { alertInfo, ringClasses } = polycomRing(p.ring);
   const body = [
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
     `<!-- ${generatedBy(p.mac)} -->`,
@@ -153,13 +168,41 @@ export function renderPolycomPhone(p: PhoneSettings): RenderedFile {
     `  <reg${attrs(reg)}/>`,
     `  <tcpIpApp${attrs(time)}/>`,
     `  <attendant attendant.reg="1"${attrs(blf)}/>`,
+    `  <voIpProt${attrs(alertInfo)}/>`,
+    `  <se${attrs(ringClasses)}/>`,
     '</polycomConfig>',
     '',
   ].join('\n');
   return { contentType: 'application/xml; charset=utf-8', body };
 }
 
+/**
+ * Polycom's Alert-Info table: slot n (1..10) matches queue rule n's header, as the daemon sends
+ * it, to ring class custom<n> (ringer<n+1>; ringer1 is silent); slot 11 is auto-answer (the built-in
+ * class ringAutoAnswer: a short ring, then it answers). Unused slots are written empty (Null), so a
+ * rule removed from the queues also leaves the phone.
+ */
+function polycomRing(ring: RingSettings): { alertInfo: [string, string | number][]; ringClasses: [string, string | number][] } {
+  const alertInfo: [string, string | number][] = [];
+  const ringClasses: [string, string | number][] = [];
+  for (let n = 1; n <= MAX_RING_RULES; n++) {
+    const r = ring.rules.find((x) => x.tone === n);
+    alertInfo.push([`voIpProt.SIP.alertInfo.${n}.value`, r?.alertInfo ?? ''], [`voIpProt.SIP.alertInfo.${n}.class`, r ? `custom${n}` : '']);
+    if (r) ringClasses.push([`se.rt.custom${n}.name`, r.queues.join(' ')], [`se.rt.custom${n}.type`, 'ring'], [`se.rt.custom${n}.ringer`, `ringer${n + 1}`]);
+  }
+  const auto = MAX_RING_RULES + 1;
+  alertInfo.push([`voIpProt.SIP.alertInfo.${auto}.value`, ring.autoAnswer ? AUTO_ANSWER_ALERT_INFO : ''], [`voIpProt.SIP.alertInfo.${auto}.class`, ring.autoAnswer ? 'ringAutoAnswer' : '']);
+  return { alertInfo, ringClasses };
+}
+
 // ------------------------------------------------------------------ Grandstream
+
+/** Account 1's "Match Incoming Caller ID" rules 1..10: [rule text, its distinctive ring tone]. */
+const GRANDSTREAM_MATCH_RULES: readonly (readonly [number, number])[] = [
+  [1488, 1489], [1490, 1491], [1492, 1493], [6716, 6717], [6718, 6719], [6720, 6721], [26064, 26065], [26066, 26067], [26068, 26069], [26096, 26097],
+];
+/** Its ring-tone values for custom ring tones 1..10 (0 is the system ring tone, 4 silent, 5 default). */
+const GRANDSTREAM_CUSTOM_TONES: readonly number[] = [1, 2, 3, 6, 7, 8, 9, 10, 11, 12];
 
 /** Classic multi-purpose keys (GXP): key n (1..7): mode P32(n+2), account P3(3n-2), name P3(3n-1), value P3(3n). */
 export const GRANDSTREAM_MPK_KEYS = 7;
@@ -189,6 +232,16 @@ export function renderGrandstream(p: PhoneSettings): RenderedFile {
     set(`3${code(3 * n - 1)}`, k.label);
     set(`3${code(3 * n)}`, k.number);
   });
+  // Distinctive ring: rule n matches queue rule n's `info=<text>` and plays custom ring tone n;
+  // Bellcore-drN plays the phone's own pattern; a text of digits alone would be read as a caller
+  // number, so it gets no rule. Unused rules are cleared. P298: auto-answer when the offer carries
+  // Call-Info answer-after=0 (with the phone's warning beep).
+  GRANDSTREAM_MATCH_RULES.forEach(([text, tone], i) => {
+    const r = p.ring.rules.find((x) => x.tone === i + 1 && x.info !== null && !/^[0-9x+]+$/.test(x.info));
+    set(text, r?.info ?? '');
+    set(tone, r ? GRANDSTREAM_CUSTOM_TONES[i]! : 0);
+  });
+  set(298, p.ring.autoAnswer ? 1 : 0);
   const body = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<!-- ${generatedBy(p.mac)} -->`,

@@ -56,3 +56,15 @@ export async function sipSecurity(db: DbOrTx, number: string): Promise<SipSecuri
   const row = await db.selectFrom('extensions').select('sip_security').where('number', '=', number).executeTakeFirst();
   return row?.sip_security ?? 'none';
 }
+
+/** The queues that ring agents with an Alert-Info (distinctive ring), by name. */
+export async function queueAlertInfos(db: DbOrTx): Promise<{ name: string; alertInfo: string }[]> {
+  const rows = await db.selectFrom('queues').select(['name', 'alert_info']).where('alert_info', 'is not', null).orderBy('name').execute();
+  return rows.map((r) => ({ name: r.name, alertInfo: r.alert_info! }));
+}
+
+/** Does any agent work with auto-answer (an agent may log in at any phone). */
+export async function someAgentAutoAnswers(db: DbOrTx): Promise<boolean> {
+  const row = await db.selectFrom('agents').select('id').where('auto_answer', '=', true).limit(1).executeTakeFirst();
+  return row !== undefined;
+}

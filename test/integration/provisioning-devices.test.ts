@@ -292,6 +292,44 @@ describe('provisioning endpoint', () => {
     }
   });
 
+  it("each vendor's file maps the queues' Alert-Info to a ring tone and lets the phone auto-answer (docs/acd.md#distinctive-ring)", async () => {
+    // Names starting with 0 sort before every other test file's queues, so these are rules 1 and 2.
+    const run = Date.now().toString(36);
+    const sales = { name: `0prov-ring-a-${run}`, alertInfo: `<http://127.0.0.1>;info=prov-sales-${run}` };
+    const vip = { name: `0prov-ring-b-${run}`, alertInfo: '<http://127.0.0.1/Bellcore-dr4>' };
+    await sql`insert into queues (name, alert_info) values (${sales.name}, ${sales.alertInfo}), (${vip.name}, ${vip.alertInfo})`.execute(db);
+    await sql`insert into agents (number, name, pin_hash, auto_answer) values ('77190', 'Prov Headset', 'x', true)`.execute(db);
+    try {
+      const yealink = (await fetchFile(`${a.mac}.cfg`, { auth: basic(`prov-${a.mac}`, a.password) })).body.split('\n');
+      expect(yealink).toContain(`distinctive_ring_tones.alert_info.1.text = prov-sales-${run}`);
+      expect(yealink).toContain('distinctive_ring_tones.alert_info.1.ringer = 2');
+      expect(yealink.filter((l) => l.startsWith('distinctive_ring_tones.alert_info.2.'))).toEqual([]); // Bellcore-dr4 is built in
+      expect(yealink).toContain('features.auto_answer_tone.enable = 1');
+
+      const grandstream = (await fetchFile(`cfg${b.mac}.xml`, { auth: basic(`prov-${b.mac}`, b.password) })).body;
+      for (const frag of [`<P1488>prov-sales-${run}</P1488>`, '<P1489>1</P1489>', '<P1490></P1490>', '<P1491>0</P1491>', '<P298>1</P298>']) expect(grandstream).toContain(frag);
+
+      const polycom = (await fetchFile(`${c.mac}-phone.cfg`, { ip: '10.20.30.40' })).body;
+      for (const frag of [
+        `voIpProt.SIP.alertInfo.1.value="&lt;http://127.0.0.1&gt;;info=prov-sales-${run}"`,
+        'voIpProt.SIP.alertInfo.1.class="custom1"',
+        `se.rt.custom1.name="${sales.name}"`,
+        'se.rt.custom1.type="ring"',
+        'se.rt.custom1.ringer="ringer2"',
+        'voIpProt.SIP.alertInfo.2.value="&lt;http://127.0.0.1/Bellcore-dr4&gt;"',
+        'voIpProt.SIP.alertInfo.2.class="custom2"',
+        'se.rt.custom2.ringer="ringer3"',
+        'voIpProt.SIP.alertInfo.11.value="&lt;http://127.0.0.1&gt;;info=alert-autoanswer"',
+        'voIpProt.SIP.alertInfo.11.class="ringAutoAnswer"',
+      ]) expect(polycom).toContain(frag);
+    } finally {
+      await sql`delete from agents where number = '77190'`.execute(db);
+      await sql`delete from queues where name in (${sales.name}, ${vip.name})`.execute(db);
+    }
+    // the queue's ring gone, its rule leaves the files
+    expect((await fetchFile(`cfg${b.mac}.xml`, { auth: basic(`prov-${b.mac}`, b.password) })).body).not.toContain(`prov-sales-${run}`);
+  });
+
   it('a file of another vendor is not there, even for the right device', async () => {
     const res = await fetchFile(`cfg${a.mac}.xml`, { auth: basic(`prov-${a.mac}`, a.password) });
     expect(res.statusCode).toBe(404);

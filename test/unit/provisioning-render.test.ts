@@ -10,6 +10,7 @@ import {
 } from '../../src/provisioning/render.js';
 import { kvValue, stripControl, xmlEscape } from '../../src/provisioning/escape.js';
 import { hoursOffset, posixTz, zoneRules } from '../../src/provisioning/timezone.js';
+import { NO_RING_SETTINGS } from '../../src/provisioning/ring.js';
 
 /**
  * A minimal XML well-formedness check (no XML parser is a dependency): declaration, comments,
@@ -109,6 +110,7 @@ function phone(overrides: Partial<PhoneSettings> = {}): PhoneSettings {
       { number: '1002', label: 'Bob' },
       { number: '1003', label: 'Carol' },
     ],
+    ring: NO_RING_SETTINGS,
     ...overrides,
   };
 }
