@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { RETRY_AFTER_SECONDS } from '../http/errors.js';
 import { checkReadiness, type ReadinessDeps } from './checks.js';
 
 const Check = Type.Object(
@@ -26,7 +27,7 @@ export function healthRoutes(deps: ReadinessDeps) {
       {
         schema: {
           tags: ['health'],
-          summary: 'Asterisk (ARI+AMI), Postgres and Redis each reachable; 503 while any is down',
+          summary: 'Asterisk (ARI+AMI), Postgres and Redis each reachable; 503 (Retry-After: 5) while any is down',
           response: {
             200: Type.Ref('Readiness'),
             503: Type.Ref('Readiness'),
@@ -35,6 +36,7 @@ export function healthRoutes(deps: ReadinessDeps) {
       },
       async (_request, reply) => {
         const report = await checkReadiness(deps);
+        if (!report.ready) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
         return reply.status(report.ready ? 200 : 503).send({
           status: report.ready ? 'ready' : 'not-ready',
           checks: report.checks,

@@ -1,9 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, type ErrorCode } from '../errors.js';
+import { isPgUnreachable } from '../shared/pg-errors.js';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown>; requestId: string };
 }
+
+/** Retry-After (seconds) of a 503 while a dependency is down, as /health/ready's (src/health/routes.ts). */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** One error handler: stable codes, the field named for bad input, no 5xx internals leaked. */
 export function installErrorHandlers(app: FastifyInstance): void {
@@ -34,6 +38,12 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (status === 415) return send(415, 'unsupported-media-type', err.message);
     if (status === 429) return send(429, 'rate-limited', err.message);
     if (status >= 400 && status < 500) return send(status, 'validation-failed', err.message);
+    if (isPgUnreachable(err)) {
+      // Not our bug but an outage: 503 says "try again", to clients and load balancers alike.
+      request.log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'request failed: Postgres unreachable');
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return send(503, 'service-unavailable', 'the database is not reachable; try again shortly');
+    }
     request.log.error({ err }, 'unhandled error');
     return send(500, 'internal-error', 'internal error; see the daemon log for this request id');
   });
