@@ -5,7 +5,10 @@
  * registered webhook receives the events it wants (types, queue filter), signed so that the
  * documented receiver snippet accepts it; a receiver failing twice then answering 200 gets the same
  * delivery id and body three times, the log says delivered after 3 attempts and
- * pbx_webhook_deliveries_total counts the attempts by outcome; 410 disables the
+ * pbx_webhook_deliveries_total counts the attempts by outcome; a receiver that is slow past the
+ * attempt timeout, resets the connection or answers 500 is retried (each attempt in the log with
+ * its error) while the API answers and another webhook's deliveries go on, and the same delivery
+ * lands once it behaves; 410 disables the
  * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field;
  * with Redis unreachable (a second daemon reaching Redis through a TCP gate this test closes) an
  * event waits in Postgres as a pending delivery and is delivered once Redis is back.
@@ -35,6 +38,8 @@ let verify: Verify;
 const received: Received[] = [];
 /** Per path, the statuses to answer in turn (the last one repeats); 200 when none. */
 const script = new Map<string, number[]>();
+/** Paths whose requests are, until removed: left unanswered (slow), or reset (the socket destroyed). */
+const misbehave = new Map<string, 'slow' | 'reset'>();
 const run = Date.now().toString(36);
 const QUEUE = `it-wh-${run}`;
 
@@ -64,6 +69,9 @@ beforeAll(async () => {
     req.on('end', () => {
       const path = req.url ?? '/';
       received.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const fault = misbehave.get(path);
+      if (fault === 'slow') return; // no answer: the daemon's attempt times out and closes the connection
+      if (fault === 'reset') return req.socket.resetAndDestroy();
       const statuses = script.get(path) ?? [];
       const status = statuses.length > 1 ? statuses.shift()! : (statuses[0] ?? 200);
       res.writeHead(status).end();
@@ -79,6 +87,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
+  receiver?.closeAllConnections();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
 });
 
@@ -164,6 +173,51 @@ describe('webhooks', () => {
     const next = await eventually(async () => at('/flaky')[3], 10_000, 'next event');
     expect(next.headers['pbx-delivery']).not.toBe(tries[0]!.headers['pbx-delivery']);
     expect(JSON.parse(next.body)).toMatchObject({ agent: '9004' });
+  });
+
+  // The issue's faults: the receiver is slow (past PBX_WEBHOOK_TIMEOUT_MS, 3 s here), resets the
+  // connection, or answers 500. Each attempt is recorded and retried; the daemon's API answers
+  // meanwhile and another webhook's deliveries go on; once the receiver behaves the same delivery lands.
+  it.each([
+    ['slow', /^timed out after 3000 ms$/],
+    ['reset', /^ECONNRESET$/],
+    ['500', /^HTTP 500$/],
+  ] as const)('a receiver that misbehaves (%s) is retried until it behaves; the daemon is unaffected', async (fault, error) => {
+    const path = `/misbehaving-${fault}`;
+    if (fault === '500') script.set(path, [500]);
+    else misbehave.set(path, fault);
+    const hook = await register(path);
+    const bystander = await register(`/bystander-${fault}`);
+    agentState('9006', []);
+    const logOf = async (id: string) => (await api('GET', `/webhooks/${id}/deliveries`)).json().items as { id: string; state: string; attempts: number; responseCode: number | null; lastError: string | null }[];
+    const failing = await eventually(async () => {
+      const [d] = await logOf(hook.id);
+      return d && d.attempts >= 2 && d.state === 'retrying' ? d : undefined;
+    }, 30_000, `two failed attempts (${fault}) in the delivery log`);
+    expect(failing.lastError).toMatch(error);
+    expect(failing.responseCode).toBe(fault === '500' ? 500 : null);
+
+    // meanwhile: the API answers, and another webhook gets this event and the next one
+    expect((await api('GET', `/webhooks/${hook.id}`)).statusCode).toBe(200);
+    expect((await app.http.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    agentState('9007', []);
+    const others = await eventually(async () => (at(`/bystander-${fault}`).length >= 2 ? at(`/bystander-${fault}`) : undefined), 20_000, 'the bystander webhook gets both events');
+    expect(others.map((r) => (JSON.parse(r.body) as { agent: string }).agent)).toEqual(['9006', '9007']);
+    expect((await logOf(bystander.id)).every((d) => d.state === 'delivered' && d.attempts === 1)).toBe(true);
+
+    // the receiver behaves again: the same delivery (id and body) lands, after all its attempts
+    misbehave.delete(path);
+    script.set(path, [200]);
+    const done = await eventually(async () => {
+      const d = (await logOf(hook.id)).find((x) => x.id === failing.id);
+      return d?.state === 'delivered' ? d : undefined;
+    }, 30_000, `delivered once the receiver behaves (${fault})`);
+    expect(done.attempts).toBeGreaterThan(failing.attempts);
+    expect(done).toMatchObject({ responseCode: 200, lastError: null });
+    const tries = at(path).filter((r) => r.headers['pbx-delivery'] === failing.id);
+    expect(tries.length).toBe(done.attempts);
+    expect(new Set(tries.map((t) => t.body)).size).toBe(1);
+    expect(JSON.parse(tries[0]!.body)).toMatchObject({ agent: '9006' });
   });
 
   it('410 Gone disables the webhook, with an audit row', async () => {
