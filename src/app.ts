@@ -141,6 +141,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     streamClients: () => events.stats,
     cdrPending: () => cdrWriter.pendingCount,
     cdrWriteFailures: () => cdrWriter.failedWrites,
+    webhookOutbox: () => webhooks.outbox,
   }, VERSION);
   events.bus.subscribe(metrics, null);
   const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }), callEnded(events.bus));

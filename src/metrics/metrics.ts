@@ -154,6 +154,13 @@ export class PbxMetrics {
     this.webhookAttempts = new Counter({ name: 'pbx_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome (delivered: 2xx; gone: 410, the webhook disabled; retrying: failed, another try follows; failed: the last try failed, dead-lettered)', labelNames: ['outcome'], registers });
     this.webhookDuration = new Histogram({ name: 'pbx_webhook_delivery_duration_seconds', help: 'Webhook delivery attempts by outcome: from the POST to its answer, timeout or error', labelNames: ['outcome'], buckets: WEBHOOK_BUCKETS, registers });
     for (const outcome of WEBHOOK_OUTCOMES) this.webhookAttempts.inc({ outcome }, 0);
+    new Gauge({ name: 'pbx_webhook_events_waiting', help: 'Events waiting in memory for Postgres (unreachable) before their webhook deliveries are written', registers, collect() {
+      this.set(sources.webhookOutbox().waiting);
+    } });
+    new Counter({ name: 'pbx_webhook_events_dropped_total', help: 'Events whose webhook deliveries were never written: too many waited for Postgres (the oldest dropped)', registers, collect() {
+      this.reset();
+      this.inc(sources.webhookOutbox().dropped);
+    } });
     this.httpDuration = new Histogram({ name: 'pbx_http_request_duration_seconds', help: 'HTTP requests by method, route pattern and status code (event streams not included)', labelNames: ['method', 'route', 'status_code'], buckets: HTTP_BUCKETS, registers });
   }
 

@@ -40,4 +40,6 @@ export interface MetricSources {
   cdrPending(): number;
   /** CDR write attempts that failed since start (each is retried). */
   cdrWriteFailures(): number;
+  /** Events waiting in memory for Postgres to write their webhook deliveries, and those dropped since start (too many waited). */
+  webhookOutbox(): { readonly waiting: number; readonly dropped: number };
 }

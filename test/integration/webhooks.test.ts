@@ -11,7 +11,9 @@
  * lands once it behaves; 410 disables the
  * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field;
  * with Redis unreachable (a second daemon reaching Redis through a TCP gate this test closes) an
- * event waits in Postgres as a pending delivery and is delivered once Redis is back.
+ * event waits in Postgres as a pending delivery and is delivered once Redis is back; with Postgres
+ * unreachable (a third daemon reaching it through a TCP gate) events wait in memory and are
+ * delivered exactly once when it is back.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
@@ -20,6 +22,7 @@ import type { App } from '../../src/app.js';
 import { CLI_ACTOR, AuthService } from '../../src/auth/service.js';
 import { startTestApp } from '../support/app.js';
 import { REDIS_URL } from '../support/env.js';
+import { tcpGate } from '../support/tcp-gate.js';
 import { eventually, holdFor } from '../support/wait.js';
 import { pruneDeliveries } from '../../src/webhooks/repository.js';
 import { documentedVerifier, type Verify } from '../support/webhook-snippet.js';
@@ -331,6 +334,55 @@ describe('webhooks with Redis down', () => {
     } finally {
       await b.stop();
       await gate.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('webhooks with Postgres down', () => {
+  it('an event published while Postgres is unreachable waits in memory and is delivered exactly once when it is back', async () => {
+    const db = inject('db');
+    const gate = tcpGate({ host: db.host, port: db.port });
+    await gate.open();
+    // daemon c reaches the run's Postgres only through the gate (its own BullMQ keys); the shared server is never touched
+    const c = await startTestApp({ PBX_DB_HOST: '127.0.0.1', PBX_DB_PORT: String(gate.port), PBX_REDIS_PREFIX: `${inject('redisPrefix')}:c`, PBX_METRICS_ACCESS: 'loopback', PBX_WEBHOOK_FIRST_RETRY_MS: '100', PBX_WEBHOOK_RETRY_HOURS: '1' });
+    try {
+      const hook = await register('/pg-outage');
+      const publish = (agent: string) => c.events.bus.publish({ type: 'agent.state', agent, state: 'ready', from: 'paused', cause: 'unpause', pause: null, callId: null, queue: null, queues: [] });
+      const agentsAt = () => at('/pg-outage').map((r) => (JSON.parse(r.body) as { agent: string }).agent);
+      const waiting = async () => {
+        const res = await c.http.inject({ method: 'GET', url: '/metrics' });
+        return Number(/^pbx_webhook_events_waiting (\d+)$/m.exec(res.body)?.[1]);
+      };
+      publish('9200'); // through the open gate: c works
+      await eventually(async () => (agentsAt().includes('9200') ? true : undefined), 20_000, 'delivery before the outage');
+
+      await gate.close();
+      const pgOk = async () => (await c.http.inject({ method: 'GET', url: '/health/ready' })).json().checks?.postgres?.ok as boolean | undefined;
+      await eventually(async () => ((await pgOk()) === false ? true : undefined), 20_000, 'daemon c sees Postgres down');
+      publish('9201');
+      publish('9202');
+      expect(await eventually(async () => ((await waiting()) === 2 ? 2 : undefined), 10_000, 'two events waiting in memory')).toBe(2);
+      await holdFor(1_000, 'Postgres is down: nothing of the two reaches the outbox or the receiver');
+      const rows = () => app.db.selectFrom('webhook_deliveries').select(['id', 'event_id', 'state']).where('webhook_id', '=', hook.id).orderBy('event_id').execute();
+      expect(await rows()).toHaveLength(1);
+      expect(agentsAt()).toEqual(['9200']);
+
+      await gate.open();
+      const delivered = await eventually(async () => {
+        const r = await rows();
+        return r.length === 3 && r.every((x) => x.state === 'delivered') ? r : undefined;
+      }, 30_000, 'both waiting events delivered after Postgres is back');
+      expect(await waiting()).toBe(0);
+      await holdFor(1_000, 'no second delivery of either event follows');
+      expect(agentsAt()).toHaveLength(3);
+      expect([...agentsAt()].sort()).toEqual(['9200', '9201', '9202']);
+      // written to the outbox in the order they were published
+      const written = await app.db.selectFrom('webhook_deliveries').select(['event_id', 'body']).where('webhook_id', '=', hook.id).orderBy('created_at').orderBy('event_id').execute();
+      expect(written.map((w) => (JSON.parse(w.body) as { agent: string }).agent)).toEqual(['9200', '9201', '9202']);
+      expect(written.map((w) => w.event_id)).toEqual(delivered.map((d) => d.event_id));
+    } finally {
+      await c.stop();
+      await gate.close();
     }
   });
 });

@@ -29,6 +29,7 @@ function fakeSources(over: Partial<MetricSources> = {}): MetricSources & { queue
     streamClients: () => ({ clients: 5, closed: { 'slow-consumer': 1 } }),
     cdrPending: () => 0,
     cdrWriteFailures: () => 2,
+    webhookOutbox: () => ({ waiting: 4, dropped: 1 }),
     ...over,
   };
   return s;
@@ -53,6 +54,8 @@ describe('PbxMetrics', () => {
     expect(line(body, 'pbx_event_stream_closed_total{reason="slow-consumer"}')).toBe('pbx_event_stream_closed_total{reason="slow-consumer"} 1');
     expect(line(body, 'pbx_info{version="1.2.3"}')).toBe('pbx_info{version="1.2.3"} 1');
     expect(line(body, 'pbx_cdr_write_failures_total')).toBe('pbx_cdr_write_failures_total 2');
+    expect(line(body, 'pbx_webhook_events_waiting')).toBe('pbx_webhook_events_waiting 4');
+    expect(line(body, 'pbx_webhook_events_dropped_total')).toBe('pbx_webhook_events_dropped_total 1');
     expect(sources.queueReads).toBe(1);
     await m.scrape();
     expect(sources.queueReads).toBe(2);
