@@ -140,9 +140,10 @@ apt_install sip-tester debootstrap netcat-openbsd ca-certificates perl
 # baresip-core: a softphone with SIP over TLS and SRTP (SDES) for the e2e tests of transport-tls
 # (test/e2e/sip-tls.test.ts); Debian's SIPp is built without TLS.
 apt_install baresip-core
-# chromium: the e2e test of the wallboard page drives Debian's headless Chromium with puppeteer-core
-# (test/e2e/wallboard.test.ts); no browser is downloaded.
-apt_install chromium
+# chromium and firefox-esr: the e2e test of the wallboard page drives Debian's headless Chromium
+# (over CDP) and Firefox ESR (over WebDriver BiDi) with puppeteer-core, both watching the same calls
+# (test/e2e/wallboard.test.ts); no browser is downloaded. firefox-esr: about 300 MB, 8 s to install.
+apt_install chromium firefox-esr
 # curl and jq: the README's first steps (its api helper; jq reads ids from answers).
 apt_install curl jq
 # fail2ban: the site bans SIP and API brute force with the filters in deploy/fail2ban (enabling the

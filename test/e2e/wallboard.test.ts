@@ -1,11 +1,13 @@
 /**
- * The wallboard (docs/wallboard.md) in a real browser: Debian's headless Chromium (/usr/bin/chromium,
- * deploy/install.sh) driven by puppeteer-core, against the built daemon beside a real Asterisk 22.
+ * The wallboard (docs/wallboard.md) in two real browsers at once, both driven by puppeteer-core:
+ * Debian's headless Chromium (/usr/bin/chromium, over CDP) and Firefox ESR (/usr/bin/firefox-esr,
+ * over WebDriver BiDi), both installed by deploy/install.sh, against the built daemon beside a real
+ * Asterisk 22. Both watch the same calls: one SIPp scenario, every step asserted in each browser.
  * A supervisor pastes a token; a caller through a carrier (SIPp on 127.0.0.5) waits in the queue
  * "wallboard" while its one agent (14, desk phone 6191) is paused; the agent is made ready and its
  * SIPp phone answers. The page must show the waiting caller, then the answered call and the agent's
  * state, each within 3 s of the daemon's own API saying so (the issue asks for "a second or two").
- * Screenshots are kept in test-results/wallboard/ (the repo's root; ignored by git).
+ * Screenshots are kept in test-results/wallboard/<browser>/ (the repo's root; ignored by git).
  *
  * Numbers used by no other e2e file (one database for the e2e run): agent 14 (PIN 5689: digits
  * ascend across number and PIN, test/support/sipp-dtmf.ts), extension 6191, DID 4930777070.
@@ -14,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type LaunchOptions, type Page } from 'puppeteer-core';
 import { Daemon, eventually } from '../support/daemon.js';
 import { cliToken } from '../support/api.js';
 import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
@@ -25,7 +27,11 @@ import { REPO } from '../support/asterisk.js';
 
 /** What the functions run in the page use of the browser's globals (the program's lib has no DOM). */
 interface Shown { textContent: string | null }
-declare const document: { querySelector(selector: string): Shown | null; getElementById(id: string): Shown | null };
+declare const document: {
+  querySelector(selector: string): Shown | null;
+  getElementById(id: string): Shown | null;
+  addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
+};
 declare const sessionStorage: { getItem(key: string): string | null };
 
 const world = inject('e2e');
@@ -36,37 +42,68 @@ const AGENT = { number: '14', pin: '5689', phone: '6191' };
 const SHOTS = path.join(REPO, 'test-results', 'wallboard');
 /** How soon after the daemon's API shows a change the page must show it. */
 const PAGE_WITHIN_MS = 3_000;
+/** The browsers a wall screen runs (the issue: "current Chromium and Firefox"), Debian's packages. */
+const BROWSERS: { name: string; launch: LaunchOptions }[] = [
+  { name: 'chromium', launch: { executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] } },
+  { name: 'firefox', launch: { browser: 'firefox', executablePath: '/usr/bin/firefox-esr' } },
+];
+
+/** One browser with the page open, and what its console said in error. */
+interface Viewer { name: string; browser: Browser; page: Page; errors: string[] }
 
 let daemon: Daemon;
 let admin: ReturnType<typeof apiClient>;
-let browser: Browser;
-let page: Page;
+let viewers: Viewer[] = [];
 let password = '';
-const pageErrors: string[] = [];
 
 const base = () => `http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}`;
 const stateOf = async (number: string) => (await admin('GET', `/api/v1/agents/${number}`)).body.state as string;
 const waitState = (state: string) => eventually(async () => ((await stateOf(AGENT.number)) === state ? true : undefined), 15_000, `agent ${AGENT.number} ${state}`);
 const queueLive = async () => (await admin('GET', `/api/v1/queues/${QUEUE}/live`)).body as { waiting: unknown[]; today: { answered: number } };
 
+/** The same step in every browser at once; a failure names the browser. */
+const inEach = (step: (v: Viewer) => Promise<unknown>) =>
+  Promise.all(viewers.map(async (v) => {
+    try {
+      await step(v);
+    } catch (err) {
+      throw new Error(`${v.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }));
 /** A figure of the queue's card as the page shows it. */
-const figure = (name: string) => page.$eval(`[data-queue="${QUEUE}"] [data-figure="${name}"]`, (e) => e.textContent ?? '');
+const figure = (page: Page, name: string) => page.$eval(`[data-queue="${QUEUE}"] [data-figure="${name}"]`, (e) => e.textContent ?? '');
 /** Until the page shows `text` in the queue's figure `name`. */
-const pageFigure = (name: string, text: string) =>
+const pageFigure = (page: Page, name: string, text: string) =>
   page.waitForFunction((q, n, t) => document.querySelector(`[data-queue="${q}"] [data-figure="${n}"]`)?.textContent === t, { timeout: PAGE_WITHIN_MS }, QUEUE, name, text);
 /** Until the page shows the agent in `state` (paused: with its reason, "paused (Break)"). */
-const pageAgentState = (state: string) =>
+const pageAgentState = (page: Page, state: string) =>
   page.waitForFunction((a, s) => {
     const text = document.querySelector(`tr[data-agent="${a}"] [data-field="state"]`)?.textContent ?? '';
     return text === s || text.startsWith(`${s} (`);
   }, { timeout: PAGE_WITHIN_MS }, AGENT.number, state);
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) as `${string}.png`, fullPage: true });
+/** A screenshot of each browser's page, test-results/wallboard/<browser>/<name>.png. */
+const shot = (name: string) =>
+  inEach((v) => v.page.screenshot({ path: path.join(SHOTS, v.name, `${name}.png`) as `${string}.png`, fullPage: true }));
+
+async function openViewer(name: string, launch: LaunchOptions): Promise<Viewer> {
+  await mkdir(path.join(SHOTS, name), { recursive: true });
+  const browser = await puppeteer.launch({ ...launch, headless: true });
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1920, height: 1080 });
+  // The test fails on any script error, CSP violation or failed request. Chromium puts the last two
+  // in its console; Firefox does not over WebDriver BiDi, so the page's own violation event is
+  // logged by a script that runs before the page's, and answers are checked here, in both.
+  const errors: string[] = [];
+  await page.evaluateOnNewDocument(() =>
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP ${e.violatedDirective} blocked ${e.blockedURI}`)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
+  return { name, browser, page, errors };
 }
 
 beforeAll(async () => {
-  await mkdir(SHOTS, { recursive: true });
   ({ daemon, admin } = await startReadyDaemon(world.daemonEnv));
   password = await createScriptedExtension(admin, world.db, { number: AGENT.phone, displayName: 'Wallboard Desk' });
   const trunk = await admin('POST', '/api/v1/trunks', { name: 'wallboard-carrier', kind: 'ip', host: CARRIER_IP, port: await freePort(true), codecs: ['ulaw'] });
@@ -85,45 +122,48 @@ beforeAll(async () => {
   // Paused, so the caller waits until the test makes the agent ready.
   expect((await admin('POST', `/api/v1/agents/${AGENT.number}/state`, { state: 'paused', pauseCode: 1 })).status).toBe(200);
 
-  browser = await puppeteer.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  page = await browser.newPage();
-  await page.setViewport({ width: 1920, height: 1080 });
-  // A script error or a CSP violation shows up in the console: the test fails on any.
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  // allSettled: a browser that does not start is reported, and the one that did is still closed.
+  const opened = await Promise.allSettled(BROWSERS.map((b) => openViewer(b.name, b.launch)));
+  viewers = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = opened.flatMap((r, i) => (r.status === 'rejected' ? [`${BROWSERS[i]?.name}: ${String(r.reason)}`] : []));
+  expect(failed).toEqual([]);
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await Promise.all(viewers.map((v) => v.browser.close()));
   for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) if (r.didPattern === DID) await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
   await daemon?.stop();
   await writeFile(path.join(tmpdir(), 'pbx-e2e-wallboard-daemon.log'), (daemon?.logs ?? []).map((l) => JSON.stringify(l)).join('\n')).catch(() => undefined);
 });
 
-describe('the wallboard in Chromium', () => {
+describe('the wallboard in Chromium and Firefox', () => {
   it('logs in with a token, then shows a waiting caller, the answered call and the agent on the call, live', async () => {
     const token = await cliToken(world.daemonEnv, 'supervisor');
-    const res = await page.goto(`${base()}/wallboard`);
-    expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
-    await page.waitForSelector('#login:not([hidden])');
-    await page.type('#token', token);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector(`[data-queue="${QUEUE}"]`, { timeout: 5_000 });
-    await page.waitForFunction(() => document.getElementById('link')?.textContent === 'live', { timeout: 5_000 });
-    await pageAgentState('paused');
-    expect(page.url()).toBe(`${base()}/wallboard`); // the token is in no URL
-    expect(await page.evaluate(() => sessionStorage.getItem('pbx-wallboard-token'))).toBe(token);
-    await pageFigure('waiting', '0');
+    await inEach(async ({ page }) => {
+      const res = await page.goto(`${base()}/wallboard`);
+      expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+      await page.waitForSelector('#login:not([hidden])');
+      await page.type('#token', token);
+      await page.click('#login button[type=submit]');
+      await page.waitForSelector(`[data-queue="${QUEUE}"]`, { timeout: 5_000 });
+      await page.waitForFunction(() => document.getElementById('link')?.textContent === 'live', { timeout: 5_000 });
+      await pageAgentState(page, 'paused');
+      expect(page.url()).toBe(`${base()}/wallboard`); // the token is in no URL
+      expect(await page.evaluate(() => sessionStorage.getItem('pbx-wallboard-token'))).toBe(token);
+      await pageFigure(page, 'waiting', '0');
+    });
     const answeredBefore = (await queueLive()).today.answered;
-    expect(await figure('answered')).toBe(String(answeredBefore));
+    await inEach(async ({ page }) => expect(await figure(page, 'answered')).toBe(String(answeredBefore)));
 
     // A caller joins and waits (the agent is paused).
     const caller: Promise<SippResult> = (async () =>
       sippCall({ scenario: 'uac-long-call', scenarioFile: await dtmfScenario([], { hangUpAfter: 14_000 }), dialed: DID, sipPort: world.sipPort, user: '4930222777', password: 'unused', localIp: CARRIER_IP, timeoutS: 60 }))();
     await eventually(async () => ((await queueLive()).waiting.length === 1 ? true : undefined), 10_000, 'the caller waits in the queue');
-    await pageFigure('waiting', '1');
-    // The longest wait ticks in the page (from the join time), without a request.
-    await page.waitForFunction((q) => /^0:0[2-9]$/.test(document.querySelector(`[data-queue="${q}"] [data-figure="longest-wait"]`)?.textContent ?? ''), { timeout: 5_000 }, QUEUE);
+    await inEach(async ({ page }) => {
+      await pageFigure(page, 'waiting', '1');
+      // The longest wait ticks in the page (from the join time), without a request.
+      await page.waitForFunction((q) => /^0:0[2-9]$/.test(document.querySelector(`[data-queue="${q}"] [data-figure="longest-wait"]`)?.textContent ?? ''), { timeout: 5_000 }, QUEUE);
+    });
     await shot('1-waiting');
 
     // The agent is made ready; the desk phone answers after 300 ms.
@@ -132,16 +172,18 @@ describe('the wallboard in Chromium', () => {
     const phone = await startPhone('phone-answer', port, path.join(tmpdir(), `pbx-e2e-wallboard-${AGENT.phone}-${port}.log`));
     expect((await admin('POST', `/api/v1/agents/${AGENT.number}/state`, { state: 'ready' })).status).toBe(200);
     await waitState('on-call');
-    await Promise.all([pageAgentState('on-call'), pageFigure('waiting', '0'), pageFigure('answered', String(answeredBefore + 1))]);
-    await page.waitForFunction((q) => document.querySelector(`[data-queue="${q}"] [data-agents="onCall"]`)?.textContent === 'on call 1', { timeout: PAGE_WITHIN_MS }, QUEUE);
+    await inEach(async ({ page }) => {
+      await Promise.all([pageAgentState(page, 'on-call'), pageFigure(page, 'waiting', '0'), pageFigure(page, 'answered', String(answeredBefore + 1))]);
+      await page.waitForFunction((q) => document.querySelector(`[data-queue="${q}"] [data-agents="onCall"]`)?.textContent === 'on call 1', { timeout: PAGE_WITHIN_MS }, QUEUE);
+    });
     await shot('2-answered');
 
     // The caller hangs up: the agent goes to wrap-up (30 s here).
     expect((await caller).code).toBe(0);
     await phone.done;
     await waitState('wrap-up');
-    await pageAgentState('wrap-up');
+    await inEach(({ page }) => pageAgentState(page, 'wrap-up'));
     await shot('3-wrap-up');
-    expect(pageErrors).toEqual([]);
+    expect(Object.fromEntries(viewers.map((v) => [v.name, v.errors]))).toEqual({ chromium: [], firefox: [] });
   });
 });
