@@ -55,6 +55,7 @@ describe('Postgres unreachable', () => {
     // A query in flight when its connection is cut: it hangs on the frozen path, then the gate closes.
     gate.freeze();
     const inFlight = get();
+    await eventually(async () => (gate.held > 0 ? true : undefined), 5_000, 'the token query waiting on the frozen path', 10);
     await gate.close();
     expectUnavailable(await inFlight);
 

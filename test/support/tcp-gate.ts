@@ -12,6 +12,8 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 export interface TcpGate {
   /** The gate's port on 127.0.0.1 (0 until the first open()). */
   readonly port: number;
+  /** While frozen: how many steps (data, a close, a connect) wait for thaw(). */
+  readonly held: number;
   open(): Promise<void>;
   close(): Promise<void>;
   freeze(): void;
@@ -48,6 +50,9 @@ export function tcpGate(target: { readonly host: string; readonly port: number }
   return {
     get port() {
       return port;
+    },
+    get held() {
+      return held?.length ?? 0;
     },
     open: () =>
       new Promise<void>((resolve, reject) => {
