@@ -8,15 +8,14 @@
  * the delivery is dead ('failed') and the webhook disabled, each disabling audited.
  * The delivery rows are the outbox: a job that could not be added (Redis down) leaves its row
  * 'pending', and sweep() queues pending rows when Redis is back and every SWEEP_MS. An event whose
- * rows cannot be written (Postgres unreachable) waits in memory, in order, at most MAX_WAITING
- * events (the oldest dropped first, counted), and is written when Postgres answers again.
+ * rows cannot be written (Postgres unreachable) waits in memory, in order (waiting.ts), and is
+ * written when Postgres answers again.
  */
 import { randomUUID } from 'node:crypto';
 import type { Actor } from '../audit/repository.js';
 import { recordAudit } from '../audit/repository.js';
 import type { Db } from '../db/database.js';
 import { AppError, invalid, notFound } from '../errors.js';
-import { backoffDelay, type BackoffPolicy } from '../shared/backoff.js';
 import { isPgUnreachable } from '../shared/pg-errors.js';
 import type { PbxEvent } from '../events/model.js';
 import type { Subscriber } from '../events/bus.js';
@@ -28,6 +27,7 @@ import { send, type SendOutcome } from './sender.js';
 import { newSecret } from './signing.js';
 import type { WebhookDeliveryRow, WebhookRow } from './tables.js';
 import { checkTarget } from './target.js';
+import { WaitingEvents } from './waiting.js';
 
 export const SYSTEM_ACTOR: Actor = { userId: null, tokenId: null, label: 'system:webhooks', requestId: null };
 const DELIVERY_LOG_LIMIT = 100;
@@ -40,9 +40,6 @@ const SWEEP_EVERY_MS = 30_000;
 export const KEEP_DONE_DAYS = 7;
 export const KEEP_DEAD_DAYS = 30;
 const PRUNE_EVERY_MS = 3_600_000;
-/** Events kept in memory while Postgres is unreachable (docs/webhooks.md#postgres-down). */
-export const MAX_WAITING = 10_000;
-const WAIT_RETRY: BackoffPolicy = { baseMs: 250, maxMs: 5_000 };
 
 export interface WebhookView {
   readonly id: string;
@@ -88,24 +85,16 @@ export interface WebhookServiceDeps {
   readonly log: Logger;
   /** Told each attempt's outcome (metrics: webhook deliveries by outcome); must not throw. */
   readonly observe?: (outcome: 'delivered' | 'gone' | 'retrying' | 'failed', durationMs: number) => void;
-  /** Events kept in memory while Postgres is unreachable (default MAX_WAITING). */
-  readonly maxWaiting?: number;
 }
 
 export class WebhookService implements Subscriber {
   private cache: { at: number; hooks: WebhookView[] } | null = null;
-  /** Events whose delivery rows are not written yet, oldest first (Postgres down: they wait here). */
-  private waiting: PbxEvent[] = [];
-  private writing = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private waitingSince: number | null = null;
-  private failedWrites = 0;
-  private droppedEvents = 0;
-  private stopped = false;
-  /** droppedEvents when the current wait began (one warning per wait) */
-  private droppedBefore = 0;
+  /** Events whose delivery rows are not written yet, in order (Postgres down: they wait there). */
+  private readonly waiting: WaitingEvents<PbxEvent>;
 
-  constructor(private readonly deps: WebhookServiceDeps) {}
+  constructor(private readonly deps: WebhookServiceDeps) {
+    this.waiting = new WaitingEvents({ write: (e) => this.enqueueFor(e), retryable: isPgUnreachable, log: deps.log });
+  }
 
   // --- registrations ---
 
@@ -197,68 +186,12 @@ export class WebhookService implements Subscriber {
 
   /** Events waiting for Postgres now, and those dropped since start because too many waited (metrics). */
   get outbox(): { readonly waiting: number; readonly dropped: number } {
-    return { waiting: this.waiting.length, dropped: this.droppedEvents };
+    return this.waiting.stats;
   }
 
-  /** The bus hands every event here; never blocks, never throws. Written in order (writeWaiting). */
+  /** The bus hands every event here; never blocks, never throws. */
   deliver(event: PbxEvent): void {
     this.waiting.push(event);
-    this.bound();
-    if (!this.retryTimer) this.kick(); // while Postgres is down, the retry timer writes it in turn
-  }
-
-  private kick(): void {
-    this.writeWaiting().catch((err: Error) => this.deps.log.warn({ err: err.message }, 'webhook deliveries not written'));
-  }
-
-  /** Write the waiting events' rows in order; on Postgres unreachable stop and try again later. */
-  private async writeWaiting(): Promise<void> {
-    if (this.writing) return;
-    this.writing = true;
-    try {
-      while (this.waiting.length) {
-        const event = this.waiting.shift()!;
-        try {
-          await this.enqueueFor(event);
-        } catch (err) {
-          if (!isPgUnreachable(err)) {
-            this.deps.log.warn({ err: (err as Error).message, eventId: event.id }, 'webhook deliveries not enqueued');
-            continue;
-          }
-          this.waiting.unshift(event);
-          this.bound();
-          if (this.waitingSince === null) {
-            this.waitingSince = Date.now();
-            this.deps.log.warn({ err: (err as Error).message, eventId: event.id, waiting: this.waiting.length }, 'webhook deliveries wait in memory: Postgres unreachable');
-          }
-          if (this.stopped) return;
-          const delay = backoffDelay(this.failedWrites++, WAIT_RETRY);
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = null;
-            this.kick();
-          }, delay);
-          return;
-        }
-        if (this.waitingSince !== null && this.waiting.length === 0) {
-          this.deps.log.info({ waitedMs: Date.now() - this.waitingSince, dropped: this.droppedEvents - this.droppedBefore }, 'webhook deliveries that waited for Postgres are in the outbox');
-          this.waitingSince = null;
-          this.droppedBefore = this.droppedEvents;
-          this.failedWrites = 0;
-        }
-      }
-    } finally {
-      this.writing = false;
-    }
-  }
-
-  /** At most maxWaiting events wait: the oldest go first, counted and logged. */
-  private bound(): void {
-    const max = this.deps.maxWaiting ?? MAX_WAITING;
-    while (this.waiting.length > max) {
-      const lost = this.waiting.shift()!;
-      // the first drop of a wait is logged; the count is in the log line when Postgres is back, and in the metrics
-      if (this.droppedEvents++ === this.droppedBefore) this.deps.log.warn({ eventId: lost.id, type: lost.type, max }, 'webhook events dropped: too many waiting for Postgres');
-    }
   }
 
   /** Rows first (the outbox, in event order), then the jobs; a job not added waits for sweep(). */
@@ -283,7 +216,7 @@ export class WebhookService implements Subscriber {
 
   /** The periodic outbox pass (the Redis-back pass is wired to the queue's connection in src/app.ts). */
   start(): void {
-    this.stopped = false;
+    this.waiting.start();
     this.sweepTimer ??= setInterval(() => {
       this.sweep().catch(() => undefined);
       if (Date.now() - this.prunedAt >= PRUNE_EVERY_MS) {
@@ -294,11 +227,9 @@ export class WebhookService implements Subscriber {
   }
 
   stop(): void {
-    this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.sweepTimer = this.retryTimer = null;
-    if (this.waiting.length) this.deps.log.warn({ waiting: this.waiting.length }, 'webhook events still waiting for Postgres at stop: not delivered');
+    this.sweepTimer = null;
+    this.waiting.stop();
   }
 
   /**
