@@ -6,8 +6,8 @@
  * - a query in flight when the connection is cut (pg reports it without any code);
  * - the connection refused (ECONNREFUSED), for a GET and a POST, and for the token check;
  * - a path that answers nothing (the pool's connect timeout, 5 s);
- * requests that need no Postgres (/health/live) still answer, and once the gate is open again the
- * same GET and POST answer 200 and 201.
+ * requests that need no Postgres (/health/live, /metrics without a token) still answer, and once
+ * the gate is open again the same GET and POST answer 200 and 201.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   const db = inject('db');
   gate = tcpGate({ host: db.host, port: db.port });
   await gate.open();
-  app = await startTestApp({ PBX_DB_HOST: '127.0.0.1', PBX_DB_PORT: String(gate.port) });
+  app = await startTestApp({ PBX_DB_HOST: '127.0.0.1', PBX_DB_PORT: String(gate.port), PBX_METRICS_ACCESS: 'loopback' });
   admin = (await new AuthService(app.db).createToken(CLI_ACTOR, { username: `it-pgdown-admin-${run}`, name: 'it', ttlDays: 1, ensureRole: 'admin' })).token;
 });
 
@@ -68,6 +68,10 @@ describe('Postgres unreachable', () => {
     expect(ready.headers['retry-after']).toBe('5');
     expect(ready.json().checks.postgres.ok).toBe(false);
     expect((await app.http.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    // /metrics without a token (loopback access) leaves out the series read from Postgres, and answers.
+    const metrics = await app.http.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.body).toMatch(/^pbx_asterisk_connected\{interface="ari"\} 0$/m);
 
     // Listening but answering nothing: the pool gives up after its connect timeout.
     await gate.open();
