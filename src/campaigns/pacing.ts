@@ -87,6 +87,9 @@ export interface PacingDecision {
 interface Samples {
   readonly recent: readonly number[];
   readonly sorted: readonly number[];
+  /** Sum of recent, and how many samples were ever added (the sum is redone every SAMPLES). */
+  readonly sum: number;
+  readonly added: number;
 }
 
 export interface PacerState {
@@ -113,10 +116,10 @@ const THRESHOLD_MIN = 0.001;
 const THRESHOLD_MAX = 0.5;
 /** Budget (in abandons) below which the threshold is scaled down to 0. */
 const RESERVE = 1;
-/** Quantiles of the time to answer at which agents' availability is averaged. */
-const HORIZON_QUANTILES = [0.25, 0.5, 0.75];
+/** Quantiles of the time to answer (midpoints of eighths) at which the risk is averaged. */
+const HORIZON_QUANTILES = [0.0625, 0.1875, 0.3125, 0.4375, 0.5625, 0.6875, 0.8125, 0.9375];
 
-const EMPTY: Samples = { recent: [], sorted: [] };
+const EMPTY: Samples = { recent: [], sorted: [], sum: 0, added: 0 };
 
 export function createPacer(settings: PacingSettings): PacerState {
   const full: Required<PacingSettings> = {
@@ -137,10 +140,14 @@ export function createPacer(settings: PacingSettings): PacerState {
 
 function addSample(s: Samples, value: number): Samples {
   if (!Number.isFinite(value) || value < 0) return s;
-  const recent = s.recent.length < SAMPLES ? [...s.recent, value] : [...s.recent.slice(1), value];
-  const sorted = s.recent.length < SAMPLES ? [...s.sorted] : removeOne(s.sorted, s.recent[0]!);
+  const full = s.recent.length >= SAMPLES;
+  const recent = full ? [...s.recent.slice(1), value] : [...s.recent, value];
+  const sorted = full ? removeOne(s.sorted, s.recent[0]!) : [...s.sorted];
   sorted.splice(upperBound(sorted, value), 0, value);
-  return { recent, sorted };
+  const added = s.added + 1;
+  // A running sum, summed afresh once per SAMPLES additions so rounding cannot build up.
+  const sum = added % SAMPLES === 0 ? recent.reduce((a, b) => a + b, 0) : s.sum + value - (full ? s.recent[0]! : 0);
+  return { recent, sorted, sum, added };
 }
 
 function removeOne(sorted: readonly number[], value: number): number[] {
@@ -199,7 +206,7 @@ export function estimates(state: PacerState): { answerRate: number; answerSecond
 }
 
 function mean(s: Samples): number {
-  return s.recent.length === 0 ? 0 : s.recent.reduce((a, b) => a + b, 0) / s.recent.length;
+  return s.recent.length === 0 ? 0 : s.sum / s.recent.length;
 }
 
 function quantile(s: Samples, q: number): number {
@@ -224,40 +231,54 @@ function freeWithin(state: PacerState, agent: BusyAgent, within: number): number
   return endsWithin(state.talk, agent.elapsedSeconds, within - quantile(state.wrapUp, 0.5));
 }
 
-/** Chance that a line ringing for `ringing` seconds is still answered live. */
-function answersLater(state: PacerState, ringing: number): number {
+/** Share of the samples at or below x. */
+function atMost(s: Samples, x: number): number {
+  return s.sorted.length === 0 ? 0 : upperBound(s.sorted, x) / s.sorted.length;
+}
+
+/** Chance that a line ringing for `ringing` seconds is answered live within `within` more seconds. */
+function answersWithin(state: PacerState, ringing: number, within: number): number {
   const p = state.answerRate;
-  const n = state.answerDelay.sorted.length;
-  const later = n === 0 ? 1 : (n - upperBound(state.answerDelay.sorted, ringing)) / n;
-  const live = p * later;
-  return live <= 0 ? 0 : live / (live + (1 - p));
+  const still = p * (1 - atMost(state.answerDelay, ringing)) + (1 - p);
+  if (still <= 0) return 0;
+  return (p * (atMost(state.answerDelay, ringing + within) - atMost(state.answerDelay, ringing))) / still;
 }
 
-/** Distribution of a sum of independent Bernoulli(ps[i]) (Poisson binomial). */
-function sumOfBernoulli(ps: readonly number[]): number[] {
-  let pmf = [1];
-  for (const p of ps) pmf = addBernoulli(pmf, p);
-  return pmf;
+/**
+ * Distribution of a sum of independent Bernoulli(ps[i]) (Poisson binomial); with `top`, the last
+ * entry holds P(sum >= top), which is all `shortfall` needs and keeps large floors cheap; then
+ * the array has room for top + 1 entries, so that more Bernoullis can be added (addBernoulli).
+ */
+function sumOfBernoulli(ps: readonly number[], top = Infinity): { pmf: Float64Array; len: number } {
+  let n = 0;
+  for (const p of ps) if (p > 1e-9) n++;
+  const pmf = new Float64Array((Number.isFinite(top) ? top : n) + 1);
+  pmf[0] = 1;
+  let len = 1;
+  for (const p of ps) if (p > 1e-9) len = addBernoulli(pmf, len, p);
+  return { pmf, len };
 }
 
-function addBernoulli(pmf: readonly number[], p: number): number[] {
-  const out = new Array<number>(pmf.length + 1).fill(0);
-  for (let k = 0; k < pmf.length; k++) {
-    out[k]! += pmf[k]! * (1 - p);
-    out[k + 1]! += pmf[k]! * p;
-  }
-  return out;
+/** Adds one Bernoulli(p) to the first `len` entries of pmf, in place; returns the new length. */
+function addBernoulli(pmf: Float64Array, len: number, p: number): number {
+  const grows = len < pmf.length;
+  const last = len - 1;
+  if (grows) pmf[len] = pmf[last]! * p;
+  else if (last > 0) pmf[last] = pmf[last]! + pmf[last - 1]! * p;
+  for (let k = grows ? last : last - 1; k >= 1; k--) pmf[k] = pmf[k]! * (1 - p) + pmf[k - 1]! * p;
+  if (grows || last > 0) pmf[0] = pmf[0]! * (1 - p);
+  return grows ? len + 1 : len;
 }
 
 /** P(answers >= k) for every k (one longer than the distribution, ending in 0). */
-function tailOf(pmf: readonly number[]): number[] {
+function tailOf(pmf: Float64Array): number[] {
   const tail = new Array<number>(pmf.length + 1).fill(0);
   for (let k = pmf.length - 1; k >= 0; k--) tail[k] = tail[k + 1]! + pmf[k]!;
   return tail;
 }
 
 /** P(answers >= base + freed), answers (as its tail) and freed independent. */
-function shortfall(tail: readonly number[], base: number, freed: readonly number[]): number {
+function shortfall(tail: readonly number[], base: number, freed: Float64Array): number {
   let total = 0;
   for (let b = 0; b < freed.length; b++) {
     const need = Math.max(0, base + b);
@@ -296,20 +317,26 @@ export function decide(state: PacerState, snap: PacingSnapshot): PacingDecision 
 
   const maxInFlight = Math.floor(settings.maxLinesPerAgent * agents);
   const base = ready - waiting;
-  const freedAt = HORIZON_QUANTILES.map((q) => {
-    const horizon = quantile(state.answerDelay, q) + settings.graceSeconds;
-    return sumOfBernoulli(snap.busyAgents.map((a) => freeWithin(state, a, horizon)));
+  // Checkpoints: a new line answered t seconds from now (eighths of the time to answer) finds
+  // the agents ready now plus those free by t + grace, less the answers before it on the lines
+  // already ringing and the other new lines.
+  const top = Math.max(0, base + snap.busyAgents.length);
+  const checkpoints = HORIZON_QUANTILES.map((q) => {
+    const t = quantile(state.answerDelay, q);
+    return {
+      freed: sumOfBernoulli(snap.busyAgents.map((a) => freeWithin(state, a, t + settings.graceSeconds))).pmf,
+      answers: sumOfBernoulli(snap.ringingLines.map((r) => answersWithin(state, r, t)), top),
+      newLine: state.answerRate * atMost(state.answerDelay, t),
+    };
   });
-  let answers = sumOfBernoulli(snap.ringingLines.map((r) => answersLater(state, r)));
   let lines = 0;
   while (ringing + lines < maxInFlight) {
-    const tail = tailOf(answers);
     let risk = 0;
-    for (const freed of freedAt) risk += shortfall(tail, base, freed);
-    risk /= freedAt.length;
+    for (const c of checkpoints) risk += shortfall(tailOf(c.answers.pmf), base, c.freed);
+    risk /= checkpoints.length;
     if (risk > threshold) break;
     lines++;
-    answers = addBernoulli(answers, state.answerRate);
+    for (const c of checkpoints) c.answers.len = addBernoulli(c.answers.pmf, c.answers.len, c.newLine);
   }
   return result(Math.max(lines, progressive), 'predictive');
 }
