@@ -16,7 +16,7 @@
  * delivered exactly once when it is back.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { CLI_ACTOR, AuthService } from '../../src/auth/service.js';
@@ -275,35 +275,16 @@ describe('the delivery log', () => {
   });
 });
 
-/** A TCP gate in front of the real Redis: close() drops every connection and refuses new ones. */
-function redisGate(target: URL) {
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((client) => {
-    const upstream = connect(Number(target.port || 6379), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  let port = 0;
-  return {
-    url: () => { const u = new URL(target.href); u.hostname = '127.0.0.1'; u.port = String(port); return u.href; },
-    open: () => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => { port = (server.address() as AddressInfo).port; resolve(); })),
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); }),
-  };
-}
-
 describe('webhooks with Redis down', () => {
   it('keeps the delivery in Postgres (pending) and delivers it once Redis is back, from the next daemon', async () => {
-    const gate = redisGate(new URL(REDIS_URL()));
+    // Redis reached through a TCP gate: close() drops every connection and refuses new ones
+    const redis = new URL(REDIS_URL());
+    const gate = tcpGate({ host: redis.hostname, port: Number(redis.port || 6379) });
     await gate.open();
-    const overrides = { PBX_REDIS_URL: gate.url(), PBX_REDIS_PREFIX: `${inject('redisPrefix')}:b`, PBX_WEBHOOK_FIRST_RETRY_MS: '100', PBX_WEBHOOK_RETRY_HOURS: '1' };
+    const through = new URL(redis.href);
+    through.hostname = '127.0.0.1';
+    through.port = String(gate.port);
+    const overrides = { PBX_REDIS_URL: through.href, PBX_REDIS_PREFIX: `${inject('redisPrefix')}:b`, PBX_WEBHOOK_FIRST_RETRY_MS: '100', PBX_WEBHOOK_RETRY_HOURS: '1' };
     let b = await startTestApp(overrides);
     try {
       const created = await b.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: { authorization: `Bearer ${admin}` }, payload: { url: `${base}/outbox`, eventTypes: ['agent.state'] } });
