@@ -1,5 +1,5 @@
 /**
- * `pbx` command line: serve, migrate, token create, user create, doctor, config.
+ * `pbx` command line: serve, migrate, token create, user create, doctor, test-call, backup, restore, config.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, loadEnvFile, loadEnvFileFromEnvironment, describeConfig, ConfigError, type Config } from './config.js';
@@ -24,6 +24,11 @@ commands:
   user create NAME --role ROLE   create a user (admin | supervisor | viewer)
   doctor                         check Asterisk, Postgres and Redis and say how to fix problems
   test-call [--number N]         place a real SIP call (SIPp) to the *99 test service and show its CDR
+  backup [--out FILE] [--with-env]
+                                 write one archive (tar.gz, 0600) of the database, recordings,
+                                 voicemail and prompts; --with-env adds the env file (secret)
+  restore FILE [--force]         restore an archive into this machine's database and folders,
+                                 then migrate; --force replaces a database that holds a site
   config                         list every environment variable and its current value
 
 The environment is read from the process; --env-file (or PBX_ENV_FILE) loads a file first.`;
@@ -60,6 +65,11 @@ async function migrate(cfg: Config): Promise<void> {
   });
 }
 
+/** The env file this command loaded (--env-file, else PBX_ENV_FILE), or null. */
+function envFileInUse(flag: string | undefined): string | null {
+  return flag ?? process.env['PBX_ENV_FILE'] ?? null;
+}
+
 function parseRole(value: string | undefined): Role {
   if (!value || !(ROLES as readonly string[]).includes(value)) fail(`--role must be one of ${ROLES.join(', ')}`);
   return value as Role;
@@ -77,6 +87,9 @@ async function main(argv: string[]): Promise<void> {
       'ttl-days': { type: 'string' },
       'no-expiry': { type: 'boolean' },
       number: { type: 'string' },
+      out: { type: 'string' },
+      'with-env': { type: 'boolean' },
+      force: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -141,6 +154,21 @@ async function main(argv: string[]): Promise<void> {
       const ok = await withDb(cfg, (db) => testCall(cfg, db, values.number ?? '*99', (line) => process.stdout.write(`${line}\n`)));
       return process.exit(ok ? 0 : 1);
     }
+    case 'backup': {
+      const { createBackup, defaultBackupName } = await import('./backup/backup.js');
+      const cfg = config();
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+      await withDb(cfg, (db) => createBackup(cfg, db, { out: values.out ?? defaultBackupName(), withEnv: values['with-env'] ?? false, envFile: envFileInUse(values['env-file']) }, say));
+      return;
+    }
+    case 'restore': {
+      if (!sub) fail('usage: pbx restore FILE [--force]');
+      const { restoreBackup } = await import('./backup/restore.js');
+      const cfg = config();
+      const say = (line: string) => process.stdout.write(`${line}\n`);
+      await withDb(cfg, (db) => restoreBackup(cfg, db, { file: sub, force: values.force ?? false, envFile: envFileInUse(values['env-file']) }, say));
+      return;
+    }
     case 'config':
       process.stdout.write(`${describeConfig(process.env).join('\n')}\n`);
       return;
@@ -151,6 +179,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (isAppError(err)) fail(`${err.code}: ${err.message}`, 1);
+  if (err instanceof Error && err.name === 'BackupError') fail(err.message, 1);
   const logger = createLogger('error');
   logger.fatal({ err }, 'command failed');
   process.exit(1);

@@ -8,7 +8,12 @@ import { REDIS_PASSWORD_ENV, REDIS_URL, TEST_SECRET_KEY, type DbSettings } from 
  * overrides (no vitest here: bench/ scripts use it too).
  */
 export function appConfig(db: DbSettings, redisPrefix: string, overrides: Record<string, string> = {}): Config {
-  return loadConfig({
+  return loadConfig(appEnv(db, redisPrefix, overrides));
+}
+
+/** The environment appConfig reads (for code given an env, such as `pbx doctor`'s runDoctor). */
+export function appEnv(db: DbSettings, redisPrefix: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
     PBX_HTTP_HOST: '127.0.0.1',
     PBX_HTTP_PORT: '0',
     PBX_LOG_LEVEL: process.env['PBX_TEST_LOG_LEVEL'] ?? 'silent',
@@ -35,5 +40,5 @@ export function appConfig(db: DbSettings, redisPrefix: string, overrides: Record
     PBX_AUTH_FAIL_LIMIT: '100000',
     PBX_SECRET_KEY: TEST_SECRET_KEY,
     ...overrides,
-  });
+  };
 }
