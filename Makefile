@@ -18,6 +18,8 @@ setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempot
 	@# The site certificate deploy/install.sh made (HTTPS): added once; set PBX_TLS_CERT= (empty) for plain HTTP.
 	@bash deploy/site-cert.sh env | while IFS= read -r line; do \
 	  grep -q "^$${line%%=*}=" $(ENV_FILE) || echo "$$line" >>$(ENV_FILE); done
+	@# Log rotation (daemon log file, Asterisk's logs, the unserved spool file): /etc/logrotate.d/pbx on a systemd host.
+	@$(LOAD_ENV) && bash deploy/logrotate.sh install
 
 # Not `npm ci`: with npm 11 and `omit-lockfile-registry-resolved` (set on these machines) the lock
 # file npm itself writes lacks versions for other platforms' optional packages, and `npm ci` refuses
