@@ -331,8 +331,15 @@ export function decide(state: PacerState, snap: PacingSnapshot): PacingDecision 
   });
   let lines = 0;
   while (ringing + lines < maxInFlight) {
+    // A line answered at checkpoint i is abandoned, or takes the agent of a later answer that
+    // then is: the shortage at i or at any later checkpoint.
     let risk = 0;
-    for (const c of checkpoints) risk += shortfall(tailOf(c.answers.pmf), base, c.freed);
+    let later = 0;
+    for (let i = checkpoints.length - 1; i >= 0; i--) {
+      const c = checkpoints[i]!;
+      later = Math.max(later, shortfall(tailOf(c.answers.pmf), base, c.freed));
+      risk += later;
+    }
     risk /= checkpoints.length;
     if (risk > threshold) break;
     lines++;
