@@ -76,6 +76,9 @@ import { attemptsFor } from './webhooks/signing.js';
 import { WebhookService } from './webhooks/service.js';
 import { webhooksPlugin } from './webhooks/plugin.js';
 import { campaignsPlugin } from './campaigns/plugin.js';
+import { ImportJobs } from './campaigns/import-jobs.js';
+import { ImportService } from './campaigns/import-service.js';
+import { Importer } from './campaigns/importer.js';
 import { surveyPort } from './surveys/repository.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
@@ -315,6 +318,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const webhookJobs = new WebhookJobs({ redis: config.redis, attempts: attemptsFor(config.webhooks.retryForMs, config.webhooks.firstRetryMs), firstRetryMs: config.webhooks.firstRetryMs }, log.child({ component: 'webhooks' }));
   const webhooks = new WebhookService({ db, secrets, queue: webhookJobs, timeoutMs: config.webhooks.timeoutMs, log: log.child({ component: 'webhooks' }), observe: (outcome, ms) => metrics.observeWebhookDelivery(outcome, ms) });
   let unsubscribeWebhooks: (() => void) | null = null;
+  // Contact and do-not-call list imports (src/campaigns, docs/campaigns.md#contact-lists-and-time-zones): CSVs spooled to disk, imported by BullMQ jobs.
+  const importJobs = new ImportJobs({ redis: config.redis }, log.child({ component: 'campaigns' }));
+  const listImports = new ImportService({ db, dir: config.campaignImports.dir, maxBytes: config.campaignImports.maxBytes, queue: importJobs, log: log.child({ component: 'campaigns' }) });
+  const importer = new Importer({ db, dir: config.campaignImports.dir, log: log.child({ component: 'campaigns' }) });
   const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
   const routing = new RouteService(db);
@@ -379,7 +386,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
       await api.register(webhooksPlugin, { auth, webhooks });
-      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }), events: events.bus, timezone: config.site.timezone });
+      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }), events: events.bus, timezone: config.site.timezone, imports: listImports });
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });
@@ -411,6 +418,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await recordings.ensureFolder();
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
       webhookJobs.start((job, attempt, last) => webhooks.attempt(job, attempt, last));
+      importJobs.start((id, signal) => importer.run(id, signal));
+      importJobs.onReady(() => {
+        listImports.sweep().catch((err: Error) => log.warn({ err: err.message }, 'list imports not queued again'));
+      });
       webhookJobs.onReady(() => {
         webhooks.sweep(0).catch(() => undefined);
       });
@@ -443,6 +454,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         unsubscribeWebhooks?.();
         webhooks.stop();
         await webhookJobs.stop();
+        await importJobs.stop();
         await recordingJobs.stop();
         await ami.stop();
         redis.disconnect();

@@ -3,6 +3,7 @@ import type { AuthService } from '../auth/service.js';
 import type { Db } from '../db/database.js';
 import type { EventPublisher } from '../events/bus.js';
 import type { Logger } from '../logger.js';
+import type { ImportService } from './import-service.js';
 
 export interface CampaignRouteDeps {
   readonly auth: AuthService;
@@ -12,4 +13,6 @@ export interface CampaignRouteDeps {
   readonly events: EventPublisher;
   /** The site's time zone (PBX_TIMEZONE): the default of the outbound reports' `tz`. */
   readonly timezone: string;
+  /** Contact and do-not-call list imports (list-routes.ts, dnc-routes.ts). */
+  readonly imports: ImportService;
 }

@@ -158,6 +158,18 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/webhooks/{id}/deliveries': 'admin',
   'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': 'admin',
   'POST /api/v1/webhooks/{id}/ping': 'admin',
+  // Contact and do-not-call lists (docs/campaigns.md#contact-lists-and-time-zones): the numbers are personal data, supervisors and up.
+  'POST /api/v1/campaigns/{id}/imports': 'supervisor',
+  'GET /api/v1/campaigns/{id}/imports': 'supervisor',
+  'GET /api/v1/campaigns/{id}/imports/{importId}': 'supervisor',
+  'GET /api/v1/campaigns/{id}/imports/{importId}/rejects': 'supervisor',
+  'GET /api/v1/campaigns/{id}/contacts': 'supervisor',
+  'POST /api/v1/dnc': 'supervisor',
+  'GET /api/v1/dnc': 'supervisor',
+  'DELETE /api/v1/dnc/{id}': 'supervisor',
+  'POST /api/v1/dnc/imports': 'supervisor',
+  'GET /api/v1/dnc/imports/{importId}': 'supervisor',
+  'GET /api/v1/dnc/imports/{importId}/rejects': 'supervisor',
 };
 
 /** Routes that answer a stream that never ends: asked with a filter that does not exist, so an allowed role gets a 400, not a stream. */
