@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -84,6 +84,9 @@ bench-pacing: deps ## dialer pacing simulator, real pacing module in simulated t
 
 bench-events: setup build ## event fan-out to 100 clients: the SSE stream (an API state change -> each client) vs Asterisk's AMI (UserEvent -> each session), same Asterisk
 	npx tsx bench/events-fanout.ts $(or $(ROUNDS),300) $(or $(CLIENTS),100)
+
+bench-import: deps ## contact-list import: 1,000,000 generated CSV rows through the real importer into PostgreSQL (time, rows/s, peak RSS) vs a 10,000-row baseline run
+	npx tsx bench/campaign-import.ts --rows $(or $(ROWS),1000000) --baseline $(or $(BASELINE),10000)
 
 bench-reports: setup deps ## report queries over a year of generated history (SCALE x 10M CDRs, their queue events, 200 agents, 30 queues) vs plain SQL, and the CSV export of 1M CDRs
 	npx tsx bench/reports.ts --scale $(or $(SCALE),1) --reps $(or $(REPS),50)
