@@ -4,7 +4,7 @@
  * (import-jobs.ts); progress, listings and the reject report read the import rows.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/database.js';
 import { notFound } from '../errors.js';
@@ -42,8 +42,12 @@ export class ImportService {
     if (scope.campaignId !== null) await this.campaign(scope.campaignId);
     await mkdir(this.deps.dir, { recursive: true });
     const id = randomUUID();
-    const bytes = await spoolCsv(body, spoolFile(this.deps.dir, id), this.deps.maxBytes, scope.kind);
-    const row = await createImport(this.deps.db, id, scope, fileName, bytes);
+    const file = spoolFile(this.deps.dir, id);
+    const bytes = await spoolCsv(body, file, this.deps.maxBytes, scope.kind);
+    const row = await createImport(this.deps.db, id, scope, fileName, bytes).catch(async (err: unknown) => {
+      await rm(file, { force: true });
+      throw err;
+    });
     await this.deps.queue.enqueue(id).catch((err: Error) => this.deps.log.warn({ importId: id, err: err.message }, 'import not queued yet (Redis); queued when Redis is back'));
     return row;
   }
