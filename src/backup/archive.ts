@@ -119,6 +119,19 @@ export function tarTransform(dir: string, name: FolderName): string {
   return `s${d}^${escaped}\\(/.*\\)\\{0,1\\}$${d}${folderMember(name)}\\1${d}S`;
 }
 
+/**
+ * The reverse of tarTransform for extraction from the root (tar -C /): files/<name> and what is
+ * under it become the absolute folder `dir` of this machine (without its leading slash). The
+ * path is escaped for the replacement (\\ and &).
+ */
+export function tarRestoreTransform(name: FolderName, dir: string): string {
+  if (dir.includes(TRANSFORM_DELIMITER)) throw new BackupError(`the ${name} folder's path holds a control character (U+0001): rename it`);
+  const rel = dir.replace(/^\/+/, '').replace(/\/+$/, '');
+  const escaped = rel.replace(/[\\&]/g, (c) => `\\${c}`);
+  const d = TRANSFORM_DELIMITER;
+  return `s${d}^${folderMember(name)}\\(/.*\\)\\{0,1\\}$${d}${escaped}\\1${d}S`;
+}
+
 /** Two folders where one holds the other cannot be archived side by side. */
 export function overlappingFolders(dirs: ReadonlyArray<{ name: string; dir: string }>): string | null {
   const norm = dirs.map((d) => ({ ...d, dir: `${d.dir.replace(/\/+$/, '')}/` }));

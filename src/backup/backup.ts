@@ -16,7 +16,6 @@ import { chmod, copyFile, mkdtemp, rename, rm, stat, unlink, writeFile } from 'n
 import { createWriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { sql } from 'kysely';
@@ -24,11 +23,11 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import { VERSION } from '../version.js';
 import {
-  BackupError, DUMP_FILE, ENV_FILE, FOLDERS, MANIFEST_FILE, MANIFEST_FORMAT, ProgressMeter, formatBytes, overlappingFolders, tarTransform,
+  BackupError, DUMP_FILE, ENV_FILE, FOLDERS, MANIFEST_FILE, MANIFEST_FORMAT, formatBytes, overlappingFolders, tarTransform,
   type FolderName, type FolderSummary, type Manifest,
 } from './archive.js';
 import { lastMigration, serverVersion, siteFolders, summarizeFolder, tableCounts } from './site.js';
-import { pgEnv, startTool } from './tools.js';
+import { pgEnv, progressCounter, startTool } from './tools.js';
 
 export interface BackupOptions {
   /** Archive to write (must not exist). */
@@ -92,16 +91,7 @@ export async function createBackup(config: Config, db: Db, opts: BackupOptions, 
     ];
     // Exit 1: a file changed while it was read (a recording being written); the archive is whole.
     const tar = startTool('tar', args, { stdout: 'pipe', okExitCodes: [0, 1] });
-    const meter = new ProgressMeter(total, opts.progressEveryMs ?? 5_000, Date.now());
-    let done = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        done += chunk.length;
-        const line = meter.update(done, Date.now());
-        if (line) say(`archive: ${line}`);
-        cb(null, chunk);
-      },
-    });
+    const counter = progressCounter(total, opts.progressEveryMs ?? 5_000, say, 'archive');
     await Promise.all([
       pipeline(tar.child.stdout!, counter, createGzip({ level: 1 }), createWriteStream(partial, { mode: 0o600, flags: 'wx' })),
       tar.done,

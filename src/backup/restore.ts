@@ -19,6 +19,7 @@
  * PBX_SECRET_KEY is what opens the SIP passwords kept for provisioning.
  */
 import { lstat, lchown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -29,11 +30,11 @@ import { migrateToLatest } from '../db/migrate.js';
 import { sipSecretContext } from '../extensions/sip-credentials.js';
 import { SecretBox } from '../shared/secret-box.js';
 import {
-  BackupError, DUMP_FILE, ENV_FILE, FOLDERS, MANIFEST_FILE, compareCounts, countLines, folderMember, formatBytes, parseManifest,
-  siteTablesWithRows, type CountRow, type FolderName, type Manifest,
+  BackupError, DUMP_FILE, ENV_FILE, FOLDERS, MANIFEST_FILE, compareCounts, countLines, folderMember, formatBytes,
+  parseManifest, siteTablesWithRows, tarRestoreTransform, type CountRow, type FolderName, type Manifest,
 } from './archive.js';
 import { moveVoicemailPaths, siteFolders, summarizeFolder, tableCounts } from './site.js';
-import { pgEnv, runTool, startTool } from './tools.js';
+import { pgEnv, progressCounter, runTool, startTool } from './tools.js';
 
 export interface RestoreOptions {
   readonly file: string;
@@ -55,6 +56,8 @@ export interface RestoreReport {
 }
 
 type Say = (line: string) => void;
+
+const PROGRESS_EVERY_MS = 5_000;
 
 /** Replaces what schema public holds; the dump does not make the schema itself. */
 const PREAMBLE = `SET client_min_messages = warning;
@@ -124,22 +127,36 @@ async function restoreDump(config: Config, dump: string): Promise<void> {
   if (restoreResult.status === 'rejected') throw restoreResult.reason as Error;
 }
 
+/**
+ * The folders in one pass over the archive (tar -C / renaming files/<name> to this machine's
+ * folders; existing folders keep their owner and mode), the archive fed through a byte counter
+ * for the progress lines.
+ */
 async function restoreFolders(config: Config, file: string, manifest: Manifest, say: Say): Promise<RestoreReport['folders']> {
   const dirs = siteFolders(config);
   const owner = await pbxOwner();
+  const wanted = FOLDERS.filter((name) => manifest.folders[name].files > 0);
+  if (wanted.length > 0) {
+    for (const name of wanted) {
+      say(`${name}: extracting ${manifest.folders[name].files} files (${formatBytes(manifest.folders[name].bytes)}) into ${dirs[name]}`);
+      await mkdir(dirs[name], { recursive: true });
+    }
+    const tar = startTool('tar', [
+      '--extract', '--gzip', '--file=-', '--directory=/', '--no-same-owner', '--no-overwrite-dir',
+      ...wanted.map((name) => `--transform=${tarRestoreTransform(name, path.resolve(dirs[name]))}`), ...wanted.map(folderMember),
+    ], { stdin: 'pipe' });
+    const counter = progressCounter((await stat(file)).size, PROGRESS_EVERY_MS, say, 'files', ' of the archive read');
+    // tar may stop first (an error): its stdin then breaks, and its own failure is the one to report.
+    const fed = pipeline(createReadStream(file), counter, tar.child.stdin!).catch(() => undefined);
+    await Promise.all([tar.done, fed]);
+    if (owner) for (const name of wanted) await giveTo(dirs[name], owner.uid);
+  }
   const out = {} as Record<FolderName, { dir: string; files: number }>;
   for (const name of FOLDERS) {
-    const dir = dirs[name];
     const m = manifest.folders[name];
-    if (m.files > 0) {
-      say(`${name}: extracting ${m.files} files (${formatBytes(m.bytes)}) into ${dir}`);
-      await mkdir(dir, { recursive: true });
-      await runTool('tar', ['--extract', '--gzip', `--file=${file}`, `--directory=${dir}`, '--strip-components=2', '--no-same-owner', folderMember(name)]);
-      if (owner) await giveTo(dir, owner.uid);
-    }
-    const now = await summarizeFolder(dir);
-    out[name] = { dir, files: now.files };
-    say(`${name}: ${now.files} files in ${dir} (backup: ${m.files})${m.files > 0 ? (owner ? ', owned by pbx' : `, owned by uid ${process.getuid?.() ?? '?'} (not root, or no user pbx)`) : ''}`);
+    const now = await summarizeFolder(dirs[name]);
+    out[name] = { dir: dirs[name], files: now.files };
+    say(`${name}: ${now.files} files in ${dirs[name]} (backup: ${m.files})${m.files > 0 ? (owner ? ', owned by pbx' : `, owned by uid ${process.getuid?.() ?? '?'} (not root, or no user pbx)`) : ''}`);
   }
   return out;
 }

@@ -4,8 +4,9 @@
  * settings in their environment (PGPASSWORD there, never on a command line).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Transform } from 'node:stream';
 import type { Config } from '../config.js';
-import { BackupError } from './archive.js';
+import { BackupError, ProgressMeter } from './archive.js';
 
 const INSTALL_HINT: Record<string, string> = {
   pg_dump: 'apt-get install postgresql-client',
@@ -53,4 +54,18 @@ export async function runTool(tool: string, args: readonly string[], env?: NodeJ
 /** The environment for pg_dump, pg_restore and psql to reach the site database. */
 export function pgEnv(db: Config['db'], app: string): NodeJS.ProcessEnv {
   return { ...process.env, PGHOST: db.host, PGPORT: String(db.port), PGUSER: db.user, PGPASSWORD: db.password, PGDATABASE: db.name, PGAPPNAME: app };
+}
+
+/** A pass-through stream that counts bytes and says `<prefix>: <progress><suffix>` at most every `everyMs`. */
+export function progressCounter(total: number, everyMs: number, say: (line: string) => void, prefix: string, suffix = ''): Transform {
+  const meter = new ProgressMeter(total, everyMs, Date.now());
+  let done = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      done += chunk.length;
+      const line = meter.update(done, Date.now());
+      if (line) say(`${prefix}: ${line}${suffix}`);
+      cb(null, chunk);
+    },
+  });
 }

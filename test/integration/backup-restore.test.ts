@@ -185,10 +185,15 @@ describe('pbx restore into another fresh database and folders', () => {
     expect(lines).toContain(`counts: every table as in the backup (${Object.keys(manifest.database.counts).length} tables)`);
   });
 
-  it('every file has the sha256 it had', async () => {
+  it('every file has the sha256 it had, and belongs to pbx (as root, when the user exists), else to whoever restored', async () => {
     const before = await checksums(sourceConfig);
     expect(Object.keys(before)).toHaveLength(4);
     expect(await checksums(targetConfig)).toEqual(before);
+    const pbx = process.getuid!() === 0 ? await run('id', ['-u', 'pbx']).then((r) => Number(r.stdout.trim()), () => null) : null;
+    const dirs = siteFolders(targetConfig);
+    for (const name of FOLDERS) {
+      for (const f of await walkFiles(dirs[name])) expect((await stat(path.join(dirs[name], f))).uid, `${name}/${f}`).toBe(pbx ?? process.getuid!());
+    }
   });
 
   it('pbx doctor: configuration, Postgres schema, recordings (every file its row), prompt tools pass; only Asterisk is missing', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BackupError, ProgressMeter, compareCounts, countLines, formatBytes, overlappingFolders, parseManifest, siteTablesWithRows, tarTransform,
+  BackupError, ProgressMeter, compareCounts, countLines, formatBytes, overlappingFolders, parseManifest, siteTablesWithRows, tarRestoreTransform, tarTransform,
 } from '../../src/backup/archive.js';
 
 const manifest = {
@@ -29,6 +29,12 @@ describe('tarTransform', () => {
   it('escapes what a basic regular expression would read; the delimiter is a control character no path has', () => {
     expect(tarTransform('/srv/a.b[1]*|x$,y', 'prompts')).toBe('s\u0001^srv/a\\.b\\[1\\]\\*|x\\$,y\\(/.*\\)\\{0,1\\}$\u0001files/prompts\\1\u0001S');
     expect(() => tarTransform('/srv/a\u0001b', 'prompts')).toThrow(BackupError);
+  });
+});
+
+describe('tarRestoreTransform', () => {
+  it('renames files/<name> to this machine\'s folder from the root, escaping what a replacement would read', () => {
+    expect(tarRestoreTransform('voicemail', '/srv/pbx&co/vm\\x/')).toBe('s\u0001^files/voicemail\\(/.*\\)\\{0,1\\}$\u0001srv/pbx\\&co/vm\\\\x\\1\u0001S');
   });
 });
 
