@@ -2,8 +2,9 @@
  * Contact and do-not-call lists against the real app (Postgres, Redis, the BullMQ import worker):
  * an import with every kind of bad row (reasons and line numbers; the rest imported), uploads that
  * are refused (not CSV, no number column, too large, wrong type), progress seen while a 50,000-row
- * import runs, a 20 MB file imported by a process whose heap may not exceed 24 MB, a job stopped mid-way and run again (nothing counted or
- * imported twice, also with two runs at once), and DNC entries, removal and import.
+ * import runs, a 20 MB file imported by a process whose heap may not exceed 24 MB, a job stopped
+ * mid-way and run again (nothing counted or imported twice, also with two runs at once), an upload
+ * while Redis is down (queued, imported once it is back), and DNC entries, removal and import.
  * Numbers: +1 406 2xx-xxxx (contacts), +1 406 555 01xx / 09xx (DNC); names cl-<run>.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,8 +22,10 @@ import type { Config } from '../../src/config.js';
 import { createApp } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
 import { insertTrunk } from '../../src/trunks/repository.js';
-import { testConfig } from '../support/app.js';
-import { eventually } from '../support/wait.js';
+import { startTestApp, testConfig } from '../support/app.js';
+import { REDIS_URL } from '../support/env.js';
+import { tcpGate } from '../support/tcp-gate.js';
+import { eventually, holdFor } from '../support/wait.js';
 
 const run = Date.now().toString(36);
 let app: App;
@@ -275,6 +278,39 @@ describe('an import stopped mid-way and run again', () => {
     await Promise.all([a.run(importId), b.run(importId)]);
     expect(await importOf(id, importId)).toMatchObject({ state: 'done', rowsRead: 5_000, accepted: good, rejected: bad + dups });
     expect((await contactsOf(id)).length).toBe(good);
+  }, 60_000);
+});
+
+describe('an upload while Redis is down', () => {
+  it('is kept queued in Postgres and imported once Redis is back', async () => {
+    // A second daemon whose Redis is reached through a TCP gate (its own key prefix and spool folder).
+    const redis = new URL(REDIS_URL());
+    const gate = tcpGate({ host: redis.hostname, port: Number(redis.port || 6379) });
+    await gate.open();
+    const through = new URL(redis.href);
+    through.hostname = '127.0.0.1';
+    through.port = String(gate.port);
+    const b = await startTestApp({ PBX_REDIS_URL: through.href, PBX_REDIS_PREFIX: `${inject('redisPrefix')}:lists-b` });
+    try {
+      const redisOk = async () => (await b.http.inject({ method: 'GET', url: '/health/ready' })).json<{ checks?: { redis?: { ok?: boolean } } }>().checks?.redis?.ok;
+      await eventually(async () => ((await redisOk()) === true ? true : undefined), 20_000, 'daemon b reaches Redis');
+      await gate.close();
+      await eventually(async () => ((await redisOk()) === false ? true : undefined), 20_000, 'daemon b sees Redis down');
+      const id = await newCampaign('redis-down');
+      const res = await b.http.inject({
+        method: 'POST', url: `${BASE}/campaigns/${id}/imports`, headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/csv' },
+        payload: 'number,name\n+14062000900,Ann\n+14062000901,Bob\n',
+      });
+      expect(res.statusCode, res.body).toBe(202);
+      const importId = res.json<{ id: string }>().id;
+      await holdFor(500, 'Redis is down: the job cannot be queued, the import waits');
+      expect((await importOf(id, importId)).state).toBe('queued');
+      await gate.open();
+      expect(await finished(id, importId)).toMatchObject({ state: 'done', accepted: 2 });
+    } finally {
+      await b.stop();
+      await gate.close().catch(() => undefined);
+    }
   }, 60_000);
 });
 
