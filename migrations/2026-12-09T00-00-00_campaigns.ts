@@ -107,7 +107,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addUniqueConstraint('campaign_contacts_number', ['campaign_id', 'number'])
     .execute();
-  await sql`create index campaign_contacts_due on campaign_contacts (campaign_id, priority desc, next_attempt_at, id) where state = 'ready'`.execute(db);
+  await sql`create index campaign_contacts_due on campaign_contacts (campaign_id, priority desc, next_attempt_at, id) where state in ('ready','callback')`.execute(db);
 
   await db.schema
     .createTable('campaign_attempts')
@@ -136,6 +136,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('ring_ms', 'integer')
     .execute();
   await db.schema.createIndex('campaign_attempts_by_campaign').on('campaign_attempts').columns(['campaign_id', 'created_at']).execute();
+  await db.schema.createIndex('campaign_attempts_by_contact').on('campaign_attempts').column('contact_id').execute();
+  await sql`create index campaign_attempts_in_flight on campaign_attempts (campaign_id) where state in ('queued','dialing','answered')`.execute(db);
   await db.schema.createIndex('campaign_attempts_by_agent').on('campaign_attempts').columns(['agent_id', 'created_at']).execute();
 
   // The compliance figures per campaign and day (the campaign's time zone), kept in the same

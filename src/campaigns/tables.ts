@@ -17,7 +17,8 @@ export type RetryOutcome = 'busy' | 'no-answer' | 'machine' | 'failed' | 'abando
 export interface RetryRule {
   /** Wait this long before the next try. */
   readonly delayMinutes: number;
-  /** At most this many tries in all that end with this outcome (then the contact is exhausted). */
+  /** Try again after this outcome only while the contact has been dialed fewer times than this
+   *  (and than the campaign's maxAttempts); else the contact is exhausted. */
   readonly maxAttempts: number;
 }
 export type RetryRules = Readonly<Partial<Record<RetryOutcome, RetryRule>>>;

@@ -11,6 +11,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { addWithin } from '../shared/bull.js';
 
 export const WEBHOOKS_QUEUE = 'webhooks';
 
@@ -62,15 +63,19 @@ export class WebhookJobs implements DeliveryQueue {
 
   /** A finished job of the same id (a redelivery) is removed first, so that the add takes effect. */
   async enqueue(job: DeliveryJob): Promise<void> {
-    const old = await this.queue.getJob(job.deliveryId);
-    if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
-    await this.queue.add('deliver', job, {
-      jobId: job.deliveryId,
-      attempts: this.opts.attempts,
-      backoff: { type: 'exponential', delay: this.opts.firstRetryMs },
-      removeOnComplete: true,
-      removeOnFail: { count: 1_000 },
-    });
+    // Bounded: until the connection has come up once (Redis down at start) BullMQ waits instead
+    // of failing; the delivery row stays 'pending' in Postgres and the sweep queues it later.
+    await addWithin((async () => {
+      const old = await this.queue.getJob(job.deliveryId);
+      if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
+      await this.queue.add('deliver', job, {
+        jobId: job.deliveryId,
+        attempts: this.opts.attempts,
+        backoff: { type: 'exponential', delay: this.opts.firstRetryMs },
+        removeOnComplete: true,
+        removeOnFail: { count: 1_000 },
+      });
+    })());
   }
 
   /** Jobs by state (the metrics' pbx_jobs{queue="webhooks"}); fails at once while Redis is unreachable. */

@@ -1,0 +1,62 @@
+/**
+ * The two Redis connections a BullMQ queue of this daemon uses (keys under `<PBX_REDIS_PREFIX>:bull:`):
+ * - `worker`: blocking commands, retried for ever (BullMQ's requirement: maxRetriesPerRequest null);
+ * - `adds`: for adding jobs, failing at once while Redis is unreachable (no offline queue), so the
+ *   caller knows the job was not added and keeps the work in Postgres instead of waiting.
+ * Both connect in the background: the daemon starts while Redis is down. Until `adds` has
+ * connected once, BullMQ waits for it instead of failing: bound such a wait with `addWithin`.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+export interface BullRedisOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly password: string | null;
+}
+
+export interface BullConnections {
+  readonly worker: Redis;
+  readonly adds: Redis;
+  /** BullMQ's `prefix` option. */
+  readonly prefix: string;
+  close(): void;
+}
+
+export function bullConnections(redis: BullRedisOptions, log: Logger, what: string): BullConnections {
+  const auth = redis.password === null ? {} : { password: redis.password };
+  const worker = new Redis(redis.url, { ...auth, maxRetriesPerRequest: null });
+  worker.on('error', (err: Error) => log.debug({ err: err.message }, `redis error (${what} worker)`));
+  const adds = new Redis(redis.url, { ...auth, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  adds.on('error', (err: Error) => log.debug({ err: err.message }, `redis error (${what} queue)`));
+  return {
+    worker,
+    adds,
+    prefix: `${redis.prefix}:bull`,
+    close: () => {
+      adds.disconnect();
+      worker.disconnect();
+    },
+  };
+}
+
+/** Adding a job waits this long at most (see addWithin). */
+export const ADD_WAIT_MS = 2_000;
+
+/**
+ * `adding`, or a rejection after `ms`: a queue whose connection never came up (Redis down when the
+ * daemon started) waits instead of failing. The add may still happen later; callers keep the work
+ * in Postgres so that a late job finds it already done or gone and does nothing.
+ */
+export async function addWithin<T>(adding: Promise<T>, ms = ADD_WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not take the job within ${ms} ms`)), ms);
+  });
+  adding.catch(() => undefined);
+  try {
+    return await Promise.race([adding, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
