@@ -91,10 +91,20 @@ export const RecordingReady = envelope('recording.ready', {
   durationMs: Nullable(Type.Integer()),
 }, 'a call recording is stored and can be fetched (GET /api/v1/recordings/{id})');
 
-export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady], { $id: 'PbxEvent' });
+export const CAMPAIGN_STATES = ['draft', 'running', 'paused', 'stopped', 'finished'] as const;
+const CampaignStatusSchema = Type.Union(CAMPAIGN_STATES.map((s) => Type.Literal(s)));
+export const CampaignStateChanged = envelope('campaign.state', {
+  campaignId: Type.String(),
+  campaign: Type.String({ description: 'the campaign name' }),
+  state: CampaignStatusSchema,
+  from: CampaignStatusSchema,
+  cause: Type.String({ description: 'start, pause, resume, stop (the API) or finish (the dialer: no contact left)' }),
+}, "an outbound campaign's state changed (written; docs/campaigns.md#lifecycle)");
+
+export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady, CampaignStateChanged], { $id: 'PbxEvent' });
 export type PbxEvent = Static<typeof PbxEvent>;
 export type EventType = PbxEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready'];
+export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready', 'campaign.state'];
 
 /** What a feature publishes: the event without its id and time (the bus gives those). */
 export type EventInput = PbxEvent extends infer E ? (E extends PbxEvent ? Omit<E, 'id' | 'at'> : never) : never;

@@ -158,6 +158,23 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'GET /api/v1/webhooks/{id}/deliveries': 'admin',
   'POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': 'admin',
   'POST /api/v1/webhooks/{id}/ping': 'admin',
+  // Outbound campaigns (docs/campaigns.md#roles): settings are an admin's; running them (start, pause,
+  // resume, stop), their attempts, dispositions and compliance a supervisor's.
+  'GET /api/v1/campaigns': 'supervisor',
+  'POST /api/v1/campaigns': 'admin',
+  'GET /api/v1/campaigns/{id}': 'supervisor',
+  'PATCH /api/v1/campaigns/{id}': 'admin',
+  'DELETE /api/v1/campaigns/{id}': 'admin',
+  'POST /api/v1/campaigns/{id}/start': 'supervisor',
+  'POST /api/v1/campaigns/{id}/pause': 'supervisor',
+  'POST /api/v1/campaigns/{id}/resume': 'supervisor',
+  'POST /api/v1/campaigns/{id}/stop': 'supervisor',
+  'GET /api/v1/campaigns/{id}/attempts': 'supervisor',
+  'POST /api/v1/campaigns/{id}/attempts/{attemptId}/disposition': 'supervisor',
+  'GET /api/v1/campaigns/{id}/compliance': 'supervisor',
+  // Campaign figures are aggregates (like queue figures); per-agent figures are each person's performance.
+  'GET /api/v1/reports/campaigns': 'viewer',
+  'GET /api/v1/reports/campaigns/agents': 'supervisor',
   // Contact and do-not-call lists (docs/campaigns.md#contact-lists-and-time-zones): the numbers are personal data, supervisors and up.
   'POST /api/v1/campaigns/{id}/imports': 'supervisor',
   'GET /api/v1/campaigns/{id}/imports': 'supervisor',
