@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -87,6 +87,9 @@ bench-events: setup build ## event fan-out to 100 clients: the SSE stream (an AP
 
 bench-import: deps ## contact-list import: 1,000,000 generated CSV rows through the real importer into PostgreSQL (time, rows/s, peak RSS) vs a 10,000-row baseline run
 	npx tsx bench/campaign-import.ts --rows $(or $(ROWS),1000000) --baseline $(or $(BASELINE),10000)
+
+bench-api: setup build ## the read API under load: autocannon, 20 connections, at RATE req/s and at max, against /health/live (the floor), /health/ready, /me, /agents/live, /cdrs?limit=20 over CDRS CDRs, /reports/queues/live
+	npx tsx bench/api.ts --cdrs $(or $(CDRS),200000) --rate $(or $(RATE),2000) --duration $(or $(DURATION),10) --connections $(or $(CONNECTIONS),20) $(if $(ONLY),--only $(ONLY)) $(if $(PROFILE),--profile) $(if $(LOG_LEVEL),--log-level $(LOG_LEVEL))
 
 bench-reports: setup deps ## report queries over a year of generated history (SCALE x 10M CDRs, their queue events, 200 agents, 30 queues) vs plain SQL, and the CSV export of 1M CDRs
 	npx tsx bench/reports.ts --scale $(or $(SCALE),1) --reps $(or $(REPS),50)

@@ -26,7 +26,7 @@ import {
   BackupError, DUMP_FILE, ENV_FILE, FOLDERS, MANIFEST_FILE, MANIFEST_FORMAT, formatBytes, overlappingFolders, tarTransform,
   type FolderName, type FolderSummary, type Manifest,
 } from './archive.js';
-import { lastMigration, serverVersion, siteFolders, summarizeFolder, tableCounts } from './site.js';
+import { checkDatabase, lastMigration, serverVersion, siteFolders, summarizeFolder, tableCounts } from './site.js';
 import { pgEnv, progressCounter, startTool } from './tools.js';
 
 export interface BackupOptions {
@@ -55,6 +55,7 @@ export async function createBackup(config: Config, db: Db, opts: BackupOptions, 
   const overlap = overlappingFolders(FOLDERS.map((name) => ({ name, dir: dirs[name] })));
   if (overlap) throw new BackupError(`cannot archive the folders side by side: ${overlap}`);
 
+  await checkDatabase(db, config);
   const staging = await mkdtemp(path.join(path.dirname(out), '.pbx-backup-'));
   const partial = `${out}.partial`;
   try {

@@ -33,7 +33,7 @@ import {
   BackupError, DUMP_FILE, ENV_FILE, FOLDERS, MANIFEST_FILE, compareCounts, countLines, folderMember, formatBytes,
   parseManifest, siteTablesWithRows, tarRestoreTransform, type CountRow, type FolderName, type Manifest,
 } from './archive.js';
-import { moveVoicemailPaths, siteFolders, summarizeFolder, tableCounts } from './site.js';
+import { checkDatabase, moveVoicemailPaths, siteFolders, summarizeFolder, tableCounts } from './site.js';
 import { pgEnv, progressCounter, runTool, startTool } from './tools.js';
 
 export interface RestoreOptions {
@@ -76,6 +76,7 @@ export async function restoreBackup(config: Config, db: Db, opts: RestoreOptions
   const manifest = await readManifest(file);
   say(`backup of ${manifest.host} made ${manifest.createdAt} by pbx ${manifest.version}: database ${manifest.database.name} at ${manifest.database.migration ?? 'no migration'}`);
 
+  await checkDatabase(db, config);
   const site = siteTablesWithRows(await tableCounts(db));
   if (site.length > 0) {
     const held = `database ${config.db.name} holds a site (rows in ${site.join(', ')})`;
@@ -83,6 +84,7 @@ export async function restoreBackup(config: Config, db: Db, opts: RestoreOptions
     say(`${held}: replaced (--force)`);
   }
 
+  // The dump is extracted to a file first (pg_restore reading a pipe cannot restore out of order): TMPDIR needs room for it.
   const work = await mkdtemp(path.join(tmpdir(), 'pbx-restore-'));
   try {
     await runTool('tar', ['--extract', '--gzip', `--file=${file}`, `--directory=${work}`, '--occurrence=1', DUMP_FILE]);

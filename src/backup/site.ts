@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { DbOrTx } from '../db/database.js';
 import { walkFiles } from '../recordings/disk.js';
-import type { FolderName, FolderSummary } from './archive.js';
+import { BackupError, type FolderName, type FolderSummary } from './archive.js';
 
 /** The site's folders on this machine, as the configuration names them. */
 export function siteFolders(config: Config): Record<FolderName, string> {
@@ -65,4 +65,13 @@ export async function moveVoicemailPaths(db: DbOrTx, from: string, to: string): 
     moved += Number(r.numUpdatedRows);
   }
   return moved;
+}
+
+/** The site database answers, or a BackupError that says what to do. */
+export async function checkDatabase(db: DbOrTx, config: Config): Promise<void> {
+  try {
+    await sql`select 1`.execute(db);
+  } catch (err) {
+    throw new BackupError(`database ${config.db.name} on ${config.db.host}:${config.db.port}: ${(err as Error).message} (make setup creates the database; pbx doctor checks the settings)`);
+  }
 }

@@ -4,6 +4,7 @@
  * (import-jobs.ts); progress, listings and the reject report read the import rows.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/database.js';
@@ -76,9 +77,15 @@ export class ImportService {
     return streamRejects(this.deps.db, importId);
   }
 
-  /** Queues every import Postgres says is not finished (on start, and when Redis is back). */
+  /**
+   * Queues every import Postgres says is not finished whose file is in this daemon's spool folder
+   * (on start, and when Redis is back); another daemon's (another host, another site on the same
+   * database) is left to it.
+   */
   async sweep(): Promise<void> {
-    for (const id of await unfinishedImports(this.deps.db)) await this.deps.queue.enqueue(id);
+    for (const id of await unfinishedImports(this.deps.db)) {
+      if (existsSync(spoolFile(this.deps.dir, id))) await this.deps.queue.enqueue(id);
+    }
   }
 }
 

@@ -1,0 +1,143 @@
+/**
+ * The read API under load (issue #22, docs/benchmarks.md#read-api): the built daemon in a bench
+ * world (its own database, Redis prefix and Asterisk), seeded with CDRS call records over the last
+ * 30 days, their queue events and agents' state log (30 queues, 200 agents: test/support/history.ts),
+ * then autocannon (CONNECTIONS keep-alive connections, DURATION s each) against:
+ *
+ *   /health/live                the floor: HTTP server, routing, request logging, a fixed body
+ *   /health/ready               Postgres, Redis, ARI and AMI checked per request (no token)
+ *   /api/v1/me                  the floor + the bearer-token check (no other query)
+ *   /api/v1/agents/live         + the agents' live view (a query) and its serialisation
+ *   /api/v1/cdrs?limit=20       + a page of CDRs (an index scan over CDRS rows)
+ *   /api/v1/reports/queues/live + the live queue figures (aggregates over today's queue events)
+ *
+ * each at a fixed rate (RATE req/s over all connections: autocannon's overallRate) and at the
+ * most the machine gives (no rate), in that order, with a short warm-up. Each row: req/s, p50, p99,
+ * max, non-2xx, and the p99 and req/s as ratios to the floor's of the same mode. The differences
+ * between rows are where the time goes (the token check: /me - /health/live). The daemon's stdout
+ * (its JSON logs, at PBX_LOG_LEVEL info as shipped unless LOG_LEVEL is given) goes to a file, as
+ * it would to the journal. PROFILE=1 runs the daemon with --cpu-prof (written at its exit, path
+ * printed).
+ *
+ * No call load: the bench infrastructure's SIPp call generators (bench/call-setup.ts) are not
+ * wired here yet; these figures are an idle-PBX API.
+ *
+ *   make bench-api                         (CDRS=2000000 RATE=2000 DURATION=10 CONNECTIONS=20)
+ *   npx tsx bench/api.ts --cdrs 200000 --rate 2000 --duration 10 --connections 20 [--only live,me] [--profile] [--log-level warn]
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, open } from 'node:fs/promises';
+import { tmpdir, loadavg } from 'node:os';
+import path from 'node:path';
+import { openDb } from '../test/support/db.js';
+import { createWorld } from '../test/support/world.js';
+import { eventually, withTimeout } from '../test/support/daemon.js';
+import { REPO } from '../test/support/asterisk.js';
+import { cliToken } from '../test/support/api.js';
+import { generateCdrs, generateQueueHistory } from '../test/support/history.js';
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+};
+const CDRS = Number(arg('cdrs', '200000'));
+const RATE = Number(arg('rate', '2000'));
+const DURATION = Number(arg('duration', '10'));
+const CONNECTIONS = Number(arg('connections', '20'));
+const LOG_LEVEL = arg('log-level', 'info');
+const ONLY = arg('only', '').split(',').filter(Boolean);
+const PROFILE = process.argv.includes('--profile');
+const WARMUP_S = 2;
+const DAY_MS = 86_400_000;
+
+interface Target { readonly name: string; readonly path: string; readonly auth: boolean }
+
+const TARGETS: readonly Target[] = [
+  { name: 'live', path: '/health/live', auth: false },
+  { name: 'ready', path: '/health/ready', auth: false },
+  { name: 'me', path: '/api/v1/me', auth: true },
+  { name: 'agents', path: '/api/v1/agents/live', auth: true },
+  { name: 'cdrs', path: '/api/v1/cdrs?limit=20', auth: true },
+  { name: 'queues', path: '/api/v1/reports/queues/live', auth: true },
+];
+
+interface Row { target: Target; mode: string; rps: number; p50: number; p99: number; max: number; non2xx: number; errors: number }
+
+async function cannon(url: string, headers: Record<string, string>, duration: number, rate: number | undefined): Promise<autocannon.Result> {
+  return autocannon({ url, connections: CONNECTIONS, duration, headers, ...(rate ? { overallRate: rate } : {}) });
+}
+
+/** The built daemon with stdout and stderr to a file (as to the journal, not parsed by this process). */
+async function startDaemon(env: Record<string, string>, dir: string): Promise<{ proc: ChildProcess; logFile: string; profDir: string }> {
+  const logFile = path.join(dir, 'daemon.log');
+  const profDir = path.join(dir, 'prof');
+  const out = await open(logFile, 'a');
+  const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'dist/src/cli.js'), 'serve'], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', out.fd, out.fd],
+  });
+  await out.close();
+  return { proc, logFile, profDir };
+}
+
+async function main(): Promise<void> {
+  const world = await createWorld('bench', { PBX_LOG_LEVEL: LOG_LEVEL });
+  const dir = await mkdtemp(path.join(tmpdir(), 'pbx-bench-api-'));
+  let daemon: ChildProcess | null = null;
+  try {
+    const db = openDb(world.db);
+    const t0 = performance.now();
+    const history = { rows: CDRS, from: new Date(Date.now() - 30 * DAY_MS), stepMs: (30 * DAY_MS) / CDRS, prefix: 'bench-' };
+    await generateCdrs(db, history);
+    await generateQueueHistory(db, history);
+    await db.destroy();
+    process.stderr.write(`[bench-api] seeded ${CDRS} CDRs, their queue events, 30 queues, 200 agents in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+    const started = await startDaemon(world.daemonEnv, dir);
+    daemon = started.proc;
+    const base = `http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}`;
+    await eventually(async () => ((await fetch(`${base}/health/ready`).catch(() => null))?.status === 200 ? true : undefined), 60_000, 'daemon ready', 200);
+    const token = await cliToken(world.daemonEnv, 'supervisor');
+    const bearer = { authorization: `Bearer ${token}` };
+
+    const rows: Row[] = [];
+    const targets = TARGETS.filter((t) => ONLY.length === 0 || ONLY.includes(t.name) || t.name === 'live');
+    for (const target of targets) {
+      const url = `${base}${target.path}`;
+      const headers = target.auth ? bearer : {};
+      const check = await fetch(url, { headers });
+      if (check.status !== 200) throw new Error(`${target.path} answered ${check.status}: ${await check.text()}`);
+      await cannon(url, headers, WARMUP_S, undefined);
+      for (const [mode, rate] of [[`${RATE}/s`, RATE], ['max', undefined]] as const) {
+        const r = await cannon(url, headers, DURATION, rate);
+        rows.push({ target, mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+        process.stderr.write(`[bench-api] ${target.path} ${mode}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} ms\n`);
+      }
+    }
+
+    const floor = (mode: string) => rows.find((r) => r.target.name === 'live' && r.mode === mode)!;
+    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}, no call load; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
+    console.log('| path | rate | req/s | p50 ms | p99 ms | max ms | non-2xx / errors | p99 / floor | req/s / floor |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      const f = floor(r.mode);
+      console.log(`| ${r.target.path} | ${r.mode} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.non2xx} / ${r.errors} | ${(r.p99 / Math.max(f.p99, 1)).toFixed(1)}x | ${(r.rps / f.rps).toFixed(2)} |`);
+    }
+    console.log(`\n(p99 / floor divides by max(floor p99, 1 ms): autocannon reports whole milliseconds.)`);
+  } finally {
+    if (daemon) {
+      const exited = new Promise((resolve) => daemon!.once('exit', resolve));
+      daemon.kill('SIGTERM');
+      await withTimeout(exited, 20_000, 'daemon did not exit').catch(() => daemon!.kill('SIGKILL'));
+      if (PROFILE) console.log(`CPU profile of the daemon in ${path.join(dir, 'prof')}`);
+    }
+    await world.teardown();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
