@@ -110,13 +110,21 @@ redis_cmd() { # $1 = with|without the password, then the command
 }
 redis_ready() { redis_cmd with ping | grep -q PONG; }
 redis_open() { redis_cmd without ping | grep -q PONG; } # answers without any password
-command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# The job queues (BullMQ) want `appendonly yes` (queued jobs survive a Redis restart) and
+# `maxmemory-policy noeviction` (an evicting Redis drops jobs): a Redis this script installs or
+# starts gets both; one that was already running is left as it is (`pbx doctor` reports it).
+# docs/operations.md, "Redis".
+REDIS_INSTALLED=0 REDIS_STARTED=0
+if ! command -v redis-server >/dev/null 2>&1; then apt_install redis-server; REDIS_INSTALLED=1; fi
 if ! redis_cmd without ping | grep -qE 'PONG|NOAUTH'; then
-  log "starting Redis"
+  log "starting Redis (appendonly yes in /var/lib/pbx-redis, maxmemory-policy noeviction)"
+  install -d -m 700 /var/lib/pbx-redis
   { [ -n "$REDIS_PASSWORD" ] && printf 'requirepass %s\n' "$REDIS_PASSWORD"; true; } |
-    redis-server - --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no >/dev/null
+    redis-server - --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+      --dir /var/lib/pbx-redis --appendonly yes --maxmemory-policy noeviction >/dev/null
   for _ in $(seq 1 20); do redis_ready && break; sleep 0.25; done
   redis_ready || die "Redis does not answer on 127.0.0.1:6379"
+  REDIS_STARTED=1
 elif [ -n "$REDIS_PASSWORD" ] && redis_open; then
   # A Redis that was already running without a password (the distro's service, or one other
   # programs share): changing it could lock them out, so only when the admin asks.
@@ -132,6 +140,21 @@ elif [ -n "$REDIS_PASSWORD" ] && redis_open; then
   fi
 elif ! redis_ready; then
   die "Redis on 127.0.0.1:6379 wants a password and PBX_REDIS_PASSWORD is not it (or is unset)"
+fi
+redis_setting() { redis_cmd with config get "$1" | sed -n 2p; } # empty when CONFIG is disabled
+if [ "$REDIS_INSTALLED" = 1 ] && [ "$REDIS_STARTED" = 0 ]; then
+  # The package just installed started its own service (/etc/redis/redis.conf): ours to configure.
+  log "configuring the Redis just installed: appendonly yes, maxmemory-policy noeviction"
+  redis_cmd with config set appendonly yes | grep -q OK || log "WARNING: Redis refused appendonly yes"
+  redis_cmd with config set maxmemory-policy noeviction | grep -q OK || log "WARNING: Redis refused maxmemory-policy noeviction"
+  redis_cmd with config rewrite | grep -q OK ||
+    log "WARNING: Redis has no config file to keep these settings in: they last until Redis restarts"
+elif [ "$REDIS_STARTED" = 0 ]; then
+  aof="$(redis_setting appendonly)" policy="$(redis_setting maxmemory-policy)"
+  if [ -n "$aof" ] && { [ "$aof" != yes ] || [ "$policy" != noeviction ]; }; then
+    log "WARNING: the Redis already running has appendonly $aof, maxmemory-policy $policy; the job queues want"
+    log "         appendonly yes and maxmemory-policy noeviction in its redis.conf (left as it is; see pbx doctor)"
+  fi
 fi
 
 # ---------------------------------------------------------------- tools

@@ -30,7 +30,7 @@ export async function runDoctor(out: Out, env: Readonly<Record<string, string | 
   return results.every((r) => r.ok);
 }
 
-interface Outcome {
+export interface Outcome {
   ok: boolean;
   lines: string[];
 }
@@ -71,7 +71,8 @@ async function checkRedis(c: Config): Promise<Outcome> {
   try {
     await redis.connect();
     await redis.ping();
-    return { ok: true, lines: [`ok    redis reachable (${shown}${c.redis.password === null ? ', no password' : ', with password'}, key prefix "${c.redis.prefix}:")`] };
+    const settings = await checkRedisQueueSettings(redis);
+    return { ok: settings.ok, lines: [`ok    redis reachable (${shown}${c.redis.password === null ? ', no password' : ', with password'}, key prefix "${c.redis.prefix}:")`, ...settings.lines] };
   } catch (err) {
     const message = (err as Error).message;
     const fix = /NOAUTH|WRONGPASS|invalid password/i.test(message)
@@ -81,6 +82,65 @@ async function checkRedis(c: Config): Promise<Outcome> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** What CONFIG GET said; null: CONFIG cannot be used here (renamed away, or not allowed to this user). */
+export interface RedisQueueSettings {
+  readonly appendonly: string;
+  readonly maxmemoryPolicy: string;
+  readonly maxmemory: number;
+}
+
+/**
+ * The Redis settings the BullMQ job queues (recordings, webhooks, campaign attempts, list imports)
+ * need (docs/operations.md, "Redis"): `maxmemory-policy noeviction` (an evicting Redis drops job
+ * keys and locks silently: a FAIL) and `appendonly yes` (without it a Redis restart forgets the
+ * queued jobs; the daemon queues them again from Postgres, so a WARN: work is late, not lost).
+ */
+export function judgeRedisSettings(s: RedisQueueSettings | null): Outcome {
+  if (s === null) {
+    return {
+      ok: true,
+      lines: [
+        'WARN  redis: cannot tell appendonly and maxmemory-policy (CONFIG GET is disabled or not allowed here)',
+        '      fix: check by hand that redis.conf has `appendonly yes` and `maxmemory-policy noeviction`',
+      ],
+    };
+  }
+  const lines: string[] = [];
+  let ok = true;
+  if (s.maxmemoryPolicy === 'noeviction') lines.push('ok    redis maxmemory-policy noeviction (job keys are never evicted)');
+  else {
+    ok = false;
+    lines.push(
+      `FAIL  redis maxmemory-policy ${s.maxmemoryPolicy}${s.maxmemory === 0 ? ' (maxmemory 0: nothing is evicted until a limit is set)' : ''}: BullMQ loses jobs and their locks when Redis evicts keys`,
+      '      fix: `maxmemory-policy noeviction` in redis.conf (now: redis-cli CONFIG SET maxmemory-policy noeviction; CONFIG REWRITE)',
+    );
+  }
+  if (s.appendonly === 'yes') lines.push('ok    redis appendonly yes (queued jobs survive a Redis restart)');
+  else {
+    lines.push(
+      `WARN  redis appendonly ${s.appendonly}: a Redis restart forgets the queued jobs (campaign attempts, webhook deliveries and imports are queued again from Postgres, later)`,
+      '      fix: `appendonly yes` in redis.conf (now: redis-cli CONFIG SET appendonly yes; CONFIG REWRITE)',
+    );
+  }
+  return { ok, lines };
+}
+
+/** CONFIG GET through `redis` (connected); a refused CONFIG (renamed, ACL) reads as "cannot tell". */
+export async function checkRedisQueueSettings(redis: Redis): Promise<Outcome> {
+  const get = async (name: string): Promise<string | null> => {
+    const reply = (await redis.call('CONFIG', 'GET', name)) as string[];
+    return reply[1] ?? null;
+  };
+  let settings: RedisQueueSettings | null = null;
+  try {
+    const [appendonly, maxmemoryPolicy, maxmemory] = await Promise.all([get('appendonly'), get('maxmemory-policy'), get('maxmemory')]);
+    if (appendonly !== null && maxmemoryPolicy !== null) settings = { appendonly, maxmemoryPolicy, maxmemory: Number(maxmemory ?? 0) };
+  } catch (err) {
+    if (!/unknown command|NOPERM|no permissions/i.test((err as Error).message)) throw err;
+  }
+  return judgeRedisSettings(settings);
 }
 
 async function checkAri(c: Config): Promise<Outcome> {
