@@ -7,7 +7,11 @@
  * connected once, BullMQ waits for it instead of failing: bound such a wait with `addWithin`.
  */
 import { Redis } from 'ioredis';
-import type { Logger } from '../logger.js';
+
+/** What a connection logs its errors with (a pino logger is one). */
+export interface DebugLog {
+  debug(fields: Record<string, unknown>, message: string): void;
+}
 
 export interface BullRedisOptions {
   readonly url: string;
@@ -23,7 +27,7 @@ export interface BullConnections {
   close(): void;
 }
 
-export function bullConnections(redis: BullRedisOptions, log: Logger, what: string): BullConnections {
+export function bullConnections(redis: BullRedisOptions, log: DebugLog, what: string): BullConnections {
   const auth = redis.password === null ? {} : { password: redis.password };
   const worker = new Redis(redis.url, { ...auth, maxRetriesPerRequest: null });
   worker.on('error', (err: Error) => log.debug({ err: err.message }, `redis error (${what} worker)`));
