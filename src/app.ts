@@ -51,18 +51,22 @@ import { ContactStateRefresher, RegistrationTracker } from './extensions/registr
 import { TrunkService } from './trunks/service.js';
 import { RouteService } from './trunks/route-service.js';
 import { Registrar, reloadRegistrations } from './trunks/registrar.js';
-import { inboundRoutesUsingExtension } from './trunks/repository.js';
+import { inboundRoutesUsingExtension, loadOutboundRoutes } from './trunks/repository.js';
 import { deviceUsages } from './provisioning/usages.js';
 import path from 'node:path';
 import { VoicemailService } from './voicemail/service.js';
 import { PromptService } from './prompts/service.js';
-import { findPrompt } from './prompts/repository.js';
+import { findPrompt, findPromptByName } from './prompts/repository.js';
+import { AmiAttemptDialer } from './calls/campaign-dialer.js';
+import { handsetOutcome } from './calls/disposition-call.js';
+import { setDisposition } from './campaigns/dispositions.js';
+import type { AttemptDialer, CampaignCallReports } from './campaigns/ports.js';
 import { httpLookup } from './ivr/http-lookup.js';
 import { hostMayBeAllowed, lookupHostPolicy } from './ivr/lookup-hosts.js';
 import { promptsPlugin } from './prompts/plugin.js';
 import { FlowService } from './flows/service.js';
 import { flowsPlugin } from './flows/plugin.js';
-import { flowsUsingExtension, flowsUsingPrompt, flowsUsingQueue, loadPublishedFlow } from './flows/repository.js';
+import { flowNameById, flowsUsingExtension, flowsUsingPrompt, flowsUsingQueue, loadPublishedFlow } from './flows/repository.js';
 import { AcdService } from './acd/service.js';
 import { AcdEngine } from './acd/engine.js';
 import { PgAcdStore } from './acd/store.js';
@@ -100,6 +104,11 @@ export interface App {
   readonly dispatcher: StasisDispatcher;
   /** The live event stream (src/events, docs/events.md). */
   readonly events: EventStream;
+  /**
+   * Outbound campaigns' call side (src/calls/campaign-*.ts): the AMI AttemptDialer, and where the
+   * dialer's CampaignCallReports are plugged in (until then answered contacts are hung up).
+   */
+  readonly campaignCalls: { readonly dialer: AttemptDialer; useReports(reports: CampaignCallReports): void };
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -149,6 +158,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   events.bus.subscribe(metrics, null);
   const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }), callEnded(events.bus));
   let dispatcher: StasisDispatcher | null = null;
+  /** The campaign dialer's reports (src/campaigns), plugged in by useReports. */
+  let campaignReports: CampaignCallReports | null = null;
   let reconcileTimer: NodeJS.Timeout | null = null;
   const reconcile = (): void => {
     dispatcher?.reconcile().catch((err: Error) => {
@@ -284,6 +295,22 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     supervision,
     // Post-call surveys (docs/acd.md#post-call-survey): a queue's survey flow, the answers.
     surveys: surveyPort(db),
+    // Outbound campaigns' answered contacts (src/calls/campaign-call.ts, docs/campaigns.md#the-call-side).
+    campaign: {
+      reports: () => campaignReports,
+      flowName: (id) => flowNameById(db, id),
+      promptMedia: async (name) => {
+        const prompt = await findPromptByName(db, name);
+        return prompt ? prompts.mediaUri(prompt.id) : null;
+      },
+      // The disposition feature code *7<code> (src/calls/disposition-call.ts): the agent logged in at the phone.
+      disposeAtPhone: async (extension, code) => {
+        const agentId = await acdStore.agentAtExtension(extension);
+        if (!agentId) return 'not-logged-in';
+        const actor = { userId: null, tokenId: null, label: `agent ${agentId} at phone ${extension}`, requestId: null };
+        return handsetOutcome(await setDisposition(db, { agentId }, code, { actor }));
+      },
+    },
     recording: callRecording,
     acd: acdEngine,
     voicemail,
@@ -306,6 +333,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   });
 
   const calls = dispatcher;
+  // Outbound campaign attempts: async AMI Originates into [pbx-campaign] (src/calls/campaign-dialer.ts).
+  const attemptDialer = new AmiAttemptDialer({ ami, reports: () => campaignReports, routes: () => loadOutboundRoutes(db), log: log.child({ component: 'campaigns' }) });
   acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds, queue) => calls.ringCallback(id, agent, customer, seconds, queue) });
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
@@ -402,6 +431,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     plainHttp: plain?.server ?? null,
     db,
     dispatcher,
+    campaignCalls: {
+      dialer: attemptDialer,
+      useReports: (reports) => {
+        campaignReports = reports;
+      },
+    },
     events,
     async start() {
       redis.connect().catch((err: Error) => log.warn({ err: err.message }, 'redis not reachable yet; retrying in background'));

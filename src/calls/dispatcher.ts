@@ -35,6 +35,8 @@ import type { RecordingDeps, RecordingAction, RecordingOutcome } from './call-re
 import type { RecordingFinisher } from './recording-finisher.js';
 import { runningRecordings } from './recording-repository.js';
 import { AppError } from '../errors.js';
+import type { CampaignCallPort } from './campaign-call.js';
+import { CAMPAIGN_TAG, parseCampaignArgs } from './campaign-originate.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -59,6 +61,8 @@ export interface DispatcherDeps {
   readonly recording?: RecordingDeps & { readonly finisher: RecordingFinisher };
   /** Post-call surveys (a queue's survey flow, the answers); absent: an agent hanging up ends the call. */
   readonly surveys?: SurveyPort;
+  /** Outbound campaigns' answered contacts (campaign-call.ts); absent: a contact's channel is hung up. */
+  readonly campaign?: CampaignCallPort;
 }
 
 
@@ -162,6 +166,7 @@ export class StasisDispatcher {
           this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'supervise-start', supervisionId: owner ?? '' });
           return;
         }
+        if (tag === CAMPAIGN_TAG) return this.campaignStart(event.channel, event.args.slice(1), new Date(event.timestamp || Date.now()));
         if (tag === 'leg') {
           const session = this.legs.get(event.channel.id);
           if (session) this.post(session, { type: 'b-answered', legId: event.channel.id });
@@ -325,6 +330,31 @@ export class StasisDispatcher {
       });
   }
 
+  /**
+   * A campaign's contact answered and reached the app from [pbx-campaign] (asterisk/extensions.conf):
+   * an outbound call whose id is the attempt's (the channel id), from the campaign's caller ID to
+   * the contact's number. Its end is reported to the dialer, whatever became of the call.
+   */
+  private campaignStart(channel: AriChannel, args: readonly string[], at: Date): void {
+    const start = parseCampaignArgs(args);
+    const port = this.deps.campaign;
+    const reports = port?.reports() ?? null;
+    if (!start || !port || !reports || start.attemptId !== channel.id) {
+      this.deps.log.warn({ channel: channel.id, args, wired: Boolean(reports) }, 'campaign contact for no known attempt; hanging up');
+      logRejectionUnlessGone(this.deps.control.hangup(channel.id), this.deps.log, 'campaign contact not hung up', { channel: channel.id });
+      return;
+    }
+    const created = new Date(channel.creationtime);
+    const facts: CallFacts = {
+      ...factsFromChannel(channel, created),
+      direction: 'outbound',
+      dialedNumber: start.number,
+      answeredAt: start.answeredAtMs !== null ? new Date(start.answeredAtMs) : at,
+    };
+    const ended = (): void => logRejection(reports.ended(start.attemptId, this.now()), this.deps.log, 'campaign call end not reported', { attempt: start.attemptId });
+    this.post(this.open(channel.id, channel.name, facts, ended), { type: 'campaign-start', start, at: this.now() });
+  }
+
   /** A supervisor joined call `callId`: its CDR will say it was monitored. */
   noteMonitored(callId: string): void {
     for (const session of this.sessions.values()) if (session.callId === callId) session.noteMonitored();
@@ -480,7 +510,8 @@ export class StasisDispatcher {
       .catch((err: Error) => this.deps.log.error({ err: err.message, recording: row.recording_name }, 'voicemail message not saved'));
   }
 
-  private open(channelId: string, channelName: string | null, facts: CallFacts): CallSession {
+  /** `ended`: called once when the call is over (a campaign contact's end goes to the dialer). */
+  private open(channelId: string, channelName: string | null, facts: CallFacts, ended?: () => void): CallSession {
     const session = new CallSession(channelId, channelName, facts, {
       control: this.deps.control,
       store: this.store,
@@ -497,6 +528,7 @@ export class StasisDispatcher {
       supervision: this.deps.supervision,
       ...(this.deps.recording ? { recording: this.deps.recording } : {}),
       ...(this.deps.surveys ? { surveys: this.deps.surveys } : {}),
+      ...(this.deps.campaign ? { campaign: this.deps.campaign } : {}),
       legs: {
         register: (legId, s) => this.legs.set(legId, s),
         release: (legId) => {
@@ -509,6 +541,7 @@ export class StasisDispatcher {
       },
       onEnded: (s) => {
         if (this.sessions.get(s.channelId) === s) this.sessions.delete(s.channelId);
+        ended?.();
       },
     });
     this.sessions.set(channelId, session);

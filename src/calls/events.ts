@@ -12,6 +12,7 @@ import type { TransferTarget } from '../ivr/model.js';
 import type { LookupResult } from '../ivr/port.js';
 import type { SupervisionMode } from '../supervision/model.js';
 import type { Actor } from '../audit/repository.js';
+import type { CampaignStart } from './campaign-originate.js';
 
 /** What an IVR flow run takes (ivr-call.ts). */
 export type IvrEvent =
@@ -51,6 +52,10 @@ export type SessionEvent =
   | { readonly type: 'agent-timeout'; readonly gen: number }
   /** The agent answered a callback (this session's channel is the agent's): call the customer. */
   | { readonly type: 'callback-start'; readonly callbackId: string; readonly agentId: string; readonly customer: string }
+  /** A campaign's contact answered (after AMD when asked) and reached the app (campaign-call.ts); `at`: when it did. */
+  | { readonly type: 'campaign-start'; readonly start: CampaignStart; readonly at: Date }
+  /** The campaign contact's wait for an agent is over (connect deadline): the abandon message. */
+  | { readonly type: 'campaign-deadline' }
   /** The supervisor's phone, rung for an API request (`supervisionId`), answered (supervise-call.ts). */
   | { readonly type: 'supervise-start'; readonly supervisionId: string }
   /** The API switches a supervision session's mode, or ends it. */

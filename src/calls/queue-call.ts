@@ -109,13 +109,15 @@ export class QueueRunner implements CallRunner {
 
   /**
    * `routing`: what an IVR flow set for this caller (priority, required skills); else the queue's.
-   * `rejoin`: a restarted daemon puts a waiting caller back at their place.
+   * `rejoin`: a restarted daemon puts a waiting caller back at their place. `music`: false for a
+   * caller who waits in silence (a campaign's contact, for the 2 s an agent has: campaign-call.ts).
    */
   constructor(
     private readonly host: QueueHost,
     private readonly queueName: string,
     private readonly routing: QueueRouting = { priority: 0, requiredSkills: null },
     private readonly rejoin = false,
+    private readonly music = true,
   ) {}
 
   async onEvent(event: SessionEvent): Promise<void> {
@@ -226,7 +228,7 @@ export class QueueRunner implements CallRunner {
     // The live row says waiting or ringing (after the answer's own update): see showState.
     answering.then(() => this.showState(), () => undefined);
     this.mohStarting = answering.then(
-      () => control.startMoh(channelId).then(() => true, (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false)),
+      () => (this.music ? control.startMoh(channelId).then(() => true, (err: Error) => (log.warn({ err: err.message }, 'music on hold failed'), false)) : false),
       (err: Error) => {
         this.host.deliver({ type: 'queue-answer-failed', reason: err.message });
         return false;
@@ -351,10 +353,31 @@ export class QueueRunner implements CallRunner {
     if (playbackId !== this.announcement) return;
     this.announcement = null;
     if (playbackId === this.callbackConfirm) return this.host.hangupCaller('normal');
-    if (this.joined && !this.connectedLeg) {
+    if (this.joined && !this.connectedLeg && this.music) {
       this.mohStarting = this.host.control.startMoh(this.host.channelId).then(() => true, () => false);
       await this.mohStarting;
     }
+  }
+
+  /**
+   * Stop waiting for an agent without ending the call (a campaign contact's connect deadline,
+   * campaign-call.ts): phones ringing for the caller stop, the caller leaves the queue (abandoned)
+   * and the music and any announcement stop. False when an agent is connected already.
+   */
+  async giveUp(): Promise<boolean> {
+    if (this.connectedLeg) return false;
+    const { acd, control, log } = this.host;
+    for (const legId of this.ringing.keys()) {
+      this.host.releaseLeg(legId);
+      logRejectionUnlessGone(control.hangup(legId), log, 'ringing agent leg not hung up', { leg: legId });
+    }
+    this.ringing.clear();
+    if (this.joined) logRejection(acd.callerLeft(this.host.facts().callId, 'abandoned'), log, 'caller leaving not passed to the ACD');
+    this.joined = false;
+    if (this.announcement) await control.stopPlayback(this.announcement).catch(() => undefined);
+    this.announcement = null;
+    await this.stopMoh();
+    return true;
   }
 
   /** The caller is gone: leave the queue, or end the connected call (agent to wrap-up). */

@@ -6,6 +6,8 @@
  *   - agent feature codes from an extension: *91 login (agent number and PIN by DTMF), *92 logout,
  *     *93<code> pause with a reason code (*93 alone: code 1), *94 unpause
  *   - *55<agent or extension number> from an extension  -> live supervision (docs/supervision.md)
+ *   - *7<code> (or *7<code>#) from an extension          -> the disposition of the agent's last
+ *                                                           campaign call (docs/campaigns.md#on-the-handset)
  *   - from a trunk                                     -> inbound: the DID is routed by inbound rules
  *   - from an extension, to an extension               -> ring it
  *   - from an extension, anything else                 -> outbound routing (trunks, permission class)
@@ -33,6 +35,8 @@ export type CallRoute =
   | { readonly kind: 'agent'; readonly action: AgentAction; readonly code: number | null; readonly extension: string }
   /** The supervision feature code dialed at the desk phone `extension`: supervise agent or extension `number`. */
   | { readonly kind: 'supervise'; readonly number: string; readonly extension: string }
+  /** The disposition feature code dialed at the desk phone `extension`: code `code` for the agent's last campaign call. */
+  | { readonly kind: 'disposition'; readonly code: string; readonly extension: string }
   | { readonly kind: 'refuse'; readonly reason: 'unallocated' | 'not-permitted' };
 
 export type AgentAction = 'login' | 'logout' | 'pause' | 'unpause';
@@ -40,6 +44,8 @@ const AGENT_CODES: Readonly<Record<string, AgentAction>> = { '*91': 'login', '*9
 const PAUSE_CODE = /^\*93([0-9]{1,2})$/;
 
 export const TEST_SERVICE = /^\*99[0-9]{0,16}$/;
+/** *7 and a campaign's disposition code (1-2 digits), a trailing # allowed (phones that send it). */
+const DISPOSITION_CODE = /^\*7([0-9]{1,2})#?$/;
 export const VOICEMAIL_CODE = '*97';
 
 export function decideRoute(source: CallSource, dialed: string | null, isExtension: (n: string) => boolean): CallRoute {
@@ -52,6 +58,8 @@ export function decideRoute(source: CallSource, dialed: string | null, isExtensi
   if (agent && source.kind === 'extension') return { kind: 'agent', action: agent, code: agent === 'pause' ? 1 : null, extension: source.number };
   const pause = PAUSE_CODE.exec(dialed);
   if (pause && source.kind === 'extension') return { kind: 'agent', action: 'pause', code: Number(pause[1]), extension: source.number };
+  const disposition = DISPOSITION_CODE.exec(dialed);
+  if (disposition) return { kind: 'disposition', code: disposition[1]!, extension: source.number };
   const supervised = supervisedNumber(dialed);
   if (supervised) return { kind: 'supervise', number: supervised, extension: source.number };
   if (isExtension(dialed)) return dialed === source.number ? { kind: 'refuse', reason: 'unallocated' } : { kind: 'extension', number: dialed };

@@ -34,6 +34,7 @@ import type { SurveyPort } from '../surveys/port.js';
 import { surveyPartFacts, type SurveyContext } from './post-call-survey.js';
 import type { SurveyAnswer } from './ivr-call.js';
 import { isPhoneChannel } from './router.js';
+import type { CampaignCallPort } from './campaign-call.js';
 
 export interface LiveCallStore {
   /** `mode`: what the call is doing (default 'routing'); a restarted daemon picks it up by it. */
@@ -68,6 +69,8 @@ export interface SessionDeps {
   readonly recording?: RecordingDeps;
   /** Post-call surveys (post-call-survey.ts); absent: an agent hanging up ends the call (unit tests). */
   readonly surveys?: SurveyPort;
+  /** Outbound campaigns' answered contacts (campaign-call.ts); absent: none come. */
+  readonly campaign?: CampaignCallPort;
 }
 
 /** After StasisEnd, wait this long for ChannelDestroyed (which carries the cause) before closing. */
@@ -143,6 +146,9 @@ export class CallSession {
       now: deps.now,
       answerCaller: () => this.answerCaller(),
       agentRinging: (agent) => deps.agentOffered?.(this.facts, agent, this.switchboard.ivrVariables),
+      offerShown: (facts, agent, variables) => deps.agentOffered?.(facts, agent, variables),
+      campaign: deps.campaign ?? null,
+      disposeAtPhone: deps.campaign?.disposeAtPhone ?? null,
       ivrVariables: () => this.switchboard.ivrVariables,
       hangupCaller: (reason, by) => this.hangupCaller(reason, by),
       partyAnswered: (answeredBy, agent) => {
@@ -306,6 +312,12 @@ export class CallSession {
         // The supervisor's phone, rung for an API request, answered (supervise-call.ts).
         await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'answered', 'supervise')), this.follow(this.channelId)]);
         return this.switchboard.startSupervision(event.supervisionId);
+      case 'campaign-start':
+        // A campaign's contact, answered (and through AMD): the dialer says what to do (campaign-call.ts).
+        // The 2 s to an agent run already: the live row's insert is not waited for (later writes are).
+        this.inserted = this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'answered', 'campaign'));
+        this.following = this.follow(this.channelId);
+        return this.switchboard.startCampaign(event.start, event.at);
       case 'hangup-request':
         if (!this.systemHangup) this.hangupRequested = { cause: event.cause };
         return;

@@ -14,11 +14,14 @@ import { IvrRunner, type IvrHost, type IvrTrail } from './ivr-call.js';
 import { QueueRunner, routingFromVars, type QueueHost, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner, type AgentCodeHost } from './agent-call.js';
 import { SuperviseRunner, type SuperviseHost } from './supervise-call.js';
+import { CampaignRunner, type CampaignHost } from './campaign-call.js';
+import { DispositionRunner, type DispositionHost } from './disposition-call.js';
+import type { CampaignStart } from './campaign-originate.js';
 import type { TransferTarget } from '../ivr/model.js';
 import { logRejection } from '../shared/log-rejection.js';
 
 /** What the session offers its runners: every runner's host interface, in one object. */
-export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost & SuperviseHost;
+export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost & SuperviseHost & CampaignHost & DispositionHost;
 
 /** An IVR target of an outside number was set up by an admin: it may reach any outbound route. */
 export const IVR_CALLER_CONTEXT: CallerContext = { callerClass: 'international', callerIdNumber: null };
@@ -43,6 +46,7 @@ export class Switchboard {
 
   /** The active runner when it is a queue (its agent may transfer the connected call). */
   get queue(): QueueRunner | null {
+    if (this.runner instanceof CampaignRunner) return this.runner.queue; // a campaign contact's queue call
     return this.runner instanceof QueueRunner ? this.runner : null;
   }
 
@@ -98,6 +102,8 @@ export class Switchboard {
         return this.startQueue(route.queue);
       case 'agent':
         return this.handTo(new AgentCodeRunner(host, route.extension, route.action, route.code), 'agent').start();
+      case 'disposition':
+        return this.handTo(new DispositionRunner(host, route.extension, route.code), 'agent').start();
       case 'supervise':
         return this.handTo(new SuperviseRunner(host, { kind: 'code', extension: route.extension, number: route.number }), 'supervise').start();
       case 'refuse':
@@ -115,6 +121,11 @@ export class Switchboard {
   /** The supervisor's phone, rung for API request `supervisionId`, answered: join the call it names. */
   startSupervision(supervisionId: string): Promise<void> {
     return this.handTo(new SuperviseRunner(this.host, { kind: 'api', id: supervisionId }), 'supervise').start();
+  }
+
+  /** A campaign's contact answered (campaign-call.ts). */
+  startCampaign(start: CampaignStart, at: Date): Promise<void> {
+    return this.handTo(new CampaignRunner(this.host, start, at), 'campaign').start();
   }
 
   /** The agent hung up and the queue surveys its callers: the survey flow, on a trail of its own (the survey part's CDR). */
@@ -185,6 +196,8 @@ export class Switchboard {
       return queue.adoptConnected(event.peer, event.bridgeId);
     }
     if (event.mode === 'agent') return host.hangupCaller('normal'); // a feature code call: done or to be dialed again
+    // A campaign contact being asked about or hearing a message: its attempt's report was the old daemon's.
+    if (event.mode === 'campaign') return host.hangupCaller('normal');
     // A post-call survey's context (the surveyed call, queue, agent) was the old daemon's: done.
     if (event.mode.startsWith('survey:')) return host.hangupCaller('normal');
     // A supervision session's snoops and bridge were the old daemon's: the supervisor dials again.

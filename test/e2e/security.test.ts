@@ -116,10 +116,10 @@ describe('secrets at rest', () => {
     expect([gids[0], ...groups]).toContain(manager.gid);
   });
 
-  it('the AMI user gets only the classes the daemon uses: no originate, CLI commands or config writes', async () => {
+  // Originate is allowed since outbound campaigns (src/calls/campaign-dialer.ts; deploy/README-site.md).
+  it('the AMI user gets only the classes the daemon uses: no CLI commands or config writes', async () => {
     expect(await amiAction({ Action: 'CoreStatus' })).toMatch(/Response: Success/);
     expect(await amiAction({ Action: 'Command', Command: 'core show version' })).toMatch(/Permission denied/);
-    expect(await amiAction({ Action: 'Originate', Channel: 'Local/s@nowhere', Application: 'Wait', Data: '1' })).toMatch(/Permission denied/);
     const update = { Action: 'UpdateConfig', SrcFilename: 'manager.conf', DstFilename: 'manager.conf', 'Action-000000': 'NewCat', 'Cat-000000': 'x' };
     expect(await amiAction(update)).toMatch(/Permission denied/);
   });

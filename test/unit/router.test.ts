@@ -18,6 +18,11 @@ describe('router', () => {
     [{ kind: 'trunk', name: 'carrier' }, '*99', { kind: 'inbound', did: '*99' }],
     [{ kind: 'other', endpoint: 'x' }, '1002', { kind: 'refuse', reason: 'not-permitted' }],
     [{ kind: 'other', endpoint: 'x' }, '*99', { kind: 'test-service' }],
+    [anna, '*71', { kind: 'disposition', code: '1', extension: '1001' }],
+    [anna, '*712#', { kind: 'disposition', code: '12', extension: '1001' }],
+    [anna, '*7', { kind: 'outbound', dialed: '*7' }],
+    [anna, '*7123', { kind: 'outbound', dialed: '*7123' }],
+    [{ kind: 'other', endpoint: 'x' }, '*71', { kind: 'refuse', reason: 'not-permitted' }],
   ] as const)('%j dials %s -> %j', (source, dialed, route) => {
     expect(decideRoute(source as CallSource, dialed, isExt)).toEqual(route);
   });
