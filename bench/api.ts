@@ -23,7 +23,8 @@
  * wired here yet; these figures are an idle-PBX API.
  *
  *   make bench-api                         (CDRS=2000000 RATE=2000 DURATION=10 CONNECTIONS=20)
- *   npx tsx bench/api.ts --cdrs 200000 --rate 2000 --duration 10 --connections 20 [--only live,me] [--profile] [--log-level warn]
+ *   npx tsx bench/api.ts --cdrs 200000 --rate 2000 --duration 10 --connections 20 [--only me,agents]
+ *     [--profile] [--log-level warn] [--daemon other-build/dist/src/cli.js]
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -48,6 +49,8 @@ const CONNECTIONS = Number(arg('connections', '20'));
 const LOG_LEVEL = arg('log-level', 'info');
 const ONLY = arg('only', '').split(',').filter(Boolean);
 const PROFILE = process.argv.includes('--profile');
+/** The daemon's cli.js: another build (e.g. of an older commit, for a before/after) than dist/. */
+const DAEMON = path.resolve(arg('daemon', path.join(REPO, 'dist/src/cli.js')));
 const WARMUP_S = 2;
 const DAY_MS = 86_400_000;
 
@@ -74,7 +77,7 @@ async function startDaemon(env: Record<string, string>, dir: string): Promise<{ 
   const profDir = path.join(dir, 'prof');
   const out = await open(logFile, 'a');
   const nodeArgs = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, path.join(REPO, 'dist/src/cli.js'), 'serve'], {
+  const proc = spawn(process.execPath, [...nodeArgs, DAEMON, 'serve'], {
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', out.fd, out.fd],
   });
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
     }
 
     const floor = (mode: string) => rows.find((r) => r.target.name === 'live' && r.mode === mode)!;
-    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}, no call load; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
+    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}, daemon ${path.relative(REPO, DAEMON)}, no call load; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
     console.log('| path | rate | req/s | p50 ms | p99 ms | max ms | non-2xx / errors | p99 / floor | req/s / floor |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {

@@ -8,6 +8,8 @@ import { AppError, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
 import { bearerFrom, hashToken, issueToken, roleAllows } from './tokens.js';
 import * as repo from './repository.js';
+import type { TokenWithUser } from './repository.js';
+import { TokenCache } from './token-cache.js';
 
 export interface Principal {
   readonly userId: string;
@@ -20,6 +22,9 @@ const TOUCH_EVERY_MS = 60_000;
 const DAY_MS = 86_400_000;
 
 export class AuthService {
+  /** Valid tokens recently read (src/auth/token-cache.ts): revoked here, forgotten at once. */
+  private readonly tokens = new TokenCache<TokenWithUser>();
+
   constructor(
     private readonly db: Db,
     private readonly now: () => Date = () => new Date(),
@@ -28,14 +33,21 @@ export class AuthService {
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const secret = bearerFrom(authorization);
     if (!secret) throw new AppError('unauthorized', 401, 'missing bearer token: send "Authorization: Bearer <token>"');
-    const found = await repo.findTokenByHash(this.db, hashToken(secret));
-    if (!found || found.revokedAt || found.disabled) throw new AppError('token-invalid', 401, 'token is not valid');
+    const hash = hashToken(secret);
+    let found = this.tokens.get(hash, this.now().getTime());
+    if (!found) {
+      const readAt = this.tokens.generation;
+      found = await repo.findTokenByHash(this.db, hash);
+      if (!found || found.revokedAt || found.disabled) throw new AppError('token-invalid', 401, 'token is not valid');
+      this.tokens.keep(hash, found, readAt, this.now().getTime());
+    }
     const now = this.now();
     if (found.expiresAt && found.expiresAt.getTime() <= now.getTime()) {
       throw new AppError('token-expired', 401, `token expired at ${found.expiresAt.toISOString()}`);
     }
     if (!found.lastUsedAt || now.getTime() - found.lastUsedAt.getTime() > TOUCH_EVERY_MS) {
       await repo.touchToken(this.db, found.tokenId, now);
+      this.tokens.update(hash, { ...found, lastUsedAt: now });
     }
     return { userId: found.userId, tokenId: found.tokenId, username: found.username, role: found.role };
   }
@@ -102,6 +114,8 @@ export class AuthService {
       const changed = await repo.revokeToken(tx, tokenId, this.now());
       if (changed) await recordAudit(tx, actor, { action: 'token.revoke', entity: 'api_token', entityId: tokenId });
     });
+    // After the commit: a lookup that read the row before it cannot keep it (TokenCache.generation).
+    this.tokens.forget(tokenId);
   }
 }
 

@@ -15,6 +15,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuthFailureLimit } from './auth-failures.js';
 import { httpBasics } from './plugin.js';
+import { RequestLog } from './request-log.js';
 
 export interface HttpDeps {
   readonly log: Logger;
@@ -53,6 +54,7 @@ export function validatorsByPart(): ValidatorFactory {
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }),
+    logController: new RequestLog(),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
