@@ -92,7 +92,7 @@ import { ReportService } from './reports/service.js';
 import { Registry } from 'prom-client';
 import { PbxMetrics } from './metrics/metrics.js';
 import { metricsPlugin, requestTimingPlugin } from './metrics/plugin.js';
-import { agentCounts, queueFigures } from './metrics/repository.js';
+import { agentCounts, campaignFigures, queueFigures } from './metrics/repository.js';
 import { checkReadiness } from './health/checks.js';
 import { reportsPlugin } from './reports/plugin.js';
 
@@ -154,6 +154,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     cdrPending: () => cdrWriter.pendingCount,
     cdrWriteFailures: () => cdrWriter.failedWrites,
     webhookOutbox: () => webhooks.outbox,
+    campaigns: () => campaignFigures(db),
   }, VERSION);
   events.bus.subscribe(metrics, null);
   const cdrWriter = new CdrWriter(db, config.reconnect, log.child({ component: 'cdr' }), callEnded(events.bus));

@@ -12,7 +12,7 @@
  */
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
-import { finishAttempt, findAttempt, markAbandoned, markAnswered, markConnected } from './attempt-repository.js';
+import { findAttempt, markAbandoned, markAnswered, markConnected } from './attempt-repository.js';
 import type { CampaignDialer } from './dialer.js';
 import type { AmdResult, AnsweredPlan, CampaignCallReports, NotAnsweredOutcome } from './ports.js';
 import type { CampaignRow } from './tables.js';
@@ -20,7 +20,7 @@ import type { CampaignRow } from './tables.js';
 export class CampaignReports implements CampaignCallReports {
   constructor(
     private readonly db: Db,
-    private readonly dialer: Pick<CampaignDialer, 'observe' | 'kick'>,
+    private readonly dialer: Pick<CampaignDialer, 'observe' | 'kick' | 'endAttempt'>,
     private readonly log: Logger,
   ) {}
 
@@ -35,7 +35,7 @@ export class CampaignReports implements CampaignCallReports {
     const found = await this.campaignOfAttempt(attemptId);
     if (!found) return;
     const at = new Date();
-    if (await finishAttempt(this.db, found.c, attemptId, { outcome, cause: details.cause, ringMs: details.ringMs, at })) {
+    if (await this.dialer.endAttempt(found.c, attemptId, { outcome, cause: details.cause, ringMs: details.ringMs, at })) {
       this.dialer.observe(found.c, { kind: 'no-answer', ringSeconds: (details.ringMs ?? 0) / 1000 });
       this.dialer.kick();
     }
@@ -81,7 +81,7 @@ export class CampaignReports implements CampaignCallReports {
     const found = await this.campaignOfAttempt(attemptId);
     if (!found) return;
     const { a, c } = found;
-    if (!(await finishAttempt(this.db, c, attemptId, { outcome: 'failed', at }))) return;
+    if (!(await this.dialer.endAttempt(c, attemptId, { outcome: 'failed', at }))) return;
     if (a.state === 'connected' && a.connected_at) {
       this.dialer.observe(c, { kind: 'talk-ended', talkSeconds: (at.getTime() - a.connected_at.getTime()) / 1000 });
       await this.observeWrapUp(c);

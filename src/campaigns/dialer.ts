@@ -17,10 +17,10 @@
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import {
-  attemptsStuck, attemptsToday, claimContacts, finishAttempt, findAttempt, linesInFlight, markDialing, releaseAttempt, windowOf,
+  attemptsStuck, attemptsToday, claimContacts, finishAttempt, findAttempt, linesInFlight, markDialing, releaseAttempt, windowOf, type FinishFacts,
 } from './attempt-repository.js';
 import type { AttemptQueue } from './attempt-jobs.js';
-import { createPacer, decide, observe, type BusyAgent, type PacerState, type PacingObservation, type PacingSettings } from './pacing.js';
+import { createPacer, decide, observe, type BusyAgent, type PacerState, type PacingDecision, type PacingObservation, type PacingSettings } from './pacing.js';
 import type { AttemptDialer } from './ports.js';
 import type { CampaignRow } from './tables.js';
 import { inWindow } from './window.js';
@@ -41,6 +41,10 @@ export interface DialerDeps {
   /** Whether a channel lives in Asterisk; null: cannot tell now (ARI down). */
   readonly channelExists: (channelId: string) => Promise<boolean | null>;
   readonly log: Logger;
+  /** An attempt ended (its transaction committed): the campaign.attempt event and metrics (attempt-events.ts). */
+  readonly onAttemptEnded?: (attemptId: string, campaign: CampaignRow) => void;
+  /** A pacing decision of this daemon (metrics: pbx_campaign_pacing_level). */
+  readonly onPacing?: (campaign: CampaignRow, decision: PacingDecision) => void;
   readonly tickMs?: number;
   readonly now?: () => Date;
 }
@@ -149,6 +153,7 @@ export class CampaignDialer {
       waitingCalls: ringing.waiting,
       abandons,
     });
+    this.deps.onPacing?.(c, d);
     if (d.lines > 0) this.deps.log.debug({ campaign: c.name, lines: d.lines, level: d.level, reason: d.reason, ready: floor.ready }, 'campaign pacing');
     return { lines: d.lines, inFlightSeen: ringing.ringing.length + ringing.waiting };
   }
@@ -197,16 +202,16 @@ export class CampaignDialer {
     if (!c) return;
     const now = this.now();
     if (c.state !== 'running') {
-      await finishAttempt(db, c, attemptId, { outcome: 'cancelled', at: now });
+      await this.endAttempt(c, attemptId, { outcome: 'cancelled', at: now });
       return;
     }
     if (await this.deps.isDoNotCall(c.id, a.number)) {
-      await finishAttempt(db, c, attemptId, { outcome: 'blocked-dnc', at: now });
+      await this.endAttempt(c, attemptId, { outcome: 'blocked-dnc', at: now });
       return;
     }
     const contact = await db.selectFrom('campaign_contacts').select(['time_zones']).where('id', '=', a.contact_id).executeTakeFirst();
     if (!contact || !inWindow(contact.time_zones, windowOf(c), now)) {
-      await finishAttempt(db, c, attemptId, { outcome: 'blocked-window', at: now });
+      await this.endAttempt(c, attemptId, { outcome: 'blocked-window', at: now });
       return;
     }
     const trunk = await db.selectFrom('trunks').select('name').where('id', '=', c.trunk_id).executeTakeFirst();
@@ -224,9 +229,16 @@ export class CampaignDialer {
       });
     } catch (err) {
       this.deps.log.warn({ campaign: c.name, attempt: attemptId, err: (err as Error).message }, 'campaign call not placed');
-      await finishAttempt(db, c, attemptId, { outcome: 'failed', at: this.now() });
+      await this.endAttempt(c, attemptId, { outcome: 'failed', at: this.now() });
       this.observe(c, { kind: 'no-answer', ringSeconds: 0 });
     }
+  }
+
+  /** finishAttempt, then onAttemptEnded when this call ended it (call-reports.ts ends attempts through here too). */
+  async endAttempt(c: CampaignRow, attemptId: string, facts: FinishFacts): Promise<boolean> {
+    const ended = await finishAttempt(this.deps.db, c, attemptId, facts);
+    if (ended) this.deps.onAttemptEnded?.(attemptId, c);
+    return ended;
   }
 
   /** Attempts a crash or a restart left behind (see the header). */
@@ -260,7 +272,7 @@ export class CampaignDialer {
       const exists = await this.deps.channelExists(a.id);
       if (exists !== false) continue;
       log.info({ campaign: c.name, attempt: a.id, state: a.state }, 'campaign attempt whose call is gone from Asterisk: ended');
-      await finishAttempt(db, c, a.id, { outcome: a.state === 'dialing' ? 'failed' : 'human', at: now });
+      await this.endAttempt(c, a.id, { outcome: a.state === 'dialing' ? 'failed' : 'human', at: now });
     }
   }
 }

@@ -2,9 +2,10 @@
  * The events of the live stream (GET /api/v1/events, docs/events.md): one TypeBox union, the
  * types features publish (without id and time: the bus adds them), and the role rule. Pure.
  *
- * Role rule: a viewer sees agent.state and the queue events (queue.joined, queue.left: what a
- * wallboard counts), with the caller's number and name withheld (null); every other type (the
- * call events, the screen pop, recordings) needs a supervisor. Supervisors and admins see all.
+ * Role rule: a viewer sees agent.state, the queue events (queue.joined, queue.left: what a
+ * wallboard counts) and campaign.attempt, with the caller's (the contact's) number and name
+ * withheld (null); every other type (the call events, the screen pop, recordings) needs a
+ * supervisor. Supervisors and admins see all.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
@@ -101,10 +102,22 @@ export const CampaignStateChanged = envelope('campaign.state', {
   cause: Type.String({ description: 'start, pause, resume, stop (the API) or finish (the dialer: no contact left)' }),
 }, "an outbound campaign's state changed (written; docs/campaigns.md#lifecycle)");
 
-export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady, CampaignStateChanged], { $id: 'PbxEvent' });
+export const CAMPAIGN_ATTEMPT_OUTCOMES = ['busy', 'no-answer', 'failed', 'machine', 'human', 'abandoned', 'blocked-dnc', 'blocked-window', 'cancelled'] as const;
+export const CampaignAttemptEnded = envelope('campaign.attempt', {
+  attemptId: Type.String({ description: '`<contact id>-<n>`; also the Asterisk channel id of the contact\'s leg' }),
+  campaignId: Type.String(),
+  campaign: Type.String({ description: 'the campaign name' }),
+  contactId: Type.String(),
+  contactNumber: Type.Union([Type.String(), Type.Null()], { description: 'the number dialed (E.164); null when withheld from a viewer' }),
+  contactName: Type.Union([Type.String(), Type.Null()], { description: 'the contact\'s name; null when unknown or withheld from a viewer' }),
+  outcome: Type.Union(CAMPAIGN_ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)), { description: 'docs/campaigns.md: human (an agent talked), abandoned, machine, busy, no-answer, failed, blocked-dnc, blocked-window, cancelled' }),
+  agent: Type.Union([Type.String(), Type.Null()], { description: 'the agent\'s number, when one talked with the contact' }),
+}, "an outbound campaign's attempt ended (written), with its outcome");
+
+export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady, CampaignStateChanged, CampaignAttemptEnded], { $id: 'PbxEvent' });
 export type PbxEvent = Static<typeof PbxEvent>;
 export type EventType = PbxEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready', 'campaign.state'];
+export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready', 'campaign.state', 'campaign.attempt'];
 
 /** What a feature publishes: the event without its id and time (the bus gives those). */
 export type EventInput = PbxEvent extends infer E ? (E extends PbxEvent ? Omit<E, 'id' | 'at'> : never) : never;
@@ -124,15 +137,17 @@ export type Resync = Static<typeof Resync>;
 export type StreamRole = 'viewer' | 'supervisor' | 'admin';
 
 /** The types a viewer may receive. */
-export const VIEWER_TYPES: ReadonlySet<EventType> = new Set(['agent.state', 'queue.joined', 'queue.left']);
+export const VIEWER_TYPES: ReadonlySet<EventType> = new Set(['agent.state', 'queue.joined', 'queue.left', 'campaign.attempt']);
 
 export function mayReceive(role: StreamRole, type: EventType): boolean {
   return role !== 'viewer' || VIEWER_TYPES.has(type);
 }
 
-/** The event as `role` receives it (null: withheld). Caller numbers and names need a supervisor. */
+/** The event as `role` receives it (null: withheld). Caller and contact numbers and names need a supervisor. */
 export function forRole(role: StreamRole, event: PbxEvent): PbxEvent | null {
   if (!mayReceive(role, event.type)) return null;
-  if (role !== 'viewer' || !('callerNumber' in event)) return event;
-  return { ...event, callerNumber: null, callerName: null };
+  if (role !== 'viewer') return event;
+  if ('callerNumber' in event) return { ...event, callerNumber: null, callerName: null };
+  if ('contactNumber' in event) return { ...event, contactNumber: null, contactName: null };
+  return event;
 }

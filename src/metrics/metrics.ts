@@ -65,6 +65,9 @@ export class PbxMetrics {
   private readonly ariDuration: Histogram<'method' | 'resource' | 'outcome'>;
   private readonly webhookAttempts: Counter<'outcome'>;
   private readonly webhookDuration: Histogram<'outcome'>;
+  private readonly campaignAttempts: Counter<'campaign' | 'outcome'>;
+  /** This daemon's last pacing decision per campaign name (observeCampaignPacing). */
+  private readonly pacing = new Map<string, { readonly level: number; readonly reason: string }>();
 
   constructor(
     readonly registry: Registry,
@@ -142,6 +145,32 @@ export class PbxMetrics {
       for (const c of counts) this.set({ queue: c.queue, state: c.state }, c.count);
     } });
 
+    // ---- outbound campaigns (src/campaigns, docs/campaigns.md): running and paused ones only
+    this.campaignAttempts = new Counter({ name: 'pbx_campaign_attempts_total', help: 'Campaign attempts ended, by campaign and outcome (human, abandoned, machine, busy, no-answer, failed, blocked-dnc, blocked-window, cancelled)', labelNames: ['campaign', 'outcome'], registers });
+    const campaigns = oncePerScrape(() => within(SCRAPE_READ_MS, () => sources.campaigns(), null));
+    const pacing = this.pacing;
+    const fillCampaigns = async (): Promise<void> => {
+      const figures = await campaigns();
+      for (const g of [inFlight, contacts, level, reason]) g.reset();
+      if (figures === null) return; // Postgres unreachable: no series this scrape
+      for (const f of figures) {
+        inFlight.set({ campaign: f.campaign }, f.linesInFlight);
+        for (const [state, n] of Object.entries(f.contacts)) contacts.set({ campaign: f.campaign, state }, n);
+        const p = pacing.get(f.campaign);
+        if (p) {
+          level.set({ campaign: f.campaign }, p.level);
+          reason.set({ campaign: f.campaign, reason: p.reason }, 1);
+        }
+      }
+      // campaigns no longer running or paused are forgotten
+      const live = new Set(figures.map((f) => f.campaign));
+      for (const name of pacing.keys()) if (!live.has(name)) pacing.delete(name);
+    };
+    const inFlight = new Gauge({ name: 'pbx_campaign_lines_in_flight', help: 'Lines a running or paused campaign has in flight: attempts queued, dialing, or answered and waiting for an agent', labelNames: ['campaign'], registers, collect: fillCampaigns });
+    const contacts = new Gauge({ name: 'pbx_campaign_contacts', help: 'Contacts of each running or paused campaign by state (ready, dialing, callback, done, exhausted, dnc, unreachable)', labelNames: ['campaign', 'state'], registers, collect: fillCampaigns });
+    const level = new Gauge({ name: 'pbx_campaign_pacing_level', help: "This daemon's last pacing decision per running or paused campaign: lines in flight per ready agent after it", labelNames: ['campaign'], registers, collect: fillCampaigns });
+    const reason = new Gauge({ name: 'pbx_campaign_pacing_reason', help: "Always 1, for the reason of this daemon's last pacing decision (no-agents, progressive, fixed, learning, cap-near, predictive)", labelNames: ['campaign', 'reason'], registers, collect: fillCampaigns });
+
     // ---- event stream and HTTP
     new Gauge({ name: 'pbx_event_stream_clients', help: 'Event stream (GET /api/v1/events) clients connected', registers, collect() {
       this.set(sources.streamClients().clients);
@@ -182,6 +211,9 @@ export class PbxMetrics {
       case 'queue.left':
         this.queueLeft.inc({ queue: event.queue, reason: event.reason });
         break;
+      case 'campaign.attempt':
+        this.campaignAttempts.inc({ campaign: event.campaign, outcome: event.outcome });
+        break;
       default:
         break;
     }
@@ -194,6 +226,11 @@ export class PbxMetrics {
   /** An ARI REST request answered or failed (src/telephony/ari-rest.ts). */
   observeAriRequest(method: string, resource: string, seconds: number, ok: boolean): void {
     this.ariDuration.observe({ method, resource, outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  /** A pacing decision for a campaign (the dialer's onPacing hook). */
+  observeCampaignPacing(campaign: string, level: number, reason: string): void {
+    this.pacing.set(campaign, { level, reason });
   }
 
   /** A webhook delivery attempt ended (WebhookService's observe hook). */

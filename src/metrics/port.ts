@@ -23,6 +23,15 @@ export interface JobCount {
   readonly count: number;
 }
 
+/** One running or paused outbound campaign, read at scrape time. */
+export interface CampaignFigures {
+  readonly campaign: string;
+  /** Attempts queued, dialing, or answered and waiting for an agent (every daemon's). */
+  readonly linesInFlight: number;
+  /** Contacts by state (ready, dialing, callback, done, exhausted, dnc, unreachable); absent: none. */
+  readonly contacts: Readonly<Record<string, number>>;
+}
+
 export interface MetricSources {
   /** Calls (Stasis sessions) this daemon is handling now. */
   liveCalls(): number;
@@ -40,6 +49,8 @@ export interface MetricSources {
   cdrPending(): number;
   /** CDR write attempts that failed since start (each is retried). */
   cdrWriteFailures(): number;
+  /** Running and paused campaigns (the others have no series). */
+  campaigns(): Promise<readonly CampaignFigures[]>;
   /** Events waiting in memory for Postgres to write their webhook deliveries, and those dropped since start (too many waited). */
   webhookOutbox(): { readonly waiting: number; readonly dropped: number };
 }

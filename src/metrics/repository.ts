@@ -1,7 +1,8 @@
 /** The scrape-time queries: one grouped query per figure, bounded by the number of queues. */
 import { sql } from 'kysely';
+import { linesInFlight } from '../campaigns/attempt-repository.js';
 import type { Db } from '../db/database.js';
-import type { AgentCount, QueueFigures } from './port.js';
+import type { AgentCount, CampaignFigures, QueueFigures } from './port.js';
 
 /** Every queue, with its callers in line (waiting or offered) and the longest wait (database clock). */
 export async function queueFigures(db: Db): Promise<QueueFigures[]> {
@@ -34,4 +35,24 @@ export async function agentCounts(db: Db): Promise<AgentCount[]> {
     ...overall.map((r) => ({ queue: null, state: r.state, count: Number(r.n) })),
     ...perQueue.map((r) => ({ queue: r.queue, state: r.state, count: Number(r.n) })),
   ];
+}
+
+/**
+ * Running and paused campaigns: lines in flight (the campaign_attempts_in_flight index) and
+ * contacts by state (one grouped count over each campaign's contacts: about the cost of reading
+ * its list once, so tens of ms for 100,000 contacts).
+ */
+export async function campaignFigures(db: Db): Promise<CampaignFigures[]> {
+  const campaigns = await db.selectFrom('campaigns').select(['id', 'name']).where('state', 'in', ['running', 'paused']).execute();
+  if (campaigns.length === 0) return [];
+  const ids = campaigns.map((c) => c.id);
+  const [inFlight, contacts] = await Promise.all([
+    Promise.all(campaigns.map((c) => linesInFlight(db, c.id))),
+    db.selectFrom('campaign_contacts').select(['campaign_id', 'state', sql<string>`count(*)`.as('n')]).where('campaign_id', 'in', ids).groupBy(['campaign_id', 'state']).execute(),
+  ]);
+  return campaigns.map((c, i) => ({
+    campaign: c.name,
+    linesInFlight: inFlight[i] ?? 0,
+    contacts: Object.fromEntries(contacts.filter((r) => r.campaign_id === c.id).map((r) => [r.state, Number(r.n)])),
+  }));
 }

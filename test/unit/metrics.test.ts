@@ -30,6 +30,7 @@ function fakeSources(over: Partial<MetricSources> = {}): MetricSources & { queue
     cdrPending: () => 0,
     cdrWriteFailures: () => 2,
     webhookOutbox: () => ({ waiting: 4, dropped: 1 }),
+    campaigns: async () => [{ campaign: 'renewals', linesInFlight: 6, contacts: { ready: 120, done: 30 } }],
     ...over,
   };
   return s;
@@ -77,6 +78,34 @@ describe('PbxMetrics', () => {
     expect((await m.scrape()).body).not.toMatch(/queue="b"/);
   });
 
+  it('campaign gauges: running and paused campaigns from the port, pacing from this daemon, forgotten once a campaign is gone', async () => {
+    let names = ['renewals', 'winback'];
+    const m = new PbxMetrics(new Registry(), fakeSources({ campaigns: async () => names.map((campaign) => ({ campaign, linesInFlight: 6, contacts: { ready: 120, done: 30 } })) }), 'x');
+    m.observeCampaignPacing('renewals', 2.5, 'learning');
+    m.observeCampaignPacing('renewals', 1.75, 'predictive');
+    let { body } = await m.scrape();
+    expect(line(body, 'pbx_campaign_lines_in_flight{campaign="renewals"}')).toBe('pbx_campaign_lines_in_flight{campaign="renewals"} 6');
+    expect(line(body, 'pbx_campaign_contacts{campaign="winback",state="ready"}')).toBe('pbx_campaign_contacts{campaign="winback",state="ready"} 120');
+    expect(line(body, 'pbx_campaign_contacts{campaign="winback",state="done"}')).toBe('pbx_campaign_contacts{campaign="winback",state="done"} 30');
+    expect(line(body, 'pbx_campaign_pacing_level{campaign="renewals"}')).toBe('pbx_campaign_pacing_level{campaign="renewals"} 1.75');
+    expect(line(body, 'pbx_campaign_pacing_reason{campaign="renewals",reason="predictive"}')).toBe('pbx_campaign_pacing_reason{campaign="renewals",reason="predictive"} 1');
+    expect(body).not.toMatch(/reason="learning"/);
+    expect(body).not.toMatch(/^pbx_campaign_pacing_level\{campaign="winback"\}/m); // no decision here yet
+    names = ['winback'];
+    ({ body } = await m.scrape());
+    expect(body).not.toMatch(/campaign="renewals"/);
+    names = ['renewals', 'winback'];
+    ({ body } = await m.scrape());
+    expect(body).not.toMatch(/^pbx_campaign_pacing_level\{campaign="renewals"\}/m); // forgotten while it was stopped
+  });
+
+  it('campaign gauges: Postgres unreachable leaves their series out', async () => {
+    const m = new PbxMetrics(new Registry(), fakeSources({ campaigns: () => Promise.reject(new Error('pg down')) }), 'x');
+    m.observeCampaignPacing('renewals', 1, 'fixed');
+    const { body } = await m.scrape();
+    expect(body).not.toMatch(/^pbx_campaign_(lines_in_flight|contacts|pacing_level|pacing_reason)\{/m);
+  });
+
   it('counts call and queue events from the bus, and ignores the others', async () => {
     const m = new PbxMetrics(new Registry(), fakeSources(), 'x');
     const at = new Date().toISOString();
@@ -115,8 +144,8 @@ describe('PbxMetrics', () => {
 
 describe('deploy/grafana/pbx-dashboard.json', () => {
   it('parses, and every pbx_ metric its queries use is registered', async () => {
-    const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/pbx-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
-    const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\bpbx_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')))));
+    const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/pbx-dashboard.json', import.meta.url), 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+    const used = new Set(dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => [...t.expr.matchAll(/\bpbx_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')))));
     expect(used.size).toBeGreaterThan(10);
     const registry = new Registry();
     new PbxMetrics(registry, fakeSources(), 'x');
