@@ -481,8 +481,10 @@ describe('ACD: agents on desk phones', () => {
 
   it('a daemon restart with a caller waiting: the caller keeps their place and is served after', async () => {
     await admin('POST', '/api/v1/agents/23/state', { state: 'paused', pauseCode: 1 });
-    const phone = await agentPhone(PHONE_1, 'phone-answer');
-    const caller = customer({ hangUpAfter: 25_000 });
+    // Served after the restart: the agent's phone answers, talks 4 s and hangs up; the caller gets
+    // the PBX's BYE (no fixed call length to sit out).
+    const phone = await agentPhone(PHONE_1, 'phone-answer-hangup');
+    const caller = customer({ waitForBye: true });
     const joined = Date.now();
     await callersWaiting(1, 'caller waiting');
     await daemon.kill();
@@ -492,8 +494,8 @@ describe('ACD: agents on desk phones', () => {
     expect(live.body.waiting).toHaveLength(1);
     expect(live.body.waiting[0].waitingSeconds).toBeGreaterThanOrEqual(Math.floor((Date.now() - joined) / 1000) - 1); // its place kept
     expect((await admin('POST', '/api/v1/agents/23/state', { state: 'ready' })).status).toBe(200);
-    expect((await phone.done).code).toBe(0); // offered by the new daemon, answered
-    expect((await caller).code).toBe(0);
+    expect((await phone.done).code).toBe(0); // offered by the new daemon, answered, hung up
+    expect((await caller).code).toBe(0); // connected to the agent, then the PBX's BYE
   });
 
   it('a call that ends while the daemon is down: after the restart its agent is on the call no more, and is offered the next', async () => {
