@@ -55,8 +55,10 @@ test-unit: deps
 test-integration: deps
 	npx vitest run --project integration
 
+# Two e2e files at a time, each worker with a world of its own (database, Asterisk, daemon port;
+# test/e2e/pick-world.ts): docs/benchmarks.md#test-suite-run-time. E2E_WORKERS=1: one at a time.
 test-e2e: build
-	npx vitest run --project e2e --no-file-parallelism
+	PBX_E2E_WORKERS=$(or $(E2E_WORKERS),2) npx vitest run --project e2e --maxWorkers=$(or $(E2E_WORKERS),2)
 
 check: deps ## type-check, lint, the dependency rules (.dependency-cruiser.cjs) and no cycles between src/ folders
 	npx tsc --noEmit -p tsconfig.json

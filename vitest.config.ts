@@ -19,6 +19,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
+          // Each file gets its worker's world (PBX_E2E_WORKERS worlds, see test/e2e/pick-world.ts).
+          setupFiles: ['test/e2e/pick-world.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           sequence: { concurrent: false },

@@ -15,6 +15,8 @@ export type E2eWorld = Omit<World, 'id'> & { phone: { id: string; password: stri
 declare module 'vitest' {
   export interface ProvidedContext {
     e2e: E2eWorld;
+    /** One world per worker (PBX_E2E_WORKERS, default 1); test/e2e/pick-world.ts gives each file its worker's. */
+    e2eWorlds: E2eWorld[];
   }
 }
 
@@ -25,7 +27,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
   step('building the daemon');
   await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, timeout: 180_000 });
 
-  step('creating the database and starting an Asterisk instance of its own');
+  // PBX_E2E_WORKERS=2: two worlds (own database, Redis prefix, Asterisk, ports), one per vitest
+  // worker; run with file parallelism (vitest.config.ts: maxWorkers follows it).
+  const workers = Math.max(1, Number(process.env['PBX_E2E_WORKERS'] ?? '1'));
+  step(`creating ${workers} database(s) and starting Asterisk instance(s) of their own`);
+  const made = await Promise.all(Array.from({ length: workers }, () => oneWorld(step)));
+  project.provide('e2e', made[0]!.world);
+  project.provide('e2eWorlds', made.map((m) => m.world));
+  step('ready');
+  return async () => {
+    await Promise.all(made.map((m) => m.teardown()));
+  };
+}
+
+async function oneWorld(step: (what: string) => void): Promise<{ world: E2eWorld; teardown: () => Promise<void> }> {
   const world = await createWorld('e2e', {
     PBX_LOG_LEVEL: process.env['PBX_TEST_DAEMON_LOG_LEVEL'] ?? 'debug',
     PBX_RECONNECT_BASE_MS: '200',
@@ -43,7 +58,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await conn.destroy();
   }
   const { db, redisPrefix, asteriskEnv, daemonEnv, sipPort, sipTls } = world;
-  project.provide('e2e', { db, redisPrefix, asteriskEnv, daemonEnv, sipPort, sipTls, phone });
-  step('ready');
-  return world.teardown;
+  return { world: { db, redisPrefix, asteriskEnv, daemonEnv, sipPort, sipTls, phone }, teardown: world.teardown };
 }
