@@ -35,7 +35,7 @@ export interface Shared {
   rows: string[];
 }
 
-export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; supervision?: SupervisionPort; store?: SessionDeps['store']; control?: Partial<CallControl>; recording?: SessionDeps['recording']; channelName?: string; surveys?: SessionDeps['surveys']; campaign?: SessionDeps['campaign'] } = {}) {
+export function setup(o: { anchor?: string; callId?: string; caller?: [string, string]; dialed?: string; facts?: Partial<CallFacts>; lookup?: SessionDeps['lookupTarget']; shared?: Shared; route?: RoutedCall['route']; ivr?: IvrPort; acd?: AcdEngine; supervision?: SupervisionPort; store?: SessionDeps['store']; control?: Partial<CallControl>; recording?: SessionDeps['recording']; channelName?: string; surveys?: SessionDeps['surveys']; campaign?: SessionDeps['campaign']; agentOffered?: SessionDeps['agentOffered'] } = {}) {
   const shared: Shared = o.shared ?? { calls: [], cdrs: [], legs: new Map(), anchors: new Map(), rows: [] };
   const { calls, cdrs, legs, anchors, rows } = shared;
   const record =
@@ -88,6 +88,7 @@ export function setup(o: { anchor?: string; callId?: string; caller?: [string, s
     ...(o.recording ? { recording: o.recording } : {}),
     ...(o.surveys ? { surveys: o.surveys } : {}),
     ...(o.campaign ? { campaign: o.campaign } : {}),
+    ...(o.agentOffered ? { agentOffered: o.agentOffered } : {}),
   };
   const [callerNumber, callerName] = o.caller ?? ['1001', 'Anna Berg'];
   const anchor = o.anchor ?? 'chan-a';
