@@ -115,7 +115,7 @@ export function parseCampaignArgs(args: readonly string[]): CampaignStart | null
 /** The law's limit: an answered live person hears a person or the abandon message within 2 s. */
 export const LEGAL_CONNECT_MS = 2_000;
 /** Given up this much before the limit: withdrawing the offer and starting the message take time. */
-export const ABANDON_LEAD_MS = 300;
+export const ABANDON_LEAD_MS = 400;
 
 /**
  * How long from now an answered contact may still wait for an agent (0: give up at once).

@@ -93,6 +93,7 @@ async function carrier(scenario: 'busy' | 'ring' | 'answer', o: { pcap?: string;
   let file = path.join(REPO, `test/e2e/sipp/campaign-${scenario}.xml`);
   if (scenario === 'answer') {
     const xml = (await readFile(file, 'utf8'))
+      .replaceAll('MEDIA_IP', o.mediaPort ? '127.0.0.1' : '[media_ip]') // the RtpPhone listens on 127.0.0.1
       .replaceAll('MEDIA_PORT', o.mediaPort ? String(o.mediaPort) : '[media_port]')
       .replaceAll('<!--PLAY-->', o.pcap ? `<exec play_pcap_audio="${o.pcap}"/>` : '<log message="no audio"/>');
     file = `${logFile}.xml`;
