@@ -304,7 +304,7 @@ export class AcdService {
   }
 
   async agentsLive(): Promise<AgentLive[]> {
-    const [agents, today] = await Promise.all([repo.listAgents(this.db), callRepo.agentTodayStats(this.db, this.timezone)]);
+    const [agents, today] = await Promise.all([repo.listAgentsLive(this.db), callRepo.agentTodayStats(this.db, this.timezone)]);
     const now = this.now().getTime();
     return agents.map((a) => ({
       number: a.number,
