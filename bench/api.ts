@@ -28,7 +28,7 @@
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, open } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { openDb } from '../test/support/db.js';
@@ -134,8 +134,10 @@ async function main(): Promise<void> {
       const exited = new Promise((resolve) => daemon!.once('exit', resolve));
       daemon.kill('SIGTERM');
       await withTimeout(exited, 20_000, 'daemon did not exit').catch(() => daemon!.kill('SIGKILL'));
-      if (PROFILE) console.log(`CPU profile of the daemon in ${path.join(dir, 'prof')}`);
+      if (PROFILE) console.log(`CPU profile of the daemon in ${path.join(dir, 'prof')}, its log in ${path.join(dir, 'daemon.log')}`);
     }
+    // The daemon's log (a line per request: hundreds of MB) is kept only beside a profile.
+    if (!PROFILE) await rm(dir, { recursive: true, force: true });
     await world.teardown();
   }
 }
