@@ -471,8 +471,9 @@ describe('supervising a queue call: *55 and an agent number', () => {
     const [customer, agent, supervisor] = await Promise.all([RtpPhone.open(TONE.customer), RtpPhone.open(TONE.agent), RtpPhone.open(TONE.supervisor)]);
     const before: string[] = (await auditRowsOf('supervision.start')).map((r) => r.entityId);
     try {
-      // The caller hangs up after 40 s: the whole test, restart included.
-      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { customerHoldMs: 40_000 });
+      // The caller hangs up after 25 s: the whole test, restart included (about 15 s of it at a
+      // load of 6-12 on 2 cores; a caller gone too early fails the test, it cannot pass by it).
+      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { customerHoldMs: 25_000 });
       const supervisorCall = await call(SUPERVISOR, `*55${AGENT_NO}`, supervisor);
       supervisor.start(await remoteMedia(supervisorCall.log));
       await untilHeard(supervisor, TONE.customer, 'the supervisor hears the caller');
@@ -507,7 +508,8 @@ describe('supervising a queue call: *55 and an agent number', () => {
   it('an API request still ringing when the daemon restarts: the new daemon connects it when answered, in the mode asked for', async () => {
     const [customer, agent, supervisor] = await Promise.all([RtpPhone.open(TONE.customer), RtpPhone.open(TONE.agent), RtpPhone.open(TONE.supervisor)]);
     try {
-      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { customerHoldMs: 40_000 });
+      // The caller hangs up after 25 s (the test's work took about 15 s of it at a load of 6-12).
+      const { agentPhone, customerCall } = await queueCall({ customer, agent }, { customerHoldMs: 25_000 });
       // The supervisor's phone rings 12 s before it answers: the daemon restarts meanwhile.
       const supervisorPhone = await answeringPhone(SUPERVISOR, supervisor, undefined, 12_000);
       const started = await admin('POST', '/api/v1/supervision', { supervisorExtension: SUPERVISOR, agent: AGENT_NO, mode: 'whisper' });
