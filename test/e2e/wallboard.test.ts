@@ -10,7 +10,9 @@
  * Screenshots are kept in test-results/wallboard/<browser>/ (the repo's root; ignored by git).
  *
  * Numbers used by no other e2e file (one database for the e2e run): agent 14 (PIN 5689: digits
- * ascend across number and PIN, test/support/sipp-dtmf.ts), extension 6191, DID 4930777070.
+ * ascend across number and PIN, test/support/sipp-dtmf.ts), extension 6191, DID 4930777070; for
+ * the full floor (4 queues, 24 agents on one 1920x1080 screen): queues floor-*, agents 8601-8624,
+ * their desk phones (extensions) 8651-8674.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import path from 'node:path';
 import puppeteer, { type Browser, type LaunchOptions, type Page } from 'puppeteer-core';
 import { Daemon, eventually } from '../support/daemon.js';
 import { cliToken } from '../support/api.js';
+import { openDb } from '../support/db.js';
 import { registerPhone, sippCall, startPhone, type SippResult } from '../support/sipp.js';
 import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
@@ -27,12 +30,18 @@ import { REPO } from '../support/asterisk.js';
 
 /** What the functions run in the page use of the browser's globals (the program's lib has no DOM). */
 interface Shown { textContent: string | null }
+interface Box { right: number; bottom: number; left: number }
+interface Drawn { textContent: string | null; scrollWidth: number; clientWidth: number; getBoundingClientRect(): Box; closest(selector: string): Drawn | null }
 declare const document: {
   querySelector(selector: string): Shown | null;
+  querySelectorAll(selector: string): Iterable<Drawn>;
   getElementById(id: string): Shown | null;
+  scrollingElement: { scrollHeight: number; scrollWidth: number } | null;
+  documentElement: { dataset: Record<string, string | undefined> };
   addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void;
 };
 declare const sessionStorage: { getItem(key: string): string | null };
+declare function getComputedStyle(node: Drawn): { fontSize: string };
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.5';
@@ -40,6 +49,15 @@ const DID = '4930777070';
 const QUEUE = 'wallboard';
 const AGENT = { number: '14', pin: '5689', phone: '6191' };
 const SHOTS = path.join(REPO, 'test-results', 'wallboard');
+/** The floor that must fit a 1920x1080 screen unscaled, no scrolling (docs/wallboard.md#layout). */
+const FLOOR_QUEUES = ['floor-sales', 'floor-support', 'floor-billing', 'floor-renewals'];
+const FLOOR_NAMES = ['Amelia Hart', 'Bo Chen', 'Carlos Mendes', 'Dana Whitfield', 'Emeka Obi', 'Fatima Zahra Benali', 'Greta Lind', 'Hiro Tanaka',
+  'Ines Duarte', 'Jonas Weber', 'Kiri Parata', 'Lena Novak', 'Mateo Rossi', 'Nora Haddad', 'Olu Adeyemi', 'Priya Raman',
+  'Quinn Murphy', 'Rosa Alvarez', 'Sven Olsen', 'Tara Singh', 'Umar Farouk', 'Vera Kowalczyk', 'Wen Li', 'Yusuf Demir'];
+const FLOOR_AGENTS = FLOOR_NAMES.map((name, i) => ({ number: String(8601 + i), name, phone: String(8651 + i) }));
+/** The documented minimum sizes at 1920x1080: every figure and agent line, and the labels. */
+const MIN_FIGURE_PX = 24;
+const MIN_LABEL_PX = 16;
 /** How soon after the daemon's API shows a change the page must show it. */
 const PAGE_WITHIN_MS = 3_000;
 /** The browsers a wall screen runs (the issue: "current Chromium and Firefox"), Debian's packages. */
@@ -131,6 +149,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(viewers.map((v) => v.browser.close()));
+  for (const a of FLOOR_AGENTS) await admin?.('POST', `/api/v1/agents/${a.number}/state`, { state: 'logged-out' });
   for (const r of (await admin('GET', '/api/v1/inbound-routes')).body.items ?? []) if (r.didPattern === DID) await admin('DELETE', `/api/v1/inbound-routes/${r.id}`);
   await daemon?.stop();
   await writeFile(path.join(tmpdir(), 'pbx-e2e-wallboard-daemon.log'), (daemon?.logs ?? []).map((l) => JSON.stringify(l)).join('\n')).catch(() => undefined);
@@ -184,6 +203,82 @@ describe('the wallboard in Chromium and Firefox', () => {
     await waitState('wrap-up');
     await inEach(({ page }) => pageAgentState(page, 'wrap-up'));
     await shot('3-wrap-up');
+    expect(Object.fromEntries(viewers.map((v) => [v.name, v.errors]))).toEqual({ chromium: [], firefox: [] });
+  });
+
+  it('fits a floor of 4 queues and 24 agents on a 1920x1080 screen: no scrolling, full-size type', async () => {
+    for (const [i, name] of FLOOR_QUEUES.entries()) {
+      const q = await admin('POST', '/api/v1/queues', { name, strategy: 'longest-idle', joinEmpty: true, slSeconds: 20 + 10 * i, slPercent: 80 });
+      expect(q.status, JSON.stringify(q.body)).toBe(201);
+    }
+    for (const [i, a] of FLOOR_AGENTS.entries()) {
+      const desk = await admin('POST', '/api/v1/extensions', { number: a.phone, displayName: `${a.name} desk` });
+      expect(desk.status, JSON.stringify(desk.body)).toBe(201);
+      const created = await admin('POST', '/api/v1/agents', { number: a.number, name: a.name, pin: String(502_913 + 7 * i) });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      // Each in one queue, the first six in two (a floor's agents answer more than one queue).
+      for (const queue of [FLOOR_QUEUES[i % 4], ...(i < 6 ? [FLOOR_QUEUES[(i + 1) % 4]] : [])]) {
+        expect((await admin('PUT', `/api/v1/queues/${queue}/members`, { agent: a.number, penalty: 0 })).status).toBeLessThan(300);
+      }
+    }
+    // Logged in as *91 at a desk phone leaves them (state ready at that phone): the API cannot log
+    // an agent in (agents log in themselves at a phone), and 24 SIPp logins would add minutes for
+    // nothing the page reads. The daemon takes the rows in by LISTEN (src/acd/store.ts).
+    const db = openDb(world.db);
+    try {
+      for (const a of FLOOR_AGENTS) {
+        await db.updateTable('agents').set({ state: 'ready', extension: a.phone, state_since: new Date(), idle_since: new Date() }).where('number', '=', a.number).execute();
+      }
+    } finally {
+      await db.destroy();
+    }
+    const loggedIn = async () => ((await admin('GET', '/api/v1/agents/live')).body.items as { number: string; state: string }[]).filter((a) => a.number.startsWith('86') && a.state !== 'logged-out');
+    await eventually(async () => ((await loggedIn()).length === 24 ? true : undefined), 10_000, '24 floor agents logged in');
+    // A third on a break, at lunch or in a meeting (the state, with its reason, is the longest text).
+    for (const [i, a] of FLOOR_AGENTS.entries()) {
+      if (i % 3 === 2) expect((await admin('POST', `/api/v1/agents/${a.number}/state`, { state: 'paused', pauseCode: 1 + (i % 4) })).status).toBe(200);
+    }
+
+    const token = await cliToken(world.daemonEnv, 'viewer');
+    await inEach(async (v) => {
+      const { page } = v;
+      await page.setViewport({ width: 1920, height: 1080 });
+      await page.goto(`${base()}/wallboard?queues=${FLOOR_QUEUES.join(',')}`);
+      if (await page.$('#login:not([hidden])')) {
+        await page.type('#token', token);
+        await page.click('#login button[type=submit]');
+      }
+      await page.waitForFunction((n) => [...document.querySelectorAll('#queues [data-queue]')].length === 4 && [...document.querySelectorAll('#agents [data-agent]')].length === n, { timeout: 10_000 }, FLOOR_AGENTS.length);
+      await page.waitForFunction(() => [...document.querySelectorAll('#agents [data-field="state"]')].filter((e) => e.textContent?.startsWith('paused (')).length === 8, { timeout: PAGE_WITHIN_MS });
+      const drawn = await page.evaluate(() => {
+        const px = (selector: string) => [...document.querySelectorAll(selector)].map((e) => parseFloat(getComputedStyle(e).fontSize));
+        // Nothing cut: every figure inside its card, every agent's state and time in full, and names
+        // of up to 18 characters with the number (a longer name may end in '…', docs/wallboard.md).
+        const cut = [
+          ...[...document.querySelectorAll('#queues [data-figure], #queues [data-agents]')].filter((e) => e.getBoundingClientRect().right > (e.closest('.queue')?.getBoundingClientRect().right ?? 0)).map((e) => e.textContent),
+          ...[...document.querySelectorAll('#agents td')].filter((e) => e.scrollWidth > e.clientWidth && (e.textContent ?? '').length <= 18).map((e) => e.textContent),
+        ];
+        const bottom = (selector: string) => Math.round([...document.querySelectorAll(selector)].reduce((y, e) => Math.max(y, e.getBoundingClientRect().bottom), 0));
+        return {
+          scrollHeight: document.scrollingElement?.scrollHeight ?? Infinity,
+          scrollWidth: document.scrollingElement?.scrollWidth ?? Infinity,
+          fit: document.documentElement.dataset['fit'],
+          minFigurePx: Math.min(...px('#queues [data-figure], #queues [data-agents], #agents td')),
+          minLabelPx: Math.min(...px('#queues .label, #queues h2, #agents td')),
+          queueFigurePx: Math.min(...px('#queues [data-figure]')),
+          bottoms: { queues: bottom('#queues .queue'), agents: bottom('#agents tr') },
+          cut,
+        };
+      });
+      console.log(`wallboard ${v.name} at 1920x1080, 4 queues, 24 agents: ${JSON.stringify(drawn)}`);
+      await page.screenshot({ path: path.join(SHOTS, v.name, '4-floor-1920x1080.png'), fullPage: true });
+      expect(drawn.scrollHeight).toBeLessThanOrEqual(1080);
+      expect(drawn.scrollWidth).toBeLessThanOrEqual(1920);
+      expect(drawn.fit).toBe('1'); // fits at full size, not by shrinking
+      expect(drawn.minFigurePx).toBeGreaterThanOrEqual(MIN_FIGURE_PX);
+      expect(drawn.minLabelPx).toBeGreaterThanOrEqual(MIN_LABEL_PX);
+      expect(drawn.cut).toEqual([]);
+    });
     expect(Object.fromEntries(viewers.map((v) => [v.name, v.errors]))).toEqual({ chromium: [], firefox: [] });
   });
 });

@@ -5,6 +5,10 @@ const TOKEN_KEY = 'pbx-wallboard-token';
 const API = '/api/v1';
 const REFRESH_GAP_MS = 500; // figures are fetched at most once per 500 ms, after events
 const STATES = [['ready', 'ready'], ['onCall', 'on call'], ['wrapUp', 'wrap-up'], ['paused', 'paused']];
+/** The page shrinks its type down to this share of full size to fit the screen; below it, it scrolls. */
+const FIT_MIN = 0.6;
+/** `/wallboard?queues=sales,support`: only these queues, and only their members among the agents. */
+const ONLY_QUEUES = new Set((new URLSearchParams(window.location.search).get('queues') ?? '').split(',').map((q) => q.trim()).filter(Boolean));
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
@@ -59,12 +63,15 @@ async function refresh() {
 }
 
 async function load() {
-  const [queues, agents, live] = await Promise.all([api('/queues'), api('/agents/live'), api('/reports/queues/live')]);
+  const [allQueues, agents, live] = await Promise.all([api('/queues'), api('/agents/live'), api('/reports/queues/live')]);
+  const queues = { items: ONLY_QUEUES.size ? allQueues.items.filter((q) => ONLY_QUEUES.has(q.name)) : allQueues.items };
   const todayRow = live.items.find((r) => r.window === 'today');
-  const [views, intervals] = await Promise.all([
+  const [views, intervals, members] = await Promise.all([
     Promise.all(queues.items.map((q) => api(`/queues/${encodeURIComponent(q.name)}/live`))),
     todayRow ? api(`/reports/queues?interval=30m&from=${encodeURIComponent(todayRow.from)}`) : { items: [] },
+    ONLY_QUEUES.size ? Promise.all(queues.items.map((q) => api(`/queues/${encodeURIComponent(q.name)}/members`))) : null,
   ]);
+  const shown = members ? new Set(members.flatMap((m) => m.items.map((a) => a.agent))) : null;
   const now = Date.now();
   const next = new Map();
   queues.items.forEach((q, i) => {
@@ -78,7 +85,7 @@ async function load() {
     });
   });
   state.queues = next;
-  state.agents = new Map(agents.items.map((a) => [a.number, { name: a.name, state: a.state, pauseReason: a.pauseReason, since: now - a.secondsInState * 1000 }]));
+  state.agents = new Map(agents.items.filter((a) => !shown || shown.has(a.number)).map((a) => [a.number, { name: a.name, state: a.state, pauseReason: a.pauseReason, since: now - a.secondsInState * 1000 }]));
   render();
 }
 
@@ -135,7 +142,7 @@ function onEvent(ev) {
   const queue = ev.queue ? state.queues.get(ev.queue) : undefined;
   if (ev.type === 'queue.joined' && queue) queue.waiting.set(ev.callId, at);
   if (ev.type === 'queue.left' && queue) queue.waiting.delete(ev.callId);
-  if (ev.type === 'agent.state') {
+  if (ev.type === 'agent.state' && (!ONLY_QUEUES.size || state.agents.has(ev.agent))) {
     const agent = state.agents.get(ev.agent) ?? { name: ev.agent };
     state.agents.set(ev.agent, { ...agent, state: ev.state, pauseReason: ev.pause?.name ?? null, since: at });
   }
@@ -229,6 +236,25 @@ function render() {
       el('td', { class: `state-${a.state}`, 'data-field': 'state' }, a.state === 'paused' && a.pauseReason ? `paused (${a.pauseReason})` : a.state),
       el('td', { class: 'time', 'data-since': String(a.since) }, duration(now - a.since)))));
   tick();
+  fit();
+}
+
+/**
+ * No scrolling on a wall: when the board is taller or wider than the screen, all its type (every
+ * size is in rem) is made smaller in steps of 5 %, down to FIT_MIN; below that, the page scrolls.
+ * CSSOM, not a style attribute, so the CSP (no inline style) allows it.
+ */
+function fit() {
+  const root = document.documentElement;
+  const page = document.scrollingElement ?? root;
+  const over = () => page.scrollHeight > page.clientHeight || page.scrollWidth > page.clientWidth;
+  let scale = 1;
+  root.style.setProperty('--fit', '1');
+  while (over() && scale > FIT_MIN) {
+    scale = Math.max(FIT_MIN, Math.round((scale - 0.05) * 100) / 100);
+    root.style.setProperty('--fit', String(scale));
+  }
+  root.dataset.fit = String(scale);
 }
 
 /** The clocks tick here, in the page: no request. */
@@ -271,6 +297,7 @@ $('login').addEventListener('submit', (e) => {
   start();
 });
 $('logout').addEventListener('click', () => logout());
+window.addEventListener('resize', () => { if (!$('board').hidden) fit(); });
 setInterval(tick, 1000);
 if (sessionStorage.getItem(TOKEN_KEY)) start();
 else logout();
