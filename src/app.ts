@@ -83,6 +83,13 @@ import { campaignsPlugin } from './campaigns/plugin.js';
 import { ImportJobs } from './campaigns/import-jobs.js';
 import { ImportService } from './campaigns/import-service.js';
 import { Importer } from './campaigns/importer.js';
+import { ATTEMPTS_QUEUE, AttemptJobs } from './campaigns/attempt-jobs.js';
+import { publishAttemptEnded } from './campaigns/attempt-events.js';
+import { CampaignDialer, DIALER_ACTOR } from './campaigns/dialer.js';
+import { CampaignReports } from './campaigns/call-reports.js';
+import { acdFloor } from './campaigns/acd-floor.js';
+import { isDoNotCall } from './campaigns/dnc.js';
+import { CampaignService } from './campaigns/service.js';
 import { surveyPort } from './surveys/repository.js';
 import { supervisionAllowed } from './extensions/repository.js';
 import { SecretBox } from './shared/secret-box.js';
@@ -144,10 +151,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     queues: () => queueFigures(db),
     agents: () => agentCounts(db),
     jobs: async () => {
-      const [recs, hooks] = await Promise.all([recordingJobs.counts(), webhookJobs.counts()]);
+      const [recs, hooks, attempts] = await Promise.all([recordingJobs.counts(), webhookJobs.counts(), attemptJobs.counts()]);
       return [
         ...Object.entries(recs).map(([state, count]) => ({ queue: RECORDINGS_QUEUE, state, count })),
         ...Object.entries(hooks).map(([state, count]) => ({ queue: WEBHOOKS_QUEUE, state, count })),
+        ...Object.entries(attempts).map(([state, count]) => ({ queue: ATTEMPTS_QUEUE, state, count })),
       ];
     },
     streamClients: () => events.stats,
@@ -335,7 +343,32 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 
   const calls = dispatcher;
   // Outbound campaign attempts: async AMI Originates into [pbx-campaign] (src/calls/campaign-dialer.ts).
-  const attemptDialer = new AmiAttemptDialer({ ami, reports: () => campaignReports, routes: () => loadOutboundRoutes(db), log: log.child({ component: 'campaigns' }) });
+  // The dialer's own AMI session (asterisk/manager.conf: write=originate only, never with "system").
+  const amiDialer = new AmiConnection({ ...config.ami, user: `${config.ami.user}-dialer` }, config.reconnect, log.child({ component: 'ami-dialer' }));
+  const attemptDialer = new AmiAttemptDialer({ ami: amiDialer, reports: () => campaignReports, routes: () => loadOutboundRoutes(db), log: log.child({ component: 'campaigns' }) });
+  // The campaign dialer (src/campaigns/dialer.ts, docs/campaigns.md#how-a-contact-is-dialed): pacing every
+  // second, claims in Postgres, one BullMQ job per attempt; its reports are the call side's by default.
+  const attemptJobs = new AttemptJobs(config.redis, log.child({ component: 'campaigns' }));
+  const campaignDialer = new CampaignDialer({
+    db,
+    queue: attemptJobs,
+    asterisk: attemptDialer,
+    floor: acdFloor(acdStore),
+    isDoNotCall: (campaignId, number) => isDoNotCall(db, campaignId, number),
+    channelExists: async (id) => {
+      try {
+        return (await ari.listChannels()).some((c) => c.id === id);
+      } catch {
+        return null;
+      }
+    },
+    finish: (id) => new CampaignService({ db, events: events.bus, log: log.child({ component: 'campaigns' }), timezone: config.site.timezone }).apply(id, 'finish', DIALER_ACTOR).then(() => undefined),
+    log: log.child({ component: 'campaigns' }),
+    // campaign.attempt on the bus (counted by the metrics from there); the pacing gauges.
+    onAttemptEnded: publishAttemptEnded(db, events.bus, eventLog),
+    onPacing: (c, d) => metrics.observeCampaignPacing(c.name, d.level, d.reason),
+  });
+  campaignReports = new CampaignReports(db, campaignDialer, log.child({ component: 'campaigns' }));
   acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds, queue) => calls.ringCallback(id, agent, customer, seconds, queue) });
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
@@ -443,6 +476,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       redis.connect().catch((err: Error) => log.warn({ err: err.message }, 'redis not reachable yet; retrying in background'));
       ari.start();
       ami.start();
+      amiDialer.start();
       dispatcher!.startHeartbeat();
       acdStore.start();
       events.start();
@@ -455,6 +489,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
       webhookJobs.start((job, attempt, last) => webhooks.attempt(job, attempt, last));
       importJobs.start((id, signal) => importer.run(id, signal));
+      attemptJobs.start((id) => campaignDialer.dial(id));
+      campaignDialer.start();
       importJobs.onReady(() => {
         listImports.sweep().catch((err: Error) => log.warn({ err: err.message }, 'list imports not queued again'));
       });
@@ -471,6 +507,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       stopping ??= (async () => {
         log.info('shutting down');
         await http.close();
+        // No new campaign calls from here on (attempts queued meanwhile wait in Postgres).
+        await campaignDialer.stop();
+        await attemptJobs.stop();
         // Closing the event socket stops new calls reaching us; calls in progress stay in
         // Stasis with their live_calls rows and are adopted by the next daemon.
         await ari.stop();
@@ -493,6 +532,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await importJobs.stop();
         await recordingJobs.stop();
         await ami.stop();
+        await amiDialer.stop();
         redis.disconnect();
         await db.destroy();
         log.info('stopped');

@@ -185,7 +185,8 @@ async function giveTo(dir: string, uid: number): Promise<void> {
 
 async function restoreEnvFile(config: Config, file: string, envFile: string | null, say: Say): Promise<string> {
   const text = await runTool('tar', ['--extract', '--gzip', `--file=${file}`, '--to-stdout', '--occurrence=1', ENV_FILE]);
-  const target = path.join(path.dirname(path.resolve(envFile ?? ENV_FILE)), `${ENV_FILE}.from-backup`);
+  // Beside the env file in use; with none known, in the data folder (never the working directory).
+  const target = path.join(envFile ? path.dirname(path.resolve(envFile)) : config.dataDir, `${ENV_FILE}.from-backup`);
   await writeFile(target, text, { mode: 0o600 });
   const oldKey = parseEnv(text)['PBX_SECRET_KEY'];
   say(`env file: the old machine's written to ${target} (0600; this machine's env file is not changed)`);

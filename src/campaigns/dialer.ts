@@ -16,6 +16,7 @@
  */
 import type { Db } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import type { Actor } from '../audit/repository.js';
 import {
   attemptsStuck, attemptsToday, claimContacts, finishAttempt, findAttempt, linesInFlight, markDialing, releaseAttempt, windowOf, type FinishFacts,
 } from './attempt-repository.js';
@@ -41,6 +42,8 @@ export interface DialerDeps {
   /** Whether a channel lives in Asterisk; null: cannot tell now (ARI down). */
   readonly channelExists: (channelId: string) => Promise<boolean | null>;
   readonly log: Logger;
+  /** Mark a campaign finished (CampaignService.apply 'finish': audit row, NOTIFY, campaign.state event); absent: the state is written alone. */
+  readonly finish?: (campaignId: string) => Promise<void>;
   /** An attempt ended (its transaction committed): the campaign.attempt event and metrics (attempt-events.ts). */
   readonly onAttemptEnded?: (attemptId: string, campaign: CampaignRow) => void;
   /** A pacing decision of this daemon (metrics: pbx_campaign_pacing_level). */
@@ -48,6 +51,9 @@ export interface DialerDeps {
   readonly tickMs?: number;
   readonly now?: () => Date;
 }
+
+/** Who finishes a campaign in the audit log. */
+export const DIALER_ACTOR: Actor = { userId: null, tokenId: null, label: 'system:dialer', requestId: null };
 
 const RECONCILE_EVERY_MS = 15_000;
 /** A queued attempt older than this has lost its job (a crash between claim and queueing). */
@@ -189,6 +195,11 @@ export class CampaignDialer {
       .limit(1)
       .executeTakeFirst();
     if (left) return;
+    if (this.deps.finish) {
+      // refused (409) when another daemon or a supervisor changed the state first: nothing to do
+      await this.deps.finish(c.id).catch((err: Error) => this.deps.log.debug({ campaign: c.name, err: err.message }, 'campaign not finished'));
+      return;
+    }
     const done = await db.updateTable('campaigns').set({ state: 'finished', updated_at: new Date() }).where('id', '=', c.id).where('state', '=', 'running').executeTakeFirst();
     if (Number(done.numUpdatedRows) > 0) this.deps.log.info({ campaign: c.name }, 'campaign finished: every contact tried');
   }

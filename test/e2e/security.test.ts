@@ -43,7 +43,7 @@ async function asteriskStatus(): Promise<Record<string, string>> {
 }
 
 /** Log in to AMI with the daemon's credentials and send one action; the response block. */
-async function amiAction(fields: Record<string, string>): Promise<string> {
+async function amiAction(fields: Record<string, string>, user = world.asteriskEnv['PBX_AMI_USER']!): Promise<string> {
   const env = world.asteriskEnv;
   return new Promise((resolve, reject) => {
     const sock = connect(Number(env['PBX_AMI_PORT']), '127.0.0.1');
@@ -68,7 +68,7 @@ async function amiAction(fields: Record<string, string>): Promise<string> {
       else if (login && probe) done(null, probe);
     });
     sock.once('connect', () => {
-      send({ Action: 'Login', Username: env['PBX_AMI_USER']!, Secret: env['PBX_AMI_PASSWORD']!, Events: 'off', ActionID: 'login' });
+      send({ Action: 'Login', Username: user, Secret: env['PBX_AMI_PASSWORD']!, Events: 'off', ActionID: 'login' });
       send({ ...fields, ActionID: 'probe' });
     });
   });
@@ -116,12 +116,22 @@ describe('secrets at rest', () => {
     expect([gids[0], ...groups]).toContain(manager.gid);
   });
 
-  // Originate is allowed since outbound campaigns (src/calls/campaign-dialer.ts; deploy/README-site.md).
-  it('the AMI user gets only the classes the daemon uses: no CLI commands or config writes', async () => {
+  it('the AMI user gets only the classes the daemon uses: no originate, CLI commands or config writes', async () => {
     expect(await amiAction({ Action: 'CoreStatus' })).toMatch(/Response: Success/);
     expect(await amiAction({ Action: 'Command', Command: 'core show version' })).toMatch(/Permission denied/);
+    expect(await amiAction({ Action: 'Originate', Channel: 'Local/s@nowhere', Application: 'Wait', Data: '1' })).toMatch(/Permission denied/);
     const update = { Action: 'UpdateConfig', SrcFilename: 'manager.conf', DstFilename: 'manager.conf', 'Action-000000': 'NewCat', 'Cat-000000': 'x' };
     expect(await amiAction(update)).toMatch(/Permission denied/);
+  });
+
+  it("the campaign dialer's AMI user may originate, but never into System() (no \"system\" class with it), nor run commands", async () => {
+    const dialer = `${world.asteriskEnv['PBX_AMI_USER']!}-dialer`;
+    // Asterisk refuses System (and Exec...) to a session without "system": "Originate Access Forbidden: app or data blacklisted"
+    expect(await amiAction({ Action: 'Originate', Channel: 'Local/s@nowhere', Application: 'System', Data: 'touch /tmp/pbx-pwned', Async: 'true' }, dialer)).toMatch(/Response: Error[\s\S]*Originate Access Forbidden/);
+    expect(await amiAction({ Action: 'Command', Command: 'core show version' }, dialer)).toMatch(/Permission denied/);
+    expect(await amiAction({ Action: 'ModuleLoad', Module: 'app_system.so', LoadType: 'load' }, dialer)).toMatch(/Permission denied/);
+    // an Originate of a harmless application is accepted (its channel just fails)
+    expect(await amiAction({ Action: 'Originate', Channel: 'Local/s@nowhere', Application: 'Wait', Data: '1', Async: 'true' }, dialer)).toMatch(/Response: Success/);
   });
 
   it("the daemon's user pbx still writes the prompts folder and reads the unserved-calls file", async () => {
