@@ -489,8 +489,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       logRejection(recordingJobs.start(), log, 'recording jobs not started');
       webhookJobs.start((job, attempt, last) => webhooks.attempt(job, attempt, last));
       importJobs.start((id, signal) => importer.run(id, signal));
-      attemptJobs.start((id) => campaignDialer.dial(id));
-      campaignDialer.start();
+      if (config.campaignDialer) {
+        attemptJobs.start((id) => campaignDialer.dial(id));
+        campaignDialer.start();
+      }
       importJobs.onReady(() => {
         listImports.sweep().catch((err: Error) => log.warn({ err: err.message }, 'list imports not queued again'));
       });

@@ -98,6 +98,8 @@ export interface Config {
     readonly timeoutMs: number;
   };
   /** Contact and do-not-call list imports (src/campaigns, docs/campaigns.md#contact-lists-and-time-zones). */
+  /** Whether this daemon dials running campaigns (PBX_CAMPAIGN_DIALER, default on; off: an API-only daemon). */
+  readonly campaignDialer: boolean;
   readonly campaignImports: {
     /** Where uploaded CSV files wait for their import job (host path). */
     readonly dir: string;
@@ -182,6 +184,7 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_WEBHOOK_RETRY_HOURS', required: false, fallback: '24', about: 'how long a failing webhook delivery is retried, with exponential backoff (0-168; 0: one attempt)' },
   { name: 'PBX_WEBHOOK_FIRST_RETRY_MS', required: false, fallback: '10000', about: "a failed webhook delivery's first retry delay; it doubles each attempt" },
   { name: 'PBX_WEBHOOK_TIMEOUT_MS', required: false, fallback: '10000', about: 'time limit of one webhook delivery attempt' },
+  { name: 'PBX_CAMPAIGN_DIALER', required: false, fallback: 'yes', about: 'this daemon dials running outbound campaigns (yes) or not (no: a daemon for the API only)' },
   { name: 'PBX_CAMPAIGN_IMPORT_DIR', required: false, fallback: '$PBX_DATA_DIR/campaign-imports', about: 'folder where uploaded contact and do-not-call CSV files wait for their import job (deleted when it is done)' },
   { name: 'PBX_CAMPAIGN_IMPORT_MAX_MB', required: false, fallback: '200', about: 'largest contact or do-not-call CSV upload accepted, in MB (413 above)' },
   { name: 'PBX_RECORDING_COMPRESS_ATTEMPTS', required: false, fallback: '5', about: 'compression attempts (backoff 5 s doubling) before a recording is marked failed; its WAV original is kept' },
@@ -367,6 +370,7 @@ export function loadConfig(env: Env): Config {
       firstRetryMs: r.int('PBX_WEBHOOK_FIRST_RETRY_MS', 10_000, 50, 3_600_000),
       timeoutMs: r.int('PBX_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     },
+    campaignDialer: r.oneOf('PBX_CAMPAIGN_DIALER', 'yes', ['yes', 'no']) === 'yes',
     campaignImports: {
       dir: trimSlash(r.pattern('PBX_CAMPAIGN_IMPORT_DIR', `${trimSlash(dataDir)}/campaign-imports`, ABSOLUTE_PATH, 'an absolute path')),
       maxBytes: r.int('PBX_CAMPAIGN_IMPORT_MAX_MB', 200, 1, 100_000) * 1024 * 1024,

@@ -28,6 +28,9 @@ export function appEnv(db: DbSettings, redisPrefix: string, overrides: Record<st
     // Nothing listens on these in integration tests: Asterisk is "down".
     PBX_ARI_PORT: '1',
     PBX_AMI_PORT: '1',
+    // Integration files share one database: an app's dialer would dial the campaigns other files
+    // left running (test/integration/campaign-*.test.ts build their own dialers).
+    PBX_CAMPAIGN_DIALER: 'no',
     PBX_ARI_USER: 'test',
     PBX_ARI_PASSWORD: 'test',
     PBX_AMI_USER: 'test',
