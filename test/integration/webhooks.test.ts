@@ -316,7 +316,8 @@ describe('webhooks with Redis down', () => {
       await b.stop();
       await gate.close().catch(() => undefined);
     }
-  });
+    // two daemon starts and a Redis outage each way: over the 30 s default under a loaded CI machine
+  }, 90_000);
 });
 
 describe('webhooks with Postgres down', () => {
