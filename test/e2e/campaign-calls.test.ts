@@ -8,7 +8,7 @@
  * test sets (the full campaign e2e plugs in the real one).
  *
  * Numbers used by no other e2e file (one database for the e2e run): carrier 127.0.0.12 (trunk
- * campaign-carrier), contact numbers +4930777101..., queue campaign-calls, agent 13 (PIN 4689: the digits of one call rise, see sipp-dtmf.ts) at
+ * campaign-carrier), contact numbers +4930777101..., queue campaign-calls, agent 134 (PIN 5679: the digits of one call rise, see sipp-dtmf.ts; agent 13 is recording.test.ts') at
  * desk phone 6271.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -34,7 +34,7 @@ const world = inject('e2e');
 const CARRIER_IP = '127.0.0.12';
 const TRUNK = 'campaign-carrier';
 const QUEUE = 'campaign-calls';
-const AGENT = { number: '13', pin: '4689', phone: '6271' };
+const AGENT = { number: '134', pin: '5679', phone: '6271' };
 const CALLER_ID = '+4930999100';
 
 type Report =
