@@ -9,7 +9,7 @@
  * dialed on the DNC list or outside its window; stop dials nothing more.
  *
  * Numbers used by no other e2e file: carrier 127.0.0.14 (trunk campaign-e2e), contacts +4930888xxx,
- * queue campaign-e2e, agent 12 (PIN 3479: the digits of one call rise, see sipp-dtmf.ts) at desk phone 6351.
+ * queue campaign-e2e, agent 124 (PIN 5789: the digits of one call rise, see sipp-dtmf.ts) at desk phone 6351.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
@@ -30,7 +30,7 @@ const world = inject('e2e');
 const CARRIER_IP = '127.0.0.14';
 const TRUNK = 'campaign-e2e';
 const QUEUE = 'campaign-e2e';
-const AGENT = { number: '12', pin: '3479', phone: '6351' };
+const AGENT = { number: '124', pin: '5789', phone: '6351' };
 const run = Date.now().toString(36).slice(-5);
 
 let app: App;
