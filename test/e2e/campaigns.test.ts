@@ -25,6 +25,7 @@ import { dtmfScenario, type CallerStep } from '../support/sipp-dtmf.js';
 import { freePort } from '../support/ports.js';
 import { eventually, holdFor } from '../support/wait.js';
 import { REPO } from '../support/asterisk.js';
+import { zoneAtLocalHour } from '../support/zones.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.14';
@@ -47,13 +48,6 @@ async function dialed(): Promise<string[]> {
 }
 const timesDialed = async (n: string) => (await dialed()).filter((d) => d === n || `+${d}` === n || d === n.replace(/^\+49/, '0')).length;
 
-/** A fixed-offset zone where it is `hour`:xx now (Etc/GMT signs are inverted). */
-function zoneAtLocalHour(hour: number): string {
-  let off = hour - new Date().getUTCHours();
-  if (off > 14) off -= 24;
-  if (off < -12) off += 24;
-  return off === 0 ? 'Etc/GMT' : `Etc/GMT${off > 0 ? '-' : '+'}${Math.abs(off)}`;
-}
 
 async function upload(campaignId: string, csv: string): Promise<Record<string, unknown>> {
   const res = await fetch(`http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}/api/v1/campaigns/${campaignId}/imports?fileName=e2e.csv`, {

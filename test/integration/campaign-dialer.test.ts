@@ -14,6 +14,7 @@ import { startTestApp } from '../support/app.js';
 import { REDIS_URL } from '../support/env.js';
 import { tcpGate, type TcpGate } from '../support/tcp-gate.js';
 import { eventually } from '../support/wait.js';
+import { zoneAtLocalHour } from '../support/zones.js';
 import { createLogger } from '../../src/logger.js';
 import { AttemptJobs } from '../../src/campaigns/attempt-jobs.js';
 import { CampaignDialer, type AgentFloor } from '../../src/campaigns/dialer.js';
@@ -38,13 +39,6 @@ let onOriginate: (req: OriginateRequest, reports: CampaignReports) => Promise<vo
 let readyAgents = 0;
 
 const floor: AgentFloor = { agents: async () => ({ ready: readyAgents, busy: [] }) };
-/** A fixed-offset zone where it is `hour`:xx now (Etc/GMT signs are inverted). */
-function zoneAtLocalHour(hour: number): string {
-  let off = hour - new Date().getUTCHours();
-  if (off > 14) off -= 24;
-  if (off < -12) off += 24;
-  return off === 0 ? 'Etc/GMT' : `Etc/GMT${off > 0 ? '-' : '+'}${Math.abs(off)}`;
-}
 const OPEN = () => [zoneAtLocalHour(12)];
 
 function newDialer(redisUrl: string, queue = 'cd', worker = true): { dialer: CampaignDialer; jobs: AttemptJobs; reports: CampaignReports } {
