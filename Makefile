@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e test-load bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -47,7 +47,7 @@ run: setup build migrate asterisk
 	@echo "[run] pbx daemon on :$$($(LOAD_ENV) && echo $$PBX_HTTP_PORT) (Ctrl-C stops it; Asterisk keeps running: make asterisk-stop)"
 	exec node dist/src/cli.js serve
 
-test: setup build test-unit test-integration test-e2e
+test: setup build test-unit test-integration test-e2e test-load
 
 test-unit: deps
 	npx vitest run --project unit
@@ -59,6 +59,10 @@ test-integration: deps
 # test/e2e/pick-world.ts): docs/benchmarks.md#test-suite-run-time. E2E_WORKERS=1: one at a time.
 test-e2e: build
 	PBX_E2E_WORKERS=$(or $(E2E_WORKERS),2) npx vitest run --project e2e --maxWorkers=$(or $(E2E_WORKERS),2)
+
+# The short soak and the faults under load (test/load, issue #22): one world, one file at a time.
+test-load: build
+	PBX_E2E_WORKERS=1 npx vitest run --project load --maxWorkers=1 --passWithNoTests
 
 check: deps ## type-check, lint, the dependency rules (.dependency-cruiser.cjs) and no cycles between src/ folders
 	npx tsc --noEmit -p tsconfig.json

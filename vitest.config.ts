@@ -26,6 +26,19 @@ export default defineConfig({
           sequence: { concurrent: false },
         },
       },
+      {
+        // Load: the short soak and the faults under a steady call load (issue #22), one file at a
+        // time in one world of its own after e2e, so no other test's calls share the 2 cores.
+        test: {
+          name: 'load',
+          include: ['test/load/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          setupFiles: ['test/e2e/pick-world.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          sequence: { concurrent: false },
+        },
+      },
     ],
   },
 });
