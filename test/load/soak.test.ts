@@ -1,0 +1,178 @@
+/**
+ * The soak (issue #22): a steady call load on the full inbound path (test/support/steady-load.ts:
+ * carrier -> DID -> queue -> agent's SIPp desk phone answers -> RTP both ways -> the caller hangs
+ * up) held for PBX_SOAK_SECONDS after a warm-up, against one real daemon, Asterisk, Postgres and
+ * Redis. It reports, and asserts:
+ *   - every SIPp call completed, and has exactly one CDR (ANSWERED) and one queue join, answer and
+ *     end; no CDR or queue join of these caller numbers that SIPp did not place;
+ *   - the daemon's RSS and heap, at the start (after the warm-up) and at the end, from its
+ *     /metrics (prom-client's default metrics): RSS may grow less than PBX_SOAK_RSS_GROWTH;
+ *   - its active handles and Postgres connections (pg_stat_activity) do not creep;
+ *   - the event loop's p99 lag (prom-client measures it per scrape window).
+ *
+ * Settings (env): PBX_SOAK_SECONDS (120; "60m", "1h" too), PBX_SOAK_WARMUP_SECONDS (30),
+ * PBX_SOAK_CALLS (concurrent calls, 40), PBX_SOAK_HOLD_MS (talk time per call, 10000),
+ * PBX_SOAK_RSS_GROWTH (allowed RSS growth start -> end, 0.10). `make soak DURATION=60m`.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sql } from 'kysely';
+import type { Db } from '../../src/db/database.js';
+import { Daemon, eventually } from '../support/daemon.js';
+import { openDb } from '../support/db.js';
+import { startReadyDaemon } from '../support/pbx.js';
+import { holdFor } from '../support/wait.js';
+import { queueSite, startSteadyLoad, waitForRecords, type QueueSite, type SteadyLoad } from '../support/steady-load.js';
+
+const world = inject('e2e');
+
+/** "120", "90s", "60m", "1h" -> seconds. */
+function durationSeconds(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/.exec(text);
+  if (!m) throw new Error(`PBX_SOAK_SECONDS: not a duration: ${text} (seconds, or 90s, 60m, 1h)`);
+  return Math.round(Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? 's'] ?? 1));
+}
+
+const SECONDS = durationSeconds(process.env['PBX_SOAK_SECONDS'] ?? '120');
+const WARMUP_S = Number(process.env['PBX_SOAK_WARMUP_SECONDS'] ?? 30);
+const CONCURRENT = Number(process.env['PBX_SOAK_CALLS'] ?? 40);
+const HOLD_MS = Number(process.env['PBX_SOAK_HOLD_MS'] ?? 10_000);
+const RSS_GROWTH = Number(process.env['PBX_SOAK_RSS_GROWTH'] ?? 0.1);
+const SAMPLE_MS = 10_000;
+/** The start and end figures are medians of the samples in the first and last window of the soak. */
+const WINDOW_MS = Math.min(30_000, (SECONDS * 1000) / 4);
+const CALLER_PREFIX = '4939700';
+
+interface Sample {
+  at: number;
+  rss: number;
+  heapUsed: number;
+  handles: number;
+  lagP99: number;
+  callsInProgress: number;
+  pg: Record<string, number>;
+}
+
+let daemon: Daemon;
+let db: Db;
+let site: QueueSite | undefined;
+let load: SteadyLoad | undefined;
+
+/** One figure from the Prometheus text (an unlabelled series). */
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name} ([0-9.e+-]+)`, 'm').exec(text);
+  if (!m) throw new Error(`/metrics has no ${name}`);
+  return Number(m[1]);
+}
+
+async function sample(): Promise<Sample> {
+  const res = await fetch(`http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}/metrics`, { signal: AbortSignal.timeout(5_000) });
+  if (res.status !== 200) throw new Error(`/metrics: ${res.status}`);
+  const text = await res.text();
+  const { rows } = await sql<{ app: string; n: number }>`
+    select coalesce(nullif(application_name, ''), '(none)') as app, count(*)::int as n
+    from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() group by 1`.execute(db);
+  return {
+    at: Date.now(),
+    rss: metric(text, 'process_resident_memory_bytes'),
+    heapUsed: metric(text, 'nodejs_heap_size_used_bytes'),
+    handles: metric(text, 'nodejs_active_handles_total'),
+    lagP99: metric(text, 'nodejs_eventloop_lag_p99_seconds'),
+    callsInProgress: metric(text, 'pbx_calls_in_progress'),
+    pg: Object.fromEntries(rows.map((r) => [r.app, r.n])),
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const mb = (b: number) => (b / 2 ** 20).toFixed(1);
+const say = (line: string) => process.stderr.write(`[soak] ${line}\n`);
+
+describe(`soak: ${CONCURRENT} calls at once for ${SECONDS} s after ${WARMUP_S} s of warm-up`, () => {
+  beforeAll(async () => {
+    // info, not the e2e world's debug: hours of debug lines would be the test's own memory.
+    const started = await startReadyDaemon({ ...world.daemonEnv, PBX_LOG_LEVEL: 'info', PBX_METRICS_ACCESS: 'loopback' });
+    daemon = started.daemon;
+    db = openDb(world.db);
+    site = await queueSite({
+      world, admin: started.admin, name: 'soak', did: '4930997000', carrierIp: '127.0.0.21',
+      firstExtension: 6700, firstAgent: 700, agents: CONCURRENT,
+    });
+  });
+
+  afterAll(async () => {
+    await load?.stop();
+    await site?.stop();
+    await daemon?.stop().catch(() => undefined);
+    await db?.destroy();
+  });
+
+  it('holds the load: every call has one CDR and its queue events; RSS, handles and Postgres connections stay flat', async () => {
+    const idle = await sample();
+    say(`idle before the load: RSS ${mb(idle.rss)} MB, heap ${mb(idle.heapUsed)} MB, handles ${idle.handles}, pg ${JSON.stringify(idle.pg)}`);
+    const t0 = Date.now();
+    load = await startSteadyLoad(site!, { concurrent: CONCURRENT, holdMs: HOLD_MS, callerPrefix: CALLER_PREFIX });
+
+    // The warm-up: calls ramp up over one hold time, V8 and the pools grow to their working size.
+    await holdFor(WARMUP_S * 1000, 'the warm-up before the first figure');
+    const samples: Sample[] = [];
+    let errors = 0;
+    const end = Date.now() + SECONDS * 1000;
+    for (;;) {
+      const s = await sample();
+      samples.push(s);
+      // The test keeps the daemon's log lines in memory: count the errors, keep the last thousand.
+      errors += daemon.logs.filter((l) => l.level >= 50).length;
+      daemon.logs.splice(0, daemon.logs.length);
+      const c = load.counts();
+      say(`+${Math.round((s.at - t0) / 1000)} s: ${c.completed} completed, ${c.failed} failed, ${s.callsInProgress} in progress; RSS ${mb(s.rss)} MB, heap ${mb(s.heapUsed)} MB, handles ${s.handles}, lag p99 ${(s.lagP99 * 1000).toFixed(1)} ms, pg ${JSON.stringify(s.pg)}`);
+      if (Date.now() >= end) break;
+      await holdFor(Math.min(SAMPLE_MS, end - Date.now()), 'the time between two samples of the soak');
+    }
+
+    const counts = await load.stop();
+    const drained = await eventually(async () => {
+      const s = await sample();
+      return s.callsInProgress === 0 ? s : undefined;
+    }, 30_000, 'no call in progress after the load');
+    const records = await waitForRecords(db, load.calls, CALLER_PREFIX, 60_000);
+
+    const first = samples.filter((s) => s.at - samples[0]!.at <= WINDOW_MS);
+    const last = samples.filter((s) => samples.at(-1)!.at - s.at <= WINDOW_MS);
+    const fig = (xs: Sample[], k: 'rss' | 'heapUsed' | 'handles') => median(xs.map((s) => s[k]));
+    const [rss0, rss1] = [fig(first, 'rss'), fig(last, 'rss')];
+    const [heap0, heap1] = [fig(first, 'heapUsed'), fig(last, 'heapUsed')];
+    const [h0, h1] = [fig(first, 'handles'), fig(last, 'handles')];
+    const lags = samples.map((s) => s.lagP99 * 1000);
+    const pbxConns = samples.map((s) => s.pg['pbx'] ?? 0);
+    const minutes = (Date.now() - t0) / 60_000;
+    const growth = rss1 / rss0 - 1;
+    const report = [
+      `soak: ${CONCURRENT} concurrent calls, hold ${HOLD_MS} ms, warm-up ${WARMUP_S} s, measured ${SECONDS} s (${samples.length} samples)`,
+      `SIPp: ${counts.placed} placed, ${counts.completed} completed, ${counts.failed} failed (${(counts.completed / minutes).toFixed(0)} calls/min over ${minutes.toFixed(1)} min)`,
+      `CDRs: ${records.calls.filter((r) => r.cdrs > 0).length} calls with a CDR; lost ${records.lost.length}, duplicated ${records.duplicated.length}, strays ${records.strays.length}, not one clean queue call ${records.notClean.length}`,
+      `RSS: start ${mb(rss0)} MB, end ${mb(rss1)} MB (${(growth * 100).toFixed(1)} %); idle before ${mb(idle.rss)} MB, after the load ${mb(drained.rss)} MB`,
+      `heap used: start ${mb(heap0)} MB, end ${mb(heap1)} MB; after the load ${mb(drained.heapUsed)} MB`,
+      `active handles: idle ${idle.handles}, start ${h0}, end ${h1}, after the load ${drained.handles}`,
+      `event loop p99 lag per ${SAMPLE_MS / 1000}-s window: median ${median(lags).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms`,
+      `Postgres connections (pg_stat_activity): idle ${JSON.stringify(idle.pg)}, start ${JSON.stringify(samples[0]!.pg)}, end ${JSON.stringify(samples.at(-1)!.pg)}, pool 'pbx' max seen ${Math.max(...pbxConns)}; after the load ${JSON.stringify(drained.pg)}`,
+      `daemon log lines at error level: ${errors}`,
+    ];
+    say(report.join('\n[soak] '));
+
+    const failed = load.calls.filter((c) => c.outcome === 'failed');
+    expect(failed.map((c) => `${c.number}: ${c.code} ${c.output?.slice(-300)}`)).toEqual([]);
+    // The load ran: about CONCURRENT calls every hold time (each call also waits for its answer).
+    expect(counts.completed).toBeGreaterThan(0.6 * CONCURRENT * ((SECONDS + WARMUP_S) * 1000) / HOLD_MS);
+    expect({ lost: records.lost, duplicated: records.duplicated, strays: records.strays }).toEqual({ lost: [], duplicated: [], strays: [] });
+    expect(records.notClean.map((n) => records.calls.find((r) => r.number === n))).toEqual([]);
+    expect(site!.phonesExited()).toEqual([]);
+    expect(growth).toBeLessThan(RSS_GROWTH);
+    // Handles and connections come and go with the calls; what must not happen is a creep.
+    expect(drained.handles).toBeLessThanOrEqual(Math.max(idle.handles, h0) + 5);
+    expect(Math.max(...pbxConns)).toBeLessThanOrEqual(10);
+    expect(samples.at(-1)!.pg['pbx-listen']).toBe(samples[0]!.pg['pbx-listen']);
+    expect(Math.max(...lags)).toBeLessThan(1000);
+  }, (WARMUP_S + SECONDS + 240) * 1000);
+});
