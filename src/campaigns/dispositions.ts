@@ -19,6 +19,7 @@ import { recordAudit } from '../audit/repository.js';
 import type { Db, DbOrTx } from '../db/database.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { fullRetryRules } from './campaign-settings.js';
+import { addDoNotCall } from './dnc.js';
 import { RETRY_PRIORITY } from './outcomes.js';
 import type { ContactState, Disposition, RetryRules } from './tables.js';
 import { inWindow, type CallingWindow } from './window.js';
@@ -93,7 +94,7 @@ export type SetDispositionResult = ({ readonly ok: true } & DispositionResult) |
 
 /**
  * Set the disposition of an attempt (the API: by its id) or of the agent's latest connected
- * attempt of the last 30 minutes that has none (the handset). Never throws an AppError: it is the
+ * attempt of the last 30 minutes (the handset; refused when that one has a disposition already). Never throws an AppError: it is the
  * result's `error` (codes: attempt-not-found 404, attempt-not-connected 409,
  * disposition-already-set 409, validation-failed 400 naming body.code or body.callbackAt).
  */
@@ -131,12 +132,10 @@ async function apply(tx: DbOrTx, target: DispositionTarget, code: string, opts: 
     ...(effect.nextAttemptAt ? { next_attempt_at: effect.nextAttemptAt, priority: RETRY_PRIORITY } : {}),
     ...(effect.state === 'callback' ? { callback_agent_id: attempt.agent_id } : {}),
   }).where('id', '=', contact.id).execute();
-  if (effect.dnc) {
-    await tx.insertInto('dnc_numbers')
-      .values({ number: contact.number, campaign_id: campaign.id, source: 'disposition', note: `attempt ${attempt.id}: ${disposition.name}` })
-      .onConflict((oc) => oc.columns(['campaign_id', 'number']).where('campaign_id', 'is not', null).doNothing())
-      .execute();
-  }
+  // The DNC module's one way in: the entry (unless the campaign's list has the number already) and
+  // the number's other contacts still to dial in this campaign made dnc (none today: a number is in
+  // a campaign once), in this transaction.
+  if (effect.dnc) await addDoNotCall(tx, { number: contact.number, campaignId: campaign.id, source: 'disposition', note: `attempt ${attempt.id}: ${disposition.name}` });
   await recordAudit(tx, opts.actor, {
     action: 'campaign.disposition', entity: 'campaign', entityId: campaign.id,
     details: { attemptId: attempt.id, contactId: contact.id, code, name: disposition.name, action: disposition.action, contactState: effect.state, ...(effect.nextAttemptAt ? { nextAttemptAt: effect.nextAttemptAt.toISOString() } : {}) },
@@ -154,14 +153,15 @@ async function findAttempt(tx: DbOrTx, target: DispositionTarget, now: Date) {
     if (!row || (target.campaignId !== undefined && row.campaign_id !== target.campaignId)) throw notFound('attempt-not-found', 'attempt', target.attemptId);
     return row;
   }
+  // The agent's LAST call only: once it has a disposition a code keyed again is refused
+  // (disposition-already-set), never written to an older call the agent left without one.
   const row = await base
     .where('agent_id', '=', target.agentId)
     .where('connected_at', '>=', new Date(now.getTime() - HANDSET_LOOKBACK_MS))
-    .where('disposition', 'is', null)
     .orderBy('connected_at', 'desc')
     .limit(1)
     .forUpdate()
     .executeTakeFirst();
-  if (!row) throw new AppError('attempt-not-found', 404, `agent ${target.agentId} has no connected campaign call of the last 30 minutes without a disposition`, { agentId: target.agentId });
+  if (!row) throw new AppError('attempt-not-found', 404, `agent ${target.agentId} has no connected campaign call of the last 30 minutes`, { agentId: target.agentId });
   return row;
 }

@@ -318,13 +318,18 @@ describe('dispositions', () => {
     expect(c.next_attempt_at.getTime()).toBe(noon.toMillis());
   });
 
-  it("dnc: the number goes on the campaign's list (not the site's), the contact is dnc", async () => {
+  it("dnc: the number goes on the campaign's list (not the site's), the contact is dnc; the number's contact in another campaign is not", async () => {
     const s = await seedConnected(campaign.id, '+12025550145', agentA);
+    // The same number still to dial in another campaign (a number is in a campaign once: campaign_contacts_number).
+    const elsewhere = (await app.db.insertInto('campaign_contacts').values({
+      campaign_id: (await create('it-crud-dispo-dnc-other')).id, number: '+12025550145', time_zones: JSON.stringify([NY]), tz_source: 'column', state: 'ready',
+    }).returning('id').executeTakeFirstOrThrow()).id;
     await expectField(await dispo(s.attemptId, { code: '5', callbackAt: new Date(Date.now() + 3_600_000).toISOString() }), 400, 'body.callbackAt');
     expect((await dispo(s.attemptId, { code: '5' })).json()).toMatchObject({ action: 'dnc', contactState: 'dnc' });
     const dnc = await app.db.selectFrom('dnc_numbers').selectAll().where('number', '=', '+12025550145').execute();
-    expect(dnc).toEqual([expect.objectContaining({ campaign_id: campaign.id, source: 'disposition' })]);
+    expect(dnc).toEqual([expect.objectContaining({ campaign_id: campaign.id, source: 'disposition', note: `attempt ${s.attemptId}: do-not-call` })]);
     expect((await contactOf(s.contactId)).state).toBe('dnc');
+    expect((await contactOf(elsewhere)).state).toBe('ready');
   });
 
   it('bad codes, unknown or unconnected attempts, another campaign\'s attempt, and roles', async () => {
@@ -341,16 +346,23 @@ describe('dispositions', () => {
     expect((await dispo(s.attemptId, { code: '1' }, viewer)).statusCode).toBe(403);
   });
 
-  it("the handset path takes the agent's latest connected attempt of the last 30 minutes without a disposition", async () => {
+  it("the handset path takes the agent's latest connected attempt of the last 30 minutes, and only that one", async () => {
     const old = await seedConnected(campaign.id, '+12025550147', agentB, { connectedAt: new Date(Date.now() - 40 * 60_000) });
-    const recent = await seedConnected(campaign.id, '+12025550148', agentB, { connectedAt: new Date(Date.now() - 5 * 60_000) });
+    const recent = await seedConnected(campaign.id, '+12025550148', agentB, { connectedAt: new Date(Date.now() - 30_000) }); // after the callback test's (60 s ago)
     const actor = { userId: null, tokenId: null, label: 'agent:8472', requestId: null };
     const r = await setDisposition(app.db, { agentId: agentB }, '2', { actor });
     expect(r).toMatchObject({ ok: true, attemptId: recent.attemptId, name: 'not-interested', contactState: 'done' });
-    const none = await setDisposition(app.db, { agentId: agentB }, '2', { actor });
+    // Keyed again: refused (the last call has one), not written to an older call left without one.
+    const older = await seedConnected(campaign.id, '+12025550149', agentB, { connectedAt: new Date(Date.now() - 10 * 60_000) });
+    const again = await setDisposition(app.db, { agentId: agentB }, '1', { actor });
+    expect(again.ok).toBe(false);
+    if (!again.ok) expect(again.error.code).toBe('disposition-already-set');
+    expect((await attemptOf(older.attemptId)).disposition).toBeNull();
+    expect((await attemptOf(old.attemptId)).disposition).toBeNull();
+    // Nothing connected in the last 30 minutes: not found.
+    const none = await setDisposition(app.db, { agentId: agentA }, '2', { actor, now: new Date(Date.now() + 2 * 3_600_000) });
     expect(none.ok).toBe(false);
     if (!none.ok) expect(none.error.code).toBe('attempt-not-found');
-    expect((await attemptOf(old.attemptId)).disposition).toBeNull();
   });
 
   it('lists the attempts newest first, paged, with the agent number', async () => {
@@ -358,8 +370,8 @@ describe('dispositions', () => {
     expect(p1.items).toHaveLength(3);
     const p2 = (await req('GET', `/campaigns/${campaign.id}/attempts?limit=100&cursor=${p1.nextCursor}`, undefined, supervisor)).json();
     const all = [...p1.items, ...p2.items];
-    expect(all.length).toBe(8);
-    expect(new Set(all.map((a: { id: string }) => a.id)).size).toBe(8);
+    expect(all.length).toBe(9);
+    expect(new Set(all.map((a: { id: string }) => a.id)).size).toBe(9);
     expect(all.find((a: { number: string }) => a.number === '+12025550141')).toMatchObject({ agent: '8471', disposition: 'sale', outcome: 'human', state: 'ended' });
     expect((await req('GET', `/campaigns/${campaign.id}/attempts?outcome=busy`)).json().items).toEqual([]);
   });
