@@ -12,6 +12,7 @@ import { AmiConnection } from './telephony/ami.js';
 import { UnservedCollector } from './calls/unserved.js';
 import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
+import { AdmissionControl } from './calls/admission.js';
 import { inboundRulesView } from './trunks/inbound-view.js';
 import { CONTACTS_CHANNEL, ExtensionLamps, contactChange } from './extensions/lamps.js';
 import { PgListener } from './db/listener.js';
@@ -141,8 +142,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const eventLog = (err: Error): void => log.warn({ component: 'events', err: err.message }, 'event not published');
   // Prometheus metrics (src/metrics, docs/metrics.md) on this daemon's own registry; the sources
   // are read at scrape time (the adapters they name are built below), call and queue events counted from the bus.
+  // Overload control (src/calls/admission.ts, docs/operations.md#overload): new callers refused (503) past the limits.
+  const admission = new AdmissionControl(config.overload, log.child({ component: 'calls' }));
   const metrics = new PbxMetrics(new Registry(), {
     liveCalls: () => dispatcher?.liveCount ?? 0,
+    overload: () => ({ callsInSetup: dispatcher?.inSetupCount ?? 0, refused: admission.refused }),
     asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }),
     dependencies: async () => {
       const { checks } = await checkReadiness({ db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
@@ -321,6 +325,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       },
     },
     recording: callRecording,
+    admission,
     acd: acdEngine,
     voicemail,
     db,
@@ -478,6 +483,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       ami.start();
       amiDialer.start();
       dispatcher!.startHeartbeat();
+      admission.start();
       acdStore.start();
       events.start();
       inbound.start();
@@ -516,6 +522,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         // Stasis with their live_calls rows and are adopted by the next daemon.
         await ari.stop();
         dispatcher!.stop();
+        admission.stop();
         acdEngine.stop();
         await acdStore.stop();
         await inbound.stop();

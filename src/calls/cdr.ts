@@ -69,6 +69,8 @@ export const CAUSE = {
   normalClearing: { cause: 16, causeText: 'Normal Clearing' },
   userBusy: { cause: 17, causeText: 'User busy' },
   subscriberAbsent: { cause: 20, causeText: 'Subscriber absent' },
+  /** The daemon refused a new call, overloaded (docs/operations.md#overload); SIP 503. */
+  congestion: { cause: 34, causeText: 'Circuit/channel congestion' },
 } as const;
 
 const NO_ANSWER_CAUSES = new Set([16, 18, 19]);

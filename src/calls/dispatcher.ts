@@ -14,7 +14,7 @@ import type { Db } from '../db/database.js';
 import type { EventPublisher } from '../events/bus.js';
 import { agentOffered, publishingLiveStore } from './call-events.js';
 import type { LiveCallRow } from './tables.js';
-import { buildCdr, cleanCallerText, type CallFacts } from './cdr.js';
+import { buildCdr, CAUSE, cleanCallerText, type CallFacts } from './cdr.js';
 import type { CdrWriter } from './cdr-writer.js';
 import { CallSession, type LiveCallStore, type SessionDeps } from './session.js';
 import type { FlowSettings } from './flow.js';
@@ -37,6 +37,7 @@ import { runningRecordings } from './recording-repository.js';
 import { AppError } from '../errors.js';
 import type { CampaignCallPort } from './campaign-call.js';
 import { CAMPAIGN_TAG, parseCampaignArgs } from './campaign-originate.js';
+import type { OverloadSignals, RefusalReason } from './overload.js';
 
 export interface DispatcherDeps {
   readonly db: Db;
@@ -63,6 +64,8 @@ export interface DispatcherDeps {
   readonly surveys?: SurveyPort;
   /** Outbound campaigns' answered contacts (campaign-call.ts); absent: a contact's channel is hung up. */
   readonly campaign?: CampaignCallPort;
+  /** Overload control (admission.ts): a new caller may be refused (503); absent: every call is taken. */
+  readonly admission?: { admit(signals: OverloadSignals): RefusalReason | null };
 }
 
 
@@ -89,6 +92,8 @@ export class StasisDispatcher {
   private readonly now: () => Date;
   private readonly voicemail: VoicemailService;
   private reconciling: Promise<void> | null = null;
+  /** New callers' sessions still handling their stasis-start (routed, first runner starting). */
+  private settingUp = 0;
   private heartbeat: NodeJS.Timeout | null = null;
   /** What Asterisk held at the last reconciliation (channels, bridges, channels in our app). */
   view: { channels: number; bridges: number; inApp: number; at: Date } | null = null;
@@ -124,6 +129,11 @@ export class StasisDispatcher {
 
   get liveCount(): number {
     return this.sessions.size;
+  }
+
+  /** Calls that arrived and are not yet set up (routed, their first runner started). */
+  get inSetupCount(): number {
+    return this.settingUp;
   }
 
   startHeartbeat(): void {
@@ -178,9 +188,15 @@ export class StasisDispatcher {
           return;
         }
         if (this.sessions.has(event.channel.id)) return;
-        this.post(this.open(event.channel.id, event.channel.name, factsFromChannel(event.channel, new Date(event.timestamp || Date.now()))), {
-          type: 'stasis-start',
-        });
+        const facts = factsFromChannel(event.channel, new Date(event.timestamp || Date.now()));
+        const refused = this.deps.admission?.admit({ calls: this.sessions.size, callsInSetup: this.settingUp });
+        if (refused) return this.refuse(event.channel, facts);
+        this.settingUp++;
+        // Settles once the call is set up, or its setup failed (enqueue logs that and never rejects).
+        const setUp = (): void => {
+          this.settingUp--;
+        };
+        this.open(event.channel.id, event.channel.name, facts).enqueue({ type: 'stasis-start' }).then(setUp, setUp);
         return;
       }
       case 'PlaybackStarted':
@@ -273,6 +289,17 @@ export class StasisDispatcher {
         return;
       }
     }
+  }
+
+  /**
+   * Overload (admission.ts said no): the new caller is hung up at once with cause 34, which
+   * Asterisk answers the caller's INVITE with as 503 Service Unavailable, and gets its CDR
+   * (FAILED, endedBy system). No session, no live row: the channel's later events find nothing.
+   */
+  private refuse(channel: AriChannel, facts: CallFacts): void {
+    logRejectionUnlessGone(this.deps.control.hangup(channel.id, 'congestion'), this.deps.log, 'refused call not hung up', { channel: channel.id });
+    const direction = isPhoneChannel(channel.name) ? 'internal' : 'inbound';
+    this.deps.cdrWriter.write(buildCdr({ ...facts, direction }, { endedAt: this.now(), ...CAUSE.congestion, endedBy: 'system', reconciled: false }));
   }
 
   /** Hand `event` to a call's session, if there is one, and go on: nothing here waits for a call. */

@@ -83,6 +83,13 @@ export class PbxMetrics {
     new Gauge({ name: 'pbx_calls_in_progress', help: 'Calls this daemon is handling now (Stasis sessions)', registers, collect() {
       this.set(sources.liveCalls());
     } });
+    new Gauge({ name: 'pbx_calls_in_setup', help: 'New calls this daemon is setting up now (arrived, not yet routed and started); PBX_MAX_CALLS_IN_SETUP caps it', registers, collect() {
+      this.set(sources.overload().callsInSetup);
+    } });
+    new Counter({ name: 'pbx_calls_refused_total', help: 'New calls refused by overload control (SIP 503), by reason: max-calls (PBX_MAX_CALLS), setup-backlog (PBX_MAX_CALLS_IN_SETUP), event-loop-lag (PBX_OVERLOAD_LAG_MS)', labelNames: ['reason'], registers, collect() {
+      this.reset();
+      for (const [reason, n] of sources.overload().refused) this.inc({ reason }, n);
+    } });
     this.callsStarted = new Counter({ name: 'pbx_calls_started_total', help: 'Calls (and call parts after a transfer) that reached the daemon, by direction', labelNames: ['direction'], registers });
     this.callsAnswered = new Counter({ name: 'pbx_calls_answered_total', help: 'Calls a person answered', registers });
     this.callsEnded = new Counter({ name: 'pbx_calls_ended_total', help: 'Calls ended with their CDR written, by disposition', labelNames: ['disposition'], registers });

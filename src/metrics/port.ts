@@ -35,6 +35,8 @@ export interface CampaignFigures {
 export interface MetricSources {
   /** Calls (Stasis sessions) this daemon is handling now. */
   liveCalls(): number;
+  /** Overload control (src/calls/admission.ts): calls being set up now, and new calls refused since start by reason. */
+  overload(): { readonly callsInSetup: number; readonly refused: ReadonlyMap<string, number> };
   /** The ARI event socket and the AMI login, up or not. */
   asterisk(): { readonly ari: boolean; readonly ami: boolean };
   /** Postgres and Redis answering (the /health/ready checks). */

@@ -11,7 +11,7 @@ export interface SippResult {
 }
 
 export interface SippCall {
-  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused' | 'uac-cancel' | 'xfer-consult';
+  scenario: 'uac-dtmf-wait-bye' | 'uac-hangup-first' | 'uac-long-call' | 'uac-refused' | 'uac-unavailable' | 'uac-cancel' | 'xfer-consult';
   sipPort: number;
   dialed: string;
   user: string;

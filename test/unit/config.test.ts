@@ -53,6 +53,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, [name]: value })).toThrow(new RegExp(`${name}.*${words}`));
   });
 
+  it('reads the overload limits: defaults, values, 0 for off, and rejects a bad one naming it', () => {
+    expect(loadConfig(minimal).overload).toEqual({ maxCalls: 500, maxCallsInSetup: 40, maxLagMs: 200 });
+    expect(loadConfig({ ...minimal, PBX_MAX_CALLS: '3', PBX_MAX_CALLS_IN_SETUP: '0', PBX_OVERLOAD_LAG_MS: '0' }).overload).toEqual({ maxCalls: 3, maxCallsInSetup: 0, maxLagMs: 0 });
+    expect(() => loadConfig({ ...minimal, PBX_MAX_CALLS: '-1' })).toThrow(/PBX_MAX_CALLS must be a whole number/);
+    expect(() => loadConfig({ ...minimal, PBX_OVERLOAD_LAG_MS: '90000' })).toThrow(/PBX_OVERLOAD_LAG_MS must be between 0 and 60000/);
+  });
+
   it('reads the failed-authentication limit', () => {
     expect(loadConfig({ ...minimal, PBX_AUTH_FAIL_LIMIT: '5', PBX_AUTH_FAIL_WINDOW_SECONDS: '300' }).http.authFailures).toEqual({ limit: 5, windowSeconds: 300 });
   });

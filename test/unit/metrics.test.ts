@@ -18,6 +18,7 @@ function fakeSources(over: Partial<MetricSources> = {}): MetricSources & { queue
   const s = {
     queueReads: 0,
     liveCalls: () => 3,
+    overload: () => ({ callsInSetup: 2, refused: new Map([['max-calls', 5], ['setup-backlog', 0], ['event-loop-lag', 1]]) }),
     asterisk: () => ({ ari: true, ami: false }),
     dependencies: async () => ({ postgres: true, redis: false }),
     queues: async () => {
@@ -45,6 +46,10 @@ describe('PbxMetrics', () => {
     const { body, contentType } = await m.scrape();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(line(body, 'pbx_calls_in_progress')).toBe('pbx_calls_in_progress 3');
+    expect(line(body, 'pbx_calls_in_setup')).toBe('pbx_calls_in_setup 2');
+    expect(line(body, 'pbx_calls_refused_total{reason="max-calls"}')).toBe('pbx_calls_refused_total{reason="max-calls"} 5');
+    expect(line(body, 'pbx_calls_refused_total{reason="setup-backlog"}')).toBe('pbx_calls_refused_total{reason="setup-backlog"} 0');
+    expect(line(body, 'pbx_calls_refused_total{reason="event-loop-lag"}')).toBe('pbx_calls_refused_total{reason="event-loop-lag"} 1');
     expect(line(body, 'pbx_queue_waiting_calls{queue="sales"}')).toBe('pbx_queue_waiting_calls{queue="sales"} 2');
     expect(line(body, 'pbx_queue_longest_wait_seconds{queue="sales"}')).toBe('pbx_queue_longest_wait_seconds{queue="sales"} 41.5');
     expect(line(body, 'pbx_agents{state="ready"}')).toBe('pbx_agents{state="ready"} 4');

@@ -1,0 +1,83 @@
+/**
+ * Overload control (docs/operations.md#overload) with real parts: a daemon capped at 3 calls
+ * (PBX_MAX_CALLS=3) carries 3 real SIPp calls through the *99 test service; a 4th caller is
+ * refused with 503 while the 3 are still up; the 3 go on to their ends and CDRs; the refusal has
+ * its own CDR, is counted in /metrics and logged; once the 3 are over a new call is taken again.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Daemon, eventually } from '../support/daemon.js';
+import { Api, cliToken, type Cdr } from '../support/api.js';
+import { sippCall } from '../support/sipp.js';
+
+const world = inject('e2e');
+let daemon: Daemon;
+let api: Api;
+let token = '';
+const base = `http://127.0.0.1:${world.daemonEnv['PBX_HTTP_PORT']}`;
+// A long digit timeout: the test service keeps the 3 calls up until their callers hang up.
+const env = { ...world.daemonEnv, PBX_MAX_CALLS: '3', PBX_DIGIT_TIMEOUT_MS: '30000' };
+
+const call = (scenario: 'uac-hangup-first' | 'uac-unavailable', dialed: string, holdMs?: number) =>
+  sippCall({ scenario, dialed, sipPort: world.sipPort, user: world.phone.id, password: world.phone.password, ...(holdMs ? { set: { hold_ms: String(holdMs) } } : {}) });
+
+async function refusedCount(): Promise<number> {
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
+  const line = (await res.text()).split('\n').find((l) => l.startsWith('pbx_calls_refused_total{reason="max-calls"} '));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+async function liveAnswered(): Promise<string[]> {
+  const res = await api.get<{ items: { dialedNumber: string; answeredAt: string | null }[] }>('/api/v1/calls/live');
+  return res.body.items.filter((c) => c.answeredAt).map((c) => c.dialedNumber).sort();
+}
+
+const oneCdr = (dialed: string): Promise<Cdr> =>
+  eventually(async () => {
+    const cdrs = await api.cdrs(`dialed=${encodeURIComponent(dialed)}`);
+    if (cdrs.length > 1) throw new Error(`${cdrs.length} CDRs for ${dialed}`);
+    return cdrs[0];
+  }, 15_000, `CDR ${dialed}`);
+
+beforeAll(async () => {
+  daemon = Daemon.start(env);
+  token = await cliToken(env, 'admin');
+  api = Api.for(env, token);
+  await eventually(async () => ((await api.ready()) === 200 ? true : undefined), 30_000, 'daemon ready');
+});
+
+afterAll(async () => {
+  expect(await daemon?.stop()).toBe(0);
+});
+
+describe('overload control', () => {
+  it('refuses a 4th call with 503 while 3 go on, writes its CDR, counts and logs it, and takes calls again after', async () => {
+    const refusedBefore = await refusedCount();
+    expect(refusedBefore).toBe(0);
+    const established = ['*99700', '*99701', '*99702'].map((dialed) => call('uac-hangup-first', dialed, 9_000));
+    await eventually(async () => ((await liveAnswered()).length === 3 ? true : undefined), 15_000, '3 calls answered');
+
+    const fourth = await call('uac-unavailable', '*99703');
+    expect(fourth.code, fourth.output).toBe(0); // SIPp got 503, nothing else
+    // Refused while the 3 were up (they hold 9 s), and they still are.
+    expect(await liveAnswered()).toEqual(['*99700', '*99701', '*99702']);
+    expect(await refusedCount()).toBe(refusedBefore + 1);
+    const logged = await daemon.waitForLog((l) => l.msg === 'overloaded: new calls refused (503); calls in progress go on', 5_000);
+    expect(logged['refused']).toEqual({ 'max-calls': 1 });
+    expect(logged['calls']).toBe(3);
+
+    const refused = await oneCdr('*99703');
+    expect(refused).toMatchObject({ disposition: 'FAILED', hangupCause: 34, endedBy: 'system', answeredAt: null, callerNumber: world.phone.number });
+
+    for (const sipp of await Promise.all(established)) expect(sipp.code, sipp.output).toBe(0);
+    for (const dialed of ['*99700', '*99701', '*99702']) {
+      expect(await oneCdr(dialed)).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller' });
+    }
+
+    // The 3 are over: a new call is taken again.
+    await eventually(async () => ((await liveAnswered()).length === 0 ? true : undefined), 10_000, 'no live calls');
+    const after = await call('uac-hangup-first', '*99704', 500);
+    expect(after.code, after.output).toBe(0);
+    expect(await oneCdr('*99704')).toMatchObject({ disposition: 'ANSWERED' });
+    expect(await refusedCount()).toBe(refusedBefore + 1);
+  });
+});
