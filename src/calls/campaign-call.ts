@@ -43,6 +43,8 @@ export interface CampaignHost extends QueueHost {
 
 /** What an abandoned contact hears when the campaign has no abandon prompt. */
 export const DEFAULT_ABANDON_MEDIA: readonly string[] = ['sound:all-circuits-busy-now', 'sound:please-try-call-later'];
+/** The live call's mode while a contact waits for an agent: `campaign-wait:<queue>` (a restart rejoins it with its deadline). */
+export const CAMPAIGN_WAIT_MODE = 'campaign-wait:';
 /** A campaign contact goes before inbound callers waiting in the same queue (the law's 2 s). */
 const CAMPAIGN_PRIORITY = 100;
 
@@ -59,7 +61,7 @@ export class CampaignRunner implements CallRunner {
   constructor(
     private readonly host: CampaignHost,
     private readonly call: CampaignStart,
-    private readonly at: Date,
+    private at: Date,
   ) {}
 
   /** The queue call inside, while the contact waits for or talks to an agent (its agent may transfer). */
@@ -104,16 +106,47 @@ export class CampaignRunner implements CallRunner {
     }
   }
 
-  private async connect(plan: Extract<AnsweredPlan, { kind: 'connect' }>, reports: CampaignCallReports): Promise<void> {
+  /**
+   * A restarted daemon found the contact waiting for an agent (live mode `campaign-wait:<queue>`,
+   * switchboard.ts resume): the 2 s count from the answer, not from now. Time left: back into the
+   * queue at their place for what is left of it; none (the usual case, a restart takes longer):
+   * the abandon message at once, counted as abandoned. An attempt no longer waiting: hung up.
+   */
+  async rejoin(): Promise<void> {
+    const { host, call } = this;
+    const reports = host.campaign?.reports() ?? null;
+    const found = reports?.rejoined ? await reports.rejoined(call.attemptId).catch((err: Error) => {
+      host.log.error({ attempt: call.attemptId, err: err.message }, 'campaign contact picked up again: the dialer did not say what to do; hanging up');
+      return null;
+    }) : null;
+    if (!reports || !found || found.plan.kind !== 'connect') return this.hangup();
+    const now = host.now();
+    this.at = found.since ?? host.facts().answeredAt ?? now;
+    const leftMs = connectWaitMs(this.at.getTime(), now.getTime(), found.plan.connectMs);
+    host.log.info({ attempt: call.attemptId, waitedMs: now.getTime() - this.at.getTime(), leftMs }, 'campaign contact waiting for an agent picked up again after a restart');
+    if (leftMs > 0) return this.connect(found.plan, reports, true);
+    this.reports = reports;
+    this.abandonMedia = this.abandonMediaOf(found.plan);
+    this.phase = 'waiting';
+    return this.deadline();
+  }
+
+  private abandonMediaOf(plan: Extract<AnsweredPlan, { kind: 'connect' }>): Promise<readonly string[]> {
+    return plan.abandonPrompt ? this.media(plan.abandonPrompt).then((m) => m ?? DEFAULT_ABANDON_MEDIA) : Promise.resolve(DEFAULT_ABANDON_MEDIA);
+  }
+
+  private async connect(plan: Extract<AnsweredPlan, { kind: 'connect' }>, reports: CampaignCallReports, rejoin = false): Promise<void> {
     const { host } = this;
     this.reports = reports;
     // Looked up now, played at the deadline without waiting for the database.
-    this.abandonMedia = plan.abandonPrompt ? this.media(plan.abandonPrompt).then((m) => m ?? DEFAULT_ABANDON_MEDIA) : Promise.resolve(DEFAULT_ABANDON_MEDIA);
+    this.abandonMedia = this.abandonMediaOf(plan);
     this.phase = 'waiting';
+    this.queueName = plan.queue;
     // In silence: the contact expects a person, and the abandon message must be the first thing heard.
-    this.queueRunner = new QueueRunner(this.queueHost(plan.contact), plan.queue, { priority: CAMPAIGN_PRIORITY, requiredSkills: null }, false, false);
-    // A restarted daemon finds the contact as a queue call (waiting: rejoined; talking: kept).
-    host.updateLive({ mode: `queue:${plan.queue}` });
+    this.queueRunner = new QueueRunner(this.queueHost(plan.contact), plan.queue, { priority: CAMPAIGN_PRIORITY, requiredSkills: null }, rejoin, false);
+    // A restarted daemon finds the contact waiting as a campaign contact (the deadline still
+    // applies: rejoin above), and once talking as a queue call (it goes on).
+    host.updateLive({ mode: `${CAMPAIGN_WAIT_MODE}${plan.queue}` });
     await this.queueRunner.start();
     if (this.phase !== 'waiting') return;
     // The session's one timer: this replaces the queue's callback offer (never made to a contact).
@@ -121,6 +154,8 @@ export class CampaignRunner implements CallRunner {
   }
 
   private reports: CampaignCallReports | null = null;
+  /** The queue the contact waits in (connect). */
+  private queueName = '';
 
   /**
    * The queue runner's host: the session's, with the contact shown as the caller (to the ACD, the
@@ -154,6 +189,7 @@ export class CampaignRunner implements CallRunner {
     if (this.phase === 'waiting' && queue.agent) {
       this.phase = 'connected';
       this.host.clearTimer();
+      this.host.updateLive({ mode: `queue:${this.queueName}` });
       const agent = queue.agent;
       this.host.log.info({ attempt: this.call.attemptId, agent, waitedMs: this.host.now().getTime() - this.at.getTime() }, 'campaign contact connected to an agent');
       logRejection(this.reports?.connected(this.call.attemptId, agent, this.host.now()), this.host.log, 'campaign connect not reported', { attempt: this.call.attemptId });
@@ -162,8 +198,9 @@ export class CampaignRunner implements CallRunner {
 
   /** No agent in time: withdraw the offers, the message at once, then hang up. */
   private async deadline(): Promise<void> {
-    if (this.phase !== 'waiting' || !this.queueRunner) return;
-    if (!(await this.queueRunner.giveUp())) return; // an agent was bridged just now
+    if (this.phase !== 'waiting') return;
+    // (No queue call: a restart found the contact past the deadline, see rejoin.)
+    if (this.queueRunner && !(await this.queueRunner.giveUp())) return; // an agent was bridged just now
     const media = await this.abandonMedia;
     const at = this.host.now();
     this.host.log.info({ attempt: this.call.attemptId, waitedMs: at.getTime() - this.at.getTime() }, 'campaign contact abandoned: no agent in time');

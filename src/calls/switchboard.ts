@@ -14,7 +14,7 @@ import { IvrRunner, type IvrHost, type IvrTrail } from './ivr-call.js';
 import { QueueRunner, routingFromVars, type QueueHost, type QueueRouting } from './queue-call.js';
 import { AgentCodeRunner, type AgentCodeHost } from './agent-call.js';
 import { SuperviseRunner, type SuperviseHost } from './supervise-call.js';
-import { CampaignRunner, type CampaignHost } from './campaign-call.js';
+import { CAMPAIGN_WAIT_MODE, CampaignRunner, type CampaignHost } from './campaign-call.js';
 import { DispositionRunner, type DispositionHost } from './disposition-call.js';
 import type { CampaignStart } from './campaign-originate.js';
 import type { TransferTarget } from '../ivr/model.js';
@@ -196,6 +196,12 @@ export class Switchboard {
       return queue.adoptConnected(event.peer, event.bridgeId);
     }
     if (event.mode === 'agent') return host.hangupCaller('normal'); // a feature code call: done or to be dialed again
+    // A campaign contact waiting for an agent: back in the queue only for what is left of the 2 s
+    // since the answer, else the abandon message now (campaign-call.ts rejoin).
+    if (event.mode.startsWith(CAMPAIGN_WAIT_MODE)) {
+      const start: CampaignStart = { attemptId: host.channelId, amd: null, answeredAtMs: null, number: null };
+      return this.handTo(new CampaignRunner(host, start, host.now()), null).rejoin();
+    }
     // A campaign contact being asked about or hearing a message: its attempt's report was the old daemon's.
     if (event.mode === 'campaign') return host.hangupCaller('normal');
     // A post-call survey's context (the surveyed call, queue, agent) was the old daemon's: done.

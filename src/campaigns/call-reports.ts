@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { findAttempt, markAbandoned, markAnswered, markConnected } from './attempt-repository.js';
 import type { CampaignDialer } from './dialer.js';
 import type { AmdResult, AnsweredPlan, CampaignCallReports, NotAnsweredOutcome } from './ports.js';
-import type { CampaignRow } from './tables.js';
+import type { CampaignAttemptRow, CampaignRow } from './tables.js';
 
 export class CampaignReports implements CampaignCallReports {
   constructor(
@@ -53,6 +53,12 @@ export class CampaignReports implements CampaignCallReports {
     }
     this.dialer.observe(c, { kind: 'answered', ringSeconds: (ringMs ?? 0) / 1000 });
     if (amd?.status === 'HANGUP') return { kind: 'hangup' };
+    return this.livePlan(a, c);
+  }
+
+  /** A live answer: the flow (agentless) or the queue's agents. */
+  private async livePlan(a: CampaignAttemptRow, c: CampaignRow): Promise<AnsweredPlan> {
+    const attemptId = a.id;
     const contact = await this.db.selectFrom('campaign_contacts').select(['id', 'number', 'name', 'data']).where('id', '=', a.contact_id).executeTakeFirstOrThrow();
     const view = { contactId: contact.id, campaign: c.name, number: contact.number, name: contact.name, data: contact.data };
     if (c.mode === 'agentless' && c.flow_id !== null) return { kind: 'flow', flowId: c.flow_id, contact: view };
@@ -62,6 +68,12 @@ export class CampaignReports implements CampaignCallReports {
       return { kind: 'hangup' };
     }
     return { kind: 'connect', queue: queue.name, connectMs: Math.round(Number(c.connect_seconds) * 1000), abandonPrompt: c.abandon_prompt, contact: view };
+  }
+
+  async rejoined(attemptId: string): Promise<{ plan: AnsweredPlan; since: Date | null }> {
+    const found = await this.campaignOfAttempt(attemptId);
+    if (!found || found.a.state !== 'answered' || found.a.outcome !== null || found.c.mode === 'agentless') return { plan: { kind: 'hangup' }, since: null };
+    return { plan: await this.livePlan(found.a, found.c), since: found.a.answered_at };
   }
 
   async connected(attemptId: string, agentId: string, at: Date): Promise<void> {

@@ -79,4 +79,11 @@ export interface CampaignCallReports {
   abandoned(attemptId: string, at: Date): Promise<void>;
   /** The contact's leg is gone (whatever came before). */
   ended(attemptId: string, at: Date): Promise<void>;
+  /**
+   * A restarted daemon found the contact waiting for an agent (the live call's mode says so): the
+   * connect plan again and when the wait began (`since`: the answer, from which the 2 s count), or
+   * hangup when the attempt is unknown or no longer waiting (connected, abandoned, ended). Absent
+   * (a fake in tests): the contact is hung up.
+   */
+  rejoined?(attemptId: string): Promise<{ readonly plan: AnsweredPlan; readonly since: Date | null }>;
 }
