@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { failLine } from '../prompts/media.js';
 import { directionFiles } from './recorder.js';
 
 const run = promisify(execFile);
@@ -55,14 +56,23 @@ export async function directionFilesState(dir: string, id: string): Promise<File
  * Merge the direction files into `target` (a WAV file; its folders are made). Two files: stereo
  * (`-M`: caller left, other side right) or mixed mono (`-m`); one file (the other never written):
  * that one, as is, on both channels when stereo. Written beside the target first, then renamed.
- * Returns the duration in ms.
+ * Returns the duration in ms. sox exits 0 even when it could not write its output (a full disk:
+ * "sox FAIL sox: ... error writing output file: No space left on device"), so its FAIL line is a
+ * failure too: the partial file is removed and the direction files stay for the next try.
  */
 export async function mergeDirections(files: readonly string[], target: string, mono: boolean): Promise<number> {
   await mkdir(path.dirname(target), { recursive: true });
   const partial = `${target}.part`;
   const inputs = files.length === 2 ? [mono ? '-m' : '-M', ...files] : [...files];
   const channels = mono ? ['channels', '1'] : files.length === 2 ? [] : ['channels', '2'];
-  await run('sox', [...inputs, '-t', 'wav', '-e', 'signed-integer', '-b', '16', partial, ...channels], { timeout: 300_000 });
+  try {
+    const { stderr } = await run('sox', [...inputs, '-t', 'wav', '-e', 'signed-integer', '-b', '16', partial, ...channels], { timeout: 300_000 });
+    const failed = failLine(stderr);
+    if (/ FAIL /.test(failed)) throw new Error(`sox: ${failed}`);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
   await rename(partial, target);
   const { stdout } = await run('soxi', ['-D', target], { timeout: 30_000 });
   const seconds = Number(stdout.trim());

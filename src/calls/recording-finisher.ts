@@ -32,27 +32,50 @@ export interface FinisherDeps {
 /** How long Asterisk gets to close the files after the call's channel is gone. */
 const CLOSE_WAIT_MS = 10_000;
 const POLL_MS = 100;
+/** A finish that failed (the disk full, sox missing) is tried again after 5 s, then 10, 20, 40, 60, 60... while this daemon runs. */
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 60_000;
 
 export class RecordingFinisher {
   private readonly busy = new Map<string, Promise<void>>();
+  private readonly retries = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>();
 
   constructor(private readonly deps: FinisherDeps) {}
 
   /**
    * Finish recording `id` (one run per id at a time); never throws. `endedAt` null: the call ended
-   * while no daemon watched, so its end is the recording's start plus the file's length.
+   * while no daemon watched, so its end is the recording's start plus the file's length. A failure
+   * is logged, kept on the row (`lastError`) and tried again later (and at the next daemon start);
+   * the direction files stay until a finish succeeds.
    */
   finish(id: string, endedAt: Date | null, pauses?: readonly RecordingPause[]): Promise<void> {
     const running = this.busy.get(id);
     if (running) return running;
     const task = this.finishOnce(id, endedAt, pauses)
+      .then(() => this.forgetRetry(id))
       .catch((err: Error) => {
-        this.deps.log.error({ recording: id, err: err.message }, 'recording not finished; the next daemon start tries again');
+        const retryInMs = this.retryLater(id, endedAt, pauses);
+        this.deps.log.error({ recording: id, err: err.message, retryInMs }, 'recording not finished; trying again later');
         logRejection(updateCallRecording(this.deps.db, id, { lastError: err.message.slice(0, 500) }), this.deps.log, 'recording error not saved');
       })
       .finally(() => this.busy.delete(id));
     this.busy.set(id, task);
     return task;
+  }
+
+  private retryLater(id: string, endedAt: Date | null, pauses: readonly RecordingPause[] | undefined): number {
+    const before = this.retries.get(id);
+    if (before) clearTimeout(before.timer);
+    const delayMs = before ? Math.min(before.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+    const timer = setTimeout(() => logRejection(this.finish(id, endedAt, pauses), this.deps.log, 'recording not finished'), delayMs);
+    timer.unref(); // a daemon shutting down does not wait for it: the next start finishes the recording
+    this.retries.set(id, { timer, delayMs });
+    return delayMs;
+  }
+
+  private forgetRetry(id: string): void {
+    clearTimeout(this.retries.get(id)?.timer);
+    this.retries.delete(id);
   }
 
   private async finishOnce(id: string, knownEnd: Date | null, pauses: readonly RecordingPause[] | undefined): Promise<void> {

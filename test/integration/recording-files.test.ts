@@ -2,11 +2,12 @@
  * After a recorded call (src/calls/recording-files.ts), with real files and sox: a direction file
  * still being written (WAV header not final, as Asterisk leaves it until it closes the file) is
  * "open"; closed files merge to stereo (caller left, other side right) or to mixed mono; one file
- * alone still makes a recording.
+ * alone still makes a recording; a merge that cannot be written (a full disk) fails and leaves
+ * neither the target nor a partial file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -78,5 +79,18 @@ describe('recording files', () => {
     const out = path.join(dir, 'one.wav');
     expect(await mergeDirections([rx], out, false)).toBe(1000);
     expect((await run('soxi', ['-c', out])).stdout.trim()).toBe('2');
+  });
+
+  it('a full disk fails the merge (sox itself exits 0 then): no target, no partial file, the direction files kept', async () => {
+    const { rx, tx } = directionFiles(dir, 'full');
+    await tone(rx, 440);
+    await tone(tx, 1000);
+    const out = path.join(dir, 'full/call-full.wav');
+    await mkdir(path.dirname(out), { recursive: true });
+    // Every write to /dev/full fails with ENOSPC, as on a full disk; the partial file is where sox writes.
+    await symlink('/dev/full', `${out}.part`);
+    await expect(mergeDirections([rx, tx], out, false)).rejects.toThrow(/No space left on device/);
+    expect(await readdir(path.dirname(out))).toEqual([]);
+    expect(await directionFilesState(dir, 'full')).toEqual({ kind: 'closed', files: [rx, tx] });
   });
 });
