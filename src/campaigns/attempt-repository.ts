@@ -18,7 +18,7 @@
 import { sql } from 'kysely';
 import { DateTime } from 'luxon';
 import type { DbOrTx, Db } from '../db/database.js';
-import { contactAfter, isShortRing, type DayCounter } from './outcomes.js';
+import { contactAfter, isShortRing, unsettledAnswerOutcome, type DayCounter } from './outcomes.js';
 import { inWindow, nextOpening, type CallingWindow } from './window.js';
 import type { AmdResult } from './ports.js';
 import type { AttemptOutcome, CampaignAttemptRow, CampaignRow } from './tables.js';
@@ -207,7 +207,8 @@ export interface FinishFacts {
 /**
  * The attempt is over: 'ended' with its outcome, the contact moved on by outcomes.ts, the day's
  * counters added. An answered call that was neither connected nor marked abandoned (the contact
- * hung up while waiting for an agent) counts as abandoned: the conservative reading of the rule.
+ * hung up while waiting for an agent) counts as abandoned: the conservative reading of the rule;
+ * an agentless campaign's contact served by its flow is 'human' (unsettledAnswerOutcome).
  * False when it had ended already.
  */
 export async function finishAttempt(db: Db, campaign: CampaignRow, attemptId: string, facts: FinishFacts): Promise<boolean> {
@@ -217,8 +218,8 @@ export async function finishAttempt(db: Db, campaign: CampaignRow, attemptId: st
     const counters: DayCounter[] = [];
     let outcome: AttemptOutcome = a.outcome ?? facts.outcome;
     if (a.state === 'answered' && a.outcome === null) {
-      outcome = 'abandoned';
-      counters.push('abandons');
+      outcome = unsettledAnswerOutcome(campaign, a.amd_status);
+      if (outcome === 'abandoned') counters.push('abandons');
     }
     const ringMs = a.ring_ms ?? facts.ringMs ?? null;
     if (a.dialed_at !== null && isShortRing(outcome, ringMs)) counters.push('short_rings');

@@ -82,3 +82,14 @@ export const MIN_RING_MS = 15_000;
 export function isShortRing(outcome: AttemptOutcome, ringMs: number | null): boolean {
   return outcome === 'no-answer' && ringMs !== null && ringMs < MIN_RING_MS;
 }
+
+/**
+ * The outcome of an answered live call that ends with none yet (no agent connected it, no abandon
+ * was marked): an agentless campaign's contact was served by the campaign's flow ('human', not an
+ * abandon: nobody waited for an agent), unless they hung up during AMD, before the flow; anyone
+ * else waited for an agent in vain or hung up during AMD ('abandoned', counted against the cap:
+ * the conservative reading of the rule).
+ */
+export function unsettledAnswerOutcome(campaign: { readonly mode: string; readonly flow_id: string | null }, amdStatus: string | null): 'human' | 'abandoned' {
+  return campaign.mode === 'agentless' && campaign.flow_id !== null && amdStatus !== 'HANGUP' ? 'human' : 'abandoned';
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contactAfter, DEFAULT_RETRY_RULES, isShortRing, RETRY_PRIORITY, type OutcomeInput } from '../../src/campaigns/outcomes.js';
+import { contactAfter, DEFAULT_RETRY_RULES, isShortRing, RETRY_PRIORITY, unsettledAnswerOutcome, type OutcomeInput } from '../../src/campaigns/outcomes.js';
 
 const at = new Date('2026-03-03T15:00:00Z');
 const base: OutcomeInput = { outcome: 'busy', dialed: 1, rules: { busy: { delayMinutes: 10, maxAttempts: 3 } }, maxAttempts: 5, machineMessage: false, at };
@@ -38,5 +38,20 @@ describe('what an outcome does to its contact', () => {
     expect(isShortRing('no-answer', 15_000)).toBe(false);
     expect(isShortRing('busy', 2_000)).toBe(false);
     expect(isShortRing('no-answer', null)).toBe(false);
+  });
+});
+
+describe('an answered call that ends with no outcome yet', () => {
+  it('is an abandon, unless an agentless campaign served it with its flow', () => {
+    for (const mode of ['progressive', 'predictive', 'preview']) {
+      expect(unsettledAnswerOutcome({ mode, flow_id: null }, null), mode).toBe('abandoned');
+      expect(unsettledAnswerOutcome({ mode, flow_id: null }, 'HUMAN'), mode).toBe('abandoned');
+    }
+    // agentless: the contact heard the flow (no agent was ever to come)
+    expect(unsettledAnswerOutcome({ mode: 'agentless', flow_id: '4' }, null)).toBe('human');
+    expect(unsettledAnswerOutcome({ mode: 'agentless', flow_id: '4' }, 'HUMAN')).toBe('human');
+    expect(unsettledAnswerOutcome({ mode: 'agentless', flow_id: '4' }, 'NOTSURE')).toBe('human');
+    // ... but one who hung up during AMD never reached it: counted as an abandon, as in every mode
+    expect(unsettledAnswerOutcome({ mode: 'agentless', flow_id: '4' }, 'HANGUP')).toBe('abandoned');
   });
 });
