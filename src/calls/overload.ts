@@ -11,8 +11,9 @@
  *   against a cap. A concurrency limit, without hysteresis: a new call enters as soon as one
  *   finishes its setup, so the daemon admits at the rate it sets calls up and setup time stays
  *   bounded (in-setup / rate, Little's law) wherever the slowness is (Asterisk, Postgres, us);
- * - event-loop-lag: the event loop's mean delay over the last sample, with hysteresis: refusing
- *   starts above the limit and stops only once the delay is below half of it.
+ * - event-loop-lag: the event loop's mean delay per sample (a second), with hysteresis: refusing
+ *   starts once LAG_SAMPLES_TO_START samples in a row are above the limit (one slow second, such
+ *   as the daemon's own start or a long GC, refuses nothing) and stops once a sample is below half of it.
  */
 
 export type RefusalReason = 'max-calls' | 'setup-backlog' | 'event-loop-lag';
@@ -38,17 +39,23 @@ export interface OverloadSignals {
 export interface OverloadState {
   /** The event loop was found lagging and has not yet recovered (below half the limit). */
   readonly lagging: boolean;
+  /** Samples in a row above the limit (while not lagging). */
+  readonly above: number;
   /** The last delay sample, ms. */
   readonly lagMs: number;
 }
 
-export const CALM: OverloadState = { lagging: false, lagMs: 0 };
+export const CALM: OverloadState = { lagging: false, above: 0, lagMs: 0 };
 
-/** A new event-loop delay sample: lagging starts above maxLagMs and ends below half of it. */
+/** Samples in a row above PBX_OVERLOAD_LAG_MS before new calls are refused. */
+export const LAG_SAMPLES_TO_START = 2;
+
+/** A new event-loop delay sample: lagging starts after LAG_SAMPLES_TO_START samples above maxLagMs and ends at one below half of it. */
 export function observeLag(state: OverloadState, limits: OverloadLimits, lagMs: number): OverloadState {
-  if (limits.maxLagMs <= 0) return { lagging: false, lagMs };
-  const lagging = state.lagging ? lagMs >= limits.maxLagMs / 2 : lagMs > limits.maxLagMs;
-  return { lagging, lagMs };
+  if (limits.maxLagMs <= 0) return { lagging: false, above: 0, lagMs };
+  if (state.lagging) return { lagging: lagMs >= limits.maxLagMs / 2, above: 0, lagMs };
+  const above = lagMs > limits.maxLagMs ? state.above + 1 : 0;
+  return above >= LAG_SAMPLES_TO_START ? { lagging: true, above: 0, lagMs } : { lagging: false, above, lagMs };
 }
 
 /** A new call: null to admit it, or why it is refused. */

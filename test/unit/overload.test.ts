@@ -7,6 +7,8 @@ import { CALM, NO_REFUSALS, admission, observeLag, tallyRefusal, type OverloadLi
 
 const limits: OverloadLimits = { maxCalls: 10, maxCallsInSetup: 4, maxLagMs: 200 };
 const quiet = { calls: 0, callsInSetup: 0 };
+/** Two samples above the limit: lagging. */
+const lagged = (): OverloadState => observeLag(observeLag(CALM, limits, 250), limits, 250);
 
 describe('admission', () => {
   it('admits below every limit', () => {
@@ -24,19 +26,18 @@ describe('admission', () => {
   });
 
   it('refuses while the event loop lags', () => {
-    const lagging = observeLag(CALM, limits, 250);
-    expect(admission(lagging, limits, quiet)).toBe('event-loop-lag');
+    expect(admission(lagged(), limits, quiet)).toBe('event-loop-lag');
   });
 
   it('names the call cap first, then the lag, then the setup backlog', () => {
-    const lagging = observeLag(CALM, limits, 250);
+    const lagging = lagged();
     expect(admission(lagging, limits, { calls: 10, callsInSetup: 4 })).toBe('max-calls');
     expect(admission(lagging, limits, { calls: 9, callsInSetup: 4 })).toBe('event-loop-lag');
   });
 
   it('each limit at 0 is off', () => {
     const off: OverloadLimits = { maxCalls: 0, maxCallsInSetup: 0, maxLagMs: 0 };
-    expect(admission(observeLag(CALM, off, 5_000), off, { calls: 100_000, callsInSetup: 100_000 })).toBeNull();
+    expect(admission(observeLag(observeLag(CALM, off, 5_000), off, 5_000), off, { calls: 100_000, callsInSetup: 100_000 })).toBeNull();
   });
 });
 
@@ -46,8 +47,12 @@ describe('observeLag (hysteresis)', () => {
     return samples.map((lag) => (state = observeLag(state, limits, lag)).lagging);
   };
 
-  it('starts above the limit and ends only below half of it', () => {
-    expect(run([150, 200, 201, 150, 100, 99, 150, 200])).toEqual([false, false, true, true, true, false, false, false]);
+  it('starts after two samples in a row above the limit and ends only below half of it', () => {
+    expect(run([150, 200, 201, 150, 201, 300, 150, 100, 99, 150, 300])).toEqual([false, false, false, false, false, true, true, true, false, false, false]);
+  });
+
+  it('one slow sample (a start, a long GC) refuses nothing', () => {
+    expect(run([5_000, 20, 5_000, 20])).toEqual([false, false, false, false]);
   });
 
   it('keeps the last sample', () => {
@@ -55,7 +60,7 @@ describe('observeLag (hysteresis)', () => {
   });
 
   it('never lags when not watched', () => {
-    expect(observeLag({ lagging: true, lagMs: 900 }, { ...limits, maxLagMs: 0 }, 900).lagging).toBe(false);
+    expect(observeLag({ lagging: true, above: 0, lagMs: 900 }, { ...limits, maxLagMs: 0 }, 900).lagging).toBe(false);
   });
 });
 
