@@ -172,6 +172,9 @@ export interface SteadyLoadOptions {
   readonly afterFailureMs?: number;
 }
 
+/** SIPp's exit code when it cannot bind one of its sockets (EXIT_BIND_ERROR, -2). */
+const BIND_ERROR = 254;
+
 export interface SteadyLoad {
   /** Every call placed so far, in order; entries change as calls end. */
   readonly calls: readonly LoadCall[];
@@ -202,15 +205,14 @@ export async function startSteadyLoad(site: QueueSite, o: SteadyLoadOptions): Pr
     wake.add(done);
   });
 
-  const oneCall = async (): Promise<LoadCall> => {
-    const call: LoadCall = { number: `${o.callerPrefix}${String(++serial).padStart(6, '0')}`, startedAt: Date.now(), outcome: 'in-progress' };
-    calls.push(call);
+  /** SIPp for the call from fresh ports: exit code and the end of its output. */
+  const sipp = async (call: LoadCall) => {
     const args = [
       `127.0.0.1:${site.sipPort}`, '-sf', callerXml, '-s', site.did, '-key', 'num', call.number,
       '-i', site.carrierIp, '-p', String(await freePort(true)), '-mp', String(await freePort(true)),
       '-m', '1', '-l', '1', '-timeout', `${Math.ceil((o.callTimeoutMs ?? o.holdMs + 60_000) / 1000)}s`, '-timeout_error', '-nostdin',
     ];
-    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+    return new Promise<{ code: number | null; output: string }>((resolve) => {
       const proc = spawn('sipp', args, { cwd: site.workDir, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       const keep = (c: Buffer) => (out = (out + c.toString()).slice(-4000));
@@ -218,6 +220,16 @@ export async function startSteadyLoad(site: QueueSite, o: SteadyLoadOptions): Pr
       proc.stderr.on('data', keep);
       proc.once('exit', (c) => resolve({ code: c, output: out }));
     });
+  };
+
+  const oneCall = async (): Promise<LoadCall> => {
+    const call: LoadCall = { number: `${o.callerPrefix}${String(++serial).padStart(6, '0')}`, startedAt: Date.now(), outcome: 'in-progress' };
+    calls.push(call);
+    let { code, output } = await sipp(call);
+    // 254 (-2): SIPp could not bind a port at start-up, before any call: its media port's
+    // neighbours (RTCP, video: +1..+3) are not checked by freePort, and another SIPp may hold one.
+    // Nothing was sent, so the same call (same number) goes again from other ports.
+    for (let retry = 0; code === BIND_ERROR && retry < 5; retry++) ({ code, output } = await sipp(call));
     call.endedAt = Date.now();
     call.code = code;
     call.outcome = code === 0 ? 'completed' : 'failed';
