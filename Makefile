@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e test-load bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e test-load soak bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -63,6 +63,10 @@ test-e2e: build
 # The short soak and the faults under load (test/load, issue #22): one world, one file at a time.
 test-load: build
 	PBX_E2E_WORKERS=1 npx vitest run --project load --maxWorkers=1 --passWithNoTests
+
+# The soak alone (test/load/soak.test.ts, issue #22; `make test-load` runs it for 2 minutes).
+soak: setup build ## a steady call load (CALLS at once, default 40) for DURATION (seconds, or 60m, 1h; default 60m): SIPp calls against CDRs and queue events, daemon RSS, handles, event-loop lag, Postgres connections
+	PBX_E2E_WORKERS=1 PBX_SOAK_SECONDS=$(or $(DURATION),60m) $(if $(CALLS),PBX_SOAK_CALLS=$(CALLS)) npx vitest run --project load --maxWorkers=1 test/load/soak.test.ts
 
 check: deps ## type-check, lint, the dependency rules (.dependency-cruiser.cjs) and no cycles between src/ folders
 	npx tsc --noEmit -p tsconfig.json
