@@ -112,6 +112,7 @@ export class AriConnection implements CallControl {
       this.connected = true;
       this.startPing(socket);
       this.log.info({ app }, 'ARI event socket connected');
+      this.filterEvents(app);
       this.listeners.onConnected();
     });
     socket.on('message', (data) => this.handleMessage(data));
@@ -131,6 +132,19 @@ export class AriConnection implements CallControl {
       if (wasConnected) this.listeners.onDisconnected(why);
       this.scheduleReconnect(why);
     });
+  }
+
+  /**
+   * Asterisk 22's per-application event filter: only the event types the daemon reads are sent
+   * (the daemon drops the others anyway). On the `*99` path that is 7 of 15 events per call and
+   * more than half of the bytes (ChannelVarset x6, ChannelDialplan), which Asterisk would otherwise
+   * serialize and write. An Asterisk without it (older than 20.x) answers an error: all events come, as before.
+   */
+  private filterEvents(app: string): void {
+    const allowed = [...HANDLED_EVENT_TYPES].map((type) => ({ type }));
+    this.rest
+      .json('PUT', `/applications/${seg(app)}/eventFilter`, undefined, { allowed })
+      .catch((err: unknown) => this.log.info({ err: errorText(err) }, 'ARI event filter not set; every event type is sent'));
   }
 
   private handleMessage(data: WebSocket.RawData): void {
