@@ -67,7 +67,7 @@ function pacingOf(c: CampaignRow): PacingSettings {
   const abandonCap = Number(c.abandon_cap);
   const graceSeconds = Number(c.connect_seconds);
   if (c.mode === 'progressive' || c.mode === 'preview') return { mode: 'progressive', abandonCap, graceSeconds };
-  if (c.mode === 'agentless' || c.pacing.mode === 'fixed') return { mode: 'fixed', level: c.pacing.mode === 'fixed' ? c.pacing.level : 1, abandonCap, graceSeconds };
+  if (c.mode === 'agentless' || c.pacing.mode === 'fixed') return { mode: 'fixed', level: c.pacing.mode === 'fixed' ? c.pacing.level : 1, abandonCap, graceSeconds, fixedObeysCap: true };
   return { mode: 'predictive', abandonCap: Math.min(abandonCap, c.pacing.targetAbandonRate), graceSeconds };
 }
 

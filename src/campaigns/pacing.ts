@@ -15,7 +15,9 @@
  * Modes:
  * - progressive: one line per ready agent (lines = ready - waiting - ringing): never abandons,
  *   except when two answers race for one agent.
- * - fixed: lines in flight = round(level x ready agents).
+ * - fixed: lines in flight = round(level x ready agents); with `fixedObeysCap` (a campaign's dialer)
+ *   progressive instead while the abandon rate (today or rolling) is over the cap. Without it (the
+ *   simulator's fixed levels) it is blind to abandons.
  * - predictive: learns the answer rate (mean of the last ~300 ring outcomes), and the empirical
  *   distributions of the time to answer, talk and wrap-up (the last 256 of each); then adds lines
  *   one at a time while the chance that the next answered call finds no agent (the marginal
@@ -38,6 +40,8 @@ export interface PacingSettings {
   readonly graceSeconds?: number;
   /** predictive: lines in flight never exceed this many per logged-in agent (default 3). */
   readonly maxLinesPerAgent?: number;
+  /** fixed: one line per ready agent (progressive) while the abandon rate is over abandonCap (default false: blind). */
+  readonly fixedObeysCap?: boolean;
 }
 
 export type PacingObservation =
@@ -128,6 +132,7 @@ export function createPacer(settings: PacingSettings): PacerState {
     abandonCap: settings.abandonCap ?? 0.03,
     graceSeconds: settings.graceSeconds ?? 2,
     maxLinesPerAgent: settings.maxLinesPerAgent ?? 3,
+    fixedObeysCap: settings.fixedObeysCap ?? false,
   };
   if (!(full.level >= 1 && full.level <= 10)) throw new RangeError('level must be within 1-10');
   if (!(full.abandonCap >= 0 && full.abandonCap < 1)) throw new RangeError('abandonCap must be within 0-1');
@@ -288,6 +293,11 @@ function shortfall(tail: readonly number[], base: number, freed: Float64Array): 
   return total;
 }
 
+/** More abandons than the cap allows for these live answers (none answered yet: not over). */
+function overCap(count: AbandonCount, cap: number): boolean {
+  return count.abandoned > cap * count.answered;
+}
+
 function budget(count: AbandonCount, cap: number): number {
   return Math.min(1, Math.max(0, (cap * count.answered - count.abandoned) / RESERVE));
 }
@@ -305,7 +315,11 @@ export function decide(state: PacerState, snap: PacingSnapshot): PacingDecision 
   if (agents === 0) return result(0, 'no-agents');
   const progressive = ready - waiting - ringing;
   if (settings.mode === 'progressive') return result(progressive, 'progressive');
-  if (settings.mode === 'fixed') return result(Math.round(settings.level * ready) - waiting - ringing, 'fixed');
+  if (settings.mode === 'fixed') {
+    const { today, rolling } = snap.abandons;
+    if (settings.fixedObeysCap && (overCap(today, settings.abandonCap) || overCap(rolling, settings.abandonCap))) return result(progressive, 'cap-near');
+    return result(Math.round(settings.level * ready) - waiting - ringing, 'fixed');
+  }
 
   if (state.outcomes < MIN_OUTCOMES || state.talk.sorted.length < MIN_TALKS || state.answerDelay.sorted.length === 0) {
     return result(progressive, 'learning');

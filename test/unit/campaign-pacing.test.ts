@@ -56,6 +56,19 @@ describe('pacing: corners', () => {
     expect(decide(p, snap({ readyAgents: 0, busyAgents: talking(5) })).lines).toBe(0);
   });
 
+  it("fixed, for a campaign (fixedObeysCap): progressive while the abandon rate is over the cap, today or rolling; the simulator's fixed is blind", () => {
+    const capped = createPacer({ mode: 'fixed', level: 3, abandonCap: 0.03, fixedObeysCap: true });
+    const blind = createPacer({ mode: 'fixed', level: 3, abandonCap: 0.03 });
+    const over = { answered: 2, abandoned: 1 };
+    const at = { answered: 100, abandoned: 3 }; // exactly 3 %: not over
+    expect(decide(capped, snap({ readyAgents: 2, abandons: { today: none, rolling: none } }))).toMatchObject({ lines: 6, reason: 'fixed' });
+    expect(decide(capped, snap({ readyAgents: 2, abandons: { today: at, rolling: at } }))).toMatchObject({ lines: 6, reason: 'fixed' });
+    expect(decide(capped, snap({ readyAgents: 2, ringingLines: [1], abandons: { today: over, rolling: over } }))).toMatchObject({ lines: 1, reason: 'cap-near' });
+    expect(decide(capped, snap({ readyAgents: 2, abandons: { today: healthy, rolling: over } }))).toMatchObject({ lines: 2, reason: 'cap-near' });
+    expect(decide(capped, snap({ readyAgents: 2, abandons: { today: over, rolling: healthy } }))).toMatchObject({ lines: 2, reason: 'cap-near' });
+    expect(decide(blind, snap({ readyAgents: 2, abandons: { today: over, rolling: over } }))).toMatchObject({ lines: 6, reason: 'fixed' });
+  });
+
   it('level and cap bounds are checked', () => {
     expect(() => createPacer({ mode: 'fixed', level: 0.5 })).toThrow(RangeError);
     expect(() => createPacer({ mode: 'fixed', level: 11 })).toThrow(RangeError);
