@@ -88,7 +88,8 @@ import { ATTEMPTS_QUEUE, AttemptJobs } from './campaigns/attempt-jobs.js';
 import { publishAttemptEnded } from './campaigns/attempt-events.js';
 import { CampaignDialer, DIALER_ACTOR } from './campaigns/dialer.js';
 import { CampaignReports } from './campaigns/call-reports.js';
-import { acdFloor } from './campaigns/acd-floor.js';
+import { acdFloor, previewAgents } from './campaigns/acd-floor.js';
+import type { PreviewOffer } from './campaigns/preview.js';
 import { isDoNotCall } from './campaigns/dnc.js';
 import { CampaignService } from './campaigns/service.js';
 import { surveyPort } from './surveys/repository.js';
@@ -323,6 +324,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         const actor = { userId: null, tokenId: null, label: `agent ${agentId} at phone ${extension}`, requestId: null };
         return handsetOutcome(await setDisposition(db, { agentId }, code, { actor }));
       },
+      // Preview offers on the agent's phone (src/calls/preview-call.ts): the contact's name, 1 accepts, 2 skips.
+      preview: {
+        offer: async (attemptId): Promise<PreviewOffer | null> => (await campaignDialer.preview?.offerOf(attemptId)) ?? null,
+        answer: async (attemptId, answer): Promise<boolean> => {
+          const offer = await campaignDialer.preview?.offerOf(attemptId);
+          if (!offer) return false;
+          return campaignDialer.preview!.answer(offer.agentId, answer, attemptId).then(() => true, () => false);
+        },
+      },
     },
     recording: callRecording,
     admission,
@@ -354,7 +364,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // The campaign dialer (src/campaigns/dialer.ts, docs/campaigns.md#how-a-contact-is-dialed): pacing every
   // second, claims in Postgres, one BullMQ job per attempt; its reports are the call side's by default.
   const attemptJobs = new AttemptJobs(config.redis, log.child({ component: 'campaigns' }));
-  const campaignDialer = new CampaignDialer({
+  const campaignDialer: CampaignDialer = new CampaignDialer({
     db,
     queue: attemptJobs,
     asterisk: attemptDialer,
@@ -372,6 +382,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     // campaign.attempt on the bus (counted by the metrics from there); the pacing gauges.
     onAttemptEnded: publishAttemptEnded(db, events.bus, eventLog),
     onPacing: (c, d) => metrics.observeCampaignPacing(c.name, d.level, d.reason),
+    // Preview mode (src/campaigns/preview.ts): offers to ready agents, campaign.preview events.
+    preview: {
+      agents: previewAgents(acdStore, acdEngine),
+      events: events.bus,
+      handset: { ring: (offer, seconds) => dispatcher!.ringPreview(offer, seconds), hangup: (attemptId) => dispatcher!.hangupPreview(attemptId) },
+    },
   });
   campaignReports = new CampaignReports(db, campaignDialer, log.child({ component: 'campaigns' }));
   acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds, queue) => calls.ringCallback(id, agent, customer, seconds, queue) });
@@ -454,7 +470,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       await api.register(acdPlugin, { auth, acd });
       await api.register(supervisionPlugin, { auth, supervision });
       await api.register(webhooksPlugin, { auth, webhooks });
-      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }), events: events.bus, timezone: config.site.timezone, imports: listImports });
+      await api.register(campaignsPlugin, { auth, db, log: log.child({ component: 'campaigns' }), events: events.bus, timezone: config.site.timezone, imports: listImports, preview: () => campaignDialer.preview });
       await api.register(recordingsPlugin, { auth, recordings });
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });

@@ -89,6 +89,8 @@ export type ErrorCode =
   | 'attempt-not-found'
   | 'attempt-not-connected'
   | 'disposition-already-set'
+  | 'no-preview-offer'
+  | 'preview-offer-changed'
   | 'idempotency-key-invalid'
   | 'idempotency-key-reused'
   | 'idempotency-in-progress'

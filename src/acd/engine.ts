@@ -297,10 +297,19 @@ export class AcdEngine {
 
   // ---------------------------------------------------------------- callers
 
-  /** `rejoin`: a caller picked up again after a restart (looks up their earlier place). */
-  async join(call: Omit<QueueCall, 'queueId' | 'enqueuedAt'> & { readonly queueName: string }, port: QueueCallPort, rejoin = false): Promise<JoinResult> {
+  /**
+   * `rejoin`: a caller picked up again after a restart (looks up their earlier place).
+   * `reservedFor`: an agent reserved for this call before it existed (a preview campaign's
+   * contact: reserve); while the agent is still reserved for it, the call is offered to them at
+   * once, without routing; else it is routed as any call.
+   */
+  async join(call: Omit<QueueCall, 'queueId' | 'enqueuedAt'> & { readonly queueName: string }, port: QueueCallPort, rejoin = false, reservedFor: string | null = null): Promise<JoinResult> {
     const queue = (await this.deps.store.queues()).find((q) => q.name === call.queueName);
     if (!queue) return { kind: 'unknown-queue' };
+    if (reservedFor !== null) {
+      const joined = await this.joinReserved(call, port, queue, reservedFor);
+      if (joined) return joined;
+    }
     const inQueue = [...this.calls.values()].filter((w) => w.queue.id === queue.id).length;
     if (queue.maxLength !== null && inQueue >= queue.maxLength) return { kind: 'not-joined', queue, why: 'full' };
     if (!queue.joinEmpty && !(await this.staffed(queue.id))) return { kind: 'not-joined', queue, why: 'no-agents' };
@@ -321,6 +330,40 @@ export class AcdEngine {
     this.deps.log.info({ callId: call.callId, queue: queue.name, waiting: inQueue + 1 }, 'caller joined queue');
     const offered = Promise.resolve(this.deciding).then(() => waiting.offered.size > 0 || waiting.answeredBy !== null);
     return { kind: 'joined', queue, offered };
+  }
+
+  private async joinReserved(call: Omit<QueueCall, 'queueId' | 'enqueuedAt'> & { readonly queueName: string }, port: QueueCallPort, queue: QueueSettings, agentId: string): Promise<JoinResult | null> {
+    const agent = (await this.deps.store.agents()).find((a) => a.id === agentId);
+    if (!agent?.extension || agent.machine.status !== 'reserved' || agent.machine.call?.callId !== call.callId) return null;
+    const { queueName: _name, ...rest } = call;
+    const entry: QueueCall = { ...rest, queueId: queue.id, enqueuedAt: this.now() };
+    const waiting: Waiting = { call: entry, port, queue, offered: new Set([agent.id]), answeredBy: null, lastAnnouncedAt: this.now() };
+    this.calls.set(call.callId, waiting);
+    this.index = addWaitingCall(this.index, toWaiting(entry));
+    waiting.saved = this.deps.store.callJoined(entry).catch((err: Error) => this.deps.log.warn({ err: err.message }, 'queue call not saved'));
+    const handset = { callerIdTemplate: queue.callerIdTemplate ?? null, alertInfo: queue.alertInfo ?? null, autoAnswer: agent.autoAnswer ?? false };
+    this.deps.log.info({ callId: call.callId, queue: queue.name, agent: agent.number }, 'offering call to the agent reserved for it');
+    port.offer([{ id: agent.id, number: agent.number, extension: agent.extension, handset }], queue.ringTimeoutSeconds);
+    return { kind: 'joined', queue, offered: Promise.resolve(true) };
+  }
+
+  /** Preview mode (src/campaigns/preview.ts): reserve a ready agent for call `callId` before it exists (ready -> reserved). */
+  async reserve(agentId: string, callId: string, queueId: string): Promise<boolean> {
+    return (await this.apply(agentId, { type: 'offer', callId, queueId })).ok;
+  }
+
+  /**
+   * The call an agent was reserved for will not reach them: ready again (`missed`: as an offer
+   * rung out, the queue's missedOffersPause applies). Nothing when the agent is not reserved for
+   * `callId` any more (the call reached them: its queue steps settle the agent).
+   */
+  async releaseReserved(agentId: string, callId: string, missed: boolean): Promise<void> {
+    const w = this.calls.get(callId);
+    if (w && (w.offered.has(agentId) || w.answeredBy === agentId)) return;
+    const agent = (await this.deps.store.agents()).find((a) => a.id === agentId);
+    if (agent?.machine.status !== 'reserved' || agent.machine.call?.callId !== callId) return;
+    const queue = missed ? (await this.deps.store.queues()).find((q) => q.id === agent.machine.call?.queueId) : undefined;
+    await this.apply(agentId, missed ? { type: 'ring-timeout', callId, maxMissedOffers: queue?.missedOffersPause ?? 0 } : { type: 'call-ended', callId, wrapUpSeconds: 0 });
   }
 
   /** The agent's phone answered: the call is theirs; other ringing agents are let go. */

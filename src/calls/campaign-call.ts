@@ -22,6 +22,7 @@ import { connectWaitMs, type CampaignStart } from './campaign-originate.js';
 import type { CallFacts } from './cdr.js';
 import type { OfferedAgent } from '../acd/engine.js';
 import type { HandsetDisposition } from './disposition-call.js';
+import type { PreviewPort } from './preview-call.js';
 
 /** What the call side needs of the rest of the daemon for campaign calls (app.ts). */
 export interface CampaignCallPort {
@@ -33,6 +34,8 @@ export interface CampaignCallPort {
   promptMedia(name: string): Promise<string | null>;
   /** The disposition feature code (disposition-call.ts); absent: not wired yet (the phone hears an error tone). */
   readonly disposeAtPhone?: (extension: string, code: string) => Promise<HandsetDisposition>;
+  /** Preview offers on the handset (preview-call.ts); absent: an offer call hears an error tone. */
+  readonly preview?: PreviewPort;
 }
 
 export interface CampaignHost extends QueueHost {
@@ -143,14 +146,15 @@ export class CampaignRunner implements CallRunner {
     this.phase = 'waiting';
     this.queueName = plan.queue;
     // In silence: the contact expects a person, and the abandon message must be the first thing heard.
-    this.queueRunner = new QueueRunner(this.queueHost(plan.contact), plan.queue, { priority: CAMPAIGN_PRIORITY, requiredSkills: null }, rejoin, false);
+    this.queueRunner = new QueueRunner(this.queueHost(plan.contact), plan.queue, { priority: CAMPAIGN_PRIORITY, requiredSkills: null, reservedFor: plan.reservedFor ?? null }, rejoin, false);
     // A restarted daemon finds the contact waiting as a campaign contact (the deadline still
     // applies: rejoin above), and once talking as a queue call (it goes on).
     host.updateLive({ mode: `${CAMPAIGN_WAIT_MODE}${plan.queue}` });
     await this.queueRunner.start();
     if (this.phase !== 'waiting') return;
     // The session's one timer: this replaces the queue's callback offer (never made to a contact).
-    host.setTimer(connectWaitMs(this.at.getTime(), host.now().getTime(), plan.connectMs), { type: 'campaign-deadline' });
+    // (Preview: the agent who accepted the contact, rung at once; connectMs is their ring time.)
+    host.setTimer(plan.reservedFor ? plan.connectMs : connectWaitMs(this.at.getTime(), host.now().getTime(), plan.connectMs), { type: 'campaign-deadline' });
   }
 
   private reports: CampaignCallReports | null = null;

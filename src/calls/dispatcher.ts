@@ -39,6 +39,10 @@ import type { CampaignCallPort } from './campaign-call.js';
 import { CAMPAIGN_TAG, parseCampaignArgs } from './campaign-originate.js';
 import type { OverloadSignals, RefusalReason } from './overload.js';
 
+/** The StasisStart tag of an agent's phone rung for a preview offer, and that call's channel id. */
+const PREVIEW_TAG = 'preview';
+const previewLegId = (attemptId: string): string => `${attemptId}-preview`;
+
 export interface DispatcherDeps {
   readonly db: Db;
   readonly control: CallControl;
@@ -174,6 +178,12 @@ export class StasisDispatcher {
           // The supervisor's phone, rung for an API request, answered: the session joins the call.
           const facts: CallFacts = { ...factsFromChannel(event.channel, new Date(event.timestamp || Date.now())), direction: 'internal', callerNumber: null, callerName: null, dialedNumber: endpointOfChannel(event.channel.name) };
           this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'supervise-start', supervisionId: owner ?? '' });
+          return;
+        }
+        if (tag === PREVIEW_TAG) {
+          // The agent's phone, rung for a preview offer, answered (preview-call.ts).
+          const facts: CallFacts = { ...factsFromChannel(event.channel, new Date(event.timestamp || Date.now())), direction: 'internal', callerNumber: null, callerName: 'Preview', dialedNumber: endpointOfChannel(event.channel.name) };
+          this.post(this.open(event.channel.id, event.channel.name, facts), { type: 'preview-start', attemptId: owner ?? '' });
           return;
         }
         if (tag === CAMPAIGN_TAG) return this.campaignStart(event.channel, event.args.slice(1), new Date(event.timestamp || Date.now()));
@@ -380,6 +390,18 @@ export class StasisDispatcher {
     };
     const ended = (): void => logRejection(reports.ended(start.attemptId, this.now()), this.deps.log, 'campaign call end not reported', { attempt: start.attemptId });
     this.post(this.open(channel.id, channel.name, facts, ended), { type: 'campaign-start', start, at: this.now() });
+  }
+
+  /** Preview mode (src/campaigns/preview.ts PreviewHandset): ring the agent's phone for an offer; its answer starts preview-call.ts. */
+  ringPreview(offer: { readonly attemptId: string; readonly extension: string | null; readonly name: string | null; readonly number: string }, ringSeconds: number): Promise<void> {
+    if (!offer.extension) return Promise.resolve();
+    const name = cleanCallerText(offer.name ?? 'Preview')?.slice(0, 40) ?? 'Preview';
+    return this.deps.control.originate({ channelId: previewLegId(offer.attemptId), endpoint: `PJSIP/${offer.extension}`, callerId: `"${name}" <${offer.number}>`, timeoutSeconds: ringSeconds, appArgs: `${PREVIEW_TAG},${offer.attemptId}` });
+  }
+
+  /** The offer is over: its call to the agent's phone (ringing or answered), if any, is hung up. */
+  async hangupPreview(attemptId: string): Promise<void> {
+    await this.deps.control.hangup(previewLegId(attemptId)).catch(() => undefined);
   }
 
   /** A supervisor joined call `callId`: its CDR will say it was monitored. */

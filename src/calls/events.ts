@@ -58,6 +58,8 @@ export type SessionEvent =
   | { readonly type: 'campaign-deadline' }
   /** The supervisor's phone, rung for an API request (`supervisionId`), answered (supervise-call.ts). */
   | { readonly type: 'supervise-start'; readonly supervisionId: string }
+  /** The agent's phone, rung for a preview offer (`attemptId`), answered (preview-call.ts). */
+  | { readonly type: 'preview-start'; readonly attemptId: string }
   /** The API switches a supervision session's mode, or ends it. */
   | { readonly type: 'supervise-mode'; readonly mode: SupervisionMode; readonly by: Actor }
   | { readonly type: 'supervise-end'; readonly by: Actor }

@@ -70,6 +70,8 @@ export interface QueueHost extends CallHost, Pick<DialHost, 'lookupTarget' | 'ca
 export interface QueueRouting {
   readonly priority: number;
   readonly requiredSkills: readonly SkillRequirement[] | null;
+  /** An agent reserved for this call (a preview campaign's contact): offered first (acd/engine.ts join). */
+  readonly reservedFor?: string | null;
 }
 
 /**
@@ -185,7 +187,8 @@ export class QueueRunner implements CallRunner {
    */
   async start(): Promise<void> {
     const { acd, log } = this.host;
-    const { queueName, routing, rejoin } = this;
+    const { queueName, rejoin } = this;
+    const { reservedFor, ...routing } = this.routing;
     const facts = this.host.facts();
     const port: QueueCallPort = {
       offer: (agents, ringTimeoutSeconds) => this.host.deliver({ type: 'queue-offer', agents, ringTimeoutSeconds }),
@@ -197,6 +200,7 @@ export class QueueRunner implements CallRunner {
       { callId: facts.callId, queueName, channelId: this.host.channelId, callerNumber: facts.callerNumber, callerName: facts.callerName, ...routing },
       port,
       rejoin,
+      reservedFor ?? null,
     );
     if (result.kind === 'unknown-queue') {
       await this.host.answerCaller();

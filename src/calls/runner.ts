@@ -8,7 +8,7 @@
 import type { SessionEvent } from './events.js';
 
 /** What a call is doing: its runner's mode, or being routed / refused before any runner. */
-export type CallMode = 'routing' | 'refused' | 'test' | 'ivr' | 'queue' | 'agent' | 'dial' | 'voicemail' | 'mailbox' | 'supervise' | 'campaign';
+export type CallMode = 'routing' | 'refused' | 'test' | 'ivr' | 'queue' | 'agent' | 'dial' | 'voicemail' | 'mailbox' | 'supervise' | 'campaign' | 'preview';
 
 export interface CallRunner {
   readonly mode: CallMode;

@@ -149,6 +149,7 @@ export class CallSession {
       offerShown: (facts, agent, variables) => deps.agentOffered?.(facts, agent, variables),
       campaign: deps.campaign ?? null,
       disposeAtPhone: deps.campaign?.disposeAtPhone ?? null,
+      preview: deps.campaign?.preview ?? null,
       ivrVariables: () => this.switchboard.ivrVariables,
       hangupCaller: (reason, by) => this.hangupCaller(reason, by),
       partyAnswered: (answeredBy, agent) => {
@@ -312,6 +313,10 @@ export class CallSession {
         // The supervisor's phone, rung for an API request, answered (supervise-call.ts).
         await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'answered', 'supervise')), this.follow(this.channelId)]);
         return this.switchboard.startSupervision(event.supervisionId);
+      case 'preview-start':
+        // The agent's phone, rung for a preview offer, answered (preview-call.ts).
+        await Promise.all([this.persist(() => this.deps.store.insert(this.facts, this.channelId, 'answered', 'preview')), this.follow(this.channelId)]);
+        return this.switchboard.startPreview(event.attemptId);
       case 'campaign-start':
         // A campaign's contact, answered (and through AMD): the dialer says what to do (campaign-call.ts).
         // The 2 s to an agent run already: the live row's insert is not waited for (later writes are).

@@ -16,12 +16,13 @@ import { AgentCodeRunner, type AgentCodeHost } from './agent-call.js';
 import { SuperviseRunner, type SuperviseHost } from './supervise-call.js';
 import { CAMPAIGN_WAIT_MODE, CampaignRunner, type CampaignHost } from './campaign-call.js';
 import { DispositionRunner, type DispositionHost } from './disposition-call.js';
+import { PreviewRunner, type PreviewHost } from './preview-call.js';
 import type { CampaignStart } from './campaign-originate.js';
 import type { TransferTarget } from '../ivr/model.js';
 import { logRejection } from '../shared/log-rejection.js';
 
 /** What the session offers its runners: every runner's host interface, in one object. */
-export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost & SuperviseHost & CampaignHost & DispositionHost;
+export type SessionHost = VoicemailHost & TestServiceHost & IvrHost & QueueHost & AgentCodeHost & DialHost & SuperviseHost & CampaignHost & DispositionHost & PreviewHost;
 
 /** An IVR target of an outside number was set up by an admin: it may reach any outbound route. */
 export const IVR_CALLER_CONTEXT: CallerContext = { callerClass: 'international', callerIdNumber: null };
@@ -121,6 +122,11 @@ export class Switchboard {
   /** The supervisor's phone, rung for API request `supervisionId`, answered: join the call it names. */
   startSupervision(supervisionId: string): Promise<void> {
     return this.handTo(new SuperviseRunner(this.host, { kind: 'api', id: supervisionId }), 'supervise').start();
+  }
+
+  /** The agent's phone, rung for preview offer `attemptId`, answered: the contact's name, then 1 or 2 (preview-call.ts). */
+  startPreview(attemptId: string): Promise<void> {
+    return this.handTo(new PreviewRunner(this.host, attemptId), 'preview').start();
   }
 
   /** A campaign's contact answered (campaign-call.ts). */

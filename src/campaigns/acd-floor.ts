@@ -3,9 +3,10 @@
  * and those busy with their phase (a reserved agent counts as about to talk) and its age. Paused
  * and logged-out agents do not count.
  */
-import type { AcdStore } from '../acd/engine.js';
+import type { AcdEngine, AcdStore } from '../acd/engine.js';
 import type { AgentFloor } from './dialer.js';
 import type { BusyAgent } from './pacing.js';
+import type { PreviewAgents } from './preview.js';
 
 export function acdFloor(store: Pick<AcdStore, 'agents'>): AgentFloor {
   return {
@@ -21,5 +22,21 @@ export function acdFloor(store: Pick<AcdStore, 'agents'>): AgentFloor {
       }
       return { ready, busy };
     },
+  };
+}
+
+/**
+ * Preview mode's agents (preview.ts PreviewAgents) from the ACD: the queue's ready agents logged in
+ * at a phone, longest idle first; reserving and letting go go through the engine (agent-state.ts
+ * 'offer', then 'call-ended' or, for an offer left unanswered, 'ring-timeout').
+ */
+export function previewAgents(store: Pick<AcdStore, 'agents'>, engine: Pick<AcdEngine, 'reserve' | 'releaseReserved'>): PreviewAgents {
+  return {
+    async ready(queueId: string) {
+      const agents = (await store.agents()).filter((a) => a.machine.status === 'ready' && a.extension !== null && a.memberships.some((m) => m.queueId === queueId));
+      return agents.sort((a, b) => a.machine.since - b.machine.since).map((a) => ({ id: a.id, number: a.number, extension: a.extension! }));
+    },
+    reserve: (agentId, attemptId, queueId) => engine.reserve(agentId, attemptId, queueId),
+    release: (agentId, attemptId, missed) => engine.releaseReserved(agentId, attemptId, missed),
   };
 }

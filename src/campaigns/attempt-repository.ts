@@ -5,6 +5,7 @@
  *
  *   claim      ready/callback contacts due now, in the window, row-locked with SKIP LOCKED (two
  *              dialers never take the same one) -> contact 'dialing', attempt `<contact>-<n>` 'queued'
+ *              (preview mode: 'offered' to one agent until they accept: preview-repository.ts)
  *   release    the job could not be queued (Redis down): attempt deleted, contact back as it was
  *   dial       'queued' -> 'dialing' (only one caller wins; campaign_days.attempts + 1)
  *   answered   'dialing' -> 'answered' (live answer or machine)
@@ -60,7 +61,9 @@ async function addToDay(db: DbOrTx, campaignId: string, day: string, counters: r
  * (or 'unreachable' when there is none) in the same transaction, so they are not looked at again
  * every tick.
  */
-export async function claimContacts(db: Db, campaign: CampaignRow, wanted: { readonly lines: number; readonly inFlightSeen: number }, now: Date): Promise<ClaimedAttempt[]> {
+export async function claimContacts(
+  db: Db, campaign: CampaignRow, wanted: { readonly lines: number; readonly inFlightSeen: number; readonly offerTo?: string }, now: Date,
+): Promise<ClaimedAttempt[]> {
   if (wanted.lines <= 0) return [];
   const window = windowOf(campaign);
   return db.transaction().execute(async (tx) => {
@@ -68,7 +71,8 @@ export async function claimContacts(db: Db, campaign: CampaignRow, wanted: { rea
     // claimed since this one looked are taken off what it may claim now.
     const state = await tx.selectFrom('campaigns').select('state').where('id', '=', campaign.id).forUpdate().executeTakeFirst();
     if (state?.state !== 'running') return [];
-    const n = wanted.lines - Math.max(0, (await linesInFlight(tx, campaign.id)) - wanted.inFlightSeen);
+    // A preview offer (offerTo: the agent) is not a line: the agent's reservation is its limit.
+    const n = wanted.offerTo !== undefined ? wanted.lines : wanted.lines - Math.max(0, (await linesInFlight(tx, campaign.id)) - wanted.inFlightSeen);
     if (n <= 0) return [];
     const due = await tx
       .selectFrom('campaign_contacts')
@@ -97,17 +101,18 @@ export async function claimContacts(db: Db, campaign: CampaignRow, wanted: { rea
       }
       const id = `${c.id}-${c.attempts + 1}`;
       await tx.updateTable('campaign_contacts').set({ state: 'dialing', attempts: c.attempts + 1, updated_at: now }).where('id', '=', c.id).execute();
-      await tx.insertInto('campaign_attempts').values({ id, campaign_id: campaign.id, contact_id: c.id, number: c.number, state: 'queued', created_at: now }).execute();
+      const offer = wanted.offerTo !== undefined ? { state: 'offered' as const, agent_id: wanted.offerTo } : { state: 'queued' as const };
+      await tx.insertInto('campaign_attempts').values({ id, campaign_id: campaign.id, contact_id: c.id, number: c.number, created_at: now, ...offer }).execute();
       claimed.push({ id, contactId: c.id, number: c.number });
     }
     return claimed;
   });
 }
 
-/** The job for a claimed attempt could not be queued: undo the claim. */
+/** The job for a claimed attempt could not be queued (or a preview offer's agent was taken meanwhile): undo the claim. */
 export async function releaseAttempt(db: Db, attemptId: string): Promise<void> {
   await db.transaction().execute(async (tx) => {
-    const a = await tx.deleteFrom('campaign_attempts').where('id', '=', attemptId).where('state', '=', 'queued').returning(['contact_id']).executeTakeFirst();
+    const a = await tx.deleteFrom('campaign_attempts').where('id', '=', attemptId).where('state', 'in', ['queued', 'offered']).returning(['contact_id']).executeTakeFirst();
     if (!a) return;
     await tx
       .updateTable('campaign_contacts')
@@ -202,6 +207,8 @@ export interface FinishFacts {
   readonly cause?: number | null;
   readonly ringMs?: number | null;
   readonly at: Date;
+  /** End it only from this state (a preview offer skipped: not once accepted). */
+  readonly onlyFrom?: CampaignAttemptRow['state'];
 }
 
 /**
@@ -214,7 +221,7 @@ export interface FinishFacts {
 export async function finishAttempt(db: Db, campaign: CampaignRow, attemptId: string, facts: FinishFacts): Promise<boolean> {
   return db.transaction().execute(async (tx) => {
     const a = await tx.selectFrom('campaign_attempts').selectAll().where('id', '=', attemptId).forUpdate().executeTakeFirst();
-    if (!a || a.state === 'ended') return false;
+    if (!a || a.state === 'ended' || (facts.onlyFrom !== undefined && a.state !== facts.onlyFrom)) return false;
     const counters: DayCounter[] = [];
     let outcome: AttemptOutcome = a.outcome ?? facts.outcome;
     if (a.state === 'answered' && a.outcome === null) {
@@ -293,7 +300,7 @@ export async function attemptsToday(db: DbOrTx, campaign: Pick<CampaignRow, 'id'
 }
 
 /** Attempts in a state since before `before`: the reconciliation's candidates (a restart, a lost job). */
-export async function attemptsStuck(db: DbOrTx, state: 'queued' | 'dialing' | 'answered' | 'connected', before: Date, limit = 200): Promise<CampaignAttemptRow[]> {
-  const column = state === 'queued' ? 'created_at' : state === 'dialing' ? 'dialed_at' : state === 'answered' ? 'answered_at' : 'connected_at';
+export async function attemptsStuck(db: DbOrTx, state: 'offered' | 'queued' | 'dialing' | 'answered' | 'connected', before: Date, limit = 200): Promise<CampaignAttemptRow[]> {
+  const column = state === 'queued' || state === 'offered' ? 'created_at' : state === 'dialing' ? 'dialed_at' : state === 'answered' ? 'answered_at' : 'connected_at';
   return db.selectFrom('campaign_attempts').selectAll().where('state', '=', state).where(column, '<', before).orderBy(column).limit(limit).execute();
 }

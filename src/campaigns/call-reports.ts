@@ -62,10 +62,14 @@ export class CampaignReports implements CampaignCallReports {
     const contact = await this.db.selectFrom('campaign_contacts').select(['id', 'number', 'name', 'data']).where('id', '=', a.contact_id).executeTakeFirstOrThrow();
     const view = { contactId: contact.id, campaign: c.name, number: contact.number, name: contact.name, data: contact.data };
     if (c.mode === 'agentless' && c.flow_id !== null) return { kind: 'flow', flowId: c.flow_id, contact: view };
-    const queue = c.queue_id === null ? undefined : await this.db.selectFrom('queues').select('name').where('id', '=', c.queue_id).executeTakeFirst();
+    const queue = c.queue_id === null ? undefined : await this.db.selectFrom('queues').select(['name', 'ring_timeout_seconds']).where('id', '=', c.queue_id).executeTakeFirst();
     if (!queue) {
       this.log.warn({ campaign: c.name, attempt: attemptId }, 'campaign has no queue to connect an answered contact to: hung up');
       return { kind: 'hangup' };
+    }
+    // Preview: the agent who accepted the contact is reserved for it; their phone rings at once, for up to the queue's ring timeout.
+    if (c.mode === 'preview' && a.agent_id !== null) {
+      return { kind: 'connect', queue: queue.name, connectMs: queue.ring_timeout_seconds * 1000, abandonPrompt: c.abandon_prompt, contact: view, reservedFor: a.agent_id };
     }
     return { kind: 'connect', queue: queue.name, connectMs: Math.round(Number(c.connect_seconds) * 1000), abandonPrompt: c.abandon_prompt, contact: view };
   }

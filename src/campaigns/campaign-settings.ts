@@ -34,6 +34,8 @@ export interface CampaignSettings {
   readonly abandonCap: number;
   readonly ringSeconds: number;
   readonly connectSeconds: number;
+  /** Preview mode: seconds an offer waits for the agent's accept or skip (5-300). */
+  readonly previewSeconds: number;
   readonly pacing: Pacing;
   readonly amd: boolean;
   readonly machineAction: MachineAction;
@@ -89,6 +91,7 @@ export function withDefaults(input: SettingsInput, siteTimeZone: string): Campai
     abandonCap,
     ringSeconds: input.ringSeconds ?? 25,
     connectSeconds: input.connectSeconds ?? MAX_CONNECT_SECONDS,
+    previewSeconds: input.previewSeconds ?? 30,
     pacing: input.pacing ?? (abandonCap > 0 ? { mode: 'predictive', targetAbandonRate: abandonCap } : { mode: 'fixed', level: 1 }),
     amd: input.amd ?? false,
     machineAction: input.machineAction ?? 'hangup',
@@ -137,6 +140,7 @@ export function settingsProblem(s: CampaignSettings): Problem | null {
   if (s.abandonCap < 0 || s.abandonCap > MAX_ABANDON_CAP) return p('abandonCap', `between 0 and ${MAX_ABANDON_CAP} (3 % of live answers over 30 days is the legal ceiling)`);
   if (s.ringSeconds < MIN_RING_SECONDS) return p('ringSeconds', `a number must ring at least ${MIN_RING_SECONDS} s before the dialer gives up (TSR)`);
   if (s.connectSeconds <= 0 || s.connectSeconds > MAX_CONNECT_SECONDS) return p('connectSeconds', `more than 0 and at most ${MAX_CONNECT_SECONDS}: an abandoned call must hear the message within 2 s`);
+  if (!Number.isInteger(s.previewSeconds) || s.previewSeconds < 5 || s.previewSeconds > 300) return p('previewSeconds', 'from 5 to 300 s: how long a preview offer waits for the agent');
   const pacing = pacingProblem(s.pacing as LoosePacing, s.abandonCap);
   if (pacing !== null) return pacing;
   if (s.mode === 'agentless') {

@@ -26,6 +26,7 @@ import type { AttemptDialer } from './ports.js';
 import type { CampaignRow } from './tables.js';
 import { inWindow } from './window.js';
 import { abandonCounts, ringingSeconds } from './floor.js';
+import { PreviewDialer, type PreviewDeps } from './preview.js';
 
 /** The agents of a queue as the pacing sees them. */
 export interface AgentFloor {
@@ -50,6 +51,8 @@ export interface DialerDeps {
   readonly onPacing?: (campaign: CampaignRow, decision: PacingDecision) => void;
   readonly tickMs?: number;
   readonly now?: () => Date;
+  /** Preview mode's agents, the agents' phones and the event stream (preview.ts); absent: preview campaigns offer nothing. */
+  readonly preview?: Pick<PreviewDeps, 'agents' | 'handset' | 'events'>;
 }
 
 /** Who finishes a campaign in the audit log. */
@@ -78,9 +81,22 @@ export class CampaignDialer {
   /** Campaign id -> its pacer (learned as it runs; a restart learns again) and the settings it was made with. */
   private readonly pacers = new Map<string, { key: string; state: PacerState }>();
   private readonly now: () => Date;
+  /** Preview mode's offers (preview.ts); null when not wired. */
+  readonly preview: PreviewDialer | null;
 
   constructor(private readonly deps: DialerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.preview = deps.preview
+      ? new PreviewDialer({
+          ...deps.preview,
+          db: deps.db,
+          log: deps.log,
+          now: this.now,
+          endAttempt: (c, id, facts) => this.endAttempt(c, id, facts),
+          enqueue: (id) => deps.queue.enqueue(id),
+          kick: () => this.kick(),
+        })
+      : null;
   }
 
   start(): void {
@@ -92,6 +108,7 @@ export class CampaignDialer {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.preview?.stop();
     await this.running;
   }
 
@@ -166,6 +183,7 @@ export class CampaignDialer {
 
   private async step(c: CampaignRow, now: Date): Promise<void> {
     const { db, log } = this.deps;
+    if (c.mode === 'preview') return this.previewStep(c, now);
     const wanted = await this.linesFor(c, now);
     let { lines } = wanted;
     if (lines > 0 && c.daily_limit !== null) lines = Math.min(lines, c.daily_limit - (await attemptsToday(db, c, now)));
@@ -182,6 +200,15 @@ export class CampaignDialer {
       }
     }
     if (claimed.length === 0) await this.finishIfDone(c);
+  }
+
+  /** Preview mode: an offer to each ready agent (preview.ts), within the daily limit. */
+  private async previewStep(c: CampaignRow, now: Date): Promise<void> {
+    if (!this.preview) return;
+    const limit = c.daily_limit === null ? Number.MAX_SAFE_INTEGER : c.daily_limit - (await attemptsToday(this.deps.db, c, now));
+    if (limit <= 0) return;
+    const { offered, agents } = await this.preview.step(c, now, limit);
+    if (agents > 0 && offered === 0) await this.finishIfDone(c);
   }
 
   /** No contact is left to try and no call is in progress: the campaign is finished. */
@@ -249,12 +276,15 @@ export class CampaignDialer {
   async endAttempt(c: CampaignRow, attemptId: string, facts: FinishFacts): Promise<boolean> {
     const ended = await finishAttempt(this.deps.db, c, attemptId, facts);
     if (ended) this.deps.onAttemptEnded?.(attemptId, c);
+    // preview: the agent reserved for the contact is let go (unless the call reached them)
+    if (ended && this.preview && c.mode === 'preview') await this.preview.ended(attemptId).catch((err: Error) => this.deps.log.warn({ attempt: attemptId, err: err.message }, 'preview agent not let go'));
     return ended;
   }
 
   /** Attempts a crash or a restart left behind (see the header). */
   async reconcile(now: Date): Promise<void> {
     const { db, log } = this.deps;
+    await this.preview?.reconcile(now).catch((err: Error) => log.warn({ err: err.message }, 'preview offers not reconciled'));
     for (const a of await attemptsStuck(db, 'queued', new Date(now.getTime() - QUEUED_LOST_MS))) {
       try {
         await this.deps.queue.enqueue(a.id);

@@ -12,6 +12,10 @@
  *   blocked-window                         -> ready at the window's next opening (not a try); no
  *                                             opening within 8 days (zones unknown) -> unreachable
  *   cancelled (stopped or paused before it was dialed) -> ready as it was (not a try)
+ *   skipped | expired (a preview offer the agent skipped or left unanswered: never dialed)
+ *                                          -> ready at once, behind every fresh contact and retry
+ *                                             (priority -1): the next agent is offered the next
+ *                                             contact first (not a try)
  *
  * A retry never comes sooner than its delay, and the dialer dials it only inside the window and
  * through pacing like any contact: the due time is a column (Postgres keeps it across restarts and
@@ -30,6 +34,8 @@ export const DEFAULT_RETRY_RULES: Readonly<Record<RetryOutcome, RetryRule>> = Ob
 
 const RETRY_OUTCOMES: ReadonlySet<string> = new Set(['busy', 'no-answer', 'machine', 'failed', 'abandoned']);
 export const RETRY_PRIORITY = 1;
+/** A preview offer skipped (or expired) puts its contact behind fresh ones (priority 0). */
+export const SKIPPED_PRIORITY = -1;
 
 export interface OutcomeInput {
   readonly outcome: AttemptOutcome;
@@ -61,6 +67,9 @@ export function contactAfter(input: OutcomeInput): ContactNext {
       return input.nextOpening ? { state: 'ready', nextAttemptAt: input.nextOpening, priority: null } : { state: 'unreachable' };
     case 'cancelled':
       return { state: 'unchanged' };
+    case 'skipped':
+    case 'expired':
+      return { state: 'ready', nextAttemptAt: input.at, priority: SKIPPED_PRIORITY };
     default:
       break;
   }

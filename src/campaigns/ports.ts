@@ -50,8 +50,12 @@ export interface AmdResult {
 
 /** What the call side is told to do with an answered contact. */
 export type AnsweredPlan =
-  /** A live person: connect to one of the queue's agents within `connectMs`, else abandon (play `abandonPrompt`). */
-  | { readonly kind: 'connect'; readonly queue: string; readonly connectMs: number; readonly abandonPrompt: string | null; readonly contact: ContactView }
+  /**
+   * A live person: connect to one of the queue's agents within `connectMs`, else abandon (play `abandonPrompt`).
+   * `reservedFor`: preview mode, the agent who accepted the contact (reserved for it): offered first,
+   * and `connectMs` is their phone's ring time (not capped at 2 s: the agent chose to call).
+   */
+  | { readonly kind: 'connect'; readonly queue: string; readonly connectMs: number; readonly abandonPrompt: string | null; readonly contact: ContactView; readonly reservedFor?: string }
   /** A machine: hang up, or play `prompt` (after the beep) and hang up. */
   | { readonly kind: 'machine'; readonly prompt: string | null }
   /** Agentless: run this flow (it may send the contact to a queue). */

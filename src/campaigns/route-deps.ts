@@ -4,6 +4,7 @@ import type { Db } from '../db/database.js';
 import type { EventPublisher } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { ImportService } from './import-service.js';
+import type { PreviewDialer } from './preview.js';
 
 export interface CampaignRouteDeps {
   readonly auth: AuthService;
@@ -15,4 +16,6 @@ export interface CampaignRouteDeps {
   readonly timezone: string;
   /** Contact and do-not-call list imports (list-routes.ts, dnc-routes.ts). */
   readonly imports: ImportService;
+  /** Preview mode's offers (preview-routes.ts): the dialer's, null when no dialer runs here. */
+  readonly preview?: () => PreviewDialer | null;
 }

@@ -49,7 +49,7 @@ export function viewOf(r: repo.CampaignWithNames): CampaignView {
     window: { start: r.window_start, end: r.window_end, days: r.window_days },
     defaultCountry: r.default_country, retryRules: fullRetryRules(r.retry_rules), maxAttempts: r.max_attempts,
     dailyLimit: r.daily_limit, timeZone: r.time_zone, abandonCap: Number(r.abandon_cap), ringSeconds: r.ring_seconds,
-    connectSeconds: Number(r.connect_seconds), pacing: r.pacing, amd: r.amd, machineAction: r.machine_action,
+    connectSeconds: Number(r.connect_seconds), previewSeconds: r.preview_seconds, pacing: r.pacing, amd: r.amd, machineAction: r.machine_action,
     machinePrompt: r.machine_prompt, abandonPrompt: r.abandon_prompt, flow: r.flow_name, dispositions: r.dispositions,
     createdAt: r.created_at, updatedAt: r.updated_at,
   };
@@ -188,7 +188,7 @@ export class CampaignService {
       mode: s.mode as CampaignMode, queue_id: queueId, trunk_id: trunkId, caller_id: s.callerId, caller_name: s.callerName,
       window_start: s.window.start, window_end: s.window.end, window_days: JSON.stringify(s.window.days), default_country: s.defaultCountry,
       retry_rules: JSON.stringify(s.retryRules), max_attempts: s.maxAttempts, daily_limit: s.dailyLimit, time_zone: s.timeZone,
-      abandon_cap: s.abandonCap, ring_seconds: s.ringSeconds, connect_seconds: s.connectSeconds, pacing: JSON.stringify(s.pacing),
+      abandon_cap: s.abandonCap, ring_seconds: s.ringSeconds, connect_seconds: s.connectSeconds, preview_seconds: s.previewSeconds, pacing: JSON.stringify(s.pacing),
       amd: s.amd, machine_action: s.machineAction, machine_prompt: s.machinePrompt, abandon_prompt: s.abandonPrompt, flow_id: flowId,
       dispositions: JSON.stringify(s.dispositions),
     };

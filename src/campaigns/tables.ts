@@ -62,6 +62,8 @@ export interface CampaignTable {
   ring_seconds: ColumnType<number, number | undefined, number>;
   /** numeric: pg returns it as a string. */
   connect_seconds: ColumnType<string, number | undefined, number>;
+  /** Preview mode: how long an offer waits for the agent's accept or skip (5-300 s). */
+  preview_seconds: ColumnType<number, number | undefined, number>;
   pacing: Json<Pacing>;
   amd: ColumnType<boolean, boolean | undefined, boolean>;
   machine_action: ColumnType<MachineAction, MachineAction | undefined, MachineAction>;
@@ -129,10 +131,13 @@ export interface CampaignContactTable {
 }
 export type CampaignContactRow = Selectable<CampaignContactTable>;
 
-export type AttemptState = 'queued' | 'dialing' | 'answered' | 'connected' | 'ended';
+/** 'offered': preview mode, offered to agent_id and not dialed until they accept (preview.ts). */
+export type AttemptState = 'offered' | 'queued' | 'dialing' | 'answered' | 'connected' | 'ended';
 export type AttemptOutcome =
   | 'busy' | 'no-answer' | 'failed' | 'machine' | 'human' | 'abandoned'
-  | 'blocked-dnc' | 'blocked-window' | 'cancelled';
+  | 'blocked-dnc' | 'blocked-window' | 'cancelled'
+  /** Preview offers the agent skipped, or left unanswered: never dialed, not a try. */
+  | 'skipped' | 'expired';
 
 export interface CampaignAttemptTable {
   /** `<contact id>-<n>`. */

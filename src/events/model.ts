@@ -102,7 +102,7 @@ export const CampaignStateChanged = envelope('campaign.state', {
   cause: Type.String({ description: 'start, pause, resume, stop (the API) or finish (the dialer: no contact left)' }),
 }, "an outbound campaign's state changed (written; docs/campaigns.md#lifecycle)");
 
-export const CAMPAIGN_ATTEMPT_OUTCOMES = ['busy', 'no-answer', 'failed', 'machine', 'human', 'abandoned', 'blocked-dnc', 'blocked-window', 'cancelled'] as const;
+export const CAMPAIGN_ATTEMPT_OUTCOMES = ['busy', 'no-answer', 'failed', 'machine', 'human', 'abandoned', 'blocked-dnc', 'blocked-window', 'cancelled', 'skipped', 'expired'] as const;
 export const CampaignAttemptEnded = envelope('campaign.attempt', {
   attemptId: Type.String({ description: '`<contact id>-<n>`; also the Asterisk channel id of the contact\'s leg' }),
   campaignId: Type.String(),
@@ -110,14 +110,28 @@ export const CampaignAttemptEnded = envelope('campaign.attempt', {
   contactId: Type.String(),
   contactNumber: Type.Union([Type.String(), Type.Null()], { description: 'the number dialed (E.164); null when withheld from a viewer' }),
   contactName: Type.Union([Type.String(), Type.Null()], { description: 'the contact\'s name; null when unknown or withheld from a viewer' }),
-  outcome: Type.Union(CAMPAIGN_ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)), { description: 'docs/campaigns.md: human (an agent talked), abandoned, machine, busy, no-answer, failed, blocked-dnc, blocked-window, cancelled' }),
+  outcome: Type.Union(CAMPAIGN_ATTEMPT_OUTCOMES.map((o) => Type.Literal(o)), { description: 'docs/campaigns.md: human (an agent talked), abandoned, machine, busy, no-answer, failed, blocked-dnc, blocked-window, cancelled; preview offers: skipped, expired (never dialed)' }),
   agent: Type.Union([Type.String(), Type.Null()], { description: 'the agent\'s number, when one talked with the contact' }),
 }, "an outbound campaign's attempt ended (written), with its outcome");
 
-export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady, CampaignStateChanged, CampaignAttemptEnded], { $id: 'PbxEvent' });
+export const CAMPAIGN_PREVIEW_STATES = ['offered', 'accepted', 'skipped', 'expired'] as const;
+export const CampaignPreview = envelope('campaign.preview', {
+  attemptId: Type.String({ description: 'the offer: the attempt dialed if the agent accepts (`<contact id>-<n>`)' }),
+  campaignId: Type.String(),
+  campaign: Type.String({ description: 'the campaign name' }),
+  agent: Type.String({ description: "the agent's number" }),
+  state: Type.Union(CAMPAIGN_PREVIEW_STATES.map((s) => Type.Literal(s)), { description: 'offered (to this agent, reserved meanwhile), accepted (the contact is dialed), skipped, expired (not answered in time: counts as skipped)' }),
+  contactId: Type.String(),
+  contactNumber: Type.String({ description: 'the number to dial (E.164)' }),
+  contactName: NullableString,
+  data: Type.Record(Type.String(), Type.String(), { description: "the contact's data (the list's extra columns)" }),
+  expiresAt: Type.String({ format: 'date-time', description: 'when the offer counts as skipped unless accepted' }),
+}, 'preview mode: a contact offered to an agent before it is dialed, and what became of the offer (docs/campaigns.md#preview-mode)');
+
+export const PbxEvent = Type.Union([CallStarted, CallAnswered, CallEnded, QueueJoined, QueueLeft, AgentOffered, AgentStateChanged, RecordingReady, CampaignStateChanged, CampaignAttemptEnded, CampaignPreview], { $id: 'PbxEvent' });
 export type PbxEvent = Static<typeof PbxEvent>;
 export type EventType = PbxEvent['type'];
-export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready', 'campaign.state', 'campaign.attempt'];
+export const EVENT_TYPES: readonly EventType[] = ['call.started', 'call.answered', 'call.ended', 'queue.joined', 'queue.left', 'agent.offered', 'agent.state', 'recording.ready', 'campaign.state', 'campaign.attempt', 'campaign.preview'];
 
 /** What a feature publishes: the event without its id and time (the bus gives those). */
 export type EventInput = PbxEvent extends infer E ? (E extends PbxEvent ? Omit<E, 'id' | 'at'> : never) : never;
@@ -148,6 +162,6 @@ export function forRole(role: StreamRole, event: PbxEvent): PbxEvent | null {
   if (!mayReceive(role, event.type)) return null;
   if (role !== 'viewer') return event;
   if ('callerNumber' in event) return { ...event, callerNumber: null, callerName: null };
-  if ('contactNumber' in event) return { ...event, contactNumber: null, contactName: null };
+  if (event.type === 'campaign.attempt') return { ...event, contactNumber: null, contactName: null };
   return event;
 }
