@@ -8,7 +8,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { addWithin, bullConnections, type BullConnections, type BullRedisOptions } from '../shared/bull.js';
+import { addWithin, bullConnections, type BullConnections, type BullRedisOptions, closeBull } from '../shared/bull.js';
 
 export const ATTEMPTS_QUEUE = 'campaign-attempts';
 
@@ -59,8 +59,8 @@ export class AttemptJobs implements AttemptQueue {
   }
 
   async stop(): Promise<void> {
-    await this.worker?.close(true);
-    await this.queue.close();
+    await closeBull(this.worker, true);
+    await closeBull(this.queue);
     this.redis.close();
   }
 }

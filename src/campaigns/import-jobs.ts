@@ -9,7 +9,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { addWithin, bullConnections, type BullConnections, type BullRedisOptions } from '../shared/bull.js';
+import { addWithin, bullConnections, type BullConnections, type BullRedisOptions, closeBull } from '../shared/bull.js';
 
 export const CAMPAIGN_IMPORTS_QUEUE = 'campaign-imports';
 
@@ -76,8 +76,8 @@ export class ImportJobs implements ImportQueue {
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    await this.worker?.close();
-    await this.queue.close();
+    await closeBull(this.worker);
+    await closeBull(this.queue);
     this.redis.close();
   }
 }

@@ -12,6 +12,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { CompressionQueue, RecordingStore } from './service.js';
+import { closeBull } from '../shared/bull.js';
 
 export const RECORDINGS_QUEUE = 'recordings';
 const RETENTION_SCHEDULER = 'recordings-retention';
@@ -94,8 +95,8 @@ export class RecordingJobs implements CompressionQueue {
 
   /** A compression in progress is not waited for: BullMQ hands it to a worker again once its lock lapses. */
   async stop(): Promise<void> {
-    await this.worker?.close(true);
-    await this.queue.close();
+    await closeBull(this.worker, true);
+    await closeBull(this.queue);
     this.connection.disconnect();
   }
 }

@@ -64,3 +64,23 @@ export async function addWithin<T>(adding: Promise<T>, ms = ADD_WAIT_MS): Promis
     clearTimeout(timer);
   }
 }
+
+/** Something BullMQ closes: a Queue or a Worker. */
+interface BullClosable {
+  close(force?: boolean): Promise<void>;
+}
+
+/**
+ * Close a BullMQ Queue or Worker, then give its Redis connections a quiet 'error' listener.
+ * BullMQ (5.81) removes every listener of a connection when it closes it; a connection still
+ * starting (Redis refusing our password, or down) fails later, when its ioredis client ends, and
+ * BullMQ then emits 'error' with no listener: an unhandled rejection (a clean-clone test run
+ * failed on one). The connections are BullMQ's own fields, `connection` and, for a Worker,
+ * `blockingConnection`.
+ */
+export async function closeBull(what: BullClosable | null | undefined, force?: boolean): Promise<void> {
+  if (!what) return;
+  await (force === undefined ? what.close() : what.close(force));
+  const fields = what as unknown as Record<string, { on?: (event: string, fn: () => void) => unknown } | undefined>;
+  for (const name of ['connection', 'blockingConnection']) fields[name]?.on?.('error', () => undefined);
+}

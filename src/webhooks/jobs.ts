@@ -11,7 +11,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { addWithin } from '../shared/bull.js';
+import { addWithin, closeBull } from '../shared/bull.js';
 
 export const WEBHOOKS_QUEUE = 'webhooks';
 
@@ -101,8 +101,8 @@ export class WebhookJobs implements DeliveryQueue {
   }
 
   async stop(): Promise<void> {
-    await this.worker?.close(true);
-    await this.queue.close();
+    await closeBull(this.worker, true);
+    await closeBull(this.queue);
     this.adds.disconnect();
     this.connection.disconnect();
   }
