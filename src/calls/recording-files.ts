@@ -41,14 +41,21 @@ export async function wavClosed(file: string): Promise<boolean | null> {
   }
 }
 
-export type FilesState = { readonly kind: 'closed'; readonly files: readonly string[] } | { readonly kind: 'open' } | { readonly kind: 'missing' };
+export type FilesState =
+  | { readonly kind: 'closed'; readonly files: readonly string[] }
+  /** Not closed (yet): the files there, and when either was last written (ms since the epoch). */
+  | { readonly kind: 'open'; readonly files: readonly string[]; readonly lastWriteAt: number }
+  | { readonly kind: 'missing' };
 
 /** Where the two files of recording `id` are (host paths), and whether Asterisk is done with them. */
 export async function directionFilesState(dir: string, id: string): Promise<FilesState> {
   const { rx, tx } = directionFiles(dir, id);
   const [r, t] = await Promise.all([wavClosed(rx), wavClosed(tx)]);
-  if (r === false || t === false) return { kind: 'open' };
-  const files = [r ? rx : null, t ? tx : null].filter((f): f is string => f !== null);
+  const files = [r !== null ? rx : null, t !== null ? tx : null].filter((f): f is string => f !== null);
+  if (r === false || t === false) {
+    const times = await Promise.all(files.map(async (f) => (await stat(f).catch(() => null))?.mtimeMs ?? 0));
+    return { kind: 'open', files, lastWriteAt: Math.max(0, ...times) };
+  }
   return files.length === 0 ? { kind: 'missing' } : { kind: 'closed', files };
 }
 
@@ -56,14 +63,17 @@ export async function directionFilesState(dir: string, id: string): Promise<File
  * Merge the direction files into `target` (a WAV file; its folders are made). Two files: stereo
  * (`-M`: caller left, other side right) or mixed mono (`-m`); one file (the other never written):
  * that one, as is, on both channels when stereo. Written beside the target first, then renamed.
- * Returns the duration in ms. sox exits 0 even when it could not write its output (a full disk:
+ * `unclosed`: files whose header Asterisk never finished (killed while recording), read to their
+ * end. Returns the duration in ms. sox exits 0 even when it could not write its output (a full disk:
  * "sox FAIL sox: ... error writing output file: No space left on device"), so its FAIL line is a
  * failure too: the partial file is removed and the direction files stay for the next try.
  */
-export async function mergeDirections(files: readonly string[], target: string, mono: boolean): Promise<number> {
+export async function mergeDirections(files: readonly string[], target: string, mono: boolean, o: { unclosed?: boolean } = {}): Promise<number> {
   await mkdir(path.dirname(target), { recursive: true });
   const partial = `${target}.part`;
-  const inputs = files.length === 2 ? [mono ? '-m' : '-M', ...files] : [...files];
+  // Files Asterisk never closed (it was killed) say 0 bytes of audio in their header: read to the end.
+  const named = o.unclosed ? files.flatMap((f) => ['--ignore-length', f]) : [...files];
+  const inputs = files.length === 2 ? [mono ? '-m' : '-M', ...named] : named;
   const channels = mono ? ['channels', '1'] : files.length === 2 ? [] : ['channels', '2'];
   try {
     const { stderr } = await run('sox', [...inputs, '-t', 'wav', '-e', 'signed-integer', '-b', '16', partial, ...channels], { timeout: 300_000 });

@@ -85,9 +85,13 @@ export class RecordingFinisher {
     const target = `${dir}/${row.path}`;
     const state = await this.closedFiles(id);
     let durationMs = row.duration_ms ?? 0;
-    if (state.kind === 'closed') {
+    // Files nobody writes any more but never closed: Asterisk died during the call (SIGKILL, a crash).
+    const unclosed = state.kind === 'open' && state.files.length > 0 && Date.now() - state.lastWriteAt >= CLOSE_WAIT_MS;
+    if (unclosed) log.warn({ recording: id, files: state.files }, 'recording files never closed by Asterisk (it stopped during the call): merged as they are');
+    const files = state.kind === 'closed' || (state.kind === 'open' && unclosed) ? state.files : null;
+    if (files) {
       await this.deps.sink.prepare(row.path);
-      durationMs = await mergeDirections(state.files, target, this.deps.mono);
+      durationMs = await mergeDirections(files, target, this.deps.mono, { unclosed });
     } else if (!(await fileExists(target))) {
       throw new Error(state.kind === 'open' ? 'Asterisk has not closed the recording files' : 'Asterisk wrote no recording file');
     }
@@ -99,15 +103,16 @@ export class RecordingFinisher {
       lastError: null,
     });
     await this.deps.sink.finalize(id);
-    if (state.kind === 'closed') await removeFiles(state.files);
+    if (files) await removeFiles(files);
     log.info({ recording: id, callId: row.call_id, durationMs, path: row.path }, 'recording finished');
   }
 
+  /** The files once closed; or open after CLOSE_WAIT_MS, or already unwritten for that long. */
   private async closedFiles(id: string): Promise<Awaited<ReturnType<typeof directionFilesState>>> {
     const until = Date.now() + CLOSE_WAIT_MS;
     for (;;) {
       const state = await directionFilesState(this.deps.dir, id);
-      if (state.kind !== 'open' || Date.now() >= until) return state;
+      if (state.kind !== 'open' || Date.now() >= until || Date.now() - state.lastWriteAt >= CLOSE_WAIT_MS) return state;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }

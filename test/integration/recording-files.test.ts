@@ -3,7 +3,7 @@
  * still being written (WAV header not final, as Asterisk leaves it until it closes the file) is
  * "open"; closed files merge to stereo (caller left, other side right) or to mixed mono; one file
  * alone still makes a recording; a merge that cannot be written (a full disk) fails and leaves
- * neither the target nor a partial file.
+ * neither the target nor a partial file; files Asterisk never closed (killed) merge read to their end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -44,7 +44,7 @@ describe('recording files', () => {
     await writeFile(rx, bytes);
     expect(await wavClosed(rx)).toBe(false);
     expect(await wavClosed(tx)).toBeNull();
-    expect(await directionFilesState(dir, 'open-1')).toEqual({ kind: 'open' });
+    expect(await directionFilesState(dir, 'open-1')).toMatchObject({ kind: 'open', files: [rx] });
     expect(await directionFilesState(dir, 'none')).toEqual({ kind: 'missing' });
   });
 
@@ -92,5 +92,21 @@ describe('recording files', () => {
     await expect(mergeDirections([rx, tx], out, false)).rejects.toThrow(/No space left on device/);
     expect(await readdir(path.dirname(out))).toEqual([]);
     expect(await directionFilesState(dir, 'full')).toEqual({ kind: 'closed', files: [rx, tx] });
+  });
+
+  it('files Asterisk never closed (killed mid-call: header length 0) stay open, and merge read to their end', async () => {
+    const { rx, tx } = directionFiles(dir, 'killed');
+    for (const [file, freq] of [[rx, 440], [tx, 1000]] as const) {
+      await tone(file, freq, 2);
+      const bytes = await readFile(file);
+      bytes.writeUInt32LE(0, 40); // the data size format_wav.c writes first and fixes on close
+      await writeFile(file, bytes);
+    }
+    const state = await directionFilesState(dir, 'killed');
+    expect(state).toMatchObject({ kind: 'open', files: [rx, tx] });
+    expect(state.kind === 'open' && Date.now() - state.lastWriteAt).toBeLessThan(60_000);
+    const out = path.join(dir, 'killed.wav');
+    expect(await mergeDirections([rx, tx], out, false, { unclosed: true })).toBe(2000);
+    expect(await mergeDirections([rx, tx], path.join(dir, 'killed-as-closed.wav'), false)).toBe(0); // what a plain merge makes of them
   });
 });
