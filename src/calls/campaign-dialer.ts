@@ -7,7 +7,8 @@
  *     notAnsweredOf, with the leg's hangup cause from its Hangup event) -> reports.notAnswered;
  *   - OriginateResponse Success: answered; the contact's channel reaches the app (campaign-call.ts);
  *   - UserEvent PbxCampaignUnserved: answered but never in the app (the contact hung up during AMD:
- *     answered with AMD's HANGUP, then ended; the app was unreachable: failed).
+ *     answered with AMD's HANGUP, then ended; a machine hung up while [pbx-campaign] waited for its
+ *     beep: answered as MACHINE, then ended; the app was unreachable: failed).
  * AMI needs write=originate and read=call,user with event filters for those events (manager.conf).
  */
 import type { Logger } from '../logger.js';
@@ -121,8 +122,9 @@ export class AmiAttemptDialer implements AttemptDialer {
     this.deps.log.warn({ attempt: attemptId, amdStatus }, 'campaign contact answered but never reached the app');
     if (!reports) return;
     const at = new Date(this.now());
-    if (amdStatus === 'HANGUP') {
-      const done = reports.answered(attemptId, attemptId, { status: 'HANGUP', cause: amdCause.slice(0, 64) }, ringMs).then(() => reports.ended(attemptId, at));
+    // A person hanging up during AMD (HANGUP), or a machine during the wait for its beep (MACHINE).
+    if (amdStatus === 'HANGUP' || amdStatus === 'MACHINE') {
+      const done = reports.answered(attemptId, attemptId, { status: amdStatus, cause: amdCause.slice(0, 64) }, ringMs).then(() => reports.ended(attemptId, at));
       logRejection(done, this.deps.log, 'campaign contact hanging up during AMD not reported', { attempt: attemptId });
       return;
     }

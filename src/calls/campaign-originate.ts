@@ -41,7 +41,8 @@ export function cleanCallerName(name: string | null): string {
 /**
  * The AMI Originate action of an attempt (async: Asterisk answers at once, the outcome comes as
  * OriginateResponse). `number`: what the trunk is sent (trunkNumber). Everything in it is checked:
- * the dial string (trunkDialTarget), the channel id, the caller ID; the AMD switch is 0 or 1.
+ * the dial string (trunkDialTarget), the channel id, the caller ID; the AMD and machine-message
+ * switches are 0 or 1.
  */
 export function originateAction(req: OriginateRequest, number: string): Record<string, string> {
   if (!ATTEMPT_ID.test(req.attemptId)) throw new Error(`invalid attempt id ${JSON.stringify(req.attemptId)}`);
@@ -61,8 +62,8 @@ export function originateAction(req: OriginateRequest, number: string): Record<s
     // Any codec a trunk may have (the trunk's own list decides the offer): without this AMI asks
     // for signed linear only, and the answered call fails (cause 58, no bearer capability).
     codecs: CODECS.join(','),
-    // Both read back by [pbx-campaign]; the number is the checked dial-string number (FILTERed there too).
-    variable: `CAMPAIGN_AMD=${req.amd ? '1' : '0'},CAMPAIGN_NUMBER=${number}`,
+    // Read back by [pbx-campaign]; the number is the checked dial-string number (FILTERed there too).
+    variable: `CAMPAIGN_AMD=${req.amd ? '1' : '0'},CAMPAIGN_MACHINE_MESSAGE=${req.amd && req.machineMessage ? '1' : '0'},CAMPAIGN_NUMBER=${number}`,
     async: 'true',
   };
 }

@@ -264,6 +264,7 @@ export class CampaignDialer {
         callerName: c.caller_name,
         ringSeconds: c.ring_seconds,
         amd: c.amd,
+        machineMessage: c.machine_action === 'message' && c.machine_prompt !== null,
       });
     } catch (err) {
       this.deps.log.warn({ campaign: c.name, attempt: attemptId, err: (err as Error).message }, 'campaign call not placed');

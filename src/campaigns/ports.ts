@@ -30,6 +30,11 @@ export interface OriginateRequest {
   readonly ringSeconds: number;
   /** Run app_amd on answer before Stasis. */
   readonly amd: boolean;
+  /**
+   * A machine gets a message (machine_action 'message' with a prompt): on MACHINE, [pbx-campaign]
+   * waits for the greeting and its beep to end (silence) before the app plays it. Absent: false.
+   */
+  readonly machineMessage?: boolean;
 }
 
 export type NotAnsweredOutcome = 'busy' | 'no-answer' | 'failed';

@@ -229,6 +229,42 @@ describe('campaign attempts over AMI', () => {
     expect(results['machine']?.status).toBe('MACHINE');
     expect(results['human']?.status).toBe('HUMAN');
   }, 60_000);
+
+  it("a machine's message starts after its greeting and beep ([pbx-campaign] WaitForSilence), not when AMD decides", async () => {
+    const prompt = `campaign-calls-machine-${base}`;
+    const made = await admin('POST', '/api/v1/prompts/tts', { name: prompt, text: 'Hello, this is Example Company. Please call us back.', language: 'en' });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const rtp = await RtpPhone.open(1000);
+    try {
+      const c = await carrier('answer', { mediaPort: rtp.port });
+      const req = attempt({ amd: true, machineMessage: true });
+      reports.plans.set(req.attemptId, { kind: 'machine', prompt });
+      await app.campaignCalls.dialer.originate(req);
+      // The contact's media: Asterisk's address from the INVITE's SDP; the greeting starts at the answer.
+      const remote = await eventually(async () => {
+        const m = /remote-media (\S+) (\d+)/.exec(await c.log());
+        return m && (await c.log()).includes('answered ') ? { host: m[1]!, port: Number(m[2]) } : undefined;
+      }, 20_000, 'answered with remote media', 10);
+      // A greeting of 6 words (350 ms, 150 ms apart: AMD says MACHINE at the 3rd), a pause, a
+      // 1 kHz beep of 500 ms; then the recording's silence.
+      const words = Array.from({ length: 6 }, (_, i) => [[350, 400 + 50 * i], [150, 0]] as [number, number][]).flat();
+      rtp.speak([...words, [300, 0], [500, 1000]]);
+      rtp.start(remote);
+      const greetingFrom = Date.now();
+      const beepEnds = greetingFrom + 3_000 + 300 + 500;
+      const answered = await reports.wait('answered', req.attemptId, 40_000);
+      expect(answered.amd?.status).toBe('MACHINE');
+      await reports.wait('ended', req.attemptId, 40_000);
+      expect((await c.done).code).toBe(0);
+      const heardAt = firstSound(rtp, greetingFrom);
+      process.stderr.write(`[campaign-calls] machine message heard ${heardAt - beepEnds} ms after the beep ended (AMD ${answered.amd?.cause})\n`);
+      // After the beep and 1.5 s of silence (less a packet or two of jitter); AMD decided at the 3rd word, ~1.5 s in.
+      expect(heardAt - beepEnds).toBeGreaterThanOrEqual(1_300);
+      expect(heardAt - beepEnds).toBeLessThan(4_000);
+    } finally {
+      rtp.close();
+    }
+  }, 60_000);
 });
 
 describe('an answered contact and the agents', () => {

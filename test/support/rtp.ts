@@ -62,6 +62,8 @@ export class RtpPhone {
   private dtmf: { event: number; sent: number } | null = null;
   /** Received audio: one entry per packet, [arrival ms, samples]. */
   private readonly received: [number, Int16Array][] = [];
+  /** Audio sent instead of the tone (speak), and how far it is sent; silence after its end. */
+  private script: { samples: Int16Array; at: number } | null = null;
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -86,6 +88,19 @@ export class RtpPhone {
   start(remote: { host: string; port: number }): void {
     this.remote = remote;
     this.timer ??= setInterval(() => this.tick(), 20);
+  }
+
+  /**
+   * Send `segments` instead of the tone, from the next packet on: `[ms, toneHz]` each, 0 Hz for
+   * silence (a machine's greeting, its beep); then silence for the rest of the call.
+   */
+  speak(segments: readonly (readonly [number, number])[]): void {
+    const samples = new Int16Array(segments.reduce((n, [ms]) => n + ms * (RATE / 1000), 0));
+    let i = 0;
+    for (const [ms, hz] of segments) {
+      for (let k = 0; k < ms * (RATE / 1000); k++, i++) samples[i] = hz ? Math.round(this.amplitude * Math.sin((2 * Math.PI * hz * k) / RATE)) : 0;
+    }
+    this.script = { samples, at: 0 };
   }
 
   /** Press `digit` (RFC 4733, payload 101): ~200 ms of events, then the tone again. */
@@ -135,8 +150,9 @@ export class RtpPhone {
     if (!this.remote) return;
     if (this.dtmf) return this.sendDtmf();
     const payload = Buffer.alloc(FRAME);
+    const script = this.script;
     for (let i = 0; i < FRAME; i++) {
-      payload[i] = ulawEncode(Math.round(this.amplitude * Math.sin(this.phase)));
+      payload[i] = ulawEncode(script ? (script.samples[script.at++] ?? 0) : Math.round(this.amplitude * Math.sin(this.phase)));
       this.phase += (2 * Math.PI * this.freq) / RATE;
     }
     this.phase %= 2 * Math.PI;

@@ -83,6 +83,16 @@ describe('AMI AttemptDialer', () => {
     expect(said).toEqual(['answered 42-1 HANGUP HANGUP-1200 ring=4000', 'ended 42-1']);
   });
 
+  it('a machine that hangs up while [pbx-campaign] waits for its beep: answered (MACHINE) then ended, not failed', async () => {
+    const { d, said, event, advance } = dialer();
+    await d.originate({ ...req, amd: true, machineMessage: true });
+    advance(3000);
+    event({ event: 'OriginateResponse', actionid: 'campaign:42-1', response: 'Success', reason: '4' });
+    event({ event: 'UserEvent', userevent: 'PbxCampaignUnserved', attempt: '42-1', amdstatus: 'MACHINE', amdcause: 'MAXWORDS-3-2' });
+    await eventually(async () => (said.length === 2 ? true : undefined), 2000, 'reported');
+    expect(said).toEqual(['answered 42-1 MACHINE MAXWORDS-3-2 ring=3000', 'ended 42-1']);
+  });
+
   it('answered but no daemon listened: failed; responses of other originates are not ours', async () => {
     const { d, said, event } = dialer();
     await d.originate(req);

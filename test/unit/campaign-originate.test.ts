@@ -35,10 +35,13 @@ describe('campaign originate', () => {
       callerid: '"Acme Sales" <+4930999000>',
       channelid: '42-1',
       codecs: 'ulaw,alaw,g722,gsm,opus',
-      variable: 'CAMPAIGN_AMD=1,CAMPAIGN_NUMBER=030123456',
+      variable: 'CAMPAIGN_AMD=1,CAMPAIGN_MACHINE_MESSAGE=0,CAMPAIGN_NUMBER=030123456',
       async: 'true',
     });
-    expect(originateAction({ ...req, amd: false, callerName: null }, '+4930123456')).toMatchObject({ callerid: '<+4930999000>', variable: 'CAMPAIGN_AMD=0,CAMPAIGN_NUMBER=+4930123456' });
+    expect(originateAction({ ...req, amd: false, callerName: null }, '+4930123456')).toMatchObject({ callerid: '<+4930999000>', variable: 'CAMPAIGN_AMD=0,CAMPAIGN_MACHINE_MESSAGE=0,CAMPAIGN_NUMBER=+4930123456' });
+    // A machine gets a message: [pbx-campaign] waits for the end of the greeting first (only with AMD: no machine is known without it).
+    expect(originateAction({ ...req, machineMessage: true }, '030123456').variable).toBe('CAMPAIGN_AMD=1,CAMPAIGN_MACHINE_MESSAGE=1,CAMPAIGN_NUMBER=030123456');
+    expect(originateAction({ ...req, amd: false, machineMessage: true }, '030123456').variable).toBe('CAMPAIGN_AMD=0,CAMPAIGN_MACHINE_MESSAGE=0,CAMPAIGN_NUMBER=030123456');
   });
 
   it('refuses anything that is not safe in an AMI action or a dial string', () => {
