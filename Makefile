@@ -7,7 +7,7 @@ ENV_FILE ?= /etc/pbx/pbx.env
 export PBX_ENV_FILE := $(ENV_FILE)
 LOAD_ENV := set -a && . $(ENV_FILE) && set +a
 
-.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e test-load soak bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api clean
+.PHONY: run test check setup deps build migrate asterisk asterisk-stop test-unit test-integration test-e2e test-load soak bench bench-acd bench-queue bench-recording bench-erlang bench-pacing bench-reports bench-events bench-import bench-api bench-capacity clean
 
 setup: ## machine setup: env file, PostgreSQL, Redis, Asterisk 22, SIPp (idempotent)
 	@bash deploy/gen-env.sh $(ENV_FILE)
@@ -100,6 +100,12 @@ bench-import: deps ## contact-list import: 1,000,000 generated CSV rows through 
 
 bench-api: setup build ## the read API under load: autocannon, 20 connections, at RATE req/s and at max, against /health/live (the floor), /health/ready, /me, /agents/live, /cdrs?limit=20 over CDRS CDRs, /reports/queues/live
 	npx tsx bench/api.ts --cdrs $(or $(CDRS),200000) --rate $(or $(RATE),2000) --duration $(or $(DURATION),10) --connections $(or $(CONNECTIONS),20) $(if $(ONLY),--only $(ONLY)) $(if $(PROFILE),--profile) $(if $(LOG_LEVEL),--log-level $(LOG_LEVEL))
+
+bench-capacity: setup build ## the call rate raised step by step on the *99 path until failures or p99 setup cross the limits: Asterisk's dialplan, a bare ARI app, the daemon with overload control off and on, same machine
+	npx tsx bench/capacity.ts --rates $(or $(RATES),$(CAPACITY_RATES)) --step $(or $(STEP),15) --hold $(or $(HOLD),1000) --sides $(or $(SIDES),$(CAPACITY_SIDES))
+# (a default with commas cannot be written inside $(or ...): it would split there)
+CAPACITY_RATES := 25,50,100,150,200,250,300
+CAPACITY_SIDES := dialplan,floor,off,on
 
 bench-reports: setup deps ## report queries over a year of generated history (SCALE x 10M CDRs, their queue events, 200 agents, 30 queues) vs plain SQL, and the CSV export of 1M CDRs
 	npx tsx bench/reports.ts --scale $(or $(SCALE),1) --reps $(or $(REPS),50)
