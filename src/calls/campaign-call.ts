@@ -154,7 +154,7 @@ export class CampaignRunner implements CallRunner {
     if (this.phase !== 'waiting') return;
     // The session's one timer: this replaces the queue's callback offer (never made to a contact).
     // (Preview: the agent who accepted the contact, rung at once; connectMs is their ring time.)
-    host.setTimer(plan.reservedFor ? plan.connectMs : connectWaitMs(this.at.getTime(), host.now().getTime(), plan.connectMs), { type: 'campaign-deadline' });
+    host.setTimer(plan.ringsAgent ? plan.connectMs : connectWaitMs(this.at.getTime(), host.now().getTime(), plan.connectMs), { type: 'campaign-deadline' });
   }
 
   private reports: CampaignCallReports | null = null;

@@ -56,14 +56,29 @@ async function addToDay(db: DbOrTx, campaignId: string, day: string, counters: r
 }
 
 /**
+ * A "call back at" for one agent (callback_agent_id) waits for that agent this long after its
+ * time; after it, any agent of the queue may take it (docs/campaigns.md#call-back-at).
+ */
+export const CALLBACK_AGENT_GRACE_MS = 15 * 60_000;
+
+/** What a claim is for, beside plain lines: a preview offer to an agent, or an agent's own callback. */
+export interface ClaimWanted {
+  readonly lines: number;
+  readonly inFlightSeen: number;
+  /** Preview: offered to this agent (attempt 'offered'); their own callbacks come first. */
+  readonly offerTo?: string;
+  /** Only this agent's callbacks that are due, queued with the agent on the attempt (reserved for it). */
+  readonly callbackFor?: string;
+}
+
+/**
  * Up to `wanted.lines` contacts of a running campaign (fewer if lines were claimed since the
  * caller counted `inFlightSeen`), due now and inside their calling window, become queued attempts. Contacts due but outside their window are moved to the window's next opening
  * (or 'unreachable' when there is none) in the same transaction, so they are not looked at again
- * every tick.
+ * every tick. A callback for one agent is claimed only for that agent (`callbackFor`, or a
+ * preview `offerTo`) until CALLBACK_AGENT_GRACE_MS after its time; then by anyone.
  */
-export async function claimContacts(
-  db: Db, campaign: CampaignRow, wanted: { readonly lines: number; readonly inFlightSeen: number; readonly offerTo?: string }, now: Date,
-): Promise<ClaimedAttempt[]> {
+export async function claimContacts(db: Db, campaign: CampaignRow, wanted: ClaimWanted, now: Date): Promise<ClaimedAttempt[]> {
   if (wanted.lines <= 0) return [];
   const window = windowOf(campaign);
   return db.transaction().execute(async (tx) => {
@@ -71,15 +86,30 @@ export async function claimContacts(
     // claimed since this one looked are taken off what it may claim now.
     const state = await tx.selectFrom('campaigns').select('state').where('id', '=', campaign.id).forUpdate().executeTakeFirst();
     if (state?.state !== 'running') return [];
-    // A preview offer (offerTo: the agent) is not a line: the agent's reservation is its limit.
-    const n = wanted.offerTo !== undefined ? wanted.lines : wanted.lines - Math.max(0, (await linesInFlight(tx, campaign.id)) - wanted.inFlightSeen);
+    // A preview offer (offerTo) or an agent's callback is not a line: the agent's reservation is its limit.
+    const agent = wanted.callbackFor ?? wanted.offerTo;
+    const n = agent !== undefined ? wanted.lines : wanted.lines - Math.max(0, (await linesInFlight(tx, campaign.id)) - wanted.inFlightSeen);
     if (n <= 0) return [];
-    const due = await tx
+    const graceOver = new Date(now.getTime() - CALLBACK_AGENT_GRACE_MS);
+    let q = tx
       .selectFrom('campaign_contacts')
       .select(['id', 'number', 'attempts', 'time_zones'])
       .where('campaign_id', '=', campaign.id)
-      .where('state', 'in', ['ready', 'callback'])
-      .where('next_attempt_at', '<=', now)
+      .where('next_attempt_at', '<=', now);
+    if (wanted.callbackFor !== undefined) {
+      q = q.where('state', '=', 'callback').where('callback_agent_id', '=', wanted.callbackFor);
+    } else {
+      // Another agent's callback still waits for them.
+      q = q.where('state', 'in', ['ready', 'callback']).where((eb) => eb.or([
+        eb('state', '=', 'ready'),
+        eb('callback_agent_id', 'is', null),
+        eb('next_attempt_at', '<=', graceOver),
+        ...(agent !== undefined ? [eb('callback_agent_id', '=', agent)] : []),
+      ]));
+      // A preview agent's own callbacks first.
+      if (agent !== undefined) q = q.orderBy(sql`(state = 'callback' and callback_agent_id = ${agent})`, 'desc');
+    }
+    const due = await q
       .orderBy('priority', 'desc')
       .orderBy('next_attempt_at')
       .orderBy('id')
@@ -101,7 +131,8 @@ export async function claimContacts(
       }
       const id = `${c.id}-${c.attempts + 1}`;
       await tx.updateTable('campaign_contacts').set({ state: 'dialing', attempts: c.attempts + 1, updated_at: now }).where('id', '=', c.id).execute();
-      const offer = wanted.offerTo !== undefined ? { state: 'offered' as const, agent_id: wanted.offerTo } : { state: 'queued' as const };
+      const offer = wanted.callbackFor !== undefined ? { state: 'queued' as const, agent_id: wanted.callbackFor }
+        : wanted.offerTo !== undefined ? { state: 'offered' as const, agent_id: wanted.offerTo } : { state: 'queued' as const };
       await tx.insertInto('campaign_attempts').values({ id, campaign_id: campaign.id, contact_id: c.id, number: c.number, created_at: now, ...offer }).execute();
       claimed.push({ id, contactId: c.id, number: c.number });
     }

@@ -69,9 +69,12 @@ export class CampaignReports implements CampaignCallReports {
     }
     // Preview: the agent who accepted the contact is reserved for it; their phone rings at once, for up to the queue's ring timeout.
     if (c.mode === 'preview' && a.agent_id !== null) {
-      return { kind: 'connect', queue: queue.name, connectMs: queue.ring_timeout_seconds * 1000, abandonPrompt: c.abandon_prompt, contact: view, reservedFor: a.agent_id };
+      return { kind: 'connect', queue: queue.name, connectMs: queue.ring_timeout_seconds * 1000, abandonPrompt: c.abandon_prompt, contact: view, reservedFor: a.agent_id, ringsAgent: true };
     }
-    return { kind: 'connect', queue: queue.name, connectMs: Math.round(Number(c.connect_seconds) * 1000), abandonPrompt: c.abandon_prompt, contact: view };
+    // A callback for its agent (dialer.ts callbackStep): offered to that agent, reserved for it, within the usual 2 s.
+    const connectMs = Math.round(Number(c.connect_seconds) * 1000);
+    if (a.agent_id !== null) return { kind: 'connect', queue: queue.name, connectMs, abandonPrompt: c.abandon_prompt, contact: view, reservedFor: a.agent_id };
+    return { kind: 'connect', queue: queue.name, connectMs, abandonPrompt: c.abandon_prompt, contact: view };
   }
 
   async rejoined(attemptId: string): Promise<{ plan: AnsweredPlan; since: Date | null }> {

@@ -184,6 +184,7 @@ export class CampaignDialer {
   private async step(c: CampaignRow, now: Date): Promise<void> {
     const { db, log } = this.deps;
     if (c.mode === 'preview') return this.previewStep(c, now);
+    await this.callbackStep(c, now);
     const wanted = await this.linesFor(c, now);
     let { lines } = wanted;
     if (lines > 0 && c.daily_limit !== null) lines = Math.min(lines, c.daily_limit - (await attemptsToday(db, c, now)));
@@ -200,6 +201,42 @@ export class CampaignDialer {
       }
     }
     if (claimed.length === 0) await this.finishIfDone(c);
+  }
+
+  /**
+   * "Call back at" for one agent (docs/campaigns.md#call-back-at): each due callback whose agent is
+   * ready now is claimed for that agent (the attempt carries agent_id) and the agent reserved for
+   * it in the ACD, as a preview offer's agent is (preview.ts PreviewAgents): no other call is
+   * offered to them while it rings, and the answered contact is offered to them first. Not ready:
+   * it waits (claimContacts leaves it to them) until CALLBACK_AGENT_GRACE_MS after its time.
+   */
+  private async callbackStep(c: CampaignRow, now: Date): Promise<void> {
+    const agents = this.deps.preview?.agents;
+    if (!agents || c.queue_id === null) return;
+    const { db, log } = this.deps;
+    const due = await db.selectFrom('campaign_contacts').select('callback_agent_id').distinct()
+      .where('campaign_id', '=', c.id).where('state', '=', 'callback').where('callback_agent_id', 'is not', null).where('next_attempt_at', '<=', now)
+      .execute();
+    if (due.length === 0) return;
+    const waiting = new Set(due.map((d) => d.callback_agent_id));
+    for (const agent of await agents.ready(c.queue_id)) {
+      if (!waiting.has(agent.id)) continue;
+      const [a] = await claimContacts(db, c, { lines: 1, inFlightSeen: 0, callbackFor: agent.id }, now);
+      if (!a) continue;
+      if (!(await agents.reserve(agent.id, a.id, c.queue_id).catch(() => false))) {
+        await releaseAttempt(db, a.id); // taken meanwhile (a call, another daemon): next tick
+        continue;
+      }
+      try {
+        await this.deps.queue.enqueue(a.id);
+        log.info({ campaign: c.name, attempt: a.id, agent: agent.number }, 'callback for its agent: agent reserved, dialing');
+      } catch (err) {
+        log.warn({ campaign: c.name, err: (err as Error).message }, 'campaign callback cannot be queued (Redis?): dialing waits');
+        await releaseAttempt(db, a.id);
+        await agents.release(agent.id, a.id, false).catch(() => undefined);
+        return;
+      }
+    }
   }
 
   /** Preview mode: an offer to each ready agent (preview.ts), within the daily limit. */
@@ -277,8 +314,8 @@ export class CampaignDialer {
   async endAttempt(c: CampaignRow, attemptId: string, facts: FinishFacts): Promise<boolean> {
     const ended = await finishAttempt(this.deps.db, c, attemptId, facts);
     if (ended) this.deps.onAttemptEnded?.(attemptId, c);
-    // preview: the agent reserved for the contact is let go (unless the call reached them)
-    if (ended && this.preview && c.mode === 'preview') await this.preview.ended(attemptId).catch((err: Error) => this.deps.log.warn({ attempt: attemptId, err: err.message }, 'preview agent not let go'));
+    // The agent reserved for the contact (a preview offer's, a callback's) is let go, unless the call reached them.
+    if (ended && this.preview) await this.preview.ended(attemptId).catch((err: Error) => this.deps.log.warn({ attempt: attemptId, err: err.message }, 'reserved agent not let go'));
     return ended;
   }
 

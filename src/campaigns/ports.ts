@@ -57,10 +57,12 @@ export interface AmdResult {
 export type AnsweredPlan =
   /**
    * A live person: connect to one of the queue's agents within `connectMs`, else abandon (play `abandonPrompt`).
-   * `reservedFor`: preview mode, the agent who accepted the contact (reserved for it): offered first,
-   * and `connectMs` is their phone's ring time (not capped at 2 s: the agent chose to call).
+   * `reservedFor`: the agent reserved for the contact, offered it first: in preview mode the agent
+   * who accepted it, for a "call back at" the agent who promised it. `ringsAgent` (preview):
+   * `connectMs` is that agent's phone's ring time (not capped at 2 s: the agent chose to call);
+   * without it the usual deadline (2 s at most) applies.
    */
-  | { readonly kind: 'connect'; readonly queue: string; readonly connectMs: number; readonly abandonPrompt: string | null; readonly contact: ContactView; readonly reservedFor?: string }
+  | { readonly kind: 'connect'; readonly queue: string; readonly connectMs: number; readonly abandonPrompt: string | null; readonly contact: ContactView; readonly reservedFor?: string; readonly ringsAgent?: boolean }
   /** A machine: hang up, or play `prompt` (after the beep) and hang up. */
   | { readonly kind: 'machine'; readonly prompt: string | null }
   /** Agentless: run this flow (it may send the contact to a queue). */

@@ -72,6 +72,15 @@ describe('a campaign contact answered', () => {
     expect(c.calls).toContain('play 42-1 ["sound:prompt-sorry-spring"] 42-1-campaign-message');
   });
 
+  it('a reserved agent (a callback for its agent) keeps the 2 s deadline; only preview (ringsAgent) waits the ring time', async () => {
+    const callback = start({ kind: 'connect', queue: 'sales', connectMs: 5000, abandonPrompt: null, contact, reservedFor: 'a-1' });
+    const preview = start({ kind: 'connect', queue: 'sales', connectMs: 5000, abandonPrompt: null, contact, reservedFor: 'a-1', ringsAgent: true });
+    await Promise.all([callback.started, preview.started]);
+    // Capped at the law's 2 s less the lead: abandoned within about 1.6 s.
+    await eventually(async () => (callback.said.includes('abandoned 42-1') ? true : undefined), 3000, 'callback abandoned');
+    expect(preview.said).toEqual(['answered 42-1 42-1 HUMAN 500']);
+  });
+
   it('machine with a prompt: played, then hung up; without: hung up at once', async () => {
     const m = start({ kind: 'machine', prompt: 'leave-a-message' });
     await m.started;
