@@ -37,6 +37,7 @@ import { runningRecordings } from './recording-repository.js';
 import { AppError } from '../errors.js';
 import type { CampaignCallPort } from './campaign-call.js';
 import { CAMPAIGN_TAG, parseCampaignArgs } from './campaign-originate.js';
+import { offerHeaders } from '../acd/screen-pop.js';
 import type { OverloadSignals, RefusalReason } from './overload.js';
 
 /** The StasisStart tag of an agent's phone rung for a preview offer, and that call's channel id. */
@@ -393,10 +394,10 @@ export class StasisDispatcher {
   }
 
   /** Preview mode (src/campaigns/preview.ts PreviewHandset): ring the agent's phone for an offer; its answer starts preview-call.ts. */
-  ringPreview(offer: { readonly attemptId: string; readonly extension: string | null; readonly name: string | null; readonly number: string }, ringSeconds: number): Promise<void> {
+  ringPreview(offer: { readonly attemptId: string; readonly extension: string | null; readonly autoAnswer: boolean; readonly name: string | null; readonly number: string }, ringSeconds: number): Promise<void> {
     if (!offer.extension) return Promise.resolve();
     const name = cleanCallerText(offer.name ?? 'Preview')?.slice(0, 40) ?? 'Preview';
-    return this.deps.control.originate({ channelId: previewLegId(offer.attemptId), endpoint: `PJSIP/${offer.extension}`, callerId: `"${name}" <${offer.number}>`, timeoutSeconds: ringSeconds, appArgs: `${PREVIEW_TAG},${offer.attemptId}` });
+    return this.deps.control.originate({ channelId: previewLegId(offer.attemptId), endpoint: `PJSIP/${offer.extension}`, callerId: `"${name}" <${offer.number}>`, timeoutSeconds: ringSeconds, appArgs: `${PREVIEW_TAG},${offer.attemptId}`, variables: offerHeaders({ alertInfo: null, autoAnswer: offer.autoAnswer }) });
   }
 
   /** The offer is over: its call to the agent's phone (ringing or answered), if any, is hung up. */

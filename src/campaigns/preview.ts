@@ -65,6 +65,8 @@ export interface PreviewOffer {
   readonly agentId: string;
   readonly agent: string;
   readonly extension: string | null;
+  /** The agent's phone answers offers at once (agents.auto_answer): the offer call asks it to as well. */
+  readonly autoAnswer: boolean;
   readonly contactId: string;
   readonly number: string;
   readonly name: string | null;
@@ -177,7 +179,7 @@ export class PreviewDialer {
       .innerJoin('campaigns as c', 'c.id', 'a.campaign_id')
       .innerJoin('campaign_contacts as k', 'k.id', 'a.contact_id')
       .innerJoin('agents as g', 'g.id', 'a.agent_id')
-      .select(['a.id', 'a.campaign_id', 'c.name as campaign', 'c.preview_seconds', 'a.agent_id', 'g.number as agent', 'g.extension', 'a.contact_id', 'a.number', 'k.name', 'k.data', 'a.created_at'])
+      .select(['a.id', 'a.campaign_id', 'c.name as campaign', 'c.preview_seconds', 'a.agent_id', 'g.number as agent', 'g.extension', 'g.auto_answer', 'a.contact_id', 'a.number', 'k.name', 'k.data', 'a.created_at'])
       .where('a.state', '=', 'offered');
   }
 
@@ -254,7 +256,7 @@ export class PreviewDialer {
 }
 
 type OfferRow = {
-  id: string; campaign_id: string; campaign: string; preview_seconds: number; agent_id: string | null; agent: string; extension: string | null;
+  id: string; campaign_id: string; campaign: string; preview_seconds: number; agent_id: string | null; agent: string; extension: string | null; auto_answer: boolean;
   contact_id: string; number: string; name: string | null; data: Record<string, string>; created_at: Date;
 };
 
@@ -266,6 +268,7 @@ function toOffer(r: OfferRow): PreviewOffer {
     agentId: r.agent_id ?? '',
     agent: r.agent,
     extension: r.extension,
+    autoAnswer: r.auto_answer,
     contactId: r.contact_id,
     number: r.number,
     name: r.name,

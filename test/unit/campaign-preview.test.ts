@@ -15,7 +15,7 @@ import { settingsProblem, withDefaults } from '../../src/campaigns/campaign-sett
 if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => !Number.isNaN(Date.parse(v)));
 
 const offer: PreviewOffer = {
-  attemptId: '17-1', campaignId: '3', campaign: 'renewals', agentId: '9', agent: '1001', extension: '6001', contactId: '17',
+  attemptId: '17-1', campaignId: '3', campaign: 'renewals', agentId: '9', agent: '1001', extension: '6001', autoAnswer: false, contactId: '17',
   number: '+12025550143', name: 'Ann Smith', data: { account: 'A-1' }, offeredAt: new Date('2026-03-03T15:00:00Z'), expiresAt: new Date('2026-03-03T15:00:30Z'),
 };
 
