@@ -107,7 +107,8 @@ export async function claimContacts(db: Db, campaign: CampaignRow, wanted: Claim
         ...(agent !== undefined ? [eb('callback_agent_id', '=', agent)] : []),
       ]));
       // A preview agent's own callbacks first.
-      if (agent !== undefined) q = q.orderBy(sql`(state = 'callback' and callback_agent_id = ${agent})`, 'desc');
+      // ("is true": null, for a contact with no callback agent, would sort first in a descending order.)
+      if (agent !== undefined) q = q.orderBy(sql`(state = 'callback' and callback_agent_id = ${agent}) is true`, 'desc');
     }
     const due = await q
       .orderBy('priority', 'desc')

@@ -19,7 +19,7 @@ import { AttemptJobs } from '../../src/campaigns/attempt-jobs.js';
 import { CampaignDialer } from '../../src/campaigns/dialer.js';
 import type { OriginateRequest } from '../../src/campaigns/ports.js';
 import type { PreviewAgents } from '../../src/campaigns/preview.js';
-import { CALLBACK_AGENT_GRACE_MS, markAbandoned } from '../../src/campaigns/attempt-repository.js';
+import { CALLBACK_AGENT_GRACE_MS, claimContacts, markAbandoned } from '../../src/campaigns/attempt-repository.js';
 import { insertTrunk } from '../../src/trunks/repository.js';
 import { insertAgent, insertQueue } from '../../src/acd/admin-repository.js';
 
@@ -171,6 +171,22 @@ describe('"call back at" goes to the agent who promised it', () => {
     expect(cb).toMatchObject({ agent_id: a, state: 'dialing' });
     expect(reserved.get(a)).toBe(cb!.id);
     expect(await attemptsOf(laterForA.id)).toEqual([]);
+
+    // Preview: an agent's own due callback is offered to them before other contacts, and another
+    // agent's (within its grace) to nobody else.
+    const pv = await newCampaign('callback-preview', { mode: 'preview' });
+    const pvAdd = async (number: string, agent?: string) => app.db.insertInto('campaign_contacts').values({
+      campaign_id: pv.id, number, tz_source: 'column', time_zones: JSON.stringify([zoneAtLocalHour(12)]), priority: agent ? 1 : 5,
+      ...(agent ? { state: 'callback' as const, callback_agent_id: agent } : {}), next_attempt_at: new Date(Date.now() - 60_000),
+    }).returning('id').executeTakeFirstOrThrow();
+    await pvAdd('+15558000201');
+    const pvForA = await pvAdd('+15558000202', a);
+    const toA = await claimContacts(app.db, pv, { lines: 1, inFlightSeen: 0, offerTo: a }, new Date());
+    expect(toA.map((x) => x.contactId)).toEqual([pvForA.id]); // before a contact of a higher priority
+    await app.db.deleteFrom('campaign_attempts').where('id', '=', toA[0]!.id).execute();
+    await app.db.updateTable('campaign_contacts').set({ state: 'callback' }).where('id', '=', pvForA.id).execute();
+    const toB = await claimContacts(app.db, pv, { lines: 5, inFlightSeen: 0, offerTo: b }, new Date());
+    expect(toB.map((x) => x.number)).toEqual(['+15558000201']);
 
     // Answered: offered to A first, within the usual deadline (not preview's ring time).
     const plan = await reports.answered(cb!.id, cb!.id, null, 4000);
