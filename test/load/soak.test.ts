@@ -46,6 +46,9 @@ interface Sample {
   at: number;
   rss: number;
   heapUsed: number;
+  /** V8's heap as reserved, and memory outside it held by JS objects (Buffers, ArrayBuffers). */
+  heapTotal: number;
+  external: number;
   handles: number;
   lagP99: number;
   callsInProgress: number;
@@ -107,6 +110,8 @@ async function sample(): Promise<Sample> {
     at: Date.now(),
     rss: metric(text, 'process_resident_memory_bytes'),
     heapUsed: metric(text, 'nodejs_heap_size_used_bytes'),
+    heapTotal: metric(text, 'nodejs_heap_size_total_bytes'),
+    external: metric(text, 'nodejs_external_memory_bytes'),
     handles: metric(text, 'nodejs_active_handles_total'),
     lagP99: metric(text, 'nodejs_eventloop_lag_p99_seconds'),
     callsInProgress: metric(text, 'pbx_calls_in_progress'),
@@ -189,6 +194,7 @@ describe(`soak: ${CONCURRENT} calls at once for ${SECONDS} s after ${WARMUP_S} s
       `CDRs: ${records.calls.filter((r) => r.cdrs > 0).length} calls with a CDR; lost ${records.lost.length}, duplicated ${records.duplicated.length}, strays ${records.strays.length}, not one clean queue call ${records.notClean.length}`,
       `after a full GC: RSS start ${mb(start.rss)} MB, end ${mb(end.rss)} MB (${pct(start.rss, end.rss)}); idle before ${mb(idle.rss)} MB, after the load ${mb(drained.rss)} MB`,
       `after a full GC: heap used start ${mb(start.heapUsed)} MB, end ${mb(end.heapUsed)} MB (${pct(start.heapUsed, end.heapUsed)}); idle before ${mb(idle.heapUsed)} MB, after the load ${mb(drained.heapUsed)} MB`,
+      `after a full GC: heap total start ${mb(start.heapTotal)} MB, end ${mb(end.heapTotal)} MB; external start ${mb(start.external)} MB, end ${mb(end.external)} MB`,
       `RSS between (no GC): min ${mb(Math.min(...samples.map((s) => s.rss)))} MB, max ${mb(Math.max(...samples.map((s) => s.rss)))} MB`,
       `active handles: idle ${idle.handles}, start ${start.handles}, end ${end.handles}, after the load ${drained.handles}`,
       `event loop p99 lag per ${SAMPLE_MS / 1000}-s window: median ${median(lags).toFixed(1)} ms, max ${Math.max(...lags).toFixed(1)} ms`,
