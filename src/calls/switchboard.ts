@@ -214,6 +214,8 @@ export class Switchboard {
     if (event.mode.startsWith('survey:')) return host.hangupCaller('normal');
     // A supervision session's snoops and bridge were the old daemon's: the supervisor dials again.
     if (event.mode === 'supervise') return host.hangupCaller('normal');
+    // A preview offer's call to the agent (preview-call.ts): the offer expires without it.
+    if (event.mode === 'preview') return host.hangupCaller('normal');
     // A voicemail recording or menu cannot be resumed midway: end the call cleanly, keeping the
     // message said so far (it is saved once Asterisk has closed the file).
     if (event.mode === 'voicemail' || event.mode === 'mailbox') {
