@@ -31,7 +31,7 @@ import { REPO } from '../support/asterisk.js';
 import { RtpPhone, ulawEncode } from '../support/rtp.js';
 import { writePhoneRtpPcap } from '../support/rtp-pcap.js';
 import { zoneAtLocalHour } from '../support/zones.js';
-import { campaignViews, importCsv, startContactsCarrier, type ContactsCarrier } from '../support/campaign-e2e.js';
+import { campaignViews, importCsv, publishFlow, startContactsCarrier, type ContactsCarrier } from '../support/campaign-e2e.js';
 
 const world = inject('e2e');
 const CARRIER_IP = '127.0.0.15';
@@ -115,12 +115,7 @@ beforeAll(async () => {
     const p = await admin('POST', '/api/v1/prompts/tts', { name, text, language: 'en' });
     expect(p.status, JSON.stringify(p.body)).toBe(201);
   }
-  const flow = await admin('POST', '/api/v1/flows', {
-    name: FLOW,
-    definition: { language: 'en', start: 'hello', nodes: { hello: { kind: 'play', prompt: { sound: 'hello-world' }, next: 'bye' }, bye: { kind: 'hangup' } } },
-  });
-  expect(flow.status, JSON.stringify(flow.body)).toBe(201);
-  expect((await admin('POST', `/api/v1/flows/${FLOW}/publish`)).status).toBe(200);
+  await publishFlow(admin, FLOW);
 }, 150_000);
 
 afterAll(async () => {

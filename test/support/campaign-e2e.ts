@@ -100,3 +100,10 @@ export function campaignViews(admin: Admin, campaignId: string) {
     },
   };
 }
+
+/** Create and publish an IVR flow for a campaign: by default a message (hello-world), then hang up. */
+export async function publishFlow(admin: Admin, name: string, start = 'hello', nodes: Record<string, unknown> = { hello: { kind: 'play', prompt: { sound: 'hello-world' }, next: 'bye' }, bye: { kind: 'hangup' } }): Promise<void> {
+  const flow = await admin('POST', '/api/v1/flows', { name, definition: { language: 'en', start, nodes } });
+  expect(flow.status, JSON.stringify(flow.body)).toBe(201);
+  expect((await admin('POST', `/api/v1/flows/${name}/publish`)).status).toBe(200);
+}
