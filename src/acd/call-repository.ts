@@ -751,15 +751,16 @@ export async function loadQueueSettings(db: DbOrTx): Promise<QueueSettings[]> {
 // ================================================================ calls that ended unseen
 
 /**
- * Agents on a call (on-call) for at least `minAgeMs` whose call is live nowhere: no live_calls row
- * has it as its call id, first part (linked_id) or callback (mode 'callback:<id>'). Such a call
- * ended while no daemon was watching it (a restart), so nothing moved the agent on.
+ * Agents on a call (on-call) or reserved for one (an offer) for at least `minAgeMs` whose call is
+ * live nowhere: no live_calls row has it as its call id, first part (linked_id) or callback (mode
+ * 'callback:<id>'). Such a call ended while no daemon was watching it (a restart), or while
+ * Postgres refused the agent's move, so nothing moved the agent on.
  */
-export async function agentsOnEndedCalls(db: DbOrTx, minAgeMs: number): Promise<{ agentId: string; callId: string }[]> {
+export async function agentsOnEndedCalls(db: DbOrTx, minAgeMs: number): Promise<{ agentId: string; callId: string; state: 'on-call' | 'reserved' }[]> {
   const rows = await db
     .selectFrom('agents as a')
-    .select(['a.id', 'a.call_id'])
-    .where('a.state', '=', 'on-call')
+    .select(['a.id', 'a.call_id', 'a.state'])
+    .where('a.state', 'in', ['on-call', 'reserved'])
     .where('a.call_id', 'is not', null)
     .where('a.state_since', '<', sql<Date>`now() - make_interval(secs => ${minAgeMs / 1000})`)
     .where(({ not, exists, selectFrom }) =>
@@ -772,5 +773,5 @@ export async function agentsOnEndedCalls(db: DbOrTx, minAgeMs: number): Promise<
       ),
     )
     .execute();
-  return rows.map((r) => ({ agentId: r.id, callId: r.call_id! }));
+  return rows.map((r) => ({ agentId: r.id, callId: r.call_id!, state: r.state as 'on-call' | 'reserved' }));
 }

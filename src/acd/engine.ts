@@ -111,7 +111,7 @@ export interface AcdStore {
   /** One callback as stored (an adopted call that is one), or null. */
   callback(id: string): Promise<{ readonly call: QueueCall; readonly customer: string; readonly attempts: number } | null>;
   /** Agents on a call for at least `minAgeMs` whose call is live nowhere (it ended while no daemon watched). */
-  agentsOnEndedCalls(minAgeMs: number): Promise<readonly { readonly agentId: string; readonly callId: string }[]>;
+  agentsOnEndedCalls(minAgeMs: number): Promise<readonly { readonly agentId: string; readonly callId: string; readonly state: 'on-call' | 'reserved' }[]>;
   /** Callback bookkeeping (visible in the API): requested, retried, done or failed. */
   callbackSaved(cb: { readonly id: string; readonly call: QueueCall; readonly attempts: number; readonly state: 'waiting' | 'dialing' | 'connected' | 'done' | 'failed'; readonly result: string | null }): Promise<void>;
 }
@@ -489,13 +489,16 @@ export class AcdEngine {
 
   /**
    * Agents left on a call that ended while no daemon watched it (it ended during a restart, or
-   * a callback's customer was still being dialed then) go to ready: nothing else would move them.
-   * A call this engine holds as connected is never taken for ended.
+   * a callback's customer was still being dialed then), or reserved for an offer of a call that
+   * ended unseen (a daemon killed while the phone rang, Postgres refusing the write) go to ready:
+   * nothing else would move them. A call this engine holds as connected to the agent, or still
+   * waiting (its offer may be ringing), is never taken for ended.
    */
   async releaseAgentsOfEndedCalls(): Promise<void> {
     try {
-      for (const { agentId, callId } of await this.deps.store.agentsOnEndedCalls(this.deps.endedCallCheckMs ?? ENDED_CALL_CHECK_MS)) {
-        if (this.calls.get(callId)?.answeredBy === agentId) continue;
+      for (const { agentId, callId, state } of await this.deps.store.agentsOnEndedCalls(this.deps.endedCallCheckMs ?? ENDED_CALL_CHECK_MS)) {
+        const held = this.calls.get(callId);
+        if (held && (held.answeredBy === agentId || state === 'reserved')) continue;
         const step = await this.apply(agentId, { type: 'call-ended', callId, wrapUpSeconds: 0 });
         if (step.ok) this.deps.log.warn({ agentId, callId }, 'agent released: their call ended while no daemon was watching it');
       }

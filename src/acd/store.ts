@@ -251,7 +251,7 @@ export class PgAcdStore implements AcdStore {
     return r ? callbackOf(r) : null;
   }
 
-  async agentsOnEndedCalls(minAgeMs: number): Promise<{ agentId: string; callId: string }[]> {
+  async agentsOnEndedCalls(minAgeMs: number): Promise<{ agentId: string; callId: string; state: 'on-call' | 'reserved' }[]> {
     return repo.agentsOnEndedCalls(this.db, minAgeMs);
   }
 

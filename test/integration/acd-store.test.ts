@@ -125,8 +125,14 @@ describe('agentsOnEndedCalls (agents on a call that is live nowhere)', () => {
     await onCall('7124', 'it-ended-cb', true);
     await live('it-ended-cb-agent-leg', { mode: 'callback:it-ended-cb' });
     await onCall('7125', 'it-ended-fresh', false); // on the call for less than the grace: not yet
+    // Reserved for an offer of a call that ended unseen (a daemon killed while the phone rang, Postgres refusing the move).
+    const offered = await newAgent('7126');
+    await applyAgentEvent(app.db, offered, { type: 'login' });
+    await applyAgentEvent(app.db, offered, { type: 'offer', callId: 'it-ended-offered', queueId });
+    await sql`update agents set state_since = now() - interval '2 minutes' where id = ${offered}`.execute(app.db);
     const found = (await agentsOnEndedCalls(app.db, 30_000)).filter((f) => f.callId.startsWith('it-ended-'));
-    expect(found).toEqual([{ agentId: gone, callId: 'it-ended-gone' }]);
+    expect(found).toEqual(expect.arrayContaining([{ agentId: gone, callId: 'it-ended-gone', state: 'on-call' }, { agentId: offered, callId: 'it-ended-offered', state: 'reserved' }]));
+    expect(found).toHaveLength(2);
   });
 
   it('a live call mode holds the longest queue or flow name and a callback id (restart recovery reads it)', async () => {

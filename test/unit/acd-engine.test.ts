@@ -77,8 +77,8 @@ class MemoryStore implements AcdStore {
   readonly endedCalls = new Set<string>();
   async agentsOnEndedCalls() {
     return [...this.agents_]
-      .filter(([, a]) => a.machine.status === 'on-call' && a.machine.call && this.endedCalls.has(a.machine.call.callId))
-      .map(([agentId, a]) => ({ agentId, callId: a.machine.call!.callId }));
+      .filter(([, a]) => (a.machine.status === 'on-call' || a.machine.status === 'reserved') && a.machine.call && this.endedCalls.has(a.machine.call.callId))
+      .map(([agentId, a]) => ({ agentId, callId: a.machine.call!.callId, state: a.machine.status as 'on-call' | 'reserved' }));
   }
   /** Callbacks whose save fails (Postgres trouble). */
   readonly failSaves = new Set<string>();
@@ -171,6 +171,26 @@ describe('ACD engine', () => {
     expect(store.agents_.get('a1')!.machine.status).toBe('ready');
     expect(store.agents_.get('a2')!.machine.status).toBe('on-call');
     expect(store.log.filter((l) => l.includes('call-ended'))).toEqual(['2001 on-call->ready (call-ended)']);
+  });
+
+  it('an agent reserved for an offer of a call that ended unseen is released; one whose call this engine still offers is not', async () => {
+    const { engine, store } = await setup();
+    await engine.login('1001', '2001', '4711');
+    await engine.login('1002', '2002', '4712');
+    await engine.join(caller('c1'), port().p);
+    await engine.join(caller('c2'), port().p);
+    await engine.settled();
+    expect(store.agents_.get('a1')!.machine.status).toBe('reserved');
+    expect(store.agents_.get('a2')!.machine.status).toBe('reserved');
+    // A restarted engine holds neither call: c1's phone rang when the daemon was killed and the
+    // caller is gone; c2 has no live row either, but this engine holds it waiting (offered).
+    const restarted = new AcdEngine({ store, log: pino({ level: 'silent' }), now: () => store.now });
+    store.endedCalls.add('c1');
+    await restarted.releaseAgentsOfEndedCalls();
+    expect(store.agents_.get('a1')!.machine.status).toBe('ready');
+    store.endedCalls.add('c2');
+    await engine.releaseAgentsOfEndedCalls();
+    expect(store.agents_.get('a2')!.machine.status).toBe('reserved');
   });
 
   it('two calls and one agent: the second waits until the agent is free again', async () => {
