@@ -74,9 +74,14 @@ export class ImportJobs implements ImportQueue {
     this.worker.on('failed', (job, err) => this.log.warn({ importId: job?.data.importId, err: err.message }, 'list import job failed; retried'));
   }
 
+  /**
+   * The import in progress stops at its next batch (the signal) and is queued again by the next
+   * daemon's sweep. Forced: a graceful close sends QUIT on the worker's blocking connection and
+   * waits for Redis to answer it, for ever while Redis is down (a daemon stopped then hung).
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await closeBull(this.worker);
+    await closeBull(this.worker, true);
     await closeBull(this.queue);
     this.redis.close();
   }

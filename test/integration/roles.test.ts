@@ -123,6 +123,10 @@ const ROUTE_ROLES: Readonly<Record<string, Need>> = {
   'DELETE /api/v1/agents/{number}': 'supervisor',
   'POST /api/v1/agents/{number}/state': 'supervisor',
   'GET /api/v1/agents/{number}/log': 'viewer',
+  // Preview mode (docs/campaigns.md#preview-mode): a CRM answers for its agent.
+  'GET /api/v1/agents/{number}/preview': 'supervisor',
+  'POST /api/v1/agents/{number}/preview/accept': 'supervisor',
+  'POST /api/v1/agents/{number}/preview/skip': 'supervisor',
   'GET /api/v1/queues': 'viewer',
   'POST /api/v1/queues': 'supervisor',
   'GET /api/v1/queues/{name}': 'viewer',
