@@ -70,17 +70,36 @@ interface BullClosable {
   close(force?: boolean): Promise<void>;
 }
 
+interface Emitter {
+  on(event: string, fn: () => void): unknown;
+  removeAllListeners(event?: string): unknown;
+}
+
+const quiet = (): void => undefined;
+
 /**
- * Close a BullMQ Queue or Worker, then give its Redis connections a quiet 'error' listener.
- * BullMQ (5.81) removes every listener of a connection when it closes it; a connection still
- * starting (Redis refusing our password, or down) fails later, when its ioredis client ends, and
- * BullMQ then emits 'error' with no listener: an unhandled rejection (a clean-clone test run
- * failed on one). The connections are BullMQ's own fields, `connection` and, for a Worker,
- * `blockingConnection`.
+ * Close a BullMQ Queue or Worker so that its Redis connections keep a quiet 'error' listener.
+ * BullMQ (5.81) removes every listener of a connection as it closes it (removeAllListeners); a
+ * connection still starting (Redis refusing our password, or down) fails later, when its ioredis
+ * client ends, and BullMQ then emits 'error' with no listener: an unhandled rejection (two
+ * clean-clone test runs failed on one, in redis-password.test.ts). Adding the listener after the
+ * close was not enough (the failure can come in between), so the connections' own
+ * removeAllListeners puts it back at once. The connections are BullMQ's fields `connection` and,
+ * for a Worker, `blockingConnection`.
  */
 export async function closeBull(what: BullClosable | null | undefined, force?: boolean): Promise<void> {
   if (!what) return;
+  const fields = what as unknown as Record<string, Emitter | undefined>;
+  for (const name of ['connection', 'blockingConnection']) {
+    const conn = fields[name];
+    if (!conn || typeof conn.removeAllListeners !== 'function') continue;
+    const removeAll = conn.removeAllListeners.bind(conn);
+    conn.removeAllListeners = (event?: string) => {
+      const result = event === undefined ? removeAll() : removeAll(event);
+      conn.on('error', quiet);
+      return result;
+    };
+    conn.on('error', quiet);
+  }
   await (force === undefined ? what.close() : what.close(force));
-  const fields = what as unknown as Record<string, { on?: (event: string, fn: () => void) => unknown } | undefined>;
-  for (const name of ['connection', 'blockingConnection']) fields[name]?.on?.('error', () => undefined);
 }
