@@ -92,8 +92,8 @@ bench-erlang: deps ## staffing search time at 500 Erlangs (Erlang C and A) vs a 
 bench-pacing: deps ## dialer pacing simulator, real pacing module in simulated time: one SCENARIO (JSON) or CURVE=1 (fixed levels 1-4 and predictive over SEEDS seeds, a markdown table)
 	npx tsx bench/pacing-sim.ts $(or $(SCENARIO),bench/scenarios/pacing-20-agents.json) $(if $(CURVE),--curve --seeds $(or $(SEEDS),5))
 
-bench-events: setup build ## event fan-out to 100 clients: the SSE stream (an API state change -> each client) vs Asterisk's AMI (UserEvent -> each session), same Asterisk
-	npx tsx bench/events-fanout.ts $(or $(ROUNDS),300) $(or $(CLIENTS),100)
+bench-events: setup build ## event fan-out to 100 clients under a call load (LOAD_CALLS at once through a queue, HOLD_MS each): the SSE stream vs Asterisk's AMI, same Asterisk: A. an API state change vs a UserEvent, one at a time; B. the load's calls, channel created -> call.started vs Newchannel
+	npx tsx bench/events-fanout.ts $(or $(ROUNDS),300) $(or $(CLIENTS),100) $(or $(LOAD_CALLS),10) $(or $(HOLD_MS),5000) $(or $(CALLS_MEASURED),150)
 
 bench-import: deps ## contact-list import: 1,000,000 generated CSV rows through the real importer into PostgreSQL (time, rows/s, peak RSS) vs a 10,000-row baseline run
 	npx tsx bench/campaign-import.ts --rows $(or $(ROWS),1000000) --baseline $(or $(BASELINE),10000)
