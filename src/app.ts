@@ -167,6 +167,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     cdrPending: () => cdrWriter.pendingCount,
     cdrWriteFailures: () => cdrWriter.failedWrites,
     webhookOutbox: () => webhooks.outbox,
+    acdWrites: () => acdStore.waitingWrites,
     campaigns: () => campaignFigures(db),
   }, VERSION);
   events.bus.subscribe(metrics, null);

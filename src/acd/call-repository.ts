@@ -6,6 +6,7 @@
  *                         queue event (queue-events.ts), in one transaction under the agent's row lock
  *   applyAgentEventAt     the same in one statement from a row held in memory, written only if the
  *                         row is still at that version (optimistic; the warm routing view)
+ *   agentEventInMemory    the same over a row held in memory, written nowhere (Postgres unreachable)
  *   loadSnapshotAgents / loadQueueSettings
  *                         agents and queues as routeCalls (router.ts) takes them (all agents, or some)
  *   findAgentByNumber / findAgentByExtension, checkAgentPin, recordPinFailure / resetPinFailures
@@ -269,6 +270,17 @@ function viewAfter(row: AgentRow, plan: PlannedEvent): AgentView {
 }
 
 /**
+ * The event over a row held in memory, written nowhere: the step and the row as it will be once
+ * written (its version unchanged). The store answers with it while Postgres is unreachable and
+ * writes the event later (store.ts); pure.
+ */
+export function agentEventInMemory(known: AgentView, event: AgentEvent, options: ApplyOptions = {}): AppliedAgentEvent {
+  const plan = planAgentEvent(known, event, options);
+  if (!('cols' in plan)) return { ok: false, agent: known, step: plan };
+  return { ok: true, agent: viewAfter({ ...known, ...plan.cols } as AgentRow, plan), step: plan.step };
+}
+
+/**
  * Run one state machine event for the agent: under its row lock, read the stored state, ask
  * agentTransition, store the new state and one state log row (in one transaction). A refused
  * event writes nothing. Undefined when there is no such agent. The effects in `step` (wrap-up
@@ -486,10 +498,16 @@ export async function logQueueCall(db: DbOrTx, e: QueueCallLogInput): Promise<Qu
  * waiting-call row goes and its call-log row comes in one transaction, so the queue's figures
  * (offered = calls in the queue + calls that left it) never count the call twice or not at all.
  * The same transaction writes the queue event (abandon, overflow, timeout, callback-requested, with
- * the wait in ms; an answer's event is the agent's, applyAgentEvent).
+ * the wait in ms; an answer's event is the agent's, applyAgentEvent). `once`: not again when the
+ * call's log row for this stay in the queue is there already (a write retried after Postgres was
+ * unreachable: its first try may have landed).
  */
-export async function queueCallLeft(db: DbOrTx, e: QueueCallLogInput): Promise<QueueCallLogRow> {
+export async function queueCallLeft(db: DbOrTx, e: QueueCallLogInput, o: { readonly once?: boolean } = {}): Promise<QueueCallLogRow> {
   return inTx(db, async (tx) => {
+    if (o.once) {
+      const logged = await tx.selectFrom('queue_call_log').selectAll().where('call_id', '=', e.callId).where('queue_id', '=', e.queueId).where('enqueued_at', '=', e.enqueuedAt).executeTakeFirst();
+      if (logged) return logged;
+    }
     await deleteQueueCall(tx, e.callId);
     const logged = await logQueueCall(tx, e);
     const type = leftQueueEventType(e.outcome);
@@ -514,6 +532,8 @@ export interface CallbackInput {
   readonly state: CallbackState;
   readonly attempts: number;
   readonly result: string | null;
+  /** When it was saved (the callback-done event's time); default now. */
+  readonly at?: Date;
 }
 
 /**
@@ -537,12 +557,12 @@ export async function saveCallback(db: DbOrTx, cb: CallbackInput): Promise<void>
     if (stored) await tx.updateTable('callbacks').set(row).where('call_id', '=', cb.id).execute();
     else await tx.insertInto('callbacks').values(row).execute();
     if (cb.state === 'waiting' && cb.attempts === 0 && !stored) {
-      await queueCallLeft(tx, { queueId: cb.queueId, callId: cb.callerCallId, enqueuedAt: cb.enqueuedAt, outcome: 'callback', details: { callbackId: cb.id } });
+      await queueCallLeft(tx, { queueId: cb.queueId, callId: cb.callerCallId, enqueuedAt: cb.enqueuedAt, outcome: 'callback', details: { callbackId: cb.id }, ...(cb.at ? { endedAt: cb.at } : {}) });
     }
     const finished = (s: CallbackState | undefined) => s === 'done' || s === 'failed';
     if (finished(cb.state) && !finished(stored?.state)) {
       await insertQueueEvent(tx, {
-        type: 'callback-done', at: new Date(), queueId: cb.queueId, callId: cb.id,
+        type: 'callback-done', at: cb.at ?? new Date(), queueId: cb.queueId, callId: cb.id,
         details: { result: cb.state, attempts: cb.attempts, lastResult: cb.result },
       });
     }

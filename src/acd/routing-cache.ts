@@ -5,6 +5,10 @@
  * least as new (agents.version, bumped by Postgres on every update), so a slow reload never takes
  * back a change already seen. Memberships, skills and figures come from the latest load.
  *
+ * A row taken ahead (takeAhead: an event taken in memory while Postgres is unreachable, written
+ * later, store.ts) is ahead of every stored version: loads and written rows do not replace it
+ * until settle() (its events are written), after which the stored row is taken as usual.
+ *
  * Pure: no I/O. The store (store.ts) feeds it from Postgres and LISTEN/NOTIFY.
  */
 import type { AgentRecord, QueueSettings } from './engine.js';
@@ -17,6 +21,8 @@ export class RoutingCache {
   private queueList: QueueSettings[] = [];
   private records: AgentRecord[] | null = null;
   private loadedOnce = false;
+  /** Agents whose row here is ahead of Postgres (takeAhead). */
+  private readonly ahead = new Set<string>();
 
   /** A full load has been taken in (until then the cache knows nothing). */
   get loaded(): boolean {
@@ -64,10 +70,24 @@ export class RoutingCache {
     this.records = null;
   }
 
+  /** A row changed in memory, to be written later: kept over any load or written row until settle(). */
+  takeAhead(row: AgentView): void {
+    const held = this.byId.get(row.id);
+    if (!held) return;
+    this.byId.set(row.id, snapshotAgentOf(row, held));
+    this.ahead.add(row.id);
+    this.records = null;
+  }
+
+  /** The agent's changes taken ahead are written (or given up): stored rows replace it again. */
+  settle(id: string): void {
+    this.ahead.delete(id);
+  }
+
   /** A row this daemon just wrote (its memberships, skills and figures are unchanged). */
   takeRow(row: AgentView): void {
     const held = this.byId.get(row.id);
-    if (!held || BigInt(row.version) < versionOf(held)) return;
+    if (!held || this.ahead.has(row.id) || BigInt(row.version) < versionOf(held)) return;
     this.byId.set(row.id, snapshotAgentOf(row, held));
     this.records = null;
   }
@@ -75,6 +95,6 @@ export class RoutingCache {
   /** The loaded agent, but keeping the row held when that one is newer. */
   private merge(loaded: SnapshotAgent): SnapshotAgent {
     const held = this.byId.get(loaded.id);
-    return held && versionOf(held) > versionOf(loaded) ? snapshotAgentOf(held.row, loaded) : loaded;
+    return held && (this.ahead.has(loaded.id) || versionOf(held) > versionOf(loaded)) ? snapshotAgentOf(held.row, loaded) : loaded;
   }
 }

@@ -100,6 +100,13 @@ export class PbxMetrics {
     new Gauge({ name: 'pbx_cdr_pending_writes', help: 'CDRs waiting to be written (Postgres slow or down; retried)', registers, collect() {
       this.set(sources.cdrPending());
     } });
+    new Gauge({ name: 'pbx_acd_writes_waiting', help: 'ACD writes (queue events, agent state changes, callbacks) waiting in memory for Postgres (unreachable)', registers, collect() {
+      this.set(sources.acdWrites().waiting);
+    } });
+    new Counter({ name: 'pbx_acd_writes_dropped_total', help: 'ACD writes never written: too many waited for Postgres (the oldest dropped)', registers, collect() {
+      this.reset();
+      this.inc(sources.acdWrites().dropped);
+    } });
 
     // ---- queues and agents (Postgres, at scrape time)
     // One query fills both gauges: the collects of one scrape run together and share it.

@@ -55,4 +55,6 @@ export interface MetricSources {
   campaigns(): Promise<readonly CampaignFigures[]>;
   /** Events waiting in memory for Postgres to write their webhook deliveries, and those dropped since start (too many waited). */
   webhookOutbox(): { readonly waiting: number; readonly dropped: number };
+  /** The ACD's queue events and agent changes waiting in memory for Postgres, and those dropped since start (too many waited). */
+  acdWrites(): { readonly waiting: number; readonly dropped: number };
 }

@@ -8,7 +8,7 @@
  * the delivery is dead ('failed') and the webhook disabled, each disabling audited.
  * The delivery rows are the outbox: a job that could not be added (Redis down) leaves its row
  * 'pending', and sweep() queues pending rows when Redis is back and every SWEEP_MS. An event whose
- * rows cannot be written (Postgres unreachable) waits in memory, in order (waiting.ts), and is
+ * rows cannot be written (Postgres unreachable) waits in memory, in order (src/shared/waiting-writes.ts), and is
  * written when Postgres answers again.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,7 +27,7 @@ import { send, type SendOutcome } from './sender.js';
 import { newSecret } from './signing.js';
 import type { WebhookDeliveryRow, WebhookRow } from './tables.js';
 import { checkTarget } from './target.js';
-import { WaitingEvents } from './waiting.js';
+import { WaitingWrites, type WaitingTexts } from '../shared/waiting-writes.js';
 
 export const SYSTEM_ACTOR: Actor = { userId: null, tokenId: null, label: 'system:webhooks', requestId: null };
 const DELIVERY_LOG_LIMIT = 100;
@@ -87,13 +87,24 @@ export interface WebhookServiceDeps {
   readonly observe?: (outcome: 'delivered' | 'gone' | 'retrying' | 'failed', durationMs: number) => void;
 }
 
+/** The log lines of events waiting for Postgres (docs/webhooks.md#postgres-down). */
+export const WEBHOOK_WAITING_TEXTS: WaitingTexts = {
+  waiting: 'webhook deliveries wait in memory: Postgres unreachable',
+  back: 'webhook deliveries that waited for Postgres are in the outbox',
+  dropped: 'webhook events dropped: too many waiting for Postgres',
+  skipped: 'webhook deliveries not enqueued',
+  atStop: 'webhook events still waiting for Postgres at stop: not delivered',
+};
+
 export class WebhookService implements Subscriber {
   private cache: { at: number; hooks: WebhookView[] } | null = null;
   /** Events whose delivery rows are not written yet, in order (Postgres down: they wait there). */
-  private readonly waiting: WaitingEvents<PbxEvent>;
+  private readonly waiting: WaitingWrites<PbxEvent>;
 
   constructor(private readonly deps: WebhookServiceDeps) {
-    this.waiting = new WaitingEvents({ write: (e) => this.enqueueFor(e), retryable: isPgUnreachable, log: deps.log });
+    this.waiting = new WaitingWrites<PbxEvent>({
+      write: (e) => this.enqueueFor(e), retryable: isPgUnreachable, log: deps.log, texts: WEBHOOK_WAITING_TEXTS, describe: (e) => ({ eventId: e.id, type: e.type }),
+    });
   }
 
   // --- registrations ---

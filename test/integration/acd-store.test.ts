@@ -4,8 +4,11 @@
  * offers winning on separate connections, the store falling back to the row lock when its row is
  * stale, changes made elsewhere (another connection: another daemon or the API) reaching the store
  * by LISTEN/NOTIFY (also after its listening connection was killed), the store's own writes not
- * coming back to it as reloads, talk time recorded when an answered call ends, and agents found
- * on calls that are live nowhere (ended while no daemon watched).
+ * coming back to it as reloads, talk time recorded when an answered call ends, agents found
+ * on calls that are live nowhere (ended while no daemon watched), and a call handled while
+ * Postgres is unreachable (the store reaching it through a TCP gate this test closes): its queue
+ * events and the agent's state changes are written once it is back, once each, in order, at the
+ * times they happened.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -15,11 +18,14 @@ import type { App } from '../../src/app.js';
 import { createDb, createPool, type Database, type Db } from '../../src/db/database.js';
 import type { AgentEvent } from '../../src/acd/agent-state.js';
 import { insertAgent, insertQueue, setQueueMember } from '../../src/acd/admin-repository.js';
-import { agentTodayStats, agentsOnEndedCalls, applyAgentEvent, applyAgentEventAt, findAgentById, logQueueCall, recordTalkTime } from '../../src/acd/call-repository.js';
+import { agentTodayStats, agentsOnEndedCalls, applyAgentEvent, applyAgentEventAt, findAgentById, logQueueCall, queueCallLeft, recordTalkTime } from '../../src/acd/call-repository.js';
+import type { QueueCall } from '../../src/acd/engine.js';
+import { isPgUnreachable } from '../../src/shared/pg-errors.js';
 import { insertLiveCall, updateLiveCall } from '../../src/calls/repository.js';
 import { PgAcdStore } from '../../src/acd/store.js';
 import { eventually, holdFor } from '../support/wait.js';
 import { startTestApp } from '../support/app.js';
+import { tcpGate } from '../support/tcp-gate.js';
 
 let app: App;
 // Numbers and names no other integration file uses (they share the run's database).
@@ -271,5 +277,78 @@ describe('PgAcdStore', () => {
     // Recorded once: a second end (a retry) does not change it.
     await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 99_000));
     expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 42 });
+  });
+
+  it('Postgres unreachable: a call\'s queue events and the agent\'s changes wait in memory and are written once it is back, once each, in order', async () => {
+    const id = await newAgent('7131');
+    const other = await newAgent('7132');
+    const settings = dbSettings();
+    const gate = tcpGate({ host: settings.host, port: settings.port });
+    await gate.open();
+    const pool = createPool({ ...settings, host: '127.0.0.1', port: gate.port }, 3);
+    const db = createDb(pool);
+    const store = new PgAcdStore(db, { timezone: 'UTC', log });
+    store.start();
+    const call = (callId: string, enqueuedAt: number): QueueCall => ({ callId, queueId, channelId: 'ch', callerNumber: '4930555', callerName: null, priority: 0, requiredSkills: null, enqueuedAt });
+    const c1 = call('it-store-pg-1', Date.now());
+    try {
+      await store.agents(); // the view loaded, as a daemon's is from its start
+      for (const a of [id, other]) expect((await store.apply(a, { type: 'login' }, { extension: EXT })).ok).toBe(true);
+      await store.callJoined(c1);
+      expect((await store.apply(id, { type: 'offer', callId: c1.callId, queueId })).ok).toBe(true);
+
+      await gate.close();
+      const cutAt = Date.now();
+      // The call goes on: answered, hung up, wrapped up; meanwhile another caller joins and gives up.
+      expect((await store.apply(id, { type: 'answer', callId: c1.callId }, { queueCall: { enqueuedAt: c1.enqueuedAt } })).ok).toBe(true);
+      await store.callLeft(c1, 'answered', new Date(), id);
+      const c2 = call('it-store-pg-2', Date.now());
+      await store.callJoined(c2);
+      await holdFor(20, 'the call talks a little');
+      const ended = await store.apply(id, { type: 'call-ended', callId: c1.callId, wrapUpSeconds: 5 }, { queueCall: { holdMs: 0 } });
+      expect(ended.ok && ended.state.status).toBe('wrap-up');
+      await store.talkEnded(c1.callId, id, new Date());
+      await store.callLeft(c2, 'abandoned', new Date(), null);
+      expect((await store.apply(id, { type: 'wrap-up-done', callId: c1.callId })).ok).toBe(true);
+      expect((await store.agents()).find((a) => a.id === id)?.state).toBe('ready');
+      // Claiming an agent needs Postgres' row lock: an offer fails as Postgres does, and so does one
+      // to the agent whose changes wait.
+      for (const a of [other, id]) {
+        const offer = await store.apply(a, { type: 'offer', callId: c2.callId, queueId }).then(() => null, (err: unknown) => err);
+        expect(isPgUnreachable(offer), String(offer)).toBe(true);
+      }
+      expect(store.waitingWrites).toEqual({ waiting: 7, dropped: 0 });
+      const mendAt = Date.now();
+      await gate.open();
+
+      await eventually(async () => (store.waitingWrites.waiting === 0 ? true : undefined), 20_000, 'the writes that waited are written');
+      const events = await sql<{ call_id: string; type: string; at: Date; agent_id: string | null }>`
+        select call_id, type, at, agent_id::text from queue_events where call_id in (${c1.callId}, ${c2.callId}) order by id`.execute(app.db);
+      expect(events.rows.filter((e) => e.call_id === c1.callId).map((e) => e.type)).toEqual(['join', 'offer', 'answer', 'end']);
+      expect(events.rows.filter((e) => e.call_id === c2.callId).map((e) => e.type)).toEqual(['join', 'abandon']);
+      for (const e of events.rows.filter((e) => !['join', 'offer'].includes(e.type) || e.call_id === c2.callId)) {
+        expect(e.at.getTime(), `${e.call_id} ${e.type} at the time it happened`).toBeGreaterThanOrEqual(cutAt - 1);
+        expect(e.at.getTime(), `${e.call_id} ${e.type} at the time it happened`).toBeLessThanOrEqual(mendAt);
+      }
+      const states = await sql<{ to_state: string; cause: string; at: Date }>`select to_state, cause, at from agent_state_log where agent_id = ${id} order by id`.execute(app.db);
+      expect(states.rows.map((r) => `${r.cause}:${r.to_state}`)).toEqual(['feature-code:ready', 'offer:reserved', 'answer:on-call', 'call-ended:wrap-up', 'wrap-up-done:ready']);
+      const log = await sql<{ outcome: string; talk_seconds: number | null }>`select outcome, talk_seconds from queue_call_log where call_id in (${c1.callId}, ${c2.callId}) order by id`.execute(app.db);
+      expect(log.rows.map((r) => r.outcome)).toEqual(['answered', 'abandoned']);
+      expect(log.rows[0]!.talk_seconds).not.toBeNull();
+      expect(await sql`select 1 from queue_calls where call_id in (${c1.callId}, ${c2.callId})`.execute(app.db).then((r) => r.rows)).toEqual([]);
+      // The view takes the stored row again: ready at its version, and offers go through.
+      const stored = await findAgentById(app.db, id);
+      expect(stored).toMatchObject({ state: 'ready', call_id: null });
+      await eventually(async () => ((await store.agents()).find((a) => a.id === id)?.machine.status === 'ready' ? true : undefined), 10_000, 'the view settled');
+      expect((await store.apply(id, { type: 'offer', callId: 'it-store-pg-3', queueId })).ok).toBe(true);
+      // A leave written again (its first try landed, its answer was lost) writes no second row.
+      const again = await queueCallLeft(app.db, { queueId, callId: c2.callId, enqueuedAt: new Date(c2.enqueuedAt), outcome: 'abandoned' }, { once: true });
+      expect(again.outcome).toBe('abandoned');
+      expect(await sql<{ n: number }>`select count(*)::int as n from queue_call_log where call_id = ${c2.callId}`.execute(app.db).then((r) => r.rows[0]!.n)).toBe(1);
+    } finally {
+      await store.stop();
+      await gate.close();
+      await db.destroy().catch(() => undefined);
+    }
   });
 });

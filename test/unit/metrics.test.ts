@@ -31,6 +31,7 @@ function fakeSources(over: Partial<MetricSources> = {}): MetricSources & { queue
     cdrPending: () => 0,
     cdrWriteFailures: () => 2,
     webhookOutbox: () => ({ waiting: 4, dropped: 1 }),
+    acdWrites: () => ({ waiting: 3, dropped: 2 }),
     campaigns: async () => [{ campaign: 'renewals', linesInFlight: 6, contacts: { ready: 120, done: 30 } }],
     ...over,
   };
@@ -62,6 +63,8 @@ describe('PbxMetrics', () => {
     expect(line(body, 'pbx_cdr_write_failures_total')).toBe('pbx_cdr_write_failures_total 2');
     expect(line(body, 'pbx_webhook_events_waiting')).toBe('pbx_webhook_events_waiting 4');
     expect(line(body, 'pbx_webhook_events_dropped_total')).toBe('pbx_webhook_events_dropped_total 1');
+    expect(line(body, 'pbx_acd_writes_waiting')).toBe('pbx_acd_writes_waiting 3');
+    expect(line(body, 'pbx_acd_writes_dropped_total')).toBe('pbx_acd_writes_dropped_total 2');
     expect(sources.queueReads).toBe(1);
     await m.scrape();
     expect(sources.queueReads).toBe(2);
