@@ -18,7 +18,9 @@
  *    - baseline: the Newchannel event (Uniqueid) at each AMI session;
  *    - ours: call.started (callId = the channel's Uniqueid) and queue.joined at each SSE client:
  *      the dialplan's way to Stasis(), ARI's StasisStart, the daemon's live-call row (Postgres)
- *      and the fan-out.
+ *      and the fan-out. One more AMI session (its own user, dialplan events, filtered to the
+ *      Stasis() application's Newexten) stamps when each channel's dialplan reached Stasis(), to
+ *      split our time into Asterisk's part before StasisStart and the daemon's after it.
  *
  * The SSE clients take the whole stream (no filter: every event of the load, about 9 per call);
  * the AMI sessions take UserEvent and the call events of a comparable count per call (Newchannel,
@@ -51,6 +53,8 @@ const CALLS_MEASURED = Number(process.argv[6] ?? 150);
 const WARMUP = 20;
 const AGENT = '7100';
 const BENCH_AMI_USER = 'pbxbench';
+/** One more AMI user, one session: when each channel reaches Stasis() in the dialplan (Newexten), to split our time. */
+const STASIS_AMI_USER = 'pbxbenchstasis';
 /** The call load's site: its own numbers in the bench's throwaway world. */
 const LOAD = { name: 'fanout', did: '4930555100', carrierIp: '127.0.0.31', firstExtension: 7300, firstAgent: 7200, callerPrefix: '4930556' };
 
@@ -133,7 +137,7 @@ function sseClient(port: string, token: string): Promise<Receiver> {
 
 // ---- baseline: AMI sessions of the same Asterisk
 
-async function amiSession(port: number, password: string, events: boolean): Promise<{ socket: Socket; blocks: (fn: (b: string) => void) => void }> {
+async function amiSession(port: number, password: string, events: boolean, user = BENCH_AMI_USER): Promise<{ socket: Socket; blocks: (fn: (b: string) => void) => void }> {
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   const handlers: ((b: string) => void)[] = [];
@@ -150,13 +154,15 @@ async function amiSession(port: number, password: string, events: boolean): Prom
     for (const h of handlers) h(block);
   });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(`Action: Login\r\nUsername: ${BENCH_AMI_USER}\r\nSecret: ${password}\r\nEvents: ${events ? 'on' : 'off'}\r\n\r\n`);
+  socket.write(`Action: Login\r\nUsername: ${user}\r\nSecret: ${password}\r\nEvents: ${events ? 'on' : 'off'}\r\n\r\n`);
   if (!(await withTimeout(login, 10_000, 'AMI login'))) throw new Error('AMI login refused');
   return { socket, blocks: (fn) => handlers.push(fn) };
 }
 
 /** Each channel's creation time as Asterisk stamped its Newchannel event (ms since the epoch). */
 const channelCreated = new Map<string, number>();
+/** When each channel's dialplan ran Stasis() (Newexten's Timestamp): StasisStart goes to the daemon next. */
+const stasisReached = new Map<string, number>();
 
 const header = (block: string, name: string): string | undefined => new RegExp(`(?:^|\\r\\n)${name}: ([^\\r]*)`).exec(block)?.[1];
 
@@ -200,6 +206,7 @@ async function main(): Promise<void> {
   const { daemon, admin } = await startReadyDaemon(world.daemonEnv);
   const receivers: Receiver[] = [];
   let sender: Socket | null = null;
+  let stasisSession: Socket | null = null;
   let site: QueueSite | null = null;
   let load: SteadyLoad | null = null;
   try {
@@ -219,7 +226,9 @@ async function main(): Promise<void> {
     const amiPassword = secret();
     const dir = (await asteriskInstance('path', world.asteriskEnv)).trim();
     const filters = ['UserEvent', 'Newchannel', 'Newstate', 'Hangup', 'BridgeEnter', 'BridgeLeave'].map((e) => `eventfilter=Event: ${e}\n`).join('');
-    await appendFile(path.join(dir, 'etc/manager.conf'), `\n[${BENCH_AMI_USER}]\nsecret=${amiPassword}\ndeny=0.0.0.0/0.0.0.0\npermit=127.0.0.1/255.255.255.255\nwritetimeout=1000\nread=user,call\nwrite=user\n${filters}`);
+    const user = (name: string, read: string, filter: string) =>
+      `\n[${name}]\nsecret=${amiPassword}\ndeny=0.0.0.0/0.0.0.0\npermit=127.0.0.1/255.255.255.255\nwritetimeout=1000\nread=${read}\nwrite=user\n${filter}`;
+    await appendFile(path.join(dir, 'etc/manager.conf'), user(BENCH_AMI_USER, 'user,call', filters) + user(STASIS_AMI_USER, 'dialplan', 'eventfilter=Application: Stasis\n'));
     await asteriskInstance('rx', world.asteriskEnv, 'manager reload');
     const amiPort = Number(world.asteriskEnv['PBX_AMI_PORT']);
 
@@ -234,6 +243,13 @@ async function main(): Promise<void> {
     receivers.push(...ours, ...ami);
     const send = await amiSession(amiPort, amiPassword, false);
     sender = send.socket;
+    const stasis = await amiSession(amiPort, amiPassword, true, STASIS_AMI_USER);
+    stasisSession = stasis.socket;
+    stasis.blocks((block) => {
+      const id = header(block, 'Uniqueid');
+      const stamp = header(block, 'Timestamp');
+      if (block.startsWith('Event: Newexten') && id && stamp && !stasisReached.has(id)) stasisReached.set(id, Number(stamp) * 1000);
+    });
 
     // The load ramps up over one hold time (its slots start spread over it), then runs on.
     load = await startSteadyLoad(site, { concurrent: LOAD_CALLS, holdMs: HOLD_MS, callerPrefix: LOAD.callerPrefix });
@@ -279,6 +295,9 @@ async function main(): Promise<void> {
     const started = stats(afterB(ours, (r) => r.calls));
     const joined = stats(afterB(ours, (r) => r.joined));
     const published = stats(calls.map((id) => startedAt.get(id)! - channelCreated.get(id)!));
+    const withStasis = calls.filter((id) => stasisReached.has(id));
+    const toStasis = stats(withStasis.map((id) => stasisReached.get(id)! - channelCreated.get(id)!));
+    const stasisToPublished = stats(withStasis.map((id) => startedAt.get(id)! - stasisReached.get(id)!));
     const startedFanout = stats(ours.flatMap((r) => calls.map((id) => r.calls.get(id)! - startedAt.get(id)!)));
 
     const placed = countsAfter.placed - countsBefore.placed;
@@ -298,12 +317,15 @@ async function main(): Promise<void> {
     console.log(row('pbx: call.started -> each SSE client', started));
     console.log(row('pbx: queue.joined -> each SSE client', joined));
     console.log(row('(pbx: call.started published: its `at`, ms resolution, per call)', published));
+    console.log(row('(of which: the dialplan reaches Stasis(), Newexten\'s Timestamp, per call)', toStasis));
+    console.log(row('(of which: Stasis() -> call.started published: ARI StasisStart, the daemon, the live row INSERT)', stasisToPublished));
     console.log(row('(pbx: call.started `at` -> each SSE client)', startedFanout));
     console.log(`\nratio pbx call.started/AMI Newchannel: ${ratio(started, newchannel)}\n`);
   } finally {
     await load?.stop().catch(() => undefined);
     for (const r of receivers) r.socket.destroy();
     sender?.destroy();
+    stasisSession?.destroy();
     await site?.stop().catch(() => undefined);
     await daemon.stop().catch(() => undefined);
     await world.teardown();
