@@ -13,6 +13,7 @@ import { UnservedCollector } from './calls/unserved.js';
 import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
 import { AdmissionControl } from './calls/admission.js';
+import { DialplanShedder } from './calls/shedder.js';
 import { inboundRulesView } from './trunks/inbound-view.js';
 import { CONTACTS_CHANNEL, ExtensionLamps, contactChange } from './extensions/lamps.js';
 import { PgListener } from './db/listener.js';
@@ -145,9 +146,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // are read at scrape time (the adapters they name are built below), call and queue events counted from the bus.
   // Overload control (src/calls/admission.ts, docs/operations.md#overload): new callers refused (503) past the limits.
   const admission = new AdmissionControl(config.overload, log.child({ component: 'calls' }));
+  // While the daemon refuses calls, the dialplan sheds new callers before Stasis (src/calls/shedder.ts).
+  const shedder = new DialplanShedder({
+    admission,
+    calls: () => dispatcher?.liveCount ?? 0,
+    setGlobal: (name, value) => ari.setGlobal(name, value),
+    reachable: () => ari.isConnected,
+    log: log.child({ component: 'calls' }),
+  });
   const metrics = new PbxMetrics(new Registry(), {
     liveCalls: () => dispatcher?.liveCount ?? 0,
-    overload: () => ({ callsInSetup: dispatcher?.inSetupCount ?? 0, refused: admission.refused }),
+    overload: () => ({ callsInSetup: dispatcher?.inSetupCount ?? 0, refused: new Map([...admission.refused, ['shed', shedder.shedTotal]]) }),
     asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }),
     dependencies: async () => {
       const { checks } = await checkReadiness({ db, redis, asterisk: () => ({ ari: ari.isConnected, ami: ami.isConnected }) });
@@ -189,6 +198,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const ari = new AriConnection(config.ari, config.reconnect, {
     onConnected: () => {
       metrics.asteriskConnected('ari');
+      shedder.connected();
       reconcile();
       unserved.collectNow();
       // Supervision sessions a daemon before this one left ringing or in progress (docs/supervision.md),
@@ -394,6 +404,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   acdEngine.useCallbackDialer({ ring: (id, agent, customer, seconds, queue) => calls.ringCallback(id, agent, customer, seconds, queue) });
   const registrations = new RegistrationTracker();
   ami.onEvent((e) => registrations.onAmiEvent(e));
+  ami.onEvent((e) => {
+    if (e.event === 'UserEvent' && e['userevent'] === 'PbxShed') shedder.shed(e['calleridnum']);
+  });
   // Asterisk tells a contact's state only when it changes: ask for all of them on connect and every 30 s.
   const contactStates = new ContactStateRefresher({ ami, log: log.child({ component: 'extensions' }) });
   ami.onConnected(() => contactStates.refresh());
@@ -501,6 +514,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       amiDialer.start();
       dispatcher!.startHeartbeat();
       admission.start();
+      shedder.start();
       acdStore.start();
       events.start();
       inbound.start();
@@ -537,6 +551,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await attemptJobs.stop();
         // Closing the event socket stops new calls reaching us; calls in progress stay in
         // Stasis with their live_calls rows and are adopted by the next daemon.
+        await shedder.stop();
         await ari.stop();
         dispatcher!.stop();
         admission.stop();

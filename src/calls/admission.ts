@@ -74,6 +74,11 @@ export class AdmissionControl {
     return this.counts;
   }
 
+  /** The event loop lags (refusing new calls until it recovers). */
+  get lagging(): boolean {
+    return this.state.lagging;
+  }
+
   /** The event loop's mean delay over the last sample, ms (0 when not watched). */
   get lagMs(): number {
     return this.state.lagMs;

@@ -67,10 +67,10 @@ export function admission(state: OverloadState, limits: OverloadLimits, signals:
 }
 
 /** Refusals since the last log line, and when that was: the log says each burst once per interval. */
-export interface RefusalTally {
+export interface RefusalTally<R extends string = RefusalReason> {
   readonly lastLoggedMs: number | null;
   /** Refusals not yet in a log line, by reason. */
-  readonly unlogged: Readonly<Partial<Record<RefusalReason, number>>>;
+  readonly unlogged: Readonly<Partial<Record<R, number>>>;
 }
 
 export const NO_REFUSALS: RefusalTally = { lastLoggedMs: null, unlogged: {} };
@@ -79,13 +79,13 @@ export const NO_REFUSALS: RefusalTally = { lastLoggedMs: null, unlogged: {} };
  * One more refusal at `nowMs`. `log`: the refusals (this one included) to put in a log line now,
  * at most one line per `everyMs`; null: counted for the next line.
  */
-export function tallyRefusal(
-  tally: RefusalTally,
-  reason: RefusalReason,
+export function tallyRefusal<R extends string = RefusalReason>(
+  tally: RefusalTally<R>,
+  reason: NoInfer<R>,
   nowMs: number,
   everyMs: number,
-): { tally: RefusalTally; log: Partial<Record<RefusalReason, number>> | null } {
-  const unlogged = { ...tally.unlogged, [reason]: (tally.unlogged[reason] ?? 0) + 1 };
+): { tally: RefusalTally<R>; log: Partial<Record<R, number>> | null } {
+  const unlogged = { ...tally.unlogged, [reason]: (tally.unlogged[reason] ?? 0) + 1 } as Partial<Record<R, number>>;
   if (tally.lastLoggedMs !== null && nowMs - tally.lastLoggedMs < everyMs) return { tally: { lastLoggedMs: tally.lastLoggedMs, unlogged }, log: null };
-  return { tally: { lastLoggedMs: nowMs, unlogged: {} }, log: unlogged };
+  return { tally: { lastLoggedMs: nowMs, unlogged: {} as Partial<Record<R, number>> }, log: unlogged };
 }

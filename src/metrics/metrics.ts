@@ -86,7 +86,7 @@ export class PbxMetrics {
     new Gauge({ name: 'pbx_calls_in_setup', help: 'New calls this daemon is setting up now (arrived, not yet routed and started); PBX_MAX_CALLS_IN_SETUP caps it', registers, collect() {
       this.set(sources.overload().callsInSetup);
     } });
-    new Counter({ name: 'pbx_calls_refused_total', help: 'New calls refused by overload control (SIP 503), by reason: max-calls (PBX_MAX_CALLS), setup-backlog (PBX_MAX_CALLS_IN_SETUP), event-loop-lag (PBX_OVERLOAD_LAG_MS)', labelNames: ['reason'], registers, collect() {
+    new Counter({ name: 'pbx_calls_refused_total', help: 'New calls refused by overload control (SIP 503), by reason: max-calls (PBX_MAX_CALLS), setup-backlog (PBX_MAX_CALLS_IN_SETUP), event-loop-lag (PBX_OVERLOAD_LAG_MS) by the daemon; shed by the dialplan before Stasis while the daemon refuses', labelNames: ['reason'], registers, collect() {
       this.reset();
       for (const [reason, n] of sources.overload().refused) this.inc({ reason }, n);
     } });

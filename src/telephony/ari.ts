@@ -323,6 +323,11 @@ export class AriConnection implements CallControl {
     return sipHost(r?.value);
   }
 
+  /** Set an Asterisk global variable (the dialplan reads it); an empty value clears it. */
+  async setGlobal(name: string, value: string): Promise<void> {
+    await this.api().json('POST', '/asterisk/variable', { variable: name, value });
+  }
+
   async asteriskInfo(): Promise<Record<string, unknown>> {
     return this.api().json<Record<string, unknown>>('GET', '/asterisk/info');
   }

@@ -2,7 +2,10 @@
  * Overload control (docs/operations.md#overload) with real parts: a daemon capped at 3 calls
  * (PBX_MAX_CALLS=3) carries 3 real SIPp calls through the *99 test service; a 4th caller is
  * refused with 503 while the 3 are still up; the 3 go on to their ends and CDRs; the refusal has
- * its own CDR, is counted in /metrics and logged; once the 3 are over a new call is taken again.
+ * its own CDR, is counted in /metrics and logged. The daemon then tells the dialplan to shed
+ * (src/calls/shedding.ts): a 5th caller is refused with 503 before Stasis (never reaches the
+ * daemon: no CDR, not counted as max-calls), counted as shed and logged; shedding ends as the calls
+ * drop below the cap, and once the 3 are over a new call is taken again.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Daemon, eventually } from '../support/daemon.js';
@@ -20,9 +23,9 @@ const env = { ...world.daemonEnv, PBX_MAX_CALLS: '3', PBX_DIGIT_TIMEOUT_MS: '300
 const call = (scenario: 'uac-hangup-first' | 'uac-unavailable', dialed: string, holdMs?: number) =>
   sippCall({ scenario, dialed, sipPort: world.sipPort, user: world.phone.id, password: world.phone.password, ...(holdMs ? { set: { hold_ms: String(holdMs) } } : {}) });
 
-async function refusedCount(): Promise<number> {
+async function refusedCount(reason: 'max-calls' | 'shed' = 'max-calls'): Promise<number> {
   const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
-  const line = (await res.text()).split('\n').find((l) => l.startsWith('pbx_calls_refused_total{reason="max-calls"} '));
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`pbx_calls_refused_total{reason="${reason}"} `));
   return Number(line?.split(' ')[1] ?? NaN);
 }
 
@@ -50,7 +53,7 @@ afterAll(async () => {
 });
 
 describe('overload control', () => {
-  it('refuses a 4th call with 503 while 3 go on, writes its CDR, counts and logs it, and takes calls again after', async () => {
+  it('refuses a 4th call with 503 while 3 go on, writes its CDR, counts and logs it, sheds a 5th before Stasis, and takes calls again after', async () => {
     const refusedBefore = await refusedCount();
     expect(refusedBefore).toBe(0);
     const established = ['*99700', '*99701', '*99702'].map((dialed) => call('uac-hangup-first', dialed, 9_000));
@@ -68,16 +71,32 @@ describe('overload control', () => {
     const refused = await oneCdr('*99703');
     expect(refused).toMatchObject({ disposition: 'FAILED', hangupCause: 34, endedBy: 'system', answeredAt: null, callerNumber: world.phone.number });
 
+    // The refusal makes the daemon tell the dialplan to shed: a 5th caller is refused before Stasis.
+    const shedding = await daemon.waitForLog((l) => l.msg === 'overloaded: the dialplan sheds new calls before Stasis', 5_000);
+    expect(shedding).toMatchObject({ percent: 100, all: 'max-calls' });
+    expect(await refusedCount('shed')).toBe(0);
+    const fifth = await call('uac-unavailable', '*99705');
+    expect(fifth.code, fifth.output).toBe(0); // 503
+    await eventually(async () => ((await refusedCount('shed')) === 1 ? true : undefined), 5_000, 'the 5th call counted as shed');
+    expect(await refusedCount()).toBe(refusedBefore + 1); // never reached the daemon's admission
+    const shedLog = await daemon.waitForLog((l) => l.msg === 'overloaded: new calls shed in the dialplan (503) before reaching the daemon', 5_000);
+    expect(shedLog).toMatchObject({ shed: 1, percent: 100, caller: world.phone.number });
+    expect(await liveAnswered()).toEqual(['*99700', '*99701', '*99702']);
+
     for (const sipp of await Promise.all(established)) expect(sipp.code, sipp.output).toBe(0);
     for (const dialed of ['*99700', '*99701', '*99702']) {
       expect(await oneCdr(dialed)).toMatchObject({ disposition: 'ANSWERED', endedBy: 'caller' });
     }
 
-    // The 3 are over: a new call is taken again.
+    // The 3 are over: shedding ended (below the cap: 2 calls or fewer) and a new call is taken again.
+    await daemon.waitForLog((l) => l.msg === 'overload over: the dialplan sheds no more calls', 5_000);
     await eventually(async () => ((await liveAnswered()).length === 0 ? true : undefined), 10_000, 'no live calls');
     const after = await call('uac-hangup-first', '*99704', 500);
     expect(after.code, after.output).toBe(0);
     expect(await oneCdr('*99704')).toMatchObject({ disposition: 'ANSWERED' });
     expect(await refusedCount()).toBe(refusedBefore + 1);
+    expect(await refusedCount('shed')).toBe(1);
+    // The shed call never reached the daemon: no CDR (docs/operations.md#overload says why).
+    expect(await api.cdrs(`dialed=${encodeURIComponent('*99705')}`)).toEqual([]);
   });
 });
