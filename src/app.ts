@@ -443,6 +443,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // (change.effects: withdraw a ringing offer, cancel a wrap-up timer).
   const acd = new AcdService(db, { flowsUsingQueue, timezone: config.site.timezone });
   acd.onAgentChange(publishAgentChange(acdStore, events.bus, eventLog));
+  // GET /agents/live shares one read for AGENTS_LIVE_SHARED_MS (docs/api.md#live-views): an agent
+  // moved by a call here (agent.state), a call handed by an agent (queue.left), or a change another
+  // daemon or SQL made (the routing view's LISTEN) makes the next reader read again.
+  acdStore.onChange(() => acd.agentsChanged());
+  events.bus.subscribe({
+    deliver: (e) => {
+      if (e.type === 'agent.state' || e.type === 'queue.left') acd.agentsChanged();
+    },
+  }, null);
   acd.onAgentChange((change) =>
     logRejection(
       acdEngine.agentChanged(change.agentId, { ok: true, state: change.state, record: change.record, effects: change.effects }),

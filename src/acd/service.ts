@@ -23,6 +23,14 @@ import * as callRepo from './call-repository.js';
 import type { NewQueue, OverflowTarget, PauseReasonRow, QueueCallLogRow, QueueRow } from './tables.js';
 import { isCallbackId } from './callback-id.js';
 import { alertInfoProblem, parseCallerIdTemplate } from './screen-pop.js';
+import { SharedRead } from '../shared/shared-read.js';
+
+/**
+ * How long one read of the agents' live view (GET /agents/live) is shared by the readers that come
+ * after it (src/shared/shared-read.ts, docs/api.md#live-views); a change this daemon makes or is
+ * told of (agentsChanged) is seen by the next reader at once.
+ */
+export const AGENTS_LIVE_SHARED_MS = 250;
 
 /** Lower-case letters, digits and -, starting with a letter or digit, up to 64 (as flow names). */
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -162,6 +170,8 @@ export class AcdService {
   private readonly timezone: string;
   private readonly now: () => Date;
   private readonly flowsUsingQueue: AcdServiceOptions['flowsUsingQueue'];
+  /** The agents' rows and today's figures behind GET /agents/live, shared (AGENTS_LIVE_SHARED_MS). */
+  private readonly liveAgents: SharedRead<[Awaited<ReturnType<typeof repo.listAgentsLive>>, Awaited<ReturnType<typeof callRepo.agentTodayStats>>]>;
 
   constructor(
     private readonly db: Db,
@@ -170,6 +180,27 @@ export class AcdService {
     this.flowsUsingQueue = options.flowsUsingQueue;
     this.timezone = options.timezone ?? 'UTC';
     this.now = options.now ?? (() => new Date());
+    this.liveAgents = new SharedRead(
+      () => Promise.all([repo.listAgentsLive(this.db), callRepo.agentTodayStats(this.db, this.timezone)]),
+      AGENTS_LIVE_SHARED_MS,
+    );
+  }
+
+  /**
+   * Agents changed outside this service (a call moved an agent, another daemon or SQL changed one,
+   * a call was logged): the next GET /agents/live reads again. This service's own writes call it.
+   */
+  agentsChanged(): void {
+    this.liveAgents.invalidate();
+  }
+
+  /** `write`'s result, the live view read again after it (committed or not). */
+  private async changing<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      this.agentsChanged();
+    }
   }
 
   /** Be told about agent state changes made through the API (after they committed). Returns an unsubscribe. */
@@ -197,7 +228,7 @@ export class AcdService {
     checkPin(input.pin);
     const skills = checkSkills(input.skills ?? {});
     const pinHash = await hashPin(input.pin);
-    return this.db
+    return this.changing(this.db
       .transaction()
       .execute(async (tx) => {
         if (await callRepo.findAgentByNumber(tx, number)) throw agentExists(number);
@@ -210,7 +241,7 @@ export class AcdService {
       .catch((err: unknown) => {
         if (pgCode(err) === UNIQUE_VIOLATION) throw agentExists(number);
         throw err;
-      });
+      }));
   }
 
   async updateAgent(actor: Actor, number: string, input: UpdateAgentInput): Promise<AgentDetail> {
@@ -218,7 +249,7 @@ export class AcdService {
     if (input.pin !== undefined) checkPin(input.pin);
     const skills = input.skills === undefined ? undefined : checkSkills(input.skills);
     const pinHash = input.pin === undefined ? undefined : await hashPin(input.pin);
-    return this.db.transaction().execute(async (tx) => {
+    return this.changing(this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       // A new PIN also lifts a lock from wrong PINs.
       const patch = {
@@ -231,12 +262,12 @@ export class AcdService {
       const changed = Object.keys(input).filter((k) => input[k as keyof UpdateAgentInput] !== undefined);
       await audit(tx, actor, 'agent.update', 'agent', agent.id, { number, changed, ...(input.name !== undefined ? { name: input.name } : {}), ...(skills ? { skills } : {}), ...(input.autoAnswer !== undefined ? { autoAnswer: input.autoAnswer } : {}) });
       return this.agentDetail(tx, number);
-    });
+    }));
   }
 
   /** Refused (409 agent-busy) unless the agent is logged out. */
   async deleteAgent(actor: Actor, number: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    await this.changing(this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       if (agent.state !== 'logged-out') {
         throw new AppError('agent-busy', 409, `agent ${number} is ${agent.state}; log the agent out first (POST /api/v1/agents/${number}/state {"state":"logged-out"})`, {
@@ -246,7 +277,7 @@ export class AcdService {
       }
       await repo.deleteAgentRow(tx, agent.id);
       await audit(tx, actor, 'agent.delete', 'agent', agent.id, { number, name: agent.name });
-    });
+    }));
   }
 
   /**
@@ -265,7 +296,7 @@ export class AcdService {
       reason = await callRepo.findPauseReason(this.db, input.pauseCode);
       if (!reason) throw invalid('body.pauseCode', `pause reason ${input.pauseCode} does not exist (GET /api/v1/pause-reasons)`);
     }
-    const change = await this.db.transaction().execute(async (tx) => {
+    const change = await this.changing(this.db.transaction().execute(async (tx) => {
       const agent = await lockedAgent(tx, number);
       if (agent.state === 'logged-out' && to !== 'logged-out') {
         throw badTransition(number, agent.state, to, 'a logged-out agent has no phone; agents log in themselves at a phone');
@@ -285,7 +316,7 @@ export class AcdService {
         ...(record.cause.cancelled ? { cancelled: record.cause.cancelled } : {}),
       });
       return { agentId: agent.id, number, record, state, effects } satisfies AgentChange;
-    });
+    }));
     for (const listener of this.listeners) {
       try {
         listener(change);
@@ -303,8 +334,9 @@ export class AcdService {
     return repo.listAgentStateLog(this.db, agent.id, q);
   }
 
+  /** Every agent now; the rows and today's figures may be a read shared with other readers (AGENTS_LIVE_SHARED_MS), the seconds in state are counted now. */
   async agentsLive(): Promise<AgentLive[]> {
-    const [agents, today] = await Promise.all([repo.listAgentsLive(this.db), callRepo.agentTodayStats(this.db, this.timezone)]);
+    const [agents, today] = await this.liveAgents.get();
     const now = this.now().getTime();
     return agents.map((a) => ({
       number: a.number,

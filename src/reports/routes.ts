@@ -74,7 +74,7 @@ export function reportRoutes(deps: ReportRouteDeps) {
     // A fixed path beside /reports/queues.
     route<QueueLiveQuery>(app, '/reports/queues/live', {
       role: viewer, query: QueueLiveQuery, row: QueueLiveRow, file: 'queues-live',
-      summary: 'Live queue figures: the last 15 minutes, the last 60 minutes and today so far, per queue, from the events at the time of the request',
+      summary: 'Live queue figures: the last 15 minutes, the last 60 minutes and today so far, per queue, from the events at most 1 s before the request (one computation shared by the requests within 1 s)',
       run: (q) => reports.queueLive({ tz: q.tz, queues: names(q.queue) }),
     });
     route<AgentReportQuery>(app, '/reports/agents', {

@@ -1,8 +1,9 @@
 /**
  * Reports (docs/reporting.md): checks the question (range, interval, zone, queues or agents), reads
  * the rows (repository.ts) and hands them to the pure cores (queue-kpis.ts, agent-kpis.ts). Every
- * answer is computed from the events at the time of the request: no counters, no cache, so a
- * restarted daemon answers the same and the live figures are as current as the last committed event.
+ * answer is computed from the events: no counters, so a restarted daemon answers the same. Reports
+ * are computed at the time of the request; the live figures once per QUEUES_LIVE_SHARED_MS at most
+ * for all who ask meanwhile, so they are at most that much older than the last committed event.
  */
 import type { Db } from '../db/database.js';
 import { invalid, notFound } from '../errors.js';
@@ -12,6 +13,7 @@ import { intervalsOf, parseRangeEdge, startOfLocalDay, type Interval, type Inter
 import { byKey } from './kpi-math.js';
 import { queueKpis, type QueueKpis } from './queue-kpis.js';
 import * as repo from './repository.js';
+import { SharedReads } from '../shared/shared-read.js';
 
 /** The longest range a report covers. */
 export const MAX_RANGE_DAYS = 400;
@@ -19,6 +21,13 @@ export const MAX_RANGE_DAYS = 400;
 export const MAX_INTERVALS = 10_000;
 /** The most rows a report answers: intervals times queues (or agents). */
 export const MAX_ROWS = 50_000;
+/**
+ * How long one computation of the live queue figures (per time zone and queue list) is shared by
+ * the readers that come after it (src/shared/shared-read.ts, docs/api.md#live-views): each reads
+ * every queue event of the day, tens of milliseconds of CPU, too much to do per request of a
+ * wallboard polled by many screens.
+ */
+export const QUEUES_LIVE_SHARED_MS = 1_000;
 
 export interface ReportQuery {
   readonly from: string;
@@ -81,9 +90,11 @@ function checkRows(range: Range, count: number, what: string): void {
 
 export class ReportService {
   private readonly now: () => number;
+  private readonly live: SharedReads<QueueLiveRow[]>;
 
   constructor(private readonly db: Db, private readonly options: ReportServiceOptions) {
     this.now = options.now ?? Date.now;
+    this.live = new SharedReads(QUEUES_LIVE_SHARED_MS, 100, this.now);
   }
 
   /** Queue figures per interval, one row per (queue, interval), queues by name then time. 404 queue-not-found for a name that is no queue. */
@@ -98,17 +109,24 @@ export class ReportService {
 
   /**
    * Live figures per queue: the last 15 and 60 minutes and today so far (since local midnight in
-   * the zone), computed from the events now.
+   * the zone), computed from the events at most QUEUES_LIVE_SHARED_MS ago (a computation shared
+   * by the readers of the same zone and queues).
    */
   async queueLive(q: { readonly queues?: readonly string[] | undefined; readonly tz?: string | undefined }): Promise<QueueLiveRow[]> {
     const tz = this.zone(q.tz);
+    const names = q.queues;
+    return this.live.get(`${tz} ${names?.join(',') ?? '*'}`, () => this.queueLiveNow(tz, names));
+  }
+
+  /** The live figures computed now (queueLive shares them for QUEUES_LIVE_SHARED_MS). */
+  private async queueLiveNow(tz: string, names: readonly string[] | undefined): Promise<QueueLiveRow[]> {
     const now = this.now();
     const windows: [LiveWindow, Interval][] = [
       ['last-15m', { start: now - 15 * 60_000, end: now + 1 }],
       ['last-60m', { start: now - H, end: now + 1 }],
       ['today', { start: startOfLocalDay(now, tz), end: now + 1 }],
     ];
-    const queues = await this.queues(q.queues);
+    const queues = await this.queues(names);
     const from = Math.min(...windows.map(([, w]) => w.start));
     // One read for all three windows (the widest, up to now: one index range scan), then the core once per window.
     const perQueue = await this.queueFigures(queues, windows.map(([, w]) => [w]), from, now + 1, 'since');
