@@ -620,15 +620,25 @@ export class AcdEngine {
       const w = this.calls.get(a.callId);
       if (!w || w.offered.size > 0 || w.answeredBy) continue;
       const claimed: OfferedAgent[] = [];
+      let unstored = false;
       for (const agentId of a.agentIds) {
         const agent = byId.get(agentId);
         if (!agent?.extension) continue;
-        const step = await this.apply(agentId, { type: 'offer', callId: a.callId, queueId: a.queueId });
+        let step: AgentStep;
+        try {
+          step = await this.applyStored(agentId, { type: 'offer', callId: a.callId, queueId: a.queueId });
+        } catch (err) {
+          this.deps.log.warn({ agentId, callId: a.callId, err: (err as Error).message }, 'offer not stored: the call waits for the next decision');
+          unstored = true;
+          continue;
+        }
         const handset = { callerIdTemplate: w.queue.callerIdTemplate ?? null, alertInfo: w.queue.alertInfo ?? null, autoAnswer: agent.autoAnswer ?? false };
         if (step.ok) claimed.push({ id: agentId, number: agent.number, extension: agent.extension, handset });
       }
       if (claimed.length === 0) {
-        this.again = true; // lost every claim: look again with fresh states
+        // Lost every claim: look again with fresh states. A claim Postgres could not store (down)
+        // waits for the next tick instead: looking again at once would spin while it is down.
+        if (!unstored) this.again = true;
         continue;
       }
       for (const c of claimed) w.offered.add(c.id);

@@ -9,7 +9,8 @@
  *   push(w)                      always through the line (the webhook outbox: never blocks)
  *   submit(w, now, later)        written at once (`now`) unless a write of its key waits; when it
  *                                waits (or `now` finds Postgres unreachable), `later` says what to
- *                                answer meanwhile and whether there is anything to write
+ *                                answer meanwhile and whether there is anything to write; one
+ *                                written at once while others wait retries those at once
  *
  * A waiting write may be written again after its first try landed but its answer was lost, so
  * `write` must be idempotent (the ACD's are: ACD store, store.ts). At most `max` wait, the oldest
@@ -103,7 +104,9 @@ export class WaitingWrites<W> {
     const run = async (): Promise<T> => {
       if (!this.waits(key)) {
         try {
-          return await now();
+          const result = await now();
+          this.answered();
+          return result;
         } catch (err) {
           if (!this.deps.retryable(err)) throw err;
         }
@@ -121,6 +124,14 @@ export class WaitingWrites<W> {
     });
     this.tails.set(key, tail);
     return next;
+  }
+
+  /** A write went through at once while others wait for their retry: Postgres is back, retry now. */
+  private answered(): void {
+    if (!this.retryTimer || this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.kick();
   }
 
   start(): void {

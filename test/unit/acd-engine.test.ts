@@ -134,6 +134,27 @@ describe('ACD engine', () => {
     expect(store.agents_.get('a2')!.machine.status).toBe('logged-out');
   });
 
+  it('an offer Postgres cannot store: the caller waits for the next decision (no decision again at once), then is offered', async () => {
+    const { engine, store } = await setup();
+    await engine.login('1001', '2001', '4711');
+    const apply = store.apply.bind(store);
+    let offers = 0;
+    store.apply = async (agentId, event, extra) => {
+      if (event.type !== 'offer') return apply(agentId, event, extra);
+      offers++;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    };
+    const { p, said } = port();
+    expect(await engine.join(caller('c1'), p)).toMatchObject({ kind: 'joined' });
+    await engine.settled();
+    expect(offers).toBe(1);
+    expect(said).toEqual([]);
+    store.apply = apply;
+    engine.decide(); // the tick's
+    await engine.settled();
+    expect(said).toEqual(['offer 2001']);
+  });
+
   it('a caller joins only when an agent is logged in (join-empty off), then is offered to the agent', async () => {
     const { engine, store } = await setup();
     const { p, said } = port();

@@ -127,6 +127,17 @@ describe('WaitingWrites.submit (the ACD: written at once unless its key waits)',
     expect(t.waiting.stats).toEqual({ waiting: 0, dropped: 0 });
   });
 
+  it('a write that goes through at once while others wait for their retry (Postgres back): they are retried at once', async () => {
+    const t = setup();
+    t.state.down = true;
+    for (let i = 0; i < 6; i++) t.waiting.push(ev(i + 1, 'a')); // retries back off to 100 ms here
+    await settle(1);
+    t.state.down = false;
+    expect(await t.waiting.submit(ev(9, 'b'), now(t, ev(9, 'b')), later(ev(9, 'b')))).toBe('now 9');
+    await settle(0);
+    expect(t.written).toEqual([9, 1, 2, 3, 4, 5, 6]);
+  });
+
   it('later() may say there is nothing to write, or refuse (throw): nothing waits then', async () => {
     const t = setup();
     t.state.down = true;
