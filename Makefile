@@ -101,11 +101,13 @@ bench-import: deps ## contact-list import: 1,000,000 generated CSV rows through 
 bench-api: setup build ## the read API under load: autocannon, 20 connections, at RATE req/s and at max, against /health/live (the floor), /health/ready, /me, /agents/live, /cdrs?limit=20 over CDRS CDRs, /reports/queues/live
 	npx tsx bench/api.ts --cdrs $(or $(CDRS),200000) --rate $(or $(RATE),2000) --duration $(or $(DURATION),10) --connections $(or $(CONNECTIONS),20) $(if $(ONLY),--only $(ONLY)) $(if $(PROFILE),--profile) $(if $(LOG_LEVEL),--log-level $(LOG_LEVEL))
 
-bench-capacity: setup build ## the call rate raised step by step on the *99 path until failures or p99 setup cross the limits: Asterisk's dialplan, a bare ARI app, the daemon with overload control off and on, same machine
-	npx tsx bench/capacity.ts --rates $(or $(RATES),$(CAPACITY_RATES)) --step $(or $(STEP),15) --hold $(or $(HOLD),1000) --sides $(or $(SIDES),$(CAPACITY_SIDES))
+bench-capacity: setup build ## the call rate raised step by step on the *99 path until failures or p99 setup cross the limits: Asterisk's dialplan, a bare ARI app, the daemon with overload control off and on, same machine; PATH_KIND=full: the full path (DID, menu, key, queue, agent answers, RTP, recorded; TALK ms, AGENTS) for the dialplan with app_queue, a bare ARI app and the daemon
+	$(if $(filter full,$(PATH_KIND)),npx tsx bench/capacity-full.ts --rates $(or $(RATES),$(CAPACITY_FULL_RATES)) --step $(or $(STEP),15) --talk $(or $(TALK),2000) --agents $(or $(AGENTS),100) --sides $(or $(SIDES),$(CAPACITY_FULL_SIDES)),npx tsx bench/capacity.ts --rates $(or $(RATES),$(CAPACITY_RATES)) --step $(or $(STEP),15) --hold $(or $(HOLD),1000) --sides $(or $(SIDES),$(CAPACITY_SIDES)))
 # (a default with commas cannot be written inside $(or ...): it would split there)
 CAPACITY_RATES := 25,50,100,150,200,250,300
 CAPACITY_SIDES := dialplan,floor,off,on
+CAPACITY_FULL_RATES := 5,10,20,30,40
+CAPACITY_FULL_SIDES := dialplan,floor,ours
 
 bench-reports: setup deps ## report queries over a year of generated history (SCALE x 10M CDRs, their queue events, 200 agents, 30 queues) vs plain SQL, and the CSV export of 1M CDRs
 	npx tsx bench/reports.ts --scale $(or $(SCALE),1) --reps $(or $(REPS),50)

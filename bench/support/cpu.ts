@@ -24,6 +24,24 @@ export async function cpuMs(which: { name: string } | { pid: number }): Promise<
 }
 
 /**
+ * CPU ms of the PostgreSQL backends serving database `db` (their command line reads
+ * `postgres: [<cluster>: ]<user> <db> ...`), so that other databases' work on a shared server is left out.
+ * Backends that end between two readings drop out of the sum: read around long-lived pools.
+ */
+export async function postgresCpuMs(db: string): Promise<number> {
+  let ticks = 0;
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (/^postgres: (?:\S+: )?\S+ (\S+) /.exec(cmdline)?.[1] !== db) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * TICK_MS;
+}
+
+/**
  * CPU ms of the process `pid` itself (utime + stime) and of its children it has waited for
  * (cutime + cstime: e.g. the daemon's sox runs), 10 ms ticks. null when the process is gone.
  */
