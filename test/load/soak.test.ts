@@ -40,6 +40,8 @@ const CONCURRENT = Number(process.env['PBX_SOAK_CALLS'] ?? 40);
 const HOLD_MS = Number(process.env['PBX_SOAK_HOLD_MS'] ?? 10_000);
 const RSS_GROWTH = Number(process.env['PBX_SOAK_RSS_GROWTH'] ?? 0.1);
 const SAMPLE_MS = 10_000;
+/** Window samples that may fail in a row (a scrape timed out) before the soak fails. */
+const MAX_MISSED = 3;
 const CALLER_PREFIX = '4939700';
 
 interface Sample {
@@ -161,13 +163,27 @@ describe(`soak: ${CONCURRENT} calls at once for ${SECONDS} s after ${WARMUP_S} s
     await holdFor(WARMUP_S * 1000, 'the warm-up before the first figure');
     const start = await sampleAfterGc();
     const samples: Sample[] = [];
+    let missed = 0;
+    let missedInARow = 0;
     const errors: string[] = [];
     const until = Date.now() + SECONDS * 1000;
     for (;;) {
       await holdFor(Math.max(0, Math.min(SAMPLE_MS, until - Date.now())), 'the time between two samples of the soak');
       if (Date.now() >= until) break;
       // No GC here: these windows give the event loop lag, handles and connections as they are.
-      const s = await sample();
+      // A scrape that times out (a saturated machine: the 60-min run of 2026-12-06 lost one at
+      // 53 min, load average 30 on 2 cores, with 0 calls failed) is counted and reported, not
+      // fatal; MAX_MISSED in a row fail the soak (the daemon is not answering).
+      let s: Sample;
+      try {
+        s = await sample();
+        missedInARow = 0;
+      } catch (err) {
+        missed++;
+        say(`a window's sample failed (${String(err).slice(0, 120)}): ${missed} missed so far`);
+        if (++missedInARow >= MAX_MISSED) throw err;
+        continue;
+      }
       samples.push(s);
       // The test keeps the daemon's log lines in memory: keep its errors (pino's lines, with a
       // time; not what a library printed on stderr), drop the rest.
@@ -189,7 +205,7 @@ describe(`soak: ${CONCURRENT} calls at once for ${SECONDS} s after ${WARMUP_S} s
     const growth = end.rss / start.rss - 1;
     const pct = (a: number, b: number) => `${((b / a - 1) * 100).toFixed(1)} %`;
     const report = [
-      `soak: ${CONCURRENT} concurrent calls, hold ${HOLD_MS} ms, warm-up ${WARMUP_S} s, measured ${SECONDS} s (${samples.length} samples)`,
+      `soak: ${CONCURRENT} concurrent calls, hold ${HOLD_MS} ms, warm-up ${WARMUP_S} s, measured ${SECONDS} s (${samples.length} samples, ${missed} missed)`,
       `SIPp: ${counts.placed} placed, ${counts.completed} completed, ${counts.failed} failed (${(counts.completed / minutes).toFixed(0)} calls/min over ${minutes.toFixed(1)} min)`,
       `CDRs: ${records.calls.filter((r) => r.cdrs > 0).length} calls with a CDR; lost ${records.lost.length}, duplicated ${records.duplicated.length}, strays ${records.strays.length}, not one clean queue call ${records.notClean.length}`,
       `after a full GC: RSS start ${mb(start.rss)} MB, end ${mb(end.rss)} MB (${pct(start.rss, end.rss)}); idle before ${mb(idle.rss)} MB, after the load ${mb(drained.rss)} MB`,
