@@ -97,9 +97,13 @@ function cdrsMatching(db: DbOrTx, q: CdrFilter) {
   return query.orderBy('started_at', 'desc').orderBy('id', 'desc');
 }
 
-/** Newest first, keyset-paginated on (started_at, id); each row with `cursor_at`, its exact started_at for a cursor. */
-export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(CdrRow & { cursor_at: string })[]> {
-  return cdrsMatching(db, q).selectAll().select(cursorAt('started_at').as('cursor_at')).select(recordingsOfCdr).limit(q.limit).execute();
+/**
+ * Newest first, keyset-paginated on (started_at, id); each row with `cursor_at`, its exact
+ * started_at for a cursor. The columns the API shows (not created_at: a timestamp parsed per row
+ * for nothing).
+ */
+export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(ShownCdr & { cursor_at: string })[]> {
+  return cdrsMatching(db, q).select(SHOWN_CDR_COLUMNS).select(cursorAt('started_at').as('cursor_at')).select(recordingsOfCdr).limit(q.limit).execute();
 }
 
 /**
@@ -120,6 +124,10 @@ const STREAMED_CDR_COLUMNS = [
 
 /** A CDR as streamCdrs gives it: every column but ivr_path and created_at. */
 export type StreamedCdr = Pick<CdrRow, (typeof STREAMED_CDR_COLUMNS)[number]>;
+
+const SHOWN_CDR_COLUMNS = [...STREAMED_CDR_COLUMNS, 'ivr_path'] as const;
+/** A CDR as the API shows it (searchCdrs): every column but created_at. */
+export type ShownCdr = Pick<CdrRow, (typeof SHOWN_CDR_COLUMNS)[number]>;
 
 /** A CDR's recordings (src/recordings) as [{id}], oldest first: the CDR lists them; a recording names its CDR by call_id. */
 const recordingsOfCdr = (eb: ExpressionBuilder<Database, 'cdrs'>) =>

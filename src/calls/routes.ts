@@ -8,7 +8,7 @@ import { IdParams, withErrors } from '../http/schemas.js';
 import { ListOf, decodeCursor, list, pageOf } from '../http/paging.js';
 import { AppError, notFound } from '../errors.js';
 import { csvTimeZone, sendCsv, wantsCsv } from '../http/csv.js';
-import { getCdr, listLiveCalls, searchCdrs, streamCdrs, type CdrFilter } from './repository.js';
+import { getCdr, listLiveCalls, searchCdrs, streamCdrs, type CdrFilter, type ShownCdr } from './repository.js';
 import { CSV_EXPORTS_AT_ONCE, cdrCsv, cdrCsvFilename } from './cdr-export.js';
 import { CdrPage, CdrQuery } from './schemas.js';
 
@@ -109,7 +109,7 @@ export function callRoutes(deps: CallRouteDeps) {
   };
 }
 
-export function cdrJson(r: CdrRow & { recordings?: { id: string }[] }) {
+export function cdrJson(r: ShownCdr & { recordings?: { id: string }[] }) {
   return {
     id: r.id,
     callId: r.call_id,
