@@ -19,12 +19,15 @@
  * it would to the journal. PROFILE=1 runs the daemon with --cpu-prof (written at its exit, path
  * printed).
  *
- * No call load: the bench infrastructure's SIPp call generators (bench/call-setup.ts) are not
- * wired here yet; these figures are an idle-PBX API.
+ * While calls are carried: CALLS callers at once (default 20) on the soak's path (carrier -> DID ->
+ * queue -> an agent's SIPp desk phone answers, RTP both ways, the caller hangs up after HOLD ms;
+ * test/support/steady-load.ts), a new call as soon as one ends, from before the first path until
+ * after the last; the header reports the calls placed, completed and failed meanwhile. `--calls 0`
+ * for an idle PBX.
  *
- *   make bench-api                         (CDRS=2000000 RATE=2000 DURATION=10 CONNECTIONS=20)
+ *   make bench-api                         (CDRS=200000 RATE=2000 DURATION=10 CONNECTIONS=20 CALLS=20 HOLD_MS=10000)
  *   npx tsx bench/api.ts --cdrs 200000 --rate 2000 --duration 10 --connections 20 [--only me,agents]
- *     [--profile] [--log-level warn] [--daemon other-build/dist/src/cli.js]
+ *     [--calls 20 --hold 10000] [--profile] [--log-level warn] [--daemon other-build/dist/src/cli.js]
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,6 +40,8 @@ import { eventually, withTimeout } from '../test/support/daemon.js';
 import { REPO } from '../test/support/asterisk.js';
 import { cliToken } from '../test/support/api.js';
 import { generateCdrs, generateQueueHistory } from '../test/support/history.js';
+import { apiClient } from '../test/support/pbx.js';
+import { queueSite, startSteadyLoad, type QueueSite, type SteadyLoad } from '../test/support/steady-load.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,6 +54,9 @@ const CONNECTIONS = Number(arg('connections', '20'));
 const LOG_LEVEL = arg('log-level', 'info');
 const ONLY = arg('only', '').split(',').filter(Boolean);
 const PROFILE = process.argv.includes('--profile');
+/** Callers on the line at once while the paths are measured (0: none), each HOLD ms long. */
+const CALLS = Number(arg('calls', '20'));
+const HOLD_MS = Number(arg('hold', '10000'));
 /** The daemon's cli.js: another build (e.g. of an older commit, for a before/after) than dist/. */
 const DAEMON = path.resolve(arg('daemon', path.join(REPO, 'dist/src/cli.js')));
 const WARMUP_S = 2;
@@ -89,6 +97,8 @@ async function main(): Promise<void> {
   const world = await createWorld('bench', { PBX_LOG_LEVEL: LOG_LEVEL });
   const dir = await mkdtemp(path.join(tmpdir(), 'pbx-bench-api-'));
   let daemon: ChildProcess | null = null;
+  let site: QueueSite | null = null;
+  let load: SteadyLoad | null = null;
   try {
     const db = openDb(world.db);
     const t0 = performance.now();
@@ -104,6 +114,16 @@ async function main(): Promise<void> {
     await eventually(async () => ((await fetch(`${base}/health/ready`).catch(() => null))?.status === 200 ? true : undefined), 60_000, 'daemon ready', 200);
     const token = await cliToken(world.daemonEnv, 'supervisor');
     const bearer = { authorization: `Bearer ${token}` };
+    if (CALLS > 0) {
+      // Numbers of this bench's world alone (its own database and Asterisk).
+      const admin = apiClient(world.daemonEnv, await cliToken(world.daemonEnv, 'admin'));
+      site = await queueSite({ world, admin, name: 'bench-api', did: '4930996000', carrierIp: '127.0.0.51', firstExtension: 6900, firstAgent: 900, agents: CALLS, talkMs: HOLD_MS + 5_000 });
+      load = await startSteadyLoad(site, { concurrent: CALLS, holdMs: HOLD_MS, callerPrefix: '+4930996' });
+      // Calls up on every line before the first path: the slots start one HOLD_MS / CALLS apart.
+      await eventually(async () => (load!.counts().inProgress >= CALLS ? true : undefined), HOLD_MS + 30_000, `${CALLS} calls up`, 200);
+      process.stderr.write(`[bench-api] ${CALLS} calls up (${JSON.stringify(load.counts())})\n`);
+    }
+    const before = load?.counts();
 
     const rows: Row[] = [];
     const targets = TARGETS.filter((t) => ONLY.length === 0 || ONLY.includes(t.name) || t.name === 'live');
@@ -120,8 +140,9 @@ async function main(): Promise<void> {
       }
     }
 
+    const calls = load && before ? callsMeanwhile(before, load.counts()) : 'no call load';
     const floor = (mode: string) => rows.find((r) => r.target.name === 'live' && r.mode === mode)!;
-    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}, daemon ${path.relative(REPO, DAEMON)}, no call load; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
+    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}, daemon ${path.relative(REPO, DAEMON)}, ${calls}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
     console.log('| path | rate | req/s | p50 ms | p99 ms | max ms | non-2xx / errors | p99 / floor | req/s / floor |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
@@ -130,6 +151,8 @@ async function main(): Promise<void> {
     }
     console.log(`\n(p99 / floor divides by max(floor p99, 1 ms): autocannon reports whole milliseconds.)`);
   } finally {
+    await load?.stop();
+    await site?.stop();
     if (daemon) {
       const exited = new Promise((resolve) => daemon!.once('exit', resolve));
       daemon.kill('SIGTERM');
@@ -140,6 +163,13 @@ async function main(): Promise<void> {
     if (!PROFILE) await rm(dir, { recursive: true, force: true });
     await world.teardown();
   }
+}
+
+/** The calls carried while the paths were measured: those that ended meanwhile, and how. */
+function callsMeanwhile(before: ReturnType<SteadyLoad['counts']>, after: ReturnType<SteadyLoad['counts']>): string {
+  const completed = after.completed - before.completed;
+  const failed = after.failed - before.failed;
+  return `${CALLS} calls at once (${HOLD_MS / 1000} s each): ${completed} completed, ${failed} failed while measured`;
 }
 
 main().catch((err: unknown) => {
