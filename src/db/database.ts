@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import { StreamCursor } from './cursor.js';
 import type { Config } from '../config.js';
-import { markPgUnreachable } from '../shared/pg-errors.js';
+import { isPgUnreachable, markPgUnreachable } from '../shared/pg-errors.js';
 import type {
   AgentSkillTable, AgentStateLogTable, AgentTable, CallbackTable, PauseReasonTable, QueueCallLogTable, QueueCallTable, QueueEventTable, QueueMemberTable, QueueTable,
 } from '../acd/tables.js';
@@ -115,8 +115,39 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
   // backend was terminated, EPIPE). The query in flight fails on its own; the pool drops the dead
   // client when it comes back. pg emits this error before it rejects the query in flight with the
   // same object, so marking it here makes that query's failure say "Postgres unreachable" (503).
-  pool.on('connect', (client) => client.on('error', (err) => markPgUnreachable(err)));
+  // The client itself is marked too: a query on it afterwards fails "unreachable" (markingQueries).
+  pool.on('connect', (client) => client.on('error', (err) => {
+    markPgUnreachable(err);
+    markPgUnreachable(client);
+  }));
   return pool;
+}
+
+const MARKING = Symbol('pbx.pg-marking-queries');
+
+/**
+ * A query on a client whose connection broke (marked by createPool) fails marked "unreachable":
+ * Kysely's transaction, when a statement fails because the connection died, sends ROLLBACK on the
+ * same client and throws that error in place of the statement's ("Client has encountered a
+ * connection error and is not queryable", no code), which would read as our bug, not as an outage.
+ * Only promise queries are wrapped (a cursor is returned as is).
+ */
+function markingQueries(client: pg.PoolClient): pg.PoolClient {
+  if (MARKING in client) return client;
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  Object.defineProperty(client, MARKING, { value: true });
+  Object.defineProperty(client, 'query', {
+    configurable: true,
+    writable: true,
+    value: (...args: unknown[]) => {
+      const r = query(...args);
+      if (!(r instanceof Promise)) return r;
+      return r.catch((err: unknown) => {
+        throw isPgUnreachable(client) ? markPgUnreachable(err) : err;
+      });
+    },
+  });
+  return client;
 }
 
 /**
@@ -126,6 +157,9 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
  */
 export function createDb(pool: pg.Pool): Db {
   // Any failure to get a client (refused, connect timeout, pool wait timeout) is "unreachable".
-  const marking = { connect: () => pool.connect().catch((err: unknown) => { throw markPgUnreachable(err); }), end: () => pool.end() };
+  const marking = {
+    connect: () => pool.connect().then(markingQueries, (err: unknown) => { throw markPgUnreachable(err); }),
+    end: () => pool.end(),
+  };
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: marking, cursor: StreamCursor }) });
 }

@@ -297,7 +297,14 @@ describe('PgAcdStore', () => {
       await store.callJoined(c1);
       expect((await store.apply(id, { type: 'offer', callId: c1.callId, queueId })).ok).toBe(true);
 
-      await gate.close();
+      // The cut comes in the middle of a transaction: its failure says "unreachable", though Kysely
+      // throws the error of its ROLLBACK on the dead connection in place of the statement's.
+      const cut = await db.transaction().execute(async (tx) => {
+        await sql`select 1`.execute(tx);
+        await gate.close();
+        await sql`select 1`.execute(tx);
+      }).then(() => null, (err: unknown) => err);
+      expect(isPgUnreachable(cut), String(cut)).toBe(true);
       const cutAt = Date.now();
       // The call goes on: answered, hung up, wrapped up; meanwhile another caller joins and gives up.
       expect((await store.apply(id, { type: 'answer', callId: c1.callId }, { queueCall: { enqueuedAt: c1.enqueuedAt } })).ok).toBe(true);

@@ -210,14 +210,18 @@ async function underLoad(f: Fault): Promise<Run> {
  * otherwise; its queue events may miss what happened while Asterisk or the daemon was away
  * (counted in the figures: `queueEventsGaps`). `queueEventsKept`: none may (Postgres down: what
  * the ACD wrote meanwhile waited in memory, docs/queue-events.md#postgres-down), so every
- * answered call has its join, answer and end once each.
+ * answered call has its join, answer and end once each, or its join and abandon (the caller hung
+ * up in the queue, before an agent took the call).
  */
 async function checkRecords(run: Run, tag: string, o: { allComplete?: boolean; queueEventsKept?: boolean } = {}): Promise<void> {
   const prefix = `${PREFIX}${tag}`;
   const clean = (c: LoadCall) => (c.endedAt ?? Infinity) < run.cutAt || c.startedAt >= run.backAt;
   const needsOne = (c: LoadCall) => clean(c) || c.startedAt < run.cutAt || c.outcome === 'completed';
-  const gapsOf = (m: Awaited<ReturnType<typeof matchRecords>>) =>
-    m.calls.filter((r) => r.dispositions[0] === 'ANSWERED' && !(r.events['join'] === 1 && r.events['answer'] === 1 && r.events['end'] === 1));
+  // An answered call's events are complete: join, answer, end; or the caller, answered by the queue
+  // (music while waiting), hung up before an agent took the call: join, abandon, no answer.
+  const complete = (e: Readonly<Record<string, number>>) =>
+    e['join'] === 1 && ((e['answer'] === 1 && e['end'] === 1 && !e['abandon']) || (e['abandon'] === 1 && !e['answer'] && !e['end']));
+  const gapsOf = (m: Awaited<ReturnType<typeof matchRecords>>) => m.calls.filter((r) => r.dispositions[0] === 'ANSWERED' && !complete(r.events));
   const settled = (m: Awaited<ReturnType<typeof matchRecords>>) => {
     const byNumber = new Map(m.calls.map((r) => [r.number, r]));
     return run.calls.every((c) => (!clean(c) || !m.notClean.includes(c.number)) && (!needsOne(c) || byNumber.get(c.number)!.cdrs === 1)) && (!o.queueEventsKept || gapsOf(m).length === 0);
@@ -246,7 +250,7 @@ async function checkRecords(run: Run, tag: string, o: { allComplete?: boolean; q
   if (o.allComplete) expect(run.calls.filter((c) => c.outcome !== 'completed').map((c) => `${c.number}: ${c.output?.slice(-300)}`)).toEqual([]);
   const gaps = gapsOf(m);
   Object.assign(run.figure, { withoutCdr: m.lost.length, queueEventsGaps: gaps.length });
-  if (o.queueEventsKept) expect(gaps.map((r) => `${r.number}: ${JSON.stringify(r.events)}`), 'every answered call has its join, answer and end once each').toEqual([]);
+  if (o.queueEventsKept) expect(gaps.map((r) => `${r.number}: ${JSON.stringify(r.events)}`), 'every answered call has its join, answer and end (or abandon) once each').toEqual([]);
 }
 
 /** Every recording of these calls ends stored (or compressed); none stays `recording`. */
