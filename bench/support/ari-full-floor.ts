@@ -73,10 +73,18 @@ export async function startFullFloor(s: FullFloorSettings): Promise<FullFloor> {
     const endpoint = s.endpoints[next++ % s.endpoints.length]!;
     const agent = await rest.json<{ id: string }>('POST', '/channels', { endpoint, app: s.app, appArgs: `agent,${id}`, callerId: number, timeout: 15 });
     counts.rung++;
+    if (!menus.has(id)) {
+      rest.json('DELETE', `/channels/${seg(agent.id)}`).catch(() => undefined); // the caller left meanwhile
+      return;
+    }
     peer.set(id, agent.id);
     peer.set(agent.id, id);
   };
   const onAgent = async (agentId: string, callerId: string) => {
+    if (peer.get(agentId) !== callerId) {
+      rest.json('DELETE', `/channels/${seg(agentId)}`).catch(() => undefined); // the caller left while it rang
+      return;
+    }
     const bridge = await rest.json<{ id: string }>('POST', '/bridges', { type: 'mixing' });
     bridgeOf.set(agentId, bridge.id);
     bridgeOf.set(callerId, bridge.id);
