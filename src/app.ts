@@ -14,6 +14,8 @@ import { CdrWriter } from './calls/cdr-writer.js';
 import { StasisDispatcher } from './calls/dispatcher.js';
 import { AdmissionControl } from './calls/admission.js';
 import { DialplanShedder } from './calls/shedder.js';
+import { EmergencyNumbers } from './calls/emergency-numbers.js';
+import { exemptValue } from './calls/emergency-exempt.js';
 import { inboundRulesView } from './trunks/inbound-view.js';
 import { CONTACTS_CHANNEL, ExtensionLamps, contactChange } from './extensions/lamps.js';
 import { PgListener } from './db/listener.js';
@@ -146,12 +148,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // are read at scrape time (the adapters they name are built below), call and queue events counted from the bus.
   // Overload control (src/calls/admission.ts, docs/operations.md#overload): new callers refused (503) past the limits.
   const admission = new AdmissionControl(config.overload, log.child({ component: 'calls' }));
+  // Emergency calls from our phones are never refused for overload, by the daemon or the dialplan (src/calls/emergency-exempt.ts).
+  const emergencyNumbers = new EmergencyNumbers(db, log.child({ component: 'calls' }));
   // While the daemon refuses calls, the dialplan sheds new callers before Stasis (src/calls/shedder.ts).
   const shedder = new DialplanShedder({
     admission,
     calls: () => dispatcher?.liveCount ?? 0,
     setGlobal: (name, value) => ari.setGlobal(name, value),
     reachable: () => ari.isConnected,
+    exempt: () => exemptValue(emergencyNumbers.current),
     log: log.child({ component: 'calls' }),
   });
   const metrics = new PbxMetrics(new Registry(), {
@@ -347,6 +352,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     },
     recording: callRecording,
     admission,
+    emergencyNumbers: () => emergencyNumbers.current,
     acd: acdEngine,
     voicemail,
     db,
@@ -422,7 +428,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const importer = new Importer({ db, dir: config.campaignImports.dir, log: log.child({ component: 'campaigns' }) });
   const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
   const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
-  const routing = new RouteService(db);
+  const routing = new RouteService(db, (numbers) => emergencyNumbers.set(numbers));
   // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.
   ami.onConnected(() => {
     reloadRegistrations(ami).catch((err: Error) => log.warn({ err: err.message }, 'trunk registrations not reloaded'));
@@ -523,6 +529,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       amiDialer.start();
       dispatcher!.startHeartbeat();
       admission.start();
+      emergencyNumbers.start();
       shedder.start();
       acdStore.start();
       events.start();
@@ -564,6 +571,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         await ari.stop();
         dispatcher!.stop();
         admission.stop();
+        emergencyNumbers.stop();
         acdEngine.stop();
         await acdStore.stop();
         await inbound.stop();

@@ -39,6 +39,7 @@ import type { CampaignCallPort } from './campaign-call.js';
 import { CAMPAIGN_TAG, parseCampaignArgs } from './campaign-originate.js';
 import { offerHeaders } from '../acd/screen-pop.js';
 import type { OverloadSignals, RefusalReason } from './overload.js';
+import { exemptFromOverload } from './emergency-exempt.js';
 
 /** The StasisStart tag of an agent's phone rung for a preview offer, and that call's channel id. */
 const PREVIEW_TAG = 'preview';
@@ -71,6 +72,8 @@ export interface DispatcherDeps {
   readonly campaign?: CampaignCallPort;
   /** Overload control (admission.ts): a new caller may be refused (503); absent: every call is taken. */
   readonly admission?: { admit(signals: OverloadSignals): RefusalReason | null };
+  /** The emergency numbers, kept in memory (emergency-numbers.ts): a phone dialing one is never refused for overload. */
+  readonly emergencyNumbers?: () => ReadonlySet<string>;
 }
 
 
@@ -200,7 +203,8 @@ export class StasisDispatcher {
         }
         if (this.sessions.has(event.channel.id)) return;
         const facts = factsFromChannel(event.channel, new Date(event.timestamp || Date.now()));
-        const refused = this.deps.admission?.admit({ calls: this.sessions.size, callsInSetup: this.settingUp });
+        const exempt = this.deps.emergencyNumbers !== undefined && exemptFromOverload(event.channel.name, event.channel.dialplan?.exten, this.deps.emergencyNumbers());
+        const refused = exempt ? null : this.deps.admission?.admit({ calls: this.sessions.size, callsInSetup: this.settingUp });
         if (refused) return this.refuse(event.channel, facts);
         this.settingUp++;
         // Settles once the call is set up, or its setup failed (enqueue logs that and never rejects).

@@ -1,12 +1,14 @@
 /**
  * Shedding before Stasis, the adapter (shedding.ts, docs/operations.md#overload): once a tick it
  * reads the daemon's refusals (admission.ts), sets the dialplan's SHED_VARIABLE over ARI when it
- * changes and renews it while shedding, clears it when the daemon (re)connects and when it stops;
+ * changes and renews it while shedding (and before it, EXEMPT_VARIABLE, the emergency numbers
+ * never shed, when they changed), clears it when the daemon (re)connects and when it stops;
  * counts the calls the dialplan shed (its AMI UserEvent PbxShed) for pbx_calls_refused_total{reason="shed"}
  * and logs them at most once per LOG_EVERY_MS, and logs when shedding starts and ends.
  */
 import type { Logger } from '../logger.js';
 import { tallyRefusal, type OverloadLimits, type RefusalReason, type RefusalTally } from './overload.js';
+import { EXEMPT_VARIABLE } from './emergency-exempt.js';
 import { NOT_SHEDDING, SHED_TICK_MS, SHED_VARIABLE, nextShed, refusalsSince, shedValue, type ShedState } from './shedding.js';
 
 const LOG_EVERY_MS = 10_000;
@@ -21,6 +23,8 @@ export interface ShedderDeps {
   /** ARI is connected (else nothing is sent: connected() sets the value again). */
   readonly reachable: () => boolean;
   readonly log: Logger;
+  /** The emergency numbers the dialplan lets through while shedding (emergency-exempt.ts's exemptValue). */
+  readonly exempt?: () => string;
   readonly nowMs?: () => number;
 }
 
@@ -29,6 +33,8 @@ export class DialplanShedder {
   private seen = new Map<RefusalReason, number>();
   /** The value Asterisk holds as far as we know; null: unknown (not yet set, or the last set failed). */
   private pushed: string | null = null;
+  /** The exempt numbers Asterisk holds as far as we know; null: unknown. */
+  private pushedExempt: string | null = null;
   private shedCount = 0;
   private tally: RefusalTally<'shed'> = { lastLoggedMs: null, unlogged: {} };
   private timer: NodeJS.Timeout | null = null;
@@ -56,6 +62,7 @@ export class DialplanShedder {
   /** ARI (re)connected: Asterisk's value is unknown (a daemon before this one, an Asterisk restart); set ours. */
   connected(): void {
     this.pushed = null;
+    this.pushedExempt = null;
     this.sync();
   }
 
@@ -101,6 +108,13 @@ export class DialplanShedder {
 
   private async push(value: string): Promise<void> {
     this.pushed = null;
+    // The exemptions first: the first caller shed must already find them (renewed each tick while shedding).
+    const exempt = this.deps.exempt?.() ?? '';
+    if (value !== '' && exempt !== this.pushedExempt) {
+      this.pushedExempt = null;
+      await this.deps.setGlobal(EXEMPT_VARIABLE, exempt);
+      this.pushedExempt = exempt;
+    }
     await this.deps.setGlobal(SHED_VARIABLE, value);
     this.pushed = value;
   }

@@ -31,7 +31,11 @@ interface InboundValues {
 }
 
 export class RouteService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Told the emergency numbers once a change is committed (overload control keeps them in memory). */
+    private readonly emergencyNumbersChanged: (numbers: readonly string[]) => void = () => undefined,
+  ) {}
 
   // ---------------------------------------------------------------- outbound
 
@@ -188,13 +192,15 @@ export class RouteService {
   // ---------------------------------------------------------------- emergency numbers
 
   async setEmergencyNumbers(actor: Actor, numbers: readonly string[]): Promise<string[]> {
-    return this.db.transaction().execute(async (tx) => {
+    const stored = await this.db.transaction().execute(async (tx) => {
       const before = await repo.listEmergencyNumbers(tx);
       await repo.replaceEmergencyNumbers(tx, numbers);
       const after = await repo.listEmergencyNumbers(tx);
       await audit(tx, actor, 'emergency-numbers.update', 'emergency_numbers', null, { before, after });
       return after;
     });
+    this.emergencyNumbersChanged(stored);
+    return stored;
   }
 }
 
