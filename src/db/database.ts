@@ -125,12 +125,21 @@ export function createPool(db: Config['db'], max = 10): pg.Pool {
 
 const MARKING = Symbol('pbx.pg-marking-queries');
 
+/** pg's own flags (pg-pool reads them too): false/true once the client's connection broke or it is closing. */
+type PgFlags = { _queryable?: boolean; _ending?: boolean };
+
+/** A client whose connection broke: marked (createPool's error listener, a cursor failed "unreachable") or closed by pg. */
+const isDead = (client: pg.PoolClient): boolean =>
+  isPgUnreachable(client) || (client as unknown as PgFlags)._queryable === false || (client as unknown as PgFlags)._ending === true;
+
 /**
  * A query on a client whose connection broke (marked by createPool) fails marked "unreachable":
  * Kysely's transaction, when a statement fails because the connection died, sends ROLLBACK on the
  * same client and throws that error in place of the statement's ("Client has encountered a
  * connection error and is not queryable", no code), which would read as our bug, not as an outage.
- * Only promise queries are wrapped (a cursor is returned as is).
+ * A cursor (a stream) that fails "unreachable" marks its client: Postgres sent 57P01 (backend
+ * terminated) and closes the connection, but pg only learns that when the socket's end arrives,
+ * which can be after Kysely gave the client back.
  */
 function markingQueries(client: pg.PoolClient): pg.PoolClient {
   if (MARKING in client) return client;
@@ -141,13 +150,34 @@ function markingQueries(client: pg.PoolClient): pg.PoolClient {
     writable: true,
     value: (...args: unknown[]) => {
       const r = query(...args);
-      if (!(r instanceof Promise)) return r;
+      if (!(r instanceof Promise)) {
+        (r as { on?: (e: 'error', f: (err: unknown) => void) => void } | undefined)?.on?.('error', (err) => {
+          if (isPgUnreachable(err)) markPgUnreachable(client);
+        });
+        return r;
+      }
       return r.catch((err: unknown) => {
         throw isPgUnreachable(client) ? markPgUnreachable(err) : err;
       });
     },
   });
   return client;
+}
+
+/**
+ * A dead client is never handed out again: given back (Kysely releases without an error), it is
+ * released with one so the pool drops it; one found dead at checkout is dropped and another taken.
+ * pg-pool sets `release` anew at every checkout, so it is wrapped every time.
+ */
+async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  for (;;) {
+    const client = markingQueries(await pool.connect());
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) =>
+      release(err ?? (isDead(client) ? markPgUnreachable(new Error('Postgres connection broke')) : undefined));
+    if (!isDead(client)) return client;
+    client.release();
+  }
 }
 
 /**
@@ -158,7 +188,7 @@ function markingQueries(client: pg.PoolClient): pg.PoolClient {
 export function createDb(pool: pg.Pool): Db {
   // Any failure to get a client (refused, connect timeout, pool wait timeout) is "unreachable".
   const marking = {
-    connect: () => pool.connect().then(markingQueries, (err: unknown) => { throw markPgUnreachable(err); }),
+    connect: () => checkout(pool).catch((err: unknown) => { throw markPgUnreachable(err); }),
     end: () => pool.end(),
   };
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: marking, cursor: StreamCursor }) });

@@ -13,6 +13,17 @@ export const RETRY_AFTER_SECONDS = 5;
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const requestId = String(request.id);
+    // A body already under way (a CSV download) cannot turn into an error answer: cut it, so the
+    // client sees a broken download, never a JSON body inside the file or a short file that looks whole.
+    if (reply.raw.headersSent) {
+      request.log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'request failed after its answer began; cut');
+      reply.raw.destroy();
+      return reply;
+    }
+    // A CSV answer whose body failed before its first byte (sendCsv set its headers): the error is JSON.
+    if (/^text\/csv/.test(String(reply.getHeader('content-type') ?? ''))) {
+      reply.removeHeader('content-type').removeHeader('content-disposition');
+    }
     const send = (status: number, code: ErrorCode, message: string, details?: Record<string, unknown>) =>
       reply.status(status).send({ error: { code, message, ...(details ? { details } : {}), requestId } } satisfies ErrorBody);
 
