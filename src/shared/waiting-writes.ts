@@ -17,8 +17,13 @@
  * dropped first (counted); the wait, its first drop and its end are logged once each. Any other
  * error is logged and that write skipped. Memory only: what waits when the process ends is lost.
  */
-import type { Logger } from '../logger.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
+
+/** The two levels this uses of the daemon's pino logger (src/logger.ts; not imported: src/shared sits below it). */
+export interface WaitingWritesLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
 
 /** Writes kept in memory while Postgres is unreachable (each user of this class). */
 export const MAX_WAITING = 10_000;
@@ -42,7 +47,7 @@ export interface WaitingWritesDeps<W> {
   /** Write one; must be idempotent (see above). */
   write(w: W): Promise<void>;
   retryable(err: unknown): boolean;
-  readonly log: Logger;
+  readonly log: WaitingWritesLog;
   readonly texts: WaitingTexts;
   /** Log fields naming one write (its event id, its call or agent). */
   describe(w: W): Record<string, unknown>;
