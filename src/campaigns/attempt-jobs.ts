@@ -8,7 +8,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { addWithin, bullConnections, type BullConnections, type BullRedisOptions, closeBull } from '../shared/bull.js';
+import { addWithin, bullConnections, type BullConnections, type BullRedisOptions, closeBull, boundRetriesOnClose } from '../shared/bull.js';
 
 export const ATTEMPTS_QUEUE = 'campaign-attempts';
 
@@ -54,6 +54,7 @@ export class AttemptJobs implements AttemptQueue {
       prefix: this.redis.prefix,
       concurrency,
     });
+    boundRetriesOnClose(this.worker);
     this.worker.on('error', (err: Error) => this.log.debug({ err: err.message }, 'campaign attempt worker error'));
     this.worker.on('failed', (job, err: Error) => this.log.warn({ attempt: job?.data.attemptId, err: err.message }, 'campaign attempt job failed'));
   }

@@ -9,7 +9,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import { addWithin, bullConnections, type BullConnections, type BullRedisOptions, closeBull } from '../shared/bull.js';
+import { addWithin, bullConnections, type BullConnections, type BullRedisOptions, closeBull, boundRetriesOnClose } from '../shared/bull.js';
 
 export const CAMPAIGN_IMPORTS_QUEUE = 'campaign-imports';
 
@@ -70,6 +70,7 @@ export class ImportJobs implements ImportQueue {
     this.worker = new Worker<JobData>(CAMPAIGN_IMPORTS_QUEUE, (job: Job<JobData>) => run(job.data.importId, this.stopping.signal), {
       connection: this.redis.worker, prefix: this.redis.prefix, concurrency: 1,
     });
+    boundRetriesOnClose(this.worker);
     this.worker.on('error', (err: Error) => this.log.debug({ err: err.message }, 'import worker error'));
     this.worker.on('failed', (job, err) => this.log.warn({ importId: job?.data.importId, err: err.message }, 'list import job failed; retried'));
   }

@@ -12,7 +12,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { CompressionQueue, RecordingStore } from './service.js';
-import { closeBull } from '../shared/bull.js';
+import { closeBull, boundRetriesOnClose } from '../shared/bull.js';
 
 export const RECORDINGS_QUEUE = 'recordings';
 const RETENTION_SCHEDULER = 'recordings-retention';
@@ -75,6 +75,7 @@ export class RecordingJobs implements CompressionQueue {
   /** Start the worker and the retention schedule (resolves once Redis has the schedule). */
   async start(): Promise<void> {
     this.worker = new Worker<JobData>(RECORDINGS_QUEUE, (job) => this.process(job), { connection: this.connection, prefix: this.prefix, concurrency: 1 });
+    boundRetriesOnClose(this.worker);
     this.worker.on('error', (err: Error) => this.log.debug({ err: err.message }, 'recording worker error'));
     await this.queue.upsertJobScheduler(RETENTION_SCHEDULER, { every: this.opts.retentionEveryMs }, { name: 'retention', data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
   }

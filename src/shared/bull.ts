@@ -103,3 +103,32 @@ export async function closeBull(what: BullClosable | null | undefined, force?: b
   }
   await (force === undefined ? what.close() : what.close(force));
 }
+
+/** BullMQ's Worker as far as boundRetriesOnClose uses it (a method and a field of its own). */
+interface RetryingWorker {
+  retryIfFailed(fn: () => Promise<unknown>, opts: unknown): Promise<unknown>;
+  closing?: unknown;
+}
+
+/**
+ * Call on a Worker as it is made. BullMQ (5.81) retries a Redis call that failed with a connection
+ * error for ever, and once the worker is closing without its delay: a call that fails at once
+ * ("Connection is closed") then loops on microtasks and holds the event loop for good. An
+ * integration run hung on it (the recordings worker took its retention job-scheduler job as it
+ * closed: the next iteration's upsert spun). With this, an attempt after a failed one, once the
+ * worker is closing, fails as a plain error, which ends BullMQ's loop (logged at debug by the
+ * worker's error listener, or swallowed while closing); a job left active is taken again as
+ * stalled by the next worker.
+ */
+export function boundRetriesOnClose(worker: object): void {
+  const w = worker as RetryingWorker;
+  const retry = w.retryIfFailed.bind(worker);
+  w.retryIfFailed = (fn, opts) => {
+    let tried = false;
+    return retry(async () => {
+      if (tried && w.closing) throw new Error('BullMQ worker closing: a failed Redis call is not retried');
+      tried = true;
+      return fn();
+    }, opts);
+  };
+}

@@ -11,7 +11,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { addWithin, closeBull } from '../shared/bull.js';
+import { addWithin, closeBull, boundRetriesOnClose } from '../shared/bull.js';
 
 export const WEBHOOKS_QUEUE = 'webhooks';
 
@@ -97,6 +97,7 @@ export class WebhookJobs implements DeliveryQueue {
       },
       { connection: this.connection, prefix: this.prefix, concurrency: this.opts.concurrency ?? 10 },
     );
+    boundRetriesOnClose(this.worker);
     this.worker.on('error', (err: Error) => this.log.debug({ err: err.message }, 'webhook worker error'));
   }
 
