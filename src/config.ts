@@ -183,7 +183,7 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_RECORDINGS_MIN_FREE_MB', required: false, fallback: '1024', about: 'below this many MB free on the recordings disk no new recording starts (the call goes on); readiness and doctor say so' },
   { name: 'PBX_RECORDING_FORMAT', required: false, fallback: 'mp3', about: 'storage format after the call: mp3 (stereo, compressed by a BullMQ job with sox) or wav (kept as recorded)' },
   { name: 'PBX_RECORDING_MP3_KBPS', required: false, fallback: '32', about: 'MP3 bitrate of stored recordings: 16, 24, 32, 40, 48, 56 or 64 kbit/s' },
-  { name: 'PBX_WEBHOOK_RETRY_HOURS', required: false, fallback: '24', about: 'how long a failing webhook delivery is retried, with exponential backoff (0-168; 0: one attempt)' },
+  { name: 'PBX_WEBHOOK_RETRY_HOURS', required: false, fallback: '24', about: 'how long a failing webhook delivery is retried, with exponential backoff (0-168, a fraction allowed; 0: one attempt)' },
   { name: 'PBX_WEBHOOK_FIRST_RETRY_MS', required: false, fallback: '10000', about: "a failed webhook delivery's first retry delay; it doubles each attempt" },
   { name: 'PBX_WEBHOOK_TIMEOUT_MS', required: false, fallback: '10000', about: 'time limit of one webhook delivery attempt' },
   { name: 'PBX_CAMPAIGN_DIALER', required: false, fallback: 'yes', about: 'this daemon dials running outbound campaigns (yes) or not (no: a daemon for the API only)' },
@@ -231,6 +231,19 @@ class Reader {
     if (raw === undefined || raw === '') return fallback;
     if (!/^\d+$/.test(raw)) {
       this.problems.push(`${name} must be a whole number, got "${raw}"`);
+      return fallback;
+    }
+    const n = Number(raw);
+    if (n < min || n > max) this.problems.push(`${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  }
+
+  /** A number that may have a fraction (`0.5`, `.25`); no sign, no exponent. */
+  decimal(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^(\d+(\.\d*)?|\.\d+)$/.test(raw)) {
+      this.problems.push(`${name} must be a number (a fraction allowed), got "${raw}"`);
       return fallback;
     }
     const n = Number(raw);
@@ -376,7 +389,7 @@ export function loadConfig(env: Env): Config {
       retentionEveryMs: r.int('PBX_RECORDING_RETENTION_CHECK_MINUTES', 60, 1, 1_440) * 60_000,
     },
     webhooks: {
-      retryForMs: r.int('PBX_WEBHOOK_RETRY_HOURS', 24, 0, 168) * 3_600_000,
+      retryForMs: Math.round(r.decimal('PBX_WEBHOOK_RETRY_HOURS', 24, 0, 168) * 3_600_000),
       firstRetryMs: r.int('PBX_WEBHOOK_FIRST_RETRY_MS', 10_000, 50, 3_600_000),
       timeoutMs: r.int('PBX_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     },

@@ -11,7 +11,11 @@ import { withErrors } from '../http/schemas.js';
 import { ListOf, list } from '../http/paging.js';
 import type { WebhookService, WebhookView } from './service.js';
 import type { WebhookDeliveryRow } from './tables.js';
+import { probeReach } from './reach.js';
 import { CreateWebhook, DeliveryParams, PingResult, UpdateWebhook, WebhookParams, type CreateWebhookBody, type UpdateWebhookBody } from './schemas.js';
+
+/** The creation's reachability probe is cut after this (docs/webhooks.md#urls). */
+const REACH_TIMEOUT_MS = 2_000;
 
 export interface WebhookRouteDeps {
   auth: AuthService;
@@ -34,10 +38,12 @@ export function webhookRoutes(deps: WebhookRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     app.post<{ Body: CreateWebhookBody }>(
       '/webhooks',
-      { onRequest: admin, schema: { tags, summary: 'Register a webhook; the answer shows its signing secret, once', security, body: CreateWebhook, response: withErrors({ 201: ref }) } },
+      { onRequest: admin, schema: { tags, summary: 'Register a webhook; the answer shows its signing secret, once, and warns when nothing accepts a connection at the URL', security, body: CreateWebhook, response: withErrors({ 201: ref }) } },
       async (request, reply) => {
         const { webhook, secret } = await webhooks.create(request.body, actorFor(request));
-        return reply.code(201).send(json(webhook, secret));
+        const unreachable = await probeReach(webhook.url, REACH_TIMEOUT_MS);
+        const warnings = unreachable === null ? {} : { warnings: [{ code: 'webhook-unreachable' as const, message: `the URL did not accept a connection: ${unreachable}; registered all the same (POST /webhooks/{id}/ping once the receiver is up)` }] };
+        return reply.code(201).send({ ...json(webhook, secret), ...warnings });
       },
     );
     app.get('/webhooks', { onRequest: admin, schema: { tags, summary: 'The webhooks', security, response: withErrors({ 200: ListOf(ref) }) } }, async () =>

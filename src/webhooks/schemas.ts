@@ -50,6 +50,10 @@ export const Webhook = Type.Object(
     createdAt: Timestamp,
     updatedAt: Timestamp,
     secret: Type.Optional(Type.String({ description: 'the signing secret, only in the answers of create and rotate-secret: store it now' })),
+    warnings: Type.Optional(Type.Array(
+      Type.Object({ code: Type.Literal('webhook-unreachable'), message: Type.String() }),
+      { description: 'only in the answer of create: the URL\'s host and port did not accept a connection within 2 s (the webhook is registered all the same)' },
+    )),
   },
   { $id: 'Webhook' },
 );

@@ -2,7 +2,7 @@
  * Which URLs a webhook may target (docs/webhooks.md#urls), pure. Only http: and https:, with a
  * host, and no user:password in the URL (it would land in logs and the API's answers). Private
  * and loopback addresses are allowed: an on-premises CRM is usually on the site's own network.
- * Reachability is not checked at creation (a CRM may be down for maintenance); POST /ping tells.
+ * Reachability is not part of this check: reach.ts probes it after creation, a warning only.
  */
 export type TargetCheck = { ok: true; url: string } | { ok: false; problem: string };
 

@@ -9,7 +9,9 @@
  * attempt timeout, resets the connection or answers 500 is retried (each attempt in the log with
  * its error) while the API answers and another webhook's deliveries go on, and the same delivery
  * lands once it behaves; 410 disables the
- * webhook with an audit row; rotate-secret, ping, redeliver; bad input is a 400 naming the field;
+ * webhook with an audit row; a receiver answering 500 for the whole (tiny) retry window gets exactly
+ * the computed number of attempts, then the delivery is dead and the webhook disabled with an audit
+ * row; a URL nothing listens on is registered with a webhook-unreachable warning; rotate-secret, ping, redeliver; bad input is a 400 naming the field;
  * with Redis unreachable (a second daemon reaching Redis through a TCP gate this test closes) an
  * event waits in Postgres as a pending delivery and is delivered once Redis is back; with Postgres
  * unreachable (a third daemon reaching it through a TCP gate) events wait in memory and are
@@ -26,6 +28,7 @@ import { tcpGate } from '../support/tcp-gate.js';
 import { eventually, holdFor } from '../support/wait.js';
 import { pruneDeliveries } from '../../src/webhooks/repository.js';
 import { documentedVerifier, type Verify } from '../support/webhook-snippet.js';
+import { attemptsFor } from '../../src/webhooks/signing.js';
 
 interface Received {
   readonly path: string;
@@ -223,6 +226,28 @@ describe('webhooks', () => {
     expect(JSON.parse(tries[0]!.body)).toMatchObject({ agent: '9006' });
   });
 
+  it('registers a URL nothing listens on with a webhook-unreachable warning; the live receiver without one', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve())); // nothing listens there now
+    const res = await api('POST', '/webhooks', { url: `http://127.0.0.1:${port}/down`, eventTypes: ['agent.state'], active: false });
+    expect(res.statusCode, res.body).toBe(201);
+    const created = res.json() as { id: string; warnings?: { code: string; message: string }[] };
+    expect(created.warnings).toHaveLength(1);
+    expect(created.warnings![0]!.code).toBe('webhook-unreachable');
+    expect(created.warnings![0]!.message).toContain('ECONNREFUSED');
+    expect((await api('GET', `/webhooks/${created.id}`)).json()).toMatchObject({ id: created.id, url: `http://127.0.0.1:${port}/down` });
+    expect((await api('GET', `/webhooks/${created.id}`)).json().warnings).toBeUndefined();
+    expect((await api('DELETE', `/webhooks/${created.id}`)).statusCode).toBe(204);
+
+    const live = await api('POST', '/webhooks', { url: `${base}/probed`, eventTypes: ['agent.state'], active: false });
+    expect(live.statusCode, live.body).toBe(201);
+    expect(live.json().warnings).toBeUndefined();
+    expect(at('/probed')).toHaveLength(0); // the probe connects and sends nothing
+    expect((await api('DELETE', `/webhooks/${live.json().id as string}`)).statusCode).toBe(204);
+  });
+
   it('410 Gone disables the webhook, with an audit row', async () => {
     script.set('/gone', [410]);
     const hook = await register('/gone');
@@ -255,6 +280,45 @@ describe('webhooks', () => {
     expect(verify(hook.secret, p.headers['pbx-signature'] as string, p.body)).toBe(false);
     expect((await api('DELETE', `/webhooks/${hook.id}`)).statusCode).toBe(204);
     expect((await api('GET', `/webhooks/${hook.id}`)).statusCode).toBe(404);
+  });
+});
+
+describe('a delivery failing for the whole retry window', () => {
+  it('is dead (failed) after the computed number of attempts and the webhook is disabled, with an audit row', async () => {
+    // A daemon of its own with a 0.72 s window from a 50 ms first retry: attempts at about 0, 50,
+    // 150 and 350 ms; the next (750 ms) would be past the window.
+    const windowHours = 0.0002;
+    const attempts = attemptsFor(windowHours * 3_600_000, 50);
+    expect(attempts).toBe(4);
+    const d = await startTestApp({ PBX_REDIS_PREFIX: `${inject('redisPrefix')}:d`, PBX_WEBHOOK_FIRST_RETRY_MS: '50', PBX_WEBHOOK_RETRY_HOURS: String(windowHours) });
+    try {
+      script.set('/dead', [500]);
+      const queue = `${QUEUE}-dead`; // only this test's event: the other daemons' events pass the filter by
+      const created = await d.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: { authorization: `Bearer ${admin}` }, payload: { url: `${base}/dead`, eventTypes: ['agent.state'], queue } });
+      expect(created.statusCode, created.body).toBe(201);
+      const hook = created.json() as { id: string };
+      d.events.bus.publish({ type: 'agent.state', agent: '9200', state: 'ready', from: 'paused', cause: 'unpause', pause: null, callId: null, queue: null, queues: [queue] });
+      const disabled = await eventually(async () => {
+        const w = (await api('GET', `/webhooks/${hook.id}`)).json() as { active: boolean; disabledReason: string | null };
+        return w.active ? undefined : w;
+      }, 10_000, 'webhook disabled after the last attempt');
+      expect(disabled.disabledReason).toBe('deliveries failed for the whole retry window');
+      const items = (await api('GET', `/webhooks/${hook.id}/deliveries`)).json().items as { id: string; state: string }[];
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({ state: 'failed', attempts, responseCode: 500, lastError: 'HTTP 500' });
+      const got = at('/dead');
+      expect(got).toHaveLength(attempts);
+      expect(new Set(got.map((r) => r.headers['pbx-delivery']))).toEqual(new Set([items[0]!.id]));
+      const audit = await app.db.selectFrom('audit_log').select(['action', 'actor_label', 'details']).where('entity', '=', 'webhook').where('entity_id', '=', hook.id).orderBy('id').execute();
+      expect(audit.map((a) => a.action)).toEqual(['webhook.create', 'webhook.disable']);
+      expect(audit[1]!.actor_label).toBe('system:webhooks');
+      expect(audit[1]!.details).toMatchObject({ reason: 'deliveries failed for the whole retry window', deliveryId: items[0]!.id });
+      // dead: no attempt after the last one (a fifth would have come 400 ms after the fourth)
+      await holdFor(600, 'no attempt after the last');
+      expect(at('/dead')).toHaveLength(attempts);
+    } finally {
+      await d.stop();
+    }
   });
 });
 

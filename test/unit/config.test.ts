@@ -60,6 +60,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, PBX_OVERLOAD_LAG_MS: '90000' })).toThrow(/PBX_OVERLOAD_LAG_MS must be between 0 and 60000/);
   });
 
+  it('reads the webhook retry window in hours, a fraction allowed, and rejects a bad one naming it', () => {
+    expect(loadConfig(minimal).webhooks.retryForMs).toBe(24 * 3_600_000);
+    expect(loadConfig({ ...minimal, PBX_WEBHOOK_RETRY_HOURS: '0.5' }).webhooks.retryForMs).toBe(1_800_000);
+    expect(loadConfig({ ...minimal, PBX_WEBHOOK_RETRY_HOURS: '0' }).webhooks.retryForMs).toBe(0);
+    expect(() => loadConfig({ ...minimal, PBX_WEBHOOK_RETRY_HOURS: 'a day' })).toThrow(/PBX_WEBHOOK_RETRY_HOURS must be a number/);
+    expect(() => loadConfig({ ...minimal, PBX_WEBHOOK_RETRY_HOURS: '-1' })).toThrow(/PBX_WEBHOOK_RETRY_HOURS must be a number/);
+    expect(() => loadConfig({ ...minimal, PBX_WEBHOOK_RETRY_HOURS: '168.5' })).toThrow(/PBX_WEBHOOK_RETRY_HOURS must be between 0 and 168/);
+  });
+
   it('reads the failed-authentication limit', () => {
     expect(loadConfig({ ...minimal, PBX_AUTH_FAIL_LIMIT: '5', PBX_AUTH_FAIL_WINDOW_SECONDS: '300' }).http.authFailures).toEqual({ limit: 5, windowSeconds: 300 });
   });
