@@ -453,9 +453,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // moved by a call here (agent.state), a call handed by an agent (queue.left), or a change another
   // daemon or SQL made (the routing view's LISTEN) makes the next reader read again.
   acdStore.onChange(() => acd.agentsChanged());
+  // The live queue figures (GET /reports/queues/live, shared for QUEUES_LIVE_SHARED_MS) are computed
+  // again after a caller joined or left a queue here: a wallboard refetches them on that event.
+  const reports = new ReportService(db, { timezone: config.site.timezone });
   events.bus.subscribe({
     deliver: (e) => {
       if (e.type === 'agent.state' || e.type === 'queue.left') acd.agentsChanged();
+      if (e.type === 'queue.joined' || e.type === 'queue.left') reports.queueEventLogged();
     },
   }, null);
   acd.onAgentChange((change) =>
@@ -504,7 +508,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       // Erlang C / Erlang A staffing and the forecast from queue_events (src/staffing, docs/staffing.md).
       await api.register(staffingPlugin, { auth, staffing: new StaffingService(db, config.site.timezone) });
       // Queue and agent reports, live queue figures, computed from queue_events and the agent state log (src/reports, docs/reporting.md).
-      await api.register(reportsPlugin, { auth, reports: new ReportService(db, { timezone: config.site.timezone }) });
+      await api.register(reportsPlugin, { auth, reports });
     },
     { prefix: '/api/v1' },
   );

@@ -108,9 +108,19 @@ export class ReportService {
   }
 
   /**
+   * A caller joined or left a queue on this daemon: the next reader of the live figures computes
+   * them again (what another daemon logged is counted within QUEUES_LIVE_SHARED_MS). A wallboard
+   * fetches its figures just after such an event: a computation shared from before it would keep
+   * showing the old counts until the next event.
+   */
+  queueEventLogged(): void {
+    this.live.invalidate();
+  }
+
+  /**
    * Live figures per queue: the last 15 and 60 minutes and today so far (since local midnight in
    * the zone), computed from the events at most QUEUES_LIVE_SHARED_MS ago (a computation shared
-   * by the readers of the same zone and queues).
+   * by the readers of the same zone and queues), and after this daemon's last queue event.
    */
   async queueLive(q: { readonly queues?: readonly string[] | undefined; readonly tz?: string | undefined }): Promise<QueueLiveRow[]> {
     const tz = this.zone(q.tz);
