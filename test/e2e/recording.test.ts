@@ -7,6 +7,7 @@
  * about 16000 peak), per 20 ms window.
  *   - channel 1 carries the caller's tone and not the agent's; channel 2 the agent's and not the caller's;
  *   - the duration matches the call (the daemon's row, the file and the call's own times);
+ *   - `recording.ready` on the live event stream (docs/events.md) names that recording, once stored;
  *   - a PCI pause by API: the file is silent (both channels) from the pause to the resume, within
  *     a few hundred ms of the API calls, with the audio on either side;
  *   - the daemon SIGKILLed mid-call, the caller hanging up while it is dead: Asterisk recorded on,
@@ -16,7 +17,7 @@
  *     A's and C's tones are in the recording of the joined part, whichever call was recorded.
  * What was measured is written to $TMPDIR/pbx-e2e-recording-measured.json for the report.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ import { freePort } from '../support/ports.js';
 import { apiClient, createScriptedExtension, startReadyDaemon } from '../support/pbx.js';
 import { dtmfScenario, type CallerStep } from '../support/sipp-dtmf.js';
 import { writePhoneRtpPcap } from '../support/rtp-pcap.js';
+import { openEventStream } from '../support/events.js';
 
 const run = promisify(execFile);
 const world = inject('e2e');
@@ -261,8 +263,12 @@ async function recordedCallTalking(holdMs: number) {
 }
 
 describe('call recording', () => {
-  it('a queue call with policy always: a stereo file, the caller on channel 1 and the agent on channel 2, as long as the call', async () => {
+  it('a queue call with policy always: a stereo file, the caller on channel 1 and the agent on channel 2, as long as the call; recording.ready on the event stream', async () => {
     await agentReady();
+    // The live event stream (docs/events.md), opened before the call: recording.ready once the file is stored.
+    const ticket = await admin('POST', '/api/v1/events/tickets');
+    const stream = await openEventStream(world.daemonEnv['PBX_HTTP_PORT']!, ticket.body.ticket, 'types=recording.ready&queue=recq');
+    onTestFinished(() => stream.close());
     const desk = await deskAnswers();
     const t0 = Date.now();
     const calling = callerCalls(6000);
@@ -276,6 +282,10 @@ describe('call recording', () => {
     expect(row).toMatchObject({ channels: 2, agent: AGENT, queue: 'recq', caller: CALLER, called: DID, linked_id: callId });
     expect(row.parts).toEqual(expect.arrayContaining(['queue', 'talk']));
     expect(row.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const ready = await stream.next((e) => e.type === 'recording.ready' && e['callId'] === callId, 5_000, 'recording.ready');
+    expect(ready).toMatchObject({ recordingId: row.id, callId, queue: 'recq', agent: AGENT, durationMs: row.duration_ms });
+    expect(ready['durationMs']).toBeGreaterThan(0);
+    expect(stream.events.filter((e) => e['callId'] === callId)).toHaveLength(1);
     const cdr = await eventually(async () => (await admin('GET', `/api/v1/cdrs?callId=${encodeURIComponent(callId)}`)).body.items?.[0], 15_000, 'CDR');
     const wav = await readWav(path.join(recordingsDir, row.path));
     expect(wav.channels).toBe(2);
