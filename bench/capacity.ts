@@ -16,7 +16,7 @@
  *   npx tsx bench/capacity.ts --rates 50,100 --step 15 --hold 1000 --sides dialplan,on
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,7 @@ import { Daemon, eventually } from '../test/support/daemon.js';
 import { writePhoneRtpPcap } from '../test/support/rtp-pcap.js';
 import { cpuMs, processCpuMs } from './support/cpu.js';
 import { startAnswerFloor } from './support/ari-answer-floor.js';
+import { quantile, readFailed, readRtts } from './support/sipp-steps.js';
 
 const { values: opts } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -72,31 +73,7 @@ interface StepResult {
   wallMs: number;
 }
 
-const quantile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-
 const carried = (r: StepResult): boolean => (r.failed + r.refused) / r.offered <= MAX_LOST && r.setup.p99 <= MAX_P99_MS;
-
-/** SIPp's RTD samples: rtd 1 = INVITE -> 200 (answered), rtd 2 = INVITE -> 503 (refused). */
-async function readRtts(dir: string): Promise<{ answered: number[]; refused: number[] }> {
-  const file = (await readdir(dir)).find((f) => f.endsWith('_rtt.csv'));
-  const out = { answered: [] as number[], refused: [] as number[] };
-  if (!file) return out;
-  for (const line of (await readFile(path.join(dir, file), 'utf8')).trim().split('\n').slice(1)) {
-    const [, ms, rtd] = line.split(';');
-    (rtd?.trim() === '2' ? out.refused : out.answered).push(Number(ms));
-  }
-  out.answered.sort((a, b) => a - b);
-  out.refused.sort((a, b) => a - b);
-  return out;
-}
-
-/** SIPp's final statistics line (-trace_stat): calls it counted failed. */
-async function readFailed(file: string): Promise<number> {
-  const lines = (await readFile(file, 'utf8').catch(() => '')).trim().split('\n');
-  const head = (lines[0] ?? '').split(';');
-  const last = (lines.at(-1) ?? '').split(';');
-  return Number(last[head.indexOf('FailedCall(C)')] ?? NaN);
-}
 
 async function main(): Promise<void> {
   const world = await createWorld('bench', { PBX_LOG_LEVEL: 'warn', PBX_METRICS_ACCESS: 'loopback' });

@@ -4,8 +4,8 @@
  * database, no session, no log; the daemon's own REST client (keep-alive HTTP) and WebSocket
  * library. What ARI itself costs Asterisk and a client, to tell from what the daemon adds.
  */
-import WebSocket from 'ws';
 import { AriRest, seg } from '../../src/telephony/ari-rest.js';
+import { openStasisSocket } from './stasis-socket.js';
 
 export interface AnswerFloorSettings {
   readonly host: string;
@@ -32,19 +32,12 @@ export async function startAnswerFloor(s: AnswerFloorSettings): Promise<AnswerFl
     counts.answered++;
     await rest.json('POST', `/channels/${seg(id)}/play`, { media: s.media });
   };
-  const url = `ws://${s.host}:${s.port}/ari/events?app=${encodeURIComponent(s.app)}&api_key=${encodeURIComponent(`${s.user}:${s.password}`)}`;
-  const socket = new WebSocket(url);
-  socket.on('message', (data: WebSocket.RawData) => {
-    const event = JSON.parse(data.toString()) as { type: string; channel?: { id: string } };
+  const socket = await openStasisSocket(s, s.app, (event) => {
     if (event.type === 'StasisStart' && event.channel) {
       onCaller(event.channel.id).catch(() => {
         counts.failed++;
       });
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
   });
   return {
     counts,

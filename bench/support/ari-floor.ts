@@ -6,8 +6,8 @@
  * log. Each side's hang-up hangs up the other. It uses the daemon's own REST client (keep-alive
  * HTTP) and WebSocket library, so the only difference left to the daemon is what the daemon does.
  */
-import WebSocket from 'ws';
 import { AriRest, seg } from '../../src/telephony/ari-rest.js';
+import { openStasisSocket } from './stasis-socket.js';
 
 export interface AriFloorSettings {
   readonly host: string;
@@ -18,12 +18,6 @@ export interface AriFloorSettings {
   readonly app: string;
   /** Endpoints to ring in turn, e.g. PJSIP/6201. */
   readonly endpoints: readonly string[];
-}
-
-interface StasisEvent {
-  type: string;
-  args?: string[];
-  channel?: { id: string; caller?: { number?: string } };
 }
 
 export interface AriFloor {
@@ -53,10 +47,7 @@ export async function startAriFloor(s: AriFloorSettings): Promise<AriFloor> {
     await rest.json('POST', `/channels/${seg(callerId)}/answer`);
   };
 
-  const url = `ws://${s.host}:${s.port}/ari/events?app=${encodeURIComponent(s.app)}&api_key=${encodeURIComponent(`${s.user}:${s.password}`)}`;
-  const socket = new WebSocket(url);
-  socket.on('message', (data: WebSocket.RawData) => {
-    const event = JSON.parse(data.toString()) as StasisEvent;
+  const socket = await openStasisSocket(s, s.app, (event) => {
     const id = event.channel?.id;
     if (!id) return;
     if (event.type === 'StasisStart' && event.args?.[0] !== 'agent') onCaller(id, event.channel?.caller?.number ?? '').catch(failed);
@@ -66,10 +57,6 @@ export async function startAriFloor(s: AriFloorSettings): Promise<AriFloor> {
       if (other) peer.delete(other);
       hangup(other);
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
   });
   return {
     counts,

@@ -9,11 +9,11 @@
  * own REST client (keep-alive HTTP), AMI connection and WebSocket library. What ARI itself costs
  * on this path, to tell from what the daemon adds.
  */
-import WebSocket from 'ws';
 import { AriRest, seg } from '../../src/telephony/ari-rest.js';
 import { AmiConnection } from '../../src/telephony/ami.js';
 import { MixMonitorRecorder } from '../../src/calls/recorder.js';
 import { createLogger } from '../../src/logger.js';
+import { openStasisSocket } from './stasis-socket.js';
 
 export interface FullFloorSettings {
   readonly ari: { readonly host: string; readonly port: number; readonly user: string; readonly password: string };
@@ -26,13 +26,6 @@ export interface FullFloorSettings {
   readonly endpoints: readonly string[];
   /** The recordings folder as Asterisk sees it: files go to <dir>/incoming/<channel id>-{rx,tx}.wav. */
   readonly recordingsDir: string;
-}
-
-interface StasisEvent {
-  type: string;
-  args?: string[];
-  digit?: string;
-  channel?: { id: string; caller?: { number?: string } };
 }
 
 export interface FullFloor {
@@ -105,10 +98,7 @@ export async function startFullFloor(s: FullFloorSettings): Promise<FullFloor> {
     if (bridge && other) rest.json('DELETE', `/bridges/${seg(bridge)}`).catch(() => undefined);
   };
 
-  const url = `ws://${s.ari.host}:${s.ari.port}/ari/events?app=${encodeURIComponent(s.app)}&api_key=${encodeURIComponent(`${s.ari.user}:${s.ari.password}`)}`;
-  const socket = new WebSocket(url);
-  socket.on('message', (data: WebSocket.RawData) => {
-    const event = JSON.parse(data.toString()) as StasisEvent;
+  const socket = await openStasisSocket(s.ari, s.app, (event) => {
     const id = event.channel?.id;
     if (!id) return;
     if (event.type === 'StasisStart') {
@@ -120,10 +110,6 @@ export async function startFullFloor(s: FullFloorSettings): Promise<FullFloor> {
     } else if (event.type === 'StasisEnd') {
       onEnd(id);
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
   });
   return {
     counts,
