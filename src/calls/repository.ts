@@ -1,7 +1,9 @@
-import type { ExpressionBuilder } from 'kysely';
+import { createHash } from 'node:crypto';
+import { sql, type ExpressionBuilder } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Database, Db, DbOrTx } from '../db/database.js';
 import { cursorAt, olderThan } from '../db/keyset.js';
+import { bind, compileShape, slot, type Shape } from '../db/prepared.js';
 import type { CdrRow, Direction, Disposition, LiveCallRow, NewCdr, NewLiveCall } from './tables.js';
 
 export async function insertLiveCall(db: DbOrTx, call: NewLiveCall): Promise<void> {
@@ -102,8 +104,50 @@ function cdrsMatching(db: DbOrTx, q: CdrFilter) {
  * started_at for a cursor. The columns the API shows (not created_at: a timestamp parsed per row
  * for nothing).
  */
-export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<(ShownCdr & { cursor_at: string })[]> {
-  return cdrsMatching(db, q).select(SHOWN_CDR_COLUMNS).select(cursorAt('started_at').as('cursor_at')).select(recordingsOfCdr).limit(q.limit).execute();
+export async function searchCdrs(db: DbOrTx, q: CdrQuery): Promise<CdrPageRow[]> {
+  return cdrPage(db, q).limit(q.limit).execute();
+}
+
+export type CdrPageRow = ShownCdr & { cursor_at: string };
+
+const cdrPage = (db: DbOrTx, q: CdrFilter) =>
+  cdrsMatching(db, q).select(SHOWN_CDR_COLUMNS).select(cursorAt('started_at').as('cursor_at')).select(recordingsOfCdr);
+
+/** The filters a page's query takes as values, in the order a shape's key names them. */
+const FILTER_FIELDS = ['from', 'to', 'caller', 'dialed', 'disposition', 'direction', 'callId'] as const;
+/** Filters whose page plan does not depend on their values (a range and the keyset on the order's index): named statements. */
+const PLAN_STABLE = new Set<string>(['from', 'to']);
+/** Shapes kept per reader: filters x limits are many, the ones clients use few. Past it, a page is compiled as searchCdrs does. */
+const SHAPES_KEPT = 256;
+
+/**
+ * searchCdrs for the API's list, with each query shape (which filters, the limit) built and
+ * compiled once (src/db/prepared.ts): GET /cdrs spent more of the daemon's CPU building the query
+ * than reading its rows. The limit is in the SQL text (an integer), so a shape's plan knows it;
+ * a shape of only from/to/cursor is a named statement (Postgres plans it once per connection).
+ * The same rows, order and columns as searchCdrs (test/integration/api.test.ts, cdr-page.test.ts).
+ */
+export function cdrPageReader(db: Db): (q: CdrQuery) => Promise<CdrPageRow[]> {
+  const shapes = new Map<string, Shape>();
+  return async (q) => {
+    const present = FILTER_FIELDS.filter((f) => q[f]);
+    const key = `${present.join(',')}${q.after ? ',after' : ''}|${q.limit}`;
+    let shape = shapes.get(key);
+    if (!shape) {
+      if (!Number.isInteger(q.limit) || q.limit < 1) throw new Error(`a CDR page's limit must be a positive integer, not ${q.limit}`);
+      const slots: CdrFilter = {
+        ...Object.fromEntries(present.map((f) => [f, slot(f)])),
+        ...(q.after ? { after: { at: slot<string>('at'), id: slot<string>('id') } } : {}),
+      };
+      const query = cdrPage(db, slots).limit(sql.lit(q.limit));
+      const named = present.every((f) => PLAN_STABLE.has(f));
+      const text = query.compile().sql;
+      shape = compileShape(query, named ? `pbx_cdrs_${createHash('sha1').update(text).digest('hex').slice(0, 20)}` : undefined);
+      if (shapes.size < SHAPES_KEPT) shapes.set(key, shape);
+    }
+    const values: Record<string, unknown> = { ...q, ...(q.after ? { at: q.after.at, id: q.after.id } : {}) };
+    return (await db.executeQuery(bind<CdrPageRow>(shape, values))).rows;
+  };
 }
 
 /**

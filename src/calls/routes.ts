@@ -8,7 +8,7 @@ import { IdParams, withErrors } from '../http/schemas.js';
 import { ListOf, decodeCursor, list, pageOf } from '../http/paging.js';
 import { AppError, notFound } from '../errors.js';
 import { csvTimeZone, sendCsv, wantsCsv } from '../http/csv.js';
-import { getCdr, listLiveCalls, searchCdrs, streamCdrs, type CdrFilter, type ShownCdr } from './repository.js';
+import { cdrPageReader, getCdr, listLiveCalls, streamCdrs, type CdrFilter, type ShownCdr } from './repository.js';
 import { CSV_EXPORTS_AT_ONCE, cdrCsv, cdrCsvFilename } from './cdr-export.js';
 import { CdrPage, CdrQuery } from './schemas.js';
 
@@ -21,6 +21,7 @@ export interface CallRouteDeps {
 
 export function callRoutes(deps: CallRouteDeps) {
   const viewer = requireRole(deps.auth, 'viewer');
+  const cdrPage = cdrPageReader(deps.db);
   let exports = 0;
   /** The CSV body, counted among the running exports until its stream closes (ended, failed or the client left). */
   const exportCsv = (filter: CdrFilter, tz: string) => () => {
@@ -83,7 +84,7 @@ export function callRoutes(deps: CallRouteDeps) {
           }
           return sendCsv(reply, cdrCsvFilename(from, to, tz, new Date()), exportCsv(filter, tz));
         }
-        const rows = await searchCdrs(deps.db, { ...filter, limit: q.limit + 1 });
+        const rows = await cdrPage({ ...filter, limit: q.limit + 1 });
         return pageOf(rows, q.limit, (r) => ({ at: r.cursor_at, id: r.id }), cdrJson);
       },
     );
