@@ -11,6 +11,8 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { failLine } from '../prompts/media.js';
+import { parseWavHeader } from '../recordings/audio-length.js';
+import { wavFileDurationMs } from '../recordings/disk.js';
 import { directionFiles } from './recorder.js';
 
 const run = promisify(execFile);
@@ -34,8 +36,8 @@ export async function wavClosed(file: string): Promise<boolean | null> {
     if (size < WAV_HEADER) return false;
     const header = Buffer.alloc(WAV_HEADER);
     await handle.read(header, 0, WAV_HEADER, 0);
-    if (header.toString('ascii', 0, 4) !== 'RIFF' || header.toString('ascii', 36, 40) !== 'data') return false;
-    return header.readUInt32LE(40) + WAV_HEADER >= size;
+    const format = parseWavHeader(header);
+    return format !== null && format.dataOffset + format.dataBytes >= size;
   } finally {
     await handle.close();
   }
@@ -84,9 +86,8 @@ export async function mergeDirections(files: readonly string[], target: string, 
     throw err;
   }
   await rename(partial, target);
-  const { stdout } = await run('soxi', ['-D', target], { timeout: 30_000 });
-  const seconds = Number(stdout.trim());
-  return Number.isFinite(seconds) ? Math.round(seconds * 1000) : 0;
+  // Its length from the header sox wrote (no soxi run: a process start costs more than the read).
+  return (await wavFileDurationMs(target)) ?? 0;
 }
 
 export async function removeFiles(files: readonly string[]): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { execFile, type ExecFileException } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { setPriority } from 'node:os';
 
 /** Upload content types and the sox input format each is read as. */
 export const UPLOAD_CONTENT_TYPES = ['audio/wav', 'audio/x-wav', 'audio/mpeg'] as const;
@@ -55,10 +56,13 @@ export interface ToolOutput {
   readonly stderr: string;
 }
 
-/** Run a program without a shell; ToolError says whether it is missing, timed out or failed. */
-export function runTool(tool: string, args: readonly string[], opts: { cwd?: string; timeoutMs: number }): Promise<ToolOutput> {
+/**
+ * Run a program without a shell; ToolError says whether it is missing, timed out or failed.
+ * `niceness`: the run's CPU priority is lowered to it as soon as it has started (work that can wait).
+ */
+export function runTool(tool: string, args: readonly string[], opts: { cwd?: string; timeoutMs: number; niceness?: number }): Promise<ToolOutput> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       tool,
       args,
       { cwd: opts.cwd, timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024, encoding: 'utf8', windowsHide: true },
@@ -69,6 +73,13 @@ export function runTool(tool: string, args: readonly string[], opts: { cwd?: str
         return reject(new ToolError(tool, 'failed', stderr, `${tool} failed: ${failLine(stderr) || `exit ${String(err.code)}`}`));
       },
     );
+    if (opts.niceness !== undefined && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, opts.niceness);
+      } catch {
+        // already gone: it ran at the daemon's priority
+      }
+    }
   });
 }
 

@@ -31,7 +31,7 @@ import {
   allPaths, deleteMarked, dueForRetention, getRecording, idsInState, insertRecording, markDeleting, queueRetentionDays, searchRecordings, type RecordingSearch,
 } from './repository.js';
 import type { RecordingPart, RecordingRow } from './tables.js';
-import { audioDurationMs, encodeMp3, fileExists, freeBytes, hashFile, makeFolders, removeFile, replaceFile, walkFiles } from './disk.js';
+import { audioDurationMs, encodeMp3, fileExists, freeBytes, hashFile, hashMp3, makeFolders, removeFile, replaceFile, walkFiles, wavFileDurationMs } from './disk.js';
 import { INCOMING, idOfFile, incomingId, recordingPath, resolveInside, withExtension } from './layout.js';
 
 export type RecordingSettings = Config['recordings'];
@@ -221,7 +221,7 @@ export class RecordingStore {
 
   /**
    * One compression attempt (the BullMQ job's body): encode to MP3 beside the original, check that
-   * the play time matches (sox --i -D), put it in place, update the row, then remove the original.
+   * the play time matches (the WAV's header against the MP3's frames), put it in place, update the row, then remove the original.
    * A failure keeps the original and records the attempt; the last one marks the row 'failed'.
    */
   async compress(id: string, attempt: number, lastAttempt: boolean): Promise<'compressed' | 'skipped'> {
@@ -233,16 +233,16 @@ export class RecordingStore {
     const partial = this.file(withExtension(row.path, 'part.mp3'));
     try {
       if (!(await fileExists(original))) throw new Error(`original ${row.path} is missing`);
-      const originalMs = await audioDurationMs(original);
+      // Play times read here, not by sox runs (audio-length.ts): the WAV's header, the MP3's frames.
+      const originalMs = (await wavFileDurationMs(original)) ?? (await audioDurationMs(original));
       await encodeMp3(original, partial, this.deps.settings.mp3Kbps);
-      const encodedMs = await audioDurationMs(partial);
+      const { sha256, bytes, durationMs: encodedMs } = await hashMp3(partial);
       // MP3 pads the end to whole frames, after the encoder's delay: measured 76-212 ms longer at
       // 8 kHz (0.5 s to 60 s). Allow 500 ms or 1 %; a cut or broken encode is off by far more.
       if (Math.abs(encodedMs - originalMs) > Math.max(500, originalMs / 100)) {
         throw new Error(`compressed play time ${encodedMs} ms differs from the original's ${originalMs} ms`);
       }
       await replaceFile(partial, target);
-      const { sha256, bytes } = await hashFile(target);
       const done = await this.deps.db
         .updateTable('recordings')
         .set({ path: targetRel, format: 'mp3', sha256, bytes, state: 'compressed', attempts: attempt, last_error: null, updated_at: new Date() })

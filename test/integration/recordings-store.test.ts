@@ -90,8 +90,17 @@ describe('finalize and compression', () => {
     expect(await exists(r.file)).toBe(false);
     const { stdout } = await run('sox', ['--i', '-c', mp3]);
     expect(stdout.trim()).toBe('2');
+    expect((await run('sox', ['--i', '-r', mp3])).stdout.trim()).toBe('8000');
     const { stdout: d } = await run('sox', ['--i', '-D', mp3]);
     expect(Math.abs(Number(d) - 4)).toBeLessThan(0.5);
+    // The channels stay apart through the encoder (joint stereo at LAME's quality 7): 440 Hz on the left only, 660 Hz on the right only.
+    const band = async (channel: number, freq: number) =>
+      Number(/RMS\s+amplitude:\s+([0-9.]+)/.exec((await run('sox', [mp3, '-n', 'remix', String(channel), 'sinc', `${freq - 40}-${freq + 40}`, 'stat'])).stderr)![1]);
+    const [l440, l660, r440, r660] = [await band(1, 440), await band(1, 660), await band(2, 440), await band(2, 660)];
+    expect(l440).toBeGreaterThan(0.2);
+    expect(r660).toBeGreaterThan(0.2);
+    expect(l660).toBeLessThan(l440 / 100);
+    expect(r440).toBeLessThan(r660 / 100);
   });
 
   it('finalize twice (a restart) has one effect', async () => {
