@@ -205,7 +205,7 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_SHUTDOWN_GRACE_MS', required: false, fallback: '10000', about: 'how long SIGTERM waits for work to finish' },
   { name: 'PBX_MAX_CALLS', required: false, fallback: '500', about: 'overload control: calls this daemon carries at once; a new call past it is refused at once (SIP 503, cause 34) and counted; 0: no cap' },
   { name: 'PBX_MAX_CALLS_IN_SETUP', required: false, fallback: '40', about: 'overload control: calls arrived and not yet set up (routed, first step started) at once; a new call past it is refused (503); keeps setup time bounded past the machine\'s call rate; 0: no cap' },
-  { name: 'PBX_OVERLOAD_LAG_MS', required: false, fallback: '200', about: 'overload control: the event loop\'s mean delay (ms, per second) above which, two seconds in a row, new calls are refused (503) until it is below half of it; 0: not watched' },
+  { name: 'PBX_OVERLOAD_LAG_MS', required: false, fallback: '500', about: 'overload control: the event loop\'s mean delay (ms, per second) above which, three seconds in a row, half of new calls are refused (503) until it is below half of it; 0: not watched' },
   { name: 'PBX_ACD_ENDED_CALL_CHECK_SECONDS', required: false, fallback: '30', about: 'how often the ACD looks for agents left on a call that ended while no daemon watched it (a restart), and how long they must have been on it' },
 ];
 
@@ -364,7 +364,7 @@ export function loadConfig(env: Env): Config {
     overload: {
       maxCalls: r.int('PBX_MAX_CALLS', 500, 0, 1_000_000),
       maxCallsInSetup: r.int('PBX_MAX_CALLS_IN_SETUP', 40, 0, 1_000_000),
-      maxLagMs: r.int('PBX_OVERLOAD_LAG_MS', 200, 0, 60_000),
+      maxLagMs: r.int('PBX_OVERLOAD_LAG_MS', 500, 0, 60_000),
     },
     acd: { endedCallCheckMs: r.int('PBX_ACD_ENDED_CALL_CHECK_SECONDS', 30, 1, 3_600) * 1000 },
     dataDir,

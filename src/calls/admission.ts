@@ -1,7 +1,9 @@
 /**
  * Overload control, the adapter (docs/operations.md#overload): samples the event loop's delay
  * (perf_hooks), keeps the policy's state (overload.ts), counts refusals by reason for the metrics
- * and logs them at most once per LOG_EVERY_MS, and once when the event loop has recovered.
+ * and logs them at most once per LOG_EVERY_MS, and once when the event loop has recovered. While
+ * the loop lags it numbers the calls that arrive and refuses the share the dialplan does not shed
+ * already (the shedder tells it what the dialplan sheds: dialplanSheds).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
@@ -10,6 +12,7 @@ import {
   NO_REFUSALS,
   REFUSAL_REASONS,
   admission,
+  lagRefusedShare,
   observeLag,
   tallyRefusal,
   type OverloadLimits,
@@ -30,6 +33,10 @@ export class AdmissionControl {
   private readonly counts = new Map<RefusalReason, number>(REFUSAL_REASONS.map((r) => [r, 0]));
   private histogram: IntervalHistogram | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Calls arrived since the loop started lagging (their turns, refusesForLag). */
+  private lagArrivals = 0;
+  /** Share of new callers the dialplan sheds now (%), as the shedder last set it. */
+  private shedPercent = 0;
 
   constructor(
     readonly limits: OverloadLimits,
@@ -55,7 +62,8 @@ export class AdmissionControl {
 
   /** A new call arrives: null to admit it, or why it is refused (counted and logged here). */
   admit(signals: OverloadSignals): RefusalReason | null {
-    const reason = admission(this.state, this.limits, signals);
+    const n = this.state.lagging ? this.lagArrivals++ : 0;
+    const reason = admission(this.state, this.limits, signals, { n, share: lagRefusedShare(this.shedPercent) });
     if (!reason) return null;
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
     const { tally, log } = tallyRefusal(this.tally, reason, this.nowMs(), LOG_EVERY_MS);
@@ -69,12 +77,17 @@ export class AdmissionControl {
     return reason;
   }
 
+  /** The dialplan sheds this share of new callers now (%): while the loop lags, the daemon refuses only what it does not. */
+  dialplanSheds(percent: number): void {
+    this.shedPercent = percent;
+  }
+
   /** Refusals since start, by reason (the metrics' pbx_calls_refused_total). */
   get refused(): ReadonlyMap<RefusalReason, number> {
     return this.counts;
   }
 
-  /** The event loop lags (refusing new calls until it recovers). */
+  /** The event loop lags (a share of new calls refused until it recovers). */
   get lagging(): boolean {
     return this.state.lagging;
   }
@@ -92,7 +105,11 @@ export class AdmissionControl {
     const before = this.state.lagging;
     this.state = observeLag(this.state, this.limits, lagMs);
     if (this.state.lagging !== before) {
-      this.log.warn({ lagMs: Math.round(lagMs), maxLagMs: this.limits.maxLagMs }, this.state.lagging ? 'event loop lagging: new calls are refused' : 'event loop recovered: new calls are taken again');
+      this.lagArrivals = 0;
+      this.log.warn(
+        { lagMs: Math.round(lagMs), maxLagMs: this.limits.maxLagMs },
+        this.state.lagging ? 'event loop lagging: a share of new calls is refused' : 'event loop recovered: new calls are taken again',
+      );
     }
   }
 }

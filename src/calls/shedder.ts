@@ -15,7 +15,13 @@ const LOG_EVERY_MS = 10_000;
 
 export interface ShedderDeps {
   /** The daemon's own admission control: its limits, refusals so far and lag state. */
-  readonly admission: { readonly limits: OverloadLimits; readonly refused: ReadonlyMap<RefusalReason, number>; readonly lagging: boolean };
+  readonly admission: {
+    readonly limits: OverloadLimits;
+    readonly refused: ReadonlyMap<RefusalReason, number>;
+    readonly lagging: boolean;
+    /** What the dialplan sheds now (%): while the loop lags, the daemon refuses only the rest of its share. */
+    dialplanSheds(percent: number): void;
+  };
   /** Calls the daemon carries now. */
   readonly calls: () => number;
   /** Set an Asterisk global variable (ARI POST /asterisk/variable). */
@@ -56,7 +62,8 @@ export class DialplanShedder {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.state = NOT_SHEDDING;
-    if (this.pushed !== '') await this.push('').catch(() => undefined);
+    this.deps.admission.dialplanSheds(0);
+    if (this.pushed !== '') await this.push('', 0).catch(() => undefined);
   }
 
   /** ARI (re)connected: Asterisk's value is unknown (a daemon before this one, an Asterisk restart); set ours. */
@@ -91,7 +98,7 @@ export class DialplanShedder {
     const before = this.state;
     this.state = nextShed(before, admission.limits, { refused, calls: this.deps.calls(), lagging: admission.lagging });
     if (before.percent === 0 && this.state.percent > 0) {
-      this.deps.log.warn({ percent: this.state.percent, all: this.state.all, refused }, 'overloaded: the dialplan sheds new calls before Stasis');
+      this.deps.log.warn({ percent: this.state.percent, all: this.state.all, lag: this.state.lag, refused }, 'overloaded: the dialplan sheds new calls before Stasis');
     } else if (before.percent > 0 && this.state.percent === 0) {
       this.deps.log.info({ shed: this.shedCount }, 'overload over: the dialplan sheds no more calls');
     }
@@ -103,10 +110,14 @@ export class DialplanShedder {
     if (!this.deps.reachable()) return;
     const value = shedValue(this.state, this.nowMs());
     if (value === '' && this.pushed === '') return;
-    this.push(value).catch((err: Error) => this.deps.log.warn({ value, err: err.message }, 'overload shedding not set in Asterisk; again at the next tick'));
+    this.push(value, this.state.percent).catch((err: Error) => {
+      this.deps.admission.dialplanSheds(0);
+      this.deps.log.warn({ value, err: err.message }, 'overload shedding not set in Asterisk; again at the next tick');
+    });
   }
 
-  private async push(value: string): Promise<void> {
+  /** `percent`: the share the value sheds (0 for the empty value). */
+  private async push(value: string, percent: number): Promise<void> {
     this.pushed = null;
     // The exemptions first: the first caller shed must already find them (renewed each tick while shedding).
     const exempt = this.deps.exempt?.() ?? '';
@@ -117,5 +128,6 @@ export class DialplanShedder {
     }
     await this.deps.setGlobal(SHED_VARIABLE, value);
     this.pushed = value;
+    this.deps.admission.dialplanSheds(value === '' ? 0 : percent);
   }
 }

@@ -9,17 +9,20 @@
  * Once a tick (SHED_TICK_MS), from the daemon's refusals since the last tick:
  * - max-calls refused: every new caller is shed until the calls carried are down to
  *   resumeBelow(PBX_MAX_CALLS) (hysteresis: ending one call does not let a burst in);
- * - event-loop-lag refused: every new caller is shed while the loop still lags (its own hysteresis);
+ * - event-loop-lag refused: LAG_REFUSED_PERCENT of new callers (half) are shed while the loop still
+ *   lags (its own hysteresis), not all: the lag cannot tell our load from a neighbour's (overload.ts);
+ *   the daemon then refuses no more for it (lagRefusedShare), so half are refused in all;
  * - setup-backlog refused: a throttle, as TCP's: the share let through to the daemon is cut to
  *   BACKOFF of itself (not below MIN_ADMITTED: the daemon must go on seeing the demand), and grows
  *   by RECOVER_STEP points a tick without such refusals. It settles near the rate the daemon
  *   sets calls up at, and the excess costs Asterisk a dialplan step instead of a Stasis call.
- * Starting only on refusals: a site sitting at its cap with nobody calling sheds nothing.
+ * The share shed is the largest of these. Starting only on refusals: a site sitting at its cap
+ * with nobody calling sheds nothing.
  *
  * A daemon that dies while shedding leaves no refusing Asterisk behind: `until` (epoch seconds,
  * SHED_TTL_S ahead) is renewed each tick while shedding, and the dialplan ignores a past one.
  */
-import type { OverloadLimits, RefusalReason } from './overload.js';
+import { LAG_REFUSED_PERCENT, type OverloadLimits, type RefusalReason } from './overload.js';
 
 /** The Asterisk global variable the dialplan reads (not PBX_*: those are template placeholders). */
 export const SHED_VARIABLE = 'OVERLOAD_SHED';
@@ -36,13 +39,15 @@ export const RECOVER_STEP = 10;
 export interface ShedState {
   /** Share of new callers the dialplan refuses now, 0-100. */
   readonly percent: number;
-  /** Every new caller refused until this condition clears; null: none. */
-  readonly all: 'max-calls' | 'event-loop-lag' | null;
+  /** Every new caller refused until the calls are down below the cap; null: not at the cap. */
+  readonly all: 'max-calls' | null;
+  /** LAG_REFUSED_PERCENT of new callers refused while the event loop lags. */
+  readonly lag: boolean;
   /** The setup-backlog throttle: share of new callers let through, MIN_ADMITTED-100. */
   readonly admitted: number;
 }
 
-export const NOT_SHEDDING: ShedState = { percent: 0, all: null, admitted: 100 };
+export const NOT_SHEDDING: ShedState = { percent: 0, all: null, lag: false, admitted: 100 };
 
 /** What the daemon saw over the last tick. */
 export interface ShedSignals {
@@ -61,12 +66,12 @@ export function resumeBelow(maxCalls: number): number {
 
 export function nextShed(state: ShedState, limits: OverloadLimits, s: ShedSignals): ShedState {
   const capped = limits.maxCalls > 0 && ((s.refused['max-calls'] ?? 0) > 0 || state.all === 'max-calls') && s.calls > resumeBelow(limits.maxCalls);
-  const lagging = limits.maxLagMs > 0 && s.lagging && ((s.refused['event-loop-lag'] ?? 0) > 0 || state.all === 'event-loop-lag');
-  const all = capped ? 'max-calls' : lagging ? 'event-loop-lag' : null;
+  const lag = limits.maxLagMs > 0 && s.lagging && ((s.refused['event-loop-lag'] ?? 0) > 0 || state.lag);
   const admitted = (s.refused['setup-backlog'] ?? 0) > 0
     ? Math.max(MIN_ADMITTED, Math.round(state.admitted * BACKOFF))
     : Math.min(100, state.admitted + RECOVER_STEP);
-  return { percent: all ? 100 : 100 - admitted, all, admitted };
+  const percent = capped ? 100 : Math.max(100 - admitted, lag ? LAG_REFUSED_PERCENT : 0);
+  return { percent, all: capped ? 'max-calls' : null, lag, admitted };
 }
 
 /** The variable's value: "<until>:<percent>", or empty (nothing shed). `nowMs`: the daemon's clock, which Asterisk's EPOCH shares. */

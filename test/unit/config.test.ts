@@ -54,7 +54,7 @@ describe('loadConfig', () => {
   });
 
   it('reads the overload limits: defaults, values, 0 for off, and rejects a bad one naming it', () => {
-    expect(loadConfig(minimal).overload).toEqual({ maxCalls: 500, maxCallsInSetup: 40, maxLagMs: 200 });
+    expect(loadConfig(minimal).overload).toEqual({ maxCalls: 500, maxCallsInSetup: 40, maxLagMs: 500 });
     expect(loadConfig({ ...minimal, PBX_MAX_CALLS: '3', PBX_MAX_CALLS_IN_SETUP: '0', PBX_OVERLOAD_LAG_MS: '0' }).overload).toEqual({ maxCalls: 3, maxCallsInSetup: 0, maxLagMs: 0 });
     expect(() => loadConfig({ ...minimal, PBX_MAX_CALLS: '-1' })).toThrow(/PBX_MAX_CALLS must be a whole number/);
     expect(() => loadConfig({ ...minimal, PBX_OVERLOAD_LAG_MS: '90000' })).toThrow(/PBX_OVERLOAD_LAG_MS must be between 0 and 60000/);

@@ -14,7 +14,7 @@ describe('shedding tells the dialplan the emergency numbers first', () => {
     const refused = new Map<RefusalReason, number>([['max-calls', 0]]);
     let exempt = '112|911';
     const shedder = new DialplanShedder({
-      admission: { limits: { maxCalls: 3, maxCallsInSetup: 0, maxLagMs: 0 }, refused, lagging: false },
+      admission: { limits: { maxCalls: 3, maxCallsInSetup: 0, maxLagMs: 0 }, refused, lagging: false, dialplanSheds: () => undefined },
       calls: () => 3,
       setGlobal: async (name, value) => {
         sets.push([name, value]);

@@ -1,11 +1,11 @@
 /**
  * Shedding before Stasis (src/calls/shedding.ts): what share of new callers the dialplan is told
  * to refuse from the daemon's refusals each tick: all at the call cap until the calls are 5 % below
- * it, all while the loop lags, a throttle on the setup backlog that backs off and recovers; the
- * value the dialplan reads, which expires by itself.
+ * it, half while the loop lags, a throttle on the setup backlog that backs off and recovers (the
+ * largest share wins); the value the dialplan reads, which expires by itself.
  */
 import { describe, expect, it } from 'vitest';
-import type { OverloadLimits, RefusalReason } from '../../src/calls/overload.js';
+import { LAG_REFUSED_PERCENT, type OverloadLimits, type RefusalReason } from '../../src/calls/overload.js';
 import { MIN_ADMITTED, NOT_SHEDDING, SHED_TTL_S, nextShed, refusalsSince, resumeBelow, shedValue, type ShedSignals, type ShedState } from '../../src/calls/shedding.js';
 
 const limits: OverloadLimits = { maxCalls: 100, maxCallsInSetup: 40, maxLagMs: 200 };
@@ -39,11 +39,22 @@ describe('nextShed', () => {
     expect(nextShed(capped, small, { ...quiet, calls: 2 }).percent).toBe(0);
   });
 
-  it('while the loop lags sheds every new caller, and stops once it recovered', () => {
+  it('while the loop lags sheds half of new callers (not all), goes on without the daemon refusing more, and stops once it recovered', () => {
     const lagging = nextShed(NOT_SHEDDING, limits, { refused: { 'event-loop-lag': 20 }, calls: 10, lagging: true });
-    expect(lagging).toMatchObject({ percent: 100, all: 'event-loop-lag' });
-    expect(nextShed(lagging, limits, { ...quiet, lagging: true }).percent).toBe(100);
-    expect(nextShed(lagging, limits, quiet).percent).toBe(0);
+    expect(lagging).toMatchObject({ percent: LAG_REFUSED_PERCENT, all: null, lag: true });
+    expect(LAG_REFUSED_PERCENT).toBe(50);
+    // The dialplan sheds the share now: the daemon refuses no more for the lag (lagRefusedShare), the share stays.
+    expect(nextShed(lagging, limits, { ...quiet, lagging: true }).percent).toBe(50);
+    expect(nextShed(lagging, limits, quiet)).toEqual(NOT_SHEDDING);
+  });
+
+  it('the lag and the setup backlog together shed the larger share', () => {
+    const both: ShedSignals = { refused: { 'event-loop-lag': 2, 'setup-backlog': 5 }, calls: 50, lagging: true };
+    expect(run(NOT_SHEDDING, [both]).percent).toBe(50);
+    expect(run(NOT_SHEDDING, [both, both]).percent).toBe(51);
+    expect(run(NOT_SHEDDING, [both, both, both]).percent).toBe(66);
+    // The throttle recovers below the lag's share: the lag's half holds while the loop lags.
+    expect(run(NOT_SHEDDING, [both, both, both, ...Array<ShedSignals>(4).fill({ ...quiet, lagging: true })]).percent).toBe(50);
   });
 
   it('on the setup backlog lets through 70 % of the share before, never under the minimum', () => {
@@ -64,8 +75,8 @@ describe('nextShed', () => {
   it('the call cap wins over the throttle, which goes on recovering meanwhile', () => {
     const throttled = nextShed(NOT_SHEDDING, limits, { refused: { 'setup-backlog': 1 }, calls: 99, lagging: false });
     const capped = nextShed(throttled, limits, { refused: { 'max-calls': 1 }, calls: 100, lagging: false });
-    expect(capped).toEqual({ percent: 100, all: 'max-calls', admitted: 80 });
-    expect(nextShed(capped, limits, { ...quiet, calls: 90 })).toEqual({ percent: 10, all: null, admitted: 90 });
+    expect(capped).toEqual({ percent: 100, all: 'max-calls', lag: false, admitted: 80 });
+    expect(nextShed(capped, limits, { ...quiet, calls: 90 })).toEqual({ percent: 10, all: null, lag: false, admitted: 90 });
   });
 
   it('each limit at 0 sheds nothing for its reason', () => {
@@ -77,7 +88,7 @@ describe('nextShed', () => {
 describe('shedValue', () => {
   it('is "<until>:<percent>" SHED_TTL_S ahead of the daemon clock, and empty when nothing is shed', () => {
     const now = 1_733_500_000_900;
-    expect(shedValue({ percent: 30, all: null, admitted: 70 }, now)).toBe(`${1_733_500_000 + SHED_TTL_S}:30`);
+    expect(shedValue({ percent: 30, all: null, lag: false, admitted: 70 }, now)).toBe(`${1_733_500_000 + SHED_TTL_S}:30`);
     expect(shedValue(NOT_SHEDDING, now)).toBe('');
   });
 });
