@@ -13,7 +13,8 @@
  *
  * each at a fixed rate (RATE req/s over all connections: autocannon's overallRate) and at the
  * most the machine gives (no rate), in that order, with a short warm-up. Each row: req/s, p50, p99,
- * max, non-2xx, and the p99 and req/s as ratios to the floor's of the same mode. The differences
+ * max, non-2xx, the daemon's CPU per request (its CPU time over the run, with the calls' share, /
+ * requests), and the p99 and req/s as ratios to the floor's of the same mode. The differences
  * between rows are where the time goes (the token check: /me - /health/live). The daemon's stdout
  * (its JSON logs, at PBX_LOG_LEVEL info as shipped unless LOG_LEVEL is given) goes to a file, as
  * it would to the journal. PROFILE=1 runs the daemon with --cpu-prof (written at its exit, path
@@ -27,11 +28,11 @@
  *
  *   make bench-api                         (CDRS=200000 RATE=2000 DURATION=10 CONNECTIONS=20 CALLS=20 HOLD_MS=10000)
  *   npx tsx bench/api.ts --cdrs 200000 --rate 2000 --duration 10 --connections 20 [--only me,agents]
- *     [--calls 20 --hold 10000] [--profile] [--log-level warn] [--daemon other-build/dist/src/cli.js]
+ *     [--calls 20 --hold 10000] [--profile] [--log-level warn] [--http-log errors] [--daemon other-build/dist/src/cli.js]
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { openDb } from '../test/support/db.js';
@@ -52,6 +53,8 @@ const RATE = Number(arg('rate', '2000'));
 const DURATION = Number(arg('duration', '10'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const LOG_LEVEL = arg('log-level', 'info');
+/** PBX_HTTP_LOG of the daemon (all, errors, off); unset: the daemon's default. */
+const HTTP_LOG = arg('http-log', '');
 const ONLY = arg('only', '').split(',').filter(Boolean);
 const PROFILE = process.argv.includes('--profile');
 /** Callers on the line at once while the paths are measured (0: none), each HOLD ms long. */
@@ -73,7 +76,14 @@ const TARGETS: readonly Target[] = [
   { name: 'queues', path: '/api/v1/reports/queues/live', auth: true },
 ];
 
-interface Row { target: Target; mode: string; rps: number; p50: number; p99: number; max: number; non2xx: number; errors: number }
+interface Row { target: Target; mode: string; rps: number; p50: number; p99: number; max: number; non2xx: number; errors: number; cpuMs: number }
+
+/** The daemon's CPU time so far (user + system, ms), from /proc (clock ticks of 10 ms: over a run of thousands of requests). */
+async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 async function cannon(url: string, headers: Record<string, string>, duration: number, rate: number | undefined): Promise<autocannon.Result> {
   return autocannon({ url, connections: CONNECTIONS, duration, headers, ...(rate ? { overallRate: rate } : {}) });
@@ -94,7 +104,7 @@ async function startDaemon(env: Record<string, string>, dir: string): Promise<{ 
 }
 
 async function main(): Promise<void> {
-  const world = await createWorld('bench', { PBX_LOG_LEVEL: LOG_LEVEL });
+  const world = await createWorld('bench', { PBX_LOG_LEVEL: LOG_LEVEL, ...(HTTP_LOG ? { PBX_HTTP_LOG: HTTP_LOG } : {}) });
   const dir = await mkdtemp(path.join(tmpdir(), 'pbx-bench-api-'));
   let daemon: ChildProcess | null = null;
   let site: QueueSite | null = null;
@@ -134,20 +144,22 @@ async function main(): Promise<void> {
       if (check.status !== 200) throw new Error(`${target.path} answered ${check.status}: ${await check.text()}`);
       await cannon(url, headers, WARMUP_S, undefined);
       for (const [mode, rate] of [[`${RATE}/s`, RATE], ['max', undefined]] as const) {
+        const cpu0 = await cpuMsOf(daemon.pid!);
         const r = await cannon(url, headers, DURATION, rate);
-        rows.push({ target, mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, non2xx: r.non2xx, errors: r.errors + r.timeouts });
-        process.stderr.write(`[bench-api] ${target.path} ${mode}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} ms\n`);
+        const cpuMs = ((await cpuMsOf(daemon.pid!)) - cpu0) / Math.max(r.requests.total, 1);
+        rows.push({ target, mode, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, non2xx: r.non2xx, errors: r.errors + r.timeouts, cpuMs });
+        process.stderr.write(`[bench-api] ${target.path} ${mode}: ${r.requests.average} req/s p50 ${r.latency.p50} p99 ${r.latency.p99} ms, daemon ${cpuMs.toFixed(3)} ms CPU/req\n`);
       }
     }
 
     const calls = load && before ? callsMeanwhile(before, load.counts()) : 'no call load';
     const floor = (mode: string) => rows.find((r) => r.target.name === 'live' && r.mode === mode)!;
-    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}, daemon ${path.relative(REPO, DAEMON)}, ${calls}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
-    console.log('| path | rate | req/s | p50 ms | p99 ms | max ms | non-2xx / errors | p99 / floor | req/s / floor |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log(`\nRead API, ${CONNECTIONS} connections, ${DURATION} s per run, ${CDRS} CDRs, log level ${LOG_LEVEL}${HTTP_LOG ? `, PBX_HTTP_LOG ${HTTP_LOG}` : ''}, daemon ${path.relative(REPO, DAEMON)}, ${calls}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${new Date().toISOString()}\n`);
+    console.log('| path | rate | req/s | p50 ms | p99 ms | max ms | non-2xx / errors | daemon CPU ms/req | p99 / floor | req/s / floor |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       const f = floor(r.mode);
-      console.log(`| ${r.target.path} | ${r.mode} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.non2xx} / ${r.errors} | ${(r.p99 / Math.max(f.p99, 1)).toFixed(1)}x | ${(r.rps / f.rps).toFixed(2)} |`);
+      console.log(`| ${r.target.path} | ${r.mode} | ${Math.round(r.rps)} | ${r.p50} | ${r.p99} | ${r.max} | ${r.non2xx} / ${r.errors} | ${r.cpuMs.toFixed(3)} | ${(r.p99 / Math.max(f.p99, 1)).toFixed(1)}x | ${(r.rps / f.rps).toFixed(2)} |`);
     }
     console.log(`\n(p99 / floor divides by max(floor p99, 1 ms): autocannon reports whole milliseconds.)`);
   } finally {

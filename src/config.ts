@@ -22,7 +22,8 @@ export interface Config {
     /** GET /metrics (docs/metrics.md#access): a bearer token (viewer or above), or no token from loopback only. */
     readonly metricsAccess: 'token' | 'loopback';
   };
-  readonly log: { readonly level: LogLevel };
+  /** http: which requests get a line in the request log (PBX_HTTP_LOG, src/http/request-log.ts). */
+  readonly log: { readonly level: LogLevel; readonly http: HttpLogMode };
   readonly db: {
     readonly host: string;
     readonly port: number;
@@ -129,6 +130,8 @@ export type LookupHostEntry =
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const HTTP_LOG_MODES = ['all', 'errors', 'off'] as const;
+export type HttpLogMode = (typeof HTTP_LOG_MODES)[number];
 
 export class ConfigError extends Error {
   readonly code = 'config-invalid';
@@ -150,6 +153,7 @@ export const CONFIG_VARIABLES: readonly { name: string; required: boolean; fallb
   { name: 'PBX_AUTH_FAIL_LIMIT', required: false, fallback: '20', about: 'failed API authentications (401) allowed per source address within the window; later ones get 429 rate-limited' },
   { name: 'PBX_AUTH_FAIL_WINDOW_SECONDS', required: false, fallback: '60', about: 'the window of PBX_AUTH_FAIL_LIMIT, in seconds (Retry-After says when it ends)' },
   { name: 'PBX_LOG_LEVEL', required: false, fallback: 'info', about: LOG_LEVELS.join(', ') },
+  { name: 'PBX_HTTP_LOG', required: false, fallback: 'all', about: 'the request log at info: a line per request (all), per request answered 400 or more (errors), or none (off); a failed request is always logged' },
   { name: 'PBX_DB_HOST', required: false, fallback: '127.0.0.1', about: 'PostgreSQL host' },
   { name: 'PBX_DB_PORT', required: false, fallback: '5432', about: 'PostgreSQL port' },
   { name: 'PBX_DB_NAME', required: false, fallback: 'pbx', about: 'PostgreSQL database (also read by Asterisk realtime)' },
@@ -322,7 +326,7 @@ export function loadConfig(env: Env): Config {
       ...httpTls(r, env, httpPort),
       metricsAccess: r.oneOf('PBX_METRICS_ACCESS', 'token', ['token', 'loopback'] as const),
     },
-    log: { level: r.oneOf('PBX_LOG_LEVEL', 'info', LOG_LEVELS) },
+    log: { level: r.oneOf('PBX_LOG_LEVEL', 'info', LOG_LEVELS), http: r.oneOf('PBX_HTTP_LOG', 'all', HTTP_LOG_MODES) },
     db: {
       host: r.pattern('PBX_DB_HOST', '127.0.0.1', HOST, 'a host name or address'),
       port: r.port('PBX_DB_PORT', 5432),

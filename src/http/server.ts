@@ -12,13 +12,16 @@ import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { AppError } from '../errors.js';
+import type { HttpLogMode } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { AuthFailureLimit } from './auth-failures.js';
 import { httpBasics } from './plugin.js';
-import { RequestLog } from './request-log.js';
+import { RequestLog, requestLineLogger } from './request-log.js';
 
 export interface HttpDeps {
   readonly log: Logger;
+  /** Which requests get a line in the request log (PBX_HTTP_LOG; default all). */
+  readonly requestLog?: HttpLogMode;
   readonly version: string;
   /** Failed authentications allowed per source and window (PBX_AUTH_FAIL_LIMIT, PBX_AUTH_FAIL_WINDOW_SECONDS). */
   readonly authFailures: AuthFailureLimit;
@@ -54,7 +57,7 @@ export function validatorsByPart(): ValidatorFactory {
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'http' }),
-    logController: new RequestLog(),
+    logController: new RequestLog(requestLineLogger(deps.log), deps.requestLog ?? 'all'),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
