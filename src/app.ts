@@ -55,6 +55,7 @@ import { ContactStateRefresher, RegistrationTracker } from './extensions/registr
 import { TrunkService } from './trunks/service.js';
 import { RouteService } from './trunks/route-service.js';
 import { Registrar, reloadRegistrations } from './trunks/registrar.js';
+import { PjsipCache } from './telephony/pjsip-cache.js';
 import { inboundRoutesUsingExtension, loadOutboundRoutes } from './trunks/repository.js';
 import { deviceUsages } from './provisioning/usages.js';
 import path from 'node:path';
@@ -426,8 +427,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const importJobs = new ImportJobs({ redis: config.redis }, log.child({ component: 'campaigns' }));
   const listImports = new ImportService({ db, dir: config.campaignImports.dir, maxBytes: config.campaignImports.maxBytes, queue: importJobs, log: log.child({ component: 'campaigns' }) });
   const importer = new Importer({ db, dir: config.campaignImports.dir, log: log.child({ component: 'campaigns' }) });
-  const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)]);
-  const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })));
+  // Asterisk's memory caches of PJSIP endpoints, auths and AORs (asterisk/sorcery.conf): expired
+  // after each change, and emptied whenever AMI (re)connects (changes made while it was away).
+  const sipCache = new PjsipCache(ami, log.child({ component: 'sip-cache' }));
+  ami.onConnected(() => {
+    sipCache.expireAll().catch(() => undefined); // never rejects: it logs its own failures
+  });
+  const extensions = new ExtensionService(db, secrets, [inboundRoutesUsingExtension, deviceUsages, flowsUsingExtension, queuesUsingExtension], [(tx, number) => voicemail.forgetMailbox(tx, number)], sipCache);
+  const trunks = new TrunkService(db, new Registrar(ami, log.child({ component: 'trunks' })), sipCache);
   const routing = new RouteService(db, (numbers) => emergencyNumbers.set(numbers));
   // Trunks changed while Asterisk was unreachable start (or stop) registering once AMI is back.
   ami.onConnected(() => {
@@ -474,7 +481,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // HTTPS when the site has a certificate; then plain HTTP (a second port, if any) reaches only the
   // health checks and the phones' provisioning files, and those only when PBX_PROVISION_PLAIN_HTTP.
   const tls = config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined;
-  const http = await buildHttp({ log, requestLog: config.log.http, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
+  const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
   const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
   // First: its onResponse hook times every route registered after it (pbx_http_request_duration_seconds).
   await http.register(requestTimingPlugin, { metrics });

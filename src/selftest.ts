@@ -14,21 +14,19 @@ import { ROOT } from './paths.js';
 import { encodeRealtime } from './shared/realtime.js';
 import { SIP_REALM, sipPasswordDigest } from './extensions/sip-credentials.js';
 
-const PHONE = 'pbx-selftest';
-
 export async function testCall(config: Config, db: Db, dialed: string, out: (line: string) => void): Promise<boolean> {
   if (!/^[0-9*#+]{1,32}$/.test(dialed)) throw new Error('--number must be digits, * # or +');
   const password = randomBytes(18).toString('base64url');
+  // A new id each run: Asterisk caches endpoints, auths and AORs for up to 60 s (asterisk/sorcery.conf),
+  // and this CLI does not expire them, so an earlier run's phone (another password) must not be reused.
+  const phone = `pbx-selftest-${randomBytes(4).toString('hex')}`;
   await db.transaction().execute(async (tx) => {
-    await sql`delete from ps_endpoints where id = ${PHONE}`.execute(tx);
-    await sql`delete from ps_auths where id = ${PHONE}`.execute(tx);
-    await sql`delete from ps_aors where id = ${PHONE}`.execute(tx);
     // Like an extension's: the digest only, never the password (src/extensions/sip-credentials.ts).
     await sql`insert into ps_auths (id, auth_type, username, realm, password_digest)
-              values (${PHONE}, 'digest', ${PHONE}, ${SIP_REALM}, ${encodeRealtime(sipPasswordDigest(PHONE, password))})`.execute(tx);
-    await sql`insert into ps_aors (id, max_contacts) values (${PHONE}, 1)`.execute(tx);
+              values (${phone}, 'digest', ${phone}, ${SIP_REALM}, ${encodeRealtime(sipPasswordDigest(phone, password))})`.execute(tx);
+    await sql`insert into ps_aors (id, max_contacts) values (${phone}, 1)`.execute(tx);
     await sql`insert into ps_endpoints (id, transport, aors, auth, context, disallow, allow, dtmf_mode, callerid)
-              values (${PHONE}, 'transport-udp', ${PHONE}, ${PHONE}, 'pbx-inbound', 'all', 'ulaw', 'rfc4733', '"Self test" <0000>')`.execute(tx);
+              values (${phone}, 'transport-udp', ${phone}, ${phone}, 'pbx-inbound', 'all', 'ulaw', 'rfc4733', '"Self test" <0000>')`.execute(tx);
   });
   const since = new Date(Date.now() - 1000);
   try {
@@ -36,7 +34,7 @@ export async function testCall(config: Config, db: Db, dialed: string, out: (lin
     const code = await new Promise<number | null>((resolve) => {
       const proc = spawn('sipp', [
         `127.0.0.1:${config.sip.port}`, '-sf', path.join(ROOT, 'test/e2e/sipp/uac-dtmf-wait-bye.xml'), '-s', dialed,
-        '-key', 'caller', PHONE, '-au', PHONE, '-ap', password, '-m', '1', '-l', '1', '-i', '127.0.0.1',
+        '-key', 'caller', phone, '-au', phone, '-ap', password, '-m', '1', '-l', '1', '-i', '127.0.0.1',
         '-timeout', '40s', '-timeout_error', '-nostdin',
       ], { stdio: 'ignore' });
       proc.once('error', () => resolve(null));
@@ -62,10 +60,10 @@ export async function testCall(config: Config, db: Db, dialed: string, out: (lin
     return false;
   } finally {
     await db.transaction().execute(async (tx) => {
-      await sql`delete from ps_endpoints where id = ${PHONE}`.execute(tx);
-      await sql`delete from ps_auths where id = ${PHONE}`.execute(tx);
-      await sql`delete from ps_aors where id = ${PHONE}`.execute(tx);
-      await sql`delete from ps_contacts where endpoint = ${PHONE}`.execute(tx);
+      await sql`delete from ps_endpoints where id = ${phone}`.execute(tx);
+      await sql`delete from ps_auths where id = ${phone}`.execute(tx);
+      await sql`delete from ps_aors where id = ${phone}`.execute(tx);
+      await sql`delete from ps_contacts where endpoint = ${phone}`.execute(tx);
     });
   }
 }

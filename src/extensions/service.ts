@@ -9,6 +9,7 @@ import { recordAudit, type Actor } from '../audit/repository.js';
 import * as repo from './repository.js';
 import { sipCredentials } from './sip-credentials.js';
 import type { SecretBox } from '../shared/secret-box.js';
+import { NO_SIP_CACHE, type SipObjectCache } from '../telephony/pjsip-cache.js';
 import {
   displayNameProblem, extensionNumberProblem, forwardTargetProblem, generateSipPassword, hashPin, pinProblem,
 } from './rules.js';
@@ -57,6 +58,8 @@ export class ExtensionService {
     private readonly secrets: SecretBox,
     private readonly usages: readonly ExtensionUsage[] = [],
     private readonly removals: readonly ExtensionRemoval[] = [],
+    /** Asterisk's cached copy of the endpoint, auth and AOR: expired after each committed change */
+    private readonly sipCache: SipObjectCache = NO_SIP_CACHE,
   ) {}
 
   async create(actor: Actor, input: CreateExtensionInput): Promise<{ extension: ExtensionRow; sipPassword: string }> {
@@ -94,6 +97,8 @@ export class ExtensionService {
       });
       return row;
     });
+    // An earlier extension of this number may still be cached (deleted while AMI was away).
+    await this.sipCache.changed(extension.number);
     return { extension, sipPassword };
   }
 
@@ -126,7 +131,7 @@ export class ExtensionService {
       }
       patch[column] = target;
     }
-    return this.db.transaction().execute(async (tx) => {
+    const updated = await this.db.transaction().execute(async (tx) => {
       if (!(await repo.findExtension(tx, number))) throw notFound('extension-not-found', 'extension', number);
       const row = await repo.updateExtension(tx, number, patch);
       await repo.writeSipAccount(tx, row, null);
@@ -139,6 +144,8 @@ export class ExtensionService {
       });
       return row;
     });
+    await this.sipCache.changed(number);
+    return updated;
   }
 
   async rotatePassword(actor: Actor, number: string): Promise<string> {
@@ -149,6 +156,7 @@ export class ExtensionService {
       await repo.writeSipAccount(tx, row, sipCredentials(this.secrets, row.number, sipPassword));
       await recordAudit(tx, actor, { action: 'extension.rotate-password', entity: 'extension', entityId: number });
     });
+    await this.sipCache.changed(number);
     return sipPassword;
   }
 
@@ -168,6 +176,7 @@ export class ExtensionService {
       await recordAudit(tx, actor, { action: 'extension.delete', entity: 'extension', entityId: number });
       return after;
     });
+    await this.sipCache.changed(number);
     for (const cleanup of cleanups) await cleanup();
   }
 }

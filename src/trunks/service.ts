@@ -6,8 +6,9 @@
 import type { Db, DbOrTx } from '../db/database.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { recordAudit, type Actor } from '../audit/repository.js';
-import { registers, writeTrunkRealtime, removeTrunkRealtime, type TrunkSpec } from './realtime.js';
+import { registers, trunkEndpointId, writeTrunkRealtime, removeTrunkRealtime, type TrunkSpec } from './realtime.js';
 import type { Registrar, RegistrarOutcome } from './registrar.js';
+import { NO_SIP_CACHE, type SipObjectCache } from '../telephony/pjsip-cache.js';
 import { FOREIGN_KEY_VIOLATION, pgCode, UNIQUE_VIOLATION } from '../shared/pg-errors.js';
 import type { TrunkRow } from './tables.js';
 import type { CreateTrunkBody, UpdateTrunkBody } from './schemas.js';
@@ -26,6 +27,9 @@ export class TrunkService {
   constructor(
     private readonly db: Db,
     private readonly registrar: Registrar,
+    /** Asterisk's cached copy of the endpoint, auth and AOR: expired after each committed change,
+     * before the registrar acts (a registration reads the trunk's auth through that cache) */
+    private readonly sipCache: SipObjectCache = NO_SIP_CACHE,
   ) {}
 
   async create(actor: Actor, body: CreateTrunkBody): Promise<TrunkChange> {
@@ -56,6 +60,7 @@ export class TrunkService {
       .catch((err: unknown) => {
         throw pgCode(err) === UNIQUE_VIOLATION ? exists(spec.name) : err;
       });
+    await this.sipCache.changed(trunkEndpointId(trunk.name));
     const asteriskSync = registers(trunk) ? await this.registrar.started(trunk.name, false) : 'not-needed';
     return { trunk, asteriskSync };
   }
@@ -99,6 +104,7 @@ export class TrunkService {
       throw err;
     }
     const before = old!;
+    await this.sipCache.changed(trunkEndpointId(trunk.name));
     let asteriskSync: AsteriskSync = 'not-needed';
     if (registers(trunk)) {
       const changed = REGISTRATION_FIELDS.some((f) => before[f] !== trunk[f]);
@@ -128,6 +134,7 @@ export class TrunkService {
       if (pgCode(err) === FOREIGN_KEY_VIOLATION && old) throw inUse(old.name, await repo.routesUsingTrunk(this.db, id));
       throw err;
     }
+    await this.sipCache.changed(trunkEndpointId(old!.name));
     return registers(old!) ? this.registrar.stopped(old!.name) : 'not-needed';
   }
 }
