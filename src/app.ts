@@ -481,7 +481,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // HTTPS when the site has a certificate; then plain HTTP (a second port, if any) reaches only the
   // health checks and the phones' provisioning files, and those only when PBX_PROVISION_PLAIN_HTTP.
   const tls = config.http.tls ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : undefined;
-  const http = await buildHttp({ log, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
+  const http = await buildHttp({ log, requestLog: config.log.http, version: VERSION, authFailures: config.http.authFailures, tls, plainPaths: ['/health/', '/provision/'] });
   const plain = tls && config.http.plainPort !== null ? plainListener(http) : null;
   // First: its onResponse hook times every route registered after it (pbx_http_request_duration_seconds).
   await http.register(requestTimingPlugin, { metrics });
