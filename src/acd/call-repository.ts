@@ -18,7 +18,7 @@
  * The admin API's queries are in admin-repository.ts. A function given a transaction runs inside
  * it; given the pool, those that write several rows open their own.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { DbOrTx } from '../db/database.js';
 import { verifyPin } from '../extensions/rules.js';
 import { agentTransition, type AgentEvent, type AgentState, type AgentStatus, type AgentStep, type PendingChange, type TransitionRecord } from './agent-state.js';
@@ -332,7 +332,7 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
           ]),
         ),
     )
-    .with('evented', () => insertQueueEventsAfter(plan.queueEvents))
+    .with('evented', () => insertQueueEventsWhen(plan.queueEvents, sql<boolean>`exists (select 1 from moved)`))
     .selectFrom('moved')
     .selectAll()
     .executeTakeFirst();
@@ -342,18 +342,19 @@ export async function applyAgentEventAt(db: DbOrTx, known: AgentView, event: Age
 const toId = (v: string | undefined | null): string | null => (v && /^[0-9]{1,18}$/.test(v) ? v : null);
 
 /**
- * In applyAgentEventAt's statement: insert the queue events if the agent row was written (a row of
- * the CTE 'moved'), in their order. A raw CTE body is not put in parentheses by Kysely: they are
- * written here.
+ * In one statement with the rows it depends on: insert the queue events, in their order, if `when`
+ * holds (a condition over the statement's other CTEs, e.g. that the agent row was written). A raw
+ * CTE body is not put in parentheses by Kysely: they are written here.
  */
-function insertQueueEventsAfter(events: readonly QueueEvent[]) {
+function insertQueueEventsWhen(events: readonly QueueEvent[], when: RawBuilder<boolean>) {
   const rows = events.map((e, n) => ({ ...queueEventRow(e), details: e.details ?? null, n }));
   return sql<Record<string, never>>`(
     insert into queue_events (at, queue_id, call_id, type, agent_id, caller_number, wait_ms, talk_ms, hold_ms, wrap_up_ms, details)
     select r.at, r.queue_id, r.call_id, r.type, r.agent_id, r.caller_number, r.wait_ms, r.talk_ms, r.hold_ms, r.wrap_up_ms, r.details
-    from moved, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
       at timestamptz, queue_id bigint, call_id varchar, type varchar, agent_id bigint, caller_number varchar,
       wait_ms integer, talk_ms integer, hold_ms integer, wrap_up_ms integer, details jsonb, n integer)
+    where ${when}
     order by r.n)`;
 }
 
@@ -385,8 +386,8 @@ export interface QueueCallInput {
   readonly agentId?: string | null;
 }
 
-/** Insert the call, or update the fields given (a call moving queue, being offered, connected...). */
-export async function upsertQueueCall(db: DbOrTx, c: QueueCallInput): Promise<QueueCallRow> {
+/** The insert and the update (on conflict) of upsertQueueCall. */
+function queueCallValues(c: QueueCallInput) {
   const cap = (s: string | null | undefined, n: number) => (s == null ? null : s.slice(0, n));
   const insert = {
     call_id: c.callId,
@@ -412,6 +413,12 @@ export async function upsertQueueCall(db: DbOrTx, c: QueueCallInput): Promise<Qu
     ...(c.agentId !== undefined ? { agent_id: c.agentId } : {}),
     updated_at: new Date(),
   };
+  return { insert, update };
+}
+
+/** Insert the call, or update the fields given (a call moving queue, being offered, connected...). */
+export async function upsertQueueCall(db: DbOrTx, c: QueueCallInput): Promise<QueueCallRow> {
+  const { insert, update } = queueCallValues(c);
   return db
     .insertInto('queue_calls')
     .values(insert)
@@ -422,21 +429,24 @@ export async function upsertQueueCall(db: DbOrTx, c: QueueCallInput): Promise<Qu
 
 /**
  * A caller joined a queue: their waiting-call row and the 'join' event (at the join time, with the
- * caller's number), in one transaction. A caller already stored in this queue (picked up again
- * after a restart) writes no second join; one stored in another queue has moved (a join there).
+ * caller's number), in one statement (one round trip, one commit). A caller already stored in this
+ * queue (picked up again after a restart) writes no second join; one stored in another queue has
+ * moved (a join there). The event's fields are the row's as written (queueCallValues).
  */
 export async function queueCallJoined(db: DbOrTx, c: QueueCallInput & { readonly enqueuedAt: Date }): Promise<QueueCallRow> {
-  return inTx(db, async (tx) => {
-    const stored = await tx.selectFrom('queue_calls').select('queue_id').where('call_id', '=', c.callId).forUpdate().executeTakeFirst();
-    const row = await upsertQueueCall(tx, c);
-    if (stored?.queue_id !== row.queue_id) {
-      await insertQueueEvent(tx, {
-        type: 'join', at: c.enqueuedAt, queueId: row.queue_id, callId: row.call_id, callerNumber: row.caller_number,
-        details: { ...(row.priority ? { priority: row.priority } : {}), ...(c.skills ? { skills: c.skills } : {}) },
-      });
-    }
-    return row;
-  });
+  const { insert, update } = queueCallValues(c);
+  const join: QueueEvent = {
+    type: 'join', at: c.enqueuedAt, queueId: insert.queue_id, callId: insert.call_id, callerNumber: insert.caller_number,
+    details: { ...(insert.priority ? { priority: insert.priority } : {}), ...(c.skills ? { skills: c.skills } : {}) },
+  };
+  return db
+    // No FOR UPDATE here: the upsert locks the row, and a row locked after this statement's own update is skipped (no row: a second join).
+    .with('stored', (qc) => qc.selectFrom('queue_calls').select('queue_id').where('call_id', '=', c.callId))
+    .with('joined', (qc) => qc.insertInto('queue_calls').values(insert).onConflict((oc) => oc.column('call_id').doUpdateSet(update)).returningAll())
+    .with('evented', () => insertQueueEventsWhen([join], sql<boolean>`not exists (select 1 from stored where stored.queue_id = ${insert.queue_id}::bigint)`))
+    .selectFrom('joined')
+    .selectAll()
+    .executeTakeFirstOrThrow() as Promise<QueueCallRow>;
 }
 
 export async function deleteQueueCall(db: DbOrTx, callId: string): Promise<boolean> {
@@ -471,54 +481,57 @@ export interface QueueCallLogInput {
   readonly details?: Record<string, unknown> | null;
 }
 
-/** One row per queued call once it left the queue (service level, handle times, calls per agent). */
-export async function logQueueCall(db: DbOrTx, e: QueueCallLogInput): Promise<QueueCallLogRow> {
+/** The queue_call_log row of a call that left the queue. */
+function queueCallLogValues(e: QueueCallLogInput) {
   const endedAt = e.endedAt ?? new Date();
   const waitEnd = e.answeredAt ?? endedAt;
   const wait = e.waitSeconds ?? Math.max(0, Math.round((waitEnd.getTime() - e.enqueuedAt.getTime()) / 1000));
-  return db
-    .insertInto('queue_call_log')
-    .values({
-      queue_id: e.queueId,
-      call_id: e.callId,
-      enqueued_at: e.enqueuedAt,
-      answered_at: e.answeredAt ?? null,
-      ended_at: endedAt,
-      outcome: e.outcome,
-      wait_seconds: Math.max(0, Math.round(wait)),
-      talk_seconds: e.talkSeconds == null ? null : Math.max(0, Math.round(e.talkSeconds)),
-      agent_id: e.agentId ?? null,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  return {
+    queue_id: e.queueId,
+    call_id: e.callId,
+    enqueued_at: e.enqueuedAt,
+    answered_at: e.answeredAt ?? null,
+    ended_at: endedAt,
+    outcome: e.outcome,
+    wait_seconds: Math.max(0, Math.round(wait)),
+    talk_seconds: e.talkSeconds == null ? null : Math.max(0, Math.round(e.talkSeconds)),
+    agent_id: e.agentId ?? null,
+  };
+}
+
+/** One row per queued call once it left the queue (service level, handle times, calls per agent). */
+export async function logQueueCall(db: DbOrTx, e: QueueCallLogInput): Promise<QueueCallLogRow> {
+  return db.insertInto('queue_call_log').values(queueCallLogValues(e)).returningAll().executeTakeFirstOrThrow();
 }
 
 /**
  * A caller left the queue (answered, abandoned, overflowed, timed out, asked for a callback): its
- * waiting-call row goes and its call-log row comes in one transaction, so the queue's figures
- * (offered = calls in the queue + calls that left it) never count the call twice or not at all.
- * The same transaction writes the queue event (abandon, overflow, timeout, callback-requested, with
- * the wait in ms; an answer's event is the agent's, applyAgentEvent). `once`: not again when the
- * call's log row for this stay in the queue is there already (a write retried after Postgres was
- * unreachable: its first try may have landed).
+ * waiting-call row goes and its call-log row comes in one statement (one round trip, one commit),
+ * so the queue's figures (offered = calls in the queue + calls that left it) never count the call
+ * twice or not at all. The same statement writes the queue event (abandon, overflow, timeout,
+ * callback-requested, with the wait in ms; an answer's event is the agent's, applyAgentEvent).
+ * `once`: not again when the call's log row for this stay in the queue is there already (a write
+ * retried after Postgres was unreachable: its first try may have landed).
  */
 export async function queueCallLeft(db: DbOrTx, e: QueueCallLogInput, o: { readonly once?: boolean } = {}): Promise<QueueCallLogRow> {
-  return inTx(db, async (tx) => {
-    if (o.once) {
+  if (o.once) {
+    return inTx(db, async (tx) => {
       const logged = await tx.selectFrom('queue_call_log').selectAll().where('call_id', '=', e.callId).where('queue_id', '=', e.queueId).where('enqueued_at', '=', e.enqueuedAt).executeTakeFirst();
-      if (logged) return logged;
-    }
-    await deleteQueueCall(tx, e.callId);
-    const logged = await logQueueCall(tx, e);
-    const type = leftQueueEventType(e.outcome);
-    if (type) {
-      await insertQueueEvent(tx, {
-        type, at: logged.ended_at, queueId: e.queueId, callId: e.callId, agentId: e.agentId ?? null,
-        waitMs: Math.max(0, logged.ended_at.getTime() - e.enqueuedAt.getTime()), details: e.details ?? null,
-      });
-    }
-    return logged;
-  });
+      return logged ?? queueCallLeft(tx, e);
+    });
+  }
+  const log = queueCallLogValues(e);
+  const type = leftQueueEventType(e.outcome);
+  const events: QueueEvent[] = type
+    ? [{ type, at: log.ended_at, queueId: e.queueId, callId: e.callId, agentId: e.agentId ?? null, waitMs: Math.max(0, log.ended_at.getTime() - e.enqueuedAt.getTime()), details: e.details ?? null }]
+    : [];
+  return db
+    .with('gone', (qc) => qc.deleteFrom('queue_calls').where('call_id', '=', e.callId))
+    .with('logged', (qc) => qc.insertInto('queue_call_log').values(log).returningAll())
+    .with('evented', () => insertQueueEventsWhen(events, sql<boolean>`true`)) // none: inserts nothing
+    .selectFrom('logged')
+    .selectAll()
+    .executeTakeFirstOrThrow() as Promise<QueueCallLogRow>;
 }
 
 export interface CallbackInput {
@@ -569,15 +582,20 @@ export async function saveCallback(db: DbOrTx, cb: CallbackInput): Promise<void>
   });
 }
 
-/** An answered call is over: its talk time (answer to `endedAt`) goes into its queue_call_log row. */
-export async function recordTalkTime(db: DbOrTx, callId: string, endedAt: Date): Promise<void> {
-  await db
+/**
+ * An answered call is over: its talk time (answer to `endedAt`) goes into its queue_call_log row.
+ * Answers the seconds written, null when nothing was (no such answered call, or set already).
+ */
+export async function recordTalkTime(db: DbOrTx, callId: string, endedAt: Date): Promise<number | null> {
+  const row = await db
     .updateTable('queue_call_log')
     .set({ talk_seconds: sql<number>`greatest(0, round(extract(epoch from (${endedAt}::timestamptz - answered_at))))::integer` })
     .where('call_id', '=', callId)
     .where('outcome', '=', 'answered')
     .where('talk_seconds', 'is', null)
-    .execute();
+    .returning('talk_seconds')
+    .executeTakeFirst();
+  return row?.talk_seconds ?? null;
 }
 
 // ================================================================ today's figures, routing snapshot

@@ -92,6 +92,17 @@ export class RoutingCache {
     this.records = null;
   }
 
+  /**
+   * Today's figures of an agent grown by a call this daemon wrote (an answered call left the queue,
+   * its talk time was set): taken here instead of reading them again; loads replace them as usual.
+   */
+  addToday(id: string, add: { readonly calls?: number; readonly talkSeconds?: number }): void {
+    const held = this.byId.get(id);
+    if (!held) return;
+    this.byId.set(id, { ...held, callsHandled: held.callsHandled + (add.calls ?? 0), talkSeconds: held.talkSeconds + (add.talkSeconds ?? 0) });
+    this.records = null;
+  }
+
   /** The loaded agent, but keeping the row held when that one is newer. */
   private merge(loaded: SnapshotAgent): SnapshotAgent {
     const held = this.byId.get(loaded.id);

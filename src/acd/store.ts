@@ -12,6 +12,8 @@
  *   - changes made elsewhere arrive by LISTEN pbx_acd (triggers on agents, queues, members,
  *     skills, pause reasons: migrations/2026-11-25T00-00-00_acd_versions.ts); the agent or the
  *     whole view is reloaded, then onChange listeners run (the engine decides again).
+ *   - today's figures of the calls this daemon handles (calls answered, talk time) are added in
+ *     memory as their rows are written (RoutingCache.addToday), not read again;
  *   - a full reload every REFRESH_MS besides (today's figures of calls handled by other daemons;
  *     anything a lost notification missed), and after the LISTEN connection comes back.
  *
@@ -356,7 +358,7 @@ export class PgAcdStore implements AcdStore {
     };
     await this.submitCallWrite({ kind: 'call-left', left, agentId }, async () => {
       await repo.queueCallLeft(this.db, left);
-      if (agentId) this.reloadAgent(agentId).catch(() => undefined); // calls handled today; a failure is logged by reloadAgent
+      if (agentId && outcome === 'answered') this.cache.addToday(agentId, { calls: 1 }); // calls handled today (the row just written)
     });
   }
 
@@ -365,8 +367,8 @@ export class PgAcdStore implements AcdStore {
   }
 
   private async talkEndedNow(callId: string, agentId: string, at: Date): Promise<void> {
-    await repo.recordTalkTime(this.db, callId, at);
-    this.reloadAgent(agentId).catch(() => undefined); // talk time today; a failure is logged by reloadAgent
+    const seconds = await repo.recordTalkTime(this.db, callId, at);
+    if (seconds !== null) this.cache.addToday(agentId, { talkSeconds: seconds }); // talk time today (the row just written)
   }
 
   async queuedSince(callId: string): Promise<number | null> {

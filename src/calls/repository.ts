@@ -50,22 +50,22 @@ export async function listLiveCalls(db: DbOrTx): Promise<LiveCallRow[]> {
  * Write the call's one CDR and drop its live row, atomically. Idempotent: a second close of
  * the same call (a retry, or two daemons reconciling) inserts nothing. Returns true if written.
  */
-export async function closeCall(db: Db, cdr: NewCdr): Promise<boolean> {
+export async function closeCall(db: DbOrTx, cdr: NewCdr): Promise<boolean> {
   return (await closeCallWithId(db, cdr)) !== null;
 }
 
-/** closeCall, answering the new CDR's id (null: it was written before). */
-export async function closeCallWithId(db: Db, cdr: NewCdr): Promise<string | null> {
-  return db.transaction().execute(async (tx) => {
-    const inserted = await tx
-      .insertInto('cdrs')
-      .values(cdr)
-      .onConflict((oc) => oc.column('call_id').doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    await tx.deleteFrom('live_calls').where('call_id', '=', cdr.call_id).execute();
-    return inserted?.id ?? null;
-  });
+/**
+ * closeCall, answering the new CDR's id (null: it was written before). One statement (one round
+ * trip, one commit): the insert and the delete are data-modifying CTEs, atomic together.
+ */
+export async function closeCallWithId(db: DbOrTx, cdr: NewCdr): Promise<string | null> {
+  const row = await db
+    .with('inserted', (qc) => qc.insertInto('cdrs').values(cdr).onConflict((oc) => oc.column('call_id').doNothing()).returning('id'))
+    .with('closed', (qc) => qc.deleteFrom('live_calls').where('call_id', '=', cdr.call_id))
+    .selectFrom('inserted')
+    .select('id')
+    .executeTakeFirst();
+  return row?.id ?? null;
 }
 
 /** Which CDRs: the filters of the CDR list (JSON and CSV alike). */

@@ -91,6 +91,8 @@ export class CallSession {
   private inserted: Promise<void> = Promise.resolve();
   /** The live row's updates, one after the other (updateLive). */
   private liveUpdates: Promise<void> = Promise.resolve();
+  /** The update waiting its turn in liveUpdates: updates made meanwhile are merged into it. */
+  private liveQueued: LiveCallPatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
   private hangupRequested: { cause: number | null } | null = null;
@@ -603,10 +605,22 @@ export class CallSession {
   /**
    * An update of the live row, after its insert and after the updates before it (a later state
    * must not be overtaken by an earlier one on another pool connection); not awaited (see persist).
+   * Updates made while an earlier write is in flight (or the insert) are merged into one write,
+   * later fields over earlier ones: the row ends the same, in fewer statements (#22).
    */
   private updateLive(patch: LiveCallPatch): void {
+    if (this.liveQueued) {
+      Object.assign(this.liveQueued, patch);
+      return;
+    }
     const callId = this.callId;
-    this.liveUpdates = this.liveUpdates.then(() => this.persist(() => this.deps.store.update(callId, patch)));
+    const merged: LiveCallPatch = { ...patch };
+    this.liveQueued = merged;
+    this.liveUpdates = this.liveUpdates.then(async () => {
+      await this.inserted; // never rejects (persist)
+      if (this.liveQueued === merged) this.liveQueued = null;
+      return this.persist(() => this.deps.store.update(callId, merged));
+    });
     logRejection(this.liveUpdates, this.log, 'live call state not saved');
   }
 

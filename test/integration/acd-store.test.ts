@@ -272,10 +272,10 @@ describe('PgAcdStore', () => {
     const answeredAt = new Date(Math.max(Date.now() - 42_000, midnight.getTime() + 1));
     await logQueueCall(app.db, { queueId, callId: 'it-store-talk', enqueuedAt: new Date(answeredAt.getTime() - 5_000), answeredAt, endedAt: answeredAt, outcome: 'answered', agentId: id });
     expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 0 });
-    await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 42_000));
+    expect(await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 42_000))).toBe(42);
     expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 42 });
     // Recorded once: a second end (a retry) does not change it.
-    await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 99_000));
+    expect(await recordTalkTime(app.db, 'it-store-talk', new Date(answeredAt.getTime() + 99_000))).toBeNull();
     expect((await agentTodayStats(app.db, 'UTC', [id])).get(id)).toEqual({ calls: 1, talkSeconds: 42 });
   });
 

@@ -54,6 +54,20 @@ describe('RoutingCache', () => {
     expect(cache.agents().map((a) => a.id)).toEqual(['3']);
   });
 
+  it('today\'s figures grow by a call written here; a later load replaces them', () => {
+    const cache = new RoutingCache();
+    cache.takeAll([agent('1', 3, {}, 7)], []);
+    const before = cache.agents();
+    cache.addToday('1', { calls: 1 });
+    cache.addToday('1', { talkSeconds: 42 });
+    cache.addToday('9', { calls: 1 }); // not held: nothing
+    expect(cache.agent('1')).toMatchObject({ callsHandled: 8, talkSeconds: 42, row: { version: '3' } });
+    expect(cache.agents()).not.toBe(before);
+    expect(cache.agents().map((a) => [a.id, a.callsHandled, a.talkSeconds])).toEqual([['1', 8, 42]]);
+    cache.takeAll([agent('1', 3, {}, 9)], []);
+    expect(cache.agent('1')).toMatchObject({ callsHandled: 9, talkSeconds: 0 });
+  });
+
   it('tells whether a notified version is news', () => {
     const cache = new RoutingCache();
     cache.takeAll([agent('1', 5)], []);
