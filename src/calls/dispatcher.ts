@@ -38,6 +38,7 @@ import { AppError } from '../errors.js';
 import type { CampaignCallPort } from './campaign-call.js';
 import { CAMPAIGN_TAG, parseCampaignArgs } from './campaign-originate.js';
 import { offerHeaders } from '../acd/screen-pop.js';
+import { queueCallEndedUnseen } from '../acd/ended-unseen.js';
 import type { OverloadSignals, RefusalReason } from './overload.js';
 import { exemptFromOverload } from './emergency-exempt.js';
 
@@ -440,6 +441,15 @@ export class StasisDispatcher {
     return pick ? { channelId: pick.channel.id, callId: pick.session!.callId, extension: pick.endpoint } : null;
   }
 
+  /** A queue call that ended while no daemon watched it: the queue's record of the stay, as the CDR's end (ended-unseen.ts). */
+  private closeQueueStay(callId: string, endedAt: Date): void {
+    const { db, log } = this.deps;
+    const closed = queueCallEndedUnseen(db, callId, endedAt).then((outcome) => {
+      if (outcome) log.info({ callId, outcome, endedAt }, 'queue call that ended while the daemon was away: left the queue');
+    });
+    logRejection(closed, log, 'queue call that ended while the daemon was away not closed', { callId });
+  }
+
   /** Run after every ARI (re)connect. Concurrent calls share one run. */
   reconcile(): Promise<void> {
     this.reconciling ??= this.reconcileOnce().finally(() => {
@@ -501,6 +511,8 @@ export class StasisDispatcher {
             waiting: !row.connected_at && (row.mode === 'dial' || row.mode.startsWith('queue:') || row.mode.startsWith('callback:')),
           }),
         );
+        // A queue caller still waiting when the call ended left the queue then: its abandon, once (docs/queue-events.md#after-a-restart).
+        if (row.queue !== null || row.mode.startsWith('queue:')) this.closeQueueStay(row.call_id, row.updated_at);
       }
     }
     for (const channelId of alive) {
