@@ -610,11 +610,11 @@ export class CallSession {
    */
   private updateLive(patch: LiveCallPatch): void {
     if (this.liveQueued) {
-      Object.assign(this.liveQueued, patch);
+      mergePatch(this.liveQueued, patch);
       return;
     }
     const callId = this.callId;
-    const merged: LiveCallPatch = { ...patch };
+    const merged: LiveCallPatch = mergePatch({}, patch);
     this.liveQueued = merged;
     this.liveUpdates = this.liveUpdates.then(async () => {
       await this.inserted; // never rejects (persist)
@@ -633,4 +633,10 @@ export class CallSession {
       this.log.warn({ err: (err as Error).message }, 'live call state not saved');
     }
   }
+}
+
+/** `later`'s fields over `into`'s; a field left undefined in `later` keeps `into`'s (an update writes no undefined field). */
+function mergePatch(into: LiveCallPatch, later: LiveCallPatch): LiveCallPatch {
+  for (const [k, v] of Object.entries(later)) if (v !== undefined) (into as Record<string, unknown>)[k] = v;
+  return into;
 }
