@@ -46,7 +46,7 @@ import { RECORDINGS_QUEUE, RecordingJobs } from './recordings/jobs.js';
 import { recordingsPlugin } from './recordings/plugin.js';
 import { MixMonitorRecorder } from './calls/recorder.js';
 import { RecordingFinisher } from './calls/recording-finisher.js';
-import { recordingLookup } from './calls/recording-lookup.js';
+import { readQueueRecording, recordingLookup } from './calls/recording-lookup.js';
 import { findRecordingOnChannel, insertCallRecording, removeCallRecording, updateCallRecording } from './calls/recording-repository.js';
 import { VERSION } from './version.js';
 import { logRejection } from './shared/log-rejection.js';
@@ -219,6 +219,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   const ami = new AmiConnection(config.ami, config.reconnect, log.child({ component: 'ami' }));
   // The DID rules a call from a trunk is routed by, kept warm; changes arrive by LISTEN.
   const inbound = inboundRulesView(db, { db: config.db, backoff: config.reconnect }, log.child({ component: 'routing' }));
+  // A flow's published version, as calls load it, kept warm the same way: publishing sets
+  // flows.published_version (a change announced), and a published version's definition never changes.
+  const publishedFlow = inbound.keepEach((name) => loadPublishedFlow(db, name));
   const directory = callDirectory(
     db,
     async (trunk) => (await ari.listChannels()).filter((c) => c.name.startsWith(`PJSIP/trunk-${trunk}-`)).length,
@@ -266,7 +269,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   // Call recording, the call side (src/calls/call-recording.ts, docs/recording.md): policy, MixMonitor
   // on the caller's channel over AMI, PCI pause; the finisher merges the two directions and hands
   // the file to the store (recordings.finalize).
-  const recordingPolicies = recordingLookup(db);
+  // The inbound rules and the queues' recording settings as routing keeps them warm: a recorded call reads neither.
+  const recordingPolicies = recordingLookup(db, { inboundRules: () => inbound.rules(), queue: inbound.keepEach((name) => readQueueRecording(db, name)) });
   const callRecording = {
     recorder: new MixMonitorRecorder(ami, config.recordings.asteriskDir),
     rows: {
@@ -367,7 +371,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     // IVR flows at call time (src/calls/ivr-call.ts): published versions, prompts, HTTP lookups.
     ivr: {
       siteTimezone: config.site.timezone,
-      loadFlow: (name) => loadPublishedFlow(db, name),
+      loadFlow: publishedFlow,
       promptMedia: async (id) => ((await findPrompt(db, id).catch(() => undefined)) ? prompts.mediaUri(id) : null),
       speak: (text, language, voice) => prompts.speak(text, language, voice),
       lookup: httpLookup(lookupHosts, (host, address) => log.warn({ component: 'ivr', host, address }, 'IVR lookup refused: host not in PBX_LOOKUP_ALLOWED_HOSTS')),

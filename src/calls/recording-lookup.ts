@@ -14,6 +14,7 @@ import { matchInboundRule } from '../routing/inbound.js';
 import { planOutbound } from '../routing/outbound.js';
 import { loadEmergencyNumbers, loadInboundRules, loadOutboundRoutes } from '../trunks/repository.js';
 import type { PermissionClass } from '../extensions/tables.js';
+import type { InboundRules } from '../trunks/inbound-view.js';
 
 /** What the call dialed and who called: the DID and caller number an inbound rule matches, the number an outbound route takes. */
 export interface RoutedNumbers {
@@ -23,17 +24,30 @@ export interface RoutedNumbers {
 
 const policyOf = (v: string | null | undefined): RecordingPolicy | null => (RECORDING_POLICIES.includes(v as RecordingPolicy) ? (v as RecordingPolicy) : null);
 
-export function recordingLookup(db: Db) {
+/** Read from Postgres: a queue's recording settings, by its name (null: no such queue). */
+export async function readQueueRecording(db: Db, name: string): Promise<QueueRecording | null> {
+  const row = await db
+    .selectFrom('queues')
+    .select(['recording_policy', 'recording_sample_percent', 'recording_announcement'])
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (!row) return null;
+  return { policy: policyOf(row.recording_policy), samplePercent: row.recording_sample_percent, announcement: announcementOf(row.recording_announcement) };
+}
+
+/**
+ * Where the lookups read what routing keeps warm (src/trunks/inbound-view.ts): the inbound rules
+ * and a queue's recording settings. Absent: read from Postgres at each call.
+ */
+export interface WarmPolicySources {
+  readonly inboundRules: () => Promise<InboundRules>;
+  readonly queue: (name: string) => Promise<QueueRecording | null>;
+}
+
+export function recordingLookup(db: Db, warm?: WarmPolicySources) {
+  const inboundRules = warm?.inboundRules ?? (() => loadInboundRules(db));
   return {
-    async queue(name: string): Promise<QueueRecording | null> {
-      const row = await db
-        .selectFrom('queues')
-        .select(['recording_policy', 'recording_sample_percent', 'recording_announcement'])
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (!row) return null;
-      return { policy: policyOf(row.recording_policy), samplePercent: row.recording_sample_percent, announcement: announcementOf(row.recording_announcement) };
-    },
+    queue: (name: string): Promise<QueueRecording | null> => (warm ? warm.queue(name) : readQueueRecording(db, name)),
 
     async routeSources(
       channelName: string | null,
@@ -60,7 +74,7 @@ export function recordingLookup(db: Db) {
 
   /** The policy of the inbound route a call from a carrier takes (its DID rule, else the default route). */
   async function inboundRoutePolicy(did: string, callerNumber: string | null): Promise<RecordingPolicy | null> {
-    const { rules, recordingPolicies, defaultRecordingPolicy } = await loadInboundRules(db);
+    const { rules, recordingPolicies, defaultRecordingPolicy } = await inboundRules();
     const rule = matchInboundRule(did, callerNumber, rules);
     return policyOf(rule ? recordingPolicies.get(rule.id) : defaultRecordingPolicy);
   }
