@@ -47,7 +47,11 @@ function zoneAtNoon(): string {
   return off === 0 ? 'Etc/GMT' : `Etc/GMT${off > 0 ? '-' : '+'}${Math.abs(off)}`;
 }
 
-/** Server-Sent Events of one GET /api/v1/events, parsed as they arrive; close() ends the connection. */
+/**
+ * Server-Sent Events of one GET /api/v1/events, parsed as they arrive; close() ends the connection.
+ * Only this file's campaign: integration files run in parallel on one Redis prefix, so another
+ * file's campaign.attempt can reach this stream (a full run did: campaign redis-...).
+ */
 function stream(role: keyof typeof tokens): { events: Record<string, unknown>[]; close: () => void; opened: Promise<void> } {
   const events: Record<string, unknown>[] = [];
   let buffer = '';
@@ -63,7 +67,8 @@ function stream(role: keyof typeof tokens): { events: Record<string, unknown>[];
         while ((cut = buffer.indexOf('\n\n')) >= 0) {
           const data = buffer.slice(0, cut).split('\n').find((l) => l.startsWith('data: '));
           buffer = buffer.slice(cut + 2);
-          if (data) events.push(JSON.parse(data.slice(6)) as Record<string, unknown>);
+          const event = data ? (JSON.parse(data.slice(6)) as Record<string, unknown>) : null;
+          if (event?.['campaign'] === CAMPAIGN) events.push(event);
         }
       });
       resolve();
