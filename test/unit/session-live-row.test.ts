@@ -44,7 +44,7 @@ describe('the live row of a call', () => {
 });
 
 describe("a queue caller's live row", () => {
-  it('says waiting, ringing while an agent rings, waiting again when the offer fails: in the order of the changes, however slow each write', async () => {
+  it('says ringing while an agent rings, waiting again when the offer fails: in the order of the changes, however slow each write (changes made while a write is in flight merged into the next)', async () => {
     const states: string[] = [];
     const { acd, offer } = fakeQueueAcd();
     // Writes that finish in reverse order of their start, as they could on a pool of connections.
@@ -63,7 +63,18 @@ describe("a queue caller's live row", () => {
     const leg = [...s.legs.keys()].find((l) => l.includes('-agent-'))!;
     await eventually(async () => (states.at(-1) === 'ringing' ? true : undefined), 2_000, 'ringing');
     await s.session.enqueue({ type: 'b-ended', legId: leg, cause: 19 }); // rang out
-    await eventually(async () => (states.at(-1) === 'waiting' && states.length >= 3 ? true : undefined), 2_000, 'waiting again');
-    expect(states.filter((x, i) => x !== states[i - 1])).toEqual(['answered', 'waiting', 'ringing', 'waiting']);
+    const rang = states.length;
+    await eventually(async () => (states.length > rang && states.at(-1) === 'waiting' ? true : undefined), 2_000, 'waiting again');
+    // The changes were answered, waiting, ringing, waiting. Writes merged while an earlier one was in
+    // flight (#22) may skip a middle state, but what is written keeps their order and ends right.
+    const changes = ['answered', 'waiting', 'ringing', 'waiting'];
+    const written = states.filter((x, i) => x !== states[i - 1]);
+    let at = 0;
+    for (const state of written) {
+      at = changes.indexOf(state, at);
+      expect(at, `${written.join(', ')}: in the order of ${changes.join(', ')}`).toBeGreaterThanOrEqual(0);
+      at++;
+    }
+    expect(written.slice(-2)).toEqual(['ringing', 'waiting']);
   });
 });
