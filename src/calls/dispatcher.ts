@@ -5,7 +5,7 @@
  *   - a live_calls row whose channel is still in our Stasis app  -> the call is adopted again;
  *   - a live_calls row whose channel is gone                      -> its CDR is closed (reconciled);
  *   - a session in memory whose channel vanished (Asterisk restart) -> closed the same way;
- *   - a channel in our app that nobody knows (and is no call's leg) -> adopted as a new session.
+ *   - a channel in our app that nobody knows (and is no call's leg) -> routed as a new call.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -526,14 +526,11 @@ export class StasisDispatcher {
       }
       // A supervisor's phone still ringing for an API request: its answer joins the session (src/supervision recover).
       if (channel.id.startsWith(SUPERVISION_REQUEST_PREFIX) && channel.state !== 'Up') continue;
+      // A call that entered the app while no daemon was connected, or whose StasisStart arrives
+      // during this reconciliation, with no live row: never routed, so routed now as a new call
+      // (before, it was adopted as 'routing' and handed to the test service: answered, no queue).
       adopted++;
-      this.post(this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))), {
-        type: 'adopt',
-        mode: 'routing',
-        peer: null,
-        bridgeId: null,
-        recording: null,
-      });
+      this.post(this.open(channel.id, channel.name, factsFromChannel(channel, new Date(channel.creationtime))), { type: 'stasis-start' });
     }
     log.info({ adopted, closed, live: this.sessions.size, ...this.view }, 'reconciled live calls with Asterisk');
     await this.finishOrphanRecordings(new Set(byId.keys()));
