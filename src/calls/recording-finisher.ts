@@ -11,7 +11,7 @@ import type { RecordingPause } from '../recordings/tables.js';
 import { logRejection } from '../shared/log-rejection.js';
 import { closePauses } from './recording-machine.js';
 import { directionFilesState, fileExists, mergeDirections, removeFiles } from './recording-files.js';
-import { findRecording, updateCallRecording } from './recording-repository.js';
+import { findRecording, removeCallRecording, updateCallRecording } from './recording-repository.js';
 
 /** The store's side (src/recordings): the final file is in place; it records sha256 and size and compresses. */
 export interface RecordingSink {
@@ -27,6 +27,8 @@ export interface FinisherDeps {
   readonly mono: boolean;
   readonly sink: RecordingSink;
   readonly log: Logger;
+  /** The first retry's delay (tests); RETRY_FIRST_MS otherwise. */
+  readonly retryFirstMs?: number;
 }
 
 /** How long Asterisk gets to close the files after the call's channel is gone. */
@@ -66,7 +68,7 @@ export class RecordingFinisher {
   private retryLater(id: string, endedAt: Date | null, pauses: readonly RecordingPause[] | undefined): number {
     const before = this.retries.get(id);
     if (before) clearTimeout(before.timer);
-    const delayMs = before ? Math.min(before.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+    const delayMs = before ? Math.min(before.delayMs * 2, RETRY_MAX_MS) : (this.deps.retryFirstMs ?? RETRY_FIRST_MS);
     const timer = setTimeout(() => logRejection(this.finish(id, endedAt, pauses), this.deps.log, 'recording not finished'), delayMs);
     timer.unref(); // a daemon shutting down does not wait for it: the next start finishes the recording
     this.retries.set(id, { timer, delayMs });
@@ -93,6 +95,14 @@ export class RecordingFinisher {
       await this.deps.sink.prepare(row.path);
       durationMs = await mergeDirections(files, target, this.deps.mono, { unclosed });
     } else if (!(await fileExists(target))) {
+      if (state.kind === 'missing' && this.retries.has(id)) {
+        // Still no file at a retry, the call over: Asterisk never recorded it (the caller hung up
+        // before MixMonitor began, or a daemon died between the row and the AMI action). No file
+        // will come; as for a start Asterisk refused, the call has no recording.
+        await removeCallRecording(db, id);
+        log.warn({ recording: id, callId: row.call_id }, 'recording dropped: Asterisk wrote no file for it (the call ended before the recording began); the call has no recording');
+        return;
+      }
       throw new Error(state.kind === 'open' ? 'Asterisk has not closed the recording files' : 'Asterisk wrote no recording file');
     }
     const endedAt = knownEnd ?? new Date(row.started_at.getTime() + durationMs);
